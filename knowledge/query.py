@@ -1,0 +1,145 @@
+"""What a question asks for, before any index is touched: its language, the laws and articles
+it names, and the statutory words its everyday wording stands for."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from knowledge.analyzer import Analyzer, fold, is_mostly_english
+from knowledge.articles import find_article_refs
+from knowledge.lexicon import LAW_ALIASES, TERM_EXPANSIONS
+
+_DIGITS = "零一二三四五六七八九"
+
+
+def int_to_cn(n: int) -> str:
+    """0–99,999,999 in statutory numerals: 5 → 五, 50 → 五十, 105 → 一百零五, 30000 → 三萬."""
+    if n < 0 or n >= 10**8:
+        return str(n)
+    if n >= 10_000:
+        high, low = divmod(n, 10_000)
+        rest = "" if low == 0 else ("零" if low < 1000 else "") + int_to_cn(low)
+        return int_to_cn(high) + "萬" + rest
+    if n == 0:
+        return "零"
+    out, zero = "", False
+    for unit, name in ((1000, "千"), (100, "百"), (10, "十"), (1, "")):
+        d, n = divmod(n, unit)
+        if d:
+            if zero:
+                out += "零"
+            out += ("" if (name == "十" and d == 1 and not out) else _DIGITS[d]) + name
+            zero = False
+        elif out:
+            zero = True
+    return out
+
+
+_NUMBER = re.compile(r"(\d+(?:\.\d+)?)\s*(%|％|萬|億|天|日|年|個月|歲)?")
+
+
+def numeral_expansions(text: str) -> list[str]:
+    """Statutes spell numbers in Chinese; staff type digits. 5% → 百分之五, 10天 → 十日."""
+    out: list[str] = []
+    for m in _NUMBER.finditer(fold(text)):
+        num, unit = m.group(1), m.group(2) or ""
+        if "." in num:
+            continue
+        cn = int_to_cn(int(num))
+        if unit in ("%", "％"):
+            out.append(f"百分之{cn}")
+        elif unit in ("天", "日"):
+            out.append(f"{cn}日")
+        elif unit:
+            out.append(cn + unit)
+        else:
+            out.append(cn)
+    return out
+
+
+# 「何謂警示帳戶」「保證契約的定義是什麼」: statutes define a term as 「本法所稱X，指…」 or
+# 「稱X者，謂…」, so the term glued to 稱 is what finds the defining article.
+_DEFINITION = re.compile(
+    r"(?:何謂|什麼是|甚麼是|什麼叫|什麼叫做)\s*([\u4e00-\u9fff]{2,12})"
+    r"|([\u4e00-\u9fff]{2,12}?)\s*(?:的定義|之定義|的意思|是指什麼|指的是什麼|指什麼|是什麼)"
+)
+
+
+def definition_expansions(text: str) -> list[str]:
+    out: list[str] = []
+    for m in _DEFINITION.finditer(fold(text)):
+        term = re.sub(r"^(?:所謂|所稱|法律上的|法律上)", "", m.group(1) or m.group(2))
+        if len(term) >= 2:
+            out += [f"所稱{term}", f"稱{term}"]
+    return out
+
+
+@dataclass
+class AnalysedQuery:
+    text: str
+    english: bool
+    laws: list[str] = field(default_factory=list)
+    articles: list[str] = field(default_factory=list)
+    expansions: list[str] = field(default_factory=list)
+    tokens: list[str] = field(default_factory=list)
+    # Terms without the named laws' own names, for searching inside those laws.
+    inner_tokens: list[str] = field(default_factory=list)
+
+
+class QueryAnalyser:
+    """Knows the law names in the corpus (Chinese and English) and the everyday lexicon."""
+
+    def __init__(self, analyzer: Analyzer, law_names: dict[str, str]) -> None:
+        """law_names maps every known name (Chinese, English, abbreviation) to the Chinese name."""
+        self._analyzer = analyzer
+        names = {fold(k): v for k, v in law_names.items()}
+        for alias, full in LAW_ALIASES.items():
+            if full in law_names.values():
+                names.setdefault(fold(alias), full)
+        self._names = names
+        # Longest names first, so 金融機構防制洗錢辦法 wins over a shorter name inside it.
+        self._by_length = sorted(names, key=len, reverse=True)
+
+    def laws_named(self, text: str) -> list[str]:
+        return [law for law, _ in self._law_spans(text)]
+
+    def _law_spans(self, text: str) -> list[tuple[str, tuple[int, int]]]:
+        folded = fold(text)
+        lower = folded.lower()
+        found: list[tuple[str, tuple[int, int]]] = []
+        taken: list[tuple[int, int]] = []
+        for name in self._by_length:
+            hay = lower if name.isascii() else folded
+            needle = name.lower() if name.isascii() else name
+            start = hay.find(needle)
+            while start != -1:
+                end = start + len(needle)
+                if all(end <= s or start >= e for s, e in taken):
+                    taken.append((start, end))
+                    if all(self._names[name] != law for law, _ in found):
+                        found.append((self._names[name], (start, end)))
+                start = hay.find(needle, end)
+        return sorted(found, key=lambda f: f[1])
+
+    def analyse(self, text: str) -> AnalysedQuery:
+        folded = fold(text)
+        expansions: list[str] = []
+        for word, extra in TERM_EXPANSIONS.items():
+            if fold(word) in folded:
+                expansions.extend(e for e in extra if e not in folded)
+        expansions.extend(numeral_expansions(text))
+        expansions.extend(definition_expansions(text))
+        spans = self._law_spans(text)
+        inner = folded
+        for _, (start, end) in sorted(spans, key=lambda f: -f[1][0]):
+            inner = inner[:start] + " " + inner[end:]
+        return AnalysedQuery(
+            text=text,
+            english=is_mostly_english(text),
+            laws=[law for law, _ in spans],
+            articles=find_article_refs(text),
+            expansions=expansions,
+            tokens=self._analyzer.query_tokens(" ".join([text, *expansions])),
+            inner_tokens=self._analyzer.query_tokens(" ".join([inner, *expansions])),
+        )

@@ -1,0 +1,48 @@
+import pytest
+
+from knowledge.articles import cn_to_int, find_article_refs, normalise_article
+from knowledge.query import int_to_cn, numeral_expansions
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("第 12 條", "12"),
+        ("第 12-1 條", "12-1"),
+        ("第十二條之一", "12-1"),
+        ("第 12 條之 1", "12-1"),
+        ("第一百零五條", "105"),
+        ("第１２條", "12"),
+        ("Article 12-1", "12-1"),
+        ("Article 739", "739"),
+        ("§8", "8"),
+        ("45-2", "45-2"),
+    ],
+)
+def test_normalise_article(raw: str, expected: str) -> None:
+    assert normalise_article(raw) == expected
+
+
+def test_chinese_numerals() -> None:
+    assert cn_to_int("十二") == 12
+    assert cn_to_int("二十") == 20
+    assert cn_to_int("一百零五") == 105
+    assert cn_to_int("兩千") == 2000
+    assert cn_to_int("abc") is None
+    assert int_to_cn(5) == "五"
+    assert int_to_cn(10) == "十"
+    assert int_to_cn(105) == "一百零五"
+    assert int_to_cn(30000) == "三萬"
+    assert int_to_cn(500000) == "五十萬"
+
+
+def test_article_refs_in_questions() -> None:
+    assert find_article_refs("銀行法第12條之1和第33條之3") == ["12-1", "33-3"]
+    assert find_article_refs("洗錢防制法§8 規定什麼") == ["8"]
+    assert find_article_refs("沒有條號的問題") == []
+
+
+def test_numerals_are_spelled_as_statutes_spell_them() -> None:
+    assert "百分之五" in numeral_expansions("持股超過5%")
+    assert "十日" in numeral_expansions("要在10天內申報")
+    assert "五十萬" in numeral_expansions("50萬元以上")

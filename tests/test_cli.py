@@ -1,0 +1,87 @@
+"""The command line as a script would use it: exit codes, --json, clear errors."""
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from assistant.cli import cli
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory, small_law_files: tuple[Path, Path]) -> Path:
+    data = tmp_path_factory.mktemp("cli")
+    zh, _ = small_law_files
+    result = CliRunner().invoke(cli, ["--data-dir", str(data), "ingest", "laws", str(zh), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["added"] > 100 and report["removed"] == 0
+    return data
+
+
+def run(data_dir: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["--data-dir", str(data_dir), *args])
+    # JSON goes to stdout alone; messages and errors to stderr.
+    return result.exit_code, result.stdout if "--json" in args else result.output
+
+
+def test_search_json(data_dir: Path) -> None:
+    code, out = run(data_dir, "search", "疑似不法的存款帳戶可以暫停提領嗎", "-k", "3", "--json")
+    assert code == 0
+    hits = json.loads(out)
+    assert len(hits) == 3
+    for key in ("law", "article", "text", "score", "amended", "url", "source"):
+        assert key in hits[0]
+    assert any((h["law"], h["article"]) == ("銀行法", "45-2") for h in hits)
+
+
+def test_search_restricted_to_a_law(data_dir: Path) -> None:
+    code, out = run(data_dir, "search", "罰鍰", "--law", "管理外匯條例", "--json")
+    assert code == 0 and {h["law"] for h in json.loads(out)} == {"管理外匯條例"}
+
+
+def test_human_output_cites_article_and_date(data_dir: Path) -> None:
+    code, out = run(data_dir, "search", "銀行法第12條之1")
+    assert code == 0 and "銀行法第12-1條" in out and "修正 amended" in out
+
+
+def test_reingest_reports_nothing_changed(
+    data_dir: Path, small_law_files: tuple[Path, Path]
+) -> None:
+    code, out = run(data_dir, "ingest", "laws", str(small_law_files[0]), "--json")
+    report = json.loads(out)
+    assert code == 0 and (report["added"], report["amended"], report["removed"]) == (0, 0, 0)
+
+
+def test_user_errors_exit_1_with_a_message(data_dir: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{oops", encoding="utf-8")
+    code, out = run(data_dir, "ingest", "laws", str(bad))
+    assert code == 1 and "not valid JSON" in out
+    code, out = run(data_dir, "search", "銀行", "--since", "113/01/01")
+    assert code == 1 and "YYYY-MM-DD" in out
+    code, out = run(data_dir, "search", "")
+    assert code == 1 and "empty" in out
+
+
+def test_eval_retrieval_json(data_dir: Path, tmp_path: Path) -> None:
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text(
+        '{"id": "1", "q": "行員可以收佣金嗎", "gold": [["銀行法", "35"]]}\n'
+        '{"id": "2", "q": "管理外匯條例第2條", "gold": [["管理外匯條例", "第 2 條"]]}\n',
+        encoding="utf-8",
+    )
+    code, out = run(data_dir, "eval", "retrieval", str(cases), "--json")
+    assert code == 0
+    report = json.loads(out)
+    for mode in ("hybrid", "dense", "sparse"):
+        assert set(report[mode]) == {"recall@1", "recall@5", "mrr@10"}
+    assert report["hybrid"]["recall@5"] == 1.0
+
+
+def test_help_explains(data_dir: Path) -> None:
+    code, out = run(data_dir, "--help")
+    assert code == 0 and "ingest" in out and "search" in out
+    code, out = run(data_dir, "search", "--help")
+    assert code == 0 and "--json" in out and "--law" in out

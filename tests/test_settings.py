@@ -1,0 +1,38 @@
+from pathlib import Path
+
+import pytest
+
+from assistant.settings import load_settings
+
+
+def test_defaults_keep_all_state_under_the_data_dir(tmp_path: Path) -> None:
+    s = load_settings(data_dir=tmp_path)
+    assert s.qdrant.url is None
+    assert s.qdrant_path == tmp_path / "qdrant"
+    assert s.database_url == f"sqlite:///{tmp_path / 'assistant.db'}"
+
+
+def test_environment_sets_nested_fields(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("ASSISTANT_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("ASSISTANT_QDRANT_URL", "http://127.0.0.1:6333")
+    monkeypatch.setenv("ASSISTANT_RETRIEVAL_DENSE_WEIGHT_EN", "0.3")
+    s = load_settings()
+    assert s.data_dir == tmp_path
+    assert s.qdrant.url == "http://127.0.0.1:6333"
+    assert s.retrieval.dense_weight_en == 0.3
+
+
+def test_toml_file_below_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    cfg = tmp_path / "assistant.toml"
+    cfg.write_text('data_dir = "/srv/twfin"\n[retrieval]\ndefault_k = 8\nfusion = "rrf"\n')
+    s = load_settings(cfg)
+    assert (s.data_dir, s.retrieval.default_k, s.retrieval.fusion) == (Path("/srv/twfin"), 8, "rrf")
+    monkeypatch.setenv("ASSISTANT_RETRIEVAL_DEFAULT_K", "3")
+    assert load_settings(cfg).retrieval.default_k == 3
+
+
+def test_bad_settings_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        load_settings(tmp_path / "missing.toml")
+    with pytest.raises(ValueError, match="fusion"):
+        load_settings(retrieval={"fusion": "magic"})
