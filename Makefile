@@ -32,9 +32,11 @@ $(STAMP): pyproject.toml | $(PY)
 	rm -f $(VENV)/.installed-*
 	touch $@
 
+# Ingests the laws (incremental: seconds when nothing changed), then opens an interactive search.
 demo: install
 	$(VENV)/bin/assistant ingest laws $(LAWS)
 	$(VENV)/bin/assistant search "銀行對疑似不法的存款帳戶可以怎麼處理？" -k 3
+	$(VENV)/bin/assistant search
 
 test: install
 	$(VENV)/bin/ruff check .
@@ -48,6 +50,7 @@ eval: install
 	$(VENV)/bin/assistant ingest laws $(SHARED)/laws/ChLaw.json
 	$(VENV)/bin/assistant ingest laws $(SHARED)/laws/EngLaw.json
 	$(VENV)/bin/assistant eval retrieval $(SHARED)/eval/regulation_dev.jsonl
+	$(VENV)/bin/assistant eval retrieval evals/regulation_holdout.jsonl
 
 bench: install
 	$(PY) -m benchmarks.retrieval --laws $(SHARED)/laws

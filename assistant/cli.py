@@ -17,7 +17,7 @@ import click
 from assistant.container import Container
 from assistant.settings import Settings, load_settings
 from knowledge.errors import KnowledgeError
-from knowledge.models import SearchFilters
+from knowledge.models import Hit, SearchFilters
 
 
 def _emit_json(data: Any) -> None:
@@ -172,13 +172,7 @@ def ingest_docs(
     """
     from knowledge.docs import SUPPORTED
 
-    if amended is not None:
-        from datetime import date
-
-        try:
-            date.fromisoformat(amended)
-        except ValueError as exc:
-            raise KnowledgeError(f"日期格式錯誤 / --amended must be YYYY-MM-DD: {amended}") from exc
+    amended = _iso(amended)
     files: list[Path] = []
     for p in paths:
         if p.is_dir():
@@ -208,7 +202,7 @@ def ingest_docs(
 
 
 @cli.command()
-@click.argument("question")
+@click.argument("question", required=False)
 @click.option("-k", "k", default=None, type=int, help="How many hits (default 5).")
 @click.option("--law", "laws", multiple=True, help="Only these laws (repeatable).")
 @click.option("--level", "levels", multiple=True, help="Only these levels: 法律, 命令, 內規 …")
@@ -223,7 +217,7 @@ def ingest_docs(
 @pass_app
 def search(
     app: AppContext,
-    question: str,
+    question: str | None,
     k: int | None,
     laws: tuple[str, ...],
     levels: tuple[str, ...],
@@ -234,33 +228,64 @@ def search(
     mode: str,
     as_json: bool,
 ) -> None:
-    """以問題檢索法規條文 / search the regulations with a question (中文 or English)."""
-    from datetime import date
+    """以問題檢索法規條文 / search the regulations with a question (中文 or English).
 
-    for d in (since, until):
-        if d is not None:
-            try:
-                date.fromisoformat(d)
-            except ValueError as exc:
-                raise KnowledgeError(f"日期格式錯誤 / date must be YYYY-MM-DD: {d}") from exc
+    Without QUESTION, reads one question per line from standard input (an interactive prompt
+    on a terminal), so scripts can pipe many questions through one loaded index.
+    """
     filters = SearchFilters(
         laws=list(laws) or None,
         levels=list(levels) or None,
         categories=list(categories) or None,
-        amended_from=since,
-        amended_to=until,
+        amended_from=_iso(since),
+        amended_to=_iso(until),
         langs=list(langs) or None,
     )
     has_filter = any(v for v in filters.model_dump().values())
-    hits = app.container.retriever.search(
-        question,
-        k=k or app.settings.retrieval.default_k,
-        filters=filters if has_filter else None,
-        mode=mode,  # type: ignore[arg-type]
-    )
-    if as_json:
-        _emit_json([h.model_dump() for h in hits])
+
+    def answer(q: str) -> None:
+        hits = app.container.retriever.search(
+            q,
+            k=k or app.settings.retrieval.default_k,
+            filters=filters if has_filter else None,
+            mode=mode,  # type: ignore[arg-type]
+        )
+        if as_json:
+            _emit_json([h.model_dump() for h in hits])
+        else:
+            _print_hits(hits)
+
+    if question is not None:
+        answer(question)
         return
+    interactive = sys.stdin.isatty()
+    while True:
+        try:
+            line = input("問題 question> " if interactive else "")
+        except EOFError:
+            break
+        if line.strip() in ("", "exit", "quit"):
+            if interactive and line.strip() == "":
+                continue
+            break
+        try:
+            answer(line)
+        except KnowledgeError as exc:  # one bad question does not end the session
+            click.echo(f"錯誤 / error: {exc}", err=True)
+
+
+def _iso(text: str | None) -> str | None:
+    if text is None:
+        return None
+    from assistant.dates import parse_date
+
+    try:
+        return parse_date(text).isoformat()
+    except ValueError as exc:
+        raise KnowledgeError(str(exc)) from exc
+
+
+def _print_hits(hits: list[Hit]) -> None:
     if not hits:
         click.echo("找不到相關條文 / no matching articles")
     for i, h in enumerate(hits, start=1):

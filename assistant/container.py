@@ -73,6 +73,7 @@ class Container:
             self.embedder,
             self.analyzer,
             max_chunk_chars=i.max_chunk_chars,
+            max_chunk_chars_en=i.max_chunk_chars_en,
             max_file_mb=i.max_file_mb,
             default_doc_class=i.default_doc_class,
         )
@@ -90,6 +91,7 @@ class Container:
             dense_weight_zh=r.dense_weight_zh,
             dense_weight_en=r.dense_weight_en,
             rrf_k=r.rrf_k,
+            act_prior=r.act_prior,
             candidates=r.candidates,
             max_query_chars=r.max_query_chars,
         )

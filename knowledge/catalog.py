@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, delete, func
+from sqlalchemy import Engine, delete, func, insert
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from knowledge.models import Chunk
@@ -59,25 +59,29 @@ class Catalog:
 
     def apply(self, upserts: list[tuple[Chunk, list[str]]], deletes: Iterable[str]) -> None:
         """One transaction: either the whole change is recorded or none of it."""
+        rows = [
+            {
+                "id": chunk.id,
+                "doc_key": chunk.doc_key,
+                "source": chunk.source,
+                "law_zh": chunk.law_zh,
+                "law": chunk.law,
+                "article": chunk.article,
+                "lang": chunk.lang,
+                "hash": chunk.content_hash,
+                "tokens": " ".join(tokens),
+                "payload": json.dumps(chunk.payload(), ensure_ascii=False),
+            }
+            for chunk, tokens in upserts
+        ]
+        # Replaced rows are deleted and inserted again: one bulk statement each, not a
+        # select-then-update per row.
+        gone = list(deletes) + [r["id"] for r in rows]
         with Session(self._engine) as s:
-            ids = list(deletes)
-            for i in range(0, len(ids), 500):
-                s.exec(delete(ChunkRow).where(col(ChunkRow.id).in_(ids[i : i + 500])))  # type: ignore[call-overload]
-            for chunk, tokens in upserts:
-                s.merge(
-                    ChunkRow(
-                        id=chunk.id,
-                        doc_key=chunk.doc_key,
-                        source=chunk.source,
-                        law_zh=chunk.law_zh,
-                        law=chunk.law,
-                        article=chunk.article,
-                        lang=chunk.lang,
-                        hash=chunk.content_hash,
-                        tokens=" ".join(tokens),
-                        payload=json.dumps(chunk.payload(), ensure_ascii=False),
-                    )
-                )
+            for i in range(0, len(gone), 500):
+                s.exec(delete(ChunkRow).where(col(ChunkRow.id).in_(gone[i : i + 500])))  # type: ignore[call-overload]
+            if rows:
+                s.exec(insert(ChunkRow), params=rows)  # type: ignore[call-overload]
             s.commit()
 
     def count(self) -> int:

@@ -83,6 +83,7 @@ class Ingestor:
         analyzer: Analyzer,
         *,
         max_chunk_chars: int,
+        max_chunk_chars_en: int,
         max_file_mb: int,
         default_doc_class: str,
     ) -> None:
@@ -92,6 +93,7 @@ class Ingestor:
         self._embedder = embedder
         self._analyzer = analyzer
         self._max_chars = max_chunk_chars
+        self._max_chars_en = max_chunk_chars_en
         self._max_bytes = max_file_mb * 1024 * 1024
         self._doc_class = default_doc_class
 
@@ -110,7 +112,14 @@ class Ingestor:
         self._check_file(path)
         laws = read_laws(path)
         chunks = [
-            c for law in laws for c in law_chunks(law, path.name, self._max_chars, self._doc_class)
+            c
+            for law in laws
+            for c in law_chunks(
+                law,
+                path.name,
+                self._max_chars_en if law.lang == "en" else self._max_chars,
+                self._doc_class,
+            )
         ]
         return Prepared(
             path.name, chunks, len(laws), replace_source=True, words={law.name_zh for law in laws}

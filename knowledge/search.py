@@ -49,6 +49,7 @@ class Retriever:
         rrf_k: int = 60,
         candidates: int = 100,
         max_query_chars: int = 2000,
+        act_prior: float = 0.0,
     ) -> None:
         self._catalog = catalog
         self._store = store
@@ -61,6 +62,7 @@ class Retriever:
         self._rrf_k = rrf_k
         self._candidates = candidates
         self._max_chars = max_query_chars
+        self.act_prior = act_prior
         self._query_analyser: QueryAnalyser | None = None
         self._lock = threading.Lock()
 
@@ -179,7 +181,10 @@ class Retriever:
                 continue  # deleted between search and fetch
             key = (p.get("lang", ""), p["law_zh"], p["article"] or cid)
             if key not in best:
-                best[key] = Hit.from_payload(p, s)
+                # An act (法律) outranks the regulations made under it when both match about
+                # as well: they repeat its words, but the act is what is cited.
+                bonus = self.act_prior if p.get("level") == "法律" else 0.0
+                best[key] = Hit.from_payload(p, s + bonus)
         hits = sorted(best.values(), key=lambda h: (-h.score, h.lang != prefer_lang))
         return hits[:k]
 

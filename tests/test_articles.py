@@ -46,3 +46,17 @@ def test_numerals_are_spelled_as_statutes_spell_them() -> None:
     assert "百分之五" in numeral_expansions("持股超過5%")
     assert "十日" in numeral_expansions("要在10天內申報")
     assert "五十萬" in numeral_expansions("50萬元以上")
+
+
+def test_dates_as_staff_write_them() -> None:
+    from datetime import date
+
+    from assistant.dates import parse_date
+
+    assert parse_date("2024-01-05") == date(2024, 1, 5)
+    assert parse_date("113/01/05") == date(2024, 1, 5)
+    assert parse_date("民國113年1月5日") == date(2024, 1, 5)
+    assert parse_date("１１３．１．５") == date(2024, 1, 5)
+    for bad in ("2024-13-45", "昨天", "113/02/30", ""):
+        with pytest.raises(ValueError):
+            parse_date(bad)

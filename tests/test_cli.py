@@ -59,10 +59,24 @@ def test_user_errors_exit_1_with_a_message(data_dir: Path, tmp_path: Path) -> No
     bad.write_text("{oops", encoding="utf-8")
     code, out = run(data_dir, "ingest", "laws", str(bad))
     assert code == 1 and "not valid JSON" in out
-    code, out = run(data_dir, "search", "銀行", "--since", "113/01/01")
+    code, out = run(data_dir, "search", "銀行", "--since", "2024-13-45")
     assert code == 1 and "YYYY-MM-DD" in out
     code, out = run(data_dir, "search", "")
     assert code == 1 and "empty" in out
+
+
+def test_roc_dates_and_questions_from_stdin(data_dir: Path) -> None:
+    code, out = run(
+        data_dir, "search", "罰鍰", "--since", "民國90年1月1日", "--until", "113/12/31", "--json"
+    )
+    assert code == 0 and all("2001-01-01" <= h["amended"] <= "2024-12-31" for h in json.loads(out))
+    result = CliRunner().invoke(
+        cli,
+        ["--data-dir", str(data_dir), "search", "-k", "1", "--json"],
+        input="銀行法第12條之1\n\n洗錢防制法第5條\n",
+    )
+    first = json.loads(result.stdout.split("]")[0] + "]")
+    assert result.exit_code == 0 and first[0]["article"] == "12-1"
 
 
 def test_eval_retrieval_json(data_dir: Path, tmp_path: Path) -> None:
