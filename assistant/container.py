@@ -61,7 +61,9 @@ class Container:
         # With a Qdrant server the lexical side lives in Qdrant as sparse vectors.
         if self.settings.qdrant.url:
             return None
-        return LexicalIndex(self.settings.lexical_path)
+        return LexicalIndex(
+            self.settings.lexical_path, char_weight=self.settings.retrieval.char_weight
+        )
 
     @cached_property
     def ingestor(self) -> Ingestor:

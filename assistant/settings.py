@@ -75,6 +75,15 @@ class RetrievalSettings(BaseModel):
         0.5, ge=0.0, le=1.0, description="Weight of the dense score for questions in English."
     )
     rrf_k: int = Field(60, ge=1, description="The k constant of reciprocal rank fusion.")
+    char_weight: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Weight of the single-character BM25 field against the word-and-bigram field on the "
+            "lexical side. Characters forgive paraphrase (連保人 / 連帶保證人); the eval chose 0.5."
+        ),
+    )
     act_prior: float = Field(
         0.1,
         ge=0.0,

@@ -44,6 +44,11 @@ def time_queries(fn: Any, questions: list[str], rounds: int) -> list[float]:
     return samples
 
 
+def _terms(c: Container, question: str) -> tuple[list[str], list[str]]:
+    q = c.retriever.analyse(question)
+    return q.tokens, q.chars
+
+
 def qdrant_sparse_alternative(c: Container, questions: list[str], folder: Path) -> dict[str, Any]:
     """The same lexical terms as sparse vectors in a Qdrant local collection."""
     from qdrant_client import QdrantClient
@@ -139,7 +144,7 @@ def main() -> None:
             )
             out[f"search_{mode}"] = percentiles(samples)
         lex = time_queries(
-            lambda q: c.lexical.search(c.retriever.analyse(q).tokens, None, 100),  # type: ignore[union-attr]
+            lambda q: c.lexical.search(*_terms(c, q), None, 100),  # type: ignore[union-attr]
             questions,
             args.rounds,
         )

@@ -214,7 +214,12 @@ class Ingestor:
 
             vectors = self._embedder.embed([c.dense_text() for c in todo], progress=tick)
             self._store.ensure_collection(self._embedder.dim or vectors.shape[1])
-            self._store.upsert([c.id for c in todo], vectors, [c.payload() for c in todo], tokens)
+            # A server keeps both lexical fields in one sparse vector; characters are marked.
+            sparse = [
+                t + [f"#{ch}" for ch in Analyzer.chars(c.lexical_text())]
+                for c, t in zip(todo, tokens, strict=True)
+            ]
+            self._store.upsert([c.id for c in todo], vectors, [c.payload() for c in todo], sparse)
             self._store.delete(removed)
             # The catalog is written last: if anything above failed, the next run redoes it.
             self._catalog.apply(list(zip(todo, tokens, strict=True)), removed)

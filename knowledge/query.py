@@ -83,8 +83,10 @@ class AnalysedQuery:
     articles: list[str] = field(default_factory=list)
     expansions: list[str] = field(default_factory=list)
     tokens: list[str] = field(default_factory=list)
-    # Terms without the named laws' own names, for searching inside those laws.
+    chars: list[str] = field(default_factory=list)
+    # The same without the named laws' own names, for searching inside those laws.
     inner_tokens: list[str] = field(default_factory=list)
+    inner_chars: list[str] = field(default_factory=list)
 
 
 class QueryAnalyser:
@@ -141,5 +143,7 @@ class QueryAnalyser:
             articles=find_article_refs(text),
             expansions=expansions,
             tokens=self._analyzer.query_tokens(" ".join([text, *expansions])),
+            chars=self._analyzer.query_chars(" ".join([text, *expansions])),
             inner_tokens=self._analyzer.query_tokens(" ".join([inner, *expansions])),
+            inner_chars=self._analyzer.query_chars(" ".join([inner, *expansions])),
         )

@@ -116,7 +116,7 @@ class Retriever:
         if q.laws and not (filters and filters.laws):
             # The question names a law: search inside it too, and lift what is found there.
             inside = SearchFilters(**{**(filters.model_dump() if filters else {}), "laws": q.laws})
-            within = replace(q, tokens=q.inner_tokens or q.tokens)
+            within = replace(q, tokens=q.inner_tokens or q.tokens, chars=q.inner_chars or q.chars)
             for cid, s in self._candidates_for(within, inside, mode, self._candidates // 2).items():
                 scored[cid] = max(scored.get(cid, 0.0), s) + NAMED_LAW_LIFT
         exact = self._exact(q, filters)
@@ -141,7 +141,7 @@ class Retriever:
         if self._lexical is None and self.fusion != "rrf":
             # On a Qdrant server, fusion happens in Qdrant.
             vec = self._embed(q.text)
-            return dict(min_max(self._store.fused(vec, q.tokens, filters, n, n)))
+            return dict(min_max(self._store.fused(vec, _server_terms(q), filters, n, n)))
         if self.fusion == "rrf":
             return dict(min_max(rrf([dense, sparse], k=self._rrf_k)))
         return dict(weighted([(dense, w_dense), (sparse, 1.0 - w_dense)]))
@@ -154,8 +154,8 @@ class Retriever:
 
     def _sparse(self, q: AnalysedQuery, filters: SearchFilters | None, n: int) -> Ranked:
         if self._lexical is not None:
-            return self._lexical.search(q.tokens, filters, n)
-        return self._store.sparse(q.tokens, filters, n)
+            return self._lexical.search(q.tokens, q.chars, filters, n)
+        return self._store.sparse(_server_terms(q), filters, n)
 
     def _exact(self, q: AnalysedQuery, filters: SearchFilters | None) -> list[str]:
         if not (q.laws and q.articles):
@@ -187,6 +187,10 @@ class Retriever:
                 best[key] = Hit.from_payload(p, s + bonus)
         hits = sorted(best.values(), key=lambda h: (-h.score, h.lang != prefer_lang))
         return hits[:k]
+
+
+def _server_terms(q: AnalysedQuery) -> list[str]:
+    return q.tokens + [f"#{ch}" for ch in q.chars]
 
 
 def _passes(p: dict[str, object], f: SearchFilters) -> bool:

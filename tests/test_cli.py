@@ -60,6 +60,8 @@ def test_user_errors_exit_1_with_a_message(data_dir: Path, tmp_path: Path) -> No
     code, out = run(data_dir, "ingest", "laws", str(bad))
     assert code == 1 and "not valid JSON" in out
     code, out = run(data_dir, "search", "銀行", "--since", "2024-13-45")
+    assert code == 1 and "no such date" in out
+    code, out = run(data_dir, "search", "銀行", "--until", "last week")
     assert code == 1 and "YYYY-MM-DD" in out
     code, out = run(data_dir, "search", "")
     assert code == 1 and "empty" in out
