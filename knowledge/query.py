@@ -42,7 +42,8 @@ _NUMBER = re.compile(r"(\d+(?:\.\d+)?)\s*(%|％|萬|億|天|日|年|個月|歲)?
 def numeral_expansions(text: str) -> list[str]:
     """Statutes spell numbers in Chinese; staff type digits. 5% → 百分之五, 10天 → 十日."""
     out: list[str] = []
-    for m in _NUMBER.finditer(fold(text)):
+    text = re.sub(r"(?<=\d),(?=\d{3})", "", fold(text))  # 600,000 is one number
+    for m in _NUMBER.finditer(text):
         num, unit = m.group(1), m.group(2) or ""
         if "." in num:
             continue
@@ -130,15 +131,17 @@ class QueryAnalyser:
         for word, extra in TERM_EXPANSIONS.items():
             if fold(word) in folded:
                 expansions.extend(e for e in extra if e not in folded)
-        expansions.extend(numeral_expansions(text))
-        expansions.extend(definition_expansions(text))
+        english = is_mostly_english(text)
+        if not english:  # Chinese numerals only help a Chinese question
+            expansions.extend(numeral_expansions(text))
+            expansions.extend(definition_expansions(text))
         spans = self._law_spans(text)
         inner = folded
         for _, (start, end) in sorted(spans, key=lambda f: -f[1][0]):
             inner = inner[:start] + " " + inner[end:]
         return AnalysedQuery(
             text=text,
-            english=is_mostly_english(text),
+            english=english,
             laws=[law for law, _ in spans],
             articles=find_article_refs(text),
             expansions=expansions,

@@ -46,6 +46,7 @@ def test_numerals_are_spelled_as_statutes_spell_them() -> None:
     assert "百分之五" in numeral_expansions("持股超過5%")
     assert "十日" in numeral_expansions("要在10天內申報")
     assert "五十萬" in numeral_expansions("50萬元以上")
+    assert numeral_expansions("NT$600,000") == ["六十萬"]
 
 
 def test_dates_as_staff_write_them() -> None:
