@@ -94,6 +94,7 @@ class Container:
             dense_weight_en=r.dense_weight_en,
             rrf_k=r.rrf_k,
             act_prior=r.act_prior,
+            sector_penalty=r.sector_penalty,
             candidates=r.candidates,
             max_query_chars=r.max_query_chars,
         )

@@ -75,6 +75,16 @@ class RetrievalSettings(BaseModel):
         0.5, ge=0.0, le=1.0, description="Weight of the dense score for questions in English."
     )
     rrf_k: int = Field(60, ge=1, description="The k constant of reciprocal rank fusion.")
+    sector_penalty: float = Field(
+        0.2,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Taken off the fused score of regulations written for another industry (農會, "
+            "securities, virtual assets …) when the question does not name it; see "
+            "knowledge/lexicon.py OTHER_SECTORS. Chosen with the eval."
+        ),
+    )
     char_weight: float = Field(
         0.5,
         ge=0.0,
@@ -85,7 +95,7 @@ class RetrievalSettings(BaseModel):
         ),
     )
     act_prior: float = Field(
-        0.1,
+        0.2,
         ge=0.0,
         le=1.0,
         description=(

@@ -190,3 +190,29 @@ TERM_EXPANSIONS: dict[str, tuple[str, ...]] = {
     "利息上限": ("最高利率", "約定利率"),
     "年利率": ("週年利率", "利率"),
 }
+
+
+# Regulations written for another industry than banking (a 農會 credit department, a securities
+# firm, a virtual-asset platform …) repeat the banking rules almost word for word. The assistant
+# serves bank staff, so such a regulation is lowered unless the question names that industry.
+# Each entry: words in the regulation's name → words in a question that make it relevant.
+OTHER_SECTORS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
+    (("農業金融", "農會", "漁會", "農業"), ("農", "漁")),
+    (
+        ("證券", "期貨", "證券商", "槓桿交易"),
+        ("證券", "期貨", "股票", "股份", "券商", "上市", "上櫃", "槓桿"),
+    ),
+    (("保險",), ("保險", "保單", "壽險", "產險", "要保")),
+    (("會計師",), ("會計師",)),
+    (("律師",), ("律師",)),
+    (("公證",), ("公證",)),
+    (("地政士",), ("地政士",)),
+    (("虛擬通貨", "虛擬資產"), ("虛擬", "加密", "幣")),
+    (("第三方支付",), ("第三方支付",)),
+    (("融資性租賃",), ("租賃",)),
+    (("信用合作社",), ("合作社",)),
+    (("票券",), ("票券",)),
+    (("投資信託", "投資顧問"), ("投信", "投顧", "基金")),
+    (("當舖", "當鋪"), ("當舖", "當鋪")),
+    (("銀樓", "珠寶"), ("銀樓", "珠寶", "金飾")),
+)

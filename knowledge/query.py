@@ -73,6 +73,10 @@ def definition_expansions(text: str) -> list[str]:
         term = re.sub(r"^(?:所謂|所稱|法律上的|法律上)", "", m.group(1) or m.group(2))
         if len(term) >= 2:
             out += [f"所稱{term}", f"稱{term}"]
+            # The Civil Code defines the contract by its core noun: 「稱保證者，謂…」.
+            core = re.sub(r"(?:契約|行為|制度)$", "", term)
+            if core != term and len(core) >= 2:
+                out += [f"稱{core}者"]
     return out
 
 

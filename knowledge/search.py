@@ -7,6 +7,7 @@ everyday wording) → articles it names exactly come first → dense and lexical
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Sequence
@@ -21,6 +22,7 @@ from knowledge.embedder import Embedder
 from knowledge.errors import IndexNotReady, SearchError
 from knowledge.fusion import min_max, rrf, weighted
 from knowledge.lexical import LexicalIndex
+from knowledge.lexicon import OTHER_SECTORS
 from knowledge.models import Hit, SearchFilters
 from knowledge.query import AnalysedQuery, QueryAnalyser
 from knowledge.vectorstore import QdrantStore
@@ -50,6 +52,7 @@ class Retriever:
         candidates: int = 100,
         max_query_chars: int = 2000,
         act_prior: float = 0.0,
+        sector_penalty: float = 0.0,
     ) -> None:
         self._catalog = catalog
         self._store = store
@@ -63,6 +66,7 @@ class Retriever:
         self._candidates = candidates
         self._max_chars = max_query_chars
         self.act_prior = act_prior
+        self.sector_penalty = sector_penalty
         self._query_analyser: QueryAnalyser | None = None
         self._lock = threading.Lock()
 
@@ -122,7 +126,7 @@ class Retriever:
         exact = self._exact(q, filters)
         for cid in exact:
             scored[cid] = EXACT_ARTICLE_SCORE + scored.get(cid, 0.0)
-        return self._collapse(scored, k, prefer_lang="en" if q.english else "zh-TW")
+        return self._collapse(scored, k, "en" if q.english else "zh-TW", q.text)
 
     def _candidates_for(
         self, q: AnalysedQuery, filters: SearchFilters | None, mode: Mode, n: int
@@ -170,7 +174,9 @@ class Retriever:
         payloads = self._catalog.get(ids)
         return [i for i, p in payloads.items() if _passes(p, filters)]
 
-    def _collapse(self, scored: dict[str, float], k: int, prefer_lang: str) -> list[Hit]:
+    def _collapse(
+        self, scored: dict[str, float], k: int, prefer_lang: str, question: str = ""
+    ) -> list[Hit]:
         """One hit per (language, law, article): its best part, carrying that part's score."""
         order = sorted(scored.items(), key=lambda kv: -kv[1])[: max(60, 8 * k)]
         payloads = self._catalog.get([cid for cid, _ in order])
@@ -184,9 +190,25 @@ class Retriever:
                 # An act (法律) outranks the regulations made under it when both match about
                 # as well: they repeat its words, but the act is what is cited.
                 bonus = self.act_prior if p.get("level") == "法律" else 0.0
+                if _other_sector(p["law_zh"], question):
+                    bonus -= self.sector_penalty
                 best[key] = Hit.from_payload(p, s + bonus)
         hits = sorted(best.values(), key=lambda h: (-h.score, h.lang != prefer_lang))
         return hits[:k]
+
+
+@functools.cache
+def _sector_of(law: str) -> tuple[str, ...] | None:
+    for name_words, question_words in OTHER_SECTORS:
+        if any(w in law for w in name_words):
+            return question_words
+    return None
+
+
+def _other_sector(law: str, question: str) -> bool:
+    """A regulation for another industry, asked about by a question that does not name it."""
+    words = _sector_of(law)
+    return words is not None and not any(w in question for w in words)
 
 
 def _server_terms(q: AnalysedQuery) -> list[str]:

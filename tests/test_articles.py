@@ -61,3 +61,20 @@ def test_dates_as_staff_write_them() -> None:
     for bad in ("2024-13-45", "昨天", "113/02/30", ""):
         with pytest.raises(ValueError):
             parse_date(bad)
+
+
+def test_definition_questions_look_for_the_defining_words() -> None:
+    from knowledge.query import definition_expansions
+
+    assert "稱保證者" in definition_expansions("保證契約的定義是什麼？")
+    assert "所稱警示帳戶" in definition_expansions("何謂警示帳戶？")
+    assert definition_expansions("銀行可以經營哪些業務？") == []
+
+
+def test_other_industries_are_lowered_unless_named() -> None:
+    from knowledge.search import _other_sector
+
+    assert _other_sector("農業金融機構防制洗錢辦法", "客戶拒絕提供身分文件怎麼辦")
+    assert not _other_sector("農業金融機構防制洗錢辦法", "農會信用部客戶拒絕提供身分文件")
+    assert not _other_sector("金融機構防制洗錢辦法", "客戶拒絕提供身分文件怎麼辦")
+    assert not _other_sector("保險法", "壽險保單可以質借嗎")
