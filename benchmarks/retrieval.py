@@ -49,12 +49,20 @@ def _terms(c: Container, question: str) -> tuple[list[str], list[str]]:
     return q.tokens, q.chars
 
 
+def _chars(payload: dict[str, Any]) -> list[str]:
+    from knowledge.analyzer import Analyzer
+
+    return Analyzer.chars(
+        f"{payload.get('law', '')} {payload.get('chapter', '')} {payload['text']}"
+    )
+
+
 def qdrant_sparse_alternative(c: Container, questions: list[str], folder: Path) -> dict[str, Any]:
     """The same lexical terms as sparse vectors in a Qdrant local collection."""
     from qdrant_client import QdrantClient
     from qdrant_client import models as m
 
-    from knowledge.vectorstore import sparse_terms
+    from knowledge.vectorstore import sparse_terms, speed_up_local_writes
 
     client = QdrantClient(path=str(folder))
     client.create_collection(
@@ -62,10 +70,11 @@ def qdrant_sparse_alternative(c: Container, questions: list[str], folder: Path) 
         vectors_config={},
         sparse_vectors_config={"lexical": m.SparseVectorParams(modifier=m.Modifier.IDF)},
     )
+    speed_up_local_writes(client)
     batch: list[m.PointStruct] = []
     started = time.perf_counter()
     for chunk in c.catalog.iter_all():
-        idx, val = sparse_terms(chunk.tokens)
+        idx, val = sparse_terms(chunk.tokens + [f"#{ch}" for ch in _chars(chunk.payload)])
         batch.append(
             m.PointStruct(id=chunk.id, vector={"lexical": m.SparseVector(indices=idx, values=val)})
         )
@@ -77,7 +86,8 @@ def qdrant_sparse_alternative(c: Container, questions: list[str], folder: Path) 
     build_s = time.perf_counter() - started
 
     def query(q: str) -> None:
-        idx, _ = sparse_terms(c.retriever.analyse(q).tokens)
+        a = c.retriever.analyse(q)
+        idx, _ = sparse_terms(a.tokens + [f"#{ch}" for ch in a.chars])
         client.query_points(
             "sparse",
             query=m.SparseVector(indices=idx, values=[1.0] * len(idx)),
@@ -104,6 +114,7 @@ def main() -> None:
         default=[
             ROOT.parent / "shared/data/eval/regulation_dev.jsonl",
             ROOT / "evals/regulation_holdout.jsonl",
+            ROOT / "evals/regulation_unseen.jsonl",
         ],
     )
     parser.add_argument(

@@ -31,6 +31,19 @@ def sparse_terms(tokens: Sequence[str], k1: float = 1.2) -> tuple[list[int], lis
     return idx, [counts[i] * (k1 + 1) / (counts[i] + k1) for i in idx]
 
 
+def speed_up_local_writes(client: Any) -> None:
+    """Qdrant local mode commits every point to SQLite on its own, with an fsync each time:
+    tens of thousands of points then take minutes. Write-ahead logging without a sync per
+    commit keeps the file consistent and makes that seconds. What a crash could lose is re-done
+    by the next ingest, since the catalog, written after the vectors, would not list it."""
+    local = getattr(client, "_client", None)
+    for coll in getattr(local, "collections", {}).values():
+        conn = getattr(getattr(coll, "storage", None), "storage", None)
+        if isinstance(conn, sqlite3.Connection):
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+
+
 def build_filter(filters: SearchFilters | None):  # type: ignore[no-untyped-def]
     from qdrant_client import models as m
 
@@ -112,16 +125,7 @@ class QdrantStore:
         self._client.close()
 
     def _speed_up_local_writes(self) -> None:
-        """Local mode commits every point to SQLite on its own, with an fsync each time: tens of
-        thousands of points then take minutes. Write-ahead logging without a sync per commit
-        keeps the file consistent and makes that seconds. What a crash could lose is re-done by
-        the next ingest, since the catalog, written after the vectors, would not list it."""
-        local = getattr(self._client, "_client", None)
-        for coll in getattr(local, "collections", {}).values():
-            conn = getattr(getattr(coll, "storage", None), "storage", None)
-            if isinstance(conn, sqlite3.Connection):
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")
+        speed_up_local_writes(self._client)
 
     def exists(self) -> bool:
         return bool(self._client.collection_exists(self.collection))
