@@ -97,7 +97,10 @@ class QdrantStore:
         url: str | None = None,
         api_key: str | None = None,
         timeout_s: float = 10.0,
+        sparse_in_qdrant: bool | None = None,
     ) -> None:
+        """sparse_in_qdrant: keep lexical sparse vectors in the collection (default: on a
+        server only). Tests turn it on in local mode to run the server's code path."""
         try:
             from qdrant_client import QdrantClient
         except ImportError as exc:  # pragma: no cover - dependency of the package
@@ -106,6 +109,7 @@ class QdrantStore:
             ) from exc
         self.collection = collection
         self.is_server = url is not None
+        self.sparse_in_qdrant = self.is_server if sparse_in_qdrant is None else sparse_in_qdrant
         if url is not None:
             self._client = QdrantClient(url=url, api_key=api_key, timeout=int(timeout_s))
         else:
@@ -148,7 +152,9 @@ class QdrantStore:
             self.collection,
             vectors_config={DENSE: m.VectorParams(size=dim, distance=m.Distance.COSINE)},
             sparse_vectors_config=(
-                {SPARSE: m.SparseVectorParams(modifier=m.Modifier.IDF)} if self.is_server else None
+                {SPARSE: m.SparseVectorParams(modifier=m.Modifier.IDF)}
+                if self.sparse_in_qdrant
+                else None
             ),
         )
         self._speed_up_local_writes()
@@ -174,7 +180,7 @@ class QdrantStore:
             points = []
             for i in range(start, min(start + batch, len(ids))):
                 vector: dict[str, Any] = {DENSE: vectors[i].tolist()}
-                if self.is_server:
+                if self.sparse_in_qdrant:
                     idx, val = sparse_terms(tokens[i])
                     vector[SPARSE] = m.SparseVector(indices=idx, values=val)
                 points.append(m.PointStruct(id=ids[i], vector=vector, payload=payloads[i]))
@@ -189,18 +195,23 @@ class QdrantStore:
     def count(self) -> int:
         return self._client.count(self.collection).count if self.exists() else 0
 
-    def dense(
-        self, vector: np.ndarray, filters: SearchFilters | None, limit: int
+    def _query(
+        self, query: Any, using: str, filters: SearchFilters | None, limit: int
     ) -> list[tuple[str, float]]:
         res = self._client.query_points(
             self.collection,
-            query=vector.tolist(),
-            using=DENSE,
+            query=query,
+            using=using,
             query_filter=build_filter(filters),
             limit=limit,
             with_payload=False,
         )
         return [(str(p.id), float(p.score)) for p in res.points]
+
+    def dense(
+        self, vector: np.ndarray, filters: SearchFilters | None, limit: int
+    ) -> list[tuple[str, float]]:
+        return self._query(vector.tolist(), DENSE, filters, limit)
 
     def sparse(
         self, tokens: Sequence[str], filters: SearchFilters | None, limit: int
@@ -209,15 +220,9 @@ class QdrantStore:
         from qdrant_client import models as m
 
         idx, _ = sparse_terms(tokens)
-        res = self._client.query_points(
-            self.collection,
-            query=m.SparseVector(indices=idx, values=[1.0] * len(idx)),
-            using=SPARSE,
-            query_filter=build_filter(filters),
-            limit=limit,
-            with_payload=False,
+        return self._query(
+            m.SparseVector(indices=idx, values=[1.0] * len(idx)), SPARSE, filters, limit
         )
-        return [(str(p.id), float(p.score)) for p in res.points]
 
     def fused(
         self,
