@@ -24,16 +24,26 @@ def _emit_json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
+_STAGES = {"analyse": "斷詞 analysing", "embed": "向量 embedding", "index": "索引 indexing"}
+
+
 @contextmanager
-def _progress(enabled: bool) -> Iterator[Any]:
-    """A progress bar on stderr for long work; silent when --json or not a terminal."""
-    if not enabled:
-        yield None
+def _progress() -> Iterator[Any]:
+    """Progress of long work on stderr: a bar on a terminal, a line per tenth in a log."""
+    if not sys.stderr.isatty():
+        shown: dict[str, int] = {}
+
+        def log(stage: str, done: int, total: int) -> None:
+            tenth = done * 10 // max(total, 1)
+            if shown.get(stage, -1) < tenth:
+                shown[stage] = tenth
+                click.echo(f"{_STAGES.get(stage, stage)} {done}/{total}", err=True)
+
+        yield log
         return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    labels = {"analyse": "斷詞 analysing", "embed": "向量 embedding", "index": "索引 indexing"}
     tasks: dict[str, Any] = {}
     with Progress(
         "[progress.description]{task.description}",
@@ -46,7 +56,7 @@ def _progress(enabled: bool) -> Iterator[Any]:
 
         def update(stage: str, done: int, total: int) -> None:
             if stage not in tasks:
-                tasks[stage] = bar.add_task(labels.get(stage, stage), total=total)
+                tasks[stage] = bar.add_task(_STAGES.get(stage, stage), total=total)
             bar.update(tasks[stage], completed=done, total=total)
 
         yield update
@@ -142,7 +152,7 @@ def ingest_laws(app: AppContext, path: Path, as_json: bool) -> None:
 
     Incremental: unchanged articles are skipped, amended ones replaced, removed ones deleted.
     """
-    with _progress(not as_json and sys.stderr.isatty()) as progress:
+    with _progress() as progress:
         report = app.container.ingestor.ingest_laws(path, progress=progress)
     _report_out([report.as_dict()], as_json)
 
@@ -195,7 +205,7 @@ def ingest_docs(
         for f in files
     ]
     reports = []
-    with _progress(not as_json and sys.stderr.isatty()) as progress:
+    with _progress() as progress:
         for doc in prepared:
             reports.append(ingestor.apply(doc, progress=progress).as_dict())
     _report_out(reports, as_json)
@@ -211,6 +221,9 @@ def ingest_docs(
 @click.option("--until", help="Amended on or before (YYYY-MM-DD).")
 @click.option("--lang", "langs", multiple=True, type=click.Choice(["zh-TW", "en"]))
 @click.option(
+    "--doc-class", "doc_classes", multiple=True, help="Only these document classes (repeatable)."
+)
+@click.option(
     "--mode", type=click.Choice(["hybrid", "dense", "sparse"]), default="hybrid", show_default=True
 )
 @click.option("--json", "as_json", is_flag=True, help="Print hits as JSON, best first.")
@@ -225,6 +238,7 @@ def search(
     since: str | None,
     until: str | None,
     langs: tuple[str, ...],
+    doc_classes: tuple[str, ...],
     mode: str,
     as_json: bool,
 ) -> None:
@@ -240,6 +254,7 @@ def search(
         amended_from=_iso(since),
         amended_to=_iso(until),
         langs=list(langs) or None,
+        doc_classes=list(doc_classes) or None,
     )
     has_filter = any(v for v in filters.model_dump().values())
 

@@ -68,6 +68,7 @@ class Retriever:
         self.act_prior = act_prior
         self.sector_penalty = sector_penalty
         self._query_analyser: QueryAnalyser | None = None
+        self._last_embedding: tuple[str, np.ndarray] | None = None
         self._lock = threading.Lock()
 
     def refresh(self) -> None:
@@ -121,7 +122,11 @@ class Retriever:
             # The question names a law: search inside it too, and lift what is found there.
             inside = SearchFilters(**{**(filters.model_dump() if filters else {}), "laws": q.laws})
             within = replace(q, tokens=q.inner_tokens or q.tokens, chars=q.inner_chars or q.chars)
-            for cid, s in self._candidates_for(within, inside, mode, self._candidates // 2).items():
+            # In local mode Qdrant evaluates payload filters in Python (~0.5 s over the corpus),
+            # so inside a named law the lexical side alone decides, which the eval supports.
+            inner_mode: Mode = "sparse" if mode == "hybrid" and self._lexical else mode
+            inner = self._candidates_for(within, inside, inner_mode, self._candidates // 2)
+            for cid, s in inner.items():
                 scored[cid] = max(scored.get(cid, 0.0), s) + NAMED_LAW_LIFT
         exact = self._exact(q, filters)
         for cid in exact:
@@ -151,7 +156,13 @@ class Retriever:
         return dict(weighted([(dense, w_dense), (sparse, 1.0 - w_dense)]))
 
     def _embed(self, text: str) -> np.ndarray:
-        return self._embedder.embed([text])[0]
+        # A question is embedded once, however many searches it takes.
+        cached = self._last_embedding
+        if cached is not None and cached[0] == text:
+            return cached[1]
+        vector = self._embedder.embed([text])[0]
+        self._last_embedding = (text, vector)
+        return vector
 
     def _dense(self, q: AnalysedQuery, filters: SearchFilters | None, n: int) -> Ranked:
         return self._store.dense(self._embed(q.text), filters, n)

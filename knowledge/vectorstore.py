@@ -9,6 +9,7 @@ side is a BM25 index of its own (``knowledge.lexical``) and fusion happens in co
 from __future__ import annotations
 
 import sqlite3
+import warnings
 import zlib
 from collections import Counter
 from collections.abc import Sequence
@@ -115,6 +116,9 @@ class QdrantStore:
         else:
             assert path is not None
             path.mkdir(parents=True, exist_ok=True)
+            # Local mode warns past 20,000 points; the full corpus is ~28,000 and measured
+            # fast enough here (benchmarks/), and the server is one setting away.
+            warnings.filterwarnings("ignore", message="Local mode is not recommended")
             try:
                 self._client = QdrantClient(path=str(path))
             except RuntimeError as exc:
