@@ -124,7 +124,7 @@ class Retriever:
             within = replace(q, tokens=q.inner_tokens or q.tokens, chars=q.inner_chars or q.chars)
             # In local mode Qdrant evaluates payload filters in Python (~0.5 s over the corpus),
             # so inside a named law the lexical side alone decides, which the eval supports.
-            inner_mode: Mode = "sparse" if mode == "hybrid" and self._lexical else mode
+            inner_mode: Mode = "sparse" if mode == "hybrid" and self._lexical is not None else mode
             inner = self._candidates_for(within, inside, inner_mode, self._candidates // 2)
             for cid, s in inner.items():
                 scored[cid] = max(scored.get(cid, 0.0), s) + NAMED_LAW_LIFT
