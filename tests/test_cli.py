@@ -101,3 +101,26 @@ def test_help_explains(data_dir: Path) -> None:
     assert code == 0 and "ingest" in out and "search" in out
     code, out = run(data_dir, "search", "--help")
     assert code == 0 and "--json" in out and "--law" in out
+
+
+def test_one_bad_document_stops_the_run_and_changes_nothing(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    good = tmp_path / "policy.md"
+    good.write_text(
+        "# 授信作業要點\n第 1 條 房貸擔保品應由本行估價。\n第 2 條 估價應每年覆核。\n",
+        encoding="utf-8",
+    )
+    bad = tmp_path / "letter.pdf"
+    bad.write_bytes(b"%PDF-1.4 this is not really a pdf")
+    result = CliRunner().invoke(
+        cli, ["--data-dir", str(data), "ingest", "docs", str(good), str(bad)]
+    )
+    assert result.exit_code == 1 and "letter.pdf" in result.output
+    code, out = run(data, "status", "--json")
+    assert code == 0 and json.loads(out)["chunks"] == 0
+    # Fixed, the same run goes through.
+    bad.unlink()
+    result = CliRunner().invoke(
+        cli, ["--data-dir", str(data), "ingest", "docs", str(tmp_path), "--json"]
+    )
+    assert result.exit_code == 0 and json.loads(result.stdout)["added"] == 2
