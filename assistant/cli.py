@@ -283,6 +283,8 @@ def search(
             if interactive and line.strip() == "":
                 continue
             break
+        if not interactive and not as_json:
+            click.echo(f"\n問題 question: {line.strip()}")
         try:
             answer(line)
         except KnowledgeError as exc:  # one bad question does not end the session
