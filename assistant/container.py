@@ -11,6 +11,7 @@ from functools import cached_property
 from sqlalchemy.engine import Engine
 
 from assistant.db import make_engine
+from assistant.llm import LLM, make_llm
 from assistant.settings import Settings
 from knowledge.analyzer import Analyzer
 from knowledge.catalog import Catalog
@@ -98,6 +99,10 @@ class Container:
             candidates=r.candidates,
             max_query_chars=r.max_query_chars,
         )
+
+    @cached_property
+    def llm(self) -> LLM:
+        return make_llm(self.settings.llm)
 
     def close(self) -> None:
         if "vector_store" in self.__dict__:

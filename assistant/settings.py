@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -127,6 +127,22 @@ class IngestSettings(BaseModel):
     )
 
 
+class LLMSettings(BaseModel):
+    backend: Literal["llama_cpp", "none"] = Field(
+        "llama_cpp",
+        description=(
+            "llama_cpp: a GGUF file loaded in-process; none: no model (answers are composed from "
+            "retrieval and tools). llama_cpp without a model file runs as none."
+        ),
+    )
+    model_path: Path | None = Field(
+        None, description="The GGUF model file the bank provides (also ASSISTANT_MODEL_PATH)."
+    )
+    context_size: int = Field(4096, ge=256, description="Context window in tokens.")
+    threads: int | None = Field(None, ge=1, description="CPU threads; unset: llama.cpp decides.")
+    gpu_layers: int = Field(0, ge=-1, description="Layers offloaded to a GPU (-1: all).")
+
+
 class DatabaseSettings(BaseModel):
     url: str | None = Field(
         None,
@@ -155,6 +171,16 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    model_path: Path | None = Field(
+        None, description="Shorthand for llm.model_path (ASSISTANT_MODEL_PATH)."
+    )
+
+    @model_validator(mode="after")
+    def _model_path_shorthand(self) -> Settings:
+        if self.model_path is not None and self.llm.model_path is None:
+            self.llm.model_path = self.model_path
+        return self
 
     @classmethod
     def settings_customise_sources(

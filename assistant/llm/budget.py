@@ -1,0 +1,53 @@
+"""Fit a prompt into the context window by a token budget, never by crashing: retrieved text
+(trimmable messages) is shortened first, then the oldest turns of the conversation go."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+from assistant.llm.base import LLMError, Message
+
+TRIM_MARK = "……（內容過長，已截斷 / truncated）"
+
+
+def fit_messages(
+    messages: list[Message], budget: int, count: Callable[[str], int]
+) -> tuple[list[Message], bool]:
+    """Messages whose total tokens fit in ``budget``; True when anything was cut."""
+
+    def total(ms: list[Message]) -> int:
+        return sum(count(m.content) + 4 for m in ms)  # a few tokens of chat framing each
+
+    msgs = list(messages)
+    if total(msgs) <= budget:
+        return msgs, False
+    # 1. Shorten retrieved context, the last (least relevant) trimmable message first.
+    for i in reversed([i for i, m in enumerate(msgs) if m.trimmable]):
+        excess = total(msgs) - budget
+        if excess <= 0:
+            break
+        text = msgs[i].content
+        keep = max(0, len(text) - _chars_for(text, excess + count(TRIM_MARK), count))
+        msgs[i] = replace(msgs[i], content=(text[:keep] + TRIM_MARK) if keep else "")
+    msgs = [m for m in msgs if m.content or not m.trimmable]
+    # 2. Drop the oldest turns between the system prompt and the last question.
+    while total(msgs) > budget:
+        droppable = [i for i, m in enumerate(msgs[:-1]) if m.role != "system"]
+        if not droppable:
+            break
+        del msgs[droppable[0]]
+    if total(msgs) > budget:
+        raise LLMError(
+            f"問題本身超過模型的上下文長度（{total(msgs)} > {budget} tokens）/ the question alone "
+            "is longer than the model's context; shorten it"
+        )
+    return msgs, True
+
+
+def _chars_for(text: str, tokens: int, count: Callable[[str], int]) -> int:
+    """About how many trailing characters of text hold this many tokens."""
+    n = count(text)
+    if n == 0:
+        return len(text)
+    return min(len(text), int(len(text) * tokens / n) + 1)

@@ -1,0 +1,32 @@
+"""Chooses the backend from settings; heavy imports stay inside the adapters."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from assistant.llm.base import LLM, LLMError
+
+if TYPE_CHECKING:
+    from assistant.settings import LLMSettings
+
+
+def make_llm(settings: LLMSettings) -> LLM:
+    if settings.backend == "none":
+        from assistant.llm.none import NoLLM
+
+        return NoLLM()
+    if settings.backend == "llama_cpp":
+        from assistant.llm.llama_cpp import LlamaCppLLM
+
+        if settings.model_path is None:
+            # The embedded default with no model file given: run without a model, and say so.
+            from assistant.llm.none import NoLLM
+
+            return NoLLM()
+        return LlamaCppLLM(
+            settings.model_path,
+            context_size=settings.context_size,
+            threads=settings.threads,
+            gpu_layers=settings.gpu_layers,
+        )
+    raise LLMError(f"未知的後端 / unknown LLM backend: {settings.backend}")

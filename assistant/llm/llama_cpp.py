@@ -1,0 +1,135 @@
+"""A GGUF model loaded in-process through llama-cpp-python.
+
+One lock per loaded model: a llama.cpp context is not safe to call from two threads, so
+concurrent users queue here instead of crashing it. The system prompt goes first and stays
+byte-identical across turns, so llama.cpp's prompt cache reuses its evaluation.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from assistant.llm.base import Completion, LLMError, Message
+from assistant.llm.budget import fit_messages
+from assistant.llm.thinking import ThinkSplitter, split_thinking
+
+
+class LlamaCppLLM:
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        context_size: int = 4096,
+        threads: int | None = None,
+        gpu_layers: int = 0,
+        seed: int = 0,
+    ) -> None:
+        if not model_path.is_file():
+            raise LLMError(f"找不到模型檔 / model file not found: {model_path}")
+        self.path = model_path
+        self.name = model_path.name
+        self.context_size = context_size
+        self._threads = threads
+        self._gpu_layers = gpu_layers
+        self._seed = seed
+        self._llama: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def available(self) -> bool:
+        return True
+
+    def _model(self) -> Any:
+        if self._llama is None:
+            try:
+                from llama_cpp import Llama
+            except ImportError as exc:
+                raise LLMError(
+                    "llama-cpp-python 未安裝 / llama-cpp-python is not installed: pip install "
+                    "'twfin-assistant[llm]', or set ASSISTANT_LLM_BACKEND=openai|none"
+                ) from exc
+            try:
+                self._llama = Llama(
+                    model_path=str(self.path),
+                    n_ctx=self.context_size,
+                    n_threads=self._threads,
+                    n_threads_batch=self._threads,
+                    n_gpu_layers=self._gpu_layers,
+                    seed=self._seed,
+                    verbose=False,
+                )
+            except (ValueError, RuntimeError) as exc:
+                raise LLMError(f"無法載入模型 / cannot load {self.path}: {exc}") from exc
+        return self._llama
+
+    def count_tokens(self, text: str) -> int:
+        with self._lock:
+            return len(self._model().tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def _prepare(
+        self, messages: list[Message], max_tokens: int
+    ) -> tuple[list[dict[str, str]], bool]:
+        budget = self.context_size - max_tokens - 16
+        fitted, trimmed = fit_messages(messages, budget, self.count_tokens)
+        return [{"role": m.role, "content": m.content} for m in fitted], trimmed
+
+    def complete(
+        self,
+        messages: list[Message],
+        *,
+        max_tokens: int = 512,
+        temperature: float = 0.0,
+        json_schema: dict[str, Any] | None = None,
+    ) -> Completion:
+        chat, trimmed = self._prepare(messages, max_tokens)
+        kwargs: dict[str, Any] = {"max_tokens": max_tokens, "temperature": temperature}
+        if json_schema is not None:
+            # Grammar-constrained decoding: even a small model cannot emit malformed JSON.
+            kwargs["response_format"] = {"type": "json_object", "schema": json_schema}
+        started = time.perf_counter()
+        with self._lock:
+            out = self._model().create_chat_completion(messages=chat, **kwargs)
+        raw = out["choices"][0]["message"]["content"] or ""
+        answer, thinking = split_thinking(raw) if json_schema is None else (raw.strip(), "")
+        data = None
+        if json_schema is not None:
+            try:
+                data = json.loads(answer)
+            except json.JSONDecodeError as exc:
+                raise LLMError(
+                    f"模型輸出不是完整的 JSON / the model's output was cut off: {exc}"
+                ) from exc
+        usage = out.get("usage") or {}
+        return Completion(
+            text=answer,
+            thinking=thinking,
+            tokens_in=usage.get("prompt_tokens", 0),
+            tokens_out=usage.get("completion_tokens", 0),
+            seconds=time.perf_counter() - started,
+            model=self.name,
+            trimmed=trimmed,
+            data=data,
+        )
+
+    def stream(
+        self, messages: list[Message], *, max_tokens: int = 512, temperature: float = 0.0
+    ) -> Iterator[str]:
+        """Answer text as it is generated, thinking held back; the lock is held throughout."""
+        chat, _ = self._prepare(messages, max_tokens)
+        splitter = ThinkSplitter()
+        with self._lock:
+            for chunk in self._model().create_chat_completion(
+                messages=chat, max_tokens=max_tokens, temperature=temperature, stream=True
+            ):
+                delta = chunk["choices"][0].get("delta", {}).get("content") or ""
+                text = splitter.feed(delta)
+                if text:
+                    yield text
+        tail = splitter.finish()
+        if tail:
+            yield tail
