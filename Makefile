@@ -40,7 +40,7 @@ demo: install
 
 test: install
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=5
 
 lint: install
 	$(VENV)/bin/ruff check .

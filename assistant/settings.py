@@ -128,13 +128,22 @@ class IngestSettings(BaseModel):
 
 
 class LLMSettings(BaseModel):
-    backend: Literal["llama_cpp", "none"] = Field(
+    backend: Literal["llama_cpp", "openai", "none"] = Field(
         "llama_cpp",
         description=(
-            "llama_cpp: a GGUF file loaded in-process; none: no model (answers are composed from "
-            "retrieval and tools). llama_cpp without a model file runs as none."
+            "llama_cpp: a GGUF file loaded in-process; openai: an OpenAI-compatible server "
+            "(llama.cpp server, vLLM); none: no model (answers are composed from retrieval and "
+            "tools). llama_cpp without a model file runs as none."
         ),
     )
+    base_url: str | None = Field(
+        None, description="OpenAI-compatible server, e.g. http://gpu01:8080"
+    )
+    server_model: str = Field(
+        "local", description="Model name sent to the OpenAI-compatible server."
+    )
+    api_key: str | None = Field(None, description="Bearer token for the server, if it needs one.")
+    timeout_s: float = Field(120.0, gt=0, description="Seconds to wait for the server.")
     model_path: Path | None = Field(
         None, description="The GGUF model file the bank provides (also ASSISTANT_MODEL_PATH)."
     )

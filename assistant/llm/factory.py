@@ -29,4 +29,18 @@ def make_llm(settings: LLMSettings) -> LLM:
             threads=settings.threads,
             gpu_layers=settings.gpu_layers,
         )
+    if settings.backend == "openai":
+        from assistant.llm.openai import OpenAICompatibleLLM
+
+        if not settings.base_url:
+            raise LLMError(
+                "請設定模型伺服器網址 / set ASSISTANT_LLM_BASE_URL for the openai backend"
+            )
+        return OpenAICompatibleLLM(
+            settings.base_url,
+            settings.server_model,
+            api_key=settings.api_key,
+            context_size=settings.context_size,
+            timeout_s=settings.timeout_s,
+        )
     raise LLMError(f"未知的後端 / unknown LLM backend: {settings.backend}")
