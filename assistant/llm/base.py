@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -32,6 +34,37 @@ class Completion:
     model: str = ""
     trimmed: bool = False
     data: Any = field(default=None, repr=False)  # the parsed object, for schema-constrained calls
+
+
+def to_completion(
+    out: dict[str, Any], structured: bool, started: float, model: str, trimmed: bool
+) -> Completion:
+    """A chat-completion response (llama-cpp-python and OpenAI share its shape) as a Completion:
+    thinking split off the answer, JSON parsed for schema-constrained calls."""
+    from assistant.llm.thinking import split_thinking
+
+    raw = out["choices"][0]["message"].get("content") or ""
+    answer, thinking = (raw.strip(), "") if structured else split_thinking(raw)
+    data = None
+    if structured:
+        try:
+            data = json.loads(answer)
+        except json.JSONDecodeError as exc:
+            raise LLMError(
+                f"模型輸出不是完整的 JSON / the model's output was cut off: {exc}"
+            ) from exc
+    usage = out.get("usage") or {}
+    return Completion(
+        text=answer,
+        thinking=thinking,
+        tokens_in=usage.get("prompt_tokens", 0),
+        tokens_out=usage.get("completion_tokens", 0),
+        seconds=time.perf_counter() - started,
+        first_token_s=None,
+        model=model,
+        trimmed=trimmed,
+        data=data,
+    )
 
 
 class LLM(Protocol):

@@ -7,16 +7,15 @@ byte-identical across turns, so llama.cpp's prompt cache reuses its evaluation.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from assistant.llm.base import Completion, LLMError, Message
+from assistant.llm.base import Completion, LLMError, Message, to_completion
 from assistant.llm.budget import fit_messages
-from assistant.llm.thinking import ThinkSplitter, split_thinking
+from assistant.llm.thinking import ThinkSplitter
 
 
 class LlamaCppLLM:
@@ -94,27 +93,7 @@ class LlamaCppLLM:
         started = time.perf_counter()
         with self._lock:
             out = self._model().create_chat_completion(messages=chat, **kwargs)
-        raw = out["choices"][0]["message"]["content"] or ""
-        answer, thinking = split_thinking(raw) if json_schema is None else (raw.strip(), "")
-        data = None
-        if json_schema is not None:
-            try:
-                data = json.loads(answer)
-            except json.JSONDecodeError as exc:
-                raise LLMError(
-                    f"模型輸出不是完整的 JSON / the model's output was cut off: {exc}"
-                ) from exc
-        usage = out.get("usage") or {}
-        return Completion(
-            text=answer,
-            thinking=thinking,
-            tokens_in=usage.get("prompt_tokens", 0),
-            tokens_out=usage.get("completion_tokens", 0),
-            seconds=time.perf_counter() - started,
-            model=self.name,
-            trimmed=trimmed,
-            data=data,
-        )
+        return to_completion(out, json_schema is not None, started, self.name, trimmed)
 
     def stream(
         self, messages: list[Message], *, max_tokens: int = 512, temperature: float = 0.0

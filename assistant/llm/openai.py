@@ -14,9 +14,9 @@ from typing import Any
 
 import httpx
 
-from assistant.llm.base import Completion, LLMError, Message
+from assistant.llm.base import Completion, LLMError, Message, to_completion
 from assistant.llm.budget import fit_messages
-from assistant.llm.thinking import ThinkSplitter, split_thinking
+from assistant.llm.thinking import ThinkSplitter
 
 
 def estimate_tokens(text: str) -> int:
@@ -119,27 +119,7 @@ class OpenAICompatibleLLM:
                 self._ratio *= exc.ratio  # count as the server counts, and fit again
         else:
             raise LLMError("無法將提示縮到模型的上下文內 / could not fit the prompt in the context")
-        raw = out["choices"][0]["message"].get("content") or ""
-        answer, thinking = split_thinking(raw) if json_schema is None else (raw.strip(), "")
-        data = None
-        if json_schema is not None:
-            try:
-                data = json.loads(answer)
-            except json.JSONDecodeError as exc:
-                raise LLMError(
-                    f"模型輸出不是完整的 JSON / the model's output was cut off: {exc}"
-                ) from exc
-        usage = out.get("usage") or {}
-        return Completion(
-            text=answer,
-            thinking=thinking,
-            tokens_in=usage.get("prompt_tokens", 0),
-            tokens_out=usage.get("completion_tokens", 0),
-            seconds=time.perf_counter() - started,
-            model=self.name,
-            trimmed=trimmed,
-            data=data,
-        )
+        return to_completion(out, json_schema is not None, started, self.name, trimmed)
 
     def stream(
         self, messages: list[Message], *, max_tokens: int = 512, temperature: float = 0.0
