@@ -111,11 +111,6 @@ class Retriever:
             )
         if k < 1:
             raise SearchError("k 必須至少為 1 / k must be at least 1")
-        if self._catalog.count() == 0:
-            raise IndexNotReady(
-                "知識庫是空的，請先執行 `assistant ingest laws` / nothing is indexed yet: "
-                "run `assistant ingest laws PATH` first"
-            )
         q = self.analyse(question)
         scored = self._candidates_for(q, filters, mode, self._candidates)
         if q.laws and not (filters and filters.laws):
@@ -131,6 +126,12 @@ class Retriever:
         exact = self._exact(q, filters)
         for cid in exact:
             scored[cid] = EXACT_ARTICLE_SCORE + scored.get(cid, 0.0)
+        if not scored and self._catalog.count() == 0:
+            # Checked only when nothing was found, to keep a count off every search.
+            raise IndexNotReady(
+                "知識庫是空的，請先執行 `assistant ingest laws` / nothing is indexed yet: "
+                "run `assistant ingest laws PATH` first"
+            )
         return self._collapse(scored, k, "en" if q.english else "zh-TW", q.text)
 
     def _candidates_for(
