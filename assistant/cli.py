@@ -5,80 +5,18 @@ Exit codes: 0 success, 1 a user error (bad input, nothing indexed), 2 a usage er
 
 from __future__ import annotations
 
-import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 
-from assistant.container import Container
-from assistant.settings import Settings, load_settings
+from assistant.cli_support import AppContext, emit_json, pass_app, progress
+from assistant.errors import AssistantError
+from assistant.llm.base import LLMError
+from assistant.settings import load_settings
 from knowledge.errors import KnowledgeError
 from knowledge.models import Hit, SearchFilters
-
-
-def _emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
-
-
-_STAGES = {"analyse": "斷詞 analysing", "embed": "向量 embedding", "index": "索引 indexing"}
-
-
-@contextmanager
-def _progress() -> Iterator[Any]:
-    """Progress of long work on stderr: a bar on a terminal, a line per tenth in a log."""
-    if not sys.stderr.isatty():
-        shown: dict[str, int] = {}
-
-        def log(stage: str, done: int, total: int) -> None:
-            tenth = done * 10 // max(total, 1)
-            if shown.get(stage, -1) < tenth:
-                shown[stage] = tenth
-                click.echo(f"{_STAGES.get(stage, stage)} {done}/{total}", err=True)
-
-        yield log
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    tasks: dict[str, Any] = {}
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=False,
-    ) as bar:
-
-        def update(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(_STAGES.get(stage, stage), total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
-        yield update
-
-
-class AppContext:
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._container: Container | None = None
-
-    @property
-    def container(self) -> Container:
-        if self._container is None:
-            self._container = Container(self.settings)
-        return self._container
-
-    def close(self) -> None:
-        if self._container is not None:
-            self._container.close()
-
-
-pass_app = click.make_pass_decorator(AppContext)
 
 
 class AppGroup(click.Group):
@@ -87,7 +25,7 @@ class AppGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except KnowledgeError as exc:
+        except (KnowledgeError, AssistantError, LLMError) as exc:
             raise click.ClickException(str(exc)) from exc
 
 
@@ -129,7 +67,7 @@ def ingest() -> None:
 
 def _report_out(reports: list[dict[str, Any]], as_json: bool) -> None:
     if as_json:
-        _emit_json(reports if len(reports) != 1 else reports[0])
+        emit_json(reports if len(reports) != 1 else reports[0])
         return
     for r in reports:
         click.echo(
@@ -152,8 +90,8 @@ def ingest_laws(app: AppContext, path: Path, as_json: bool) -> None:
 
     Incremental: unchanged articles are skipped, amended ones replaced, removed ones deleted.
     """
-    with _progress() as progress:
-        report = app.container.ingestor.ingest_laws(path, progress=progress)
+    with progress() as report_progress:
+        report = app.container.ingestor.ingest_laws(path, progress=report_progress)
     _report_out([report.as_dict()], as_json)
 
 
@@ -205,9 +143,9 @@ def ingest_docs(
         for f in files
     ]
     reports = []
-    with _progress() as progress:
+    with progress() as report_progress:
         for doc in prepared:
-            reports.append(ingestor.apply(doc, progress=progress).as_dict())
+            reports.append(ingestor.apply(doc, progress=report_progress).as_dict())
     _report_out(reports, as_json)
 
 
@@ -266,7 +204,7 @@ def search(
             mode=mode,  # type: ignore[arg-type]
         )
         if as_json:
-            _emit_json([h.model_dump() for h in hits])
+            emit_json([h.model_dump() for h in hits])
         else:
             _print_hits(hits)
 
@@ -335,7 +273,7 @@ def eval_retrieval(app: AppContext, file: Path, as_json: bool, details: bool) ->
     if not details:
         report.pop("cases")
     if as_json:
-        _emit_json(report)
+        emit_json(report)
         return
     click.echo(f"{report['n']} questions, {file.name}")
     click.echo(f"{'mode':8} {'recall@1':>9} {'recall@5':>9} {'mrr@10':>8}")
@@ -361,7 +299,7 @@ def status(app: AppContext, as_json: bool) -> None:
         "languages": sorted({lang for _, lang, _ in laws}),
     }
     if as_json:
-        _emit_json(data)
+        emit_json(data)
     else:
         for key, value in data.items():
             click.echo(f"{key}: {value}")
@@ -379,7 +317,19 @@ def config_show(app: AppContext) -> None:
     data = app.settings.model_dump(mode="json")
     if data["qdrant"].get("api_key"):
         data["qdrant"]["api_key"] = "***"
-    _emit_json(data)
+    emit_json(data)
+
+
+def _register() -> None:
+    from assistant.cli_chat import ask, eval_agents, serve, users
+
+    cli.add_command(ask)
+    cli.add_command(serve)
+    cli.add_command(users)
+    eval_group.add_command(eval_agents)
+
+
+_register()
 
 
 def main() -> None:

@@ -7,12 +7,22 @@ never loads torch). Everything else receives its collaborators through its const
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from agents.deps import AgentDeps
+from agents.registry import AgentSpec
+from assistant.audit import AuditLog
+from assistant.checkpoints import make_checkpointer
+from assistant.conversations import ConversationStore
 from assistant.db import make_engine
 from assistant.llm import LLM, make_llm
+from assistant.permissions import UserContext
+from assistant.service import AssistantService
 from assistant.settings import Settings
+from assistant.telemetry import Telemetry, TracedLLM, make_telemetry
+from assistant.users import UserStore
 from knowledge.analyzer import Analyzer
 from knowledge.catalog import Catalog
 from knowledge.embedder import SentenceTransformerEmbedder
@@ -101,11 +111,79 @@ class Container:
         )
 
     @cached_property
+    def telemetry(self) -> Telemetry:
+        return make_telemetry(self.settings.telemetry)
+
+    @cached_property
     def llm(self) -> LLM:
-        return make_llm(self.settings.llm)
+        return TracedLLM(make_llm(self.settings.llm), self.telemetry)
+
+    @cached_property
+    def users(self) -> UserStore:
+        return UserStore(self.engine)
+
+    @cached_property
+    def conversations(self) -> ConversationStore:
+        return ConversationStore(self.engine)
+
+    @cached_property
+    def audit(self) -> AuditLog:
+        return AuditLog(self.engine)
+
+    def model_sha256(self) -> str:
+        """The loaded GGUF file's sha256 for the audit trail ('' for a server or no model)."""
+        if "_model_sha" not in self.__dict__:
+            path = self.settings.llm.model_path
+            local = self.settings.llm.backend == "llama_cpp" and path is not None
+            self.__dict__["_model_sha"] = self.audit.fingerprint(path) if local else ""
+        return self.__dict__["_model_sha"]
+
+    @cached_property
+    def _checkpointer(self) -> tuple[Any, Any]:
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return make_checkpointer(self.settings.database_url, self.settings.database.busy_timeout_ms)
+
+    def agent_specs(self) -> list[AgentSpec]:
+        from agents.compliance.graph import SPEC as COMPLIANCE
+
+        return [COMPLIANCE]
+
+    @cached_property
+    def graph(self) -> Any:
+        from agents.graph import build_graph
+
+        specs = self.agent_specs()
+        deps = AgentDeps(
+            retriever=self.retriever,
+            analyzer=self.analyzer,
+            telemetry=self.telemetry,
+            settings=self.settings.agents,
+            audit=self.audit,
+            conversations=self.conversations,
+            model_sha256=self.model_sha256,
+            # The router compares questions by embedding only when it has agents to choose from.
+            embedder=self.embedder if len(specs) > 1 else None,
+        )
+        return build_graph(deps, specs, self._checkpointer[0])
+
+    @cached_property
+    def service(self) -> AssistantService:
+        return AssistantService(
+            self.graph, self.llm, self.conversations, self.audit, self.telemetry
+        )
+
+    def cli_user(self, name: str | None = None) -> UserContext:
+        """The CLI acts as a named user, or as its own account (created on first use)."""
+        if name:
+            return self.users.get(name)
+        return self.users.ensure(self.settings.ui.cli_user, self.settings.ui.cli_role)
 
     def close(self) -> None:
         if "vector_store" in self.__dict__:
             self.vector_store.close()
+        if "_checkpointer" in self.__dict__:
+            self._checkpointer[1].close()
+        if "telemetry" in self.__dict__:
+            self.telemetry.shutdown()
         if "engine" in self.__dict__:
             self.engine.dispose()

@@ -160,6 +160,78 @@ class DatabaseSettings(BaseModel):
     busy_timeout_ms: int = Field(10_000, description="SQLite busy timeout, in milliseconds.")
 
 
+class TelemetrySettings(BaseModel):
+    exporter: Literal["none", "console", "otlp"] = Field(
+        "none",
+        description="Where OpenTelemetry spans go: nowhere, stderr, or an OTLP/HTTP collector.",
+    )
+    otlp_endpoint: str = Field(
+        "http://127.0.0.1:4318/v1/traces", description="OTLP/HTTP traces endpoint of a collector."
+    )
+    record_content: bool = Field(
+        False,
+        description=(
+            "Put questions, retrieved text and answers on spans. Off by default: traces often "
+            "leave the team that may read customer data."
+        ),
+    )
+    service_name: str = Field("twfin-assistant", description="service.name on every span.")
+
+
+class AgentSettings(BaseModel):
+    max_question_chars: int = Field(
+        2000, ge=10, description="Longest question the guard lets through; longer ones are refused."
+    )
+    step_budget: int = Field(
+        6, ge=2, description="Most steps (searches, model calls, tool calls) one agent may take."
+    )
+    top_k: int = Field(5, ge=1, description="Articles an agent retrieves per search.")
+    cite_k: int = Field(
+        3, ge=1, description="Articles quoted in an answer composed without a model."
+    )
+    weak_coverage: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "A search is weak when its best article holds less than this share of the "
+            "question's key terms; the agent then rewrites the question and searches again."
+        ),
+    )
+    no_basis_coverage: float = Field(
+        0.2,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Below this share of key terms in every retrieved article the corpus holds no basis, "
+            "and the agent says so instead of answering."
+        ),
+    )
+    route_margin: float = Field(
+        0.15,
+        ge=0.0,
+        le=1.0,
+        description="The fast router asks the model only when its top two agents are this close.",
+    )
+    answer_max_tokens: int = Field(768, ge=16, description="Longest answer the model may write.")
+    history_turns: int = Field(
+        4, ge=0, description="Earlier turns of a conversation given to the model."
+    )
+
+
+class UISettings(BaseModel):
+    host: str = Field("127.0.0.1", description="Address `assistant serve` listens on.")
+    port: int = Field(7860, ge=1, le=65535, description="Port `assistant serve` listens on.")
+    cli_user: str = Field(
+        "local",
+        description=(
+            "User the CLI acts as when --user is not given (created on first use with the "
+            "cli_role); audit records name it."
+        ),
+    )
+    cli_role: str = Field("admin", description="Role of the CLI's default user.")
+
+
 class Settings(BaseSettings):
     """Everything configurable about TWFin Assistant."""
 
@@ -181,6 +253,9 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+    agents: AgentSettings = Field(default_factory=AgentSettings)
+    ui: UISettings = Field(default_factory=UISettings)
     model_path: Path | None = Field(
         None, description="Shorthand for llm.model_path (ASSISTANT_MODEL_PATH)."
     )

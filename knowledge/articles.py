@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 _CN_DIGITS = {
     "零": 0,
@@ -86,3 +87,14 @@ def article_label(law: str, article: str, lang: str = "zh-TW") -> str:
     if lang.startswith("zh"):
         return f"{law}第{article}條" if article else law
     return f"{law} Article {article}" if article else law
+
+
+def article_url(law_url: str, article: str) -> str:
+    """Link to one article on the law database when its law URL carries a pcode, else the law."""
+    parts = urlsplit(law_url)
+    pcode = parse_qs(parts.query).get("pcode")
+    if not pcode or not article or "LawClass" not in parts.path:
+        return law_url
+    single = parts.path.rsplit("/", 1)[0] + "/LawSingle.aspx"
+    query = urlencode({"pcode": pcode[0], "flno": article})
+    return urlunsplit((parts.scheme, parts.netloc, single, query, ""))

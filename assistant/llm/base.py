@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -86,5 +86,10 @@ class LLM(Protocol):
     ) -> Completion: ...
 
     def stream(
-        self, messages: list[Message], *, max_tokens: int = 512, temperature: float = 0.0
+        self,
+        messages: list[Message],
+        *,
+        max_tokens: int = 512,
+        temperature: float = 0.0,
+        on_thinking: Callable[[str], None] | None = None,
     ) -> Iterator[str]: ...

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +96,12 @@ class LlamaCppLLM:
         return to_completion(out, json_schema is not None, started, self.name, trimmed)
 
     def stream(
-        self, messages: list[Message], *, max_tokens: int = 512, temperature: float = 0.0
+        self,
+        messages: list[Message],
+        *,
+        max_tokens: int = 512,
+        temperature: float = 0.0,
+        on_thinking: Callable[[str], None] | None = None,
     ) -> Iterator[str]:
         """Answer text as it is generated, thinking held back; the lock is held throughout."""
         chat, _ = self._prepare(messages, max_tokens)
@@ -112,3 +117,5 @@ class LlamaCppLLM:
         tail = splitter.finish()
         if tail:
             yield tail
+        if on_thinking is not None and splitter.thinking:
+            on_thinking("".join(splitter.thinking).strip())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from assistant.llm.base import Completion, LLMError, Message
@@ -32,7 +32,12 @@ class NoLLM:
         )
 
     def stream(
-        self, messages: list[Message], *, max_tokens: int = 512, temperature: float = 0.0
+        self,
+        messages: list[Message],
+        *,
+        max_tokens: int = 512,
+        temperature: float = 0.0,
+        on_thinking: Callable[[str], None] | None = None,
     ) -> Iterator[str]:
         raise LLMError(
             "未載入語言模型 / no language model is configured (ASSISTANT_LLM_BACKEND=none)"

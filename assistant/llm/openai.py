@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -122,7 +122,12 @@ class OpenAICompatibleLLM:
         return to_completion(out, json_schema is not None, started, self.name, trimmed)
 
     def stream(
-        self, messages: list[Message], *, max_tokens: int = 512, temperature: float = 0.0
+        self,
+        messages: list[Message],
+        *,
+        max_tokens: int = 512,
+        temperature: float = 0.0,
+        on_thinking: Callable[[str], None] | None = None,
     ) -> Iterator[str]:
         for _ in range(3):
             body, _ = self._body(messages, max_tokens, temperature)
@@ -151,6 +156,8 @@ class OpenAICompatibleLLM:
         tail = splitter.finish()
         if tail:
             yield tail
+        if on_thinking is not None and splitter.thinking:
+            on_thinking("".join(splitter.thinking).strip())
 
     def close(self) -> None:
         self._client.close()

@@ -1,0 +1,97 @@
+"""Deterministic parts of an answer: how well the hits cover the question, the answer composed
+without a model, and the citations found in a model's answer."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from agents.compliance.prompts import COMPOSED_EN, COMPOSED_ZH, SOURCES_EN, SOURCES_ZH
+from knowledge.analyzer import Analyzer, fold
+
+EXCERPT_CHARS = 160
+_SENTENCE = re.compile(r"(?<=[。；;！？!?])|(?<=\.)\s+")
+_CITED = re.compile(r"〔([^〔〕]{2,80})〕")
+
+
+def key_terms(analyzer: Analyzer, question: str) -> set[str]:
+    return set(analyzer.query_tokens(question))
+
+
+def coverage(analyzer: Analyzer, terms: set[str], hit: dict[str, Any]) -> float:
+    """Share of the question's terms that the article (with its law name) contains."""
+    if not terms:
+        return 0.0
+    have = set(
+        analyzer.tokens(f"{hit['title']} {hit['law']} {hit.get('chapter', '')} {hit['text']}")
+    )
+    return len(terms & have) / len(terms)
+
+
+def excerpt(analyzer: Analyzer, terms: set[str], text: str, limit: int = EXCERPT_CHARS) -> str:
+    """The sentences of an article that carry most of the question's terms, in their order."""
+    sentences = [s.strip() for s in _SENTENCE.split(text) if s.strip()]
+    if not sentences:
+        return ""
+    scored = sorted(
+        range(len(sentences)),
+        key=lambda i: (-len(terms & set(analyzer.tokens(sentences[i]))), i),
+    )
+    chosen: list[int] = []
+    used = 0
+    for i in scored:
+        if used and used + len(sentences[i]) > limit:
+            break
+        chosen.append(i)
+        used += len(sentences[i])
+    out = "".join(
+        sentences[i] if i == 0 or i - 1 in chosen else "…" + sentences[i] for i in sorted(chosen)
+    )
+    if len(out) > limit:
+        out = out[:limit].rstrip() + "…"
+    if max(chosen) < len(sentences) - 1:
+        out += "…"
+    return out
+
+
+def compose_without_model(
+    analyzer: Analyzer, terms: set[str], hits: list[dict[str, Any]], english: bool
+) -> str:
+    lines = [COMPOSED_EN if english else COMPOSED_ZH, ""]
+    for n, h in enumerate(hits, 1):
+        amended = h.get("amended")
+        if english:
+            date = f" (amended {amended})" if amended else ""
+        else:
+            date = f"（修正日期 {amended}）" if amended else ""
+        lines.append(f"{n}. 〔{h['label']}〕{date}")
+        quote = excerpt(analyzer, terms, h["text"])
+        if quote:
+            lines.append(f"   「{quote}」" if not english else f'   "{quote}"')
+    return "\n".join(lines)
+
+
+def cited_hits(answer: str, hits: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Hits the answer cites by label, in order of first citation, and labels it cites that were
+    not among the hits (a model citing from memory: shown as unverified, never linked)."""
+    by_label = {_norm(h["label"]): h for h in hits}
+    found: list[dict[str, Any]] = []
+    unknown: list[str] = []
+    for m in _CITED.finditer(answer):
+        label = m.group(1)
+        hit = by_label.get(_norm(label))
+        if hit is None:
+            if label not in unknown:
+                unknown.append(label)
+        elif hit not in found:
+            found.append(hit)
+    return found, unknown
+
+
+def _norm(label: str) -> str:
+    return re.sub(r"\s+", "", fold(label)).lower()
+
+
+def sources_line(hits: list[dict[str, Any]], english: bool) -> str:
+    head = SOURCES_EN if english else SOURCES_ZH
+    return head + " " + " ".join(f"〔{h['label']}〕" for h in hits)

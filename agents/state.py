@@ -1,0 +1,38 @@
+"""The top graph's state. Everything in it is plain data: it is checkpointed per conversation."""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Any, TypedDict
+
+
+class Turn(TypedDict):
+    question: str
+    answer: str
+    agent: str
+    citations: list[str]  # labels, so a follow-up can be read against what was cited
+
+
+class Result(TypedDict, total=False):
+    """What an agent hands to the answer and audit nodes."""
+
+    answer: str
+    citations: list[dict[str, Any]]
+    tool_calls: list[dict[str, Any]]
+    steps: list[dict[str, Any]]
+    chunks: list[dict[str, Any]]
+    generated: bool
+    no_basis: bool
+    thinking: str
+
+
+class GraphState(TypedDict, total=False):
+    question: str
+    conversation_id: str
+    history: Annotated[list[Turn], operator.add]  # grows by one turn per answer
+    agent: str
+    route_method: str
+    refused: str | None
+    result: Result
+    steps: list[dict[str, Any]]  # guard and route steps of this turn
+    audit_id: int | None

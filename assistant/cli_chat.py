@@ -1,0 +1,184 @@
+"""Commands that talk to the assistant: ask, serve, users, eval agents."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from assistant.cli_support import AppContext, emit_json, pass_app
+from assistant.errors import AssistantError
+from assistant.permissions import ROLES
+
+
+@click.command()
+@click.argument("question")
+@click.option("--user", "user_name", help="Ask as this user (default: the CLI's own account).")
+@click.option("--conversation", "conversation_id", help="Continue this conversation.")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole answer as JSON.")
+@click.option("--steps", is_flag=True, help="Also print the agent's steps and tool calls.")
+@pass_app
+def ask(
+    app: AppContext,
+    question: str,
+    user_name: str | None,
+    conversation_id: str | None,
+    as_json: bool,
+    steps: bool,
+) -> None:
+    """向助理提問 / ask the assistant; QUESTION '-' reads it from standard input.
+
+    Goes through the same graph as the chat UI: guard, route, agent, answer, audit.
+    """
+    if question == "-":
+        question = sys.stdin.read()
+    c = app.container
+    user = c.cli_user(user_name)
+    if as_json:
+        emit_json(c.service.ask(user, question, conversation_id).to_dict())
+        return
+    answer = None
+    for event in c.service.stream(user, question, conversation_id):
+        if event.kind == "token":
+            click.echo(event.text, nl=False)
+        elif event.kind == "step" and steps and event.step:
+            click.echo(f"· {event.step.node}: {event.step.detail}", err=True)
+        elif event.kind == "answer":
+            answer = event.answer
+    click.echo()
+    if answer is None:
+        return
+    if answer.citations:
+        click.echo("\n出處 / sources:")
+        for cit in answer.citations:
+            date = f"（修正 {cit.amended}）" if cit.amended else ""
+            click.echo(f"  〔{cit.label}〕{date} {cit.url or ''}".rstrip())
+    if steps:
+        for t in answer.tool_calls:
+            click.echo(f"  tool {t.name} {t.args} → {t.summary}", err=True)
+    model = answer.model if answer.generated else f"{answer.model}（未使用模型 / no model）"
+    click.echo(
+        f"\n[{answer.agent or '-'} · {model} · {answer.latency_ms:.0f} ms · "
+        f"conversation {answer.conversation_id}]",
+        err=True,
+    )
+
+
+@click.command()
+@click.option("--host", help="Address to listen on (default: ui.host, 127.0.0.1).")
+@click.option("--port", type=int, help="Port (default: ui.port, 7860).")
+@pass_app
+def serve(app: AppContext, host: str | None, port: int | None) -> None:
+    """啟動聊天介面 / start the chat UI (log in with a user made by `assistant users add`)."""
+    from ui.app import serve_ui
+
+    c = app.container
+    if not c.users.list():
+        click.echo(
+            "尚無使用者，請先執行 / no users yet: assistant users add NAME --role compliance",
+            err=True,
+        )
+    serve_ui(c, host=host or c.settings.ui.host, port=port or c.settings.ui.port)
+
+
+@click.group()
+def users() -> None:
+    """使用者與角色 / users and roles."""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(ROLES), help="What the user may do.")
+@click.option("--display-name", default="", help="Name shown in the UI.")
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from standard input (scripts)."
+)
+@pass_app
+def users_add(
+    app: AppContext, name: str, role: str, display_name: str, password_stdin: bool
+) -> None:
+    """Add a user who logs in to the chat UI with a password (stored as an argon2 hash)."""
+    password = _read_password(password_stdin)
+    user = app.container.users.add(name, role, password, display_name)
+    click.echo(f"已新增 / added {user.name} ({user.role})")
+
+
+@users.command("passwd")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@pass_app
+def users_passwd(app: AppContext, name: str, password_stdin: bool) -> None:
+    """Set a user's password."""
+    app.container.users.set_password(name, _read_password(password_stdin))
+    click.echo(f"已更新密碼 / password changed for {name}")
+
+
+@users.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def users_list(app: AppContext, as_json: bool) -> None:
+    """List users and their roles."""
+    rows = [
+        {
+            "name": u.name,
+            "role": u.role,
+            "display_name": u.display_name,
+            "active": u.active,
+            "can_log_in": u.password_hash is not None,
+        }
+        for u in app.container.users.list()
+    ]
+    if as_json:
+        emit_json(rows)
+        return
+    for r in rows:
+        login = "" if r["can_log_in"] else "  (no password)"
+        click.echo(f"{r['name']:20} {r['role']:12}{login}")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("密碼 / password", hide_input=True, confirmation_prompt=True)
+    if not password:
+        raise AssistantError("密碼是空的 / empty password")
+    return password
+
+
+@click.command("agents")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@click.option("--details", is_flag=True, help="Also list each question's outcome.")
+@click.option("--user", "user_name", help="Ask as this user (default: the CLI's account).")
+@pass_app
+def eval_agents(
+    app: AppContext, file: Path, as_json: bool, details: bool, user_name: str | None
+) -> None:
+    """FILE: JSONL of {"id", "q", "gold"?, "agent"?}: routing accuracy and cited gold."""
+    from evals.agents import evaluate, load_cases
+
+    try:
+        cases = load_cases(file)
+    except ValueError as exc:
+        raise AssistantError(str(exc)) from exc
+    c = app.container
+    report = evaluate(c.service, c.cli_user(user_name), cases)
+    if not details:
+        report.pop("cases")
+    if as_json:
+        emit_json(report)
+        return
+    click.echo(f"{report['n']} questions, {file.name}, model {report['model']}")
+    for key in (
+        "routing_accuracy",
+        "cited_gold",
+        "no_basis_rate",
+        "mean_latency_ms",
+        "mean_model_calls",
+    ):
+        value = report[key]
+        click.echo(f"{key:18} {'-' if value is None else f'{value:.3f}'}")
+    for case in report.get("cases", []):
+        click.echo(f"  {case['id']}: agent {case['agent']} cited {', '.join(case['cited'])}")

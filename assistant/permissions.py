@@ -1,0 +1,49 @@
+"""Who may do what, decided in code. The model never sees or decides a permission."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Each role's agents. Compliance questions are open to every role: everyone works under the law.
+ROLE_AGENTS: dict[str, frozenset[str]] = {
+    "admin": frozenset({"compliance", "fx", "credit", "fraud"}),
+    "compliance": frozenset({"compliance"}),
+    "credit": frozenset({"compliance", "credit"}),
+    "fx": frozenset({"compliance", "fx"}),
+    "fraud": frozenset({"compliance", "fraud"}),
+    "auditor": frozenset({"compliance"}),
+}
+
+# Document classes a role may retrieve from (see `assistant ingest docs --doc-class`).
+ROLE_DOC_CLASSES: dict[str, frozenset[str]] = {
+    "admin": frozenset({"public", "internal", "confidential"}),
+    "compliance": frozenset({"public", "internal", "confidential"}),
+    "auditor": frozenset({"public", "internal", "confidential"}),
+}
+DEFAULT_DOC_CLASSES = frozenset({"public", "internal"})
+
+ROLES = tuple(ROLE_AGENTS)
+
+
+@dataclass(frozen=True)
+class UserContext:
+    """The calling user, handed to the graph and from there to every tool."""
+
+    name: str
+    role: str
+    user_id: int | None = None
+
+    @property
+    def agents(self) -> frozenset[str]:
+        return ROLE_AGENTS.get(self.role, frozenset())
+
+    @property
+    def doc_classes(self) -> frozenset[str]:
+        return ROLE_DOC_CLASSES.get(self.role, DEFAULT_DOC_CLASSES)
+
+    def may_use(self, agent: str) -> bool:
+        return agent in self.agents
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
