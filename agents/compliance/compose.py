@@ -10,6 +10,7 @@ from agents.compliance.prompts import COMPOSED_EN, COMPOSED_ZH, SOURCES_EN, SOUR
 from knowledge.analyzer import Analyzer, fold
 
 EXCERPT_CHARS = 160
+QUOTED = 3  # articles quoted in a composed answer; the rest are listed by label
 _SENTENCE = re.compile(r"(?<=[。；;！？!?])|(?<=\.)\s+")
 _CITED = re.compile(r"〔([^〔〕]{2,80})〕")
 
@@ -58,16 +59,19 @@ def compose_without_model(
     analyzer: Analyzer, terms: set[str], hits: list[dict[str, Any]], english: bool
 ) -> str:
     lines = [COMPOSED_EN if english else COMPOSED_ZH, ""]
-    for n, h in enumerate(hits, 1):
+    for n, h in enumerate(hits[:QUOTED], 1):
         amended = h.get("amended")
         if english:
             date = f" (amended {amended})" if amended else ""
         else:
             date = f"（修正日期 {amended}）" if amended else ""
         lines.append(f"{n}. 〔{h['label']}〕{date}")
-        quote = excerpt(analyzer, terms, h["text"])
+        quote = " ".join(excerpt(analyzer, terms, h["text"]).split())
         if quote:
             lines.append(f"   「{quote}」" if not english else f'   "{quote}"')
+    if hits[QUOTED:]:
+        head = "See also: " if english else "其他相關條文："
+        lines.append("\n" + head + "".join(f"〔{h['label']}〕" for h in hits[QUOTED:]))
     return "\n".join(lines)
 
 
@@ -94,4 +98,4 @@ def _norm(label: str) -> str:
 
 def sources_line(hits: list[dict[str, Any]], english: bool) -> str:
     head = SOURCES_EN if english else SOURCES_ZH
-    return head + " " + " ".join(f"〔{h['label']}〕" for h in hits)
+    return head + "".join(f"〔{h['label']}〕" for h in hits)
