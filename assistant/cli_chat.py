@@ -94,11 +94,22 @@ def users() -> None:
 @click.option(
     "--password-stdin", is_flag=True, help="Read the password from standard input (scripts)."
 )
+@click.option("--exist-ok", is_flag=True, help="Succeed quietly if the user already exists.")
 @pass_app
 def users_add(
-    app: AppContext, name: str, role: str, display_name: str, password_stdin: bool
+    app: AppContext,
+    name: str,
+    role: str,
+    display_name: str,
+    password_stdin: bool,
+    exist_ok: bool,
 ) -> None:
     """Add a user who logs in to the chat UI with a password (stored as an argon2 hash)."""
+    if exist_ok and any(u.name == name for u in app.container.users.list()):
+        if password_stdin:
+            sys.stdin.readline()
+        click.echo(f"已存在 / exists: {name}")
+        return
     password = _read_password(password_stdin)
     user = app.container.users.add(name, role, password, display_name)
     click.echo(f"已新增 / added {user.name} ({user.role})")

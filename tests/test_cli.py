@@ -124,3 +124,102 @@ def test_one_bad_document_stops_the_run_and_changes_nothing(tmp_path: Path) -> N
         cli, ["--data-dir", str(data), "ingest", "docs", str(tmp_path), "--json"]
     )
     assert result.exit_code == 0 and json.loads(result.stdout)["added"] == 2
+
+
+def test_ask_json_goes_through_the_graph(data_dir: Path) -> None:
+    code, out = run(
+        data_dir, "ask", "銀行對疑似不法或顯屬異常交易的存款帳戶可以怎麼處理？", "--json"
+    )
+    assert code == 0, out
+    ans = json.loads(out)
+    for key in ("answer", "agent", "citations", "tool_calls", "model", "conversation_id"):
+        assert key in ans
+    assert ans["agent"] == "compliance" and ans["model"] == "none"
+    assert {"law": "銀行法", "article": "45-2"}.items() <= ans["citations"][0].items()
+    assert ans["tool_calls"][0]["name"] == "search_regulations"
+    # The conversation continues by id, and an unknown one is a clear error.
+    code, out = run(
+        data_dir, "ask", "那罰則呢？", "--conversation", ans["conversation_id"], "--json"
+    )
+    assert code == 0 and json.loads(out)["conversation_id"] == ans["conversation_id"]
+    code, out = run(data_dir, "ask", "那罰則呢？", "--conversation", "nope")
+    assert code == 1 and "no such conversation" in out
+
+
+def test_ask_streams_text_and_lists_sources(data_dir: Path) -> None:
+    code, out = run(data_dir, "ask", "行員可以收受借款人給的佣金嗎？")
+    assert code == 0 and "未經語言模型生成" in out and "出處 / sources" in out
+    assert "〔銀行法第35條〕" in out
+
+
+def test_ask_refuses_what_the_guard_refuses(data_dir: Path) -> None:
+    code, out = run(data_dir, "ask", "   ")
+    assert code == 1 and "empty" in out
+
+
+def test_users_add_list_and_duplicate(data_dir: Path) -> None:
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--data-dir",
+            str(data_dir),
+            "users",
+            "add",
+            "amy",
+            "--role",
+            "compliance",
+            "--password-stdin",
+        ],
+        input="correct horse battery\n",
+    )
+    assert result.exit_code == 0, result.output
+    code, out = run(data_dir, "users", "list", "--json")
+    assert {"name": "amy", "role": "compliance", "can_log_in": True}.items() <= next(
+        u for u in json.loads(out) if u["name"] == "amy"
+    ).items()
+    again = CliRunner().invoke(
+        cli,
+        ["--data-dir", str(data_dir), "users", "add", "amy", "--role", "fx", "--password-stdin"],
+        input="another password\n",
+    )
+    assert again.exit_code == 1 and "already exists" in again.output
+    short = CliRunner().invoke(
+        cli,
+        ["--data-dir", str(data_dir), "users", "add", "bob", "--role", "fx", "--password-stdin"],
+        input="short\n",
+    )
+    assert short.exit_code == 1 and "too short" in short.output
+    code, out = run(data_dir, "ask", "洗錢防制法的主管機關是誰？", "--user", "amy", "--json")
+    assert code == 0 and json.loads(out)["agent"] == "compliance"
+    code, out = run(data_dir, "ask", "問題", "--user", "nobody")
+    assert code == 1 and "no such user" in out
+
+
+def test_eval_agents_reports_routing_and_cited_gold(data_dir: Path, tmp_path: Path) -> None:
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text(
+        "\n".join(
+            json.dumps(c, ensure_ascii=False)
+            for c in [
+                {
+                    "id": "a",
+                    "q": "銀行對疑似不法的存款帳戶可以暫停提領嗎？",
+                    "gold": [["銀行法", "45-2"]],
+                    "agent": "compliance",
+                },
+                {"id": "b", "q": "行員可以收受借款人的佣金嗎？", "gold": [["銀行法", "35"]]},
+                {"id": "c", "q": "外匯收支要向誰申報？", "gold": [["民法", "1"]]},
+            ]
+        ),
+        encoding="utf-8",
+    )
+    code, out = run(data_dir, "eval", "agents", str(cases), "--json", "--details")
+    assert code == 0, out
+    report = json.loads(out)
+    assert report["routing_accuracy"] == 1.0
+    assert report["cited_gold"] == pytest.approx(2 / 3)
+    assert [c["cited_gold"] for c in report["cases"]] == [True, True, False]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"q": ""}\n', encoding="utf-8")
+    code, out = run(data_dir, "eval", "agents", str(bad))
+    assert code == 1 and "needs a" in out
