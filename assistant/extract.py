@@ -42,6 +42,10 @@ class Account:
     span: tuple[int, int]
 
 
+# English month abbreviations, spelled out because calendar.month_abbr follows the locale.
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+
+
 def _norm(text: str) -> str:
     """NFKC one character at a time: full-width digits and punctuation become ASCII while the
     length stays the same, so offsets found here are offsets in the caller's string."""
@@ -156,8 +160,8 @@ _CURRENCIES = {
     "MXN": ("墨西哥披索", "MXN"),
 }
 # Only currencies when attached to a number: 元 also means "first" (元旦), $ is US or NT.
-_GENERIC = {"元": "TWD", "圓": "TWD", "塊錢": "TWD", "塊": "TWD", "$": None, "dollars": None}
-_GENERIC["dollar"] = None
+_GENERIC: dict[str, str | None] = {"元": "TWD", "圓": "TWD", "塊錢": "TWD", "塊": "TWD"}
+_GENERIC |= {"$": None, "dollar": None, "dollars": None}
 
 
 def _key(name: str) -> str:
@@ -190,7 +194,7 @@ _CURRENCY_RE = re.compile(_CUR_NAMED)
 
 _AMOUNT_RE = re.compile(
     rf"(?:(?P<pre>{_CUR_ANY})\s*|(?<![A-Za-z0-9._,]))(?P<num>{_NUM})"
-    r"(?P<mult>\s*(?i:thousand|million|billion|mn|mm|bn)(?![A-Za-z])|(?i:k|m|b)(?![A-Za-z]))?"
+    r"(?P<mult>\s*(?i:thousands?|millions?|billions?|mn|mm|bn)(?![A-Za-z])|(?i:k|m|b)(?![A-Za-z]))?"
     rf"(?:\s*(?P<suf>{_CUR_ANY}))?"
 )
 _MULT = {"k": 10**3, "thousand": 10**3, "m": 10**6, "mn": 10**6, "mm": 10**6}
@@ -203,14 +207,13 @@ _COUNTED = re.compile(
     r"|txns?|transfers?|accounts?|records?|rows?|items?|people|persons?|customers?|clients?|cases?"
     r"|digits?|pages?|articles?|shares?|units?|branches?)(?![A-Za-z]))"
 )
-# Numbers right after these are identifiers, article numbers or fractions, never money.
+# Bare numbers right after these are identifiers or article numbers, not money.
 _ID_BEFORE = re.compile(
     r"(?:第|§|#|編號|帳號|帳戶|代碼|代號|卡號|戶號|統編|統一編號|電話|手機|分機|序號|號碼|案號|文號|字號|分之"
     r"|(?<![A-Za-z])(?i:account|acct|a/c|id|code|tel|phone|mobile|article|art\.?|section|sec\.?"
     r"|rule|page|ext\.?|number|no\.?))\s*[:#]?\s*$"
 )
-
-
+# A currency right after another one and / or 兌 is the quote side of a pair (USD/TWD 30.5).
 _PAIR_BEFORE = re.compile(rf"(?:{_CUR_ANY})\s*(?:/|兌)\s*$")
 
 
@@ -234,10 +237,12 @@ def _unmarked_is_amount(t: str, m: re.Match[str], value: Decimal, has_unit: bool
     is large enough that counts, ranks and article numbers are unlikely (≥ 1000, or ≥ 100 with a
     unit such as 萬 or k)."""
     before, after = t[max(0, m.start() - 12) : m.start()], t[m.end() : m.end() + 12]
-    if _COUNTED.match(after) or _ID_BEFORE.search(before):
+    if _COUNTED.match(after) or re.search(r"(?:第|分之)\s*$", before):
         return False
     if has_unit:
-        return value >= 100
+        return value >= 100  # ids are not written with 萬 or k: 轉入帳戶 50萬 is money
+    if _ID_BEFORE.search(before):
+        return False
     raw = m["num"]
     if not re.fullmatch(_ARABIC, raw):
         return False  # 一二三 without 萬/元 is a list or a name, not money
@@ -257,7 +262,8 @@ def _overlaps(span: tuple[int, int], spans: list[tuple[int, int]]) -> bool:
 
 
 def _tidy(value: Decimal) -> Decimal:
-    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
+    whole = value.to_integral_value()
+    return whole if value == whole else value.normalize()
 
 
 def find_amounts(text: str) -> list[Amount]:
@@ -271,7 +277,9 @@ def find_amounts(text: str) -> list[Amount]:
             continue
         mult = m["mult"]
         if mult:
-            value *= _MULT[mult.strip().lower()]
+            value *= _MULT[mult.strip().lower().removesuffix("s")]
+        if value >= 10**18:
+            continue  # a digit dump or serial, not money (兆 is 10**12)
         has_unit = bool(mult) or any(ch in _UNIT_CH for ch in m["num"])
         pre, suf = m["pre"], m["suf"]
         if pre and _PAIR_BEFORE.search(t, 0, m.start()):
@@ -303,7 +311,7 @@ _LEDGER_ID = re.compile(r"(?<![A-Za-z0-9_$])([A-Za-z]{1,5})(\d{4,16})(?![A-Za-z0
 # years (FY2024), standards, transaction ids, month names.
 _NOT_LEDGER = {c for c in _CURRENCIES} | {"NT", "US", "HK", "RMB", "FY", "CY", "ISO", "ROC", "AD"}
 _NOT_LEDGER |= {"TX", "TXN", "TRX", "TRN", "RFC", "PM", "AM", "Q", "H", "V", "VER", "NO", "ART"}
-_NOT_LEDGER |= {m.upper() for m in calendar.month_abbr[1:]} | {"SEPT", "JUNE", "JULY"}
+_NOT_LEDGER |= {m.upper() for m in _MONTHS} | {"SEPT", "JUNE", "JULY"}
 # Phone, card and ID numbers share the digit shapes of accounts; their label tells them apart.
 _OTHER_NUMBER_BEFORE = re.compile(
     r"(?:電話|手機|行動|聯絡|傳真|卡號|信用卡|身分證|統編|(?i:phone|tel|mobile|cell|fax|card))\D{0,6}$"
@@ -315,22 +323,21 @@ _BANK_CODE = re.compile(
 
 
 def _is_phone(groups: list[str]) -> bool:
-    """Taiwanese mobile (0912-345-678) and landline (02-2345-6789) groupings."""
+    """Taiwanese phone groupings: an area or mobile prefix of 2–4 digits starting with 0, at
+    most 10 digits in all (0912-345-678, 02-2345-6789, 0800-123-456)."""
     digits = "".join(groups)
-    if len(groups) < 2 or not digits.startswith("0") or len(digits) > 10:
-        return False
-    return (digits.startswith("09") and len(groups[0]) == 4) or len(groups[0]) in (2, 3)
+    return len(groups) >= 2 and digits.startswith("0") and len(digits) <= 10 and len(groups[0]) <= 4
 
 
 def _account(t: str, text: str, groups: list[str], span: tuple[int, int]) -> Account | None:
+    if _OTHER_NUMBER_BEFORE.search(t[max(0, span[0] - 10) : span[0]]):
+        return None
     raw = text[span[0] : span[1]]
     rest = groups[1:]
     if len(rest) == 1 and len(groups[0]) == 3 and 10 <= len(rest[0]) <= 16:
-        return Account(rest[0], groups[0], raw, span)
+        return Account(rest[0], groups[0], raw, span)  # 822-1234567890123: 銀行代碼 + account
     digits = "".join(groups)
     if not 10 <= len(digits) <= 16 or _is_phone(groups):
-        return None
-    if _OTHER_NUMBER_BEFORE.search(t[max(0, span[0] - 10) : span[0]]):
         return None
     return Account(digits, None, raw, span)
 
@@ -379,7 +386,6 @@ def find_accounts(text: str) -> list[Account]:
 
 # ---------------------------------------------------------------- dates
 
-_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _MON = (
     r"(?P<mon>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
     r"|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)(?![A-Za-z])\.?"
@@ -395,8 +401,8 @@ _DCN = (
     r"\s*[日號号]?"
 )
 _EN_YEAR_AFTER = (
-    r"(?<![A-Za-z])(?:in|during|year|since|before|after|until|till|from|between|through|by|and"
-    r"|to|FY)\s*(?P<y>(?:19|20)\d\d)(?!\d|[-/.]\d|\s*(?:[%萬万億千百元圓塊$]|(?:dollars?|usd|twd|ntd)\b))"
+    r"(?:(?<![A-Za-z])(?:in|during|year|since|before|after|until|till|from|between|through|by|FY)"
+    r"|(?<=\d\d\d\d )(?:and|to))\s*(?P<y>(?:19|20)\d\d)(?!\d|[-/.]\d|\s*(?:[%萬万億千百元圓塊$]|(?:dollars?|usd|twd|ntd)\b))"
 )
 # Kind, pattern; at one position the longest match wins, then the earlier pattern.
 _DATE_RES = [
@@ -414,7 +420,7 @@ _DATE_RES = [
         ),
         (
             "ymd",
-            rf"(?<![A-Za-z]){_MON}\s*(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y>\d{{4}})(?!\d)",
+            rf"(?<![A-Za-z]){_MON}\s*(?P<d>\d{{1,2}})(?:st|nd|rd|th)?(?:,\s*|\s+)(?P<y>\d{{4}})(?!\d)",
         ),
         (
             "ymd",
@@ -435,7 +441,7 @@ _DATE_RES = [
         ("ycn", rf"{_ROC}{_NB}{_YCN}\s*年度?"),
         ("yen", _EN_YEAR_AFTER),
         ("md", rf"(?<![\d年]){_MCN}\s*月\s*{_DCN}"),
-        ("md", rf"(?<![A-Za-z]){_MON}\s*(?P<d>\d{{1,2}})(?:st|nd|rd|th)?(?![\d:])"),
+        ("md", rf"(?<![A-Za-z]){_MON}\s*(?P<d>\d{{1,2}})(?:st|nd|rd|th)?(?![\d:]|,\d)"),
         ("md", rf"(?<!\d)(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MON}"),
         (
             "m",
