@@ -19,6 +19,7 @@ def make_checkpointer(database_url: str, busy_timeout_ms: int) -> tuple[Any, Any
             url.database or ":memory:", check_same_thread=False, timeout=busy_timeout_ms / 1000
         )
         conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")  # durable at each WAL checkpoint, as the app
         saver = SqliteSaver(conn)
         saver.setup()
         return saver, conn

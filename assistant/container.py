@@ -148,8 +148,7 @@ class Container:
 
         return [COMPLIANCE]
 
-    @cached_property
-    def graph(self) -> Any:
+    def build_graph(self) -> Any:
         from agents.graph import build_graph
 
         specs = self.agent_specs()
@@ -167,10 +166,17 @@ class Container:
         return build_graph(deps, specs, self._checkpointer[0])
 
     @cached_property
+    def graph(self) -> Any:
+        return self.build_graph()
+
+    @cached_property
     def service(self) -> AssistantService:
-        return AssistantService(
-            self.graph, self.llm, self.conversations, self.audit, self.telemetry
-        )
+        return self.service_with(self.llm)
+
+    def service_with(self, llm: LLM) -> AssistantService:
+        """The assistant on this knowledge base with another model (benchmarks compare models
+        side by side in one process, where Qdrant local mode allows one client per folder)."""
+        return AssistantService(self.graph, llm, self.conversations, self.audit, self.telemetry)
 
     def cli_user(self, name: str | None = None) -> UserContext:
         """The CLI acts as a named user, or as its own account (created on first use)."""

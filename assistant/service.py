@@ -67,6 +67,9 @@ class AssistantService:
                 context=ctx,
                 stream_mode=["custom", "values"],
                 subgraphs=True,
+                # One checkpoint per turn, written when the turn ends: a conversation resumes
+                # from its last answer, and a turn costs one write instead of one per node.
+                durability="exit",
             ):
                 if mode == "values" and not _ns:
                     final = chunk

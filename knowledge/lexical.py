@@ -111,6 +111,10 @@ class LexicalIndex:
     def __len__(self) -> int:
         return len(self._ids) if self._ensure_loaded() else 0
 
+    def doc_classes(self) -> set[str]:
+        """Document classes present in the index."""
+        return set(self._meta["doc_class"]) if self._ensure_loaded() else set()
+
     def _mask(self, f: SearchFilters | None) -> np.ndarray | None:
         if f is None:
             return None
