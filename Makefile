@@ -10,10 +10,13 @@ LLAMA_VERSION := 0.3.36
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml 2>/dev/null | md5sum | cut -c1-12)
 SHARED ?= ../shared/data
 LAWS ?= $(SHARED)/laws/ChLaw.json
+MODEL ?=
+DEMO_USER ?= demo
+DEMO_PASSWORD ?= twfin-demo
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install demo test lint eval bench clean
+.PHONY: install browser demo test lint eval bench clean
 
 install: $(STAMP)
 
@@ -32,13 +35,24 @@ $(STAMP): pyproject.toml | $(PY)
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-# Ingests the laws (incremental: seconds when nothing changed), then opens an interactive search.
+# Headless Chromium for the UI test, from the system's packages (no browser download).
+browser:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "installing chromium (once)"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else echo "chromium missing: install it (sudo apt-get install chromium) for the UI browser test"; fi; fi
+
+# Ingests the laws (a path or URL; incremental: seconds when nothing changed), adds a demo
+# login, answers one question on the command line, then starts the chat UI.
 demo: install
 	$(VENV)/bin/assistant ingest laws $(LAWS)
-	$(VENV)/bin/assistant search "銀行對疑似不法的存款帳戶可以怎麼處理？" -k 3
-	$(VENV)/bin/assistant search
+	@echo "$(DEMO_PASSWORD)" | $(VENV)/bin/assistant users add $(DEMO_USER) --role admin --password-stdin --exist-ok
+	ASSISTANT_MODEL_PATH=$(MODEL) $(VENV)/bin/assistant ask "銀行對疑似不法的存款帳戶可以怎麼處理？"
+	@echo "登入 / log in: $(DEMO_USER) / $(DEMO_PASSWORD)"
+	ASSISTANT_MODEL_PATH=$(MODEL) $(VENV)/bin/assistant serve
 
-test: install
+test: install browser
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q --durations=5
 
@@ -51,9 +65,11 @@ eval: install
 	$(VENV)/bin/assistant ingest laws $(SHARED)/laws/EngLaw.json
 	$(VENV)/bin/assistant eval retrieval $(SHARED)/eval/regulation_dev.jsonl
 	$(VENV)/bin/assistant eval retrieval evals/regulation_holdout.jsonl
+	$(VENV)/bin/assistant eval agents $(SHARED)/eval/regulation_dev.jsonl
 
 bench: install
 	$(PY) -m benchmarks.retrieval --laws $(SHARED)/laws
+	$(PY) -m benchmarks.agents --laws $(SHARED)/laws/ChLaw.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

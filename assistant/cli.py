@@ -82,15 +82,21 @@ def _report_out(reports: list[dict[str, Any]], as_json: bool) -> None:
 
 
 @ingest.command("laws")
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("source")
 @click.option("--json", "as_json", is_flag=True, help="Print the change report as JSON.")
 @pass_app
-def ingest_laws(app: AppContext, path: Path, as_json: bool) -> None:
-    """PATH: 法規資料庫 open-data JSON (ChLaw.json, EngLaw.json) or the same zipped.
+def ingest_laws(app: AppContext, source: str, as_json: bool) -> None:
+    """SOURCE: 法規資料庫 open-data JSON (ChLaw.json, EngLaw.json) or the same zipped; a path
+    or an http(s) URL.
 
     Incremental: unchanged articles are skipped, amended ones replaced, removed ones deleted.
     """
-    with progress() as report_progress:
+    import tempfile
+
+    from knowledge.download import download, is_url
+
+    with tempfile.TemporaryDirectory() as tmp, progress() as report_progress:
+        path = download(source, Path(tmp), report_progress) if is_url(source) else Path(source)
         report = app.container.ingestor.ingest_laws(path, progress=report_progress)
     _report_out([report.as_dict()], as_json)
 

@@ -18,7 +18,12 @@ def emit_json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
-_STAGES = {"analyse": "斷詞 analysing", "embed": "向量 embedding", "index": "索引 indexing"}
+_STAGES = {
+    "download": "下載 downloading",
+    "analyse": "斷詞 analysing",
+    "embed": "向量 embedding",
+    "index": "索引 indexing",
+}
 
 
 @contextmanager

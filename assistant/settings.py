@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -148,6 +148,13 @@ class LLMSettings(BaseModel):
         None, description="The GGUF model file the bank provides (also ASSISTANT_MODEL_PATH)."
     )
     context_size: int = Field(4096, ge=256, description="Context window in tokens.")
+
+    @field_validator("model_path", mode="before")
+    @classmethod
+    def _empty_is_none(cls, v: object) -> object:
+        # `make demo MODEL=` passes an empty value: no model, not the current folder.
+        return None if v == "" else v
+
     threads: int | None = Field(None, ge=1, description="CPU threads; unset: llama.cpp decides.")
     gpu_layers: int = Field(0, ge=-1, description="Layers offloaded to a GPU (-1: all).")
 
@@ -264,6 +271,11 @@ class Settings(BaseSettings):
     model_path: Path | None = Field(
         None, description="Shorthand for llm.model_path (ASSISTANT_MODEL_PATH)."
     )
+
+    @field_validator("model_path", mode="before")
+    @classmethod
+    def _empty_is_none(cls, v: object) -> object:
+        return None if v == "" else v
 
     @model_validator(mode="after")
     def _model_path_shorthand(self) -> Settings:

@@ -223,3 +223,25 @@ def test_eval_agents_reports_routing_and_cited_gold(data_dir: Path, tmp_path: Pa
     bad.write_text('{"q": ""}\n', encoding="utf-8")
     code, out = run(data_dir, "eval", "agents", str(bad))
     assert code == 1 and "needs a" in out
+
+
+def test_ingest_laws_from_a_url(data_dir: Path, small_law_files: tuple[Path, Path]) -> None:
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(
+        http.server.SimpleHTTPRequestHandler, directory=str(small_law_files[0].parent)
+    )
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        code, out = run(data_dir, "ingest", "laws", f"{base}/ChLaw.json", "--json")
+        assert code == 0, out
+        report = json.loads(out)
+        assert report["added"] == 0 and report["unchanged"] > 100  # the same laws, by URL
+        code, out = run(data_dir, "ingest", "laws", f"{base}/missing.json")
+        assert code == 1 and "download failed" in out
+    finally:
+        server.shutdown()
