@@ -268,3 +268,20 @@ def test_conversation_resumes_after_a_restart(tmp_path: Path, small_law_files) -
         assert nxt.tool_calls[0].args["query"].startswith("銀行法")
     finally:
         again.close()
+
+
+def test_search_tool_applies_the_callers_document_classes(fresh: Container, tmp_path: Path) -> None:
+    secret = tmp_path / "內部稽核手冊.md"
+    secret.write_text(
+        "# 本行洗錢稽核手冊\n第 1 條 稽核人員發現可疑匯款應於當日通報法遵長。\n", encoding="utf-8"
+    )
+    fresh.ingestor.apply(fresh.ingestor.prepare_doc(secret, doc_class="confidential"))
+    fresh.retriever.refresh()
+    question = "稽核人員發現可疑匯款要在何時通報法遵長？"
+    officer = fresh.users.ensure("chief", "compliance")
+    clerk = fresh.users.ensure("clerk", "credit")
+    seen = fresh.service.ask(officer, question)
+    assert [c.law for c in seen.citations] == ["本行洗錢稽核手冊"]
+    hidden = fresh.service.ask(clerk, question)
+    assert hidden.citations == [] and hidden.no_basis
+    assert hidden.tool_calls[0].args["doc_classes"] == ["internal", "public"]
