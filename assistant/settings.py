@@ -207,16 +207,18 @@ class AgentSettings(BaseModel):
         le=1.0,
         description=(
             "A search is weak when its best article holds less than this share of the "
-            "question's key terms; the agent then rewrites the question and searches again."
+            "question's key terms; the agent then rewrites the question and searches again, "
+            "and an answer composed without a model says the articles are only the closest."
         ),
     )
     no_basis_coverage: float = Field(
-        0.2,
+        0.1,
         ge=0.0,
         le=1.0,
         description=(
             "Below this share of key terms in every retrieved article the corpus holds no basis, "
-            "and the agent says so instead of answering."
+            "and the agent says so instead of answering. Low on purpose: everyday wording "
+            "shares few words with statutes, and a wrong refusal costs more than a caveat."
         ),
     )
     route_margin: float = Field(

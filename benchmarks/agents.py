@@ -74,7 +74,7 @@ def run_bare(c: Container, questions: list[str], rounds: int) -> dict[str, Any]:
 
     def answer(q: str) -> str:
         hits, _ = search_regulations(c.retriever, user, q, k)
-        return compose_without_model(c.analyzer, key_terms(c.analyzer, q), hits, False)
+        return compose_without_model(c.analyzer, key_terms(c.retriever, q), hits, False)
 
     for q in warm_up(questions):
         answer(q)

@@ -285,3 +285,9 @@ def test_search_tool_applies_the_callers_document_classes(fresh: Container, tmp_
     hidden = fresh.service.ask(clerk, question)
     assert hidden.citations == [] and hidden.no_basis
     assert hidden.tool_calls[0].args["doc_classes"] == ["internal", "public"]
+
+
+def test_weak_search_without_a_model_answers_with_a_caveat(kb: Container, officer) -> None:
+    ans = make_service(kb, NoLLM()).ask(officer, "帳戶怪怪的銀行能不能先凍起來？")
+    assert len(ans.tool_calls) == 1 and ans.llm_calls == 0
+    assert ans.citations and "沒有直接回答此問題的條文" in ans.answer and not ans.no_basis

@@ -6,8 +6,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from agents.compliance.prompts import COMPOSED_EN, COMPOSED_ZH, SOURCES_EN, SOURCES_ZH
+from agents.compliance.prompts import (
+    COMPOSED_EN,
+    COMPOSED_ZH,
+    SOURCES_EN,
+    SOURCES_ZH,
+    WEAK_EN,
+    WEAK_ZH,
+)
 from knowledge.analyzer import Analyzer, fold
+from knowledge.search import Retriever
 
 EXCERPT_CHARS = 160
 QUOTED = 3  # articles quoted in a composed answer; the rest are listed by label
@@ -15,8 +23,10 @@ _SENTENCE = re.compile(r"(?<=[。；;！？!?])|(?<=\.)\s+")
 _CITED = re.compile(r"〔([^〔〕]{2,80})〕")
 
 
-def key_terms(analyzer: Analyzer, question: str) -> set[str]:
-    return set(analyzer.query_tokens(question))
+def key_terms(retriever: Retriever, question: str) -> set[str]:
+    """The question's search terms, with the statutory words its everyday wording stands for
+    (行員 → 職員): what an article must hold to be about the question."""
+    return set(retriever.analyse(question).tokens)
 
 
 def coverage(analyzer: Analyzer, terms: set[str], hit: dict[str, Any]) -> float:
@@ -56,9 +66,15 @@ def excerpt(analyzer: Analyzer, terms: set[str], text: str, limit: int = EXCERPT
 
 
 def compose_without_model(
-    analyzer: Analyzer, terms: set[str], hits: list[dict[str, Any]], english: bool
+    analyzer: Analyzer,
+    terms: set[str],
+    hits: list[dict[str, Any]],
+    english: bool,
+    weak: bool = False,
 ) -> str:
     lines = [COMPOSED_EN if english else COMPOSED_ZH, ""]
+    if weak:
+        lines[1:1] = [WEAK_EN if english else WEAK_ZH, ""]
     for n, h in enumerate(hits[:QUOTED], 1):
         amended = h.get("amended")
         if english:

@@ -1,7 +1,9 @@
 """The compliance agent: search → (rewrite → search, when the first search is weak) → compose.
 
-At most two model calls: one rewrite, one answer. Without a model the rewrite searches for the
-terms the first search missed, and the answer quotes the articles found, marked as composed.
+At most two model calls: one rewrite, one answer. Without a model there is no rewrite (the
+retriever's own lexicon already widens the question; a second search on the terms the first one
+missed measured worse on the unseen questions) and the answer quotes the articles found,
+marked as composed.
 """
 
 from __future__ import annotations
@@ -57,10 +59,14 @@ def build(deps: AgentDeps) -> Any:
             calls.append(call)
             searches.append(hits)
             merged = searches[0] if len(searches) == 1 else _merge(searches, s.top_k)
-            terms = key_terms(deps.analyzer, question)
+            terms = key_terms(deps.retriever, question)
             best = max((coverage(deps.analyzer, terms, h) for h in merged), default=0.0)
             note(f"{len(hits)} hits, coverage {best:.2f}")
+        weak = best < s.weak_coverage
+        room = state.get("steps_used", 0) + 4 <= s.step_budget  # this, rewrite, search, compose
+        can = runtime.context.llm.available and not state.get("rewritten")
         return {
+            "rewrite_next": weak and room and can,
             "query": query,
             "searches": searches,
             "hits": merged,
@@ -71,35 +77,29 @@ def build(deps: AgentDeps) -> Any:
         }
 
     def after_search(state: ComplianceState) -> str:
-        weak = state.get("coverage", 0.0) < s.weak_coverage
-        room = state.get("steps_used", 0) + 3 <= s.step_budget  # rewrite, search, compose
-        return "rewrite" if weak and room and not state.get("rewritten") else "compose"
+        return "rewrite" if state.get("rewrite_next") else "compose"
+
+    def after_rewrite(state: ComplianceState) -> str:
+        return "search" if state.get("query") != state.get("searched") else "compose"
 
     def rewrite(state: ComplianceState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         steps = list(state.get("steps", []))
         llm = runtime.context.llm
         question = state["question"]
+        query = state.get("query", question)
         with node_span(t, "compliance.rewrite", steps) as note:
-            query = ""
-            if llm.available:
-                try:
-                    out = llm.complete(
-                        [
-                            Message("system", prompts.REWRITE_SYSTEM),
-                            Message("user", question),
-                        ],
-                        max_tokens=96,
-                        json_schema=prompts.REWRITE_SCHEMA,
-                    )
-                    query = str((out.data or {}).get("query", "")).strip()
-                    note("by model")
-                except LLMError as exc:
-                    note(f"model failed ({exc}); by terms")
-            if not query:
-                query = _missing_terms(deps, question, state.get("hits", []))
-                note("by missing terms")
+            try:
+                out = llm.complete(
+                    [Message("system", prompts.REWRITE_SYSTEM), Message("user", question)],
+                    max_tokens=96,
+                    json_schema=prompts.REWRITE_SCHEMA,
+                )
+                query = str((out.data or {}).get("query", "")).strip() or query
+                note("by model")
+            except LLMError as exc:
+                note(f"model failed, first search stands: {exc}")
         return {
-            "query": query or question,
+            "query": query,
             "rewritten": True,
             "steps": steps,
             "steps_used": state.get("steps_used", 0) + 1,
@@ -111,7 +111,8 @@ def build(deps: AgentDeps) -> Any:
         english = is_mostly_english(question)
         hits = state.get("hits", [])
         llm = runtime.context.llm
-        terms = key_terms(deps.analyzer, question)
+        terms = key_terms(deps.retriever, question)
+        weak = state.get("coverage", 0.0) < s.weak_coverage
         relevant = [h for h in hits if coverage(deps.analyzer, terms, h) >= s.no_basis_coverage]
         result: dict[str, Any] = {"generated": False, "no_basis": False, "thinking": ""}
         with node_span(t, "compliance.compose", steps) as note:
@@ -129,14 +130,16 @@ def build(deps: AgentDeps) -> Any:
                     result.update(_generate(deps, state, hits, english, llm))
                     note(f"by model {llm.name}")
                 except LLMError as exc:
-                    body = compose_without_model(deps.analyzer, terms, hits[: s.cite_k], english)
+                    body = compose_without_model(
+                        deps.analyzer, terms, hits[: s.cite_k], english, weak
+                    )
                     result.update(answer=f"（{exc}）\n\n{body}", citations=hits[: s.cite_k])
                     emit("token", result["answer"])
                     note(f"model failed, composed: {exc}")
             else:
                 cited = hits[: s.cite_k]
                 result.update(
-                    answer=compose_without_model(deps.analyzer, terms, cited, english),
+                    answer=compose_without_model(deps.analyzer, terms, cited, english, weak),
                     citations=cited,
                 )
                 emit("token", result["answer"])
@@ -159,7 +162,7 @@ def build(deps: AgentDeps) -> Any:
     g.add_node("compose", compose)
     g.add_edge(START, "search")
     g.add_conditional_edges("search", after_search, {"rewrite": "rewrite", "compose": "compose"})
-    g.add_edge("rewrite", "search")
+    g.add_conditional_edges("rewrite", after_rewrite, {"search": "search", "compose": "compose"})
     g.add_edge("compose", END)
     return g.compile()
 
@@ -220,15 +223,6 @@ def _with_context(deps: AgentDeps, question: str, history: list[Any]) -> str:
     cited = history[-1].get("citations") or []
     law = re.sub(r"(第.+條| Article .+)$", "", cited[0]) if cited else ""
     return f"{law} {question}" if law else question
-
-
-def _missing_terms(deps: AgentDeps, question: str, hits: list[dict[str, Any]]) -> str:
-    terms = deps.analyzer.query_tokens(question)
-    have: set[str] = set()
-    for h in hits[:1]:
-        have |= set(deps.analyzer.tokens(h["text"]))
-    missing = [w for w in dict.fromkeys(terms) if w not in have]
-    return " ".join(missing) or question
 
 
 def _merge(searches: list[list[dict[str, Any]]], k: int) -> list[dict[str, Any]]:

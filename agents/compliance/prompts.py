@@ -49,6 +49,10 @@ COMPOSED_EN = (
     "text governs:"
 )
 SOURCES_ZH = "參考條文："
+WEAK_ZH = "⚠ 知識庫中沒有直接回答此問題的條文；以下是最接近的條文，請自行判斷是否適用。"
+WEAK_EN = (
+    "⚠ No article answers this directly; these are the closest ones. Judge whether they apply."
+)
 SOURCES_EN = "Sources:"
 
 

@@ -17,7 +17,9 @@ class ComplianceOutput(TypedDict, total=False):
 
 
 class ComplianceState(ComplianceInput, ComplianceOutput, total=False):
-    query: str  # the question as searched: a follow-up carries the law of the turn before
+    query: str  # the question to search: a follow-up carries the law of the turn before
+    searched: str  # the query of the last search, so an unchanged rewrite is not searched again
+    rewrite_next: bool
     searches: list[list[dict[str, Any]]]  # hits of each search, first search first
     hits: list[dict[str, Any]]  # merged, best first
     coverage: float  # share of the question's key terms found in the best-covering hit
