@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
 
 import click
 
 from assistant.cli_support import AppContext, emit_json, pass_app
+from assistant.container import Container
 from assistant.errors import AssistantError
 from assistant.permissions import ROLES
 
@@ -79,7 +81,15 @@ def serve(app: AppContext, host: str | None, port: int | None) -> None:
             "尚無使用者，請先執行 / no users yet: assistant users add NAME --role compliance",
             err=True,
         )
+    threading.Thread(target=_warm_up, args=(c,), name="warm-up", daemon=True).start()
     serve_ui(c, host=host or c.settings.ui.host, port=port or c.settings.ui.port)
+
+
+def _warm_up(c: Container) -> None:
+    try:
+        c.warm_up()
+    except Exception as exc:  # the first question will report it properly; say it now too
+        click.echo(f"預載失敗 / warm-up failed: {exc}", err=True)
 
 
 @click.group()

@@ -178,6 +178,15 @@ class Container:
         side by side in one process, where Qdrant local mode allows one client per folder)."""
         return AssistantService(self.graph, llm, self.conversations, self.audit, self.telemetry)
 
+    def warm_up(self) -> None:
+        """Load what the first question would otherwise wait for: the indexes, the model file
+        and its fingerprint. The server runs this in the background at start-up."""
+        if self.catalog.count():
+            self.retriever.search("銀行", k=1)
+        if self.llm.available:
+            self.llm.count_tokens("銀行")  # loads the GGUF file
+        self.model_sha256()
+
     def cli_user(self, name: str | None = None) -> UserContext:
         """The CLI acts as a named user, or as its own account (created on first use)."""
         if name:
