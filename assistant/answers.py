@@ -14,7 +14,7 @@ from typing import Any, Literal
 class Citation:
     law: str
     article: str
-    label: str  # 〔銀行法第32條〕 as it appears in the answer
+    label: str  # 銀行法第32條: cited in the answer as 〔銀行法第32條〕
     chunk_id: str
     text: str = ""
     amended: str | None = None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextvars
+import queue
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +17,8 @@ from assistant.errors import AssistantError
 from assistant.llm.base import LLM
 from assistant.permissions import UserContext
 from assistant.telemetry import Telemetry
+
+_DONE = object()
 
 
 class AssistantService:
@@ -50,10 +55,35 @@ class AssistantService:
     def stream(
         self, user: UserContext, question: str, conversation_id: str | None = None
     ) -> Iterator[Event]:
-        """Steps and answer text as they happen, then the whole answer (with its audit id)."""
+        """Steps and answer text as they happen, then the whole answer (with its audit id).
+
+        The turn runs in a worker thread of its own. A web server may advance this iterator
+        from whichever thread is free (Gradio does), yet an OpenTelemetry span must end in the
+        context it began in; and a caller that goes away mid-answer does not cut the turn
+        short: it is answered, stored and audited all the same.
+        """
         if not (question or "").strip():
             raise AssistantError("問題是空的 / the question is empty")
         conv = self._conversations.open(user, conversation_id, question)
+        events: queue.Queue[Any] = queue.Queue()
+
+        def run() -> None:
+            try:
+                for event in self._turn(user, question, conv):
+                    events.put(event)
+            except BaseException as exc:  # handed to the consumer, raised there
+                events.put(exc)
+            finally:
+                events.put(_DONE)
+
+        context = contextvars.copy_context()
+        threading.Thread(target=context.run, args=(run,), name="turn", daemon=True).start()
+        while (item := events.get()) is not _DONE:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def _turn(self, user: UserContext, question: str, conv: str) -> Iterator[Event]:
         ctx = RunContext(user=user, llm=MeteredLLM(self._llm))
         config = {"configurable": {"thread_id": conv}, "recursion_limit": 40}
         with self._t.span(
