@@ -194,6 +194,8 @@ class Container:
         return self.users.ensure(self.settings.ui.cli_user, self.settings.ui.cli_role)
 
     def close(self) -> None:
+        if "service" in self.__dict__:
+            self.service.close()
         if "vector_store" in self.__dict__:
             self.vector_store.close()
         if "_checkpointer" in self.__dict__:
