@@ -55,16 +55,32 @@ def run_graph(c: Container, llm: Any, questions: list[str], rounds: int) -> dict
     user = c.cli_user()
     for q in warm_up(questions):  # lazy loads (indexes, models) stay out of the figures
         service.ask(user, q)
-    outside, calls = [], []
+    outside: list[float] = []
+    calls: list[int] = []
+    per_question: dict[str, dict[str, list[float]]] = {}
     for _ in range(rounds):
         for q in questions:
             a = service.ask(user, q)
             outside.append(a.latency_ms - a.model_ms)
             calls.append(a.llm_calls)
+            row = per_question.setdefault(q, {"outside_ms": [], "model_calls": []})
+            row["outside_ms"].append(outside[-1])
+            row["model_calls"].append(a.llm_calls)
+    rows = [
+        {
+            "question": q,
+            "outside_ms_median": round(statistics.median(r["outside_ms"]), 1),
+            "outside_ms_max": round(max(r["outside_ms"]), 1),
+            "model_calls": int(max(r["model_calls"])),
+        }
+        for q, r in per_question.items()
+    ]
     return {
         **summary(outside),
         "model_calls_max": max(calls),
-        "model_calls_mean": statistics.mean(calls),
+        "model_calls_mean": round(statistics.mean(calls), 2),
+        "slowest": sorted(rows, key=lambda r: -r["outside_ms_max"])[:3],
+        "per_question": rows,
     }
 
 
