@@ -217,6 +217,8 @@ def test_real_llama_cpp_answer_fits_the_context_and_is_grounded(
     assert ans.generated and ans.model == "tiny.gguf" and 1 <= ans.llm_calls <= 2
     assert ans.citations and ans.model_ms > 0
     assert kb.audit.get(ans.audit_id).model == "tiny.gguf"
+    # Random weights emit control bytes; none reach the answer (PostgreSQL refuses NUL).
+    assert not any(ord(ch) < 32 and ch not in "\n\t\r" for ch in ans.answer)
 
 
 def test_question_longer_than_the_context_is_answered_from_retrieval(

@@ -36,6 +36,8 @@ from knowledge.fusion import rrf
 _FOLLOW_UP = re.compile(
     r"^(那|那麼|這|此|其|它|上述|前述|同法|該法|該條|what about|how about|and\b)", re.I
 )
+# A model can emit control characters (NUL among them, which PostgreSQL text refuses).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _NO_BASIS_SAID = ("沒有可依據", "無可依據", "holds no article", "no basis")
 
 
@@ -184,7 +186,8 @@ def _generate(
     messages.append(Message("user", state["question"]))
     thinking: list[str] = []
     pieces: list[str] = []
-    for piece in llm.stream(messages, max_tokens=s.answer_max_tokens, on_thinking=thinking.append):
+    for raw in llm.stream(messages, max_tokens=s.answer_max_tokens, on_thinking=thinking.append):
+        piece = _CONTROL.sub("", raw)
         pieces.append(piece)
         emit("token", piece)
     answer = "".join(pieces).strip()
@@ -210,7 +213,7 @@ def _generate(
         "citations": [] if no_basis else cited,
         "generated": True,
         "no_basis": no_basis,
-        "thinking": "\n".join(thinking),
+        "thinking": _CONTROL.sub("", "\n".join(thinking)),
     }
 
 
