@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Each role's agents. Compliance questions are open to every role: everyone works under the law.
+# Each role's agents. Compliance and FX are open to every role: everyone works under the law,
+# and board rates and declaration rules are public. Credit and fraud work reads customer data.
 ROLE_AGENTS: dict[str, frozenset[str]] = {
     "admin": frozenset({"compliance", "fx", "credit", "fraud"}),
-    "compliance": frozenset({"compliance"}),
-    "credit": frozenset({"compliance", "credit"}),
+    "compliance": frozenset({"compliance", "fx"}),
+    "credit": frozenset({"compliance", "fx", "credit"}),
     "fx": frozenset({"compliance", "fx"}),
-    "fraud": frozenset({"compliance", "fraud"}),
-    "auditor": frozenset({"compliance"}),
+    "fraud": frozenset({"compliance", "fx", "fraud"}),
+    "auditor": frozenset({"compliance", "fx"}),
 }
 
 # Document classes a role may retrieve from (see `assistant ingest docs --doc-class`).

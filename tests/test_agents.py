@@ -193,11 +193,19 @@ def test_router_uses_keywords_then_similarity_then_the_model(kb: Container) -> N
 def test_role_without_the_agent_is_refused_in_code(kb: Container) -> None:
     from agents.compliance.graph import SPEC as COMPLIANCE
 
-    fx = AgentSpec("fx", "外匯助理", "FX", ("美元", "結匯"), ("結匯美元",), build=COMPLIANCE.build)
-    svc = make_service(kb, NoLLM(), specs=[COMPLIANCE, fx])
+    # A stand-in for an agent that reads customer data; only its routing matters here.
+    fraud = AgentSpec(
+        "fraud",
+        "防詐助理",
+        "fraud",
+        ("金流", "水房", "追查"),
+        ("追查帳戶金流",),
+        build=COMPLIANCE.build,
+    )
+    svc = make_service(kb, NoLLM(), specs=[COMPLIANCE, fraud])
     clerk = kb.users.ensure("credit-clerk", "credit")
-    ans = svc.ask(clerk, "客戶要結匯 60 萬美元")
-    assert ans.agent == "fx" and ans.refused and "不能使用外匯助理" in ans.answer
+    ans = svc.ask(clerk, "追查帳戶 A123456 前三層金流，是不是水房？")
+    assert ans.agent == "fraud" and ans.refused and "不能使用防詐助理" in ans.answer
     assert ans.tool_calls == []
 
 
