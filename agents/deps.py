@@ -24,3 +24,4 @@ class AgentDeps:
     conversations: ConversationStore
     model_sha256: Callable[[], str]
     embedder: Any | None = None  # for the router's similarity to example questions
+    fx: Any | None = None  # assistant.fx.service.FxService, for the FX agent

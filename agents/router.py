@@ -1,5 +1,11 @@
 """Which agent takes a question. Fast signals first: keywords, then embedding similarity to
-each agent's example questions; the model is asked only when those leave two agents too close."""
+each agent's example questions; the model is asked only when those leave two agents too close.
+
+The first agent is the generalist (compliance): a question with no sign of a specialist goes
+to it. Similarity is used for English questions only: the bundled embedding model barely reads
+Chinese, and on Chinese questions its similarities sent plain regulation questions to the FX
+agent.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,7 @@ import numpy as np
 
 from agents.registry import AgentSpec
 from assistant.llm.base import LLMError, Message
-from knowledge.analyzer import fold
+from knowledge.analyzer import fold, is_mostly_english
 
 KEYWORD_WEIGHT = 0.6  # keywords are precise when they fire; similarity catches the rest
 ROUTE_SYSTEM = "判斷銀行員工的問題該交給哪一位助理，只輸出 JSON。/ Pick the assistant; JSON only."
@@ -20,7 +26,7 @@ ROUTE_SYSTEM = "判斷銀行員工的問題該交給哪一位助理，只輸出 
 @dataclass
 class Routing:
     agent: str
-    method: str  # only, keywords, similarity, model
+    method: str  # only, keywords, default, similarity, model (ambiguous before the model)
     scores: dict[str, float] = field(default_factory=dict)
 
 
@@ -58,15 +64,23 @@ class Router:
         if len(self._specs) == 1:
             return Routing(self._specs[0].name, "only", {self._specs[0].name: 1.0})
         kw = self._keyword_scores(question)
-        sim = self._similarity_scores(question)
+        order = np.argsort(-kw)
+        top, second = int(order[0]), int(order[1])
+        if kw[top] > 0 and kw[second] == 0:
+            # Only one agent's words appear: decided without embedding the question.
+            scores = {s.name: round(float(v), 4) for s, v in zip(self._specs, kw, strict=True)}
+            return Routing(self._specs[top].name, "keywords", scores)
+        english = is_mostly_english(question)
+        if not kw.any() and not english:
+            scores = {s.name: 0.0 for s in self._specs}
+            return Routing(self._specs[0].name, "default", scores)
+        sim = self._similarity_scores(question) if english else np.zeros_like(kw)
         total = KEYWORD_WEIGHT * kw + (1.0 - KEYWORD_WEIGHT) * sim
         order = np.argsort(-total)
         scores = {s.name: round(float(v), 4) for s, v in zip(self._specs, total, strict=True)}
         top, second = int(order[0]), int(order[1])
-        decided_by_keywords = kw[top] > 0 and kw[second] == 0
-        method = "keywords" if decided_by_keywords else "similarity"
         ambiguous = total[top] - total[second] < self._margin
-        return Routing(self._specs[top].name, "ambiguous" if ambiguous else method, scores)
+        return Routing(self._specs[top].name, "ambiguous" if ambiguous else "similarity", scores)
 
     def route(self, question: str, llm: Any) -> Routing:
         r = self.classify(question)

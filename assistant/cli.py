@@ -329,11 +329,14 @@ def config_show(app: AppContext) -> None:
 
 def _register() -> None:
     from assistant.cli_chat import ask, eval_agents, serve, users
+    from assistant.cli_fx import eval_fx, fx
 
     cli.add_command(ask)
     cli.add_command(serve)
     cli.add_command(users)
     eval_group.add_command(eval_agents)
+    cli.add_command(fx)
+    eval_group.add_command(eval_fx)
 
 
 _register()

@@ -17,6 +17,8 @@ from assistant.audit import AuditLog
 from assistant.checkpoints import make_checkpointer
 from assistant.conversations import ConversationStore
 from assistant.db import make_engine
+from assistant.fx.rates import RateStore
+from assistant.fx.service import FxService
 from assistant.llm import LLM, make_llm
 from assistant.permissions import UserContext
 from assistant.service import AssistantService
@@ -130,6 +132,10 @@ class Container:
     def audit(self) -> AuditLog:
         return AuditLog(self.engine)
 
+    @cached_property
+    def fx(self) -> FxService:
+        return FxService(RateStore(self.engine), self.catalog)
+
     def model_sha256(self) -> str:
         """The loaded GGUF file's sha256 for the audit trail ('' for a server or no model)."""
         if "_model_sha" not in self.__dict__:
@@ -145,8 +151,9 @@ class Container:
 
     def agent_specs(self) -> list[AgentSpec]:
         from agents.compliance.graph import SPEC as COMPLIANCE
+        from agents.fx.graph import SPEC as FX
 
-        return [COMPLIANCE]
+        return [COMPLIANCE, FX]
 
     def build_graph(self) -> Any:
         from agents.graph import build_graph
@@ -162,6 +169,7 @@ class Container:
             model_sha256=self.model_sha256,
             # The router compares questions by embedding only when it has agents to choose from.
             embedder=self.embedder if len(specs) > 1 else None,
+            fx=self.fx,
         )
         return build_graph(deps, specs, self._checkpointer[0])
 

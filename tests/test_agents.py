@@ -184,10 +184,15 @@ def test_router_uses_keywords_then_similarity_then_the_model(kb: Container) -> N
     # Too close to call (a margin nothing clears): the model decides, under a schema that
     # admits only the agents in the running; without a model the fast answer stands.
     undecided = Router(specs, kb.embedder, margin=1.0)
-    assert undecided.classify("請問").method == "ambiguous"
-    r = undecided.route("請問", ScriptedLLM([{"agent": "fx"}]))
+    assert undecided.classify("Could you help me?").method == "ambiguous"
+    r = undecided.route("Could you help me?", ScriptedLLM([{"agent": "fx"}]))
     assert (r.agent, r.method) == ("fx", "model")
-    assert undecided.route("請問", None).method == "similarity"
+    assert undecided.route("Could you help me?", None).method == "similarity"
+    # A Chinese question with no specialist's words goes to the generalist, listed first.
+    assert (router.classify("行員可以收受佣金嗎？").agent, router.classify("請問").method) == (
+        "compliance",
+        "default",
+    )
 
 
 def test_role_without_the_agent_is_refused_in_code(kb: Container) -> None:

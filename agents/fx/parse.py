@@ -1,0 +1,100 @@
+"""An FX question's arguments, read without a model: who the customer is, which way the money
+goes, how much of which currency, cash or spot, the year's settlements so far, and the date.
+
+What the text does not say is left unset rather than guessed, except where the desk has a
+convention (spot unless cash is asked; an individual unless another customer type is named),
+and those defaults are reported so the answer can say it assumed them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from assistant.extract import Amount, check_dates, find_amounts, find_currencies, find_dates
+
+CUSTOMERS: tuple[tuple[str, str], ...] = (
+    # Most specific first: 未成年個人 is a minor, 外國公司 without residence a nonresident.
+    ("minor", r"未滿\s*(?:18|十八)\s*歲|未成年|minor|under\s*18|\b1[0-7]\s*歲|\b1[0-7]-year-old"),
+    ("nonresident", r"非居住民|非居民|non-?resident"),
+    ("company", r"公司|行號|企業|法人|廠商|company|corporate|firm"),
+    ("group", r"團體|協會|基金會|寺廟|教會|association|foundation"),
+    ("individual", r"個人|自然人|本人|individual|person"),
+)
+_BUYS = re.compile(
+    r"結購|購買|買入?|換(?:成|為)?外幣|匯出|buy|purchase|remit\s+(?:abroad|out)", re.I
+)
+_SELLS = re.compile(r"結售|賣出?|售出|換回|匯入|sell|inward", re.I)
+# With no buy/sell word: "要多少台幣" pays TWD (the customer buys); "可以換多少台幣" gets TWD.
+_PAYS_TWD = re.compile(r"(要|需要?|得|付|花)多少(新)?[台臺]幣|how\s+much\s+(?:NT|TWD|NTD)", re.I)
+_GETS_TWD = re.compile(
+    r"(可以|能|可)?換(回|成|得)?多少(新)?[台臺]幣|換回[台臺]幣|into\s+(?:NT|TWD)", re.I
+)
+_TODAY = re.compile(r"今天|今日|本日|today", re.I)
+_CASH = re.compile(r"現鈔|現金|cash|bank\s*notes?", re.I)
+# Words in front of an amount that make it the year's settlements so far, not this transaction.
+_YTD = re.compile(
+    r"(今年|本年|年度|累計|累積|已經?|so\s+far|this\s+year|year-to-date|ytd)[^，,。;；]{0,8}$", re.I
+)
+
+
+@dataclass
+class FxRequest:
+    customer: str = "individual"
+    customer_assumed: bool = True
+    side: str = "customer-buys"  # or customer-sells
+    side_assumed: bool = True
+    kind: str = "spot"
+    amount: Decimal | None = None
+    currency: str | None = None  # the foreign currency of the transaction
+    amount_currency: str | None = None  # the currency the amount is written in
+    ytd_usd: Decimal = Decimal(0)
+    on: date | None = None
+    target: str | None = None  # a second currency, for a cross conversion
+    errors: list[str] = field(default_factory=list)
+
+
+def parse_request(text: str, today: date | None = None) -> FxRequest:
+    """``today`` stands for 今天 / today in the text (the caller's clock, so tests can fix it)."""
+    req = FxRequest()
+    for name, pattern in CUSTOMERS:
+        if re.search(pattern, text, re.I):
+            req.customer, req.customer_assumed = name, False
+            break
+    buys, sells = _BUYS.search(text), _SELLS.search(text)
+    if buys and not (sells and sells.start() < buys.start()):
+        req.side, req.side_assumed = "customer-buys", False
+    elif sells:
+        req.side, req.side_assumed = "customer-sells", False
+    elif _PAYS_TWD.search(text):
+        req.side, req.side_assumed = "customer-buys", False
+    elif _GETS_TWD.search(text):
+        req.side, req.side_assumed = "customer-sells", False
+    if _CASH.search(text):
+        req.kind = "cash"
+    req.errors = check_dates(text)
+    dates = find_dates(text)
+    req.on = dates[0] if dates else (today if _TODAY.search(text) else None)
+    this: list[Amount] = []
+    for a in find_amounts(text):
+        if _YTD.search(text[: a.span[0]][-14:]):
+            if a.currency in (None, "USD"):
+                req.ytd_usd += a.value
+        else:
+            this.append(a)
+    foreign = [c for c in find_currencies(text) if c != "TWD"]
+    if this:
+        first = this[0]
+        req.amount = first.value
+        req.amount_currency = first.currency or (foreign[0] if foreign else "TWD")
+    if foreign:
+        req.currency = (
+            req.amount_currency if req.amount_currency not in (None, "TWD") else foreign[0]
+        )
+        if len(foreign) > 1:
+            req.target = next((c for c in foreign if c != req.currency), None)
+    if req.amount_currency == "TWD" and req.side_assumed:
+        req.side_assumed = False  # TWD handed over for foreign currency: the customer buys
+    return req

@@ -1,0 +1,156 @@
+"""The FX agent in the graph: parsed arguments, computed numbers, duties with their articles,
+on the real rates and the real FX regulations; a scripted model only for control flow."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from agents.fx.parse import parse_request
+from assistant.container import Container
+from tests.agent_support import ScriptedLLM
+from tests.conftest import make_settings
+
+LAWS = ("管理外匯條例", "外匯收支或交易申報辦法", "銀行法")
+USD_CSV = "fx/bot_usd_rates_20141001_20170930.csv"
+ISSUE_Q = (
+    "客戶（個人）今天要結購 70 萬美元匯出，今年已結購 450 萬美元，"
+    "要換多少台幣、要附什麼文件、需不需要央行核准？"
+)
+
+
+@pytest.fixture(scope="module")
+def desk(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Iterator[Container]:
+    folder = tmp_path_factory.mktemp("fx_agent")
+    data = json.loads((shared_data / "laws" / "ChLaw.json").read_text(encoding="utf-8-sig"))
+    laws = folder / "laws.json"
+    subset = {"Laws": [law for law in data["Laws"] if law["LawName"] in LAWS]}
+    laws.write_text(json.dumps(subset, ensure_ascii=False), encoding="utf-8")
+    c = Container(make_settings(folder / "data"))
+    c.ingestor.ingest_laws(laws)
+    c.retriever.refresh()
+    c.fx.import_rates(shared_data / USD_CSV)
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="module")
+def teller(desk: Container):
+    return desk.users.ensure("fx-teller", "fx")
+
+
+def test_the_issue_question_end_to_end(desk: Container, teller) -> None:
+    ans = desk.service.ask(teller, ISSUE_Q)
+    assert (ans.agent, ans.route_method, ans.llm_calls) == ("fx", "keywords", 0)
+    # USD 700,000 at the bank's spot selling rate of the last board (2017-09-30: 30.31).
+    assert "TWD 21,217,000" in ans.answer and "本行賣出" in ans.answer
+    assert "2017-09-30" in ans.answer and "無牌告" in ans.answer  # "today" has no board
+    assert "應申報：是" in ans.answer
+    assert "應先檢附證明文件經銀行確認：是" in ans.answer
+    assert "應先經中央銀行核准：是" in ans.answer  # 4.5M + 0.7M > 5M a year
+    cited = {(c.law, c.article) for c in ans.citations}
+    assert {("外匯收支或交易申報辦法", "5"), ("外匯收支或交易申報辦法", "6")} <= cited
+    assert ("管理外匯條例", "6-1") in cited and all(c.amended for c in ans.citations)
+    calls = {t.name: t for t in ans.tool_calls}
+    assert calls["fx_convert"].args["side"] == "customer-buys"
+    assert calls["fx_check"].args["ytd_usd"] == "4500000"
+    record = desk.audit.get(ans.audit_id)
+    assert record.agent == "fx" and {t["name"] for t in record.tool_calls} >= {
+        "fx_convert",
+        "fx_check",
+    }
+
+
+def test_company_selling_on_an_roc_date(desk: Container, teller) -> None:
+    ans = desk.service.ask(teller, "民國105年3月4日公司要結售 120萬美金，可以換多少台幣？")
+    conv = next(t for t in ans.tool_calls if t.name == "fx_convert")
+    assert conv.args["on"] == "2016-03-04" and conv.args["side"] == "customer-sells"
+    assert "本行買入" in ans.answer and "2016-03-04" in ans.answer
+    assert "應先檢附證明文件經銀行確認：是" in ans.answer  # ≥ USD 1M for a company
+    assert "應先經中央銀行核准：否" in ans.answer
+
+
+def test_english_question(desk: Container, teller) -> None:
+    ans = desk.service.ask(teller, "Customer wants to buy USD 600,000 cash on 2017-01-02")
+    assert ans.agent == "fx" and "bank-sells, cash" in ans.answer
+    assert (
+        "taken as an individual" in ans.answer
+        and "Documents checked by the bank first: yes" in ans.answer
+    )
+
+
+def test_rule_question_without_an_amount_is_answered_from_the_regulations(
+    desk: Container, teller
+) -> None:
+    ans = desk.service.ask(teller, "公司行號每年累積結購外匯的免核准額度是多少？")
+    assert ans.agent == "fx"
+    assert ans.citations[0].law == "外匯收支或交易申報辦法" and ans.citations[0].article == "4"
+    assert [t.name for t in ans.tool_calls] == ["search_regulations"]
+
+
+def test_a_missing_rate_is_said_and_nothing_unrelated_is_cited(desk: Container, teller) -> None:
+    ans = desk.service.ask(teller, "換 3000 日圓現鈔要多少台幣")
+    assert "沒有 JPY 的匯率" in ans.answer and "assistant fx import-rates" in ans.answer
+    assert all(t.name != "search_regulations" for t in ans.tool_calls)
+    assert [t.ok for t in ans.tool_calls] == [False, False]
+
+
+def test_a_malformed_date_is_reported_not_guessed(desk: Container, teller) -> None:
+    ans = desk.service.ask(teller, "113/02/30 要結購 1萬美元，匯率多少？")
+    assert "日期不存在" in ans.answer and ans.tool_calls == []
+
+
+def test_regulation_questions_still_go_to_compliance(desk: Container, teller) -> None:
+    ans = desk.service.ask(teller, "行員可以收受借款人給的佣金或酬金嗎？")
+    assert ans.agent == "compliance" and ans.route_method == "default"
+
+
+def test_with_a_model_the_numbers_stay_as_code_wrote_them(desk: Container, teller) -> None:
+    llm = ScriptedLLM(["依〔外匯收支或交易申報辦法第6條〕須先經央行核准，金額約 9,999 元。"])
+    ans = desk.service_with(llm).ask(teller, ISSUE_Q)
+    facts, _, explanation = ans.answer.partition("\n\n依〔")
+    assert "TWD 21,217,000" in facts and "9,999" not in facts
+    assert ans.generated and ans.llm_calls == 1 and explanation
+    # The model sees the computed facts and the articles; its system prompt forbids recomputing.
+    prompt = llm.prompts[0]
+    assert "不得更改或重算" in prompt[0].content and "TWD 21,217,000" in prompt[-1].content
+
+
+@pytest.mark.parametrize(
+    ("text", "customer", "side", "kind", "amount", "currency", "ytd"),
+    [
+        (ISSUE_Q, "individual", "customer-buys", "spot", "700000", "USD", "4500000"),
+        ("公司要結售 120萬美金", "company", "customer-sells", "spot", "1200000", "USD", "0"),
+        ("17歲學生要把 60 萬台幣換成美元", "minor", "customer-buys", "spot", "600000", "TWD", "0"),
+        (
+            "非居住民匯出 15 萬美元現鈔",
+            "nonresident",
+            "customer-buys",
+            "cash",
+            "150000",
+            "USD",
+            "0",
+        ),
+        ("3000 日圓可以換多少台幣？", "individual", "customer-sells", "spot", "3000", "JPY", "0"),
+        (
+            "協會今年已結匯 300 萬美元，這次要結購 2.5億日圓",
+            "group",
+            "customer-buys",
+            "spot",
+            "250000000",
+            "JPY",
+            "3000000",
+        ),
+    ],
+)
+def test_parse_request(
+    text: str, customer: str, side: str, kind: str, amount: str, currency: str, ytd: str
+) -> None:
+    r = parse_request(text, today=date(2017, 9, 29))
+    assert (r.customer, r.side, r.kind) == (customer, side, kind)
+    assert (r.amount, r.amount_currency, r.ytd_usd) == (Decimal(amount), currency, Decimal(ytd))
