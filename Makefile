@@ -10,6 +10,7 @@ LLAMA_VERSION := 0.3.36
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml 2>/dev/null | md5sum | cut -c1-12)
 SHARED ?= ../shared/data
 LAWS ?= $(SHARED)/laws/ChLaw.json
+RATES ?= $(SHARED)/fx/bot_usd_rates_20141001_20170930.csv
 MODEL ?=
 DEMO_USER ?= demo
 DEMO_PASSWORD ?= twfin-demo
@@ -43,10 +44,11 @@ browser:
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 		else echo "chromium missing: install it (sudo apt-get install chromium) for the UI browser test"; fi; fi
 
-# Ingests the laws (a path or URL; incremental: seconds when nothing changed), adds a demo
-# login, answers one question on the command line, then starts the chat UI.
+# Ingests the laws (a path or URL; incremental: seconds when nothing changed) and the board
+# rates, adds a demo login, answers one question on the command line, then starts the chat UI.
 demo: install
 	$(VENV)/bin/assistant ingest laws $(LAWS)
+	$(VENV)/bin/assistant fx import-rates $(RATES)
 	@echo "$(DEMO_PASSWORD)" | $(VENV)/bin/assistant users add $(DEMO_USER) --role admin --password-stdin --exist-ok
 	ASSISTANT_MODEL_PATH=$(MODEL) $(VENV)/bin/assistant ask "銀行對疑似不法的存款帳戶可以怎麼處理？"
 	@echo "登入 / log in: $(DEMO_USER) / $(DEMO_PASSWORD)"
@@ -66,10 +68,12 @@ eval: install
 	$(VENV)/bin/assistant eval retrieval $(SHARED)/eval/regulation_dev.jsonl
 	$(VENV)/bin/assistant eval retrieval evals/regulation_holdout.jsonl
 	$(VENV)/bin/assistant eval agents $(SHARED)/eval/regulation_dev.jsonl
+	$(VENV)/bin/assistant eval fx evals/fx_cases.jsonl
 
 bench: install
 	$(PY) -m benchmarks.retrieval --laws $(SHARED)/laws
 	$(PY) -m benchmarks.agents --laws $(SHARED)/laws/ChLaw.json
+	$(PY) -m benchmarks.fx
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

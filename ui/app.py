@@ -22,7 +22,7 @@ from assistant.permissions import UserContext
 from assistant.service import AssistantService
 from assistant.users import UserStore
 from knowledge.errors import KnowledgeError
-from ui import render
+from ui import fx_panel, render
 from ui.i18n import LANG_CHOICES, both, normalise, t
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,7 @@ def build_app(
     *,
     language: str = "zh-TW",
     concurrency: int = 4,
+    fx: Any | None = None,
 ) -> gr.Blocks:
     """The page and the API, over one service. Launch it with ``auth=`` (see `serve_ui`):
     every handler refuses to run without a logged-in user."""
@@ -86,62 +87,74 @@ def build_app(
             )
         banner = gr.Markdown(banner_text(service, lang0), elem_id="twfin-banner")
 
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=1, min_width=220):
-                user_line = gr.Markdown("", elem_id="twfin-user")
-                new_btn = gr.Button(
-                    t("new_conversation", lang0), variant="secondary", elem_id="twfin-new"
-                )
-                conv_list = gr.Radio(
-                    [], value=None, label=t("conversations", lang0), elem_id="twfin-conversations"
-                )
-                logout = gr.Button(t("logout", lang0), link="/logout", size="sm")
+        with gr.Tabs():
+            with (
+                gr.Tab(t("tab_chat", lang0), elem_id="twfin-tab-chat") as chat_tab,
+                gr.Row(equal_height=False),
+            ):
+                with gr.Column(scale=1, min_width=220):
+                    user_line = gr.Markdown("", elem_id="twfin-user")
+                    new_btn = gr.Button(
+                        t("new_conversation", lang0), variant="secondary", elem_id="twfin-new"
+                    )
+                    conv_list = gr.Radio(
+                        [],
+                        value=None,
+                        label=t("conversations", lang0),
+                        elem_id="twfin-conversations",
+                    )
+                    logout = gr.Button(t("logout", lang0), link="/logout", size="sm")
 
-            with gr.Column(scale=3, min_width=360):
-                chatbot = gr.Chatbot(
-                    [],
-                    label=t("chatbot", lang0),
-                    placeholder=t("chat_placeholder", lang0),
-                    height=520,
-                    feedback_options=None,  # feedback goes through the buttons below, audited
-                    buttons=["copy", "copy_all"],  # no "share": nothing leaves the bank
-                    elem_id="twfin-chatbot",
-                )
-                with gr.Row(equal_height=True):
-                    question = gr.Textbox(
-                        label=t("question", lang0),
-                        placeholder=t("question_placeholder", lang0),
-                        lines=1,  # Enter sends; a one-line box still grows for longer text
-                        max_lines=8,
-                        scale=5,
-                        elem_id="twfin-question",
+                with gr.Column(scale=3, min_width=360):
+                    chatbot = gr.Chatbot(
+                        [],
+                        label=t("chatbot", lang0),
+                        placeholder=t("chat_placeholder", lang0),
+                        height=520,
+                        feedback_options=None,  # feedback goes through the buttons below, audited
+                        buttons=["copy", "copy_all"],  # no "share": nothing leaves the bank
+                        elem_id="twfin-chatbot",
                     )
-                    send = gr.Button(
-                        t("send", lang0), variant="primary", scale=1, elem_id="twfin-send"
-                    )
-                status = gr.Markdown("", elem_id="twfin-status")
-                with gr.Accordion(
-                    t("trace", lang0), open=False, elem_id="twfin-trace"
-                ) as trace_box:
-                    trace = gr.HTML(render.trace_html([], [], lang0), js_on_load=None)
-                with gr.Group():
-                    fb_title = gr.Markdown(f"**{t('feedback', lang0)}**")
-                    comment = gr.Textbox(
-                        label=t("comment", lang0),
-                        placeholder=t("comment_placeholder", lang0),
-                        lines=1,
-                        elem_id="twfin-comment",
-                    )
-                    with gr.Row():
-                        up = gr.Button(t("thumbs_up", lang0), size="sm", elem_id="twfin-up")
-                        down = gr.Button(t("thumbs_down", lang0), size="sm", elem_id="twfin-down")
-                fb_status = gr.Markdown("", elem_id="twfin-feedback-status")
+                    with gr.Row(equal_height=True):
+                        question = gr.Textbox(
+                            label=t("question", lang0),
+                            placeholder=t("question_placeholder", lang0),
+                            lines=1,  # Enter sends; a one-line box still grows for longer text
+                            max_lines=8,
+                            scale=5,
+                            elem_id="twfin-question",
+                        )
+                        send = gr.Button(
+                            t("send", lang0), variant="primary", scale=1, elem_id="twfin-send"
+                        )
+                    status = gr.Markdown("", elem_id="twfin-status")
+                    with gr.Accordion(
+                        t("trace", lang0), open=False, elem_id="twfin-trace"
+                    ) as trace_box:
+                        trace = gr.HTML(render.trace_html([], [], lang0), js_on_load=None)
+                    with gr.Group():
+                        fb_title = gr.Markdown(f"**{t('feedback', lang0)}**")
+                        comment = gr.Textbox(
+                            label=t("comment", lang0),
+                            placeholder=t("comment_placeholder", lang0),
+                            lines=1,
+                            elem_id="twfin-comment",
+                        )
+                        with gr.Row():
+                            up = gr.Button(t("thumbs_up", lang0), size="sm", elem_id="twfin-up")
+                            down = gr.Button(
+                                t("thumbs_down", lang0), size="sm", elem_id="twfin-down"
+                            )
+                    fb_status = gr.Markdown("", elem_id="twfin-feedback-status")
 
-            with gr.Column(scale=2, min_width=300):
-                sources_title = gr.Markdown(f"### {t('sources', lang0)}")
-                sources = gr.HTML(
-                    render.sources_html([], lang0), js_on_load=None, elem_id="twfin-sources"
-                )
+                with gr.Column(scale=2, min_width=300):
+                    sources_title = gr.Markdown(f"### {t('sources', lang0)}")
+                    sources = gr.HTML(
+                        render.sources_html([], lang0), js_on_load=None, elem_id="twfin-sources"
+                    )
+
+            with gr.Tab(fx_panel.tab_label(lang0), elem_id="twfin-tab-fx") as fx_tab:
+                fx_relabel, fx_outputs = fx_panel.build(fx, lambda r: _user(users, r), lang0)
 
         # ---- page handlers -------------------------------------------------------------
 
@@ -425,6 +438,16 @@ def build_app(
             ],
             api_visibility="private",
         )
+        lang.change(
+            lambda lg: {
+                **fx_relabel(normalise(lg)),
+                chat_tab: gr.update(label=t("tab_chat", normalise(lg))),
+                fx_tab: gr.update(label=fx_panel.tab_label(normalise(lg))),
+            },
+            inputs=[lang],
+            outputs=[*fx_outputs, chat_tab, fx_tab],
+            api_visibility="private",
+        )
 
         # ---- API for scripts: the same service, the same login --------------------------
 
@@ -522,7 +545,9 @@ def serve_ui(container: Any, host: str, port: int, **launch_kwargs: Any) -> gr.B
     launched Blocks (``.close()`` stops it). The container stays open: its owner closes it.
     """
     users: UserStore = container.users
-    demo = build_app(container.service, users, language=container.settings.language)
+    demo = build_app(
+        container.service, users, language=container.settings.language, fx=container.fx
+    )
     kwargs: dict[str, Any] = {
         "server_name": host,
         "server_port": port,

@@ -18,6 +18,7 @@ LANG_CHOICES: list[tuple[str, str]] = [("繁體中文", "zh-TW"), ("English", "e
 _TEXT: dict[str, tuple[str, str]] = {
     # key: (Traditional Chinese, English)
     "title": ("TWFin 金融法遵助理", "TWFin Assistant"),
+    "tab_chat": ("對話", "Chat"),
     "language": ("介面語言 / Language", "Language / 介面語言"),
     "model_loaded": ("目前使用的語言模型：**{model}**", "Language model in use: **{model}**"),
     "no_model": (
