@@ -193,3 +193,10 @@ def test_fx_tab_in_the_browser(desk: Container) -> None:
             browser.close()
     finally:
         demo.close()
+
+
+def test_a_rate_question_gets_the_board(desk: Container, teller) -> None:
+    ans = desk.service.ask(teller, "2016/6/30 的美元即期牌告是多少？")
+    assert [t.name for t in ans.tool_calls] == ["fx_rate"]
+    assert "本行買入 32.22500，本行賣出 32.32500（牌告日期 2016-06-30）" in ans.answer
+    assert "客戶類型" not in ans.answer

@@ -52,7 +52,7 @@ def build(deps: AgentDeps) -> Any:
         problems = list(state.get("problems", []))
         req = _request(state["request"])
         user = runtime.context.user
-        conversion = check = None
+        conversion = check = rate = None
         hits: list[dict[str, Any]] = []
         with node_span(t, "fx.compute", steps) as note:
             if deps.fx is None:
@@ -69,6 +69,15 @@ def build(deps: AgentDeps) -> Any:
                 check = _tool(
                     t, calls, problems, "fx_check", _check_args(req), lambda a: deps.fx.check(**a)
                 )
+            elif req.currency and req.asks_rate and not req.errors:
+                rate = _tool(
+                    t,
+                    calls,
+                    problems,
+                    "fx_rate",
+                    {"currency": req.currency, "on": req.on, "kind": req.kind},
+                    lambda a: deps.fx.rate(**a),
+                )
             if not calls and not req.errors:
                 # Nothing to compute: answer from the FX regulations' own wording.
                 found, call = search_regulations(deps.retriever, user, state["question"], s.top_k)
@@ -78,6 +87,7 @@ def build(deps: AgentDeps) -> Any:
         return {
             "conversion": conversion.to_dict() if conversion is not None else None,
             "check": check.to_dict() if check is not None else None,
+            "rate": rate.to_dict() if rate is not None else None,
             "hits": hits,
             "problems": problems,
             "tool_calls": calls,
@@ -107,7 +117,7 @@ def build(deps: AgentDeps) -> Any:
                     note(f"model failed: {exc}")
             else:
                 terms = key_terms(deps.retriever, question)
-                if check or state.get("conversion") or state.get("problems"):
+                if check or state.get("conversion") or state.get("rate") or state.get("problems"):
                     body = _articles_block(deps, terms, hits, english)
                     answer = "\n\n".join(p for p in (facts, body) if p)
                 elif hits:
@@ -206,6 +216,10 @@ def _tool(
 
 def _summary(name: str, out: Any) -> str:
     d = out.to_dict()
+    if name == "fx_rate":
+        return (
+            f"{d['currency']} {d['kind']} {d['bank_buys']} / {d['bank_sells']} ({d['rate_date']})"
+        )
     if name == "fx_convert":
         return f"{d['currency']} {d['amount']} @ {d['rate']} ({d['rate_side']}, {d['rate_date']})"
     flags = [k for k in ("declaration_required", "documents_required", "approval_required") if d[k]]
@@ -240,12 +254,6 @@ def _money(amount: Any, currency: str) -> str:
 def _facts(state: FxState, english: bool) -> str:
     req = state["request"]
     lines = [prompts.COMPUTED_EN if english else prompts.COMPUTED_ZH]
-    if req["customer_assumed"]:
-        lines.append(
-            "• 未說明客戶類型，以個人計。"
-            if not english
-            else "• Customer type not given: taken as an individual."
-        )
     conv = state.get("conversion")
     if conv:
         frm = _money(conv["from_amount"], conv["from_currency"])
@@ -268,8 +276,31 @@ def _facts(state: FxState, english: bool) -> str:
                 if english
                 else f"  {asked} 無牌告，採該日以前最近一日（{used}）之牌告，相差 {days} 日。"
             )
+    rate = state.get("rate")
+    if rate:
+        kind = rate["kind"] if english else prompts.KIND_ZH.get(rate["kind"], rate["kind"])
+        lines.append(
+            f"• {rate['currency']} {kind}: bank buys {rate['bank_buys']}, bank sells "
+            f"{rate['bank_sells']} (board of {rate['rate_date']})"
+            if english
+            else f"• {rate['currency']} {kind}牌告：本行買入 {rate['bank_buys']}，本行賣出 "
+            f"{rate['bank_sells']}（牌告日期 {rate['rate_date']}）"
+        )
+        if rate.get("stale_days"):
+            asked = rate.get("requested_date")
+            lines.append(
+                f"  No board on {asked}; the latest before it is {rate['stale_days']} days older."
+                if english
+                else f"  {asked} 無牌告，採該日以前最近一日之牌告，相差 {rate['stale_days']} 日。"
+            )
     check = state.get("check")
     if check:
+        if req["customer_assumed"]:
+            lines.append(
+                "• 未說明客戶類型，以個人計。"
+                if not english
+                else "• Customer type not given: taken as an individual."
+            )
 
         def yn(flag: bool) -> str:
             return ("yes" if flag else "no") if english else ("是" if flag else "否")

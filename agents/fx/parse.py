@@ -32,6 +32,7 @@ _PAYS_TWD = re.compile(r"(要|需要?|得|付|花)多少(新)?[台臺]幣|how\s+
 _GETS_TWD = re.compile(
     r"(可以|能|可)?換(回|成|得)?多少(新)?[台臺]幣|換回[台臺]幣|into\s+(?:NT|TWD)", re.I
 )
+_RATE = re.compile(r"匯率|牌告|匯價|報價|(?:exchange|board|buying|selling)\s+rate", re.I)
 _TODAY = re.compile(r"今天|今日|本日|today", re.I)
 _CASH = re.compile(r"現鈔|現金|cash|bank\s*notes?", re.I)
 # Words in front of an amount that make it the year's settlements so far, not this transaction.
@@ -53,6 +54,7 @@ class FxRequest:
     ytd_usd: Decimal = Decimal(0)
     on: date | None = None
     target: str | None = None  # a second currency, for a cross conversion
+    asks_rate: bool = False  # 「匯率多少」: the board rate itself is asked for
     errors: list[str] = field(default_factory=list)
 
 
@@ -74,6 +76,7 @@ def parse_request(text: str, today: date | None = None) -> FxRequest:
         req.side, req.side_assumed = "customer-sells", False
     if _CASH.search(text):
         req.kind = "cash"
+    req.asks_rate = bool(_RATE.search(text))
     req.errors = check_dates(text)
     dates = find_dates(text)
     req.on = dates[0] if dates else (today if _TODAY.search(text) else None)
