@@ -28,20 +28,11 @@ from assistant.llm.llama_cpp import LlamaCppLLM
 from assistant.llm.none import NoLLM
 from assistant.settings import load_settings
 from assistant.telemetry import TracedLLM
+from benchmarks.stats import summary
 from evals.retrieval import load_cases
 
 ROOT = Path(__file__).resolve().parents[1]
 GOAL_MS = 150.0
-
-
-def summary(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return {
-        "p50_ms": round(statistics.median(ordered), 2),
-        "p95_ms": round(p95, 2),
-        "max_ms": round(ordered[-1], 2),
-    }
 
 
 def warm_up(questions: list[str]) -> list[str]:

@@ -22,7 +22,6 @@ import json
 import os
 import random
 import sqlite3
-import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -33,6 +32,7 @@ from typing import Any
 
 from assistant.container import Container
 from assistant.settings import load_settings
+from benchmarks.stats import summary
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("ASSISTANT_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -41,16 +41,6 @@ FX_LAWS = ("管理外匯條例", "外匯收支或交易申報辦法")
 AMOUNT = Decimal(700_000)
 YTD = Decimal(4_500_000)
 CITED = [(FX_LAWS[0], "6-1"), (FX_LAWS[1], "2"), (FX_LAWS[1], "5"), (FX_LAWS[1], "6")]
-
-
-def summary(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return {
-        "p50_ms": round(statistics.median(ordered), 4),
-        "p95_ms": round(p95, 4),
-        "max_ms": round(ordered[-1], 4),
-    }
 
 
 def timed(fn: Callable[[date], Any], days: list[date], rounds: int) -> dict[str, float]:
@@ -62,7 +52,7 @@ def timed(fn: Callable[[date], Any], days: list[date], rounds: int) -> dict[str,
             t = time.perf_counter()
             fn(d)
             samples.append((time.perf_counter() - t) * 1000)
-    return summary(samples)
+    return summary(samples, digits=4)
 
 
 def law_subset(laws: Path, folder: Path) -> Path:

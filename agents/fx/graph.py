@@ -27,6 +27,7 @@ from agents.fx.state import FxInput, FxOutput, FxState
 from agents.registry import AgentSpec
 from agents.steps import emit, node_span
 from assistant.errors import AssistantError
+from assistant.fx.rules import CUSTOMER_ZH
 from assistant.llm.base import LLMError, Message
 from knowledge.analyzer import is_mostly_english
 from knowledge.errors import KnowledgeError
@@ -313,7 +314,7 @@ def _facts(state: FxState, english: bool) -> str:
             )
             lines.append(f"• Central bank approval first: {yn(check['approval_required'])}")
         else:
-            lines.append(f"• 客戶類型：{prompts.CUSTOMER_ZH.get(req['customer'], req['customer'])}")
+            lines.append(f"• 客戶類型：{CUSTOMER_ZH.get(req['customer'], req['customer'])}")
             lines.append(f"• 應申報：{yn(check['declaration_required'])}")
             lines.append(f"• 應先檢附證明文件經銀行確認：{yn(check['documents_required'])}")
             lines.append(f"• 應先經中央銀行核准：{yn(check['approval_required'])}")

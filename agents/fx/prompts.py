@@ -16,13 +16,6 @@ SYSTEM_EN = (
 
 COMPUTED_ZH = "以下金額與申報義務由系統依牌告匯率與法規計算（非語言模型生成）："
 COMPUTED_EN = "Computed from the board rates and the regulations (not by a language model):"
-CUSTOMER_ZH = {
-    "individual": "個人",
-    "company": "公司、行號",
-    "group": "團體",
-    "nonresident": "非居住民",
-    "minor": "未滿十八歲之自然人",
-}
 KIND_ZH = {"spot": "即期", "cash": "現鈔"}
 SIDE_ZH = {"bank-sells": "本行賣出", "bank-buys": "本行買入", "cross": "交叉匯率"}
 NEED_AMOUNT_ZH = "請提供金額與幣別（例如「結購 70 萬美元」），才能換算並判斷申報義務。"
