@@ -1,0 +1,62 @@
+"""The ledger tables: banks, accounts and transfers between them.
+
+Timestamps are stored as naive UTC (a plain ``DateTime`` column), everywhere the same; the
+importers turn Taiwan local times (UTC+8) into UTC on the way in. Amounts are floats: a trace
+and a score add and compare them in bulk, and a float64 holds any TWD amount to the cent.
+There are no foreign keys, so a transfer may name an account of another bank that the ledger
+knows only by number; the importers add such accounts as they meet them.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Column, DateTime, Index
+from sqlmodel import Field, SQLModel
+
+
+class BankRow(SQLModel, table=True):
+    __tablename__ = "fraud_bank"
+
+    code: str = Field(primary_key=True, max_length=3, description="3-digit bank code, e.g. 822.")
+    name: str = Field(default="", max_length=64)
+
+
+class AccountRow(SQLModel, table=True):
+    __tablename__ = "fraud_account"
+
+    id: str = Field(
+        primary_key=True,
+        max_length=40,
+        description="Normalised account number (digits and letters, no dashes or spaces).",
+    )
+    bank_code: str = Field(default="", max_length=3, index=True, description="'' when unknown.")
+    holder_ref: str | None = Field(default=None, max_length=64)
+    opened: date | None = None
+    status: str = Field(default="normal", max_length=16, description="normal, 警示, 衍生管制, …")
+    is_fraud: bool | None = Field(default=None, description="Ground-truth label; None: unknown.")
+    pattern: str | None = Field(
+        default=None, max_length=64, description="Ground truth: planted pattern and role."
+    )
+
+
+class TransferRow(SQLModel, table=True):
+    __tablename__ = "fraud_transfer"
+    __table_args__ = (
+        Index("ix_fraud_transfer_to_ts", "to_account", "ts"),
+        Index("ix_fraud_transfer_from_ts", "from_account", "ts"),
+        Index("ix_fraud_transfer_ts", "ts"),
+    )
+
+    id: str = Field(primary_key=True, max_length=64)
+    ts: datetime = Field(sa_column=Column(DateTime, nullable=False), description="Naive UTC.")
+    from_account: str = Field(max_length=40)
+    to_account: str = Field(max_length=40)
+    amount: float
+    currency: str = Field(default="TWD", max_length=3)
+    channel: str = Field(default="", max_length=8, description="ATM, 網銀, 臨櫃, 跨行, 行動, …")
+    from_bank: str = Field(default="", max_length=3)
+    to_bank: str = Field(default="", max_length=3)
+    pattern: str | None = Field(
+        default=None, max_length=64, description="Ground truth: the planted pattern, if any."
+    )

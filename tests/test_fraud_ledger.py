@@ -1,0 +1,317 @@
+"""The fraud ledger: tables, bulk writes, importers (AMLSim, generic CSV) and the generator."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import inspect
+
+from assistant.db import make_engine
+from assistant.errors import AssistantError
+from assistant.fraud.generator import BANKS, generate
+from assistant.fraud.importers import import_amlsim, import_csv
+from assistant.fraud.ledger import Ledger, normalize_account
+from tests.conftest import SHARED
+
+AMLSIM = SHARED / "aml" / "amlsim_fanin200"
+
+
+def _ledger(path: Path, **kw: int) -> Ledger:
+    return Ledger(make_engine(f"sqlite:///{path / 'x.db'}"), **kw)
+
+
+@pytest.fixture(scope="module")
+def aml(tmp_path_factory: pytest.TempPathFactory) -> tuple[Ledger, object]:
+    if not (AMLSIM / "nodes.csv").is_file():
+        pytest.skip("AMLSim sample not in ../shared/data")
+    ledger = _ledger(tmp_path_factory.mktemp("aml"))
+    return ledger, import_amlsim(ledger, AMLSIM)
+
+
+@pytest.fixture(scope="module")
+def small() -> object:
+    return generate(3000, 30_000, seed=7, start=date(2024, 3, 1), days=45, fraud_rings=8)
+
+
+# ---------------------------------------------------------------------- AMLSim
+
+
+def test_amlsim_import_counts(aml: tuple[Ledger, object]) -> None:
+    ledger, report = aml
+    assert (report.rows, report.added, report.skipped, report.errors) == (118_250, 118_250, 0, [])
+    assert ledger.counts() == {
+        "banks": 5,
+        "accounts": 20_000,
+        "transfers": 118_250,
+        "fraud_accounts": 954,
+    }
+    acct = ledger.account("AML00000018")
+    assert acct is not None and acct.is_fraud and acct.pattern == "amlsim:fan_in"
+    assert acct.bank_code == "013"  # 18 % 5 == 3 → AMLSIM_BANKS[3]
+
+
+def test_amlsim_timestamps_follow_the_stated_rule(aml: tuple[Ledger, object]) -> None:
+    ledger, _ = aml
+    # line 2 of transactions.csv: 360 → 18984, step 1, the first of its step: 09:00 Taipei
+    first = ledger.transfers_out("AML00000360")[0]
+    assert first.id == "AMLT0000002" and first.to_account == "AML00018984"
+    assert first.ts == datetime(2024, 1, 2, 1, 0)  # 2024-01-02 09:00 UTC+8, stored as UTC
+    assert first.from_bank == "004" and first.to_bank == "822" and first.channel == "跨行"
+    arr = ledger.arrays()
+    # within a step, file order is time order; every time lies in 09:00–21:00 Taipei
+    local_hour = ((arr.ts + 8 * 3600) % 86400) // 3600
+    assert local_hour.min() >= 9 and local_hour.max() < 21
+    lines = np.array([int(t[4:]) for t in arr.transfer_ids])
+    order = np.argsort(lines)
+    days = (arr.ts[order] + 8 * 3600) // 86400
+    same_day = np.diff(days) == 0
+    assert np.all(np.diff(arr.ts[order])[same_day] >= 0)
+
+
+def test_arrays_shapes_and_dtypes(aml: tuple[Ledger, object]) -> None:
+    ledger, _ = aml
+    arr = ledger.arrays()
+    assert len(arr) == 118_250 and len(arr.account_ids) == 20_000
+    assert arr.src.dtype == np.int64 and arr.dst.dtype == np.int64
+    assert arr.ts.dtype == np.int64 and arr.amount.dtype == np.float64
+    assert arr.transfer_ids.dtype == object and arr.account_ids.dtype == object
+    assert arr.src.shape == arr.dst.shape == arr.ts.shape == arr.amount.shape == (118_250,)
+    i = int(np.flatnonzero(arr.transfer_ids == "AMLT0000002")[0])
+    assert arr.account_ids[arr.src[i]] == "AML00000360"
+    assert arr.index["AML00018984"] == arr.dst[i]
+    assert arr.ts[i] == int(datetime(2024, 1, 2, 1, 0, tzinfo=UTC).timestamp())
+    assert arr.amount[i] == pytest.approx(103.55)
+    early = ledger.arrays(until=date(2024, 1, 5))
+    assert 0 < len(early) < len(arr)
+    assert early.ts.max() < datetime(2024, 1, 5, tzinfo=UTC).timestamp()
+
+
+def _write_aml(folder: Path, nodes: str, txs: str) -> Path:
+    folder.mkdir()
+    (folder / "nodes.csv").write_text(nodes, encoding="utf-8")
+    (folder / "transactions.csv").write_text(txs, encoding="utf-8")
+    return folder
+
+
+def test_malformed_amlsim_reports_lines_and_skips_only_bad_rows(tmp_path: Path) -> None:
+    folder = _write_aml(
+        tmp_path / "bad",
+        "nodeid,isFraud,init_balance,fraudStep\n0,0,1,-1\n1,1,1,3\n2,0,1,-1\nx,0,1,-1\n",
+        "sourceNodeId,targetNodeId,value,time\n"
+        "0,1,100.5,1\n"  # 2 ok
+        "0,1,abc,1\n"  # 3 bad amount
+        "0,9,10,1\n"  # 4 unknown node
+        "1,2,10\n"  # 5 column count
+        "1,2,10,-3\n"  # 6 bad step
+        "1,2,50,2\n",  # 7 ok
+    )
+    ledger = _ledger(tmp_path)
+    report = import_amlsim(ledger, folder)
+    assert report.rows == 6 and report.added == 2
+    assert [n for n, _ in report.errors] == [5, 3, 4, 5, 6]  # nodes.csv line 5, then transfers
+    assert report.errors[0][1].startswith("nodes.csv")
+    assert "amount" in report.errors[1][1] and "unknown node" in report.errors[2][1]
+    assert report.skipped == len(report.errors)
+    assert ledger.counts()["transfers"] == 2 and ledger.counts()["accounts"] == 3
+    assert [t.id for t in ledger.transfers_in("AML00000002")] == ["AMLT0000007"]
+
+
+def test_wrong_shape_folder_is_refused_and_nothing_written(tmp_path: Path) -> None:
+    ledger = _ledger(tmp_path)
+    with pytest.raises(AssistantError, match="nothing was imported"):
+        import_amlsim(ledger, _write_aml(tmp_path / "w", "id,label\n0,1\n", "a,b,c,d\n0,0,1,1\n"))
+    with pytest.raises(AssistantError, match="no such"):
+        import_amlsim(ledger, tmp_path / "missing")
+    good_nodes = "nodeid,isFraud,init_balance,fraudStep\n0,0,1,-1\n"
+    with pytest.raises(AssistantError, match="nothing was imported"):
+        import_amlsim(ledger, _write_aml(tmp_path / "w2", good_nodes, "src,dst,amt,t\n0,0,1,1\n"))
+    assert ledger.counts() == {"banks": 0, "accounts": 0, "transfers": 0, "fraud_accounts": 0}
+
+
+# ---------------------------------------------------------------------- generic CSV
+
+MAPPING = {
+    "id": "交易序號",
+    "ts": "交易時間",
+    "from_account": "轉出帳號",
+    "to_account": "轉入帳號",
+    "amount": "金額",
+    "from_bank": "轉出行",
+    "to_bank": "轉入行",
+}
+HEADER = "交易序號,交易時間,轉出帳號,轉入帳號,金額,轉出行,轉入行\n"
+
+
+def test_generic_csv_import_with_mapping(tmp_path: Path) -> None:
+    path = tmp_path / "tx.csv"
+    path.write_text(
+        HEADER + 'A1,2024/05/01 10:00:00,822-1234-5678-9012,004-5555 6666 7777,"12,000",822,004\n'
+        "A2,2024-05-01T11:30:00,0045555 66667777,700-0001112223334,11800,004,700\n"
+        "A3,not a time,1,2,3,004,004\n"
+        "A4,2024-05-02 09:00,0045555 66667777,8221234-56789012,-5,004,822\n"
+        "A1,2024-05-03 09:00,0045555 66667777,8221234-56789012,100,004,822\n",
+        encoding="utf-8",
+    )
+    ledger = _ledger(tmp_path)
+    report = import_csv(ledger, path, MAPPING)
+    assert (report.rows, report.added, report.skipped) == (5, 2, 3)
+    assert [n for n, _ in report.errors] == [4, 5, 6]
+    assert "repeats line 2" in report.errors[2][1]
+    assert ledger.counts()["accounts"] == 3 and ledger.counts()["banks"] == 3
+    t = ledger.transfers_out("822 1234 5678 9012")[0]
+    assert t.to_account == "004555566667777" and t.amount == 12_000
+    assert t.ts == datetime(2024, 5, 1, 2, 0)  # 10:00 Taipei
+    assert t.channel == "跨行" and t.currency == "TWD"
+    assert ledger.account("004-5555-6666-7777").bank_code == "004"  # type: ignore[union-attr]
+    assert ledger.bank("700").name == "中華郵政"  # type: ignore[union-attr]
+    with pytest.raises(AssistantError, match="not in the header"):
+        import_csv(ledger, path, {**MAPPING, "channel": "通路"})
+    with pytest.raises(AssistantError, match="lacks"):
+        import_csv(ledger, path, {"ts": "交易時間"})
+
+
+def test_failure_mid_import_rolls_back(tmp_path: Path) -> None:
+    ledger = _ledger(tmp_path, chunk_size=2)
+    first = tmp_path / "a.csv"
+    first.write_text(HEADER + "X9,2024-05-01 10:00,111111,222222,100,004,004\n", encoding="utf-8")
+    assert import_csv(ledger, first, MAPPING).added == 1
+    before = ledger.counts()
+    second = tmp_path / "b.csv"
+    rows = [f"N{i},2024-05-02 10:00,33333{i},444444,100,005,004\n" for i in range(5)]
+    second.write_text(HEADER + "".join(rows) + "X9,2024-05-03 10:00,1,2,5,004,004\n", "utf-8")
+    with pytest.raises(AssistantError, match="duplicate"):
+        import_csv(ledger, second, MAPPING)  # the duplicate is in the last chunk of three
+    assert ledger.counts() == before
+    assert ledger.account("333330") is None and ledger.bank("005") is None
+
+
+def test_account_number_normalisation(tmp_path: Path) -> None:
+    assert normalize_account(" 822-1234 5678-9012 ") == "822123456789012"
+    assert normalize_account("８２２－１２３４") == "8221234"  # full-width
+    assert normalize_account("aml_0000 0001") == "AML00000001"
+    for bad in ("", " - ", "12#34", "帳號123"):
+        with pytest.raises(AssistantError):
+            normalize_account(bad)
+    ledger = _ledger(tmp_path)
+    ledger.bulk_insert([{"code": "822", "name": "中國信託"}], [{"id": "822123456789012"}])
+    assert ledger.account("822-1234-5678-9012").id == "822123456789012"  # type: ignore[union-attr]
+    assert ledger.account("822-0000") is None
+
+
+# ---------------------------------------------------------------------- generator
+
+
+def test_generator_is_reproducible(small: object) -> None:
+    again = generate(3000, 30_000, seed=7, start=date(2024, 3, 1), days=45, fraud_rings=8)
+    other = generate(3000, 30_000, seed=8, start=date(2024, 3, 1), days=45, fraud_rings=8)
+    a, b = small.transfers, again.transfers  # type: ignore[attr-defined]
+    for name in ("id", "ts", "from_account", "to_account", "amount", "channel", "pattern"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    assert small.accounts == again.accounts  # type: ignore[attr-defined]
+    assert not np.array_equal(a.from_account, other.transfers.from_account)
+    assert len(a) == 30_000 and np.all(np.diff(a.ts) >= 0)
+    codes = {x["bank_code"] for x in small.accounts}  # type: ignore[attr-defined]
+    assert codes == set(BANKS)
+    person = [x for x in small.accounts if x["holder_ref"] != "cash"]  # type: ignore[attr-defined]
+    assert all(x["id"][:3] in BANKS and 14 <= len(x["id"]) <= 17 for x in person)
+    assert set(a.channel) >= {"ATM", "網銀", "跨行", "行動", "臨櫃"}
+
+
+def test_planted_patterns_are_what_they_claim(small: object) -> None:
+    t = small.transfers  # type: ignore[attr-defined]
+    patterns = small.patterns  # type: ignore[attr-defined]
+    assert len(patterns) == 8
+    assert {p.kind for p in patterns} == {"chain", "scatter_gather", "cycle", "fan_in"}
+    labels = small.labels  # type: ignore[attr-defined]
+    into, out = defaultdict(list), defaultdict(list)
+    for i, (f, to) in enumerate(zip(t.from_account, t.to_account, strict=True)):
+        into[to].append(i)
+        out[f].append(i)
+    cross_hops = 0
+    for p in patterns:
+        assert all(labels[m] is True for m in p.fraud_accounts)
+        assert all(labels[v] is False for v in p.victims)
+        for m in p.mules:
+            victims = {t.from_account[i] for i in into[m] if t.from_account[i] in p.victims}
+            assert len(victims) >= 3, (p.id, m)
+            got = sum(t.amount[i] for i in into[m] if t.from_account[i] in victims)
+            passed = 0.0
+            for i in into[m]:
+                if t.from_account[i] in victims:
+                    later = [
+                        j for j in out[m] if 0 <= t.ts[j] - t.ts[i] <= 6 * 3600 and t.pattern[j]
+                    ]
+                    passed += min(t.amount[i], sum(t.amount[j] for j in later))
+            assert passed >= 0.8 * got, (p.id, m)
+        for path in p.paths:
+            ts = t.ts[path]
+            if p.kind != "scatter_gather":
+                assert np.all(np.diff(ts) > 0), (p.id, path)
+            assert t.channel[path[-1]] == "ATM" and t.to_account[path[-1]].startswith("CASH")
+            assert t.to_account[path[0]] in p.mules and t.from_account[path[0]] in p.victims
+            assert all(t.pattern[i] == f"{p.id}:{p.kind}" for i in path)
+            cross_hops += sum(t.from_bank[i] != t.to_bank[i] for i in path[1:])
+            if p.kind == "chain":
+                hops = path[1 : 1 + len(p.layer) + 1]
+                assert 3 <= len(hops) <= 5
+                assert all(t.to_account[a] == t.from_account[b] for a, b in pairwise(hops))
+                assert any(t.from_bank[i] != t.to_bank[i] for i in hops)
+            if p.kind == "cycle":
+                assert any(t.to_account[i] == t.from_account[path[1]] for i in path[2:])
+    assert cross_hops > 0
+    assert sum(pd is not None for pd in t.pattern) == sum(len(p) for p in _paths(patterns))
+
+
+def _paths(patterns: list) -> list:
+    return [sorted({i for path in p.paths for i in path}) for p in patterns]
+
+
+def test_generated_ledger_round_trips_through_the_database(tmp_path: Path, small: object) -> None:
+    ledger = _ledger(tmp_path)
+    counts = small.write_to(ledger)  # type: ignore[attr-defined]
+    assert counts["transfers"] == 30_000
+    assert ledger.counts()["fraud_accounts"] == sum(small.labels.values())  # type: ignore
+    p = small.patterns[0]  # type: ignore[attr-defined]
+    mule = ledger.account(p.mules[0])
+    assert mule is not None and mule.is_fraud and mule.pattern == f"{p.id}:{p.kind}/mule"
+    ins = ledger.transfers_in(p.mules[0])
+    assert [x.ts for x in ins] == sorted(x.ts for x in ins)
+    start = ins[len(ins) // 2].ts
+    assert all(x.ts >= start for x in ledger.transfers_in(p.mules[0], since=start))
+    arr = ledger.arrays()
+    t = small.transfers  # type: ignore[attr-defined]
+    assert np.array_equal(arr.ts, t.ts) and np.array_equal(arr.transfer_ids, t.id)
+    assert np.array_equal(arr.account_ids[arr.src], t.from_account)
+    with pytest.raises(AssistantError, match="duplicate"):
+        small.write_to(ledger)  # type: ignore[attr-defined]
+    assert ledger.counts()["transfers"] == 30_000
+
+
+def test_generation_scales(tmp_path: Path) -> None:
+    g = generate(20_000, 200_000, seed=1, start=date(2024, 1, 1), days=60, fraud_rings=20)
+    t = g.transfers
+    assert len(t) == 200_000 and len(set(t.id.tolist())) == 200_000
+    assert t.ts.min() >= datetime(2024, 1, 1, tzinfo=UTC).timestamp() - 8 * 3600
+    assert t.ts.max() < (datetime(2024, 1, 1, tzinfo=UTC) + timedelta(days=60)).timestamp()
+    # salaries arrive on paydays: the monthly rhythm shows in the daily counts of 網銀 from
+    # employers; the weekly rhythm in P2P (fewer on Sundays than on Wednesdays)
+    local_day = (t.ts + 8 * 3600) // 86400
+    dow = (local_day + 3) % 7  # 1970-01-01 was a Thursday → Monday = 0
+    p2p = (t.channel == "跨行") & (t.pattern == None)  # noqa: E711
+    assert (p2p & (dow == 6)).sum() < (p2p & (dow == 2)).sum()
+    ledger = _ledger(tmp_path)  # ≥ 100k: the load that drops and rebuilds the indexes
+    g.write_to(ledger)
+    names = {ix["name"] for ix in inspect(ledger.engine).get_indexes("fraud_transfer")}
+    assert {"ix_fraud_transfer_to_ts", "ix_fraud_transfer_from_ts", "ix_fraud_transfer_ts"} <= names
+    assert ledger.counts()["transfers"] == 200_000
+    # the same transfers again: refused in the first chunk, after the indexes were dropped;
+    # the rollback brings them back
+    with pytest.raises(AssistantError, match="duplicate"):
+        ledger.bulk_insert(transfers=t)
+    after = {ix["name"] for ix in inspect(ledger.engine).get_indexes("fraud_transfer")}
+    assert after == names and ledger.counts()["transfers"] == 200_000
