@@ -329,6 +329,7 @@ def config_show(app: AppContext) -> None:
 
 def _register() -> None:
     from assistant.cli_chat import ask, eval_agents, serve, users
+    from assistant.cli_fraud import fraud
     from assistant.cli_fx import eval_fx, fx
 
     cli.add_command(ask)
@@ -336,6 +337,7 @@ def _register() -> None:
     cli.add_command(users)
     eval_group.add_command(eval_agents)
     cli.add_command(fx)
+    cli.add_command(fraud)
     eval_group.add_command(eval_fx)
 
 

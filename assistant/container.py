@@ -17,6 +17,8 @@ from assistant.audit import AuditLog
 from assistant.checkpoints import make_checkpointer
 from assistant.conversations import ConversationStore
 from assistant.db import make_engine
+from assistant.fraud.ledger import Ledger
+from assistant.fraud.service import FraudService
 from assistant.fx.rates import RateStore
 from assistant.fx.service import FxService
 from assistant.llm import LLM, make_llm
@@ -135,6 +137,10 @@ class Container:
     @cached_property
     def fx(self) -> FxService:
         return FxService(RateStore(self.engine), self.catalog)
+
+    @cached_property
+    def fraud(self) -> FraudService:
+        return FraudService(Ledger(self.engine))
 
     def model_sha256(self) -> str:
         """The loaded GGUF file's sha256 for the audit trail ('' for a server or no model)."""

@@ -1,0 +1,214 @@
+"""`assistant fraud …`: the ledger, money-flow traces (and, with the scoring model, mule scores)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import click
+
+from assistant.cli_support import AppContext, emit_json, pass_app
+from assistant.dates import parse_date
+from assistant.errors import AssistantError
+
+
+def _day(text: str | None) -> date | None:
+    if not text:
+        return None
+    try:
+        return parse_date(text)
+    except ValueError as exc:
+        raise AssistantError(str(exc)) from exc
+
+
+@click.group()
+def fraud() -> None:
+    """防詐 / the ledger, money-flow traces and mule scores (fraud investigators)."""
+
+
+def _report(report: dict, as_json: bool) -> None:
+    if as_json:
+        emit_json(report)
+        return
+    for key, value in report.items():
+        if key != "errors":
+            click.echo(f"{key}: {value}")
+    for error in report.get("errors", [])[:20]:
+        click.echo(f"  line {error['line']}: {error['reason']}", err=True)
+
+
+@fraud.command("import-amlsim")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def import_amlsim_cmd(app: AppContext, folder: Path, as_json: bool) -> None:
+    """FOLDER: an AMLSim output (nodes.csv, transactions.csv). Bad rows are reported by line."""
+    _report(app.container.fraud.import_amlsim(folder).as_dict(), as_json)
+
+
+@fraud.command("import-csv")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--map",
+    "mapping",
+    multiple=True,
+    required=True,
+    help="field=column, e.g. --map ts=交易時間 --map from_account=轉出帳號 (ts, from_account, "
+    "to_account, amount required; id, currency, channel, from_bank, to_bank optional).",
+)
+@click.option("--date-format", help="strptime format of the time column (default: ISO).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def import_csv_cmd(
+    app: AppContext, path: Path, mapping: tuple[str, ...], date_format: str | None, as_json: bool
+) -> None:
+    """PATH: a transfer CSV of any layout, read through a column mapping."""
+    pairs = {}
+    for item in mapping:
+        field, sep, column = item.partition("=")
+        if not sep or not field or not column:
+            raise AssistantError(f"--map 格式為 field=column / --map takes field=column: {item!r}")
+        pairs[field.strip()] = column.strip()
+    report = app.container.fraud.import_csv(path, pairs, date_format=date_format)
+    _report(report.as_dict(), as_json)
+
+
+@fraud.command("generate")
+@click.option("--accounts", default=20_000, show_default=True)
+@click.option("--transfers", default=200_000, show_default=True)
+@click.option("--seed", default=7, show_default=True)
+@click.option("--start", default="2024-01-01", show_default=True, help="First day (ISO or 民國).")
+@click.option("--days", default=60, show_default=True)
+@click.option("--rings", default=40, show_default=True, help="Planted fraud rings.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def generate_cmd(
+    app: AppContext,
+    accounts: int,
+    transfers: int,
+    seed: int,
+    start: str,
+    days: int,
+    rings: int,
+    as_json: bool,
+) -> None:
+    """A synthetic ledger with everyday flows and planted fraud (seeded, reproducible)."""
+    first = _day(start)
+    assert first is not None
+    try:
+        out = app.container.fraud.generate(
+            accounts=accounts, transfers=transfers, seed=seed, start=first, days=days, rings=rings
+        )
+    except ValueError as exc:
+        raise AssistantError(str(exc)) from exc
+    _report(out, as_json)
+
+
+@fraud.command("trace")
+@click.argument("account")
+@click.option(
+    "--direction",
+    type=click.Choice(["up", "down"]),
+    default="down",
+    show_default=True,
+    help="up: where the money came from (前期金流); down: where it went.",
+)
+@click.option("--hops", default=3, show_default=True, type=click.IntRange(1, 6))
+@click.option("--since", help="First day of hop 1 (ISO or 民國).")
+@click.option("--until", help="Last day of hop 1.")
+@click.option("--window-hours", type=float, help="Each hop within this many hours of the last.")
+@click.option("--min-amount", default=0.0, show_default=True)
+@click.option(
+    "--limit",
+    "per_hop_limit",
+    default=50,
+    show_default=True,
+    help="Transfers kept per account per hop (hubs are truncated, and say so).",
+)
+@click.option(
+    "--order",
+    type=click.Choice(["amount", "time"]),
+    default="amount",
+    show_default=True,
+    help="Which transfers a truncation keeps.",
+)
+@click.option(
+    "--attribution",
+    type=click.Choice(["proportional", "fifo"]),
+    default="proportional",
+    show_default=True,
+)
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the evidence table (one row per transfer) to this CSV file.",
+)
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def trace_cmd(
+    app: AppContext,
+    account: str,
+    direction: str,
+    hops: int,
+    since: str | None,
+    until: str | None,
+    window_hours: float | None,
+    min_amount: float,
+    per_hop_limit: int,
+    order: str,
+    attribution: str,
+    csv_path: Path | None,
+    as_json: bool,
+) -> None:
+    """追查金流 / trace ACCOUNT's money hop by hop in time order, with transfer ids."""
+    result = app.container.fraud.trace(
+        account,
+        direction,
+        hops,
+        since=_day(since),
+        until=_day(until),
+        window_hours=window_hours,
+        min_amount=min_amount,
+        per_hop_limit=per_hop_limit,
+        order=order,
+        attribution=attribution,
+    )
+    if csv_path is not None:
+        result.to_csv(csv_path)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    click.echo(
+        f"{result.root} {'上游 upstream' if direction == 'up' else '下游 downstream'} "
+        f"{hops} 層: {len(result.accounts)} accounts, {len(result.transfers)} transfers, "
+        f"{result.elapsed_ms:.1f} ms"
+    )
+    for t in result.transfers[:200]:
+        click.echo(
+            f"  hop {t.hop}  {t.ts}  {t.from_account} → {t.to_account}  "
+            f"{t.amount:,.0f}  (attributed {t.attributed:,.0f})  {t.id}"
+        )
+    for cut in result.truncated:
+        click.echo(
+            f"  truncated: {cut.account} hop {cut.hop}: kept {cut.kept}, dropped {cut.dropped} "
+            f"({cut.dropped_amount:,.0f})",
+            err=True,
+        )
+
+
+@fraud.command("account")
+@click.argument("account")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def account_cmd(app: AppContext, account: str, as_json: bool) -> None:
+    """帳戶資料 / what the ledger knows of ACCOUNT."""
+    _report(app.container.fraud.account(account), as_json)
+
+
+@fraud.command("status")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def status_cmd(app: AppContext, as_json: bool) -> None:
+    """How many banks, accounts and transfers the ledger holds."""
+    _report(app.container.fraud.counts(), as_json)
