@@ -25,3 +25,4 @@ class AgentDeps:
     model_sha256: Callable[[], str]
     embedder: Any | None = None  # for the router's similarity to example questions
     fx: Any | None = None  # assistant.fx.service.FxService, for the FX agent
+    fraud: Any | None = None  # assistant.fraud.service.FraudService, for the fraud agent

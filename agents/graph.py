@@ -173,4 +173,5 @@ def to_answer(state: GraphState, ctx: RunContext) -> Answer:
         latency_ms=(time.perf_counter() - ctx.started) * 1000,
         model_ms=ctx.llm.seconds * 1000,
         thinking=result.get("thinking", ""),
+        data=result.get("data") or {},
     )

@@ -24,6 +24,7 @@ class Result(TypedDict, total=False):
     generated: bool
     no_basis: bool
     thinking: str
+    data: dict[str, Any]
 
 
 class GraphState(TypedDict, total=False):

@@ -56,6 +56,7 @@ class Answer:
     latency_ms: float = 0.0
     model_ms: float = 0.0  # of latency_ms, the time spent inside the model
     thinking: str = ""  # a reasoning model's <think> text: for the trace, never the answer
+    data: dict[str, Any] = field(default_factory=dict)  # what a UI panel draws (fraud traces)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -329,7 +329,7 @@ def config_show(app: AppContext) -> None:
 
 def _register() -> None:
     from assistant.cli_chat import ask, eval_agents, serve, users
-    from assistant.cli_fraud import fraud
+    from assistant.cli_fraud import eval_fraud, fraud
     from assistant.cli_fx import eval_fx, fx
 
     cli.add_command(ask)
@@ -338,6 +338,7 @@ def _register() -> None:
     eval_group.add_command(eval_agents)
     cli.add_command(fx)
     cli.add_command(fraud)
+    eval_group.add_command(eval_fraud)
     eval_group.add_command(eval_fx)
 
 

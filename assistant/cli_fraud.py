@@ -212,3 +212,62 @@ def account_cmd(app: AppContext, account: str, as_json: bool) -> None:
 def status_cmd(app: AppContext, as_json: bool) -> None:
     """How many banks, accounts and transfers the ledger holds."""
     _report(app.container.fraud.counts(), as_json)
+
+
+@fraud.command("train")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def train_cmd(app: AppContext, as_json: bool) -> None:
+    """Fit the mule scorer on the ledger's labelled accounts (calibrated), and save it."""
+    _report(app.container.fraud.train(), as_json)
+
+
+@fraud.command("score")
+@click.argument("account", required=False)
+@click.option("--top", "top_n", type=int, help="The N accounts with the highest scores.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def score_cmd(app: AppContext, account: str | None, top_n: int | None, as_json: bool) -> None:
+    """人頭／水房風險 / ACCOUNT's mule score with its reasons, or --top N accounts."""
+    svc = app.container.fraud
+    if account is None and top_n is None:
+        raise AssistantError("請給帳號或 --top N / give an ACCOUNT or --top N")
+    if account is not None:
+        out = svc.score(account)
+        if as_json:
+            emit_json(out)
+            return
+        click.echo(f"{out['account']}: {out['score']:.3f}")
+        for r in out["reasons"]:
+            click.echo(f"  {r['zh']} / {r['en']} = {r['value']:.3g} ({r['contribution']:+.3f})")
+        return
+    rows = svc.top(top_n or 20)
+    if as_json:
+        emit_json(rows)
+        return
+    for r in rows:
+        click.echo(f"{r['account']}  {r['score']:.3f}")
+
+
+@click.command("fraud")
+@click.option(
+    "--amlsim",
+    "folder",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="An AMLSim output folder (nodes.csv, transactions.csv).",
+)
+@click.option("--folds", default=5, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def eval_fraud(folder: Path, folds: int, as_json: bool) -> None:
+    """Mule scoring by cross-validation (ROC AUC, precision at k, degree-only baseline) and how
+    much of each fraud account's group a 2-hop trace reaches."""
+    from evals.fraud import evaluate_amlsim
+
+    report = evaluate_amlsim(folder, folds=folds)
+    if as_json:
+        emit_json(report)
+        return
+    for key in ("n_accounts", "n_fraud", "auc", "precision_at_k", "baseline_auc", "trace_recall"):
+        value = report[key]
+        click.echo(f"{key:16} {value:.3f}" if isinstance(value, float) else f"{key:16} {value}")

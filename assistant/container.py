@@ -140,7 +140,9 @@ class Container:
 
     @cached_property
     def fraud(self) -> FraudService:
-        return FraudService(Ledger(self.engine))
+        return FraudService(
+            Ledger(self.engine), model_path=self.settings.data_dir / "fraud" / "mule_scorer.joblib"
+        )
 
     def model_sha256(self) -> str:
         """The loaded GGUF file's sha256 for the audit trail ('' for a server or no model)."""
@@ -157,9 +159,10 @@ class Container:
 
     def agent_specs(self) -> list[AgentSpec]:
         from agents.compliance.graph import SPEC as COMPLIANCE
+        from agents.fraud.graph import SPEC as FRAUD
         from agents.fx.graph import SPEC as FX
 
-        return [COMPLIANCE, FX]
+        return [COMPLIANCE, FX, FRAUD]
 
     def build_graph(self) -> Any:
         from agents.graph import build_graph
@@ -176,6 +179,7 @@ class Container:
             # The router compares questions by embedding only when it has agents to choose from.
             embedder=self.embedder if len(specs) > 1 else None,
             fx=self.fx,
+            fraud=self.fraud,
         )
         return build_graph(deps, specs, self._checkpointer[0])
 

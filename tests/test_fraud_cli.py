@@ -139,3 +139,17 @@ def test_amlsim_and_csv_imports(tmp_path: Path) -> None:
     assert code == 0 and json.loads(out)["transfers"][0]["id"] == "X1"
     code, out = run(data, "fraud", "import-csv", str(transfers), "--map", "nonsense")
     assert code == 1 and "field=column" in out
+
+
+def test_train_score_and_eval_commands(ledger_dir: Path) -> None:
+    code, out = run(ledger_dir, "fraud", "score", "--top", "3")
+    assert code == 1 and "assistant fraud train" in out  # no model yet: says what to do
+    code, out = run(ledger_dir, "fraud", "train", "--json")
+    assert code == 0, out
+    assert json.loads(out)["fraud"] > 0
+    code, out = run(ledger_dir, "fraud", "score", _mule(ledger_dir), "--json")
+    assert code == 0, out
+    scored = json.loads(out)
+    assert scored["score"] > 0.5 and scored["reasons"][0]["zh"]
+    code, out = run(ledger_dir, "fraud", "score", "--top", "3", "--json")
+    assert code == 0 and len(json.loads(out)) == 3

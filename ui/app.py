@@ -23,6 +23,7 @@ from assistant.service import AssistantService
 from assistant.users import UserStore
 from knowledge.errors import KnowledgeError
 from ui import fx_panel, render
+from ui.flow import flow_figure
 from ui.i18n import LANG_CHOICES, both, normalise, t
 
 log = logging.getLogger(__name__)
@@ -152,6 +153,8 @@ def build_app(
                     sources = gr.HTML(
                         render.sources_html([], lang0), js_on_load=None, elem_id="twfin-sources"
                     )
+                    # A fraud trace's money flow, drawn beside the answer when there is one.
+                    flow = gr.Plot(visible=False, show_label=False, elem_id="twfin-flow")
 
             with gr.Tab(fx_panel.tab_label(lang0), elem_id="twfin-tab-fx") as fx_tab:
                 fx_relabel, fx_outputs = fx_panel.build(fx, lambda r: _user(users, r), lang0)
@@ -221,7 +224,9 @@ def build_app(
             done = [*before, {"role": "user", "content": text}]
             done.append({"role": "assistant", "content": answer["answer"]})
             shown = _panel(answer, steps_stored=True)
+            figure = flow_figure((answer.get("data") or {}).get("traces") or [])
             yield {
+                flow: gr.update(value=figure, visible=figure is not None),
                 chatbot: done,
                 history_state: done,
                 status: render.answer_meta(answer, lg),
@@ -347,6 +352,7 @@ def build_app(
 
         demo.load(on_load, inputs=[lang], outputs=[user_line, conv_list], api_visibility="private")
         chat_outputs = [
+            flow,
             chatbot,
             history_state,
             question,

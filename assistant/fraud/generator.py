@@ -16,8 +16,8 @@ each paid by 3–7 victims (fan-in); every tranche is passed on within minutes t
 reduced, and the ring's layering kind follows, taking turns: ``chain`` (3–5 hops across banks),
 ``scatter_gather`` (3–6 accounts in other banks, then one collector), ``cycle`` (through 3–4
 accounts back to the mule) and ``fan_in`` (straight to one collector). Every ring ends in ATM
-cash-outs of at most NT$20,000 each. Ground truth: ``AccountRow.is_fraud`` (victims False, ring
-accounts True), ``pattern`` = ``"<ring>:<kind>/<role>"`` on accounts and ``"<ring>:<kind>"`` on
+cash-outs of at most NT$20,000 each. Ground truth: ``AccountRow.is_fraud`` (ring accounts True,
+every other customer account, victims included, False; the banks' cash pseudo-accounts None), ``pattern`` = ``"<ring>:<kind>/<role>"`` on accounts and ``"<ring>:<kind>"`` on
 transfers, and ``GeneratedLedger.patterns`` with each tranche's path of transfer positions.
 """
 
@@ -429,7 +429,8 @@ def generate(
     )
     accounts = []
     for i in range(n_accounts):
-        fraud, pattern, status = labels.get(i, (None, None, "normal"))
+        # Synthetic ground truth is complete: an account outside every ring is known clean.
+        fraud, pattern, status = labels.get(i, (False, None, "normal"))
         accounts.append(
             {
                 "id": ids[i],

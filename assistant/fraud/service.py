@@ -32,11 +32,16 @@ class _Built:
 
 
 class FraudService:
-    def __init__(self, ledger: Ledger, stale_s: float = 30.0) -> None:
+    def __init__(
+        self, ledger: Ledger, model_path: Path | None = None, stale_s: float = 30.0
+    ) -> None:
         self.ledger = ledger
+        self.model_path = model_path
         self._stale_s = stale_s
         self._built: _Built | None = None
         self._lock = threading.Lock()
+        self._scorer: Any = None
+        self._features: tuple[int, list[str], Any] | None = None  # (id of index, names, X)
 
     # ---- the ledger ---------------------------------------------------------------------
 
@@ -147,6 +152,93 @@ class FraudService:
             order=order,  # type: ignore[arg-type]
             attribution=attribution,  # type: ignore[arg-type]
         )
+
+    # ---- scoring --------------------------------------------------------------------------
+
+    def _feature_matrix(self) -> tuple[TransferIndex, list[str], Any]:
+        """Every account's features, computed once per built index (vectorised over the ledger)."""
+        from assistant.fraud.features import account_features, account_meta
+
+        index = self.index()
+        cached = self._features
+        if cached is not None and cached[0] == id(index):
+            return index, cached[1], cached[2]
+        arrays = self.ledger.arrays()
+        names, X = account_features(arrays, account_meta(self.ledger))
+        self._features = (id(index), names, (list(arrays.account_ids), X))
+        return index, names, (list(arrays.account_ids), X)
+
+    def train(self) -> dict[str, Any]:
+        """Fit the mule scorer on the accounts the ledger has labels for, and save it."""
+        import numpy as np
+        from sqlalchemy import select
+
+        from assistant.fraud.records import AccountRow
+        from assistant.fraud.scoring import MuleScorer
+
+        if self.model_path is None:
+            raise AssistantError("未設定模型檔位置 / no model path configured")
+        _, names, (ids, X) = self._feature_matrix()
+        t = AccountRow.__table__  # type: ignore[attr-defined]
+        with self.ledger.engine.connect() as conn:
+            labels = dict(conn.execute(select(t.c.id, t.c.is_fraud)).all())
+        keep = [i for i, a in enumerate(ids) if labels.get(a) is not None]
+        y = np.array([1 if labels[ids[i]] else 0 for i in keep])
+        if len(keep) == 0 or y.min() == y.max():
+            raise AssistantError(
+                "帳務資料沒有足夠的標記（需有詐騙與正常帳戶）/ the ledger needs accounts labelled "
+                "both as fraud and as normal to train on"
+            )
+        scorer = MuleScorer().fit(names, X[keep], y)
+        self.model_path.parent.mkdir(parents=True, exist_ok=True)
+        scorer.save(self.model_path)
+        self._scorer = scorer
+        return {"accounts": len(keep), "fraud": int(y.sum()), "model": str(self.model_path)}
+
+    def _loaded(self) -> Any:
+        from assistant.fraud.scoring import MuleScorer
+
+        if self._scorer is None:
+            if self.model_path is None or not self.model_path.is_file():
+                raise AssistantError(
+                    "尚未訓練評分模型，請先執行 assistant fraud train / no mule scorer yet: run "
+                    "`assistant fraud train`"
+                )
+            self._scorer = MuleScorer.load(self.model_path)
+        return self._scorer
+
+    def score(self, account: str, reasons: int = 5) -> dict[str, Any]:
+        """The account's calibrated mule probability and the features that drove it."""
+        scorer = self._loaded()
+        acct_id = normalize_account(account)
+        _, _, (ids, X) = self._feature_matrix()
+        try:
+            row = ids.index(acct_id)
+        except ValueError:
+            raise AssistantError(f"查無帳戶 {account} / unknown account {account}") from None
+        p = float(scorer.score(X[row : row + 1])[0])
+        why = scorer.explain(X[row : row + 1], top_k=reasons)
+        return {
+            "account": acct_id,
+            "score": round(p, 4),
+            "reasons": [
+                {
+                    "feature": r.feature,
+                    "value": r.value,
+                    "contribution": round(r.contribution, 4),
+                    "zh": r.zh,
+                    "en": r.en,
+                }
+                for r in why
+            ],
+        }
+
+    def top(self, n: int = 20) -> list[dict[str, Any]]:
+        scorer = self._loaded()
+        _, _, (ids, X) = self._feature_matrix()
+        p = scorer.score(X)
+        order = p.argsort()[::-1][:n]
+        return [{"account": ids[i], "score": round(float(p[i]), 4)} for i in order]
 
     @staticmethod
     def _known(index: TransferIndex, acct_id: str) -> bool:

@@ -1,0 +1,291 @@
+"""The fraud agent: understand → investigate (trace, score) → compose.
+
+Only fraud investigators reach it (the route node checks the role in code). Every figure comes
+from the fraud service; the answer names the transfers by id so it can be used as evidence, and
+the traces travel with the answer (``Answer.data``) for the UI to draw.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from datetime import timedelta
+from typing import Any
+
+from langgraph.graph import END, START, StateGraph
+
+from agents.context import RunContext
+from agents.deps import AgentDeps
+from agents.fraud.parse import parse_request
+from agents.fraud.state import FraudInput, FraudOutput, FraudState
+from agents.registry import AgentSpec
+from agents.steps import emit, node_span
+from assistant.errors import AssistantError
+from knowledge.analyzer import is_mostly_english
+
+EVIDENCE_ROWS = 15  # transfers listed in the answer; the full table is in the trace (CSV export)
+
+
+def build(deps: AgentDeps) -> Any:
+    t = deps.telemetry
+
+    def understand(state: FraudState) -> dict[str, Any]:
+        steps = list(state.get("steps", []))
+        with node_span(t, "fraud.understand", steps) as note:
+            req = parse_request(state["question"])
+            if req.account is None:
+                # 「這個帳戶像水房嗎？」: the account of the conversation so far.
+                req.account = _last_account(state.get("history", []))
+            note(f"{req.account or '-'} {','.join(req.directions)} {req.hops} hops")
+        d = asdict(req)
+        d["since"] = req.since.isoformat() if req.since else None
+        d["until"] = req.until.isoformat() if req.until else None
+        return {"request": d, "steps": steps, "problems": list(req.errors)}
+
+    def investigate(state: FraudState) -> dict[str, Any]:
+        steps = list(state.get("steps", []))
+        calls: list[dict[str, Any]] = []
+        problems = list(state.get("problems", []))
+        r = state["request"]
+        traces: list[dict[str, Any]] = []
+        score = None
+        with node_span(t, "fraud.investigate", steps) as note:
+            svc = deps.fraud
+            if svc is None:
+                problems.append("防詐服務未啟用 / the fraud service is not configured")
+            elif not r["account"]:
+                problems.append(
+                    "請提供帳號，例如「追查帳戶 0123-456-789012 的前三層金流」 / give an account number"
+                )
+            elif not r["errors"]:
+                since, until = r["since"], r["until"]
+                if r["days"] and not since:
+                    latest = svc.latest()
+                    if latest is not None:
+                        since = (latest - timedelta(days=r["days"])).isoformat()
+                if r["wants_trace"]:
+                    for direction in r["directions"]:
+                        args = {
+                            "account": r["account"],
+                            "direction": direction,
+                            "hops": r["hops"],
+                            "since": since,
+                            "until": until,
+                        }
+                        out = _tool(
+                            t,
+                            calls,
+                            problems,
+                            "fraud_trace",
+                            args,
+                            lambda a: svc.trace(**_dated(a)),
+                        )
+                        if out is not None:
+                            traces.append(out.to_dict())
+                if r["wants_score"]:
+                    out = _tool(
+                        t,
+                        calls,
+                        problems,
+                        "fraud_score",
+                        {"account": r["account"]},
+                        lambda a: svc.score(a["account"]),
+                    )
+                    score = out
+            note(f"{len(traces)} traces, score {'yes' if score else 'no'}")
+        return {
+            "traces": traces,
+            "score": score,
+            "problems": problems,
+            "tool_calls": calls,
+            "steps": steps,
+        }
+
+    def compose(state: FraudState) -> dict[str, Any]:
+        steps = list(state.get("steps", []))
+        english = is_mostly_english(state["question"])
+        with node_span(t, "fraud.compose", steps) as note:
+            answer = _compose(state, english)
+            emit("token", answer)
+            note("composed")
+        result = {
+            "answer": answer,
+            "citations": [],
+            "generated": False,
+            "no_basis": False,
+            "thinking": "",
+            "tool_calls": state.get("tool_calls", []),
+            "steps": steps,
+            "chunks": [],
+            "data": {"traces": state.get("traces", []), "score": state.get("score")},
+        }
+        return {"result": result, "steps": steps}
+
+    g = StateGraph(
+        FraudState, context_schema=RunContext, input_schema=FraudInput, output_schema=FraudOutput
+    )
+    g.add_node("understand", understand)
+    g.add_node("investigate", investigate)
+    g.add_node("compose", compose)
+    g.add_edge(START, "understand")
+    g.add_edge("understand", "investigate")
+    g.add_edge("investigate", "compose")
+    g.add_edge("compose", END)
+    return g.compile()
+
+
+def _dated(args: dict[str, Any]) -> dict[str, Any]:
+    from datetime import date, datetime
+
+    out = dict(args)
+    for key in ("since", "until"):
+        v = out.get(key)
+        if isinstance(v, str):
+            out[key] = datetime.fromisoformat(v) if "T" in v else date.fromisoformat(v)
+    return out
+
+
+def _tool(t: Any, calls: list, problems: list, name: str, args: dict, fn: Any) -> Any:
+    started = time.perf_counter()
+    with t.span(f"tool.{name}"):
+        try:
+            out = fn(args)
+            ok, summary = True, _summary(name, out)
+        except AssistantError as exc:
+            out, ok, summary = None, False, str(exc)
+            problems.append(str(exc))
+    calls.append(
+        {
+            "name": name,
+            "args": {k: v for k, v in args.items() if v is not None},
+            "summary": summary,
+            "seconds": round(time.perf_counter() - started, 4),
+            "ok": ok,
+        }
+    )
+    return out
+
+
+def _summary(name: str, out: Any) -> str:
+    if name == "fraud_trace":
+        return (
+            f"{len(out.accounts)} accounts, {len(out.transfers)} transfers, {out.elapsed_ms:.1f} ms"
+        )
+    return f"score {out.get('score')}" if isinstance(out, dict) else str(out)
+
+
+def _last_account(history: list[Any]) -> str | None:
+    for turn in reversed(history):
+        for text in (turn.get("question", ""), turn.get("answer", "")):
+            req = parse_request(text)
+            if req.account:
+                return req.account
+    return None
+
+
+def _compose(state: FraudState, english: bool) -> str:
+    lines = [
+        "Computed from the ledger (not by a language model):"
+        if english
+        else "以下依帳務資料計算（非語言模型生成）："
+    ]
+    for tr in state.get("traces", []):
+        up = tr["direction"] == "up"
+        accounts = [a for a in tr["accounts"] if a["role"] != "root"]
+        head = (
+            f"• {'Upstream (where the money came from)' if up else 'Downstream (where it went)'}, "
+            f"{tr['hops']} hops: {len(accounts)} accounts, {len(tr['transfers'])} transfers"
+            if english
+            else f"• {'上游（資金來源）' if up else '下游（資金去向）'}，{tr['hops']} 層："
+            f"{len(accounts)} 個帳戶、{len(tr['transfers'])} 筆交易"
+        )
+        lines.append(head)
+        for hop in range(1, tr["hops"] + 1):
+            at = [a for a in accounts if a["hop"] == hop]
+            if not at:
+                continue
+            top = sorted(at, key=lambda a: -a["attributed"])[:3]
+            names = "、".join(f"{a['id']}（{a['attributed']:,.0f}）" for a in top)
+            lines.append(
+                f"  hop {hop}: {len(at)} accounts; most money: {names}"
+                if english
+                else f"  第 {hop} 層：{len(at)} 個帳戶；金額最多：{names}"
+            )
+        for cut in tr.get("truncated", [])[:3]:
+            lines.append(
+                f"  ⚠ truncated at {cut['account']} hop {cut['hop']}: kept {cut['kept']}, "
+                f"dropped {cut['dropped']}"
+                if english
+                else f"  ⚠ {cut['account']} 第 {cut['hop']} 層交易過多，保留 {cut['kept']} 筆、"
+                f"略去 {cut['dropped']} 筆（金額 {cut['dropped_amount']:,.0f}）"
+            )
+        rows = tr["transfers"][:EVIDENCE_ROWS]
+        if rows:
+            lines.append("")
+            lines.append("| hop | 交易序號 id | 時間 time | 轉出 from | 轉入 to | 金額 amount |")
+            lines.append("|---|---|---|---|---|---|")
+            for x in rows:
+                lines.append(
+                    f"| {x['hop']} | {x['id']} | {x['ts'][:16].replace('T', ' ')} | {x['from']} | "
+                    f"{x['to']} | {x['amount']:,.0f} |"
+                )
+            if len(tr["transfers"]) > EVIDENCE_ROWS:
+                more = len(tr["transfers"]) - EVIDENCE_ROWS
+                lines.append(
+                    f"(+{more} more; export the full evidence table as CSV)"
+                    if english
+                    else f"（另有 {more} 筆，完整證據表可匯出 CSV）"
+                )
+            lines.append("")
+    score = state.get("score")
+    if score:
+        lines.append(
+            f"• Mule risk score: {score['score']:.2f}"
+            if english
+            else f"• 人頭／水房風險分數：{score['score']:.2f}"
+        )
+        for reason in score.get("reasons", [])[:5]:
+            lines.append(f"  – {reason.get('en' if english else 'zh', '')}")
+        lines.append(
+            "A flag or an evidence export is the investigator's decision, recorded in the audit."
+            if english
+            else "是否標記帳戶或匯出證據由調查人員決定，並記入稽核軌跡。"
+        )
+    for p in state.get("problems", []):
+        lines.append(f"⚠ {p}")
+    if len(lines) == 1:
+        lines.append(
+            "No trace or score was asked for." if english else "請說明要追查金流或評估風險。"
+        )
+    return "\n".join(lines).strip()
+
+
+SPEC = AgentSpec(
+    name="fraud",
+    title_zh="防詐助理",
+    title_en="Fraud investigation",
+    keywords=(
+        "金流",
+        "追查",
+        "水房",
+        "人頭",
+        "車手",
+        "警示帳戶",
+        "前期金流",
+        "上游",
+        "下游",
+        "層",
+        "詐騙",
+        "可疑帳戶",
+        "trace",
+        "mule",
+        "money flow",
+        "hops",
+    ),
+    examples=(
+        "追查帳戶 0123-456-789012 近 7 天的前三層金流",
+        "這個帳戶像水房嗎？",
+        "Trace where the money of account 822015930000107 went, 2 hops",
+    ),
+    build=build,
+)

@@ -1,0 +1,69 @@
+"""A fraud investigator's request, read without a model: which account, which direction, how
+many hops, which period, and whether a risk score is asked for."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+from assistant.extract import check_dates, find_accounts, find_date_range, find_hops
+
+_UP = re.compile(
+    r"前期金流|上游|來源|從哪(裡|兒)?來|哪來|匯入來源|upstream|came\s+from|source", re.I
+)
+_DOWN = re.compile(r"下游|去向|流向|流到|流去|轉去|轉到哪|downstream|went|where\s+.*go", re.I)
+_SCORE = re.compile(r"水房|人頭|車手|風險|可疑|像不像|分數|評分|mule|risk|score|suspicious", re.I)
+_DAYS = re.compile(
+    r"(?:近|最近|過去|前)\s*(\d{1,3}|[一二三四五六七八九十]{1,3})\s*(?:天|日)|last\s+(\d{1,3})\s+days",
+    re.I,
+)
+_CN = {c: i for i, c in enumerate("零一二三四五六七八九", 0)}
+
+
+@dataclass
+class FraudRequest:
+    account: str | None = None
+    directions: list[str] = field(default_factory=lambda: ["up", "down"])
+    hops: int = 3
+    days: int | None = None  # 近 N 天: counted back from the ledger's newest transfer
+    since: date | None = None
+    until: date | None = None
+    wants_trace: bool = True
+    wants_score: bool = False
+    errors: list[str] = field(default_factory=list)
+
+
+def _cn_small(text: str) -> int:
+    if text.isdigit():
+        return int(text)
+    if text.startswith("十"):
+        return 10 + (_CN.get(text[1:], 0) if len(text) > 1 else 0)
+    if "十" in text:
+        tens, _, ones = text.partition("十")
+        return _CN[tens] * 10 + (_CN.get(ones, 0) if ones else 0)
+    return _CN.get(text, 0)
+
+
+def parse_request(text: str) -> FraudRequest:
+    req = FraudRequest()
+    accounts = find_accounts(text)
+    if accounts:
+        a = accounts[0]
+        req.account = (a.bank_code or "") + a.number if a.bank_code else a.number
+    up, down = bool(_UP.search(text)), bool(_DOWN.search(text))
+    if up != down:
+        req.directions = ["up"] if up else ["down"]
+    hops = find_hops(text)
+    if hops is not None:
+        req.hops = max(1, min(6, hops))
+    m = _DAYS.search(text)
+    if m:
+        req.days = _cn_small(m.group(1) or m.group(2))
+    req.errors = check_dates(text)
+    if not req.errors:
+        req.since, req.until = find_date_range(text)
+    req.wants_score = bool(_SCORE.search(text))
+    # 「這個帳戶像水房嗎？」 asks for a score, not a trace, unless flows are mentioned too.
+    req.wants_trace = not req.wants_score or bool(re.search(r"金流|追查|trace|flow", text, re.I))
+    return req

@@ -1,0 +1,25 @@
+"""The fraud agent's own state; only ``result`` goes back to the top graph."""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+from agents.state import Result, Turn
+
+
+class FraudInput(TypedDict, total=False):
+    question: str
+    history: list[Turn]
+
+
+class FraudOutput(TypedDict, total=False):
+    result: Result
+
+
+class FraudState(FraudInput, FraudOutput, total=False):
+    request: dict[str, Any]
+    traces: list[dict[str, Any]]  # TraceResult.to_dict() per direction
+    score: dict[str, Any] | None
+    problems: list[str]
+    tool_calls: list[dict[str, Any]]
+    steps: list[dict[str, Any]]
