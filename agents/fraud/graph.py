@@ -7,13 +7,17 @@ the traces travel with the answer (``Answer.data``) for the UI to draw.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
 from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
 
+from agents.compliance.compose import compose_without_model, key_terms
+from agents.compliance.tools import search_regulations
 from agents.context import RunContext
 from agents.deps import AgentDeps
 from agents.fraud.parse import parse_request
@@ -23,7 +27,12 @@ from agents.steps import emit, node_span
 from assistant.errors import AssistantError
 from knowledge.analyzer import is_mostly_english
 
-EVIDENCE_ROWS = 15  # transfers listed in the answer; the full table is in the trace (CSV export)
+EVIDENCE_ROWS = 15
+# Words that ask for work on an account; without them and without an account, the question is
+# about the rules and goes to the regulations.
+_ACTION = re.compile(
+    r"追查|追蹤|調查|查一下|金流|像不像|像.*嗎|分數|評分|trace|score|investigate", re.I
+)  # transfers listed in the answer; the full table is in the trace (CSV export)
 
 
 def build(deps: AgentDeps) -> Any:
@@ -42,7 +51,7 @@ def build(deps: AgentDeps) -> Any:
         d["until"] = req.until.isoformat() if req.until else None
         return {"request": d, "steps": steps, "problems": list(req.errors)}
 
-    def investigate(state: FraudState) -> dict[str, Any]:
+    def investigate(state: FraudState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         steps = list(state.get("steps", []))
         calls: list[dict[str, Any]] = []
         problems = list(state.get("problems", []))
@@ -53,6 +62,22 @@ def build(deps: AgentDeps) -> Any:
             svc = deps.fraud
             if svc is None:
                 problems.append("防詐服務未啟用 / the fraud service is not configured")
+            elif not r["account"] and not _ACTION.search(state["question"]):
+                # A question about the rules (「人頭帳戶會被怎麼處理？」), not about an account:
+                # answered from the regulations, as the compliance agent would.
+                hits, call = search_regulations(
+                    deps.retriever, runtime.context.user, state["question"], deps.settings.top_k
+                )
+                calls.append(call)
+                note(f"regulations: {len(hits)} articles")
+                return {
+                    "traces": [],
+                    "score": None,
+                    "hits": hits,
+                    "problems": problems,
+                    "tool_calls": calls,
+                    "steps": steps,
+                }
             elif not r["account"]:
                 problems.append(
                     "請提供帳號，例如「追查帳戶 0123-456-789012 的前三層金流」 / give an account number"
@@ -103,20 +128,30 @@ def build(deps: AgentDeps) -> Any:
 
     def compose(state: FraudState) -> dict[str, Any]:
         steps = list(state.get("steps", []))
-        english = is_mostly_english(state["question"])
+        question = state["question"]
+        english = is_mostly_english(question)
+        hits = state.get("hits") or []
         with node_span(t, "fraud.compose", steps) as note:
-            answer = _compose(state, english)
+            if hits:
+                cited = hits[: deps.settings.cite_k]
+                terms = key_terms(deps.retriever, question)
+                answer = compose_without_model(deps.analyzer, terms, cited, english)
+            else:
+                cited = []
+                answer = _compose(state, english)
             emit("token", answer)
             note("composed")
         result = {
             "answer": answer,
-            "citations": [],
+            "citations": cited,
             "generated": False,
             "no_basis": False,
             "thinking": "",
             "tool_calls": state.get("tool_calls", []),
             "steps": steps,
-            "chunks": [],
+            "chunks": [
+                {k: h.get(k) for k in ("chunk_id", "law", "article", "amended")} for h in cited
+            ],
             "data": {"traces": state.get("traces", []), "score": state.get("score")},
         }
         return {"result": result, "steps": steps}
@@ -264,23 +299,17 @@ SPEC = AgentSpec(
     name="fraud",
     title_zh="防詐助理",
     title_en="Fraud investigation",
+    # Words of an investigation, not of the rules about fraud (「警示帳戶的期限」 is compliance's).
     keywords=(
         "金流",
         "追查",
         "水房",
-        "人頭",
+        "人頭帳戶",
         "車手",
-        "警示帳戶",
         "前期金流",
-        "上游",
-        "下游",
-        "層",
-        "詐騙",
-        "可疑帳戶",
         "trace",
         "mule",
         "money flow",
-        "hops",
     ),
     examples=(
         "追查帳戶 0123-456-789012 近 7 天的前三層金流",

@@ -20,6 +20,7 @@ class FraudState(FraudInput, FraudOutput, total=False):
     request: dict[str, Any]
     traces: list[dict[str, Any]]  # TraceResult.to_dict() per direction
     score: dict[str, Any] | None
+    hits: list[dict[str, Any]]  # articles, when the question is about the rules
     problems: list[str]
     tool_calls: list[dict[str, Any]]
     steps: list[dict[str, Any]]
