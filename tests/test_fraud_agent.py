@@ -81,26 +81,17 @@ def test_unknown_account_and_missing_account_are_said(desk: Container) -> None:
 
 
 def test_the_flow_is_drawn_beside_the_answer(desk: Container) -> None:
-    from tests.test_ui import CHROMIUM, CHROMIUM_ARGS, PASSWORD, WAIT_MS, _free_port
-    from ui.app import serve_ui
+    from playwright.sync_api import expect
 
-    if not CHROMIUM.is_file():
-        pytest.skip(f"browser test needs Chromium at {CHROMIUM} (apt-get install chromium)")
-    from playwright.sync_api import expect, sync_playwright
+    from tests.browser import logged_in
+    from tests.test_ui import PASSWORD, _free_port
+    from ui.app import serve_ui
 
     user = desk.users.add("flow-viewer", "fraud", PASSWORD)
     mule = _mule(desk)
     demo = serve_ui(desk, host="127.0.0.1", port=_free_port(), prevent_thread_lock=True, quiet=True)
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(WAIT_MS)
-            expect.set_options(timeout=WAIT_MS)
-            page.goto(demo.local_url)
-            page.locator("input[type=text]").fill(user.name)
-            page.locator("input[type=password]").fill(PASSWORD)
-            page.get_by_role("button").click()
+        with logged_in(demo.local_url, user.name, PASSWORD) as page:
             box = page.locator("#twfin-question textarea")
             box.fill(f"追查帳戶 {mule} 的前兩層金流")
             box.press("Enter")
@@ -109,6 +100,5 @@ def test_the_flow_is_drawn_beside_the_answer(desk: Container) -> None:
             expect(flow).to_be_visible()
             expect(flow.locator(".sankey").first).to_be_attached()
             expect(flow).to_contain_text(mule)
-            browser.close()
     finally:
         demo.close()

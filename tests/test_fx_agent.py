@@ -157,25 +157,16 @@ def test_parse_request(
 
 
 def test_fx_tab_in_the_browser(desk: Container) -> None:
-    from tests.test_ui import CHROMIUM, CHROMIUM_ARGS, PASSWORD, WAIT_MS, _free_port
-    from ui.app import serve_ui
+    from playwright.sync_api import expect
 
-    if not CHROMIUM.is_file():
-        pytest.skip(f"browser test needs Chromium at {CHROMIUM} (apt-get install chromium)")
-    from playwright.sync_api import expect, sync_playwright
+    from tests.browser import logged_in
+    from tests.test_ui import PASSWORD, _free_port
+    from ui.app import serve_ui
 
     user = desk.users.add("fx-browser", "fx", PASSWORD)
     demo = serve_ui(desk, host="127.0.0.1", port=_free_port(), prevent_thread_lock=True, quiet=True)
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(WAIT_MS)
-            expect.set_options(timeout=WAIT_MS)
-            page.goto(demo.local_url)
-            page.locator("input[type=text]").fill(user.name)
-            page.locator("input[type=password]").fill(PASSWORD)
-            page.get_by_role("button").click()
+        with logged_in(demo.local_url, user.name, PASSWORD) as page:
             page.get_by_role("tab", name="外匯").click()
             page.get_by_role("button", name="查詢").click()
             expect(page.locator("#twfin-fx-latest")).to_contain_text("2017-09-30")
@@ -183,14 +174,12 @@ def test_fx_tab_in_the_browser(desk: Container) -> None:
             page.locator("#twfin-fx-amount input, #twfin-fx-amount textarea").first.fill("70萬")
             page.locator("#twfin-fx-go").click()
             expect(page.locator("#twfin-fx-result")).to_contain_text("TWD 21,217,000")
-            page.locator(
-                "#twfin-fx-check-amount input, #twfin-fx-check-amount textarea"
-            ).first.fill("70萬")
+            amount = page.locator("#twfin-fx-check-amount input, #twfin-fx-check-amount textarea")
+            amount.first.fill("70萬")
             page.locator("#twfin-fx-check").click()
             duties = page.locator("#twfin-fx-duties")
             expect(duties).to_contain_text("〔外匯收支或交易申報辦法第5條〕")
             expect(duties).to_contain_text("✔ 申報")
-            browser.close()
     finally:
         demo.close()
 

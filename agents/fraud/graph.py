@@ -8,7 +8,6 @@ the traces travel with the answer (``Answer.data``) for the UI to draw.
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
@@ -24,7 +23,7 @@ from agents.fraud.parse import parse_request
 from agents.fraud.state import FraudInput, FraudOutput, FraudState
 from agents.registry import AgentSpec
 from agents.steps import emit, node_span
-from assistant.errors import AssistantError
+from agents.toolcall import call_tool
 from knowledge.analyzer import is_mostly_english
 
 EVIDENCE_ROWS = 15
@@ -97,24 +96,26 @@ def build(deps: AgentDeps) -> Any:
                             "since": since,
                             "until": until,
                         }
-                        out = _tool(
+                        out = call_tool(
                             t,
                             calls,
                             problems,
                             "fraud_trace",
                             args,
                             lambda a: svc.trace(**_dated(a)),
+                            lambda o: _summary("fraud_trace", o),
                         )
                         if out is not None:
                             traces.append(out.to_dict())
                 if r["wants_score"]:
-                    out = _tool(
+                    out = call_tool(
                         t,
                         calls,
                         problems,
                         "fraud_score",
                         {"account": r["account"]},
                         lambda a: svc.score(a["account"]),
+                        lambda o: _summary("fraud_score", o),
                     )
                     score = out
             note(f"{len(traces)} traces, score {'yes' if score else 'no'}")
@@ -177,27 +178,6 @@ def _dated(args: dict[str, Any]) -> dict[str, Any]:
         v = out.get(key)
         if isinstance(v, str):
             out[key] = datetime.fromisoformat(v) if "T" in v else date.fromisoformat(v)
-    return out
-
-
-def _tool(t: Any, calls: list, problems: list, name: str, args: dict, fn: Any) -> Any:
-    started = time.perf_counter()
-    with t.span(f"tool.{name}"):
-        try:
-            out = fn(args)
-            ok, summary = True, _summary(name, out)
-        except AssistantError as exc:
-            out, ok, summary = None, False, str(exc)
-            problems.append(str(exc))
-    calls.append(
-        {
-            "name": name,
-            "args": {k: v for k, v in args.items() if v is not None},
-            "summary": summary,
-            "seconds": round(time.perf_counter() - started, 4),
-            "ok": ok,
-        }
-    )
     return out
 
 

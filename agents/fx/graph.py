@@ -7,8 +7,6 @@ with no amount (「個人每年結匯額度是多少？」) is answered from the
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import asdict
 from datetime import date
 from decimal import Decimal
@@ -26,7 +24,7 @@ from agents.fx.parse import FxRequest, parse_request
 from agents.fx.state import FxInput, FxOutput, FxState
 from agents.registry import AgentSpec
 from agents.steps import emit, node_span
-from assistant.errors import AssistantError
+from agents.toolcall import call_tool
 from assistant.fx.rules import CUSTOMER_ZH
 from assistant.llm.base import LLMError, Message
 from knowledge.analyzer import is_mostly_english
@@ -59,25 +57,33 @@ def build(deps: AgentDeps) -> Any:
             if deps.fx is None:
                 problems.append("外匯服務未啟用 / the FX service is not configured")
             elif req.amount is not None and req.currency and not req.errors:
-                conversion = _tool(
+                conversion = call_tool(
                     t,
                     calls,
                     problems,
                     "fx_convert",
                     _convert_args(req),
                     lambda a: deps.fx.convert(**a),
+                    lambda o: _summary("fx_convert", o),
                 )
-                check = _tool(
-                    t, calls, problems, "fx_check", _check_args(req), lambda a: deps.fx.check(**a)
+                check = call_tool(
+                    t,
+                    calls,
+                    problems,
+                    "fx_check",
+                    _check_args(req),
+                    lambda a: deps.fx.check(**a),
+                    lambda o: _summary("fx_check", o),
                 )
             elif req.currency and req.asks_rate and not req.errors:
-                rate = _tool(
+                rate = call_tool(
                     t,
                     calls,
                     problems,
                     "fx_rate",
                     {"currency": req.currency, "on": req.on, "kind": req.kind},
                     lambda a: deps.fx.rate(**a),
+                    lambda o: _summary("fx_rate", o),
                 )
             if not calls and not req.errors:
                 # Nothing to compute: answer from the FX regulations' own wording.
@@ -183,36 +189,6 @@ def _check_args(req: FxRequest) -> dict[str, Any]:
         "ytd_usd": req.ytd_usd,
         "on": req.on,
     }
-
-
-def _tool(
-    t: Any,
-    calls: list[dict[str, Any]],
-    problems: list[str],
-    name: str,
-    args: dict[str, Any],
-    fn: Callable[[dict[str, Any]], Any],
-) -> Any:
-    """Run one tool call, record it for the audit, and turn a refusal into a stated problem."""
-    started = time.perf_counter()
-    shown = {k: (str(v) if v is not None else None) for k, v in args.items()}
-    with t.span(f"tool.{name}"):
-        try:
-            out = fn(args)
-            ok, summary = True, _summary(name, out)
-        except (AssistantError, KnowledgeError) as exc:
-            out, ok, summary = None, False, str(exc)
-            problems.append(str(exc))
-    calls.append(
-        {
-            "name": name,
-            "args": shown,
-            "summary": summary,
-            "seconds": round(time.perf_counter() - started, 4),
-            "ok": ok,
-        }
-    )
-    return out
 
 
 def _summary(name: str, out: Any) -> str:
