@@ -29,6 +29,7 @@ class _Built:
     transfers: int
     checked: float
     latest: int  # epoch seconds of the newest transfer
+    arrays: Any  # the LedgerArrays the index was built from, reused for the features
 
 
 class FraudService:
@@ -112,7 +113,7 @@ class FraudService:
                 list(arrays.account_ids),
             )
             latest = int(arrays.ts.max()) if len(arrays) else 0
-            self._built = _Built(index, len(arrays), now, latest)
+            self._built = _Built(index, len(arrays), now, latest, arrays)
             return index
 
     def latest(self) -> datetime | None:
@@ -163,7 +164,8 @@ class FraudService:
         cached = self._features
         if cached is not None and cached[0] == id(index):
             return index, cached[1], cached[2]
-        arrays = self.ledger.arrays()
+        assert self._built is not None
+        arrays = self._built.arrays  # read once for the index; reading the ledger takes seconds
         names, X = account_features(arrays, account_meta(self.ledger))
         self._features = (id(index), names, (list(arrays.account_ids), X))
         return index, names, (list(arrays.account_ids), X)
