@@ -31,6 +31,7 @@ def make_engine(url: str, busy_timeout_ms: int = 10_000) -> Engine:
     # Importing the table modules registers them on SQLModel.metadata.
     import assistant.fraud.records
     import assistant.fx.records
+    import assistant.modeleval.store
     import assistant.records  # noqa: F401
     import knowledge.catalog  # noqa: F401
 
