@@ -329,8 +329,11 @@ def config_show(app: AppContext) -> None:
 
 def _register() -> None:
     from assistant.cli_chat import ask, eval_agents, serve, users
+    from assistant.cli_credit import credit, eval_credit
+    from assistant.cli_credit_pd import credit_score, credit_train, eval_credit_pd
     from assistant.cli_fraud import eval_fraud, fraud
     from assistant.cli_fx import eval_fx, fx
+    from assistant.cli_models import eval_exam, eval_models
 
     cli.add_command(ask)
     cli.add_command(serve)
@@ -340,6 +343,13 @@ def _register() -> None:
     cli.add_command(fraud)
     eval_group.add_command(eval_fraud)
     eval_group.add_command(eval_fx)
+    cli.add_command(credit)
+    eval_group.add_command(eval_credit)
+    credit.add_command(credit_train)
+    credit.add_command(credit_score)
+    eval_group.add_command(eval_credit_pd)
+    eval_group.add_command(eval_exam)
+    eval_group.add_command(eval_models)
 
 
 _register()

@@ -1,0 +1,1 @@
+"""授信 / credit analysis."""

@@ -1,0 +1,188 @@
+"""Credit eval: the share of statement figures extracted exactly from a folder of reports.
+
+The expected file is JSON mapping a PDF's file name to what must be read from it (keys that
+start with "_" are comments)::
+
+    {"2301_202404_AI1.pdf": {
+        "periods": ["2024-12-31", "2023-12-31"],
+        "items": {"total_assets": [204682769000, 188972260000], "eps": [5.21, 6.36], ...}}}
+
+Values are as ``assistant credit extract --json`` gives them: NT$ with the unit applied, EPS in
+NT$ per share, one per period, current first; null where the report shows nothing. A figure
+counts as exact when it equals the expected value to the unit (no tolerance: a total off by
+one thousand is a wrong total). Balance-sheet totals are also scored on their own. A report
+that cannot be read is listed with its reason and scores zero on every figure it has expected.
+
+    python -m evals.credit ../shared/data/statements --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from assistant.credit.pdftext import StatementError
+from assistant.credit.schema import BALANCE_SHEET_TOTALS, ITEMS
+from assistant.credit.statements import extract
+
+ROOT = Path(__file__).resolve().parents[1]
+BUNDLED = ROOT / "evals" / "credit_expected" / "statements.json"
+
+
+def default_expected(folder: Path) -> Path:
+    """DIR/expected.json when the folder brings its own, else the bundled file."""
+    own = folder / "expected.json"
+    return own if own.is_file() else BUNDLED
+
+
+def load_expected(path: Path) -> dict[str, dict[str, Any]]:
+    """File name → {"periods", "items"}; ValueError naming what is malformed."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: 無法讀取期望值 / cannot read the expected values: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: 應為物件 / must be an object of file name → expected values")
+    out: dict[str, dict[str, Any]] = {}
+    for name, entry in data.items():
+        if name.startswith("_"):
+            continue
+        if not isinstance(entry, dict) or not isinstance(entry.get("items"), dict):
+            raise ValueError(f'{path}: {name}: 缺少 "items" / needs an "items" object')
+        unknown = sorted(set(entry["items"]) - set(ITEMS))
+        if unknown:
+            raise ValueError(f"{path}: {name}: 未知項目 / unknown items {unknown}")
+        out[name] = entry
+    return out
+
+
+def _same(got: Any, want: Any) -> bool:
+    if want is None or got is None:
+        return want is None and got is None
+    try:
+        return Decimal(str(got)) == Decimal(str(want))
+    except InvalidOperation:
+        return False
+
+
+def score_file(extracted: dict[str, Any], expected: dict[str, Any]) -> dict[str, Any]:
+    """Figures, exact ones and mismatches of one report against its expected values."""
+    periods = extracted["periods"]
+    want_periods = expected.get("periods")
+    figures = exact = totals = totals_exact = 0
+    mismatches: list[str] = []
+    if want_periods is not None and want_periods != periods:
+        mismatches.append(f"periods: got {periods}, expected {want_periods}")
+    for name, wants in expected["items"].items():
+        got_item = extracted["items"].get(name)
+        for i, want in enumerate(wants):
+            # Align by the expected period's date when given, so a missing column shows as a
+            # miss on its own figures rather than shifting every later one.
+            got = None
+            if got_item is not None:
+                j = periods.index(want_periods[i]) if want_periods and want_periods[i] in periods \
+                    else (i if not want_periods else None)
+                if j is not None and j < len(got_item["values"]):
+                    got = got_item["values"][j]
+            figures += 1
+            ok = _same(got, want)
+            exact += ok
+            if name in BALANCE_SHEET_TOTALS:
+                totals += 1
+                totals_exact += ok
+            if not ok:
+                at = want_periods[i] if want_periods else str(i)
+                mismatches.append(f"{name}[{at}]: got {got}, expected {want}")
+    return {
+        "figures": figures,
+        "exact": exact,
+        "share": round(exact / figures, 4) if figures else None,
+        "totals": totals,
+        "totals_exact": totals_exact,
+        "totals_share": round(totals_exact / totals, 4) if totals else None,
+        "periods_ok": want_periods is None or want_periods == periods,
+        "mismatches": mismatches,
+    }
+
+
+def evaluate(folder: Path, expected_path: Path) -> dict[str, Any]:
+    expected = load_expected(expected_path)
+    pdfs = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".pdf")
+    files: list[dict[str, Any]] = []
+    figures = exact = totals = totals_exact = unreadable = unscored = 0
+    for pdf in pdfs:
+        want = expected.get(pdf.name)
+        entry: dict[str, Any] = {"file": pdf.name}
+        try:
+            x = extract(pdf)
+        except StatementError as exc:
+            unreadable += 1
+            entry.update(error=str(exc), error_kind=exc.kind)
+            if want is not None:
+                n = sum(len(v) for v in want["items"].values())
+                t = sum(len(v) for k, v in want["items"].items() if k in BALANCE_SHEET_TOTALS)
+                entry.update(figures=n, exact=0, share=0.0, totals=t, totals_exact=0,
+                             totals_share=0.0 if t else None)
+                figures += n
+                totals += t
+            files.append(entry)
+            continue
+        entry["seconds"] = round(x.seconds, 3)
+        if want is None:
+            unscored += 1
+            entry["figures"] = None
+            files.append(entry)
+            continue
+        s = score_file(x.to_dict(), want)
+        entry.update(s)
+        figures += s["figures"]
+        exact += s["exact"]
+        totals += s["totals"]
+        totals_exact += s["totals_exact"]
+        files.append(entry)
+    missing = sorted(set(expected) - {p.name for p in pdfs})
+    return {
+        "folder": str(folder),
+        "expected": str(expected_path),
+        "n_files": len(pdfs),
+        "n_read": len(pdfs) - unreadable,
+        "n_unreadable": unreadable,
+        "n_unscored": unscored,
+        "expected_but_absent": missing,
+        "overall": {
+            "figures": figures,
+            "exact": exact,
+            "share": round(exact / figures, 4) if figures else 0.0,
+            "totals": totals,
+            "totals_exact": totals_exact,
+            "totals_share": round(totals_exact / totals, 4) if totals else None,
+        },
+        "unreadable": [
+            {"file": f["file"], "kind": f["error_kind"], "reason": f["error"]}
+            for f in files if "error" in f
+        ],
+        "files": files,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--expected", type=Path)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    report = evaluate(args.folder, args.expected or default_expected(args.folder))
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+        return
+    o = report["overall"]
+    print(f"overall {o['exact']}/{o['figures']} = {o['share']}, totals {o['totals_share']}")
+    for f in report["files"]:
+        print(f"  {f['file']}: {f.get('share', f.get('error'))}")
+
+
+if __name__ == "__main__":
+    main()
