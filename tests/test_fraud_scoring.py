@@ -80,6 +80,11 @@ def test_features_on_a_tiny_ledger(tmp_path: Path) -> None:
     # flagged links come from status only: C1 pays 警示 X1; A1 pays M1, whose label is True
     assert f("C1", "flagged_links") == 1
     assert f("A1", "flagged_links") == 0 and f("M1", "flagged_links") == 0
+    # neighbour means: M1 sends to C1 only; A1 and B1 send to M1 (fan_in of C1 is 1)
+    assert f("M1", "to_mean_fan_in") == 1 and f("M1", "from_mean_fan_out") == 1
+    assert f("C1", "from_mean_total_in") == 15_000  # its one sender, M1
+    assert f("M1", "from_mean_age_days") == pytest.approx(f("A1", "age_days"))  # B1's unknown
+    assert np.isnan(f("A1", "from_mean_fan_in"))  # nobody sends to A1
 
 
 def test_flagged_links_ignore_labels_in_meta(tmp_path: Path) -> None:
