@@ -79,3 +79,4 @@ class RunContext:
     user: UserContext
     llm: MeteredLLM
     started: float = field(default_factory=time.perf_counter)
+    conversation_id: str | None = None  # for what a tool files against the conversation

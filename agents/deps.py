@@ -26,3 +26,4 @@ class AgentDeps:
     embedder: Any | None = None  # for the router's similarity to example questions
     fx: Any | None = None  # assistant.fx.service.FxService, for the FX agent
     fraud: Any | None = None  # assistant.fraud.service.FraudService, for the fraud agent
+    fraud_actions: Any | None = None  # assistant.fraud.actions.ActionDesk: proposals only

@@ -1,23 +1,259 @@
-"""The audit trail: one record per answer, and the feedback people give on it."""
+"""The audit trail: one record per answer or decision, hash-chained and append-only, and the
+feedback people give on answers.
+
+Appends are serialised so the chain cannot fork: the head is read and the next record written
+in one transaction that only one writer holds at a time. On SQLite that is ``BEGIN IMMEDIATE``
+(the database's single write lock, taken before the head is read, so a second appender waits
+on the busy timeout instead of reading a stale head). On PostgreSQL it is ``SELECT … FOR
+UPDATE`` on the one-row ``audit_chain`` head table: it locks exactly what an append depends on,
+is released by commit or rollback (nothing to leak), and unlike an advisory lock it cannot be
+forgotten by a writer that goes through the table, and it shows a deleted tail on verify. The
+unique index on ``seq`` backs both up: a fork fails to commit.
+"""
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
-from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlalchemy import Connection, Engine, Table, insert, inspect, select, text, update
+from sqlmodel import Session, col
+from sqlmodel import select as sm_select
 
 from assistant.answers import Answer
+from assistant.audit_chain import (
+    CHAIN_VERSION,
+    GENESIS_HASH,
+    HASHED_FIELDS,
+    ChainHead,
+    VerifyReport,
+    canonical_json,
+    json_safe,
+    record_hash,
+    tool_call_digest,
+    utc_naive,
+    verify_chain,
+)
 from assistant.errors import AuthError, NotFound
 from assistant.permissions import UserContext
-from assistant.records import AuditRow, ConversationRow, FeedbackRow, ModelFingerprintRow
+from assistant.records import (
+    AuditChainRow,
+    AuditRow,
+    ConversationRow,
+    FeedbackRow,
+    ModelFingerprintRow,
+)
+
+log = logging.getLogger(__name__)
+
+AUDIT = cast(Table, AuditRow.__table__)
+HEAD = cast(Table, AuditChainRow.__table__)
+
+# Columns the chain added to audit_record; an older database gets them by ALTER TABLE.
+_CHAIN_COLUMNS = {
+    "seq": "INTEGER",
+    "prev_hash": "VARCHAR(64)",
+    "hash": "VARCHAR(64)",
+    "kind": "VARCHAR(16)",
+}
+_SEQ_INDEX = "ix_audit_record_seq"  # the name create_all gives it, so both paths agree
+_APPEND_ONLY_MSG = "稽核紀錄只能新增，不能修改或刪除 / audit records are append-only"
+
+# Roles that may read customer identifiers in an export unmasked.
+UNMASKED_ROLES = frozenset({"admin", "auditor"})
+# Export ranges are the bank's calendar days. Taiwan has kept UTC+8 without DST since 1979.
+TAIPEI = timezone(timedelta(hours=8), "Asia/Taipei")
+
+ExportFormat = Literal["jsonl", "csv"]
 
 
 class AuditLog:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._sqlite = engine.dialect.name == "sqlite"
+        self._migrate()
+
+    # ---- chain upkeep -------------------------------------------------------------------
+
+    @contextmanager
+    def _serialised(self) -> Iterator[Connection]:
+        """A transaction that no other appender runs alongside (see the module docstring)."""
+        with self._engine.connect() as conn:
+            if not self._sqlite:
+                with conn.begin():
+                    yield conn
+                return
+            # The driver's own BEGIN is deferred: it would take the write lock only at the
+            # INSERT, after the head was read, and two appenders could read the same head.
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.exec_driver_sql("COMMIT")
+            except BaseException:
+                conn.exec_driver_sql("ROLLBACK")
+                raise
+
+    def _up_to_date(self) -> bool:
+        with self._engine.connect() as conn:
+            names = {c["name"] for c in inspect(conn).get_columns(AUDIT.name)}
+            if not set(_CHAIN_COLUMNS) <= names or not inspect(conn).has_table(HEAD.name):
+                return False
+            if conn.execute(select(HEAD.c.id).where(HEAD.c.id == 1)).first() is None:
+                return False
+            return self._has_triggers(conn)
+
+    def _has_triggers(self, conn: Connection) -> bool:
+        if self._sqlite:
+            sql = "SELECT count(*) FROM sqlite_master WHERE type='trigger' AND tbl_name=:t"
+        elif self._engine.dialect.name == "postgresql":
+            sql = (
+                "SELECT count(*) FROM pg_trigger WHERE tgrelid = CAST(:t AS regclass) "
+                "AND NOT tgisinternal"
+            )
+        else:
+            return True  # no append-only trigger for other engines; the chain still shows edits
+        return bool(conn.execute(text(sql), {"t": AUDIT.name}).scalar_one() >= 2)
+
+    def _migrate(self) -> None:
+        """Bring an older audit_record up to the chain, once, under the write lock.
+
+        SQLModel's create_all makes missing tables but never alters one, so the chain columns
+        are added here (nullable: old rows have no values yet). Rows written before the chain
+        are then sealed: chained in id order as they stand now. The head row records up to
+        which seq and when, because the chain can attest those rows only from that moment.
+        """
+        if self._up_to_date():
+            return
+        with self._serialised() as conn:
+            if not self._sqlite:
+                # DDL and sealing by two processes at once would collide; FOR UPDATE needs a
+                # head row, which may not exist yet, so a transaction-level advisory lock.
+                conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('audit_chain'))"))
+            # Under the lock: two processes starting together would both try to create it.
+            HEAD.create(conn, checkfirst=True)
+            names = {c["name"] for c in inspect(conn).get_columns(AUDIT.name)}
+            for name, sql_type in _CHAIN_COLUMNS.items():
+                if name not in names:
+                    conn.exec_driver_sql(f"ALTER TABLE {AUDIT.name} ADD COLUMN {name} {sql_type}")
+                    log.info("audit_record: added column %s", name)
+            conn.exec_driver_sql(
+                f"CREATE UNIQUE INDEX IF NOT EXISTS {_SEQ_INDEX} ON {AUDIT.name} (seq)"
+            )
+            if conn.execute(select(HEAD.c.id).where(HEAD.c.id == 1)).first() is None:
+                self._seal(conn)
+            self._create_triggers(conn)
+
+    def _seal(self, conn: Connection) -> None:
+        """Create the head; chain the rows written before the chain existed, in id order."""
+        last = conn.execute(
+            select(AUDIT.c.seq, AUDIT.c.hash)
+            .where(AUDIT.c.seq.is_not(None))
+            .order_by(AUDIT.c.seq.desc())
+            .limit(1)
+        ).first()
+        # Chained rows without a head: the head row was removed. Take the chain up from its
+        # last record; sealing anything now would pass later insertions off as old rows.
+        seq, prev = (int(last[0]), str(last[1])) if last else (0, GENESIS_HASH)
+        sealed_through: int | None = None
+        now = datetime.now(UTC)
+        if last is None:
+            after = 0
+            while True:
+                batch = (
+                    conn.execute(
+                        select(AUDIT)
+                        .where(AUDIT.c.seq.is_(None), AUDIT.c.id > after)
+                        .order_by(AUDIT.c.id)
+                        .limit(500)
+                    )
+                    .mappings()
+                    .all()
+                )
+                if not batch:
+                    break
+                for row in batch:
+                    seq += 1
+                    fields = {**row, "seq": seq, "prev_hash": prev, "kind": row["kind"] or "answer"}
+                    prev = record_hash(fields)
+                    conn.execute(
+                        update(AUDIT)
+                        .where(AUDIT.c.id == row["id"])
+                        .values(
+                            seq=seq, prev_hash=fields["prev_hash"], hash=prev, kind=fields["kind"]
+                        )
+                    )
+                after = int(batch[-1]["id"])
+            if seq:
+                sealed_through = seq
+                log.warning("audit_record: sealed %d records written before the chain", seq)
+        conn.execute(
+            insert(HEAD).values(
+                id=1,
+                seq=seq,
+                hash=prev,
+                sealed_through=sealed_through,
+                sealed_at=now if sealed_through else None,
+                created_at=now,
+            )
+        )
+
+    def _create_triggers(self, conn: Connection) -> None:
+        """Refuse UPDATE and DELETE on audit records in the database itself.
+
+        A person with the database file can drop the triggers; the hash chain is what shows
+        the edit then. The triggers stop the honest mistakes: a script, an ORM merge, a cleanup.
+        """
+        if self._sqlite:
+            for op in ("UPDATE", "DELETE"):
+                conn.exec_driver_sql(
+                    f"CREATE TRIGGER IF NOT EXISTS {AUDIT.name}_no_{op.lower()} "
+                    f"BEFORE {op} ON {AUDIT.name} "
+                    f"BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY_MSG}'); END"
+                )
+        elif self._engine.dialect.name == "postgresql":
+            conn.exec_driver_sql(
+                "CREATE OR REPLACE FUNCTION audit_record_append_only() RETURNS trigger "
+                f"LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '{_APPEND_ONLY_MSG}'; END $$"
+            )
+            for op in ("UPDATE", "DELETE"):
+                name = f"{AUDIT.name}_no_{op.lower()}"
+                conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name} ON {AUDIT.name}")
+                conn.exec_driver_sql(
+                    f"CREATE TRIGGER {name} BEFORE {op} ON {AUDIT.name} "
+                    "FOR EACH ROW EXECUTE FUNCTION audit_record_append_only()"
+                )
+
+    def _append(self, fields: dict[str, Any]) -> int:
+        """Write the next record of the chain; returns its id."""
+        with self._serialised() as conn:
+            head = conn.execute(
+                select(HEAD.c.seq, HEAD.c.hash).where(HEAD.c.id == 1).with_for_update()
+            ).one()
+            seq = int(head.seq) + 1
+            # Stamped under the lock, so time order and chain order agree.
+            row = {
+                **fields,
+                "seq": seq,
+                "prev_hash": head.hash,
+                "created_at": datetime.now(UTC),
+            }
+            row["hash"] = record_hash(row)
+            result = conn.execute(insert(AUDIT).values(**row))
+            conn.execute(update(HEAD).where(HEAD.c.id == 1).values(seq=seq, hash=row["hash"]))
+            record_id = result.inserted_primary_key[0] if result.inserted_primary_key else None
+            assert record_id is not None
+            return int(record_id)
+
+    # ---- writing ------------------------------------------------------------------------
 
     def record(
         self,
@@ -27,34 +263,90 @@ class AuditLog:
         chunks: list[dict[str, Any]],
         model_sha256: str,
     ) -> int:
-        row = AuditRow(
-            user_name=user.name,
-            user_role=user.role,
-            conversation_id=answer.conversation_id,
-            question=question,
-            agent=answer.agent,
-            route_method=answer.route_method,
-            chunks=chunks,
-            tool_calls=[
-                {"name": t.name, "args": t.args, "summary": t.summary, "ok": t.ok}
-                for t in answer.tool_calls
-            ],
-            answer=answer.answer,
-            model=answer.model,
-            model_sha256=model_sha256,
-            generated=answer.generated,
-            no_basis=answer.no_basis,
-            refused=answer.refused,
-            llm_calls=answer.llm_calls,
-            latency_ms=round(answer.latency_ms, 1),
-            model_ms=round(answer.model_ms, 1),
+        tool_calls = []
+        for t in answer.tool_calls:
+            args = json_safe(t.args)
+            tool_calls.append(
+                {
+                    "name": t.name,
+                    "args": args,
+                    "summary": t.summary,
+                    "ok": t.ok,
+                    # The summary is what the trail keeps of a result; the digest pins it.
+                    "digest": tool_call_digest(t.name, args, t.summary, t.ok),
+                }
+            )
+        return self._append(
+            {
+                "kind": "answer",
+                "user_name": user.name,
+                "user_role": user.role,
+                "conversation_id": answer.conversation_id,
+                "question": question,
+                "agent": answer.agent,
+                "route_method": answer.route_method,
+                "chunks": json_safe(chunks),
+                "tool_calls": tool_calls,
+                "answer": answer.answer,
+                "model": answer.model,
+                "model_sha256": model_sha256,
+                "generated": answer.generated,
+                "no_basis": answer.no_basis,
+                "refused": answer.refused,
+                "llm_calls": int(answer.llm_calls),
+                "latency_ms": float(round(answer.latency_ms, 1)),
+                "model_ms": float(round(answer.model_ms, 1)),
+            }
         )
-        with Session(self._engine) as s:
-            s.add(row)
-            s.commit()
-            s.refresh(row)
-            assert row.id is not None
-            return row.id
+
+    def record_action(
+        self,
+        user: UserContext,
+        *,
+        conversation_id: str | None,
+        action: str,
+        args: dict[str, Any],
+        outcome: str,
+        agent: str = "",
+    ) -> int:
+        """Record a decision a person took outside a chat answer (confirming an account flag,
+        approving a credit memo), in the same chain as the answers it may rest on."""
+        safe_args = json_safe(args)
+        described = canonical_json(safe_args)
+        if len(described) > 300:
+            described = described[:300] + "…"
+        return self._append(
+            {
+                "kind": "action",
+                "user_name": user.name,
+                "user_role": user.role,
+                "conversation_id": conversation_id or "",
+                "question": f"{action} {described}".replace("\n", " "),
+                "agent": agent,
+                "route_method": "action",
+                "chunks": [],
+                "tool_calls": [
+                    {
+                        "name": action,
+                        "args": safe_args,
+                        "digest": tool_call_digest(action, safe_args, outcome, True),
+                        "ok": True,
+                        "summary": outcome,
+                    }
+                ],
+                "answer": outcome,
+                "model": "",
+                "model_sha256": "",
+                "generated": False,
+                "no_basis": False,
+                "refused": None,
+                "llm_calls": 0,
+                "latency_ms": 0.0,
+                "model_ms": 0.0,
+            }
+        )
+
+    # ---- reading ------------------------------------------------------------------------
 
     def get(self, audit_id: int) -> AuditRow:
         with Session(self._engine) as s:
@@ -65,10 +357,148 @@ class AuditLog:
 
     def recent(self, limit: int = 50, user_name: str | None = None) -> list[AuditRow]:
         with Session(self._engine) as s:
-            q = select(AuditRow).order_by(col(AuditRow.id).desc()).limit(limit)
+            stmt = sm_select(AuditRow).order_by(col(AuditRow.id).desc()).limit(limit)
             if user_name:
-                q = q.where(AuditRow.user_name == user_name)
-            return list(s.exec(q))
+                stmt = stmt.where(AuditRow.user_name == user_name)
+            return list(s.exec(stmt))
+
+    def head(self) -> ChainHead:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(HEAD).where(HEAD.c.id == 1)).mappings().one()
+        return ChainHead(
+            seq=int(row["seq"]),
+            hash=str(row["hash"]),
+            sealed_through=row["sealed_through"],
+            sealed_at=row["sealed_at"],
+        )
+
+    def verify(self, max_problems: int = 100) -> VerifyReport:
+        """Walk the whole chain; see ``assistant.audit_chain.verify_chain``."""
+        columns = [AUDIT.c.id, AUDIT.c.hash, *(AUDIT.c[name] for name in HASHED_FIELDS)]
+        head = self.head()
+        with self._engine.connect() as conn:
+            chained = conn.execute(
+                select(*columns).where(AUDIT.c.seq.is_not(None)).order_by(AUDIT.c.seq)
+            ).mappings()
+            unchained = (
+                conn.execute(select(AUDIT.c.id).where(AUDIT.c.seq.is_(None)).order_by(AUDIT.c.id))
+                .mappings()
+                .all()
+            )
+            return verify_chain(chained, head, unchained, max_problems=max_problems)
+
+    # ---- export -------------------------------------------------------------------------
+
+    def export(
+        self,
+        out: Path,
+        start: date,
+        end: date,
+        *,
+        user: UserContext,
+        fmt: ExportFormat = "jsonl",
+        unmasked: bool = False,
+    ) -> dict[str, Any]:
+        """Write the records of ``start``–``end`` (Taipei calendar days, inclusive) to ``out``
+        for a regulator, with a manifest first; returns the manifest plus the file's sha256.
+
+        Customer identifiers are masked unless ``unmasked``, which admin and auditor may ask for.
+        Masked records keep their original hashes: the links between them can still be checked,
+        their own hashes only against the unmasked trail.
+        """
+        if unmasked and user.role not in UNMASKED_ROLES:
+            raise AuthError(
+                f"只有 admin 或 auditor 可匯出未遮罩資料 / only admin or auditor may export "
+                f"unmasked records (role: {user.role})"
+            )
+        if end < start:
+            raise ValueError(f"結束日早於開始日 / --to is before --from: {start} > {end}")
+        lo = datetime.combine(start, time.min, TAIPEI).astimezone(UTC)
+        hi = datetime.combine(end + timedelta(days=1), time.min, TAIPEI).astimezone(UTC)
+        report = self.verify()
+        head = report.head
+        columns = [AUDIT.c.id, AUDIT.c.hash, *(AUDIT.c[name] for name in HASHED_FIELDS)]
+        with self._engine.connect() as conn:
+            rows = (
+                conn.execute(
+                    select(*columns)
+                    .where(
+                        AUDIT.c.seq.is_not(None),
+                        # Nothing past the head the manifest names, even if appended meanwhile.
+                        AUDIT.c.seq <= (head.seq if head else 0),
+                        AUDIT.c.created_at >= lo,
+                        AUDIT.c.created_at < hi,
+                    )
+                    .order_by(AUDIT.c.seq)
+                )
+                .mappings()
+                .all()
+            )
+        records = [export_record(r, masked=not unmasked) for r in rows]
+        body = _render(records, fmt)
+        first = report.first
+        manifest: dict[str, Any] = {
+            "type": "manifest",
+            "from": start.isoformat(),
+            "to": end.isoformat(),
+            "timezone": "Asia/Taipei (UTC+08:00)",
+            "from_utc": utc_naive(lo).isoformat() + "Z",
+            "to_utc_exclusive": utc_naive(hi).isoformat() + "Z",
+            "count": len(records),
+            "first_seq": records[0]["seq"] if records else None,
+            "last_seq": records[-1]["seq"] if records else None,
+            "chain_head": {"seq": head.seq, "hash": head.hash} if head else None,
+            "sealed": {
+                "through_seq": head.sealed_through,
+                "at": utc_naive(head.sealed_at).isoformat() + "Z",
+                "note": "這些紀錄於導入雜湊鏈時才串接 / records up to this seq were chained "
+                "when the chain was introduced, not when they were written",
+            }
+            if head and head.sealed_through and head.sealed_at
+            else None,
+            "chain_verified": report.ok,
+            "chain_first_problem": (
+                {"seq": first.seq, "reason": first.reason, "message": first.message}
+                if first
+                else None
+            ),
+            "masked": not unmasked,
+            "exported_at": utc_naive(datetime.now(UTC)).isoformat() + "Z",
+            "exported_by": {"name": user.name, "role": user.role},
+            "format": fmt,
+            "hash_algorithm": "sha256",
+            "canonical_form": (
+                "hash = sha256(UTF-8 JSON, keys sorted, no spaces, ensure_ascii off) of the "
+                f"fields in hashed_fields plus v={CHAIN_VERSION}; created_at as UTC "
+                "YYYY-MM-DDTHH:MM:SS.ffffff without zone; prev_hash of seq 1 = 64 zeros"
+            ),
+            "hashed_fields": list(HASHED_FIELDS),
+            "records_sha256": hashlib.sha256(body).hexdigest(),
+        }
+        head_line = canonical_json(manifest)
+        data = (head_line if fmt == "jsonl" else "# " + head_line).encode("utf-8") + b"\n" + body
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(data)
+        file_sha = hashlib.sha256(data).hexdigest()
+        # sha256sum's format, so `sha256sum -c` checks the file against it.
+        out.with_name(out.name + ".sha256").write_text(f"{file_sha}  {out.name}\n", "utf-8")
+        # An export hands the trail to someone outside: that is itself a decision to record.
+        self.record_action(
+            user,
+            conversation_id=None,
+            action="audit_export",
+            args={
+                "from": start.isoformat(),
+                "to": end.isoformat(),
+                "format": fmt,
+                "unmasked": unmasked,
+                "file": out.name,
+            },
+            outcome=f"{len(records)} records, sha256 {file_sha}",
+        )
+        return {**manifest, "file": str(out), "sha256": file_sha}
+
+    # ---- feedback and fingerprints ------------------------------------------------------
 
     def feedback(self, user: UserContext, audit_id: int, rating: int, comment: str = "") -> int:
         if rating not in (1, -1):
@@ -92,7 +522,7 @@ class AuditLog:
 
     def feedback_for(self, audit_id: int) -> list[FeedbackRow]:
         with Session(self._engine) as s:
-            return list(s.exec(select(FeedbackRow).where(FeedbackRow.audit_id == audit_id)))
+            return list(s.exec(sm_select(FeedbackRow).where(FeedbackRow.audit_id == audit_id)))
 
     def fingerprint(self, path: Path) -> str:
         """sha256 of a model file, cached by (path, size, mtime): hashing GBs takes seconds."""
@@ -112,3 +542,64 @@ class AuditLog:
             )
             s.commit()
         return sha
+
+
+def _mask_value(value: Any) -> Any:
+    from assistant.pii import mask
+
+    if isinstance(value, str):
+        return mask(value, style="partial")
+    if isinstance(value, list):
+        return [_mask_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _mask_value(v) for k, v in value.items()}
+    return value
+
+
+def mask_record(record: dict[str, Any]) -> dict[str, Any]:
+    """Customer identifiers masked in the free text a record carries: the question, the answer,
+    a refusal, tool arguments and summaries. Hashes, digests and staff names are left alone."""
+    out = dict(record)
+    for name in ("question", "answer", "refused"):
+        if isinstance(out.get(name), str):
+            out[name] = _mask_value(out[name])
+    out["tool_calls"] = [
+        {
+            **call,
+            **{k: _mask_value(call[k]) for k in ("args", "summary") if k in call},
+        }
+        for call in (out.get("tool_calls") or [])
+    ]
+    return out
+
+
+def export_record(row: Any, *, masked: bool) -> dict[str, Any]:
+    """A record as an export line: every hashed field, its id and hash, times in UTC with Z."""
+    record: dict[str, Any] = {"type": "record", "id": row["id"]}
+    for name in HASHED_FIELDS:
+        record[name] = row[name]
+    record["created_at"] = utc_naive(row["created_at"]).isoformat(timespec="microseconds") + "Z"
+    record["chunks"] = json_safe(record["chunks"] or [])
+    record["tool_calls"] = json_safe(record["tool_calls"] or [])
+    record["hash"] = row["hash"]
+    return mask_record(record) if masked else record
+
+
+_CSV_JSON_COLUMNS = ("chunks", "tool_calls")
+
+
+def _render(records: list[dict[str, Any]], fmt: ExportFormat) -> bytes:
+    if fmt == "jsonl":
+        return "".join(canonical_json(r) + "\n" for r in records).encode("utf-8")
+    buf = io.StringIO()
+    names = ["id", *HASHED_FIELDS, "hash"]
+    writer = csv.DictWriter(buf, fieldnames=names, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for r in records:
+        writer.writerow(
+            {
+                **r,
+                **{c: json.dumps(r[c], ensure_ascii=False) for c in _CSV_JSON_COLUMNS},
+            }
+        )
+    return buf.getvalue().encode("utf-8")

@@ -249,6 +249,70 @@ def score_cmd(app: AppContext, account: str | None, top_n: int | None, as_json: 
         click.echo(f"{r['account']}  {r['score']:.3f}")
 
 
+def _action_line(a: dict) -> str:
+    decided = f" — {a['decided_by']} {a['decided_at'][:16]}" if a.get("decided_by") else ""
+    return (
+        f"#{a['id']} {a['status']:9} {a['kind']:6} {a['account']} {a['params']} "
+        f"(proposed by {a['proposed_by']} {a['created_at'][:16]}){decided}"
+    )
+
+
+@fraud.command("actions")
+@click.option(
+    "--status", type=click.Choice(["proposed", "confirmed", "rejected"]), help="Only these."
+)
+@click.option("--limit", default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def actions_cmd(app: AppContext, status: str | None, limit: int, as_json: bool) -> None:
+    """待確認與已決定的動作 / proposed flags and evidence exports, and the decisions on them."""
+    rows = app.container.fraud_actions.list(status, limit)
+    if as_json:
+        emit_json(rows)
+        return
+    for a in rows:
+        click.echo(_action_line(a))
+    if not rows:
+        click.echo("（沒有 / none）")
+
+
+def _decide(
+    app: AppContext, action_id: int, user: str | None, note: str, confirm: bool, as_json: bool
+) -> None:
+    who = app.container.cli_user(user)
+    out = app.container.fraud_actions.decide(action_id, who, confirm=confirm, note=note)
+    if as_json:
+        emit_json(out)
+        return
+    click.echo(_action_line(out))
+    for f in out["result"].get("files", []):
+        click.echo(f"  {f['file']}  sha256 {f['sha256']}  ({f['transfers']} transfers)")
+
+
+@fraud.command("confirm")
+@click.argument("action_id", type=int)
+@click.option("--user", help="Act as this registered user (default: the CLI's own user).")
+@click.option("--note", default="", help="Why, for the audit trail.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def confirm_cmd(
+    app: AppContext, action_id: int, user: str | None, note: str, as_json: bool
+) -> None:
+    """確認並執行 / carry out proposal ACTION_ID (flag the account, or export the evidence)."""
+    _decide(app, action_id, user, note, True, as_json)
+
+
+@fraud.command("reject")
+@click.argument("action_id", type=int)
+@click.option("--user", help="Act as this registered user (default: the CLI's own user).")
+@click.option("--note", default="", help="Why, for the audit trail.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def reject_cmd(app: AppContext, action_id: int, user: str | None, note: str, as_json: bool) -> None:
+    """駁回 / turn proposal ACTION_ID down; nothing is changed, the decision is audited."""
+    _decide(app, action_id, user, note, False, as_json)
+
+
 @click.command("fraud")
 @click.option(
     "--amlsim",

@@ -17,6 +17,7 @@ from assistant.audit import AuditLog
 from assistant.checkpoints import make_checkpointer
 from assistant.conversations import ConversationStore
 from assistant.db import make_engine
+from assistant.fraud.actions import ActionDesk
 from assistant.fraud.ledger import Ledger
 from assistant.fraud.service import FraudService
 from assistant.fx.rates import RateStore
@@ -144,6 +145,10 @@ class Container:
             Ledger(self.engine), model_path=self.settings.data_dir / "fraud" / "mule_scorer.joblib"
         )
 
+    @cached_property
+    def fraud_actions(self) -> ActionDesk:
+        return ActionDesk(self.fraud, self.settings.data_dir / "fraud" / "exports", self.audit)
+
     def model_sha256(self) -> str:
         """The loaded GGUF file's sha256 for the audit trail ('' for a server or no model)."""
         if "_model_sha" not in self.__dict__:
@@ -180,6 +185,7 @@ class Container:
             embedder=self.embedder if len(specs) > 1 else None,
             fx=self.fx,
             fraud=self.fraud,
+            fraud_actions=self.fraud_actions,
         )
         return build_graph(deps, specs, self._checkpointer[0])
 

@@ -55,9 +55,23 @@ class MessageRow(SQLModel, table=True):
 
 
 class AuditRow(SQLModel, table=True):
+    """One answer, or one decision a person took (``kind``), in an append-only hash chain.
+
+    ``seq`` numbers the chain without gaps; ``hash`` is sha256 over the canonical form of every
+    column but ``id`` and ``hash`` (see ``assistant.audit_chain``), ``prev_hash`` the hash of
+    ``seq - 1``. The chain columns are nullable only because rows written before the chain
+    existed get them when ``AuditLog`` seals them; every row written since has them.
+    """
+
     __tablename__ = "audit_record"
 
     id: int | None = Field(default=None, primary_key=True)
+    # Unique: two appenders that both read the same head cannot both commit, so the chain
+    # cannot fork even if the serialising lock were ever bypassed by a bug.
+    seq: int | None = Field(default=None, unique=True, index=True)
+    prev_hash: str | None = Field(default=None, max_length=64)
+    hash: str | None = Field(default=None, max_length=64)
+    kind: str | None = Field(default="answer", max_length=16, description="answer | action")
     created_at: datetime = Field(default_factory=utcnow, index=True)
     user_name: str = Field(index=True)
     user_role: str
@@ -77,6 +91,29 @@ class AuditRow(SQLModel, table=True):
     llm_calls: int = 0
     latency_ms: float = 0.0
     model_ms: float = 0.0
+
+
+class AuditChainRow(SQLModel, table=True):
+    """The chain's head: one row (id 1), locked by every append and moved in the same
+    transaction as the record it points at.
+
+    On PostgreSQL ``SELECT … FOR UPDATE`` on this row is what serialises appenders; on SQLite
+    ``BEGIN IMMEDIATE`` does, and the row is still read and moved. Keeping the head apart from
+    the records also shows a deleted tail: the head still names the last record written.
+    """
+
+    __tablename__ = "audit_chain"
+
+    id: int = Field(default=1, primary_key=True)
+    seq: int = Field(default=0, description="The last record's seq; 0 for an empty chain.")
+    hash: str = Field(max_length=64, description="The last record's hash, or the genesis hash.")
+    sealed_through: int | None = Field(
+        default=None,
+        description="Records up to this seq existed before the chain and were chained when it "
+        "was introduced: the chain attests them from sealed_at on, not from when they were written.",
+    )
+    sealed_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class FeedbackRow(SQLModel, table=True):

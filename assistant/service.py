@@ -87,7 +87,7 @@ class AssistantService:
             yield item
 
     def _turn(self, user: UserContext, question: str, conv: str) -> Iterator[Event]:
-        ctx = RunContext(user=user, llm=MeteredLLM(self._llm))
+        ctx = RunContext(user=user, llm=MeteredLLM(self._llm), conversation_id=conv)
         config = {"configurable": {"thread_id": conv}, "recursion_limit": 40}
         with self._t.span(
             "assistant.ask", **{"user.role": user.role, "conversation.id": conv}

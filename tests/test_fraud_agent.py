@@ -52,15 +52,16 @@ def test_investigator_traces_then_asks_for_a_score(desk: Container) -> None:
         if line.startswith("| 1 ") or line.startswith("| 2 ")
     ]
     assert shown and set(shown) <= ids
-    assert [c.name for c in first.tool_calls] == ["fraud_trace", "fraud_trace"]
+    assert [c.name for c in first.tool_calls] == ["fraud_account", "fraud_trace", "fraud_trace"]
+    assert f"帳戶 {mule}" in first.answer and "狀態" in first.answer  # the account lookup
     # 「這個帳戶」: the account of the conversation, scored with its reasons.
     second = desk.service.ask(investigator, "這個帳戶像水房嗎？", first.conversation_id)
-    assert [c.name for c in second.tool_calls] == ["fraud_score"]
-    assert second.tool_calls[0].args["account"] == mule
+    assert [c.name for c in second.tool_calls] == ["fraud_account", "fraud_score", "fraud_explain"]
+    assert all(c.args["account"] == mule for c in second.tool_calls)
     score = second.data["score"]
     assert score["score"] > 0.5 and len(score["reasons"]) >= 3
     assert "風險分數" in second.answer and "由調查人員決定" in second.answer
-    assert desk.audit.get(second.audit_id).tool_calls[0]["name"] == "fraud_score"
+    assert desk.audit.get(second.audit_id).tool_calls[1]["name"] == "fraud_score"
 
 
 def test_other_roles_are_refused_and_the_attempt_is_recorded(desk: Container) -> None:
@@ -102,3 +103,85 @@ def test_the_flow_is_drawn_beside_the_answer(desk: Container) -> None:
             expect(flow).to_contain_text(mule)
     finally:
         demo.close()
+
+
+def _account_status(c: Container, account: str) -> str:
+    db = sqlite3.connect(Path(c.settings.data_dir) / "assistant.db")
+    try:
+        return db.execute("SELECT status FROM fraud_account WHERE id = ?", (account,)).fetchone()[0]
+    finally:
+        db.close()
+
+
+def test_the_agent_proposes_a_flag_and_only_a_person_carries_it_out(desk: Container) -> None:
+    from assistant.errors import AuthError
+
+    investigator = desk.users.ensure("investigator3", "fraud")
+    mule = _mule(desk)
+    before = _account_status(desk, mule)
+    ans = desk.service.ask(investigator, f"請把帳戶 {mule} 列為警示帳戶")
+    assert ans.agent == "fraud"
+    assert [c.name for c in ans.tool_calls] == ["fraud_account", "fraud_propose"]
+    proposal = ans.data["proposals"][0]
+    assert proposal["status"] == "proposed" and proposal["params"]["status"] == "警示"
+    assert f"已提出建議 #{proposal['id']}" in ans.answer and "尚未執行" in ans.answer
+    assert _account_status(desk, mule) == before  # proposing changed nothing
+    assert desk.audit.get(ans.audit_id).tool_calls[1]["name"] == "fraud_propose"
+    # Asking again does not file a second proposal.
+    again = desk.service.ask(investigator, f"請把帳戶 {mule} 列為警示帳戶")
+    assert again.data["proposals"][0]["id"] == proposal["id"]
+
+    actions = desk.fraud_actions
+    with pytest.raises(AuthError):
+        actions.decide(proposal["id"], desk.users.ensure("fx-officer2", "fx"), confirm=True)
+    decided = actions.decide(proposal["id"], investigator, confirm=True, note="被害人報案")
+    assert decided["status"] == "confirmed" and decided["decided_by"] == "investigator3"
+    assert decided["result"] == {"status_before": before, "status_after": "警示"}
+    assert _account_status(desk, mule) == "警示"
+    record = desk.audit.recent(1)[0]
+    assert record.user_name == "investigator3" and record.agent == "fraud"
+    assert record.tool_calls[0]["name"] == "fraud.flag.confirm"
+    assert record.tool_calls[0]["args"]["action_id"] == proposal["id"]
+    with pytest.raises(Exception, match="已確認"):  # decided once only
+        actions.decide(proposal["id"], investigator, confirm=False)
+
+
+def test_an_evidence_export_is_proposed_then_rejected_or_confirmed(desk: Container) -> None:
+    import csv
+    import hashlib
+
+    investigator = desk.users.ensure("investigator4", "fraud")
+    mule = _mule(desk)
+    ans = desk.service.ask(investigator, f"匯出帳戶 {mule} 前兩層金流的證據")
+    kinds = [p["kind"] for p in ans.data["proposals"]]
+    assert kinds == ["export"] and "fraud_propose" in [c.name for c in ans.tool_calls]
+    pid = ans.data["proposals"][0]["id"]
+    rejected = desk.fraud_actions.decide(pid, investigator, confirm=False, note="先不匯出")
+    assert rejected["status"] == "rejected" and rejected["result"] == {}
+    assert desk.audit.recent(1)[0].tool_calls[0]["name"] == "fraud.export.reject"
+
+    ans = desk.service.ask(investigator, f"匯出帳戶 {mule} 前兩層金流的證據")
+    pid2 = ans.data["proposals"][0]["id"]
+    assert pid2 != pid  # the rejected one is closed; this is a new proposal
+    done = desk.fraud_actions.decide(pid2, investigator, confirm=True)
+    files = done["result"]["files"]
+    assert [f["direction"] for f in files] == ["up", "down"]
+    for f in files:
+        data = Path(f["file"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == f["sha256"]
+        rows = list(csv.reader(data.decode("utf-8-sig").splitlines()))
+        assert rows[0][:3] == ["hop", "transfer_id", "ts"] and len(rows) - 1 == f["transfers"]
+        assert {int(r[0]) for r in rows[1:]} <= {1, 2}
+    assert desk.audit.recent(1)[0].tool_calls[0]["name"] == "fraud.export.confirm"
+
+
+def test_unknown_action_and_unknown_account_proposals_are_clear(desk: Container) -> None:
+    from assistant.errors import AssistantError, NotFound
+
+    investigator = desk.users.ensure("investigator5", "fraud")
+    with pytest.raises(NotFound):
+        desk.fraud_actions.decide(999_999, investigator, confirm=True)
+    with pytest.raises(AssistantError, match="查無帳戶"):
+        desk.fraud_actions.propose(investigator, "flag", "9999-999-999999")
+    with pytest.raises(AssistantError, match="未知的動作"):
+        desk.fraud_actions.propose(investigator, "close", _mule(desk))

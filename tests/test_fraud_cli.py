@@ -153,3 +153,28 @@ def test_train_score_and_eval_commands(ledger_dir: Path) -> None:
     assert scored["score"] > 0.5 and scored["reasons"][0]["zh"]
     code, out = run(ledger_dir, "fraud", "score", "--top", "3", "--json")
     assert code == 0 and len(json.loads(out)) == 3
+
+
+def test_proposals_are_listed_and_decided_from_the_cli(ledger_dir: Path) -> None:
+    from assistant.container import Container
+    from tests.conftest import make_settings
+
+    mule = _mule(ledger_dir)
+    c = Container(make_settings(ledger_dir))
+    try:
+        investigator = c.users.ensure("cli-investigator", "fraud")
+        proposal = c.fraud_actions.propose(investigator, "flag", mule, reason="test")
+    finally:
+        c.close()
+    code, out = run(ledger_dir, "fraud", "actions", "--status", "proposed", "--json")
+    assert code == 0 and proposal["id"] in [a["id"] for a in json.loads(out)]
+    code, out = run(
+        ledger_dir, "fraud", "reject", str(proposal["id"]), "--note", "查無被害", "--json"
+    )
+    assert code == 0, out
+    decided = json.loads(out)
+    assert decided["status"] == "rejected" and decided["note"] == "查無被害"
+    code, out = run(ledger_dir, "fraud", "confirm", str(proposal["id"]))
+    assert code == 1 and "已駁回" in out
+    code, out = run(ledger_dir, "fraud", "confirm", "424242")
+    assert code == 1 and "沒有這個待辦動作" in out

@@ -57,6 +57,9 @@ def build(deps: AgentDeps) -> Any:
         r = state["request"]
         traces: list[dict[str, Any]] = []
         score = None
+        account_info: dict[str, Any] | None = None
+        proposals: list[dict[str, Any]] = []
+        since = until = None
         with node_span(t, "fraud.investigate", steps) as note:
             svc = deps.fraud
             if svc is None:
@@ -87,6 +90,26 @@ def build(deps: AgentDeps) -> Any:
                     latest = svc.latest()
                     if latest is not None:
                         since = (latest - timedelta(days=r["days"])).isoformat()
+                info = call_tool(
+                    t,
+                    calls,
+                    problems,
+                    "fraud_account",
+                    {"account": r["account"]},
+                    lambda a: svc.account(a["account"]),
+                    lambda o: f"{o.get('bank_code', '')} {o.get('status', '')}".strip() or o["id"],
+                )
+                if info is None:  # unknown account: said once, nothing else to look at
+                    note("unknown account")
+                    return {
+                        "traces": [],
+                        "score": None,
+                        "problems": problems,
+                        "tool_calls": calls,
+                        "steps": steps,
+                    }
+                account_info = info
+            if r["account"] and not r["errors"] and svc is not None:
                 if r["wants_trace"]:
                     for direction in r["directions"]:
                         args = {
@@ -108,20 +131,60 @@ def build(deps: AgentDeps) -> Any:
                         if out is not None:
                             traces.append(out.to_dict())
                 if r["wants_score"]:
-                    out = call_tool(
+                    score = call_tool(
                         t,
                         calls,
                         problems,
                         "fraud_score",
                         {"account": r["account"]},
-                        lambda a: svc.score(a["account"]),
+                        lambda a: svc.score(a["account"], reasons=0),
                         lambda o: _summary("fraud_score", o),
                     )
-                    score = out
-            note(f"{len(traces)} traces, score {'yes' if score else 'no'}")
+                    if score is not None:
+                        score["reasons"] = (
+                            call_tool(
+                                t,
+                                calls,
+                                problems,
+                                "fraud_explain",
+                                {"account": r["account"]},
+                                lambda a: svc.explain(a["account"]),
+                                lambda o: ", ".join(x["feature"] for x in o),
+                            )
+                            or []
+                        )
+                for kind, params in _decisions(r, since, until):
+                    desk = deps.fraud_actions
+                    if desk is None:
+                        problems.append("防詐動作未啟用 / fraud actions are not configured")
+                        break
+                    proposal = call_tool(
+                        t,
+                        calls,
+                        problems,
+                        "fraud_propose",
+                        {"kind": kind, "account": r["account"], **params},
+                        lambda a, kind=kind, params=params, desk=desk: desk.propose(
+                            runtime.context.user,
+                            kind,
+                            a["account"],
+                            params=params,
+                            reason=_reason(state["question"], score),
+                            conversation_id=runtime.context.conversation_id,
+                        ),
+                        lambda o: f"#{o['id']} {o['kind']} {o['status']}",
+                    )
+                    if proposal is not None:
+                        proposals.append(proposal)
+            note(
+                f"{len(traces)} traces, score {'yes' if score else 'no'}, "
+                f"{len(proposals)} proposals"
+            )
         return {
+            "account_info": account_info,
             "traces": traces,
             "score": score,
+            "proposals": proposals,
             "problems": problems,
             "tool_calls": calls,
             "steps": steps,
@@ -153,7 +216,12 @@ def build(deps: AgentDeps) -> Any:
             "chunks": [
                 {k: h.get(k) for k in ("chunk_id", "law", "article", "amended")} for h in cited
             ],
-            "data": {"traces": state.get("traces", []), "score": state.get("score")},
+            "data": {
+                "traces": [_for_picture(tr) for tr in state.get("traces", [])],
+                "score": state.get("score"),
+                "account": state.get("account_info"),
+                "proposals": state.get("proposals", []),
+            },
         }
         return {"result": result, "steps": steps}
 
@@ -168,6 +236,23 @@ def build(deps: AgentDeps) -> Any:
     g.add_edge("investigate", "compose")
     g.add_edge("compose", END)
     return g.compile()
+
+
+PICTURE_TRANSFERS = 500
+
+
+def _for_picture(trace: dict[str, Any]) -> dict[str, Any]:
+    """What travels with the answer (checkpoint, API, UI): the accounts and the largest
+    transfers, enough for the picture and the table. A trace of thousands of transfers would
+    otherwise be copied into every later checkpoint of the conversation; the full evidence
+    table is the export (CSV) instead."""
+    transfers = trace["transfers"]
+    if len(transfers) <= PICTURE_TRANSFERS:
+        return trace
+    keep = sorted(transfers, key=lambda x: -x["amount"])[:PICTURE_TRANSFERS]
+    order = {id(x): i for i, x in enumerate(transfers)}
+    keep.sort(key=lambda x: order[id(x)])
+    return {**trace, "transfers": keep, "transfers_total": len(transfers)}
 
 
 def _dated(args: dict[str, Any]) -> dict[str, Any]:
@@ -189,6 +274,28 @@ def _summary(name: str, out: Any) -> str:
     return f"score {out.get('score')}" if isinstance(out, dict) else str(out)
 
 
+def _decisions(
+    r: dict[str, Any], since: str | None, until: str | None
+) -> list[tuple[str, dict[str, Any]]]:
+    """The decisions the question asks the agent to propose (never to carry out)."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    if r.get("flag"):
+        out.append(("flag", {"status": r["flag"]}))
+    if r.get("wants_export"):
+        params: dict[str, Any] = {"directions": r["directions"], "hops": r["hops"]}
+        params.update({k: v for k, v in (("since", since), ("until", until)) if v})
+        out.append(("export", params))
+    return out
+
+
+def _reason(question: str, score: dict[str, Any] | None) -> str:
+    """Why the proposal was made, as the investigator will see it when deciding."""
+    text = f"調查人員提問 / asked: {question.strip()}"
+    if score:
+        text += f"；風險分數 / score {score['score']:.2f}"
+    return text
+
+
 def _last_account(history: list[Any]) -> str | None:
     for turn in reversed(history):
         for text in (turn.get("question", ""), turn.get("answer", "")):
@@ -204,6 +311,9 @@ def _compose(state: FraudState, english: bool) -> str:
         if english
         else "以下依帳務資料計算（非語言模型生成）："
     ]
+    info = state.get("account_info")
+    if info:
+        lines.append(_account_line(info, english))
     for tr in state.get("traces", []):
         up = tr["direction"] == "up"
         accounts = [a for a in tr["accounts"] if a["role"] != "root"]
@@ -261,11 +371,16 @@ def _compose(state: FraudState, english: bool) -> str:
         )
         for reason in score.get("reasons", [])[:5]:
             lines.append(f"  – {reason.get('en' if english else 'zh', '')}")
-        lines.append(
-            "A flag or an evidence export is the investigator's decision, recorded in the audit."
-            if english
-            else "是否標記帳戶或匯出證據由調查人員決定，並記入稽核軌跡。"
-        )
+        if not state.get("proposals"):
+            lines.append(
+                "A flag or an evidence export is the investigator's decision, recorded in the "
+                "audit: ask for one (「列為警示」, 「匯出證據」) and confirm it."
+                if english
+                else "是否標記帳戶或匯出證據由調查人員決定，並記入稽核軌跡（可說「列為警示」"
+                "或「匯出證據」提出建議，再由調查人員確認）。"
+            )
+    for a in state.get("proposals", []):
+        lines.append(_proposal_line(a, english))
     for p in state.get("problems", []):
         lines.append(f"⚠ {p}")
     if len(lines) == 1:
@@ -273,6 +388,37 @@ def _compose(state: FraudState, english: bool) -> str:
             "No trace or score was asked for." if english else "請說明要追查金流或評估風險。"
         )
     return "\n".join(lines).strip()
+
+
+def _account_line(info: dict[str, Any], english: bool) -> str:
+    bank = info.get("bank_code") or "—"
+    opened = info.get("opened") or "—"
+    status = info.get("status") or "—"
+    if english:
+        return f"• Account {info['id']}: bank {bank}, opened {opened}, status {status}"
+    return f"• 帳戶 {info['id']}：銀行代碼 {bank}，開戶日 {opened}，狀態 {status}"
+
+
+def _proposal_line(a: dict[str, Any], english: bool) -> str:
+    if a["kind"] == "flag":
+        what_en = f"flag account {a['account']} as {a['params'].get('status')}"
+        what_zh = f"將帳戶 {a['account']} 標記為「{a['params'].get('status')}」"
+    else:
+        what_en = f"export the evidence (trace) of account {a['account']}"
+        what_zh = f"匯出帳戶 {a['account']} 的金流證據"
+    if a["status"] != "proposed":
+        return (
+            f"• Proposal #{a['id']} ({what_en}) was already {a['status']}."
+            if english
+            else f"• 建議 #{a['id']}（{what_zh}）已處理：{a['status']}。"
+        )
+    return (
+        f"• Proposed #{a['id']}: {what_en}. Not done yet: an investigator confirms or rejects it "
+        f"(UI tab 防詐, or `assistant fraud confirm {a['id']}`); both are audited."
+        if english
+        else f"• 已提出建議 #{a['id']}：{what_zh}。尚未執行，須由調查人員確認或駁回（介面「防詐」"
+        f"分頁，或 assistant fraud confirm {a['id']}），兩者皆記入稽核軌跡。"
+    )
 
 
 SPEC = AgentSpec(
@@ -290,6 +436,16 @@ SPEC = AgentSpec(
         "trace",
         "mule",
         "money flow",
+        # the investigator's decisions (proposed here, confirmed by a person)
+        "列為警示",
+        "標記為警示",
+        "設為警示",
+        "列為衍生管制",
+        "標記為衍生管制",
+        "匯出證據",
+        "金流證據",
+        "flag account",
+        "export the evidence",
     ),
     examples=(
         "追查帳戶 0123-456-789012 近 7 天的前三層金流",

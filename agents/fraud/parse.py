@@ -18,6 +18,19 @@ _DAYS = re.compile(
     r"(?:近|最近|過去|前)\s*(\d{1,3}|[一二三四五六七八九十]{1,3})\s*(?:天|日)|last\s+(\d{1,3})\s+days",
     re.I,
 )
+# A decision asked for: flag the account, or export the evidence. The agent only proposes it.
+_FLAG = re.compile(
+    r"(標記|列為|列入|設為|設定為|改為|通報為?)\s*(為)?\s*(警示|衍生管制)|(警示|衍生管制)帳戶\s*(吧|嗎)?\s*$|"
+    r"\bflag\b",
+    re.I,
+)
+_EXPORT = re.compile(r"匯出|輸出|下載|export|download", re.I)
+_EVIDENCE = re.compile(r"證據|金流|交易|明細|evidence|trace|transfers", re.I)
+_LOOKUP = re.compile(
+    r"帳戶資料|帳戶資訊|基本資料|開戶|狀態|哪一?家銀行|查詢帳戶|查帳戶|account\s+(info|details|status)|"
+    r"look\s*up|who\s+holds",
+    re.I,
+)
 _CN = {c: i for i, c in enumerate("零一二三四五六七八九", 0)}
 
 
@@ -31,6 +44,9 @@ class FraudRequest:
     until: date | None = None
     wants_trace: bool = True
     wants_score: bool = False
+    wants_lookup: bool = False  # only the account's own record (bank, opened, status)
+    flag: str | None = None  # 警示 / 衍生管制: a flag the investigator asks to propose
+    wants_export: bool = False  # an evidence export to propose
     errors: list[str] = field(default_factory=list)
 
 
@@ -63,7 +79,19 @@ def parse_request(text: str) -> FraudRequest:
     req.errors = check_dates(text)
     if not req.errors:
         req.since, req.until = find_date_range(text)
-    req.wants_score = bool(_SCORE.search(text))
-    # 「這個帳戶像水房嗎？」 asks for a score, not a trace, unless flows are mentioned too.
-    req.wants_trace = not req.wants_score or bool(re.search(r"金流|追查|trace|flow", text, re.I))
+    flag = _FLAG.search(text)
+    if flag:
+        req.flag = "衍生管制" if "衍生管制" in flag.group(0) else "警示"
+    req.wants_export = bool(_EXPORT.search(text) and _EVIDENCE.search(text))
+    decision = bool(req.flag or req.wants_export)
+    req.wants_score = bool(_SCORE.search(text)) and not (
+        req.flag and not re.search(r"像|分數|評分|風險|score|risk", text, re.I)
+    )
+    flows = bool(re.search(r"金流|追查|trace|flow", text, re.I))
+    req.wants_lookup = bool(_LOOKUP.search(text)) and not flows and not req.wants_score
+    # 「這個帳戶像水房嗎？」 asks for a score, not a trace, unless flows are mentioned too; a
+    # decision or a lookup asks for neither.
+    req.wants_trace = flows or not (req.wants_score or req.wants_lookup or decision)
+    if req.wants_export and not flows:
+        req.wants_trace = False  # the export itself runs the trace when it is confirmed
     return req

@@ -20,6 +20,8 @@ class FraudState(FraudInput, FraudOutput, total=False):
     request: dict[str, Any]
     traces: list[dict[str, Any]]  # TraceResult.to_dict() per direction
     score: dict[str, Any] | None
+    account_info: dict[str, Any] | None  # the account's own record (bank, opened, status)
+    proposals: list[dict[str, Any]]  # decisions proposed for an investigator to confirm
     hits: list[dict[str, Any]]  # articles, when the question is about the rules
     problems: list[str]
     tool_calls: list[dict[str, Any]]

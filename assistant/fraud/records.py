@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Column, DateTime, Index
+from sqlalchemy import JSON, Column, DateTime, Index, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -60,3 +60,25 @@ class TransferRow(SQLModel, table=True):
     pattern: str | None = Field(
         default=None, max_length=64, description="Ground truth: the planted pattern, if any."
     )
+
+
+class ActionRow(SQLModel, table=True):
+    """A proposed decision on an account (flag it, export the evidence) and what a person made
+    of it. The agent only ever writes ``proposed`` rows; ``confirmed`` / ``rejected`` are set by
+    an investigator through the CLI or the UI, and both steps go into the audit trail."""
+
+    __tablename__ = "fraud_action"
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(sa_column=Column(DateTime, nullable=False))
+    kind: str = Field(max_length=16, description="flag | export")
+    account: str = Field(max_length=40, index=True)
+    params: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False))
+    proposed_by: str = Field(max_length=64)
+    conversation_id: str | None = Field(default=None, max_length=36)
+    status: str = Field(default="proposed", max_length=16, index=True)
+    decided_by: str | None = Field(default=None, max_length=64)
+    decided_at: datetime | None = Field(default=None, sa_column=Column(DateTime))
+    note: str = Field(default="", sa_column=Column(Text, nullable=False))
+    result: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

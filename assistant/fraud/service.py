@@ -219,7 +219,7 @@ class FraudService:
         except ValueError:
             raise AssistantError(f"查無帳戶 {account} / unknown account {account}") from None
         p = float(scorer.score(X[row : row + 1])[0])
-        why = scorer.explain(X[row : row + 1], top_k=reasons)
+        why = scorer.explain(X[row : row + 1], top_k=reasons) if reasons > 0 else []
         return {
             "account": acct_id,
             "score": round(p, 4),
@@ -234,6 +234,10 @@ class FraudService:
                 for r in why
             ],
         }
+
+    def explain(self, account: str, reasons: int = 5) -> list[dict[str, Any]]:
+        """The features that moved this account's score most, in words (see ``MuleScorer``)."""
+        return self.score(account, reasons=reasons)["reasons"]
 
     def top(self, n: int = 20) -> list[dict[str, Any]]:
         scorer = self._loaded()
