@@ -442,8 +442,7 @@ SPEC = AgentSpec(
         "設為警示",
         "列為衍生管制",
         "標記為衍生管制",
-        "匯出證據",
-        "金流證據",
+        "證據",  # 「匯出…的證據」: 匯出 alone is also the FX desk's outward remittance
         "flag account",
         "export the evidence",
     ),

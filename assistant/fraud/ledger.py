@@ -63,6 +63,7 @@ _RAW = {
         ("fraud_transfer", TRANSFER_COLS),
     )
 }
+_READ_CHUNK = 200_000  # rows per fetch in ``arrays``
 _REBUILD_AT = 100_000  # transfers in one load, and at least as many as are stored
 _DROP = re.compile(r"[\s\-_]+")
 
@@ -357,34 +358,60 @@ class Ledger:
         sql = f"SELECT id, from_account, to_account, {epoch}, amount FROM fraud_transfer"
         if where:
             sql += " WHERE " + " AND ".join(where)
+        # Read in chunks, each turned into arrays at once: 10M transfers as Python tuples would
+        # take several GB for a moment; as arrays they take a few hundred MB.
+        index: dict[str, int] = {}
+        tid_parts: list[np.ndarray] = []
+        src_parts: list[np.ndarray] = []
+        dst_parts: list[np.ndarray] = []
+        ts_parts: list[np.ndarray] = []
+        amount_parts: list[np.ndarray] = []
+
+        def number(a: str) -> int:
+            n = index.get(a)
+            if n is None:
+                n = index[a] = len(index)
+            return n
+
         raw = self._engine.raw_connection()
         try:
             cur = raw.cursor()
             cur.execute("SELECT id FROM fraud_account")
-            known = [r[0] for r in cur.fetchall()]
+            for (a,) in cur.fetchall():
+                number(a)
             cur.execute(sql, params)
-            rows = cur.fetchall()
+            while rows := cur.fetchmany(_READ_CHUNK):
+                tids, frm, to, ts, amount = zip(*rows, strict=True)
+                del rows
+                part = np.empty(len(tids), dtype=object)
+                part[:] = tids
+                tid_parts.append(part)
+                src_parts.append(np.fromiter(map(number, frm), dtype=np.int64, count=len(frm)))
+                dst_parts.append(np.fromiter(map(number, to), dtype=np.int64, count=len(to)))
+                ts_parts.append(np.asarray(ts, dtype=np.int64))
+                amount_parts.append(np.asarray(amount, dtype=np.float64))
             cur.close()
         finally:
             raw.close()
-        if rows:
-            tids, frm, to, ts, amount = zip(*rows, strict=True)
-        else:
-            tids = frm = to = ts = amount = ()
-        ids = sorted(set(known).union(frm, to))
-        index = {a: i for i, a in enumerate(ids)}
-        account_ids = np.empty(len(ids), dtype=object)
-        account_ids[:] = ids
-        transfer_ids = np.empty(len(tids), dtype=object)
-        transfer_ids[:] = tids
+        # Accounts are numbered in the order met; the arrays promise them sorted by id.
+        met = np.empty(len(index), dtype=object)
+        met[:] = list(index)
+        order = np.argsort(met.astype(str), kind="stable") if len(met) else np.zeros(0, np.int64)
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        account_ids = met[order]
+
+        def joined(parts: list[np.ndarray], dtype: Any) -> np.ndarray:
+            return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+
         return LedgerArrays(
             account_ids=account_ids,
-            index=index,
-            transfer_ids=transfer_ids,
-            src=np.fromiter((index[a] for a in frm), dtype=np.int64, count=len(frm)),
-            dst=np.fromiter((index[a] for a in to), dtype=np.int64, count=len(to)),
-            ts=np.asarray(ts, dtype=np.int64),
-            amount=np.asarray(amount, dtype=np.float64),
+            index={a: i for i, a in enumerate(account_ids.tolist())},
+            transfer_ids=joined(tid_parts, object),
+            src=rank[joined(src_parts, np.int64)],
+            dst=rank[joined(dst_parts, np.int64)],
+            ts=joined(ts_parts, np.int64),
+            amount=joined(amount_parts, np.float64),
         )
 
 
