@@ -143,6 +143,13 @@ class LLMSettings(BaseModel):
         "local", description="Model name sent to the OpenAI-compatible server."
     )
     api_key: str | None = Field(None, description="Bearer token for the server, if it needs one.")
+    mask_remote: bool = Field(
+        True,
+        description=(
+            "openai backend: replace customer identifiers (IDs, phones, accounts, cards, e-mail) "
+            "with keyed tokens before text leaves the process, and put them back in the answer."
+        ),
+    )
     timeout_s: float = Field(120.0, gt=0, description="Seconds to wait for the server.")
     model_path: Path | None = Field(
         None, description="The GGUF model file the bank provides (also ASSISTANT_MODEL_PATH)."

@@ -61,17 +61,25 @@ class Telemetry:
 
 def make_telemetry(settings: TelemetrySettings, exporter: SpanExporter | None = None) -> Telemetry:
     """``exporter`` overrides the setting (tests pass an in-memory one)."""
+    from assistant.pii import MaskingSpanExporter
+
     provider = TracerProvider(resource=Resource.create({"service.name": settings.service_name}))
+    # Every exporter sees spans with customer identifiers masked (record_content may put
+    # questions and answers on them; tool arguments carry account numbers).
     if exporter is not None:
-        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        provider.add_span_processor(SimpleSpanProcessor(MaskingSpanExporter(exporter)))
     elif settings.exporter == "console":
         # stderr: stdout belongs to `assistant ask --json`.
-        provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter(out=sys.stderr)))
+        provider.add_span_processor(
+            SimpleSpanProcessor(MaskingSpanExporter(ConsoleSpanExporter(out=sys.stderr)))
+        )
     elif settings.exporter == "otlp":
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         provider.add_span_processor(
-            BatchSpanProcessor(OTLPSpanExporter(endpoint=settings.otlp_endpoint))
+            BatchSpanProcessor(
+                MaskingSpanExporter(OTLPSpanExporter(endpoint=settings.otlp_endpoint))
+            )
         )
     return Telemetry(provider, settings.record_content)
 

@@ -36,11 +36,16 @@ def make_llm(settings: LLMSettings) -> LLM:
             raise LLMError(
                 "請設定模型伺服器網址 / set ASSISTANT_LLM_BASE_URL for the openai backend"
             )
-        return OpenAICompatibleLLM(
+        remote = OpenAICompatibleLLM(
             settings.base_url,
             settings.server_model,
             api_key=settings.api_key,
             context_size=settings.context_size,
             timeout_s=settings.timeout_s,
         )
+        if not settings.mask_remote:
+            return remote
+        from assistant.llm.masked import PseudonymisingLLM
+
+        return PseudonymisingLLM(remote)
     raise LLMError(f"未知的後端 / unknown LLM backend: {settings.backend}")
