@@ -266,7 +266,7 @@ def _action_line(a: dict) -> str:
 @pass_app
 def actions_cmd(app: AppContext, status: str | None, limit: int, as_json: bool) -> None:
     """待確認與已決定的動作 / proposed flags and evidence exports, and the decisions on them."""
-    rows = app.container.fraud_actions.list(status, limit)
+    rows = app.container.fraud_actions.list(app.container.cli_user(), status, limit)
     if as_json:
         emit_json(rows)
         return

@@ -4,12 +4,15 @@ No business logic lives here: guard, routing, retrieval, permissions and the aud
 the service's. The UI resolves who is asking from Gradio's login (``request.username``, never a
 name the browser sends), streams the service's events into the page and renders what comes back.
 
-Named API endpoints (``/ask``, ``/feedback``, ``/conversations``, ``/messages``) let scripts and
-tests use ``gradio_client`` with the same login; the page's own handlers are private.
+Named API endpoints (``/ask``, ``/feedback``, ``/conversations``, ``/messages``; with the fraud
+desk ``/fraud_actions`` and ``/fraud_decide``; with the evaluation store ``/eval_runs`` and
+``/eval_run``, admins only) let scripts and tests use ``gradio_client`` with the same login;
+the page's own handlers are private.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -18,11 +21,12 @@ import gradio as gr
 
 from assistant.errors import AssistantError
 from assistant.llm.base import LLMError
+from assistant.modeleval.store import get_run, list_runs
 from assistant.permissions import UserContext
 from assistant.service import AssistantService
 from assistant.users import UserStore
 from knowledge.errors import KnowledgeError
-from ui import fx_panel, render
+from ui import admin_panel, fraud_panel, fx_panel, render
 from ui.flow import flow_figure
 from ui.i18n import LANG_CHOICES, both, normalise, t
 
@@ -63,9 +67,16 @@ def build_app(
     language: str = "zh-TW",
     concurrency: int = 4,
     fx: Any | None = None,
+    fraud_actions: Any | None = None,
+    eval_runs: Callable[[], list[dict[str, Any]]] | None = None,
+    eval_run: Callable[[str], dict[str, Any] | None] | None = None,
 ) -> gr.Blocks:
     """The page and the API, over one service. Launch it with ``auth=`` (see `serve_ui`):
-    every handler refuses to run without a logged-in user."""
+    every handler refuses to run without a logged-in user.
+
+    ``fraud_actions`` (an `ActionDesk`) adds the 防詐 tab and the ``/fraud_actions`` and
+    ``/fraud_decide`` endpoints; ``eval_runs`` and ``eval_run`` (the evaluation store's
+    ``list_runs`` and ``get_run``) add the 管理 tab and ``/eval_runs`` and ``/eval_run``."""
     lang0 = normalise(language)
 
     with gr.Blocks(title=t("title", lang0), analytics_enabled=False) as demo:
@@ -158,6 +169,32 @@ def build_app(
 
             with gr.Tab(fx_panel.tab_label(lang0), elem_id="twfin-tab-fx") as fx_tab:
                 fx_relabel, fx_outputs = fx_panel.build(fx, lambda r: _user(users, r), lang0)
+
+            # Each further tab: (tab, its label for a language, its relabel, its components).
+            panels: list[tuple[gr.Tab, Callable[[str], str], Callable[..., Any], list[Any]]] = []
+            if fraud_actions is not None:
+                with gr.Tab(fraud_panel.tab_label(lang0), elem_id="twfin-tab-fraud") as tab:
+                    relabel_fn, outputs = fraud_panel.build(
+                        fraud_actions,
+                        lambda r: _user(users, r),
+                        lang0,
+                        lang=lang,
+                        demo=demo,
+                        tab=tab,
+                    )
+                panels.append((tab, fraud_panel.tab_label, relabel_fn, outputs))
+            if eval_runs is not None and eval_run is not None:
+                with gr.Tab(admin_panel.tab_label(lang0), elem_id="twfin-tab-admin") as tab:
+                    relabel_fn, outputs = admin_panel.build(
+                        eval_runs,
+                        eval_run,
+                        lambda r: _user(users, r),
+                        lang0,
+                        lang=lang,
+                        demo=demo,
+                        tab=tab,
+                    )
+                panels.append((tab, admin_panel.tab_label, relabel_fn, outputs))
 
         # ---- page handlers -------------------------------------------------------------
 
@@ -454,6 +491,13 @@ def build_app(
             outputs=[*fx_outputs, chat_tab, fx_tab],
             api_visibility="private",
         )
+        for tab, tab_label, relabel_fn, outputs in panels:
+            lang.change(
+                functools.partial(_relabel_panel, tab, tab_label, relabel_fn),
+                inputs=[lang],
+                outputs=[*outputs, tab],
+                api_visibility="private",
+            )
 
         # ---- API for scripts: the same service, the same login --------------------------
 
@@ -513,8 +557,19 @@ def build_app(
         gr.api(feedback, api_name="feedback")
         gr.api(conversations, api_name="conversations")
         gr.api(messages, api_name="messages")
+        if fraud_actions is not None:
+            fraud_panel.register_api(fraud_actions, lambda r: _user(users, r))
+        if eval_runs is not None and eval_run is not None:
+            admin_panel.register_api(eval_runs, eval_run, lambda r: _user(users, r))
 
     return demo
+
+
+def _relabel_panel(
+    tab: gr.Tab, tab_label: Callable[[str], str], relabel: Callable[[str], Any], lang_value: str
+) -> dict[Any, Any]:
+    lg = normalise(lang_value)
+    return {**relabel(lg), tab: gr.update(label=tab_label(lg))}
 
 
 # What the status line under an answer is rendered from (see render.answer_meta).
@@ -552,7 +607,13 @@ def serve_ui(container: Any, host: str, port: int, **launch_kwargs: Any) -> gr.B
     """
     users: UserStore = container.users
     demo = build_app(
-        container.service, users, language=container.settings.language, fx=container.fx
+        container.service,
+        users,
+        language=container.settings.language,
+        fx=container.fx,
+        fraud_actions=container.fraud_actions,
+        eval_runs=functools.partial(list_runs, container.engine),
+        eval_run=functools.partial(get_run, container.engine, items=False),
     )
     kwargs: dict[str, Any] = {
         "server_name": host,

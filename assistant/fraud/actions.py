@@ -103,7 +103,12 @@ class ActionDesk:
             raise NotFound(f"沒有這個待辦動作 / no such action: #{action_id}")
         return _as_dict(row)
 
-    def list(self, status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    def list(
+        self, user: UserContext, status: str | None = None, limit: int = 50
+    ) -> list[dict[str, Any]]:
+        """Proposals and decisions, newest first; only for roles of the fraud desk (they name
+        accounts and the reasons they are suspected)."""
+        _require(user)
         if status is not None and status not in STATUSES:
             raise AssistantError(f"狀態須為 {'|'.join(STATUSES)} / status {status!r}")
         with Session(self._engine) as s:

@@ -1,0 +1,348 @@
+"""The fraud tab: the investigator's queue of decisions the fraud agent proposed.
+
+A thin shell over `ActionDesk`: the agent only ever *proposes* flagging an account (警示 or
+衍生管制) or exporting a trace's evidence; a person confirms or rejects it here. The desk
+enforces who may decide (the fraud and admin roles) and writes the audit trail; this tab shows
+the queue to every logged-in user and passes each decision through with the logged-in user,
+never a name the browser sends. The same list and decision are named API endpoints
+(``/fraud_actions``, ``/fraud_decide``) behind the same login.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+
+from assistant.errors import AssistantError
+from ui.i18n import normalise, t
+
+# The filter's values: the desk's own status, or everything.
+PENDING, ALL = "proposed", "all"
+# The table's columns, as i18n keys ("fraud_col_…").
+_COLUMNS = (
+    "id",
+    "status",
+    "kind",
+    "account",
+    "params",
+    "reason",
+    "proposed_by",
+    "created",
+    "decided_by",
+    "result",
+)
+# Parameters with a name of their own in each language.
+_PARAMS = ("status", "directions", "hops", "since", "until")
+
+
+def localise(message: str, lang: str) -> str:
+    """The user's half of a bilingual service message ("中文 / English")."""
+    zh, sep, en = message.partition(" / ")
+    if not sep:
+        return message
+    return en if lang == "en" else zh
+
+
+def md_escape(text: str) -> str:
+    """Plain text for a Markdown cell: record data is shown as written, never as markup."""
+    return "".join(f"\\{ch}" if ch in _MD_SPECIAL else ch for ch in str(text))
+
+
+_MD_SPECIAL = set("\\`*_{}[]<>()#|~!")
+
+
+def error_line(exc: Exception, lang: str) -> str:
+    return f"<span class='twfin-error'>⚠ {html.escape(localise(str(exc), lang))}</span>"
+
+
+def when(value: str | None) -> str:
+    """An ISO time from the database (naive means UTC) in the server's local time."""
+    if not value:
+        return ""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def status_word(status: str, lang: str) -> str:
+    key = f"fraud_status_{status}"
+    return t(key, lang) if status in ("proposed", "confirmed", "rejected") else status
+
+
+def kind_word(kind: str, lang: str) -> str:
+    return t(f"fraud_kind_{kind}", lang) if kind in ("flag", "export") else kind
+
+
+def params_text(params: dict[str, Any], lang: str) -> str:
+    parts = []
+    for key, value in params.items():
+        if key == "directions" and isinstance(value, list):
+            value = "、".join(
+                t(f"fraud_{d}", lang) if d in ("up", "down") else str(d) for d in value
+            )
+        label = t(f"fraud_param_{key}", lang) if key in _PARAMS else key
+        parts.append(f"{label} {value}")
+    return "；".join(parts) if lang != "en" else "; ".join(parts)
+
+
+def result_text(action: dict[str, Any], lang: str) -> str:
+    """What a decision did: the status change, or each exported file with its sha256."""
+    r = action.get("result") or {}
+    parts: list[str] = []
+    if "status_after" in r:
+        parts.append(f"{r.get('status_before') or '-'} → {r['status_after']}")
+    for f in r.get("files") or []:
+        parts.append(f"{Path(str(f.get('file', ''))).name}")
+        parts.append(f"sha256 {f.get('sha256', '')}")
+    if action.get("note"):
+        parts.append(f"{t('fraud_note_label', lang)}：{action['note']}")
+    return "\n".join(parts)
+
+
+def table(actions: list[dict[str, Any]], lang: str) -> pd.DataFrame:
+    """The queue as the page shows it: words for status and kind, local times."""
+    rows = [
+        [
+            str(a["id"]),
+            status_word(a["status"], lang),
+            kind_word(a["kind"], lang),
+            a["account"],
+            params_text(a.get("params") or {}, lang),
+            a.get("reason") or "",
+            a.get("proposed_by") or "",
+            when(a.get("created_at")),
+            a.get("decided_by") or "",
+            "\n".join(md_escape(line) for line in result_text(a, lang).splitlines()),
+        ]
+        for a in actions
+    ]
+    return pd.DataFrame(rows, columns=[t(f"fraud_col_{c}", lang) for c in _COLUMNS])
+
+
+def pending_choices(actions: list[dict[str, Any]], lang: str) -> list[tuple[str, int]]:
+    return [
+        (f"#{a['id']} {kind_word(a['kind'], lang)} {a['account']}", int(a["id"]))
+        for a in actions
+        if a["status"] == "proposed"
+    ]
+
+
+def outcome_line(action: dict[str, Any], lang: str) -> str:
+    """The status line after a decision, in the user's language."""
+    r = action.get("result") or {}
+    values = {"id": action["id"], "account": action["account"]}
+    if action["status"] == "rejected":
+        return f"✅ {t('fraud_done_reject', lang, kind=kind_word(action['kind'], lang), **values)}"
+    if action["kind"] == "flag":
+        line = t(
+            "fraud_done_flag",
+            lang,
+            before=r.get("status_before") or "-",
+            after=r.get("status_after"),
+            **values,
+        )
+        return f"✅ {line}"
+    files = "; ".join(
+        f"`{Path(str(f.get('file', ''))).name}` (sha256 `{f.get('sha256', '')}`)"
+        for f in r.get("files") or []
+    )
+    return f"✅ {t('fraud_done_export', lang, files=files, **values)}"
+
+
+def _filter_choices(lang: str) -> list[tuple[str, str]]:
+    return [(t("fraud_filter_pending", lang), PENDING), (t("fraud_filter_all", lang), ALL)]
+
+
+def _status_arg(value: str | None) -> str | None:
+    """The desk's status filter from the page's or an API caller's value."""
+    if value is None:
+        return None
+    value = value.strip().lower()
+    if value in ("", ALL):
+        return None
+    return {"pending": PENDING}.get(value, value)
+
+
+def build(
+    actions: Any,
+    user_of: Callable[[gr.Request], Any],
+    lang0: str,
+    *,
+    lang: gr.Radio,
+    demo: gr.Blocks,
+    tab: gr.Tab | None = None,
+) -> tuple[Callable[[str], dict[Any, Any]], list[Any]]:
+    """Lay out the tab in the current Blocks context and wire it (the queue loads with the
+    page, when the tab is opened and when the language changes). Returns the function that
+    relabels the components for a language, and the components it updates."""
+    title = gr.Markdown(f"### {t('fraud_title', lang0)}")
+    intro = gr.Markdown(t("fraud_intro", lang0), elem_id="twfin-fraud-intro")
+    with gr.Row(equal_height=True):
+        show = gr.Radio(
+            _filter_choices(lang0),
+            value=PENDING,
+            label=t("fraud_filter", lang0),
+            elem_id="twfin-fraud-filter",
+            scale=2,
+        )
+        refresh = gr.Button(
+            t("fraud_refresh", lang0), variant="secondary", scale=0, elem_id="twfin-fraud-refresh"
+        )
+    grid = gr.Dataframe(
+        table([], lang0),
+        label=t("fraud_table", lang0),
+        interactive=False,
+        wrap=True,
+        # The result is Markdown (one exported file per line), escaped in `table`.
+        datatype=["str"] * (len(_COLUMNS) - 1) + ["markdown"],
+        column_widths=["5%", "7%", "8%", "12%", "11%", "13%", "7%", "10%", "7%", "20%"],
+        elem_id="twfin-fraud-table",
+    )
+    with gr.Row(equal_height=False):
+        pick = gr.Dropdown(
+            [],
+            value=None,
+            label=t("fraud_pick", lang0),
+            elem_id="twfin-fraud-pick",
+            scale=2,
+        )
+        note = gr.Textbox(
+            label=t("fraud_note", lang0),
+            placeholder=t("fraud_note_placeholder", lang0),
+            lines=1,
+            elem_id="twfin-fraud-note",
+            scale=3,
+        )
+    with gr.Row():
+        confirm = gr.Button(t("fraud_confirm", lang0), variant="primary", elem_id="twfin-fraud-ok")
+        reject = gr.Button(t("fraud_reject", lang0), variant="stop", elem_id="twfin-fraud-no")
+    status = gr.Markdown("", elem_id="twfin-fraud-status")
+
+    def _queue(user: Any, show_value: str, lg: str) -> dict[Any, Any]:
+        listed = actions.list(user, _status_arg(show_value), limit=200)
+        pending = listed if show_value == PENDING else actions.list(user, PENDING, limit=200)
+        choices = pending_choices(pending, lg)
+        return {
+            grid: table(listed, lg),
+            pick: gr.update(choices=choices, value=choices[0][1] if choices else None),
+        }
+
+    def load(show_value: str, lang_value: str, request: gr.Request) -> dict[Any, Any]:
+        lg = normalise(lang_value)
+        try:
+            user = user_of(request)
+            if not user.may_use("fraud"):
+                # Account numbers and case reasons are for the fraud desk only.
+                return {
+                    grid: table([], lg),
+                    pick: gr.update(choices=[], value=None),
+                    status: f"⛔ {t('fraud_view_only', lg, role=user.role)}",
+                }
+            out = _queue(user, show_value, lg)
+        except AssistantError as exc:
+            return {status: error_line(exc, lg)}
+        if not out[pick]["choices"]:
+            out[status] = f"ℹ️ {t('fraud_none_pending', lg)}"
+        else:
+            out[status] = ""
+        return out
+
+    def decide(confirmed: bool) -> Callable[..., dict[Any, Any]]:
+        def handler(
+            action_id: int | None,
+            text: str,
+            show_value: str,
+            lang_value: str,
+            request: gr.Request,
+        ) -> dict[Any, Any]:
+            lg = normalise(lang_value)
+            if action_id is None:
+                return {status: error_line(AssistantError(t("fraud_pick_first", lg)), lg)}
+            try:
+                user = user_of(request)
+            except AssistantError as exc:
+                return {status: error_line(exc, lg)}
+            try:
+                done = actions.decide(int(action_id), user, confirm=confirmed, note=text or "")
+            except AssistantError as exc:
+                # Refused (role, already decided, unknown id): said, and nothing changed.
+                out = _queue(user, show_value, lg) if user.may_use("fraud") else {}
+                out[status] = error_line(exc, lg)
+                return out
+            out = _queue(user, show_value, lg)
+            out[status] = outcome_line(done, lg)
+            out[note] = ""
+            return out
+
+        return handler
+
+    queue_outputs = [grid, pick, status]
+    demo.load(load, [show, lang], queue_outputs, api_visibility="private")
+    for trigger in (refresh.click, show.change, lang.change):
+        trigger(load, [show, lang], queue_outputs, api_visibility="private")
+    if tab is not None:
+        tab.select(load, [show, lang], queue_outputs, api_visibility="private")
+    for button, confirmed in ((confirm, True), (reject, False)):
+        button.click(
+            decide(confirmed),
+            [pick, note, show, lang],
+            [*queue_outputs, note],
+            api_visibility="private",
+        )
+
+    def relabel(lg: str) -> dict[Any, Any]:
+        return {
+            title: f"### {t('fraud_title', lg)}",
+            intro: t("fraud_intro", lg),
+            show: gr.update(label=t("fraud_filter", lg), choices=_filter_choices(lg)),
+            refresh: gr.update(value=t("fraud_refresh", lg)),
+            grid: gr.update(label=t("fraud_table", lg)),
+            pick: gr.update(label=t("fraud_pick", lg)),
+            note: gr.update(label=t("fraud_note", lg), placeholder=t("fraud_note_placeholder", lg)),
+            confirm: gr.update(value=t("fraud_confirm", lg)),
+            reject: gr.update(value=t("fraud_reject", lg)),
+        }
+
+    return relabel, [title, intro, show, refresh, grid, pick, note, confirm, reject]
+
+
+def register_api(actions: Any, user_of: Callable[[gr.Request | None], Any]) -> None:
+    """``/fraud_actions`` and ``/fraud_decide`` for scripts, with the page's login."""
+
+    def fraud_actions(
+        status: str | None = None, request: gr.Request | None = None
+    ) -> list[dict[str, Any]]:
+        """The fraud agent's proposals and their decisions, newest first: status "proposed",
+        "confirmed", "rejected", or empty / "all" for every one."""
+        try:
+            return actions.list(user_of(request), _status_arg(status), limit=200)
+        except AssistantError as exc:
+            raise gr.Error(str(exc), print_exception=False) from exc
+
+    def fraud_decide(
+        action_id: int, confirm: bool, note: str = "", request: gr.Request | None = None
+    ) -> dict[str, Any]:
+        """Confirm (carry out) or reject a proposed action; fraud and admin roles only. Returns
+        the decided action with its result (the status change or the exported files)."""
+        try:
+            user = user_of(request)
+            return actions.decide(int(action_id), user, confirm=bool(confirm), note=note or "")
+        except (AssistantError, ValueError) as exc:
+            raise gr.Error(str(exc), print_exception=False) from exc
+
+    gr.api(fraud_actions, api_name="fraud_actions")
+    gr.api(fraud_decide, api_name="fraud_decide")
+
+
+def tab_label(lang: str) -> str:
+    return t("tab_fraud", lang)
