@@ -1,17 +1,20 @@
 """`assistant credit …`: statements and ratios from a MOPS financial report, and
 `assistant eval credit`.
 
-Extraction needs no database or model, so these commands do not build the container: reading
-a report stays fast and works on a fresh installation.
+Extraction needs no database or model, so `extract` and `ratios` do not build the container:
+reading a report stays fast and works on a fresh installation. `memo`, `drafts` and `review`
+store drafts and decisions (maker-checker), so they do.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import click
 
-from assistant.cli_support import emit_json
+from assistant.cli_support import AppContext, emit_json, pass_app
 from assistant.errors import AssistantError
 
 _PDF = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -25,12 +28,15 @@ def _fmt(v: float | int | None, per_share: bool = False) -> str:
 
 @click.group()
 def credit() -> None:
-    """授信徵信 / credit analysis: statements and ratios from a MOPS IFRS report (PDF).
+    """授信徵信 / credit analysis: statements, ratios and the 5P credit memo from a MOPS report.
 
     \b
     Start with:
       assistant credit extract ../shared/data/statements/2301_202404_AI1.pdf
       assistant credit ratios ../shared/data/statements/2301_202404_AI1.pdf --json
+      assistant credit memo REPORT.pdf --amount 5000萬 --tenor-months 12 --out memo.docx
+      assistant credit drafts
+      assistant credit review 1 --approve
     """
 
 
@@ -97,12 +103,216 @@ def ratios_cmd(pdf: Path, as_json: bool) -> None:
         click.echo(f"- {note}")
 
 
+def parse_amount(text: str) -> Decimal:
+    """An amount as analysts write it: 5000萬, 1.5億, 3億2千萬, NT$50,000,000, 50000000."""
+    from assistant.extract import find_amounts
+
+    found = find_amounts(text)
+    if len(found) != 1 or found[0].raw.strip() != text.strip():
+        raise click.BadParameter(
+            f"看不懂的金額 / not an amount: {text!r}（例 e.g. 5000萬、1.5億、50000000）"
+        )
+    if found[0].currency not in (None, "TWD"):
+        raise click.BadParameter(f"金額須為新臺幣 / the amount must be in NT$: {text!r}")
+    return found[0].value
+
+
+def _amount(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Decimal | None:
+    return None if value is None else parse_amount(value)
+
+
+def _facility_type(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str:
+    from assistant.credit.rules import facility_type
+
+    if value is None:
+        return "other"
+    try:
+        return facility_type(value)
+    except AssistantError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+def _record(app: AppContext, user: Any, action: str, args: dict[str, Any], outcome: str) -> bool:
+    """Record the action in the audit trail when the AuditLog can (``record_action`` is being
+    added); False when it cannot, so the command says the decision is in credit_memo only."""
+    record = getattr(app.container.audit, "record_action", None)
+    if record is None:
+        return False
+    record(user, conversation_id=None, action=action, args=args, outcome=outcome)
+    return True
+
+
+@credit.command("memo")
+@click.argument("pdf", metavar="PDF", type=_PDF)
+@click.option("--amount", callback=_amount, help="申請金額 NT$: 5000萬, 1.5億, 50000000.")
+@click.option("--purpose", default="", help="資金用途 / purpose of the funds.")
+@click.option("--tenor-months", type=click.IntRange(min=1), help="期限（月）/ tenor in months.")
+@click.option("--collateral", default="", help="擔保品 / collateral (blank: unsecured).")
+@click.option("--guarantor", "guarantors", multiple=True, help="保證人 / guarantor (repeatable).")
+@click.option(
+    "--related-party",
+    is_flag=True,
+    help="借款戶為本行利害關係人 / the borrower is a related party of the bank.",
+)
+@click.option(
+    "--facility-type",
+    callback=_facility_type,
+    help="working_capital (短期營運週轉金) | medium_long_term (中長期) | housing (購置住宅) | other.",
+)
+@click.option(
+    "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="DOCX to write."
+)
+@click.option(
+    "--markdown",
+    "markdown_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the memo as Markdown.",
+)
+@click.option("--user", "user_name", help="製作人 / act as this user (default: the CLI's account).")
+@click.option("--json", "as_json", is_flag=True, help="Print the draft as JSON.")
+@pass_app
+def memo_cmd(
+    app: AppContext,
+    pdf: Path,
+    amount: Decimal | None,
+    purpose: str,
+    tenor_months: int | None,
+    collateral: str,
+    guarantors: tuple[str, ...],
+    related_party: bool,
+    facility_type: str,
+    out: Path,
+    markdown_out: Path | None,
+    user_name: str | None,
+    as_json: bool,
+) -> None:
+    """徵信報告草稿 / draft the 5P credit memo from a statement PDF and the facility terms.
+
+    The draft waits for a person's decision: `assistant credit review ID --approve`.
+    """
+    from assistant.credit.rules import Facility
+
+    facility = Facility(
+        amount=amount,
+        purpose=purpose.strip(),
+        tenor_months=tenor_months,
+        collateral=collateral.strip(),
+        guarantors=tuple(g.strip() for g in guarantors if g.strip()),
+        related_party=related_party,
+        facility_type=facility_type,
+    )
+    user = app.container.cli_user(user_name)
+    service = app.container.credit
+    d = service.draft(pdf, facility, user=user.name, docx_path=out, markdown_path=markdown_out)
+    args = {"memo_id": d.id, "file_sha256": d.file_sha256, "inputs": d.facility.to_dict()}
+    audited = _record(app, user, "credit.draft", args, "draft")
+    missing = list(
+        dict.fromkeys(f"{r.rule.law}第{r.rule.article}條" for r in d.rules if not r.source.found)
+    )
+    if as_json:
+        emit_json({**d.to_dict(text=False), "audited": audited})
+        return
+    click.echo(f"草稿 draft {d.id}：{d.company or d.file_name}（狀態 status: draft）")
+    click.echo(f"  DOCX      {d.docx_path}")
+    if d.markdown_path:
+        click.echo(f"  Markdown  {d.markdown_path}")
+    click.echo(f"  警示 flags {len(d.flags)}")
+    for f in d.flags:
+        click.echo(f"    ! {f.text}")
+    click.echo(f"  適用條文 rules  {', '.join(dict.fromkeys(r.rule.label for r in d.rules))}")
+    if missing:
+        click.echo(f"  知識庫未收錄 not in the knowledge base: {', '.join(missing)}")
+    click.echo(f"覆核 review: assistant credit review {d.id} --approve | --reject --note TEXT")
+
+
+@credit.command("drafts")
+@click.option(
+    "--status",
+    type=click.Choice(["draft", "approved", "rejected"]),
+    help="Only memos with this status.",
+)
+@click.option("--limit", default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def drafts_cmd(app: AppContext, status: str | None, limit: int, as_json: bool) -> None:
+    """徵信報告草稿清單 / credit memo drafts and decisions, latest first."""
+    rows = app.container.credit.drafts(status, limit)
+    if as_json:
+        emit_json([r.to_dict() for r in rows])
+        return
+    if not rows:
+        click.echo("尚無徵信報告草稿 / no credit memos yet")
+        return
+    click.echo(f"{'id':>5} {'status':9} {'created (UTC)':16} {'maker':12} {'checker':12} file")
+    for r in rows:
+        click.echo(
+            f"{r.id:>5} {r.status:9} {r.created_at.strftime('%Y-%m-%d %H:%M'):16} "
+            f"{r.created_by:12} {r.decided_by or '—':12} {r.company or ''} {r.file_name}"
+        )
+
+
+@credit.command("review")
+@click.argument("memo_id", metavar="ID", type=int)
+@click.option("--approve", "decision", flag_value="approve", help="核准 / approve the draft.")
+@click.option("--reject", "decision", flag_value="reject", help="退件 / reject the draft.")
+@click.option(
+    "--edit",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Markdown file with the text as edited: it becomes the final text.",
+)
+@click.option("--note", default="", help="覆核意見 / note (required to reject).")
+@click.option("--user", "user_name", help="覆核人 / act as this user (default: the CLI's account).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def review_cmd(
+    app: AppContext,
+    memo_id: int,
+    decision: str | None,
+    edit: Path | None,
+    note: str,
+    user_name: str | None,
+    as_json: bool,
+) -> None:
+    """覆核徵信報告草稿 / approve or reject a credit memo draft (maker-checker)."""
+    if decision is None:
+        raise click.UsageError("請指定 --approve 或 --reject / give --approve or --reject")
+    if edit is not None and decision == "reject":
+        raise click.UsageError("--edit 僅用於核准 / --edit goes with --approve")
+    user = app.container.cli_user(user_name)
+    service = app.container.credit
+    if decision == "approve":
+        edited = edit.read_text(encoding="utf-8") if edit is not None else None
+        d = service.approve(memo_id, user.name, edited_markdown=edited, note=note)
+    else:
+        d = service.reject(memo_id, user.name, note)
+    audited = _record(app, user, f"credit.{d.action}", d.audit_args(), d.status)
+    if as_json:
+        emit_json({**d.to_dict(), "audited": audited})
+        return
+    word = "核准 approved" if d.status == "approved" else "退件 rejected"
+    click.echo(f"草稿 draft {d.id}：{word}（覆核人 checker {d.checker}，製作人 maker {d.maker}）")
+    if d.edited:
+        click.echo("  定稿採用修改後內容 / the final text is the edited one")
+    if d.note:
+        click.echo(f"  意見 note：{d.note}")
+    if not audited:
+        click.echo(
+            "  稽核紀錄未寫入（AuditLog 無 record_action）/ not in the audit trail: "
+            "AuditLog has no record_action",
+            err=True,
+        )
+
+
 @click.command("credit")
-@click.argument("folder", metavar="DIR", type=click.Path(exists=True, file_okay=False,
-                                                         path_type=Path))
-@click.option("--expected", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="JSON of expected values (default: DIR/expected.json, else the bundled "
-                   "evals/credit_expected/statements.json).")
+@click.argument(
+    "folder", metavar="DIR", type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
+@click.option(
+    "--expected",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSON of expected values (default: DIR/expected.json, else the bundled "
+    "evals/credit_expected/statements.json).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--details", is_flag=True, help="Also list every figure that differs.")
 def eval_credit(folder: Path, expected: Path | None, as_json: bool, details: bool) -> None:
@@ -120,8 +330,10 @@ def eval_credit(folder: Path, expected: Path | None, as_json: bool, details: boo
         emit_json(report)
         return
     o = report["overall"]
-    click.echo(f"{report['n_files']} files, {report['n_read']} read, {report['n_unreadable']} "
-               f"unreadable, {report['n_unscored']} without expected values")
+    click.echo(
+        f"{report['n_files']} files, {report['n_read']} read, {report['n_unreadable']} "
+        f"unreadable, {report['n_unscored']} without expected values"
+    )
     click.echo(f"{'file':32} {'figures':>8} {'exact':>7} {'share':>7} {'totals':>7}")
     for f in report["files"]:
         if "error" in f:
@@ -130,10 +342,14 @@ def eval_credit(folder: Path, expected: Path | None, as_json: bool, details: boo
         if f.get("figures") is None:
             click.echo(f"{f['file']:32} (沒有期望值 no expected values)")
             continue
-        click.echo(f"{f['file']:32} {f['figures']:8d} {f['exact']:7d} {f['share']:7.3f} "
-                   f"{f['totals_share'] if f['totals_share'] is not None else '—':>7}")
+        click.echo(
+            f"{f['file']:32} {f['figures']:8d} {f['exact']:7d} {f['share']:7.3f} "
+            f"{f['totals_share'] if f['totals_share'] is not None else '—':>7}"
+        )
         if details:
             for m in f["mismatches"]:
                 click.echo(f"    ✗ {m}")
-    click.echo(f"{'all':32} {o['figures']:8d} {o['exact']:7d} {o['share']:7.3f} "
-               f"{o['totals_share'] if o['totals_share'] is not None else '—':>7}")
+    click.echo(
+        f"{'all':32} {o['figures']:8d} {o['exact']:7d} {o['share']:7.3f} "
+        f"{o['totals_share'] if o['totals_share'] is not None else '—':>7}"
+    )

@@ -16,6 +16,7 @@ from agents.registry import AgentSpec
 from assistant.audit import AuditLog
 from assistant.checkpoints import make_checkpointer
 from assistant.conversations import ConversationStore
+from assistant.credit.service import CreditService
 from assistant.db import make_engine
 from assistant.fraud.actions import ActionDesk
 from assistant.fraud.ledger import Ledger
@@ -143,6 +144,15 @@ class Container:
     def fraud(self) -> FraudService:
         return FraudService(
             Ledger(self.engine), model_path=self.settings.data_dir / "fraud" / "mule_scorer.joblib"
+        )
+
+    @cached_property
+    def credit(self) -> CreditService:
+        return CreditService(
+            self.engine,
+            self.catalog,
+            self.settings.data_dir,
+            four_eyes=self.settings.credit.four_eyes,
         )
 
     @cached_property

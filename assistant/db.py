@@ -29,6 +29,7 @@ def make_engine(url: str, busy_timeout_ms: int = 10_000) -> Engine:
     else:
         engine = create_engine(url, pool_pre_ping=True)
     # Importing the table modules registers them on SQLModel.metadata.
+    import assistant.credit.records
     import assistant.fraud.records
     import assistant.fx.records
     import assistant.modeleval.store

@@ -240,6 +240,15 @@ class AgentSettings(BaseModel):
     )
 
 
+class CreditSettings(BaseModel):
+    four_eyes: bool = Field(
+        False,
+        description=(
+            "Credit memos: the analyst who drafted a memo may not approve it (maker ≠ checker)."
+        ),
+    )
+
+
 class UISettings(BaseModel):
     host: str = Field("127.0.0.1", description="Address `assistant serve` listens on.")
     port: int = Field(7860, ge=1, le=65535, description="Port `assistant serve` listens on.")
@@ -276,6 +285,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     agents: AgentSettings = Field(default_factory=AgentSettings)
+    credit: CreditSettings = Field(default_factory=CreditSettings)
     ui: UISettings = Field(default_factory=UISettings)
     model_path: Path | None = Field(
         None, description="Shorthand for llm.model_path (ASSISTANT_MODEL_PATH)."
