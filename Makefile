@@ -69,11 +69,17 @@ eval: install
 	$(VENV)/bin/assistant eval retrieval evals/regulation_holdout.jsonl
 	$(VENV)/bin/assistant eval agents $(SHARED)/eval/regulation_dev.jsonl
 	$(VENV)/bin/assistant eval fx evals/fx_cases.jsonl
+	$(VENV)/bin/assistant eval fraud --amlsim $(SHARED)/aml/amlsim_fanin200
+	$(VENV)/bin/assistant eval credit $(SHARED)/statements --expected evals/credit_expected/statements.json
+	$(VENV)/bin/assistant eval credit-pd $(SHARED)/credit/uci_taiwan_credit_default.csv --target DEFAULT --id-column ID
 
 bench: install
 	$(PY) -m benchmarks.retrieval --laws $(SHARED)/laws
 	$(PY) -m benchmarks.agents --laws $(SHARED)/laws/ChLaw.json
 	$(PY) -m benchmarks.fx
+	$(PY) -m benchmarks.fraud_trace --workdir $(VENV)/bench-ledgers
+	$(PY) -m benchmarks.credit_extract --pdf $(SHARED)/statements/2301_202404_AI1.pdf
+	$(PY) -m benchmarks.pii
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -72,14 +72,7 @@ def fraud_components(arrays: LedgerArrays, y: np.ndarray) -> np.ndarray:
 def trace_recall(arrays: LedgerArrays, y: np.ndarray) -> dict[str, Any]:
     comp = fraud_components(arrays, y)
     sizes = np.bincount(comp[comp >= 0]) if (comp >= 0).any() else np.zeros(0, dtype=int)
-    index = TransferIndex.from_arrays(
-        arrays.transfer_ids,
-        arrays.src,
-        arrays.dst,
-        arrays.ts,
-        arrays.amount,
-        arrays.account_ids.tolist(),
-    )
+    index = TransferIndex.from_ledger(arrays)
     recalls: list[float] = []
     hit = total = 0
     for pos in np.flatnonzero(comp >= 0).tolist():

@@ -104,14 +104,7 @@ class FraudService:
                 built.checked = now
                 return built.index
             arrays = self.ledger.arrays()
-            index = TransferIndex.from_arrays(
-                arrays.transfer_ids,
-                arrays.src,
-                arrays.dst,
-                arrays.ts,
-                arrays.amount,
-                list(arrays.account_ids),
-            )
+            index = TransferIndex.from_ledger(arrays)
             latest = int(arrays.ts.max()) if len(arrays) else 0
             self._built = _Built(index, len(arrays), now, latest, arrays)
             return index

@@ -352,6 +352,18 @@ class TransferIndex:
     ) -> TransferIndex:
         return cls(ids, src, dst, ts, amount, accounts)
 
+    @classmethod
+    def from_ledger(cls, arrays: Any) -> TransferIndex:
+        """From ``Ledger.arrays()`` (a ``LedgerArrays``), as the fraud service builds it."""
+        return cls(
+            arrays.transfer_ids,
+            arrays.src,
+            arrays.dst,
+            arrays.ts,
+            arrays.amount,
+            list(arrays.account_ids),
+        )
+
     @property
     def n_transfers(self) -> int:
         return len(self.ids)
