@@ -136,3 +136,15 @@ class ModelFingerprintRow(SQLModel, table=True):
     size: int
     mtime_ns: int
     sha256: str
+
+
+class LoginAttemptRow(SQLModel, table=True):
+    """Every login attempt, kept for the security officer and for the lockout rule."""
+
+    __tablename__ = "login_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    user_name: str = Field(index=True, max_length=64)
+    outcome: str = Field(max_length=16, description="ok, failed, locked (refused unchecked)")
+    source: str = Field(default="", max_length=64, description="Client address, when known.")
