@@ -27,3 +27,4 @@ class AgentDeps:
     fx: Any | None = None  # assistant.fx.service.FxService, for the FX agent
     fraud: Any | None = None  # assistant.fraud.service.FraudService, for the fraud agent
     fraud_actions: Any | None = None  # assistant.fraud.actions.ActionDesk: proposals only
+    credit: Any | None = None  # assistant.credit.service.CreditService, for the credit agent

@@ -16,7 +16,7 @@ from langgraph.runtime import Runtime
 from agents.context import RunContext
 from agents.deps import AgentDeps
 from agents.registry import AgentSpec
-from agents.router import Router
+from agents.router import Router, Routing
 from agents.state import GraphState
 from agents.steps import node_span
 from assistant.answers import Answer, Citation, Step, ToolCall
@@ -59,7 +59,12 @@ def build_graph(deps: AgentDeps, specs: Sequence[AgentSpec], checkpointer: Any) 
         steps = list(state.get("steps", []))
         user = runtime.context.user
         with node_span(t, "route", steps) as note:
-            r = router.route(state["question"], runtime.context.llm)
+            if state.get("attachment") and "credit" in titles:
+                # An uploaded report is work for the credit agent whatever the words; a role
+                # without it is refused below, like any other question for that agent.
+                r = Routing("credit", "attachment")
+            else:
+                r = router.route(state["question"], runtime.context.llm)
             refused = None
             if not user.may_use(r.agent):
                 # Decided here, in code: the model never grants access.

@@ -37,3 +37,7 @@ class GraphState(TypedDict, total=False):
     result: Result
     steps: list[dict[str, Any]]  # guard and route steps of this turn
     audit_id: int | None
+    # Reports (PDF paths under data_dir/uploads) the user uploaded: this turn's, and every one
+    # of the conversation, so a follow-up works on the last report without uploading it again.
+    attachment: str | None
+    attachments: Annotated[list[str], operator.add]

@@ -57,6 +57,10 @@ class Answer:
     model_ms: float = 0.0  # of latency_ms, the time spent inside the model
     thinking: str = ""  # a reasoning model's <think> text: for the trace, never the answer
     data: dict[str, Any] = field(default_factory=dict)  # what a UI panel draws (fraud traces)
+    # A decision a person must take before the turn is final (the credit memo's sign-off):
+    # {"kind": "credit_review", "draft_id", "actions": ["approve", "edit", "reject"], "docx",
+    # "markdown", "error"}; None when nothing waits.
+    pending: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -37,6 +37,7 @@ def make_checkpointer(database_url: str, busy_timeout_ms: int) -> tuple[Any, Any
         pool = ConnectionPool(
             conninfo,
             max_size=8,
+            open=True,  # connect now: a wrong URL fails at start, not on the first answer
             kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
         )
         saver = PostgresSaver(pool)

@@ -329,7 +329,7 @@ def config_show(app: AppContext) -> None:
 
 def _register() -> None:
     from assistant.cli_audit import audit
-    from assistant.cli_chat import ask, eval_agents, serve, users
+    from assistant.cli_chat import ask, eval_agents, review, serve, users
     from assistant.cli_credit import credit, eval_credit
     from assistant.cli_credit_pd import credit_score, credit_train, eval_credit_pd
     from assistant.cli_fraud import eval_fraud, fraud
@@ -337,6 +337,7 @@ def _register() -> None:
     from assistant.cli_models import eval_exam, eval_models
 
     cli.add_command(ask)
+    cli.add_command(review)
     cli.add_command(audit)
     cli.add_command(serve)
     cli.add_command(users)

@@ -18,6 +18,13 @@ from assistant.permissions import ROLES
 @click.argument("question")
 @click.option("--user", "user_name", help="Ask as this user (default: the CLI's own account).")
 @click.option("--conversation", "conversation_id", help="Continue this conversation.")
+@click.option(
+    "--attach",
+    "attachments",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="財報 PDF，隨問題送出 / a report (PDF) sent with the question (credit agent).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the whole answer as JSON.")
 @click.option("--steps", is_flag=True, help="Also print the agent's steps and tool calls.")
 @pass_app
@@ -26,6 +33,7 @@ def ask(
     question: str,
     user_name: str | None,
     conversation_id: str | None,
+    attachments: tuple[Path, ...],
     as_json: bool,
     steps: bool,
 ) -> None:
@@ -37,11 +45,12 @@ def ask(
         question = sys.stdin.read()
     c = app.container
     user = c.cli_user(user_name)
+    files = list(attachments) or None
     if as_json:
-        emit_json(c.service.ask(user, question, conversation_id).to_dict())
+        emit_json(c.service.ask(user, question, conversation_id, files).to_dict())
         return
     answer = None
-    for event in c.service.stream(user, question, conversation_id):
+    for event in c.service.stream(user, question, conversation_id, files):
         if event.kind == "token":
             click.echo(event.text, nl=False)
         elif event.kind == "step" and steps and event.step:
@@ -59,12 +68,74 @@ def ask(
     if steps:
         for t in answer.tool_calls:
             click.echo(f"  tool {t.name} {t.args} → {t.summary}", err=True)
+    if answer.pending:
+        click.echo(
+            f"\n待覆核 / awaiting review: assistant review {answer.conversation_id} "
+            "--approve | --edit FILE.md | --reject --note 理由",
+            err=True,
+        )
     model = answer.model if answer.generated else f"{answer.model}（未使用模型 / no model）"
     click.echo(
         f"\n[{answer.agent or '-'} · {model} · {answer.latency_ms:.0f} ms · "
         f"conversation {answer.conversation_id}]",
         err=True,
     )
+
+
+@click.command("review")
+@click.argument("conversation_id", metavar="CONVERSATION")
+@click.option("--approve", "action", flag_value="approve", help="核准草稿 / approve the draft.")
+@click.option(
+    "--edit",
+    "edit",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="修改後核准：Markdown 檔為定稿 / approve this edited Markdown as the final text.",
+)
+@click.option("--reject", "action", flag_value="reject", help="退回草稿 / reject the draft.")
+@click.option("--note", default="", help="覆核意見（退回必填）/ note (required to reject).")
+@click.option("--user", "user_name", help="覆核人 / act as this user (default: the CLI's account).")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole answer as JSON.")
+@pass_app
+def review(
+    app: AppContext,
+    conversation_id: str,
+    action: str | None,
+    edit: Path | None,
+    note: str,
+    user_name: str | None,
+    as_json: bool,
+) -> None:
+    """覆核對話中待覆核的徵信報告草稿 / decide on the credit memo a conversation waits on.
+
+    Resumes the paused run (the same as the chat UI's buttons); the decision is audited.
+    Without a decision option, shows what waits.
+    """
+    c = app.container
+    user = c.cli_user(user_name)
+    if edit is not None:
+        if action == "reject":
+            raise click.UsageError("--edit 僅用於核准 / --edit goes with approving")
+        action = "edit"
+    if action is None:
+        waiting = c.service.pending(user, conversation_id)
+        if as_json:
+            emit_json(waiting)
+        elif waiting is None:
+            click.echo("沒有待覆核的草稿 / nothing awaits review")
+        else:
+            click.echo(waiting["summary"])
+            click.echo(
+                f"\n草稿 draft #{waiting['draft_id']}：--approve | --edit FILE.md | --reject"
+            )
+        return
+    markdown = edit.read_text(encoding="utf-8") if edit is not None else None
+    answer = c.service.resume(
+        user, conversation_id, {"action": action, "markdown": markdown, "note": note}
+    )
+    if as_json:
+        emit_json(answer.to_dict())
+        return
+    click.echo(answer.answer)
 
 
 @click.command()

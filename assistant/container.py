@@ -174,10 +174,11 @@ class Container:
 
     def agent_specs(self) -> list[AgentSpec]:
         from agents.compliance.graph import SPEC as COMPLIANCE
+        from agents.credit.graph import SPEC as CREDIT
         from agents.fraud.graph import SPEC as FRAUD
         from agents.fx.graph import SPEC as FX
 
-        return [COMPLIANCE, FX, FRAUD]
+        return [COMPLIANCE, FX, FRAUD, CREDIT]
 
     def build_graph(self) -> Any:
         from agents.graph import build_graph
@@ -196,6 +197,7 @@ class Container:
             fx=self.fx,
             fraud=self.fraud,
             fraud_actions=self.fraud_actions,
+            credit=self.credit,
         )
         return build_graph(deps, specs, self._checkpointer[0])
 
@@ -210,7 +212,15 @@ class Container:
     def service_with(self, llm: LLM) -> AssistantService:
         """The assistant on this knowledge base with another model (benchmarks compare models
         side by side in one process, where Qdrant local mode allows one client per folder)."""
-        return AssistantService(self.graph, llm, self.conversations, self.audit, self.telemetry)
+        return AssistantService(
+            self.graph,
+            llm,
+            self.conversations,
+            self.audit,
+            self.telemetry,
+            uploads_dir=self.settings.data_dir / "uploads",
+            model_sha256=self.model_sha256,
+        )
 
     def warm_up(self) -> None:
         """Load what the first question would otherwise wait for: the indexes, the model file

@@ -3,22 +3,31 @@
 from __future__ import annotations
 
 import contextvars
+import hashlib
 import queue
-from collections.abc import Iterator
+import re
+import shutil
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
+
+from langgraph.types import Command
 
 from agents.context import MeteredLLM, RunContext
 from agents.graph import to_answer
 from assistant.answers import Answer, Event, Step
 from assistant.audit import AuditLog
 from assistant.conversations import ConversationStore, ConversationSummary, StoredMessage
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, AuthError
 from assistant.llm.base import LLM
 from assistant.permissions import UserContext
 from assistant.telemetry import Telemetry
 
 _DONE = object()
+MAX_UPLOAD_MB = 50  # a MOPS annual report is 2-10 MB; anything far larger is not one
+REVIEW_ACTIONS = ("approve", "edit", "reject")
+ACTION_ZH = {"approve": "核准", "edit": "修改後核准", "reject": "退回"}
 
 
 class AssistantService:
@@ -30,12 +39,19 @@ class AssistantService:
         audit: AuditLog,
         telemetry: Telemetry,
         workers: int = 8,
+        *,
+        uploads_dir: Path | None = None,
+        model_sha256: Callable[[], str] | None = None,
+        max_upload_mb: int = MAX_UPLOAD_MB,
     ) -> None:
         self._graph = graph
         self._llm = llm
         self._conversations = conversations
         self._audit = audit
         self._t = telemetry
+        self._uploads = uploads_dir
+        self._model_sha256 = model_sha256 or (lambda: "")
+        self._max_upload_bytes = max_upload_mb * 1024 * 1024
         self._workers = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="turn")
 
     @property
@@ -46,16 +62,21 @@ class AssistantService:
     def model_loaded(self) -> bool:
         return self._llm.available
 
-    def ask(self, user: UserContext, question: str, conversation_id: str | None = None) -> Answer:
-        answer: Answer | None = None
-        for event in self.stream(user, question, conversation_id):
-            if event.kind == "answer":
-                answer = event.answer
-        assert answer is not None
-        return answer
+    def ask(
+        self,
+        user: UserContext,
+        question: str,
+        conversation_id: str | None = None,
+        attachments: list[Path] | None = None,
+    ) -> Answer:
+        return _last_answer(self.stream(user, question, conversation_id, attachments))
 
     def stream(
-        self, user: UserContext, question: str, conversation_id: str | None = None
+        self,
+        user: UserContext,
+        question: str,
+        conversation_id: str | None = None,
+        attachments: list[Path] | None = None,
     ) -> Iterator[Event]:
         """Steps and answer text as they happen, then the whole answer (with its audit id).
 
@@ -68,12 +89,107 @@ class AssistantService:
         """
         if not (question or "").strip():
             raise AssistantError("問題是空的 / the question is empty")
+        # Files are checked and stored before anything else, so a refused file starts nothing.
+        stored = [str(self.store_upload(user, Path(p))) for p in attachments or []]
         conv = self._conversations.open(user, conversation_id, question)
+        waiting = self._pending_value(conv) if conversation_id else None
+        if waiting is not None:
+            # A new question would start a new run over the paused one and lose the review:
+            # the analyst decides first, or asks in a new conversation.
+            raise AssistantError(
+                f"此對話的徵信報告草稿 #{waiting['draft_id']} 待覆核，請先核准、修改後核准或退回，"
+                f"或開新對話提問 / memo draft #{waiting['draft_id']} awaits review in this "
+                "conversation: decide on it first, or ask in a new conversation"
+            )
+        inputs = {
+            "question": question,
+            "conversation_id": conv,
+            # Always set, so an earlier turn's upload is not taken as this turn's.
+            "attachment": stored[-1] if stored else None,
+            "attachments": stored,
+        }
+        yield from self._run(user, question, conv, inputs)
+
+    def resume(self, user: UserContext, conversation_id: str, decision: dict[str, Any]) -> Answer:
+        """The analyst's decision on the draft a conversation waits on: ``{"action": "approve" |
+        "edit" | "reject", "markdown": str | None, "note": str}``. Only a user who may use the
+        credit agent decides; the answer says what was decided and where the final text is."""
+        return _last_answer(self.stream_resume(user, conversation_id, decision))
+
+    def stream_resume(
+        self, user: UserContext, conversation_id: str, decision: dict[str, Any]
+    ) -> Iterator[Event]:
+        if not user.may_use("credit"):
+            # Decided here, in code, before the paused run is touched.
+            raise AuthError(
+                f"你的角色（{user.role}）不能覆核徵信報告 / your role may not review credit memos"
+            )
+        conv = self._conversations.open(user, conversation_id, "")  # must be the user's
+        waiting = self._pending_value(conv)
+        if waiting is None:
+            raise AssistantError(
+                "這段對話沒有待覆核的徵信報告草稿 / nothing in this conversation awaits review"
+            )
+        d = _checked_decision(decision, user)
+        question = (
+            f"覆核徵信報告草稿 #{waiting['draft_id']}：{ACTION_ZH[d['action']]} / review: "
+            f"{d['action']}" + (f"（{d['note']}）" if d["note"] else "")
+        )
+        # The turn's question becomes the decision, so the audit record and the conversation
+        # written by the audit node when the run ends say what was decided.
+        command = Command(resume=d, update={"question": question})
+        yield from self._run(user, question, conv, command)
+
+    def pending(self, user: UserContext, conversation_id: str) -> dict[str, Any] | None:
+        """The review a conversation waits on (draft id, allowed actions, DOCX, the draft's
+        Markdown to edit), or None."""
+        conv = self._conversations.open(user, conversation_id, "")
+        waiting = self._pending_value(conv)
+        return _pending_field(waiting) if waiting is not None else None
+
+    def store_upload(self, user: UserContext, path: Path) -> Path:
+        """Keep an uploaded report under ``uploads/<user>/<sha256>.pdf``: checked (a PDF, at
+        most the size limit), named by its content so the same file uploaded twice is one."""
+        if self._uploads is None:
+            raise AssistantError("未設定上傳資料夾 / uploads are not configured")
+        path = Path(path)
+        if not path.is_file():
+            raise AssistantError(f"找不到上傳的檔案 / uploaded file not found: {path.name}")
+        size = path.stat().st_size
+        if size > self._max_upload_bytes:
+            limit = self._max_upload_bytes // (1024 * 1024)
+            raise AssistantError(
+                f"檔案過大（{size / 1024 / 1024:.1f} MB，上限 {limit} MB）/ file too large "
+                f"({size / 1024 / 1024:.1f} MB > {limit} MB)"
+            )
+        with path.open("rb") as fh:
+            head = fh.read(1024)
+        if path.suffix.lower() != ".pdf" or b"%PDF" not in head:
+            raise AssistantError(f"只接受 PDF 財報 / only PDF reports are accepted: {path.name}")
+        with path.open("rb") as fh:
+            sha = hashlib.file_digest(fh, "sha256").hexdigest()
+        folder = self._uploads / re.sub(r"[^\w.-]", "_", user.name)
+        target = folder / f"{sha}.pdf"
+        if target.resolve() != path.resolve() and not target.is_file():
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_suffix(".part")
+            shutil.copyfile(path, tmp)
+            tmp.replace(target)  # never a half-copied file under the final name
+        return target
+
+    def _pending_value(self, conv: str) -> dict[str, Any] | None:
+        snapshot = self._graph.get_state({"configurable": {"thread_id": conv}})
+        for it in snapshot.interrupts:
+            if isinstance(it.value, dict) and it.value.get("kind") == "credit_review":
+                return it.value
+        return None
+
+    def _run(self, user: UserContext, question: str, conv: str, inputs: Any) -> Iterator[Event]:
         events: queue.Queue[Any] = queue.Queue()
 
         def run() -> None:
             try:
-                for event in self._turn(user, question, conv):
+                for event in self._turn(user, question, conv, inputs):
                     events.put(event)
             except BaseException as exc:  # handed to the consumer, raised there
                 events.put(exc)
@@ -86,7 +202,7 @@ class AssistantService:
                 raise item
             yield item
 
-    def _turn(self, user: UserContext, question: str, conv: str) -> Iterator[Event]:
+    def _turn(self, user: UserContext, question: str, conv: str, inputs: Any) -> Iterator[Event]:
         ctx = RunContext(user=user, llm=MeteredLLM(self._llm), conversation_id=conv)
         config = {"configurable": {"thread_id": conv}, "recursion_limit": 40}
         with self._t.span(
@@ -95,13 +211,16 @@ class AssistantService:
             self._t.content(span, "question", question)
             final: dict[str, Any] = {}
             for _ns, mode, chunk in self._graph.stream(
-                {"question": question, "conversation_id": conv},
+                inputs,
                 config,
                 context=ctx,
                 stream_mode=["custom", "values"],
                 subgraphs=True,
                 # One checkpoint per turn, written when the turn ends: a conversation resumes
                 # from its last answer, and a turn costs one write instead of one per node.
+                # A run paused by an interrupt (the credit review) ends too, so the paused
+                # state, the credit subgraph's included, is written then: a restarted server
+                # resumes it.
                 durability="exit",
             ):
                 if mode == "values" and not _ns:
@@ -110,12 +229,54 @@ class AssistantService:
                     event = _event(chunk)
                     if event is not None:
                         yield event
-            answer = to_answer(final, ctx)  # type: ignore[arg-type]
+            paused = [
+                i.value
+                for i in final.get("__interrupt__", ())
+                if isinstance(i.value, dict) and i.value.get("kind") == "credit_review"
+            ]
+            if paused:
+                answer = self._paused(user, question, conv, final, paused[0], ctx)
+            else:
+                answer = to_answer(final, ctx)  # type: ignore[arg-type]
             span.set_attribute("answer.agent", answer.agent)
             span.set_attribute("answer.llm_calls", answer.llm_calls)
             span.set_attribute("answer.citations", len(answer.citations))
             self._t.content(span, "answer", answer.answer)
         yield Event("answer", answer=answer)
+
+    def _paused(
+        self,
+        user: UserContext,
+        question: str,
+        conv: str,
+        state: dict[str, Any],
+        waiting: dict[str, Any],
+        ctx: RunContext,
+    ) -> Answer:
+        """The answer of a turn paused for review. The graph's answer and audit nodes do not run
+        while it waits, so the turn is audited and stored here, as the audit node would; when
+        the run resumes the audit node records the decided turn as usual."""
+        result = waiting["result"]
+        answer = to_answer({**state, "result": result}, ctx)  # type: ignore[arg-type]
+        if waiting.get("error"):
+            answer.answer = f"⚠ {waiting['error']}\n\n{answer.answer}"
+        answer.pending = _pending_field(waiting)
+        answer.audit_id = self._audit.record(
+            user, question, answer, result.get("chunks", []), self._model_sha256()
+        )
+        self._conversations.add_turn(
+            conv,
+            question,
+            answer.answer,
+            answer.audit_id,
+            {
+                "agent": answer.agent,
+                "citations": [c.__dict__ for c in answer.citations],
+                "tool_calls": [c.__dict__ for c in answer.tool_calls],
+                "pending": {k: v for k, v in answer.pending.items() if k != "markdown"},
+            },
+        )
+        return answer
 
     def close(self) -> None:
         self._workers.shutdown(wait=True)
@@ -139,3 +300,47 @@ def _event(chunk: Any) -> Event | None:
         s = chunk["step"]
         return Event("step", step=Step(s["node"], s["detail"], s.get("seconds", 0.0)))
     return None
+
+
+def _last_answer(events: Iterator[Event]) -> Answer:
+    answer: Answer | None = None
+    for event in events:
+        if event.kind == "answer":
+            answer = event.answer
+    assert answer is not None
+    return answer
+
+
+def _pending_field(waiting: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "kind": waiting["kind"],
+        "draft_id": waiting["draft_id"],
+        "actions": list(waiting.get("actions") or REVIEW_ACTIONS),
+        "docx": waiting.get("docx"),
+        "summary": waiting.get("summary", ""),
+        "markdown": waiting.get("markdown", ""),
+        "error": waiting.get("error"),
+    }
+
+
+def _checked_decision(decision: dict[str, Any], user: UserContext) -> dict[str, Any]:
+    """The decision as the paused run receives it, refused here when it cannot be carried out
+    (a decision that reached the run is kept by it: a malformed one would be replayed)."""
+    action = str(decision.get("action") or "").strip().lower()
+    if action not in REVIEW_ACTIONS:
+        raise AssistantError(
+            f"覆核動作須為 approve、edit 或 reject / the action must be approve, edit or reject: "
+            f"{action!r}"
+        )
+    markdown = decision.get("markdown")
+    note = str(decision.get("note") or "").strip()
+    if action == "edit" and not (markdown or "").strip():
+        raise AssistantError("修改後核准需附修改後的報告 / an edit needs the edited memo text")
+    if action == "reject" and not note:
+        raise AssistantError("退回需註明理由 / a rejection needs a note saying why")
+    return {
+        "action": action,
+        "markdown": markdown if action == "edit" else None,
+        "note": note,
+        "user": user.name,
+    }

@@ -15,9 +15,11 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from gradio.utils import get_upload_folder, is_in_or_equal
 
 from assistant.errors import AssistantError
 from assistant.llm.base import LLMError
@@ -139,7 +141,35 @@ def build_app(
                         send = gr.Button(
                             t("send", lang0), variant="primary", scale=1, elem_id="twfin-send"
                         )
+                    # A report for the credit agent: stored by the service with the next question.
+                    upload = gr.File(
+                        label=t("upload", lang0),
+                        file_types=[".pdf"],
+                        type="filepath",
+                        elem_id="twfin-upload",
+                    )
                     status = gr.Markdown("", elem_id="twfin-status")
+                    # The maker-checker sign-off of a credit memo draft: shown while the
+                    # conversation's run is paused for it, and resumes the run.
+                    with gr.Group(visible=False, elem_id="twfin-review") as review_box:
+                        review_title = gr.Markdown("", elem_id="twfin-review-title")
+                        review_md = gr.Textbox(
+                            label=t("review_markdown", lang0),
+                            lines=10,
+                            max_lines=30,
+                            elem_id="twfin-review-markdown",
+                        )
+                        review_note = gr.Textbox(
+                            label=t("review_note", lang0), lines=1, elem_id="twfin-review-note"
+                        )
+                        with gr.Row():
+                            approve_btn = gr.Button(
+                                t("approve", lang0), variant="primary", elem_id="twfin-approve"
+                            )
+                            edit_btn = gr.Button(t("approve_edited", lang0), elem_id="twfin-edit")
+                            reject_btn = gr.Button(
+                                t("reject", lang0), variant="stop", elem_id="twfin-reject"
+                            )
                     with gr.Accordion(
                         t("trace", lang0), open=False, elem_id="twfin-trace"
                     ) as trace_box:
@@ -211,10 +241,21 @@ def build_app(
                 ),
             }
 
+        def review_update(pending: dict[str, Any] | None, lg: str) -> dict[Any, Any]:
+            if not pending:
+                return {review_box: gr.update(visible=False)}
+            return {
+                review_box: gr.update(visible=True),
+                review_title: f"**⏳ {t('review_title', lg, id=pending['draft_id'])}**",
+                review_md: pending.get("markdown") or "",
+                review_note: "",
+            }
+
         def chat(
             text: str,
             history: list[dict[str, str]],
             conversation_id: str | None,
+            file: str | None,
             lang_value: str,
             request: gr.Request,
         ) -> Iterator[dict[Any, Any]]:
@@ -231,7 +272,8 @@ def build_app(
             answer: dict[str, Any] | None = None
             try:
                 user = _user(users, request)
-                for event in service.stream(user, text, conversation_id or None):
+                attachments = [Path(file)] if file else None
+                for event in service.stream(user, text, conversation_id or None, attachments):
                     if event.kind == "token":
                         streamed += event.text
                         pending[-1] = {"role": "assistant", "content": streamed}
@@ -277,7 +319,51 @@ def build_app(
                     value=answer["conversation_id"],
                 ),
                 fb_status: "",
+                upload: None,  # the report went with this question
+                **review_update(answer.get("pending"), lg),
             }
+
+        def decide(action: str) -> Callable[..., dict[Any, Any]]:
+            def handler(
+                history: list[dict[str, str]],
+                conversation_id: str | None,
+                markdown: str,
+                note: str,
+                lang_value: str,
+                request: gr.Request,
+            ) -> dict[Any, Any]:
+                lg = normalise(lang_value)
+                decision = {"action": action, "markdown": markdown, "note": note or ""}
+                try:
+                    user = _user(users, request)
+                    if not conversation_id:
+                        raise AssistantError("沒有進行中的對話 / no conversation is open")
+                    answer = service.resume(user, conversation_id, decision).to_dict()
+                except USER_ERRORS as exc:
+                    gr.Warning(str(exc))
+                    return {status: render.error_line(str(exc), lg)}
+                label = {"approve": "approve", "edit": "approve_edited", "reject": "reject"}
+                done = [
+                    *(history or []),
+                    {
+                        "role": "user",
+                        "content": f"{t(label[action], lg)}：{note or ''}".rstrip("："),
+                    },
+                    {"role": "assistant", "content": answer["answer"]},
+                ]
+                shown = _panel(answer, steps_stored=True)
+                return {
+                    chatbot: done,
+                    history_state: done,
+                    status: render.answer_meta(answer, lg),
+                    sources: render.sources_html(shown["citations"], lg),
+                    trace: _trace(shown, lg),
+                    audit_state: answer["audit_id"],
+                    answer_state: shown,
+                    **review_update(answer.get("pending"), lg),
+                }
+
+            return handler
 
         def _restore(before: list[dict[str, str]], text: str, line: str) -> dict[Any, Any]:
             return {chatbot: before, history_state: before, question: text, status: line}
@@ -293,6 +379,10 @@ def build_app(
             except USER_ERRORS as exc:
                 gr.Warning(str(exc))
                 return {status: render.error_line(str(exc), lg)}
+            try:
+                pending = service.pending(_user(users, request), conversation_id)
+            except USER_ERRORS:
+                pending = None
             shown_history = render.history(messages)
             last = render.last_answer(messages)
             extra = last.extra if last is not None else {}
@@ -313,6 +403,7 @@ def build_app(
                 trace: _trace(shown, lg),
                 status: "",
                 fb_status: "",
+                **review_update(pending, lg),
             }
 
         def new_conversation(lang_value: str) -> dict[Any, Any]:
@@ -329,6 +420,8 @@ def build_app(
                 status: "",
                 fb_status: "",
                 question: "",
+                upload: None,
+                review_box: gr.update(visible=False),
             }
 
         def give_feedback(rating: int) -> Callable[..., dict[Any, Any]]:
@@ -365,6 +458,12 @@ def build_app(
                     label=t("question", lg), placeholder=t("question_placeholder", lg)
                 ),
                 send: gr.update(value=t("send", lg)),
+                upload: gr.update(label=t("upload", lg)),
+                review_md: gr.update(label=t("review_markdown", lg)),
+                review_note: gr.update(label=t("review_note", lg)),
+                approve_btn: gr.update(value=t("approve", lg)),
+                edit_btn: gr.update(value=t("approve_edited", lg)),
+                reject_btn: gr.update(value=t("reject", lg)),
                 trace_box: gr.update(label=t("trace", lg)),
                 fb_title: f"**{t('feedback', lg)}**",
                 comment: gr.update(
@@ -401,11 +500,16 @@ def build_app(
             answer_state,
             conv_list,
             fb_status,
+            upload,
+            review_box,
+            review_title,
+            review_md,
+            review_note,
         ]
         for trigger in (question.submit, send.click):
             trigger(
                 chat,
-                inputs=[question, history_state, conv_state, lang],
+                inputs=[question, history_state, conv_state, upload, lang],
                 outputs=chat_outputs,
                 api_visibility="private",
                 concurrency_id=CONCURRENCY_ID,
@@ -425,9 +529,38 @@ def build_app(
                 trace,
                 status,
                 fb_status,
+                review_box,
+                review_title,
+                review_md,
+                review_note,
             ],
             api_visibility="private",
         )
+        for button, action in (
+            (approve_btn, "approve"),
+            (edit_btn, "edit"),
+            (reject_btn, "reject"),
+        ):
+            button.click(
+                decide(action),
+                inputs=[history_state, conv_state, review_md, review_note, lang],
+                outputs=[
+                    chatbot,
+                    history_state,
+                    status,
+                    sources,
+                    trace,
+                    audit_state,
+                    answer_state,
+                    review_box,
+                    review_title,
+                    review_md,
+                    review_note,
+                ],
+                api_visibility="private",
+                concurrency_id=CONCURRENCY_ID,
+                concurrency_limit=concurrency,
+            )
         # The Chatbot's own clear (trash) button starts over too; stored conversations stay.
         for trigger in (new_btn.click, chatbot.clear):
             trigger(
@@ -445,6 +578,8 @@ def build_app(
                     status,
                     fb_status,
                     question,
+                    upload,
+                    review_box,
                 ],
                 api_visibility="private",
             )
@@ -468,6 +603,12 @@ def build_app(
                 chatbot,
                 question,
                 send,
+                upload,
+                review_md,
+                review_note,
+                approve_btn,
+                edit_btn,
+                reject_btn,
                 trace_box,
                 fb_title,
                 comment,
@@ -509,6 +650,37 @@ def build_app(
             try:
                 user = _user(users, request)
                 return service.ask(user, question, conversation_id or None).to_dict()
+            except USER_ERRORS as exc:
+                raise _api_error(exc) from exc
+
+        def ask_with_file(
+            question: str,
+            file: dict[str, Any] | str | None = None,
+            conversation_id: str | None = None,
+            request: gr.Request | None = None,
+        ) -> dict[str, Any]:
+            """Ask with a report (PDF, sent with gradio_client's ``handle_file``); a credit memo
+            draft comes back with ``pending`` set until it is reviewed (``/review``)."""
+            try:
+                user = _user(users, request)
+                attachments = [_uploaded(file)] if file else None
+                return service.ask(user, question, conversation_id or None, attachments).to_dict()
+            except USER_ERRORS as exc:
+                raise _api_error(exc) from exc
+
+        def review(
+            conversation_id: str,
+            action: str,
+            markdown: str | None = None,
+            note: str = "",
+            request: gr.Request | None = None,
+        ) -> dict[str, Any]:
+            """Decide on the credit memo draft a conversation waits on: action approve, edit
+            (with the edited Markdown) or reject (with a note); returns the final answer."""
+            try:
+                user = _user(users, request)
+                decision = {"action": action, "markdown": markdown, "note": note or ""}
+                return service.resume(user, conversation_id, decision).to_dict()
             except USER_ERRORS as exc:
                 raise _api_error(exc) from exc
 
@@ -554,6 +726,13 @@ def build_app(
             ]
 
         gr.api(ask, api_name="ask", concurrency_id=CONCURRENCY_ID, concurrency_limit=concurrency)
+        gr.api(
+            ask_with_file,
+            api_name="ask_with_file",
+            concurrency_id=CONCURRENCY_ID,
+            concurrency_limit=concurrency,
+        )
+        gr.api(review, api_name="review", concurrency_id=CONCURRENCY_ID)
         gr.api(feedback, api_name="feedback")
         gr.api(conversations, api_name="conversations")
         gr.api(messages, api_name="messages")
@@ -563,6 +742,15 @@ def build_app(
             admin_panel.register_api(eval_runs, eval_run, lambda r: _user(users, r))
 
     return demo
+
+
+def _uploaded(file: dict[str, Any] | str) -> Path:
+    """The server-side path of a file a client uploaded. Only Gradio's upload folder is
+    accepted: a path the client names elsewhere on the server is refused, not read."""
+    path = Path(file["path"] if isinstance(file, dict) else file).resolve()
+    if not is_in_or_equal(path, get_upload_folder()):
+        raise AssistantError("請以上傳方式提供檔案 / send the file as an upload")
+    return path
 
 
 def _relabel_panel(

@@ -41,6 +41,22 @@ _TEXT: dict[str, tuple[str, str]] = {
         "Type a question and press Enter or Send",
     ),
     "send": ("送出", "Send"),
+    "upload": (
+        "上傳財報 PDF（隨下一個問題送出，徵信助理使用）",
+        "Upload a financial report PDF (sent with the next question, for the credit agent)",
+    ),
+    "review_title": (
+        "徵信報告草稿 #{id} 待覆核",
+        "Credit memo draft #{id} awaits review",
+    ),
+    "review_markdown": (
+        "草稿內容（修改後核准時採用）",
+        "Draft text (used when approving with edits)",
+    ),
+    "review_note": ("覆核意見（退回時必填）", "Note (required to reject)"),
+    "approve": ("核准", "Approve"),
+    "approve_edited": ("修改後核准", "Approve with edits"),
+    "reject": ("退回", "Reject"),
     "sources": ("出處", "Sources"),
     "no_sources": ("尚無引用條文。", "No articles cited yet."),
     "amended": ("修正日期", "Amended"),
