@@ -50,6 +50,9 @@ demo: install
 	$(VENV)/bin/assistant ingest laws $(LAWS)
 	$(VENV)/bin/assistant fx import-rates $(RATES)
 	@echo "$(DEMO_PASSWORD)" | $(VENV)/bin/assistant users add $(DEMO_USER) --role admin --password-stdin --exist-ok
+	# A synthetic ledger with planted mule rings for the fraud desk (once), and its scorer.
+	@if [ "$$($(VENV)/bin/assistant fraud status --json | $(PY) -c 'import json,sys; print(json.load(sys.stdin)["transfers"])')" = 0 ]; then \
+		$(VENV)/bin/assistant fraud generate && $(VENV)/bin/assistant fraud train; fi
 	ASSISTANT_MODEL_PATH=$(MODEL) $(VENV)/bin/assistant ask "銀行對疑似不法的存款帳戶可以怎麼處理？"
 	@echo "登入 / log in: $(DEMO_USER) / $(DEMO_PASSWORD)"
 	ASSISTANT_MODEL_PATH=$(MODEL) $(VENV)/bin/assistant serve
