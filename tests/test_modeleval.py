@@ -257,8 +257,11 @@ def test_models_command_needs_its_inputs(tmp_path: Path, models: tuple[Path, Pat
 
 
 def test_regulation_suite_with_no_model_and_with_the_tiny_model(
-    kb: Container, models: tuple[Path, Path], tmp_path: Path
+    kb: Container, models: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Short answers: the random-weight model writes invalid UTF-8, which llama-cpp-python's
+    # stream holds back and re-decodes token by token (quadratic; ~100 s for 768 tokens).
+    monkeypatch.setattr(kb.settings.agents, "answer_max_tokens", 48)
     opts = RunOptions(
         models=["none", str(models[0])],
         suites=["regulation"],
