@@ -283,3 +283,41 @@ def test_cli_asks_with_a_report_and_reviews(tmp_path: Path) -> None:
     assert f"#{ans['pending']['draft_id']}" in run("review", conv, "--user", "cli-analyst")
     out = run("review", conv, "--reject", "--note", "資料不足", "--user", "cli-analyst")
     assert "已退回" in out and "資料不足" in out
+
+
+def _train_pd(data: Path, columns: list[str], seed: int) -> None:
+    """A PD model on a synthetic table with these columns (default risk falls with the first
+    column), saved where the credit agent looks for it."""
+    import numpy as np
+
+    from assistant.credit.scoring import model_path, train
+
+    rng = np.random.default_rng(seed)
+    n = 600
+    X = rng.normal(size=(n, len(columns)))
+    y = (rng.random(n) < 1 / (1 + np.exp(2 * X[:, 0]))).astype(int)
+    csv = data / f"pd-{seed}.csv"
+    csv.parent.mkdir(parents=True, exist_ok=True)
+    lines = [",".join([*columns, "DEFAULT"])]
+    lines += [",".join([*(f"{v:.4f}" for v in row), str(t)]) for row, t in zip(X, y, strict=True)]
+    csv.write_text("\n".join(lines), encoding="utf-8")
+    train(csv, "DEFAULT", model_path(data))
+
+
+def test_a_pd_model_on_statement_columns_scores_the_borrower(kb: Container, tmp_path: Path) -> None:
+    c = _borrowing(kb, tmp_path / "data")
+    try:
+        analyst = c.users.ensure("analyst-pd", "credit")
+        _train_pd(tmp_path / "data", ["current_ratio", "debt_ratio", "net_income"], seed=1)
+        ans = c.service.ask(analyst, QUESTION, attachments=[PDF])
+        names = [t.name for t in ans.tool_calls]
+        assert names == ["credit_extract", "credit_ratios", "credit_score", "credit_memo"]
+        assert ans.tool_calls[2].ok and "違約機率" in ans.answer
+        # A model of card holders (other columns) is said not to fit, and the draft goes on.
+        _train_pd(tmp_path / "data", ["LIMIT_BAL", "PAY_0"], seed=2)
+        ans = c.service.ask(analyst, QUESTION, attachments=[PDF])
+        score = next(t for t in ans.tool_calls if t.name == "credit_score")
+        assert not score.ok and "LIMIT_BAL" in score.summary
+        assert ans.pending and ans.pending["draft_id"]
+    finally:
+        _close(c)

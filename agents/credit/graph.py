@@ -31,6 +31,7 @@ from agents.deps import AgentDeps
 from agents.registry import AgentSpec
 from agents.steps import emit, node_span
 from agents.toolcall import call_tool
+from assistant.credit.scoring import model_path
 from assistant.errors import AssistantError
 from knowledge.analyzer import is_mostly_english
 
@@ -150,6 +151,20 @@ def build(deps: AgentDeps) -> Any:
         )
         if report is None:
             return {}
+        pd_score = None
+        pd_file = model_path(svc.data_dir)
+        if pd_file.is_file():
+            # Only when a PD model was trained on columns that a company's statements have
+            # (schema items and ratio names); a model of card holders cannot score a company.
+            pd_score = call_tool(
+                t,
+                calls,
+                problems,
+                "credit_score",
+                {"file": pdf.name, "model": pd_file.name},
+                lambda a: _pd(pd_file, x, report),
+                lambda o: f"PD {o['pd']:.4f}",
+            )
         facility = Facility.from_dict(state["request"]["facility"])
         draft = call_tool(
             t,
@@ -197,6 +212,7 @@ def build(deps: AgentDeps) -> Any:
                 for a in draft.rules
             ],
             "ratios": ratios,
+            "pd": pd_score,
         }
         return {"draft": info}
 
@@ -435,8 +451,40 @@ def _summary(draft: dict[str, Any]) -> str:
         for r in draft["rules"]:
             where = "" if r["text"] is not None else "（知識庫未收錄 / not in the knowledge base）"
             lines.append(f"  – 〔{r['law']}第{r['article']}條〕{r['reason']}{where}")
+    pd = draft.get("pd")
+    if pd:
+        lines.append(f"• 違約機率 probability of default：{pd['pd']:.2%}（模型計算 model）")
+        lines += [f"  – {r['zh']}" for r in pd.get("reasons", [])]
     lines.append(f"• 草稿 DOCX：{draft.get('docx') or '—'}")
     return "\n".join(lines)
+
+
+def _pd(path: Path, x: Any, report: Any) -> dict[str, Any]:
+    """The borrower's PD from the trained model, fed the current period's statement items and
+    ratios under their schema names; a clear refusal when the model wants other columns."""
+    from assistant.credit.scoring import PDModel, RawTable
+
+    model = PDModel.load(path)
+    row: dict[str, Any] = {name: item.values[0] for name, item in x.items.items() if item.values}
+    row.update({r.name: r.values[0] for r in report.ratios if r.values})
+    wanted = [c for c in model.raw_names if c != model.id_column]
+    missing = [c for c in wanted if c not in row]
+    if missing:
+        raise AssistantError(
+            f"違約機率模型以其他欄位訓練（缺 {'、'.join(missing[:5])}），未評分 / the PD model was "
+            f"trained on columns a company's statements do not have: {', '.join(missing[:5])}"
+        )
+    table = RawTable(
+        header=wanted,
+        rows=[["" if row[c] is None else str(row[c]) for c in wanted]],
+        lines=[1],
+        sha256="",
+        source=x.file if hasattr(x, "file") else "statements",
+    )
+    scored = model.score_table(table, reasons=3).scored
+    if not scored:
+        raise AssistantError("財報數值無法評分 / the statements' figures could not be scored")
+    return {"pd": scored[0].pd, "reasons": [r.as_dict() for r in scored[0].reasons]}
 
 
 def _how_to_decide(memo_id: int) -> str:
