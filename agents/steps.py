@@ -35,3 +35,25 @@ def node_span(
         span.set_attribute("graph.detail", step["detail"])
         steps.append(step)
         emit("step", step)
+
+
+def composed_result(
+    answer: str,
+    cited: list[dict[str, Any]],
+    tool_calls: list[dict[str, Any]],
+    steps: list[dict[str, Any]],
+    data: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An agent's Result for an answer composed in code (no model): its citations, and the
+    chunks the audit records with their amendment dates."""
+    return {
+        "answer": answer,
+        "citations": cited,
+        "generated": False,
+        "no_basis": False,
+        "thinking": "",
+        "tool_calls": tool_calls,
+        "steps": steps,
+        "chunks": [{k: h.get(k) for k in ("chunk_id", "law", "article", "amended")} for h in cited],
+        "data": data or {},
+    }

@@ -29,7 +29,7 @@ from agents.credit.parse import parse_request
 from agents.credit.state import CreditInput, CreditOutput, CreditState
 from agents.deps import AgentDeps
 from agents.registry import AgentSpec
-from agents.steps import emit, node_span
+from agents.steps import composed_result, emit, node_span
 from agents.toolcall import call_tool
 from assistant.credit.scoring import model_path
 from assistant.errors import AssistantError
@@ -333,19 +333,7 @@ def build(deps: AgentDeps) -> Any:
             result = _result(answer, state, draft, steps)
             result["data"]["credit"]["decision"] = state.get("decision")
         else:
-            result = {
-                "answer": answer,
-                "citations": cited,
-                "generated": False,
-                "no_basis": False,
-                "thinking": "",
-                "tool_calls": state.get("tool_calls", []),
-                "steps": steps,
-                "chunks": [
-                    {k: h.get(k) for k in ("chunk_id", "law", "article", "amended")} for h in cited
-                ],
-                "data": {},
-            }
+            result = composed_result(answer, cited, state.get("tool_calls", []), steps)
         return {"result": result, "steps": steps}
 
     def after_work(state: CreditState) -> str:

@@ -22,7 +22,7 @@ from agents.deps import AgentDeps
 from agents.fraud.parse import parse_request
 from agents.fraud.state import FraudInput, FraudOutput, FraudState
 from agents.registry import AgentSpec
-from agents.steps import emit, node_span
+from agents.steps import composed_result, emit, node_span
 from agents.toolcall import call_tool
 from knowledge.analyzer import is_mostly_english
 
@@ -205,24 +205,18 @@ def build(deps: AgentDeps) -> Any:
                 answer = _compose(state, english)
             emit("token", answer)
             note("composed")
-        result = {
-            "answer": answer,
-            "citations": cited,
-            "generated": False,
-            "no_basis": False,
-            "thinking": "",
-            "tool_calls": state.get("tool_calls", []),
-            "steps": steps,
-            "chunks": [
-                {k: h.get(k) for k in ("chunk_id", "law", "article", "amended")} for h in cited
-            ],
-            "data": {
+        result = composed_result(
+            answer,
+            cited,
+            state.get("tool_calls", []),
+            steps,
+            {
                 "traces": [_for_picture(tr) for tr in state.get("traces", [])],
                 "score": state.get("score"),
                 "account": state.get("account_info"),
                 "proposals": state.get("proposals", []),
             },
-        }
+        )
         return {"result": result, "steps": steps}
 
     g = StateGraph(
