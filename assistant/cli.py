@@ -328,6 +328,7 @@ def config_show(app: AppContext) -> None:
 
 
 def _register() -> None:
+    from assistant.cli_admin import admin
     from assistant.cli_audit import audit
     from assistant.cli_chat import ask, eval_agents, review, serve, users
     from assistant.cli_credit import credit, eval_credit
@@ -338,6 +339,7 @@ def _register() -> None:
 
     cli.add_command(ask)
     cli.add_command(review)
+    cli.add_command(admin)
     cli.add_command(audit)
     cli.add_command(serve)
     cli.add_command(users)

@@ -27,6 +27,7 @@ from assistant.llm import LLM, make_llm
 from assistant.permissions import UserContext
 from assistant.service import AssistantService
 from assistant.settings import Settings
+from assistant.switches import Switches
 from assistant.telemetry import Telemetry, TracedLLM, make_telemetry
 from assistant.users import UserStore
 from knowledge.analyzer import Analyzer
@@ -147,6 +148,10 @@ class Container:
         )
 
     @cached_property
+    def switches(self) -> Switches:
+        return Switches(self.engine, self.audit)
+
+    @cached_property
     def credit(self) -> CreditService:
         return CreditService(
             self.engine,
@@ -220,6 +225,7 @@ class Container:
             self.telemetry,
             uploads_dir=self.settings.data_dir / "uploads",
             model_sha256=self.model_sha256,
+            model_enabled=lambda: self.switches.enabled("model"),
         )
 
     def warm_up(self) -> None:

@@ -148,3 +148,16 @@ class LoginAttemptRow(SQLModel, table=True):
     user_name: str = Field(index=True, max_length=64)
     outcome: str = Field(max_length=16, description="ok, failed, locked (refused unchecked)")
     source: str = Field(default="", max_length=64, description="Client address, when known.")
+
+
+class SwitchRow(SQLModel, table=True):
+    """An administrator's switch that takes effect for everyone at once (e.g. model features
+    off); read by every turn, so no restart is needed."""
+
+    __tablename__ = "runtime_switch"
+
+    name: str = Field(primary_key=True, max_length=32)
+    enabled: bool = True
+    reason: str = ""
+    changed_by: str = Field(default="", max_length=64)
+    changed_at: datetime = Field(default_factory=utcnow)

@@ -43,6 +43,7 @@ class AssistantService:
         uploads_dir: Path | None = None,
         model_sha256: Callable[[], str] | None = None,
         max_upload_mb: int = MAX_UPLOAD_MB,
+        model_enabled: Callable[[], bool] | None = None,
     ) -> None:
         self._graph = graph
         self._llm = llm
@@ -52,15 +53,29 @@ class AssistantService:
         self._uploads = uploads_dir
         self._model_sha256 = model_sha256 or (lambda: "")
         self._max_upload_bytes = max_upload_mb * 1024 * 1024
+        # The administrators' switch, read on every turn: off means no model for anyone.
+        self._model_enabled = model_enabled or (lambda: True)
         self._workers = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="turn")
 
     @property
     def model_name(self) -> str:
-        return self._llm.name if self._llm.available else "none"
+        return self._llm.name if self.model_loaded else "none"
 
     @property
     def model_loaded(self) -> bool:
-        return self._llm.available
+        return self._llm.available and self._model_enabled()
+
+    @property
+    def model_switched_off(self) -> bool:
+        """A model is configured but an administrator has switched model features off."""
+        return self._llm.available and not self._model_enabled()
+
+    def _turn_llm(self) -> LLM:
+        if self._model_enabled():
+            return self._llm
+        from assistant.llm.none import NoLLM
+
+        return NoLLM()
 
     def ask(
         self,
@@ -203,7 +218,7 @@ class AssistantService:
             yield item
 
     def _turn(self, user: UserContext, question: str, conv: str, inputs: Any) -> Iterator[Event]:
-        ctx = RunContext(user=user, llm=MeteredLLM(self._llm), conversation_id=conv)
+        ctx = RunContext(user=user, llm=MeteredLLM(self._turn_llm()), conversation_id=conv)
         config = {"configurable": {"thread_id": conv}, "recursion_limit": 40}
         with self._t.span(
             "assistant.ask", **{"user.role": user.role, "conversation.id": conv}

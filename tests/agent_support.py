@@ -29,6 +29,7 @@ def make_service(
     agents: AgentSettings | None = None,
     specs: list[AgentSpec] | None = None,
     checkpointer: Any = None,
+    model_enabled: Any = None,
 ) -> AssistantService:
     t = telemetry or make_telemetry(TelemetrySettings())
     traced = TracedLLM(llm, t)
@@ -43,7 +44,9 @@ def make_service(
         embedder=kb.embedder if specs and len(specs) > 1 else None,
     )
     graph = build_graph(deps, specs or [COMPLIANCE], checkpointer or kb._checkpointer[0])
-    return AssistantService(graph, traced, kb.conversations, kb.audit, t)
+    return AssistantService(
+        graph, traced, kb.conversations, kb.audit, t, model_enabled=model_enabled
+    )
 
 
 class ScriptedLLM:

@@ -57,6 +57,8 @@ def _api_error(exc: Exception) -> gr.Error:
 
 
 def banner_text(service: AssistantService, lang: str) -> str:
+    if service.model_switched_off:
+        return f"⚠️ {t('model_switched_off', lang)}"
     if service.model_loaded:
         return f"ℹ️ {t('model_loaded', lang, model=service.model_name)}"
     return f"ℹ️ {t('no_model', lang)}"
@@ -239,6 +241,7 @@ def build_app(
                 conv_list: gr.update(
                     choices=render.conversation_choices(service.conversations(user)), value=None
                 ),
+                banner: banner_text(service, lg),  # an administrator may have switched the model
             }
 
         def review_update(pending: dict[str, Any] | None, lg: str) -> dict[Any, Any]:
@@ -486,7 +489,9 @@ def build_app(
 
         # ---- wiring --------------------------------------------------------------------
 
-        demo.load(on_load, inputs=[lang], outputs=[user_line, conv_list], api_visibility="private")
+        demo.load(
+            on_load, inputs=[lang], outputs=[user_line, conv_list, banner], api_visibility="private"
+        )
         chat_outputs = [
             flow,
             chatbot,
