@@ -26,11 +26,13 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Container]:
     c.close()
 
 
-def _mule(c: Container) -> str:
+def _mule(c: Container, status: str | None = None) -> str:
     db = sqlite3.connect(Path(c.settings.data_dir) / "assistant.db")
     try:
         return db.execute(
-            "SELECT id FROM fraud_account WHERE pattern LIKE '%/mule' ORDER BY id LIMIT 1"
+            "SELECT id FROM fraud_account WHERE pattern LIKE '%/mule' AND status = COALESCE(?, "
+            "status) ORDER BY id LIMIT 1",
+            (status,),
         ).fetchone()[0]
     finally:
         db.close()
@@ -117,7 +119,7 @@ def test_the_agent_proposes_a_flag_and_only_a_person_carries_it_out(desk: Contai
     from assistant.errors import AuthError
 
     investigator = desk.users.ensure("investigator3", "fraud")
-    mule = _mule(desk)
+    mule = _mule(desk, status="normal")
     before = _account_status(desk, mule)
     ans = desk.service.ask(investigator, f"請把帳戶 {mule} 列為警示帳戶")
     assert ans.agent == "fraud"
@@ -144,6 +146,9 @@ def test_the_agent_proposes_a_flag_and_only_a_person_carries_it_out(desk: Contai
     assert record.tool_calls[0]["args"]["action_id"] == proposal["id"]
     with pytest.raises(Exception, match="已確認"):  # decided once only
         actions.decide(proposal["id"], investigator, confirm=False)
+    # Now flagged: asking again is answered with the fact, and nothing is proposed.
+    again = desk.service.ask(investigator, f"請把帳戶 {mule} 列為警示帳戶")
+    assert again.data["proposals"] == [] and "已是「警示」狀態" in again.answer
 
 
 def test_an_evidence_export_is_proposed_then_rejected_or_confirmed(desk: Container) -> None:

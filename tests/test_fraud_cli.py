@@ -159,7 +159,14 @@ def test_proposals_are_listed_and_decided_from_the_cli(ledger_dir: Path) -> None
     from assistant.container import Container
     from tests.conftest import make_settings
 
-    mule = _mule(ledger_dir)
+    db = sqlite3.connect(ledger_dir / "assistant.db")
+    try:  # a mule not yet flagged: flagging a 警示 account again is refused
+        mule = db.execute(
+            "SELECT id FROM fraud_account WHERE pattern LIKE '%/mule' AND status = 'normal' "
+            "ORDER BY id LIMIT 1"
+        ).fetchone()[0]
+    finally:
+        db.close()
     c = Container(make_settings(ledger_dir))
     try:
         investigator = c.users.ensure("cli-investigator", "fraud")

@@ -56,7 +56,10 @@ def _mule(c: Container) -> str:
 
     with c.engine.connect() as conn:
         return conn.execute(
-            text("SELECT id FROM fraud_account WHERE pattern LIKE '%/mule' ORDER BY id LIMIT 1")
+            text(
+                "SELECT id FROM fraud_account WHERE pattern LIKE '%/mule' AND status = 'normal' "
+                "ORDER BY id LIMIT 1"
+            )
         ).scalar_one()
 
 

@@ -59,13 +59,18 @@ class ActionDesk:
         if kind not in KINDS:
             raise AssistantError(f"未知的動作 / unknown action {kind!r}: flag | export")
         acct = normalize_account(account)
-        self._fraud.account(acct)  # unknown account: a clear error, nothing stored
+        info = self._fraud.account(acct)  # unknown account: a clear error, nothing stored
         params = dict(params or {})
         if kind == "flag":
             status = params.setdefault("status", "警示")
             if status not in FLAG_STATUSES:
                 raise AssistantError(
                     f"標記只能是 {'、'.join(FLAG_STATUSES)} / flag status {status!r}"
+                )
+            if info.get("status") == status:
+                raise AssistantError(
+                    f"帳戶 {acct} 已是「{status}」狀態，無需再標記 / account {acct} is already "
+                    f"flagged {status}"
                 )
         else:
             params.setdefault("directions", ["up", "down"])
