@@ -95,21 +95,15 @@ def build_graph(deps: AgentDeps, specs: Sequence[AgentSpec], checkpointer: Any) 
         steps = list(state.get("steps", []))
         ctx = runtime.context
         with node_span(t, "audit", steps):
-            ans = to_answer(state, ctx)
-            chunks = state["result"].get("chunks", [])
-            audit_id = deps.audit.record(
-                ctx.user, state["question"], ans, chunks, deps.model_sha256()
-            )
-            deps.conversations.add_turn(
+            audit_id = record_turn(
+                deps.audit,
+                deps.conversations,
+                ctx.user,
                 state["conversation_id"],
                 state["question"],
-                ans.answer,
-                audit_id,
-                {
-                    "agent": ans.agent,
-                    "citations": [c.__dict__ for c in ans.citations],
-                    "tool_calls": [c.__dict__ for c in ans.tool_calls],
-                },
+                to_answer(state, ctx),
+                state["result"].get("chunks", []),
+                deps.model_sha256(),
             )
         return {"audit_id": audit_id, "steps": steps}
 
@@ -134,6 +128,35 @@ def build_graph(deps: AgentDeps, specs: Sequence[AgentSpec], checkpointer: Any) 
     g.add_edge("answer", "audit")
     g.add_edge("audit", END)
     return g.compile(checkpointer=checkpointer)
+
+
+def record_turn(
+    audit: Any,
+    conversations: Any,
+    user: Any,
+    conversation_id: str,
+    question: str,
+    ans: Answer,
+    chunks: list[dict[str, Any]],
+    model_sha256: str,
+    extra: dict[str, Any] | None = None,
+) -> int:
+    """One turn into the audit trail and the conversation (with what a reopened conversation
+    shows again: agent, citations, tool calls); the audit record's id."""
+    audit_id = audit.record(user, question, ans, chunks, model_sha256)
+    conversations.add_turn(
+        conversation_id,
+        question,
+        ans.answer,
+        audit_id,
+        {
+            "agent": ans.agent,
+            "citations": [c.__dict__ for c in ans.citations],
+            "tool_calls": [c.__dict__ for c in ans.tool_calls],
+            **(extra or {}),
+        },
+    )
+    return audit_id
 
 
 def to_answer(state: GraphState, ctx: RunContext) -> Answer:

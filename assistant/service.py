@@ -15,7 +15,7 @@ from typing import Any
 from langgraph.types import Command
 
 from agents.context import MeteredLLM, RunContext
-from agents.graph import to_answer
+from agents.graph import record_turn, to_answer
 from assistant.answers import Answer, Event, Step
 from assistant.audit import AuditLog
 from assistant.conversations import ConversationStore, ConversationSummary, StoredMessage
@@ -276,20 +276,16 @@ class AssistantService:
         if waiting.get("error"):
             answer.answer = f"⚠ {waiting['error']}\n\n{answer.answer}"
         answer.pending = _pending_field(waiting)
-        answer.audit_id = self._audit.record(
-            user, question, answer, result.get("chunks", []), self._model_sha256()
-        )
-        self._conversations.add_turn(
+        answer.audit_id = record_turn(
+            self._audit,
+            self._conversations,
+            user,
             conv,
             question,
-            answer.answer,
-            answer.audit_id,
-            {
-                "agent": answer.agent,
-                "citations": [c.__dict__ for c in answer.citations],
-                "tool_calls": [c.__dict__ for c in answer.tool_calls],
-                "pending": {k: v for k, v in answer.pending.items() if k != "markdown"},
-            },
+            answer,
+            result.get("chunks", []),
+            self._model_sha256(),
+            {"pending": {k: v for k, v in answer.pending.items() if k != "markdown"}},
         )
         return answer
 
