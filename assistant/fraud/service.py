@@ -43,6 +43,7 @@ class FraudService:
         self._lock = threading.Lock()
         self._scorer: Any = None
         self._features: tuple[int, list[str], Any] | None = None  # (id of index, names, X)
+        self._positions: dict[str, int] = {}
 
     # ---- the ledger ---------------------------------------------------------------------
 
@@ -160,6 +161,7 @@ class FraudService:
         assert self._built is not None
         arrays = self._built.arrays  # read once for the index; reading the ledger takes seconds
         names, X = account_features(arrays, account_meta(self.ledger))
+        self._positions = arrays.index  # account id → row of X
         self._features = (id(index), names, (list(arrays.account_ids), X))
         return index, names, (list(arrays.account_ids), X)
 
@@ -202,35 +204,44 @@ class FraudService:
             self._scorer = MuleScorer.load(self.model_path)
         return self._scorer
 
+    def _row(self, account: str) -> tuple[str, Any]:
+        """The account's id and its row of features (1 × n), by the arrays' own index."""
+        acct_id = normalize_account(account)
+        _, _, (_, X) = self._feature_matrix()
+        row = self._positions.get(acct_id)
+        if row is None:
+            raise AssistantError(f"查無帳戶 {account} / unknown account {account}")
+        return acct_id, X[row : row + 1]
+
     def score(self, account: str, reasons: int = 5) -> dict[str, Any]:
         """The account's calibrated mule probability and the features that drove it."""
         scorer = self._loaded()
-        acct_id = normalize_account(account)
-        _, _, (ids, X) = self._feature_matrix()
-        try:
-            row = ids.index(acct_id)
-        except ValueError:
-            raise AssistantError(f"查無帳戶 {account} / unknown account {account}") from None
-        p = float(scorer.score(X[row : row + 1])[0])
-        why = scorer.explain(X[row : row + 1], top_k=reasons) if reasons > 0 else []
+        acct_id, x = self._row(account)
+        p = float(scorer.score(x)[0])
         return {
             "account": acct_id,
             "score": round(p, 4),
-            "reasons": [
-                {
-                    "feature": r.feature,
-                    "value": r.value,
-                    "contribution": round(r.contribution, 4),
-                    "zh": r.zh,
-                    "en": r.en,
-                }
-                for r in why
-            ],
+            "reasons": self._reasons(scorer, x, reasons) if reasons > 0 else [],
         }
 
     def explain(self, account: str, reasons: int = 5) -> list[dict[str, Any]]:
         """The features that moved this account's score most, in words (see ``MuleScorer``)."""
-        return self.score(account, reasons=reasons)["reasons"]
+        scorer = self._loaded()
+        _, x = self._row(account)
+        return self._reasons(scorer, x, reasons)
+
+    @staticmethod
+    def _reasons(scorer: Any, x: Any, k: int) -> list[dict[str, Any]]:
+        return [
+            {
+                "feature": r.feature,
+                "value": r.value,
+                "contribution": round(r.contribution, 4),
+                "zh": r.zh,
+                "en": r.en,
+            }
+            for r in scorer.explain(x, top_k=k)
+        ]
 
     def top(self, n: int = 20) -> list[dict[str, Any]]:
         scorer = self._loaded()
