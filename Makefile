@@ -17,7 +17,7 @@ DEMO_PASSWORD ?= twfin-demo
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install browser demo test lint eval bench clean
+.PHONY: install browser demo test lint eval bench security reliability clean
 
 install: $(STAMP)
 
@@ -83,6 +83,19 @@ bench: install
 	$(PY) -m benchmarks.fraud_trace --workdir $(VENV)/bench-ledgers
 	$(PY) -m benchmarks.credit_extract --pdf $(SHARED)/statements/2301_202404_AI1.pdf
 	$(PY) -m benchmarks.pii
+
+# Prompt injection and access: every attack in evals/injection_attacks.jsonl, per model.
+security: install
+	$(PY) -m evals.security --laws $(LAWS) --json $(VENV)/security.json
+
+# Load (20 sessions x 5 min against one server, tiny model), kills mid-answer / mid-tool /
+# mid-audit-write with resume, and bad inputs; each prints its figures.
+SESSIONS ?= 20
+SECONDS_LOAD ?= 300
+reliability: install
+	$(PY) -m evals.reliability.load --sessions $(SESSIONS) --seconds $(SECONDS_LOAD) --workdir $(VENV)/reliability/load --json $(VENV)/reliability-load.json
+	$(PY) -m evals.reliability.kill --workdir $(VENV)/reliability/kill --json $(VENV)/reliability-kill.json
+	$(PY) -m evals.reliability.inputs --workdir $(VENV)/reliability/inputs --json $(VENV)/reliability-inputs.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

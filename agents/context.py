@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from agents.promptguard import Fence
 from assistant.llm.base import LLM, Completion, Message
 from assistant.permissions import UserContext
 
@@ -80,3 +81,5 @@ class RunContext:
     llm: MeteredLLM
     started: float = field(default_factory=time.perf_counter)
     conversation_id: str | None = None  # for what a tool files against the conversation
+    # Marks the data (retrieved text, tool results) in this turn's prompts as data.
+    fence: Fence = field(default_factory=Fence)

@@ -12,6 +12,17 @@ from assistant.dates import parse_date
 from assistant.errors import AssistantError
 
 
+def _number(_ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    """A number option read here, not by click's FLOAT type, whose error is English only."""
+    if value is None:
+        return None
+    try:
+        return float(value.replace(",", ""))
+    except ValueError:
+        name = (param.name or "").replace("_", "-")
+        raise AssistantError(f"--{name} 不是數字 / not a number: {value!r}") from None
+
+
 def _day(text: str | None) -> date | None:
     if not text:
         return None
@@ -54,7 +65,7 @@ def import_amlsim_cmd(app: AppContext, folder: Path, as_json: bool) -> None:
     multiple=True,
     required=True,
     help="field=column, e.g. --map ts=交易時間 --map from_account=轉出帳號 (ts, from_account, "
-    "to_account, amount required; id, currency, channel, from_bank, to_bank optional).",
+    "to_account, amount required; id, currency, channel, from_bank, to_bank, memo optional).",
 )
 @click.option("--date-format", help="strptime format of the time column (default: ISO).")
 @click.option("--json", "as_json", is_flag=True)
@@ -116,8 +127,14 @@ def generate_cmd(
 @click.option("--hops", default=3, show_default=True, type=click.IntRange(1, 6))
 @click.option("--since", help="First day of hop 1 (ISO or 民國).")
 @click.option("--until", help="Last day of hop 1.")
-@click.option("--window-hours", type=float, help="Each hop within this many hours of the last.")
-@click.option("--min-amount", default=0.0, show_default=True)
+@click.option(
+    "--window-hours",
+    callback=_number,
+    help="Each hop within this many hours of the last.",
+)
+@click.option(
+    "--min-amount", default="0", show_default=True, callback=_number, help="最低金額 minimum amount."
+)
 @click.option(
     "--limit",
     "per_hop_limit",

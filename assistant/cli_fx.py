@@ -151,7 +151,8 @@ def _print_conversion(c: Conversion) -> None:
         )
 
 
-@fx.command("convert")
+# A negative amount ("-100") is an argument to refuse with a reason, not an unknown option.
+@fx.command("convert", context_settings={"ignore_unknown_options": True})
 @click.argument("amount")
 @click.argument("from_currency", metavar="FROM")
 @click.option("--to", "to_currency", required=True, help="Target currency, e.g. TWD.")

@@ -131,7 +131,17 @@ class Container:
 
     @cached_property
     def conversations(self) -> ConversationStore:
-        return ConversationStore(self.engine)
+        return ConversationStore(self.engine, on_denied=self._conversation_denied)
+
+    def _conversation_denied(self, user: UserContext, conversation_id: str) -> None:
+        """Someone asked for another user's conversation: refused as "not found", and recorded."""
+        self.audit.record_action(
+            user,
+            conversation_id=None,
+            action="access_denied",
+            args={"conversation": conversation_id},
+            outcome="他人的對話，拒絕存取 / another user's conversation: refused",
+        )
 
     @cached_property
     def audit(self) -> AuditLog:
@@ -225,6 +235,9 @@ class Container:
             self.telemetry,
             uploads_dir=self.settings.data_dir / "uploads",
             model_sha256=self.model_sha256,
+            # configurable, so an operator can lower it (and the reliability eval can test the
+            # refusal with a small file); it was a fixed 50 MiB
+            max_upload_mb=self.settings.credit.max_upload_mb,
             model_enabled=lambda: self.switches.enabled("model"),
         )
 

@@ -7,6 +7,7 @@ conversation); these rows are what people see: who asked what, and what was answ
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -38,8 +39,12 @@ class StoredMessage:
 
 
 class ConversationStore:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self, engine: Engine, on_denied: Callable[[UserContext, str], None] | None = None
+    ) -> None:
         self._engine = engine
+        # Told of every attempt at someone else's conversation (the audit trail records it).
+        self._on_denied = on_denied
 
     def open(self, user: UserContext, conversation_id: str | None, question: str) -> str:
         """The conversation to continue (it must be the user's), or a new one titled by the
@@ -63,7 +68,11 @@ class ConversationStore:
         with Session(self._engine) as s:
             row = s.get(ConversationRow, conversation_id)
         # Someone else's conversation reads as missing: its existence is not the caller's to know.
-        if row is None or (row.user_id != user.user_id and not user.is_admin):
+        if row is not None and row.user_id != user.user_id and not user.is_admin:
+            if self._on_denied is not None:
+                self._on_denied(user, conversation_id)
+            row = None
+        if row is None:
             raise NotFound(f"找不到這段對話 / no such conversation: {conversation_id}")
         return row
 

@@ -15,6 +15,26 @@ ROLE_AGENTS: dict[str, frozenset[str]] = {
     "auditor": frozenset({"compliance", "fx"}),
 }
 
+# Each agent's tools. A role may call the tools of its agents and no other: `call_tool` checks
+# this with the calling user before the tool runs, whatever led to the call.
+AGENT_TOOLS: dict[str, frozenset[str]] = {
+    "compliance": frozenset({"search_regulations"}),
+    "fx": frozenset({"search_regulations", "fx_rate", "fx_convert", "fx_check"}),
+    "credit": frozenset(
+        {"search_regulations", "credit_extract", "credit_ratios", "credit_score", "credit_memo"}
+    ),
+    "fraud": frozenset(
+        {
+            "search_regulations",
+            "fraud_account",
+            "fraud_trace",
+            "fraud_score",
+            "fraud_explain",
+            "fraud_propose",
+        }
+    ),
+}
+
 # Document classes a role may retrieve from (see `assistant ingest docs --doc-class`).
 ROLE_DOC_CLASSES: dict[str, frozenset[str]] = {
     "admin": frozenset({"public", "internal", "confidential"}),
@@ -24,6 +44,11 @@ ROLE_DOC_CLASSES: dict[str, frozenset[str]] = {
 DEFAULT_DOC_CLASSES = frozenset({"public", "internal"})
 
 ROLES = tuple(ROLE_AGENTS)
+
+
+def role_tools(role: str) -> frozenset[str]:
+    """The tools a role may call: those of its agents."""
+    return frozenset().union(*(AGENT_TOOLS[a] for a in ROLE_AGENTS.get(role, ())))
 
 
 @dataclass(frozen=True)
@@ -44,6 +69,13 @@ class UserContext:
 
     def may_use(self, agent: str) -> bool:
         return agent in self.agents
+
+    @property
+    def tools(self) -> frozenset[str]:
+        return role_tools(self.role)
+
+    def may_call(self, tool: str) -> bool:
+        return tool in self.tools
 
     @property
     def is_admin(self) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Text
+from sqlalchemy import JSON, BigInteger, Column, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -133,8 +133,10 @@ class ModelFingerprintRow(SQLModel, table=True):
     __tablename__ = "model_fingerprint"
 
     path: str = Field(primary_key=True)
-    size: int
-    mtime_ns: int
+    # BIGINT: nanoseconds since 1970 (~1.8e18) and multi-GB sizes overflow PostgreSQL's 32-bit
+    # INTEGER, which is what a plain int maps to; SQLite's INTEGER is 64-bit either way.
+    size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    mtime_ns: int = Field(sa_column=Column(BigInteger, nullable=False))
     sha256: str
 
 

@@ -16,6 +16,7 @@ from langgraph.types import Command
 
 from agents.context import MeteredLLM, RunContext
 from agents.graph import record_turn, to_answer
+from agents.promptguard import GuardedLLM, new_canary
 from assistant.answers import Answer, Event, Step
 from assistant.audit import AuditLog
 from assistant.conversations import ConversationStore, ConversationSummary, StoredMessage
@@ -44,6 +45,7 @@ class AssistantService:
         model_sha256: Callable[[], str] | None = None,
         max_upload_mb: int = MAX_UPLOAD_MB,
         model_enabled: Callable[[], bool] | None = None,
+        canary: str | None = None,
     ) -> None:
         self._graph = graph
         self._llm = llm
@@ -55,7 +57,14 @@ class AssistantService:
         self._max_upload_bytes = max_upload_mb * 1024 * 1024
         # The administrators' switch, read on every turn: off means no model for anyone.
         self._model_enabled = model_enabled or (lambda: True)
+        self._canary = canary or new_canary()
         self._workers = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="turn")
+
+    @property
+    def canary(self) -> str:
+        """This process's prompt canary: for the security suite, which checks that no answer,
+        stream, audit record or stored message ever holds it."""
+        return self._canary
 
     @property
     def model_name(self) -> str:
@@ -135,7 +144,14 @@ class AssistantService:
         self, user: UserContext, conversation_id: str, decision: dict[str, Any]
     ) -> Iterator[Event]:
         if not user.may_use("credit"):
-            # Decided here, in code, before the paused run is touched.
+            # Decided here, in code, before the paused run is touched; the attempt is recorded.
+            self._audit.record_action(
+                user,
+                conversation_id=None,
+                action="access_denied",
+                args={"conversation": conversation_id, "review": decision.get("action")},
+                outcome="角色不能覆核徵信報告 / role may not review credit memos",
+            )
             raise AuthError(
                 f"你的角色（{user.role}）不能覆核徵信報告 / your role may not review credit memos"
             )
@@ -218,7 +234,10 @@ class AssistantService:
             yield item
 
     def _turn(self, user: UserContext, question: str, conv: str, inputs: Any) -> Iterator[Event]:
-        ctx = RunContext(user=user, llm=MeteredLLM(self._turn_llm()), conversation_id=conv)
+        # The canary and the data rule go first in every system prompt of the turn, and every
+        # output is scanned for the canary before it is shown (agents.promptguard).
+        llm = MeteredLLM(GuardedLLM(self._turn_llm(), self._canary))
+        ctx = RunContext(user=user, llm=llm, conversation_id=conv)
         config = {"configurable": {"thread_id": conv}, "recursion_limit": 40}
         with self._t.span(
             "assistant.ask", **{"user.role": user.role, "conversation.id": conv}

@@ -241,6 +241,14 @@ class AgentSettings(BaseModel):
 
 
 class CreditSettings(BaseModel):
+    max_upload_mb: int = Field(
+        50,
+        ge=1,
+        description=(
+            "Largest report a user may upload, in MiB (a MOPS annual report is 2–10 MB); "
+            "larger files are refused before anything is stored."
+        ),
+    )
     four_eyes: bool = Field(
         False,
         description=(
@@ -260,6 +268,12 @@ class UISettings(BaseModel):
         ),
     )
     cli_role: str = Field("admin", description="Role of the CLI's default user.")
+    session_hours: float = Field(
+        8.0, gt=0, description="A UI/API login ends this long after it began, in use or not."
+    )
+    idle_minutes: float = Field(
+        30.0, gt=0, description="A UI/API login ends after this long without a request."
+    )
 
 
 class Settings(BaseSettings):

@@ -3,11 +3,11 @@ a follow-up score on the same account, and a clear, audited refusal for other ro
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from assistant.container import Container
 from tests.conftest import make_settings
@@ -27,15 +27,15 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Container]:
 
 
 def _mule(c: Container, status: str | None = None) -> str:
-    db = sqlite3.connect(Path(c.settings.data_dir) / "assistant.db")
-    try:
+    # The app's own database (SQLite file or PostgreSQL), read beside the app.
+    with c.engine.connect() as db:
         return db.execute(
-            "SELECT id FROM fraud_account WHERE pattern LIKE '%/mule' AND status = COALESCE(?, "
-            "status) ORDER BY id LIMIT 1",
-            (status,),
-        ).fetchone()[0]
-    finally:
-        db.close()
+            text(
+                "SELECT id FROM fraud_account WHERE pattern LIKE '%/mule' AND status = "
+                "COALESCE(CAST(:status AS VARCHAR), status) ORDER BY id LIMIT 1"
+            ),
+            {"status": status},
+        ).scalar_one()
 
 
 def test_investigator_traces_then_asks_for_a_score(desk: Container) -> None:
@@ -108,11 +108,10 @@ def test_the_flow_is_drawn_beside_the_answer(desk: Container) -> None:
 
 
 def _account_status(c: Container, account: str) -> str:
-    db = sqlite3.connect(Path(c.settings.data_dir) / "assistant.db")
-    try:
-        return db.execute("SELECT status FROM fraud_account WHERE id = ?", (account,)).fetchone()[0]
-    finally:
-        db.close()
+    with c.engine.connect() as db:
+        return db.execute(
+            text("SELECT status FROM fraud_account WHERE id = :id"), {"id": account}
+        ).scalar_one()
 
 
 def test_the_agent_proposes_a_flag_and_only_a_person_carries_it_out(desk: Container) -> None:

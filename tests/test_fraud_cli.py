@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import csv
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from assistant.cli import cli
-from tests.conftest import SHARED
+from tests.conftest import SHARED, make_settings
 
 
 def run(data: Path, *args: str) -> tuple[int, str]:
@@ -42,14 +41,24 @@ def ledger_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return data
 
 
-def _mule(data: Path) -> str:
-    db = sqlite3.connect(data / "assistant.db")
+def _query_one(data: Path, sql: str) -> str:
+    """One value from the database the CLI wrote for this data dir (SQLite or PostgreSQL)."""
+    from sqlalchemy import text
+
+    from assistant.db import make_engine
+
+    engine = make_engine(make_settings(data).database_url)
     try:
-        return db.execute(
-            "SELECT id FROM fraud_account WHERE pattern LIKE '%/mule' ORDER BY id LIMIT 1"
-        ).fetchone()[0]
+        with engine.connect() as db:
+            return db.execute(text(sql)).scalar_one()
     finally:
-        db.close()
+        engine.dispose()
+
+
+def _mule(data: Path) -> str:
+    return _query_one(
+        data, "SELECT id FROM fraud_account WHERE pattern LIKE '%/mule' ORDER BY id LIMIT 1"
+    )
 
 
 def test_upstream_trace_finds_the_victims_in_time_order(ledger_dir: Path, tmp_path: Path) -> None:
@@ -159,14 +168,12 @@ def test_proposals_are_listed_and_decided_from_the_cli(ledger_dir: Path) -> None
     from assistant.container import Container
     from tests.conftest import make_settings
 
-    db = sqlite3.connect(ledger_dir / "assistant.db")
-    try:  # a mule not yet flagged: flagging a 警示 account again is refused
-        mule = db.execute(
-            "SELECT id FROM fraud_account WHERE pattern LIKE '%/mule' AND status = 'normal' "
-            "ORDER BY id LIMIT 1"
-        ).fetchone()[0]
-    finally:
-        db.close()
+    # a mule not yet flagged: flagging a 警示 account again is refused
+    mule = _query_one(
+        ledger_dir,
+        "SELECT id FROM fraud_account WHERE pattern LIKE '%/mule' AND status = 'normal' "
+        "ORDER BY id LIMIT 1",
+    )
     c = Container(make_settings(ledger_dir))
     try:
         investigator = c.users.ensure("cli-investigator", "fraud")

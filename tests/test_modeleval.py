@@ -237,7 +237,7 @@ def test_two_models_side_by_side_with_a_report(
     saved = json.loads((out / "result.json").read_text(encoding="utf-8"))
     assert saved["run_id"] == report["run_id"] and len(saved["models"][0]["items"]["exam"]) == 4
     # The admin page's view of past runs.
-    engine = make_engine(f"sqlite:///{data / 'assistant.db'}")
+    engine = make_engine(make_settings(data).database_url)  # the database the CLI wrote
     try:
         (run,) = list_runs(engine)
         assert run["id"] == report["run_id"] and run["status"] == "done"

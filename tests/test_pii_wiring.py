@@ -93,3 +93,23 @@ def test_the_openai_backend_is_wrapped_unless_switched_off() -> None:
         LLMSettings(backend="openai", base_url="http://model.internal", mask_remote=False)
     )
     assert isinstance(on, PseudonymisingLLM) and isinstance(off, OpenAICompatibleLLM)
+
+
+def test_the_server_loggers_mask_identifiers() -> None:
+    """What `assistant serve` installs: every handler of the web stack's loggers masks."""
+    import io
+    import logging
+
+    from assistant.pii.logs import install_log_masking
+
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    access = logging.getLogger("uvicorn.access")
+    access.addHandler(handler)
+    try:
+        assert install_log_masking() >= 1
+        assert install_log_masking() == 0  # idempotent
+        access.warning("POST /ask 客戶%s查詢", NATIONAL_ID)
+        assert NATIONAL_ID not in out.getvalue() and "客戶" in out.getvalue()
+    finally:
+        access.removeHandler(handler)

@@ -3,8 +3,10 @@ from pathlib import Path
 import pytest
 
 from assistant.settings import load_settings
+from tests.conftest import sqlite_only
 
 
+@sqlite_only  # the default URL is SQLite; PostgreSQL mode replaces exactly that default
 def test_defaults_keep_all_state_under_the_data_dir(tmp_path: Path) -> None:
     s = load_settings(data_dir=tmp_path)
     assert s.qdrant.url is None

@@ -23,6 +23,7 @@ from assistant.container import Container
 from assistant.permissions import UserContext
 from ui import render
 from ui.app import banner_text, build_app, serve_ui
+from ui.sessions import ExpiringTokens
 
 QUESTION = "銀行對疑似不法或顯屬異常交易的存款帳戶可以怎麼處理？"
 PASSWORD = "correct-horse-42"
@@ -276,3 +277,41 @@ def test_browser_chat(served: Served, kb: Container, caplog: pytest.LogCaptureFi
             browser.close()
     # The streamed turn ran in one context: its telemetry span ended where it began.
     assert "Failed to detach context" not in caplog.text
+
+
+# ---- logins end ------------------------------------------------------------------------
+
+
+def test_sessions_expire_by_lifetime_and_by_idleness() -> None:
+    now = [0.0]
+    ended: list[str] = []
+    tokens = ExpiringTokens(3600, 600, clock=lambda: now[0], on_expired=ended.append)
+    tokens["a"] = "officer"
+    now[0] = 500
+    assert tokens.get("a") == "officer"  # in use: the idle clock restarts
+    now[0] = 1000
+    assert tokens.get("a") == "officer"
+    now[0] = 1700  # 700 s idle
+    assert tokens.get("a") is None and "a" not in tokens and ended == ["officer"]
+    tokens["b"] = "analyst"
+    for step in range(1, 8):  # busy all the time, yet the login ends after an hour
+        now[0] = 1700 + step * 500
+        expected = "analyst" if step * 500 <= 3600 else None
+        assert tokens.get("b") == expected
+
+
+def test_an_expired_login_is_asked_to_log_in_again(served: Served, kb: Container) -> None:
+    user = _new_user(kb)
+    client = _client(served, user)
+    assert client.predict(api_name="/conversations") == []
+    tokens = served.demo.server_app.tokens
+    assert isinstance(tokens, ExpiringTokens)
+    real = tokens._clock
+    tokens._clock = lambda: real() + 9 * 3600  # past the 8-hour default
+    try:
+        with pytest.raises(Exception, match=r"401 Unauthorized|請先登入"):
+            client.predict(api_name="/conversations")
+    finally:
+        tokens._clock = real
+    # A new login works again.
+    assert _client(served, user).predict(api_name="/conversations") == []

@@ -9,15 +9,14 @@ whatever the page shows or hides.
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 
 import gradio as gr
 import pytest
 from gradio_client import Client
+from sqlalchemy import text
 
 from assistant.container import Container
 from assistant.modeleval.store import EvalStore
@@ -118,26 +117,24 @@ def _client(served: Served, user: UserContext) -> Client:
     return Client(served.url, auth=(user.name, PASSWORD), verbose=False)
 
 
-def _db(c: Container) -> sqlite3.Connection:
-    return sqlite3.connect(Path(c.settings.data_dir) / "assistant.db")
-
-
 def _normal_account(c: Container, skip: int) -> str:
     """A distinct still-normal account for each test."""
-    with _db(c) as db:
+    with c.engine.connect() as db:  # the app's database, SQLite or PostgreSQL
         rows = db.execute(
-            "SELECT id FROM fraud_account WHERE status = 'normal' ORDER BY id LIMIT 1 OFFSET ?",
-            (skip,),
+            text(
+                "SELECT id FROM fraud_account WHERE status = 'normal' ORDER BY id LIMIT 1 "
+                "OFFSET :skip"
+            ),
+            {"skip": skip},
         ).fetchall()
     return rows[0][0]
 
 
 def _status(c: Container, account: str) -> str:
-    db = _db(c)
-    try:
-        return db.execute("SELECT status FROM fraud_account WHERE id = ?", (account,)).fetchone()[0]
-    finally:
-        db.close()
+    with c.engine.connect() as db:
+        return db.execute(
+            text("SELECT status FROM fraud_account WHERE id = :id"), {"id": account}
+        ).scalar_one()
 
 
 # ---- rendering, no server -------------------------------------------------------------

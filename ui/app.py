@@ -25,12 +25,14 @@ from assistant.errors import AssistantError
 from assistant.llm.base import LLMError
 from assistant.modeleval.store import get_run, list_runs
 from assistant.permissions import UserContext
+from assistant.pii.logs import install_log_masking
 from assistant.service import AssistantService
 from assistant.users import UserStore
 from knowledge.errors import KnowledgeError
 from ui import admin_panel, fraud_panel, fx_panel, render
 from ui.flow import flow_figure
 from ui.i18n import LANG_CHOICES, both, normalise, t
+from ui.sessions import ExpiringTokens
 
 log = logging.getLogger(__name__)
 
@@ -819,5 +821,18 @@ def serve_ui(container: Any, host: str, port: int, **launch_kwargs: Any) -> gr.B
         "footer_links": ["api"],
     }
     kwargs.update(launch_kwargs)
-    demo.launch(**kwargs)
+    block = not kwargs.pop("prevent_thread_lock", False)
+    demo.launch(prevent_thread_lock=True, **kwargs)
+    # Logins end: after ui.session_hours, or ui.idle_minutes without a request (Gradio's own
+    # token table never forgets one). Replaced before the first login can arrive.
+    ui = container.settings.ui
+    demo.server_app.tokens = ExpiringTokens(
+        ui.session_hours * 3600,
+        ui.idle_minutes * 60,
+        on_expired=lambda name: log.info("login expired for %s", name),
+    )
+    # The web stack's loggers exist now: personal data is masked in all of them.
+    install_log_masking()
+    if block:
+        demo.block_thread()
     return demo

@@ -26,6 +26,7 @@ from agents.compliance.state import ComplianceInput, ComplianceOutput, Complianc
 from agents.compliance.tools import search_regulations
 from agents.context import RunContext
 from agents.deps import AgentDeps
+from agents.promptguard import Fence
 from agents.registry import AgentSpec
 from agents.steps import emit, node_span
 from assistant.llm.base import LLMError, Message
@@ -129,7 +130,7 @@ def build(deps: AgentDeps) -> Any:
                 note("no basis in the corpus")
             elif llm.available:
                 try:
-                    result.update(_generate(deps, state, hits, english, llm))
+                    result.update(_generate(deps, state, hits, english, llm, runtime.context.fence))
                     note(f"by model {llm.name}")
                 except LLMError as exc:
                     body = compose_without_model(
@@ -175,6 +176,7 @@ def _generate(
     hits: list[dict[str, Any]],
     english: bool,
     llm: Any,
+    fence: Fence,
 ) -> dict[str, Any]:
     """Stream the model's answer, then check its citations against what was retrieved."""
     s = deps.settings
@@ -182,7 +184,7 @@ def _generate(
     for turn in state.get("history", [])[-s.history_turns :] if s.history_turns else []:
         messages.append(Message("user", turn["question"]))
         messages.append(Message("assistant", turn["answer"]))
-    messages.append(Message("user", prompts.context_block(hits, english), trimmable=True))
+    messages.append(Message("user", prompts.context_block(hits, english, fence), trimmable=True))
     messages.append(Message("user", state["question"]))
     thinking: list[str] = []
     pieces: list[str] = []

@@ -3,6 +3,8 @@ llama.cpp's prompt cache reuses its evaluation from one turn to the next."""
 
 from __future__ import annotations
 
+from agents.promptguard import Fence
+
 SYSTEM_ZH = (
     "你是臺灣銀行業的法遵助理，回答銀行員工的法規問題。\n"
     "規則：\n"
@@ -56,12 +58,13 @@ WEAK_EN = (
 SOURCES_EN = "Sources:"
 
 
-def context_block(hits: list[dict], english: bool) -> str:
-    """The reference articles, each under the exact label the model should cite."""
+def context_block(hits: list[dict], english: bool, fence: Fence) -> str:
+    """The reference articles, each under the exact label the model should cite, fenced as
+    data: an article's text is quoted, never obeyed."""
     head = "Reference articles:" if english else "參考條文："
-    parts = [head]
+    parts = []
     for h in hits:
         amended = h.get("amended") or ("unknown" if english else "不詳")
         date = f"(amended {amended})" if english else f"（修正日期 {amended}）"
         parts.append(f"〔{h['label']}〕{date}\n{h['text']}")
-    return "\n\n".join(parts)
+    return head + "\n" + fence.wrap("reference articles", "\n\n".join(parts))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from assistant.errors import AuthError
 from assistant.permissions import UserContext
 from knowledge.articles import article_url
 from knowledge.models import Hit, SearchFilters
@@ -19,6 +20,10 @@ def search_regulations(
     retriever: Retriever, user: UserContext, query: str, k: int
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Hits as plain dicts (they go into the checkpoint), and the tool call for the audit."""
+    if not user.may_call("search_regulations"):
+        raise AuthError(
+            f"你的角色（{user.role}）不能檢索法規 / your role may not search the regulations"
+        )
     started = time.perf_counter()
     filters = SearchFilters(doc_classes=sorted(user.doc_classes))
     hits = retriever.search(query, k=k, filters=filters)

@@ -128,6 +128,7 @@ def build(deps: AgentDeps) -> Any:
         pdf = Path(state["report"] or "")
         x = call_tool(
             t,
+            ctx.user,
             calls,
             problems,
             "credit_extract",
@@ -142,6 +143,7 @@ def build(deps: AgentDeps) -> Any:
             return {}
         report = call_tool(
             t,
+            ctx.user,
             calls,
             problems,
             "credit_ratios",
@@ -158,6 +160,7 @@ def build(deps: AgentDeps) -> Any:
             # (schema items and ratio names); a model of card holders cannot score a company.
             pd_score = call_tool(
                 t,
+                ctx.user,
                 calls,
                 problems,
                 "credit_score",
@@ -168,6 +171,7 @@ def build(deps: AgentDeps) -> Any:
         facility = Facility.from_dict(state["request"]["facility"])
         draft = call_tool(
             t,
+            ctx.user,
             calls,
             problems,
             "credit_memo",

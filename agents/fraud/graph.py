@@ -27,6 +27,7 @@ from agents.toolcall import call_tool
 from knowledge.analyzer import is_mostly_english
 
 EVIDENCE_ROWS = 15
+MEMO_SHOWN = 40  # characters of a transfer memo in the evidence table
 # Words that ask for work on an account; without them and without an account, the question is
 # about the rules and goes to the regulations.
 _ACTION = re.compile(
@@ -92,6 +93,7 @@ def build(deps: AgentDeps) -> Any:
                         since = (latest - timedelta(days=r["days"])).isoformat()
                 info = call_tool(
                     t,
+                    runtime.context.user,
                     calls,
                     problems,
                     "fraud_account",
@@ -121,6 +123,7 @@ def build(deps: AgentDeps) -> Any:
                         }
                         out = call_tool(
                             t,
+                            runtime.context.user,
                             calls,
                             problems,
                             "fraud_trace",
@@ -129,10 +132,11 @@ def build(deps: AgentDeps) -> Any:
                             lambda o: _summary("fraud_trace", o),
                         )
                         if out is not None:
-                            traces.append(out.to_dict())
+                            traces.append(_with_memos(svc, out.to_dict()))
                 if r["wants_score"]:
                     score = call_tool(
                         t,
+                        runtime.context.user,
                         calls,
                         problems,
                         "fraud_score",
@@ -144,6 +148,7 @@ def build(deps: AgentDeps) -> Any:
                         score["reasons"] = (
                             call_tool(
                                 t,
+                                runtime.context.user,
                                 calls,
                                 problems,
                                 "fraud_explain",
@@ -160,6 +165,7 @@ def build(deps: AgentDeps) -> Any:
                         break
                     proposal = call_tool(
                         t,
+                        runtime.context.user,
                         calls,
                         problems,
                         "fraud_propose",
@@ -299,6 +305,24 @@ def _last_account(history: list[Any]) -> str | None:
     return None
 
 
+def _with_memos(svc: Any, trace: dict[str, Any]) -> dict[str, Any]:
+    """The memos of the transfers the answer shows, read from the ledger: evidence only."""
+    rows = trace["transfers"][:EVIDENCE_ROWS]
+    memos = svc.memos([x["id"] for x in rows]) if rows else {}
+    for x in rows:
+        if x["id"] in memos:
+            x["memo"] = memos[x["id"]]
+    return trace
+
+
+def _quoted(memo: str) -> str:
+    """A payer's memo as a table cell: quoted, one line, short, no table or fence syntax. It
+    is whatever the payer typed, so it is shown as data and nothing reads it as a request."""
+    text = " ".join(memo.replace("|", "｜").split())
+    text = text if len(text) <= MEMO_SHOWN else text[: MEMO_SHOWN - 1] + "…"
+    return f"「{text}」" if text else ""
+
+
 def _compose(state: FraudState, english: bool) -> str:
     lines = [
         "Computed from the ledger (not by a language model):"
@@ -340,13 +364,18 @@ def _compose(state: FraudState, english: bool) -> str:
             )
         rows = tr["transfers"][:EVIDENCE_ROWS]
         if rows:
+            memo = any(x.get("memo") for x in rows)
             lines.append("")
-            lines.append("| hop | 交易序號 id | 時間 time | 轉出 from | 轉入 to | 金額 amount |")
-            lines.append("|---|---|---|---|---|---|")
+            lines.append(
+                "| hop | 交易序號 id | 時間 time | 轉出 from | 轉入 to | 金額 amount |"
+                + (" 附言 memo |" if memo else "")
+            )
+            lines.append("|---|---|---|---|---|---|" + ("---|" if memo else ""))
             for x in rows:
                 lines.append(
                     f"| {x['hop']} | {x['id']} | {x['ts'][:16].replace('T', ' ')} | {x['from']} | "
                     f"{x['to']} | {x['amount']:,.0f} |"
+                    + (f" {_quoted(x.get('memo') or '')} |" if memo else "")
                 )
             if len(tr["transfers"]) > EVIDENCE_ROWS:
                 more = len(tr["transfers"]) - EVIDENCE_ROWS
@@ -427,6 +456,10 @@ SPEC = AgentSpec(
         "人頭帳戶",
         "車手",
         "前期金流",
+        "追蹤",
+        "資金流向",
+        "上游",
+        "下游",
         "trace",
         "mule",
         "money flow",

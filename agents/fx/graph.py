@@ -22,6 +22,7 @@ from agents.deps import AgentDeps
 from agents.fx import prompts
 from agents.fx.parse import FxRequest, parse_request
 from agents.fx.state import FxInput, FxOutput, FxState
+from agents.promptguard import Fence
 from agents.registry import AgentSpec
 from agents.steps import emit, node_span
 from agents.toolcall import call_tool
@@ -59,6 +60,7 @@ def build(deps: AgentDeps) -> Any:
             elif req.amount is not None and req.currency and not req.errors:
                 conversion = call_tool(
                     t,
+                    user,
                     calls,
                     problems,
                     "fx_convert",
@@ -68,6 +70,7 @@ def build(deps: AgentDeps) -> Any:
                 )
                 check = call_tool(
                     t,
+                    user,
                     calls,
                     problems,
                     "fx_check",
@@ -78,6 +81,7 @@ def build(deps: AgentDeps) -> Any:
             elif req.currency and req.asks_rate and not req.errors:
                 rate = call_tool(
                     t,
+                    user,
                     calls,
                     problems,
                     "fx_rate",
@@ -116,7 +120,9 @@ def build(deps: AgentDeps) -> Any:
             facts = _facts(state, english)
             if llm.available and (hits or facts):
                 try:
-                    result.update(_explain(s, llm, question, facts, hits, english))
+                    result.update(
+                        _explain(s, llm, question, facts, hits, english, runtime.context.fence)
+                    )
                     note(f"by model {llm.name}")
                 except LLMError as exc:
                     result.update(answer=f"{facts}\n\n（{exc}）", citations=hits)
@@ -334,7 +340,13 @@ def _articles_block(
 
 
 def _explain(
-    s: Any, llm: Any, question: str, facts: str, hits: list[dict[str, Any]], english: bool
+    s: Any,
+    llm: Any,
+    question: str,
+    facts: str,
+    hits: list[dict[str, Any]],
+    english: bool,
+    fence: Fence,
 ) -> dict[str, Any]:
     """The computed facts first, as code wrote them; then the model's explanation, streamed."""
     from agents.compliance.prompts import context_block
@@ -342,8 +354,9 @@ def _explain(
     emit("token", facts + "\n\n")
     messages = [
         Message("system", prompts.SYSTEM_EN if english else prompts.SYSTEM_ZH),
-        Message("user", context_block(hits, english), trimmable=True),
-        Message("user", f"{facts}\n\n{question}"),
+        Message("user", context_block(hits, english, fence), trimmable=True),
+        # The computed facts are a tool's result: data, like the articles.
+        Message("user", f"{fence.wrap('computed', facts)}\n\n{question}"),
     ]
     thinking: list[str] = []
     pieces: list[str] = []

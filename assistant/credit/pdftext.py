@@ -100,8 +100,24 @@ class PdfText:
     def text(self, index: int) -> str:
         """The text of page ``index`` (0-based); an unreadable page reads as empty."""
         if index not in self._texts:
+            from pypdf.errors import LimitReachedError
+
+            page = self._reader.pages[index]
             try:
-                self._texts[index] = self._reader.pages[index].extract_text() or ""
+                text = page.extract_text() or ""
+                if not text.strip() and page.get_contents() is not None:
+                    # pypdf swallows a content stream that inflates past its output limit
+                    # (75 MB: memory and time stay bounded) and returns no text. Decoding the
+                    # page's own stream again (a scan's is a few bytes) tells a decompression
+                    # bomb from a scanned page, so the user is not told "no text layer".
+                    page.get_contents().get_data()  # type: ignore[union-attr]
+                self._texts[index] = text
+            except LimitReachedError as exc:
+                raise UnreadablePdf(
+                    f"PDF 第 {index + 1} 頁的內容解壓後過大，疑似壓縮炸彈，已停止讀取 / page "
+                    f"{index + 1} of the PDF inflates past the size limit (a decompression "
+                    f"bomb?); reading stopped: {self.path.name}"
+                ) from exc
             except Exception:  # one bad content stream must not sink the whole report
                 self._texts[index] = ""
         return self._texts[index]

@@ -32,7 +32,8 @@ AMLSIM_BANKS = ("004", "007", "008", "013", "822")
 NODES_HEADER = ("nodeid", "isFraud", "init_balance", "fraudStep")
 TX_HEADER = ("sourceNodeId", "targetNodeId", "value", "time")
 FIELDS = ("id", "ts", "from_account", "to_account", "amount", "currency", "channel")
-FIELDS += ("from_bank", "to_bank")
+FIELDS += ("from_bank", "to_bank", "memo")
+MEMO_CHARS = 200  # longer notes are cut: a memo is a line, not a document
 REQUIRED = ("ts", "from_account", "to_account", "amount")
 
 
@@ -198,7 +199,7 @@ def import_csv(
 ) -> ImportReport:
     """A transfer CSV with a header line. ``mapping``: our field → their column name; fields
     ``ts``, ``from_account``, ``to_account`` and ``amount`` are required, ``id``, ``currency``,
-    ``channel``, ``from_bank`` and ``to_bank`` optional (without ``id`` a transfer gets
+    ``channel``, ``from_bank``, ``to_bank`` and ``memo`` optional (without ``id`` a transfer gets
     ``"<file stem>:<line>"``). Times without a zone are read in ``tz`` (Taiwan time) and
     stored as UTC; ``date_format`` is a ``strptime`` format, else ISO 8601 (also with ``/``).
     Accounts met for the first time are added with the bank given on the row."""
@@ -269,6 +270,7 @@ def import_csv(
                 "channel": get.get("channel", "") or ("跨行" if fb and tb and fb != tb else ""),
                 "from_bank": fb,
                 "to_bank": tb,
+                "memo": (get.get("memo") or "").strip()[:MEMO_CHARS] or None,
             }
         )
     existing = ledger.existing_ids("account", banks)

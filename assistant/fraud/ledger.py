@@ -40,6 +40,7 @@ TRANSFER_COLS = (
     "from_bank",
     "to_bank",
     "pattern",
+    "memo",
 )
 _DEFAULTS: dict[str, Any] = {
     "name": "",
@@ -53,6 +54,7 @@ _DEFAULTS: dict[str, Any] = {
     "channel": "",
     "from_bank": "",
     "to_bank": "",
+    "memo": None,
 }
 # Untyped twins of the tables: Core inserts without per-row bind processing.
 _RAW = {
@@ -156,6 +158,7 @@ class Ledger:
         self._engine = engine
         self._chunk = max(1, int(chunk_size))
         self._sqlite = engine.dialect.name == "sqlite"
+        _add_memo_column(engine)
 
     @property
     def engine(self) -> Engine:
@@ -255,6 +258,7 @@ class Ledger:
                         transfers.from_bank[lo:hi].tolist(),
                         transfers.to_bank[lo:hi].tolist(),
                         transfers.pattern[lo:hi].tolist(),
+                        [None] * (hi - lo),  # the generator writes no memos
                         strict=True,
                     )
                 )
@@ -313,6 +317,17 @@ class Ledger:
             rows = list(session.scalars(stmt).all())
             session.expunge_all()
         return rows
+
+    def memos(self, ids: Sequence[str]) -> dict[str, str]:
+        """The memos of these transfers (those that have one)."""
+        out: dict[str, str] = {}
+        for chunk in _chunks(list(ids), 500):
+            with self._engine.connect() as conn:
+                rows = conn.execute(
+                    select(_T.c.id, _T.c.memo).where(_T.c.id.in_(chunk), _T.c.memo.is_not(None))
+                )
+                out.update({r[0]: r[1] for r in rows if r[1]})
+        return out
 
     def counts(self) -> dict[str, int]:
         with self._engine.connect() as conn:
@@ -428,3 +443,12 @@ def _chunks(items: Iterable[Any], size: int) -> Iterable[list[Any]]:
             chunk = []
     if chunk:
         yield chunk
+
+
+def _add_memo_column(engine: Engine) -> None:
+    """A ledger made before transfers had memos gets the column (nullable: nothing to fill)."""
+    from sqlalchemy import inspect
+
+    if "memo" not in {c["name"] for c in inspect(engine).get_columns(_T.name)}:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"ALTER TABLE {_T.name} ADD COLUMN memo TEXT")

@@ -60,6 +60,9 @@ class TransferRow(SQLModel, table=True):
     pattern: str | None = Field(
         default=None, max_length=64, description="Ground truth: the planted pattern, if any."
     )
+    # The payer's note (附言) as the bank's system holds it: free text written by whoever paid,
+    # so it is shown quoted as data, never read as an instruction.
+    memo: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class ActionRow(SQLModel, table=True):

@@ -7,6 +7,7 @@ noticed within ``stale_s`` seconds (a cheap check of the transfer count).
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -72,6 +73,10 @@ class FraudService:
         self._built = None
         return {**written, "patterns": len(g.patterns), "seed": seed}
 
+    def memos(self, ids: list[str]) -> dict[str, str]:
+        """Transfer memos by transfer id, for the evidence a trace shows."""
+        return self.ledger.memos(ids)
+
     def counts(self) -> dict[str, int]:
         return self.ledger.counts()
 
@@ -131,6 +136,18 @@ class FraudService:
         attribution: str = "proportional",
     ) -> TraceResult:
         """``since``/``until`` as dates are Taiwan calendar days (until inclusive)."""
+        # Checked before the trace: a negative or infinite threshold (click reads "1e309" as
+        # inf) would otherwise run and quietly return everything, or nothing.
+        if not math.isfinite(min_amount) or min_amount < 0:
+            raise AssistantError(
+                f"最低金額須為 0 以上的有限數字 / the minimum amount must be a finite number "
+                f"≥ 0: {min_amount}"
+            )
+        if window_hours is not None and not (math.isfinite(window_hours) and window_hours > 0):
+            raise AssistantError(
+                f"時間窗須為正數小時 / the window must be a positive number of hours: "
+                f"{window_hours}"
+            )
         index = self.index()
         acct_id = normalize_account(account)
         if not self._known(index, acct_id):

@@ -35,6 +35,7 @@ Side = Literal["customer-buys", "customer-sells"]
 SIDES: tuple[str, ...] = ("customer-buys", "customer-sells")
 CONVERT_KINDS: tuple[str, ...] = ("cash", "spot")
 WHOLE_UNITS = frozenset({"TWD", "JPY", "KRW", "VND"})
+MAX_AMOUNT = Decimal(10) ** 15  # 1,000 兆 in any currency: far beyond any one settlement
 _CROSS = Context(prec=8, rounding=ROUND_HALF_UP)  # an effective cross rate, 8 significant digits
 
 
@@ -53,9 +54,16 @@ def to_decimal(value: Decimal | int | str | float, what: str = "金額 amount") 
     elif isinstance(value, int | float):
         out = Decimal(str(value))
     else:
-        return parse_amount(value, what)
+        out = parse_amount(value, what)
     if not out.is_finite():
         raise AssistantError(f"{what} 不是數字 / not a number: {value!r}")
+    # 10^20 is no transaction: refused here, before the product with a rate runs past the
+    # 28-digit Decimal context or an absurd declaration duty is reported as if it were real.
+    if abs(out) >= MAX_AMOUNT:
+        zh, _, en = what.partition(" ")
+        raise AssistantError(
+            f"{zh}過大（上限 1,000 兆）/ the {en or zh} is implausibly large (limit 10^15): {out}"
+        )
     return out
 
 

@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import replace
 
 from assistant.llm.base import LLMError, Message
 
 TRIM_MARK = "……（內容過長，已截斷 / truncated）"
+# The closing mark of fenced data (agents.promptguard): kept when the text before it is cut,
+# so a shortened article still ends inside its fence.
+_FENCE_CLOSE = re.compile(r"\n⟦/資料 [0-9a-f]+⟧$")
 
 
 def fit_messages(
@@ -28,8 +32,11 @@ def fit_messages(
         if excess <= 0:
             break
         text = msgs[i].content
-        keep = max(0, len(text) - _chars_for(text, excess + count(TRIM_MARK), count))
-        msgs[i] = replace(msgs[i], content=(text[:keep] + TRIM_MARK) if keep else "")
+        close = m.group(0) if (m := _FENCE_CLOSE.search(text)) else ""
+        text = text[: len(text) - len(close)]
+        mark = TRIM_MARK + close
+        keep = max(0, len(text) - _chars_for(text, excess + count(mark), count))
+        msgs[i] = replace(msgs[i], content=(text[:keep] + mark) if keep else "")
     msgs = [m for m in msgs if m.content or not m.trimmable]
     # 2. Drop the oldest turns between the system prompt and the last question.
     while total(msgs) > budget:

@@ -9,7 +9,7 @@ The rules for ambiguous digits are in ``assistant.pii.scan``; logs and spans are
 """
 
 from assistant.pii.checks import check_digit, luhn_ok, national_id_ok, resident_id_ok
-from assistant.pii.logs import PIIMaskingFilter
+from assistant.pii.logs import PIIMaskingFilter, install_log_masking
 from assistant.pii.masking import LABELS, MaskStyle, Pseudonymizer, mask, pseudonymise, unmask
 from assistant.pii.otel import MaskingSpanExporter, mask_attributes
 from assistant.pii.scan import KINDS, Kind, Span, detect, normalise
@@ -25,6 +25,7 @@ __all__ = [
     "Span",
     "check_digit",
     "detect",
+    "install_log_masking",
     "luhn_ok",
     "mask",
     "mask_attributes",

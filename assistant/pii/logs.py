@@ -45,3 +45,25 @@ class PIIMaskingFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = self._mask(record.stack_info)
         return True
+
+
+# The server's loggers: ours (root), and the web stack's, which have handlers of their own.
+SERVER_LOGGERS = ("", "uvicorn", "uvicorn.error", "uvicorn.access", "gradio", "httpx")
+
+
+def install_log_masking(loggers: tuple[str, ...] = SERVER_LOGGERS) -> int:
+    """Mask personal data in everything the server logs: the filter goes on every handler of
+    these loggers (root gets a stderr handler first if it has none, so nothing falls through to
+    logging's unfiltered last-resort handler). Idempotent; returns the handlers filtered."""
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    done = 0
+    for name in loggers:
+        for handler in logging.getLogger(name).handlers:
+            if not any(isinstance(f, PIIMaskingFilter) for f in handler.filters):
+                handler.addFilter(PIIMaskingFilter())
+                done += 1
+    return done
