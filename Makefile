@@ -17,7 +17,7 @@ DEMO_PASSWORD ?= twfin-demo
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install browser demo test lint eval bench security reliability clean
+.PHONY: install browser demo test test-postgres lint eval bench security reliability clean
 
 install: $(STAMP)
 
@@ -60,6 +60,12 @@ demo: install
 test: install browser
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q --durations=5
+
+# The same suite again with every data dir on its own PostgreSQL database (tests/conftest.py);
+# ASSISTANT_TEST_POSTGRES_URL names the server (`.ci/postgres` starts a throwaway one).
+test-postgres: install browser
+	@test -n "$$ASSISTANT_TEST_POSTGRES_URL" || { echo "set ASSISTANT_TEST_POSTGRES_URL (see .ci/postgres)"; exit 2; }
+	ASSISTANT_TEST_DATABASE=postgres $(PY) -m pytest -q --durations=5
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -37,4 +37,22 @@ def make_engine(url: str, busy_timeout_ms: int = 10_000) -> Engine:
     import knowledge.catalog  # noqa: F401
 
     SQLModel.metadata.create_all(engine)
+    _widen_fingerprint(engine)
     return engine
+
+
+def _widen_fingerprint(engine: Engine) -> None:
+    """A PostgreSQL database made when the model fingerprint's size and mtime were plain
+    INTEGER (32-bit there: every insert overflowed) gets them as BIGINT. SQLite is 64-bit."""
+    if engine.dialect.name != "postgresql":
+        return
+    from sqlalchemy import BigInteger, inspect
+
+    cols = {c["name"]: c["type"] for c in inspect(engine).get_columns("model_fingerprint")}
+    narrow = [n for n in ("size", "mtime_ns") if n in cols and not isinstance(cols[n], BigInteger)]
+    if narrow:
+        with engine.begin() as conn:
+            for name in narrow:
+                conn.exec_driver_sql(
+                    f"ALTER TABLE model_fingerprint ALTER COLUMN {name} TYPE BIGINT"
+                )

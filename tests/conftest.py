@@ -8,14 +8,19 @@ Whole-suite PostgreSQL mode: with ``ASSISTANT_TEST_DATABASE=postgres`` and
 ``DATA_DIR/assistant.db``: ``Settings.database_url`` is patched for the session so that a data
 dir maps to the database ``twfin_t_<hash of the resolved path>`` on that server, created on
 first use and dropped at the end of the session. In-process CLI calls (click's CliRunner) go
-there too, since they build their settings from ``--data-dir``. What stays on SQLite: settings
-with an explicit ``database.url`` (tests/test_postgres.py keeps its own database), engines
-made directly on a ``sqlite:///`` URL (the audit-chain, ledger, FX, login and catalog unit
-tests, and the other processes test_audit_chain.py starts, which are handed a SQLite file), a
-data dir whose ``assistant.db`` a test already wrote that way before its first ``Settings``
-(test_audit_chain.py then runs the CLI on the dir: it reads that file), and the llama.cpp server test_llm_server.py starts, which has no database. Tests that assert
-SQLite itself (its default URL, pragmas) are skipped in this mode with the reason; use
-``sqlite_only`` (below) for them.
+there too, since they build their settings from ``--data-dir``.
+
+What stays on SQLite: settings with an explicit ``database.url`` (tests/test_postgres.py keeps
+its own database); engines made directly on a ``sqlite:///`` URL (the audit-chain, ledger, FX,
+login and catalog unit tests); a data dir whose ``assistant.db`` a test already wrote that way
+before its first ``Settings`` (test_audit_chain.py then runs the CLI on the dir: it reads that
+file). Subprocesses: the appenders test_audit_chain.py starts are handed a SQLite file (SQLite
+by design); the llama.cpp server of test_llm_server.py has no database; ``assistant serve``
+and ``assistant audit verify`` in test_reliability_load.py get this mode's database through
+ASSISTANT_DATABASE_URL (evals/reliability/load.py's ``assistant_env``); the kill harness
+(evals/reliability/kill.py) copies data dirs as files, so its test is skipped in this mode.
+Tests that assert SQLite itself (its default URL) are skipped in this mode with the reason;
+use ``sqlite_only`` (below) for them.
 
     export ASSISTANT_TEST_POSTGRES_URL="$(./.ci/postgres)"
     ASSISTANT_TEST_DATABASE=postgres pytest -q

@@ -15,7 +15,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from evals.reliability import kill, load
+from tests.conftest import PG_MODE
 
 
 def _quiet(_line: str) -> None:
@@ -39,6 +42,14 @@ def test_concurrent_sessions_neither_fail_nor_cross(
     assert load.ok(f)
 
 
+@pytest.mark.skipif(
+    PG_MODE,
+    reason=(
+        "evals/reliability/kill.py is SQLite-only: it copies the prepared data dir as files for "
+        "each fault point (a PostgreSQL database is not in the folder) and reads assistant.db "
+        "with sqlite3"
+    ),
+)
 def test_killed_mid_answer_tool_and_audit_write_resume(
     tmp_path: Path, small_law_files: tuple[Path, Path]
 ) -> None:

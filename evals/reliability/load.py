@@ -111,6 +111,12 @@ def assistant_env(
     )
     if model:
         env["ASSISTANT_MODEL_PATH"] = str(model)
+    # The database this process prepared the data dir in: dropped with the other ASSISTANT_
+    # variables above, a PostgreSQL URL (ASSISTANT_DATABASE_URL, or the test suite's PostgreSQL
+    # mode) would leave the child on an empty DATA_DIR/assistant.db instead.
+    from assistant.settings import load_settings
+
+    env["ASSISTANT_DATABASE_URL"] = load_settings(data_dir=data_dir).database_url
     if "ASSISTANT_SHARED_DATA" in os.environ:
         env["ASSISTANT_SHARED_DATA"] = os.environ["ASSISTANT_SHARED_DATA"]
     return env
