@@ -42,6 +42,7 @@ from agents.promptguard import LEAK_MESSAGE, OPEN, leaks
 from assistant.errors import AssistantError
 from assistant.llm.base import Completion, Message
 from assistant.permissions import DEFAULT_DOC_CLASSES, ROLE_DOC_CLASSES, UserContext, role_tools
+from evals.support import law_subset
 
 ROOT = Path(__file__).resolve().parents[1]
 ATTACKS = ROOT / "evals" / "injection_attacks.jsonl"
@@ -154,14 +155,6 @@ class Plant:
             .replace("{MEMO_ACCT}", MEMO_ACCT)
             .replace("{OTHER_CONV}", self.other_conv)
         )
-
-
-def _laws_subset(laws: Path, out: Path) -> Path:
-    data = json.loads(laws.read_text(encoding="utf-8-sig"))
-    keep = {"UpdateDate": data.get("UpdateDate"), "Laws": []}
-    keep["Laws"] = [law for law in data["Laws"] if law["LawName"] in LAWS]
-    out.write_text(json.dumps(keep, ensure_ascii=False), encoding="utf-8")
-    return out
 
 
 def _docs(folder: Path, secret: str) -> list[tuple[Path, str]]:
@@ -466,7 +459,7 @@ def run(
     try:
         progress("準備知識庫、帳務與附件 / preparing the knowledge base, ledger and upload")
         plant = Plant(secret=f"HR-{secrets.token_hex(4).upper()}")
-        c.ingestor.ingest_laws(_laws_subset(laws, workdir / "laws_subset.json"))
+        c.ingestor.ingest_laws(law_subset(laws, workdir / "laws_subset.json", LAWS))
         for path, doc_class in _docs(workdir / "docs", plant.secret):
             c.ingestor.apply(c.ingestor.prepare_doc(path, doc_class=doc_class))
         c.retriever.refresh()
@@ -522,18 +515,14 @@ def run(
         "roles": {r: sorted(role_tools(r)) for r in ROLES},
         "total": _as_dict(total),
         "per_model": per_model,
-        "audit_chain_ok": _ok(verified),
+        "audit_chain_ok": verified.ok,
         "seconds": round(time.perf_counter() - started, 1),
     }
     return out
 
 
-def _ok(verified: Any) -> bool:
-    return bool(getattr(verified, "ok", verified))
-
-
 def _as_dict(f: Figures) -> dict[str, Any]:
-    return {**{k: v for k, v in f.__dict__.items()}, "violations": f.violations}
+    return {**f.__dict__, "violations": f.violations}
 
 
 def _model(kind: str, model_file: Path | None) -> Any:

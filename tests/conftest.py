@@ -29,7 +29,6 @@ use ``sqlite_only`` (below) for them.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import threading
 from collections.abc import Iterator
@@ -39,6 +38,7 @@ import pytest
 
 from assistant.container import Container
 from assistant.settings import Settings, load_settings
+from evals.support import law_subset
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("ASSISTANT_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -46,14 +46,6 @@ LAWS_DIR = SHARED / "laws"
 
 # A slice of the real corpus, small enough to embed in seconds.
 SMALL_LAWS = ["銀行法", "洗錢防制法", "個人資料保護法", "管理外匯條例", "金融機構防制洗錢辦法"]
-
-
-def _subset(path: Path, names: list[str], key: str) -> dict:
-    data = json.loads(path.read_text(encoding="utf-8-sig"))
-    return {
-        "UpdateDate": data.get("UpdateDate"),
-        "Laws": [law for law in data["Laws"] if law[key] in names],
-    }
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -164,16 +156,8 @@ def small_law_files(
     tmp_path_factory: pytest.TempPathFactory, shared_data: Path
 ) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("laws")
-    zh = folder / "ChLaw.json"
-    en = folder / "EngLaw.json"
-    zh.write_text(
-        json.dumps(_subset(LAWS_DIR / "ChLaw.json", SMALL_LAWS, "LawName"), ensure_ascii=False),
-        encoding="utf-8",
-    )
-    en.write_text(
-        json.dumps(_subset(LAWS_DIR / "EngLaw.json", SMALL_LAWS, "ChLawName"), ensure_ascii=False),
-        encoding="utf-8",
-    )
+    zh = law_subset(LAWS_DIR / "ChLaw.json", folder / "ChLaw.json", SMALL_LAWS)
+    en = law_subset(LAWS_DIR / "EngLaw.json", folder / "EngLaw.json", SMALL_LAWS)
     return zh, en
 
 

@@ -105,12 +105,13 @@ class PdfText:
             page = self._reader.pages[index]
             try:
                 text = page.extract_text() or ""
-                if not text.strip() and page.get_contents() is not None:
+                contents = page.get_contents() if not text.strip() else None
+                if contents is not None:
                     # pypdf swallows a content stream that inflates past its output limit
                     # (75 MB: memory and time stay bounded) and returns no text. Decoding the
                     # page's own stream again (a scan's is a few bytes) tells a decompression
                     # bomb from a scanned page, so the user is not told "no text layer".
-                    page.get_contents().get_data()  # type: ignore[union-attr]
+                    contents.get_data()
                 self._texts[index] = text
             except LimitReachedError as exc:
                 raise UnreadablePdf(

@@ -47,6 +47,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from evals.support import law_subset
+
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("ASSISTANT_SHARED_DATA", ROOT.parent / "shared" / "data"))
 LAWS = ["銀行法", "管理外匯條例"]
@@ -305,17 +307,6 @@ def _zip_one(name: str, raw: bytes, size: int, crc: int) -> bytes:
 # ---- the data dir -----------------------------------------------------------------------------
 
 
-def _law_subset(folder: Path, laws: Path) -> Path:
-    data = json.loads(laws.read_text(encoding="utf-8-sig"))
-    subset = {
-        "UpdateDate": data.get("UpdateDate"),
-        "Laws": [law for law in data["Laws"] if law["LawName"] in LAWS],
-    }
-    out = folder / "ChLaw.json"
-    out.write_text(json.dumps(subset, ensure_ascii=False), encoding="utf-8")
-    return out
-
-
 def build(data_dir: Path, laws: Path, scratch: Path, *, upload_mb: int) -> Any:
     """The data dir the cases run against: real laws, ledger, scorer and board rates."""
     from assistant.container import Container
@@ -329,7 +320,7 @@ def build(data_dir: Path, laws: Path, scratch: Path, *, upload_mb: int) -> Any:
         credit={"max_upload_mb": upload_mb},
     )
     c = Container(settings)
-    c.ingestor.ingest_laws(_law_subset(scratch, laws))
+    c.ingestor.ingest_laws(law_subset(laws, scratch / "ChLaw.json", LAWS))
     c.retriever.refresh()
     c.fraud.generate(accounts=300, transfers=3000, seed=7, start=date(2024, 1, 1), days=30, rings=3)
     c.fraud.train()

@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evals.support import law_subset
+
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_LAWS = ROOT.parent / "shared" / "data" / "laws" / "ChLaw.json"
 # The slice tests/conftest.py ingests: small enough to embed in seconds.
@@ -57,23 +59,6 @@ Progress = Callable[[str], None]
 
 
 # ---- shared preparation (kill.py uses it too) ------------------------------------------
-
-
-def law_subset(laws: Path, out: Path, names: list[str] | None = None) -> Path:
-    """A ChLaw.json-shaped file with only ``names`` (default: the tests' slice). A file that is
-    already small (a subset someone made) is used whole."""
-    data = json.loads(laws.read_text(encoding="utf-8-sig"))
-    wanted = set(names or SUBSET_LAWS)
-    key = "LawName" if data["Laws"] and "LawName" in data["Laws"][0] else "ChLawName"
-    picked = [law for law in data["Laws"] if law.get(key) in wanted]
-    if not picked or len(data["Laws"]) <= len(wanted):
-        picked = data["Laws"]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(
-        json.dumps({"UpdateDate": data.get("UpdateDate"), "Laws": picked}, ensure_ascii=False),
-        encoding="utf-8",
-    )
-    return out
 
 
 def build_model(folder: Path) -> Path:
@@ -151,7 +136,7 @@ def prepare(
     data_dir = workdir / "data"
     if data_dir.exists():
         shutil.rmtree(data_dir)
-    subset = law_subset(laws, workdir / "laws" / "ChLaw.json")
+    subset = law_subset(laws, workdir / "laws" / "ChLaw.json", SUBSET_LAWS)
     model = build_model(workdir / "model")
     c = Container(load_settings(data_dir=data_dir, llm={"backend": "none"}))
     try:
