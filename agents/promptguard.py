@@ -3,7 +3,7 @@
 Retrieved articles, uploaded documents and tool results reach the model only inside a fence
 (``⟦資料 nonce kind⟧ … ⟦/資料 nonce⟧``) that the system prompt declares to be data, never
 instructions. The fence's marks cannot be forged from inside: the bracket characters are
-replaced in the data, and the nonce is new every turn.
+replaced in the data; the nonce, new every turn, ties each closing mark to its opening one.
 
 The canary is a random token placed first in every system prompt. It means nothing to anyone,
 so it can appear in a model's output only when the model repeats its instructions; the output
@@ -64,7 +64,7 @@ class Fence:
 
     def wrap(self, kind: str, text: str) -> str:
         kind = kind.translate(_MARKS)
-        body = text.translate(_MARKS).replace(self.nonce, "")
+        body = text.translate(_MARKS)  # without its bracket characters data writes no mark
         return f"{OPEN}資料 {self.nonce} {kind}{CLOSE}\n{body}\n{OPEN}/資料 {self.nonce}{CLOSE}"
 
 
