@@ -18,7 +18,7 @@ from agents.deps import AgentDeps
 from agents.registry import AgentSpec
 from agents.router import Router, Routing
 from agents.state import GraphState
-from agents.steps import node_span
+from agents.steps import emit, node_span
 from assistant.answers import Answer, Citation, Step, ToolCall
 
 
@@ -81,6 +81,8 @@ def build_graph(deps: AgentDeps, specs: Sequence[AgentSpec], checkpointer: Any) 
             result = dict(state.get("result") or {})
             if state.get("refused"):
                 result = {"answer": state["refused"], "citations": [], "generated": False}
+                # Streamed like any answer, or a client that prints the stream shows nothing.
+                emit("token", state["refused"])
             labels = [c["label"] for c in result.get("citations", [])]
             note(f"{len(labels)} citations")
         turn = {

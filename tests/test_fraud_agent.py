@@ -68,8 +68,11 @@ def test_investigator_traces_then_asks_for_a_score(desk: Container) -> None:
 
 def test_other_roles_are_refused_and_the_attempt_is_recorded(desk: Container) -> None:
     officer = desk.users.ensure("fx-officer", "fx")
-    ans = desk.service.ask(officer, f"追查帳戶 {_mule(desk)} 的前三層金流")
+    events = list(desk.service.stream(officer, f"追查帳戶 {_mule(desk)} 的前三層金流"))
+    ans = events[-1].answer
     assert ans.agent == "fraud" and ans.refused and "不能使用防詐助理" in ans.answer
+    # The refusal is streamed too: the CLI prints the stream, not the final answer.
+    assert "".join(e.text for e in events if e.kind == "token") == ans.answer
     assert ans.tool_calls == [] and ans.data == {}
     record = desk.audit.get(ans.audit_id)
     assert record.refused and record.user_name == "fx-officer"
