@@ -163,3 +163,16 @@ class SwitchRow(SQLModel, table=True):
     reason: str = ""
     changed_by: str = Field(default="", max_length=64)
     changed_at: datetime = Field(default_factory=utcnow)
+
+
+class CliSessionRow(SQLModel, table=True):
+    """A command-line login (`assistant login`): the token's sha256 only, never the token, so a
+    copy of the database cannot be used to act as anyone. Ends like a page login: after the
+    session lifetime or when idle too long."""
+
+    __tablename__ = "cli_session"
+
+    token_sha256: str = Field(primary_key=True, max_length=64)
+    user_name: str = Field(index=True, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_seen: datetime = Field(default_factory=utcnow)
