@@ -42,8 +42,29 @@ class AppGroup(click.Group):
     type=click.Path(path_type=Path),
     help="Folder for all state. Default: ASSISTANT_DATA_DIR or ./data.",
 )
+@click.option(
+    "--user",
+    "user_name",
+    envvar="ASSISTANT_USER",
+    help="Act as this user (commands that read customer data or decide; see `assistant login`).",
+)
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="The --user's password is the first line of standard input.",
+)
+@click.option("--password", envvar="ASSISTANT_PASSWORD", hidden=True)
+@click.option("--session", envvar="ASSISTANT_SESSION", hidden=True)
 @click.pass_context
-def cli(ctx: click.Context, config: Path | None, data_dir: Path | None) -> None:
+def cli(
+    ctx: click.Context,
+    config: Path | None,
+    data_dir: Path | None,
+    user_name: str | None,
+    password_stdin: bool,
+    password: str | None,
+    session: str | None,
+) -> None:
     """TWFin Assistant：銀行法規檢索與業務助理 / assistant for Taiwanese bank staff.
 
     \b
@@ -56,7 +77,13 @@ def cli(ctx: click.Context, config: Path | None, data_dir: Path | None) -> None:
         settings = load_settings(config, **overrides)
     except (FileNotFoundError, ValueError) as exc:
         raise click.UsageError(f"設定錯誤 / bad settings: {exc}") from exc
-    app = AppContext(settings)
+    app = AppContext(
+        settings,
+        user_name=user_name,
+        password_stdin=password_stdin,
+        password=password,
+        session=session,
+    )
     ctx.obj = app
     ctx.call_on_close(app.close)
 
@@ -335,6 +362,7 @@ def _register() -> None:
     from assistant.cli_credit_pd import credit_score, credit_train, eval_credit_pd
     from assistant.cli_fraud import eval_fraud, fraud
     from assistant.cli_fx import eval_fx, fx
+    from assistant.cli_login import login, logout, whoami
     from assistant.cli_models import eval_exam, eval_models
 
     cli.add_command(ask)
@@ -343,6 +371,9 @@ def _register() -> None:
     cli.add_command(audit)
     cli.add_command(serve)
     cli.add_command(users)
+    cli.add_command(login)
+    cli.add_command(logout)
+    cli.add_command(whoami)
     eval_group.add_command(eval_agents)
     cli.add_command(fx)
     cli.add_command(fraud)

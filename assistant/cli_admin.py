@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from assistant.cli_support import AppContext, emit_json, pass_app
+from assistant.cli_support import AppContext, emit_json, needs_user, pass_app
+from assistant.permissions import UserContext
 
 
 @click.group()
@@ -12,22 +13,20 @@ def admin() -> None:
     """系統管理 / administrators' switches and the login record."""
 
 
+@needs_user
 @admin.command("model")
 @click.option("--on/--off", "enabled", default=None, help="Switch model features on or off.")
 @click.option("--reason", default="", help="Why, for the audit trail.")
-@click.option("--user", help="Act as this registered admin (default: the CLI's own user).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def model_cmd(
-    app: AppContext, enabled: bool | None, reason: str, user: str | None, as_json: bool
+    app: AppContext, user: UserContext, enabled: bool | None, reason: str, as_json: bool
 ) -> None:
     """語言模型功能開關 / model features on or off for everyone, at once (no restart). Without
     --on/--off: show the switch."""
-    c = app.container
+    desk = app.container.admin_desk
     state = (
-        c.switches.state("model")
-        if enabled is None
-        else c.switches.set(c.cli_user(user), "model", enabled, reason)
+        desk.switch("model") if enabled is None else desk.set_switch(user, "model", enabled, reason)
     )
     if as_json:
         emit_json(state)
@@ -41,20 +40,15 @@ def model_cmd(
         click.echo(f"  {state['reason']}")
 
 
+@needs_user
 @admin.command("logins")
 @click.option("--failed", is_flag=True, help="Only failed and locked-out attempts.")
 @click.option("--limit", default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
-def logins_cmd(app: AppContext, failed: bool, limit: int, as_json: bool) -> None:
+def logins_cmd(app: AppContext, user: UserContext, failed: bool, limit: int, as_json: bool) -> None:
     """登入紀錄 / recent login attempts (ok, failed, locked), newest first."""
-    rows = app.container.users.attempts(limit * 2 if failed else limit)
-    if failed:
-        rows = [r for r in rows if r.outcome != "ok"][:limit]
-    data = [
-        {"at": r.at.isoformat(), "user": r.user_name, "outcome": r.outcome, "source": r.source}
-        for r in rows
-    ]
+    data = app.container.admin_desk.logins(user, limit, failed=failed)
     if as_json:
         emit_json(data)
         return

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import click
 
-from assistant.audit import UNMASKED_ROLES, ExportFormat, export_record
+from assistant.audit import ExportFormat
 from assistant.audit_chain import VerifyReport
-from assistant.cli_support import AppContext, emit_json, pass_app
+from assistant.cli_support import AppContext, emit_json, needs_user, pass_app
+from assistant.permissions import UserContext
 
 
 def _date(_ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
@@ -52,13 +53,14 @@ def _print_report(report: VerifyReport) -> None:
         click.echo("  … 其餘問題未列出 / more problems not listed")
 
 
+@needs_user
 @audit.command("verify")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @pass_app
 @click.pass_context
-def audit_verify(ctx: click.Context, app: AppContext, as_json: bool) -> None:
+def audit_verify(ctx: click.Context, app: AppContext, user: UserContext, as_json: bool) -> None:
     """檢查雜湊鏈 / walk the chain; exit code 1 if a record was edited, deleted or reordered."""
-    report = app.container.audit.verify()
+    report = app.container.audit_desk.verify(user)
     if as_json:
         emit_json(report.to_dict())
     else:
@@ -67,6 +69,7 @@ def audit_verify(ctx: click.Context, app: AppContext, as_json: bool) -> None:
         ctx.exit(1)
 
 
+@needs_user
 @audit.command("export")
 @click.option("--from", "start", required=True, callback=_date, help="First day, ISO or 民國.")
 @click.option("--to", "end", required=True, callback=_date, help="Last day (inclusive).")
@@ -85,6 +88,7 @@ def audit_verify(ctx: click.Context, app: AppContext, as_json: bool) -> None:
 @pass_app
 def audit_export(
     app: AppContext,
+    user: UserContext,
     start: date,
     end: date,
     out: Path | None,
@@ -98,12 +102,10 @@ def audit_export(
     sha256 of the records that follow; the sha256 of the whole file is printed and written next
     to it as FILE.sha256. The export itself is recorded in the trail.
     """
-    c = app.container
-    user = c.cli_user()
     out = out or Path(f"audit-{start:%Y%m%d}-{end:%Y%m%d}.{fmt}")
     try:
-        manifest = c.audit.export(
-            out, start, end, user=user, fmt=cast(ExportFormat, fmt), unmasked=unmasked
+        manifest = app.container.audit_desk.export(
+            user, out, start, end, fmt=cast(ExportFormat, fmt), unmasked=unmasked
         )
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
@@ -126,24 +128,14 @@ def audit_export(
     click.echo(f"sha256 {manifest['sha256']}")
 
 
-def _shown(app: AppContext, record: dict[str, Any]) -> dict[str, Any]:
-    from assistant.audit import mask_record
-
-    # The trail holds what customers' data the staff asked about; only the roles that audit
-    # read it as written.
-    if app.container.cli_user().role in UNMASKED_ROLES:
-        return record
-    return mask_record(record)
-
-
+@needs_user
 @audit.command("show")
 @click.argument("record_id", type=int)
 @click.option("--json", "as_json", is_flag=True, help="Print the record as JSON.")
 @pass_app
-def audit_show(app: AppContext, record_id: int, as_json: bool) -> None:
+def audit_show(app: AppContext, user: UserContext, record_id: int, as_json: bool) -> None:
     """顯示一筆稽核紀錄 / show one record with its chain hashes."""
-    row = app.container.audit.get(record_id)
-    record = _shown(app, export_record(row.model_dump(), masked=False))
+    record = app.container.audit_desk.show(user, record_id)
     if as_json:
         emit_json(record)
         return
@@ -173,15 +165,17 @@ def audit_show(app: AppContext, record_id: int, as_json: bool) -> None:
     click.echo(f"hash: {record['hash']}")
 
 
+@needs_user
 @audit.command("list")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000))
-@click.option("--user", "user_name", help="Only this user's records.")
+@click.option("--of", "of_user", help="Only this user's records.")
 @click.option("--json", "as_json", is_flag=True, help="Print the records as JSON.")
 @pass_app
-def audit_list(app: AppContext, limit: int, user_name: str | None, as_json: bool) -> None:
+def audit_list(
+    app: AppContext, user: UserContext, limit: int, of_user: str | None, as_json: bool
+) -> None:
     """最近的稽核紀錄 / the latest records, newest first."""
-    rows = app.container.audit.recent(limit=limit, user_name=user_name)
-    records = [_shown(app, export_record(r.model_dump(), masked=False)) for r in rows]
+    records = app.container.audit_desk.recent(user, limit, of_user)
     if as_json:
         emit_json(records)
         return

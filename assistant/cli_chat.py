@@ -8,15 +8,15 @@ from pathlib import Path
 
 import click
 
-from assistant.cli_support import AppContext, emit_json, pass_app
+from assistant.cli_support import AppContext, emit_json, needs_user, pass_app
 from assistant.container import Container
 from assistant.errors import AssistantError
-from assistant.permissions import ROLES
+from assistant.permissions import ROLES, UserContext
 
 
+@needs_user
 @click.command()
 @click.argument("question")
-@click.option("--user", "user_name", help="Ask as this user (default: the CLI's own account).")
 @click.option("--conversation", "conversation_id", help="Continue this conversation.")
 @click.option(
     "--attach",
@@ -31,7 +31,7 @@ from assistant.permissions import ROLES
 def ask(
     app: AppContext,
     question: str,
-    user_name: str | None,
+    user: UserContext,
     conversation_id: str | None,
     attachments: tuple[Path, ...],
     as_json: bool,
@@ -44,7 +44,6 @@ def ask(
     if question == "-":
         question = sys.stdin.read()
     c = app.container
-    user = c.cli_user(user_name)
     files = list(attachments) or None
     if as_json:
         emit_json(c.service.ask(user, question, conversation_id, files).to_dict())
@@ -82,6 +81,7 @@ def ask(
     )
 
 
+@needs_user
 @click.command("review")
 @click.argument("conversation_id", metavar="CONVERSATION")
 @click.option("--approve", "action", flag_value="approve", help="核准草稿 / approve the draft.")
@@ -93,7 +93,6 @@ def ask(
 )
 @click.option("--reject", "action", flag_value="reject", help="退回草稿 / reject the draft.")
 @click.option("--note", default="", help="覆核意見（退回必填）/ note (required to reject).")
-@click.option("--user", "user_name", help="覆核人 / act as this user (default: the CLI's account).")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole answer as JSON.")
 @pass_app
 def review(
@@ -102,7 +101,7 @@ def review(
     action: str | None,
     edit: Path | None,
     note: str,
-    user_name: str | None,
+    user: UserContext,
     as_json: bool,
 ) -> None:
     """覆核對話中待覆核的徵信報告草稿 / decide on the credit memo a conversation waits on.
@@ -111,7 +110,6 @@ def review(
     Without a decision option, shows what waits.
     """
     c = app.container
-    user = c.cli_user(user_name)
     if edit is not None:
         if action == "reject":
             raise click.UsageError("--edit 僅用於核准 / --edit goes with approving")
@@ -185,14 +183,21 @@ def users_add(
     password_stdin: bool,
     exist_ok: bool,
 ) -> None:
-    """Add a user who logs in to the chat UI with a password (stored as an argon2 hash)."""
-    if exist_ok and any(u.name == name for u in app.container.users.list()):
+    """Add a user who logs in with a password (stored as an argon2 hash). An administrator
+    does this (`assistant --user ADMIN …` or after `assistant login`); the very first account,
+    on a new installation, is an admin made without a login. With --password-stdin the acting
+    admin's password, when read from standard input too, is the first line and the new
+    user's the second."""
+    c = app.container
+    desk = c.admin_desk
+    if exist_ok and any(u.name == name for u in c.users.list()):
         if password_stdin:
             sys.stdin.readline()
         click.echo(f"已存在 / exists: {name}")
         return
+    acting = None if desk.needs_setup() else app.user()
     password = _read_password(password_stdin)
-    user = app.container.users.add(name, role, password, display_name)
+    user = desk.add_user(acting, name, role, password, display_name)
     click.echo(f"已新增 / added {user.name} ({user.role})")
 
 
@@ -201,16 +206,18 @@ def users_add(
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @pass_app
 def users_passwd(app: AppContext, name: str, password_stdin: bool) -> None:
-    """Set a user's password."""
-    app.container.users.set_password(name, _read_password(password_stdin))
+    """Set a user's password: your own, or anyone's as an administrator."""
+    acting = app.user()
+    app.container.admin_desk.set_password(acting, name, _read_password(password_stdin))
     click.echo(f"已更新密碼 / password changed for {name}")
 
 
+@needs_user
 @users.command("list")
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
-def users_list(app: AppContext, as_json: bool) -> None:
-    """List users and their roles."""
+def users_list(app: AppContext, user: UserContext, as_json: bool) -> None:
+    """List users and their roles (administrators)."""
     rows = [
         {
             "name": u.name,
@@ -219,7 +226,7 @@ def users_list(app: AppContext, as_json: bool) -> None:
             "active": u.active,
             "can_log_in": u.password_hash is not None,
         }
-        for u in app.container.users.list()
+        for u in app.container.admin_desk.users(user)
     ]
     if as_json:
         emit_json(rows)
@@ -243,7 +250,9 @@ def _read_password(from_stdin: bool) -> str:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 @click.option("--details", is_flag=True, help="Also list each question's outcome.")
-@click.option("--user", "user_name", help="Ask as this user (default: the CLI's account).")
+@click.option(
+    "--user", "user_name", help="Ask as this user (default: the evaluation account, ui.eval_user)."
+)
 @pass_app
 def eval_agents(
     app: AppContext, file: Path, as_json: bool, details: bool, user_name: str | None
@@ -256,7 +265,7 @@ def eval_agents(
     except ValueError as exc:
         raise AssistantError(str(exc)) from exc
     c = app.container
-    report = evaluate(c.service, c.cli_user(user_name), cases)
+    report = evaluate(c.service, app.user(user_name) if user_name else c.eval_user(), cases)
     if not details:
         report.pop("cases")
     if as_json:

@@ -1,21 +1,20 @@
 """`assistant credit …`: statements and ratios from a MOPS financial report, and
 `assistant eval credit`.
 
-Extraction needs no database or model, so `extract` and `ratios` do not build the container:
-reading a report stays fast and works on a fresh installation. `memo`, `drafts` and `review`
-store drafts and decisions (maker-checker), so they do.
+Every command here reads a borrower's report or decides on a memo, so each goes through the
+credit desk as a logged-in user (role credit or admin), and each is in the audit trail.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import click
 
-from assistant.cli_support import AppContext, emit_json, pass_app
+from assistant.cli_support import AppContext, emit_json, needs_user, pass_app
 from assistant.errors import AssistantError
+from assistant.permissions import UserContext
 
 _PDF = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -40,10 +39,12 @@ def credit() -> None:
     """
 
 
+@needs_user
 @credit.command("extract")
 @click.argument("pdf", metavar="PDF", type=_PDF)
 @click.option("--json", "as_json", is_flag=True, help="Print the extraction as JSON.")
-def extract_cmd(pdf: Path, as_json: bool) -> None:
+@pass_app
+def extract_cmd(app: AppContext, user: UserContext, pdf: Path, as_json: bool) -> None:
     """擷取三大報表 / extract the balance sheet, income statement and cash flow statement.
 
     Amounts are NT$ with the report's unit applied (仟元 × 1000); EPS is NT$ per share.
@@ -51,9 +52,7 @@ def extract_cmd(pdf: Path, as_json: bool) -> None:
     quarter-only figures are under "quarter_values". A report that cannot be read (scanned,
     encrypted, no statements) exits with code 1 and says why.
     """
-    from assistant.credit.statements import extract
-
-    x = extract(pdf)
+    x = app.container.credit_desk.extract(user, pdf)
     if as_json:
         emit_json(x.to_dict())
         return
@@ -71,16 +70,16 @@ def extract_cmd(pdf: Path, as_json: bool) -> None:
         click.echo(f"! {w}", err=True)
 
 
+@needs_user
 @credit.command("ratios")
 @click.argument("pdf", metavar="PDF", type=_PDF)
 @click.option("--json", "as_json", is_flag=True, help="Print the ratios as JSON.")
-def ratios_cmd(pdf: Path, as_json: bool) -> None:
+@pass_app
+def ratios_cmd(app: AppContext, user: UserContext, pdf: Path, as_json: bool) -> None:
     """財務比率 / liquidity, leverage, coverage, profitability, efficiency and cash-flow
     ratios, each with its formula and the pages of its inputs."""
-    from assistant.credit.ratios import compute
-    from assistant.credit.statements import extract
-
-    report = compute(extract(pdf))
+    desk = app.container.credit_desk
+    report = desk.ratios(user, desk.extract(user, pdf))
     if as_json:
         emit_json(report.to_dict())
         return
@@ -132,16 +131,7 @@ def _facility_type(_ctx: click.Context, _param: click.Parameter, value: str | No
         raise click.BadParameter(str(exc)) from exc
 
 
-def _record(app: AppContext, user: Any, action: str, args: dict[str, Any], outcome: str) -> bool:
-    """Record the action in the audit trail when the AuditLog can (``record_action`` is being
-    added); False when it cannot, so the command says the decision is in credit_memo only."""
-    record = getattr(app.container.audit, "record_action", None)
-    if record is None:
-        return False
-    record(user, conversation_id=None, action=action, args=args, outcome=outcome)
-    return True
-
-
+@needs_user
 @credit.command("memo")
 @click.argument("pdf", metavar="PDF", type=_PDF)
 @click.option("--amount", callback=_amount, help="申請金額 NT$: 5000萬, 1.5億, 50000000.")
@@ -168,11 +158,11 @@ def _record(app: AppContext, user: Any, action: str, args: dict[str, Any], outco
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write the memo as Markdown.",
 )
-@click.option("--user", "user_name", help="製作人 / act as this user (default: the CLI's account).")
 @click.option("--json", "as_json", is_flag=True, help="Print the draft as JSON.")
 @pass_app
 def memo_cmd(
     app: AppContext,
+    user: UserContext,
     pdf: Path,
     amount: Decimal | None,
     purpose: str,
@@ -183,7 +173,6 @@ def memo_cmd(
     facility_type: str,
     out: Path,
     markdown_out: Path | None,
-    user_name: str | None,
     as_json: bool,
 ) -> None:
     """徵信報告草稿 / draft the 5P credit memo from a statement PDF and the facility terms.
@@ -201,16 +190,14 @@ def memo_cmd(
         related_party=related_party,
         facility_type=facility_type,
     )
-    user = app.container.cli_user(user_name)
-    service = app.container.credit
-    d = service.draft(pdf, facility, user=user.name, docx_path=out, markdown_path=markdown_out)
-    args = {"memo_id": d.id, "file_sha256": d.file_sha256, "inputs": d.facility.to_dict()}
-    audited = _record(app, user, "credit.draft", args, "draft")
+    d = app.container.credit_desk.draft(
+        user, pdf, facility, docx_path=out, markdown_path=markdown_out
+    )
     missing = list(
         dict.fromkeys(f"{r.rule.law}第{r.rule.article}條" for r in d.rules if not r.source.found)
     )
     if as_json:
-        emit_json({**d.to_dict(text=False), "audited": audited})
+        emit_json({**d.to_dict(text=False), "audited": True})
         return
     click.echo(f"草稿 draft {d.id}：{d.company or d.file_name}（狀態 status: draft）")
     click.echo(f"  DOCX      {d.docx_path}")
@@ -225,6 +212,7 @@ def memo_cmd(
     click.echo(f"覆核 review: assistant credit review {d.id} --approve | --reject --note TEXT")
 
 
+@needs_user
 @credit.command("drafts")
 @click.option(
     "--status",
@@ -234,9 +222,11 @@ def memo_cmd(
 @click.option("--limit", default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
-def drafts_cmd(app: AppContext, status: str | None, limit: int, as_json: bool) -> None:
+def drafts_cmd(
+    app: AppContext, user: UserContext, status: str | None, limit: int, as_json: bool
+) -> None:
     """徵信報告草稿清單 / credit memo drafts and decisions, latest first."""
-    rows = app.container.credit.drafts(status, limit)
+    rows = app.container.credit_desk.drafts(user, status, limit)
     if as_json:
         emit_json([r.to_dict() for r in rows])
         return
@@ -251,6 +241,7 @@ def drafts_cmd(app: AppContext, status: str | None, limit: int, as_json: bool) -
         )
 
 
+@needs_user
 @credit.command("review")
 @click.argument("memo_id", metavar="ID", type=int)
 @click.option("--approve", "decision", flag_value="approve", help="核准 / approve the draft.")
@@ -261,16 +252,15 @@ def drafts_cmd(app: AppContext, status: str | None, limit: int, as_json: bool) -
     help="Markdown file with the text as edited: it becomes the final text.",
 )
 @click.option("--note", default="", help="覆核意見 / note (required to reject).")
-@click.option("--user", "user_name", help="覆核人 / act as this user (default: the CLI's account).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def review_cmd(
     app: AppContext,
+    user: UserContext,
     memo_id: int,
     decision: str | None,
     edit: Path | None,
     note: str,
-    user_name: str | None,
     as_json: bool,
 ) -> None:
     """覆核徵信報告草稿 / approve or reject a credit memo draft (maker-checker)."""
@@ -278,16 +268,14 @@ def review_cmd(
         raise click.UsageError("請指定 --approve 或 --reject / give --approve or --reject")
     if edit is not None and decision == "reject":
         raise click.UsageError("--edit 僅用於核准 / --edit goes with --approve")
-    user = app.container.cli_user(user_name)
-    service = app.container.credit
-    if decision == "approve":
-        edited = edit.read_text(encoding="utf-8") if edit is not None else None
-        d = service.approve(memo_id, user.name, edited_markdown=edited, note=note)
+    desk = app.container.credit_desk
+    if decision == "approve" and edit is not None:
+        edited = edit.read_text(encoding="utf-8")
+        d = desk.decide(user, memo_id, "edit", markdown=edited, note=note).decision
     else:
-        d = service.reject(memo_id, user.name, note)
-    audited = _record(app, user, f"credit.{d.action}", d.audit_args(), d.status)
+        d = desk.decide(user, memo_id, decision, note=note).decision
     if as_json:
-        emit_json({**d.to_dict(), "audited": audited})
+        emit_json({**d.to_dict(), "audited": True})
         return
     word = "核准 approved" if d.status == "approved" else "退件 rejected"
     click.echo(f"草稿 draft {d.id}：{word}（覆核人 checker {d.checker}，製作人 maker {d.maker}）")
@@ -295,12 +283,6 @@ def review_cmd(
         click.echo("  定稿採用修改後內容 / the final text is the edited one")
     if d.note:
         click.echo(f"  意見 note：{d.note}")
-    if not audited:
-        click.echo(
-            "  稽核紀錄未寫入（AuditLog 無 record_action）/ not in the audit trail: "
-            "AuditLog has no record_action",
-            err=True,
-        )
 
 
 @click.command("credit")

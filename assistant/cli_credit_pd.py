@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from assistant.cli_support import AppContext, emit_json, pass_app
-from assistant.credit.scoring import PDModel, model_path, read_table, rows_from_json, train
+from assistant.cli_support import AppContext, emit_json, needs_user, pass_app
 from assistant.errors import AssistantError
+from assistant.permissions import UserContext
 
 MAX_ERRORS_SHOWN = 20
 
@@ -25,6 +25,7 @@ def _show_errors(errors: list[dict]) -> None:
         )
 
 
+@needs_user
 @click.command("train")
 @click.argument("csv_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--target", required=True, help="0/1 default column (是/否, Y/N, yes/no accepted).")
@@ -33,12 +34,16 @@ def _show_errors(errors: list[dict]) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def credit_train(
-    app: AppContext, csv_path: Path, target: str, id_column: str | None, seed: int, as_json: bool
+    app: AppContext,
+    user: UserContext,
+    csv_path: Path,
+    target: str,
+    id_column: str | None,
+    seed: int,
+    as_json: bool,
 ) -> None:
     """違約機率模型訓練 / train the PD model on CSV_PATH (bad rows are reported by line)."""
-    report = train(
-        csv_path, target, model_path(app.settings.data_dir), id_column, seed=seed
-    ).as_dict()
+    report = app.container.credit_desk.train_pd(user, csv_path, target, id_column, seed=seed)
     if as_json:
         emit_json(report)
         return
@@ -62,6 +67,7 @@ def credit_train(
     _show_errors(report["errors"])
 
 
+@needs_user
 @click.command("score")
 @click.argument(
     "csv_path", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -79,6 +85,7 @@ def credit_train(
 @pass_app
 def credit_score(
     app: AppContext,
+    user: UserContext,
     csv_path: Path | None,
     row_json: str | None,
     top_n: int | None,
@@ -89,9 +96,9 @@ def credit_score(
     the reasons: each the PD change when that feature is set to its training median."""
     if (csv_path is None) == (row_json is None):
         raise AssistantError("請給 CSV 檔或 --row（擇一）/ give a CSV file or --row, not both")
-    model = PDModel.load(model_path(app.settings.data_dir))
-    table = read_table(csv_path) if csv_path else rows_from_json(row_json or "")
-    result = model.score_table(table, reasons=reasons, top=top_n)
+    result = app.container.credit_desk.score_pd(
+        user, csv_path=csv_path, row_json=row_json, reasons=reasons, top=top_n
+    )
     out = result.as_dict()
     if not result.scored and result.errors:
         _show_errors(out["errors"])

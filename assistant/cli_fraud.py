@@ -7,9 +7,10 @@ from pathlib import Path
 
 import click
 
-from assistant.cli_support import AppContext, emit_json, pass_app
+from assistant.cli_support import AppContext, emit_json, needs_user, pass_app
 from assistant.dates import parse_date
 from assistant.errors import AssistantError
+from assistant.permissions import UserContext
 
 
 def _number(_ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
@@ -48,15 +49,17 @@ def _report(report: dict, as_json: bool) -> None:
         click.echo(f"  line {error['line']}: {error['reason']}", err=True)
 
 
+@needs_user
 @fraud.command("import-amlsim")
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
-def import_amlsim_cmd(app: AppContext, folder: Path, as_json: bool) -> None:
+def import_amlsim_cmd(app: AppContext, user: UserContext, folder: Path, as_json: bool) -> None:
     """FOLDER: an AMLSim output (nodes.csv, transactions.csv). Bad rows are reported by line."""
-    _report(app.container.fraud.import_amlsim(folder).as_dict(), as_json)
+    _report(app.container.fraud_desk.import_amlsim(user, folder).as_dict(), as_json)
 
 
+@needs_user
 @fraud.command("import-csv")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
@@ -71,7 +74,12 @@ def import_amlsim_cmd(app: AppContext, folder: Path, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def import_csv_cmd(
-    app: AppContext, path: Path, mapping: tuple[str, ...], date_format: str | None, as_json: bool
+    app: AppContext,
+    user: UserContext,
+    path: Path,
+    mapping: tuple[str, ...],
+    date_format: str | None,
+    as_json: bool,
 ) -> None:
     """PATH: a transfer CSV of any layout, read through a column mapping."""
     pairs = {}
@@ -80,10 +88,11 @@ def import_csv_cmd(
         if not sep or not field or not column:
             raise AssistantError(f"--map 格式為 field=column / --map takes field=column: {item!r}")
         pairs[field.strip()] = column.strip()
-    report = app.container.fraud.import_csv(path, pairs, date_format=date_format)
+    report = app.container.fraud_desk.import_csv(user, path, pairs, date_format=date_format)
     _report(report.as_dict(), as_json)
 
 
+@needs_user
 @fraud.command("generate")
 @click.option("--accounts", default=20_000, show_default=True)
 @click.option("--transfers", default=200_000, show_default=True)
@@ -95,6 +104,7 @@ def import_csv_cmd(
 @pass_app
 def generate_cmd(
     app: AppContext,
+    user: UserContext,
     accounts: int,
     transfers: int,
     seed: int,
@@ -107,14 +117,21 @@ def generate_cmd(
     first = _day(start)
     assert first is not None
     try:
-        out = app.container.fraud.generate(
-            accounts=accounts, transfers=transfers, seed=seed, start=first, days=days, rings=rings
+        out = app.container.fraud_desk.generate(
+            user,
+            accounts=accounts,
+            transfers=transfers,
+            seed=seed,
+            start=first,
+            days=days,
+            rings=rings,
         )
     except ValueError as exc:
         raise AssistantError(str(exc)) from exc
     _report(out, as_json)
 
 
+@needs_user
 @fraud.command("trace")
 @click.argument("account")
 @click.option(
@@ -133,7 +150,11 @@ def generate_cmd(
     help="Each hop within this many hours of the last.",
 )
 @click.option(
-    "--min-amount", default="0", show_default=True, callback=_number, help="最低金額 minimum amount."
+    "--min-amount",
+    default="0",
+    show_default=True,
+    callback=_number,
+    help="最低金額 minimum amount.",
 )
 @click.option(
     "--limit",
@@ -165,6 +186,7 @@ def generate_cmd(
 @pass_app
 def trace_cmd(
     app: AppContext,
+    user: UserContext,
     account: str,
     direction: str,
     hops: int,
@@ -179,7 +201,8 @@ def trace_cmd(
     as_json: bool,
 ) -> None:
     """追查金流 / trace ACCOUNT's money hop by hop in time order, with transfer ids."""
-    result = app.container.fraud.trace(
+    result = app.container.fraud_desk.trace(
+        user,
         account,
         direction,
         hops,
@@ -214,43 +237,48 @@ def trace_cmd(
         )
 
 
+@needs_user
 @fraud.command("account")
 @click.argument("account")
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
-def account_cmd(app: AppContext, account: str, as_json: bool) -> None:
+def account_cmd(app: AppContext, user: UserContext, account: str, as_json: bool) -> None:
     """帳戶資料 / what the ledger knows of ACCOUNT."""
-    _report(app.container.fraud.account(account), as_json)
+    _report(app.container.fraud_desk.account(user, account), as_json)
 
 
 @fraud.command("status")
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def status_cmd(app: AppContext, as_json: bool) -> None:
-    """How many banks, accounts and transfers the ledger holds."""
-    _report(app.container.fraud.counts(), as_json)
+    """How many banks, accounts and transfers the ledger holds (no customer data)."""
+    _report(app.container.fraud_desk.counts(), as_json)
 
 
+@needs_user
 @fraud.command("train")
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
-def train_cmd(app: AppContext, as_json: bool) -> None:
+def train_cmd(app: AppContext, user: UserContext, as_json: bool) -> None:
     """Fit the mule scorer on the ledger's labelled accounts (calibrated), and save it."""
-    _report(app.container.fraud.train(), as_json)
+    _report(app.container.fraud_desk.train(user), as_json)
 
 
+@needs_user
 @fraud.command("score")
 @click.argument("account", required=False)
 @click.option("--top", "top_n", type=int, help="The N accounts with the highest scores.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
-def score_cmd(app: AppContext, account: str | None, top_n: int | None, as_json: bool) -> None:
+def score_cmd(
+    app: AppContext, user: UserContext, account: str | None, top_n: int | None, as_json: bool
+) -> None:
     """人頭／水房風險 / ACCOUNT's mule score with its reasons, or --top N accounts."""
-    svc = app.container.fraud
+    desk = app.container.fraud_desk
     if account is None and top_n is None:
         raise AssistantError("請給帳號或 --top N / give an ACCOUNT or --top N")
     if account is not None:
-        out = svc.score(account)
+        out = desk.score(user, account)
         if as_json:
             emit_json(out)
             return
@@ -258,7 +286,7 @@ def score_cmd(app: AppContext, account: str | None, top_n: int | None, as_json: 
         for r in out["reasons"]:
             click.echo(f"  {r['zh']} / {r['en']} = {r['value']:.3g} ({r['contribution']:+.3f})")
         return
-    rows = svc.top(top_n or 20)
+    rows = desk.top(user, top_n or 20)
     if as_json:
         emit_json(rows)
         return
@@ -274,6 +302,7 @@ def _action_line(a: dict) -> str:
     )
 
 
+@needs_user
 @fraud.command("actions")
 @click.option(
     "--status", type=click.Choice(["proposed", "confirmed", "rejected"]), help="Only these."
@@ -281,9 +310,11 @@ def _action_line(a: dict) -> str:
 @click.option("--limit", default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
-def actions_cmd(app: AppContext, status: str | None, limit: int, as_json: bool) -> None:
+def actions_cmd(
+    app: AppContext, user: UserContext, status: str | None, limit: int, as_json: bool
+) -> None:
     """待確認與已決定的動作 / proposed flags and evidence exports, and the decisions on them."""
-    rows = app.container.fraud_actions.list(app.container.cli_user(), status, limit)
+    rows = app.container.fraud_desk.actions(user, status, limit)
     if as_json:
         emit_json(rows)
         return
@@ -294,10 +325,9 @@ def actions_cmd(app: AppContext, status: str | None, limit: int, as_json: bool) 
 
 
 def _decide(
-    app: AppContext, action_id: int, user: str | None, note: str, confirm: bool, as_json: bool
+    app: AppContext, user: UserContext, action_id: int, note: str, confirm: bool, as_json: bool
 ) -> None:
-    who = app.container.cli_user(user)
-    out = app.container.fraud_actions.decide(action_id, who, confirm=confirm, note=note)
+    out = app.container.fraud_desk.decide(user, action_id, confirm=confirm, note=note)
     if as_json:
         emit_json(out)
         return
@@ -306,28 +336,30 @@ def _decide(
         click.echo(f"  {f['file']}  sha256 {f['sha256']}  ({f['transfers']} transfers)")
 
 
+@needs_user
 @fraud.command("confirm")
 @click.argument("action_id", type=int)
-@click.option("--user", help="Act as this registered user (default: the CLI's own user).")
 @click.option("--note", default="", help="Why, for the audit trail.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def confirm_cmd(
-    app: AppContext, action_id: int, user: str | None, note: str, as_json: bool
+    app: AppContext, user: UserContext, action_id: int, note: str, as_json: bool
 ) -> None:
     """確認並執行 / carry out proposal ACTION_ID (flag the account, or export the evidence)."""
-    _decide(app, action_id, user, note, True, as_json)
+    _decide(app, user, action_id, note, True, as_json)
 
 
+@needs_user
 @fraud.command("reject")
 @click.argument("action_id", type=int)
-@click.option("--user", help="Act as this registered user (default: the CLI's own user).")
 @click.option("--note", default="", help="Why, for the audit trail.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
-def reject_cmd(app: AppContext, action_id: int, user: str | None, note: str, as_json: bool) -> None:
+def reject_cmd(
+    app: AppContext, user: UserContext, action_id: int, note: str, as_json: bool
+) -> None:
     """駁回 / turn proposal ACTION_ID down; nothing is changed, the decision is audited."""
-    _decide(app, action_id, user, note, False, as_json)
+    _decide(app, user, action_id, note, False, as_json)
 
 
 @click.command("fraud")

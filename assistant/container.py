@@ -6,8 +6,9 @@ never loads torch). Everything else receives its collaborators through its const
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 
@@ -18,12 +19,13 @@ from assistant.checkpoints import make_checkpointer
 from assistant.conversations import ConversationStore
 from assistant.credit.service import CreditService
 from assistant.db import make_engine
-from assistant.fraud.actions import ActionDesk
+from assistant.fraud.actions import ActionStore
 from assistant.fraud.ledger import Ledger
 from assistant.fraud.service import FraudService
 from assistant.fx.rates import RateStore
 from assistant.fx.service import FxService
 from assistant.llm import LLM, make_llm
+from assistant.logins import CliSessions, TokenFile
 from assistant.permissions import UserContext
 from assistant.service import AssistantService
 from assistant.settings import Settings
@@ -37,6 +39,14 @@ from knowledge.ingest import Ingestor
 from knowledge.lexical import LexicalIndex
 from knowledge.search import Retriever
 from knowledge.vectorstore import QdrantStore
+
+if TYPE_CHECKING:  # the desks import their domains (sklearn, pypdf): built on first use
+    from assistant.desks.admin import AdminDesk
+    from assistant.desks.audit import AuditDesk
+    from assistant.desks.compliance import ComplianceDesk
+    from assistant.desks.credit import CreditDesk
+    from assistant.desks.fraud import FraudDesk
+    from assistant.desks.fx import FxDesk
 
 
 class Container:
@@ -159,7 +169,7 @@ class Container:
 
     @cached_property
     def switches(self) -> Switches:
-        return Switches(self.engine, self.audit)
+        return Switches(self.engine)
 
     @cached_property
     def credit(self) -> CreditService:
@@ -171,8 +181,58 @@ class Container:
         )
 
     @cached_property
-    def fraud_actions(self) -> ActionDesk:
-        return ActionDesk(self.fraud, self.settings.data_dir / "fraud" / "exports", self.audit)
+    def fraud_actions(self) -> ActionStore:
+        return ActionStore(self.fraud, self.settings.data_dir / "fraud" / "exports")
+
+    # ---- desks: what every channel calls, with the calling user ---------------------------
+
+    @cached_property
+    def fraud_desk(self) -> FraudDesk:
+        from assistant.desks.fraud import FraudDesk
+
+        return FraudDesk(self.fraud, self.fraud_actions, self.audit)
+
+    @cached_property
+    def credit_desk(self) -> CreditDesk:
+        from assistant.desks.credit import CreditDesk
+
+        return CreditDesk(self.credit, self.audit)
+
+    @cached_property
+    def fx_desk(self) -> FxDesk:
+        from assistant.desks.fx import FxDesk
+
+        return FxDesk(self.fx, self.audit)
+
+    @cached_property
+    def compliance_desk(self) -> ComplianceDesk:
+        from assistant.desks.compliance import ComplianceDesk
+
+        return ComplianceDesk(self.retriever, self.audit)
+
+    @cached_property
+    def audit_desk(self) -> AuditDesk:
+        from assistant.desks.audit import AuditDesk
+
+        return AuditDesk(self.audit)
+
+    @cached_property
+    def admin_desk(self) -> AdminDesk:
+        from assistant.desks.admin import AdminDesk
+
+        return AdminDesk(self.users, self.switches, self.audit)
+
+    @cached_property
+    def cli_sessions(self) -> CliSessions:
+        ui = self.settings.ui
+        return CliSessions(
+            self.engine,
+            lifetime=timedelta(hours=ui.session_hours),
+            idle=timedelta(minutes=ui.idle_minutes),
+        )
+
+    def token_file(self) -> TokenFile:
+        return TokenFile(self.settings.ui.cli_session_file, self.settings.database_url)
 
     def model_sha256(self) -> str:
         """The loaded GGUF file's sha256 for the audit trail ('' for a server or no model)."""
@@ -250,11 +310,10 @@ class Container:
             self.llm.count_tokens("銀行")  # loads the GGUF file
         self.model_sha256()
 
-    def cli_user(self, name: str | None = None) -> UserContext:
-        """The CLI acts as a named user, or as its own account (created on first use)."""
-        if name:
-            return self.users.get(name)
-        return self.users.ensure(self.settings.ui.cli_user, self.settings.ui.cli_role)
+    def eval_user(self) -> UserContext:
+        """The account evaluations ask as: made on first use, without a password, so nobody
+        can log in as it; evaluations read regulations and the files given to them."""
+        return self.users.ensure(self.settings.ui.eval_user, self.settings.ui.eval_role)
 
     def close(self) -> None:
         if "service" in self.__dict__:

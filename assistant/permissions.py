@@ -45,6 +45,53 @@ DEFAULT_DOC_CLASSES = frozenset({"public", "internal"})
 
 ROLES = tuple(ROLE_AGENTS)
 
+_EVERYONE = frozenset(ROLES)
+
+# Each desk operation and the roles that may perform it: the one table the desks check, on
+# every channel (chat, command line, page, HTTP API). Reading customer data (a ledger, a
+# borrower's report, the audit trail) and taking a decision are the operations that matter;
+# regulations and board rates are open to every role.
+OPERATIONS: dict[str, frozenset[str]] = {
+    "compliance.search": _EVERYONE,
+    "fx.read": _EVERYONE,
+    "fraud.read": frozenset({"admin", "fraud"}),  # traces, accounts, scores, proposals
+    "fraud.propose": frozenset({"admin", "fraud"}),
+    "fraud.decide": frozenset({"admin", "fraud"}),  # flag an account, export evidence
+    "fraud.ledger": frozenset({"admin", "fraud"}),  # import, generate, train the scorer
+    "credit.read": frozenset({"admin", "credit"}),  # statements, ratios, drafts, PD scores
+    "credit.draft": frozenset({"admin", "credit"}),
+    "credit.decide": frozenset({"admin", "credit"}),  # approve, edit, reject a memo
+    "credit.train": frozenset({"admin", "credit"}),
+    "audit.read": frozenset({"admin", "auditor"}),
+    "audit.unmasked": frozenset({"admin", "auditor"}),  # customer identifiers as written
+    "admin.switch": frozenset({"admin"}),
+    "admin.logins": frozenset({"admin"}),
+    "admin.users": frozenset({"admin"}),
+}
+
+# The desk operation each agent tool performs: a tool is allowed exactly when its operation is.
+TOOL_OPERATIONS: dict[str, str] = {
+    "search_regulations": "compliance.search",
+    "fx_rate": "fx.read",
+    "fx_convert": "fx.read",
+    "fx_check": "fx.read",
+    "credit_extract": "credit.read",
+    "credit_ratios": "credit.read",
+    "credit_score": "credit.read",
+    "credit_memo": "credit.draft",
+    "fraud_account": "fraud.read",
+    "fraud_trace": "fraud.read",
+    "fraud_score": "fraud.read",
+    "fraud_explain": "fraud.read",
+    "fraud_propose": "fraud.propose",
+}
+
+
+def may(role: str, operation: str) -> bool:
+    """Whether ``role`` may perform ``operation``; an operation missing from the table is
+    refused (a new desk method is closed until it is added here)."""
+    return role in OPERATIONS.get(operation, frozenset())
+
 
 def role_tools(role: str) -> frozenset[str]:
     """The tools a role may call: those of its agents."""
@@ -76,6 +123,9 @@ class UserContext:
 
     def may_call(self, tool: str) -> bool:
         return tool in self.tools
+
+    def may(self, operation: str) -> bool:
+        return may(self.role, operation)
 
     @property
     def is_admin(self) -> bool:

@@ -260,19 +260,26 @@ class CreditSettings(BaseModel):
 class UISettings(BaseModel):
     host: str = Field("127.0.0.1", description="Address `assistant serve` listens on.")
     port: int = Field(7860, ge=1, le=65535, description="Port `assistant serve` listens on.")
-    cli_user: str = Field(
-        "local",
+    eval_user: str = Field(
+        "eval",
         description=(
-            "User the CLI acts as when --user is not given (created on first use with the "
-            "cli_role); audit records name it."
+            "Account the evaluation commands ask as (created on first use, cannot log in); "
+            "evaluations read regulations and files given to them, never the bank's customers."
         ),
     )
-    cli_role: str = Field("admin", description="Role of the CLI's default user.")
+    eval_role: str = Field("admin", description="Role of the evaluation account.")
+    cli_session_file: Path = Field(
+        Path("~/.config/twfin-assistant/sessions.json"),
+        description=(
+            "Where `assistant login` keeps this OS user's session tokens (one per database), "
+            "readable by that user only."
+        ),
+    )
     session_hours: float = Field(
-        8.0, gt=0, description="A UI/API login ends this long after it began, in use or not."
+        8.0, gt=0, description="A UI/API/CLI login ends this long after it began, in use or not."
     )
     idle_minutes: float = Field(
-        30.0, gt=0, description="A UI/API login ends after this long without a request."
+        30.0, gt=0, description="A UI/API/CLI login ends after this long without a request."
     )
 
 

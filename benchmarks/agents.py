@@ -43,7 +43,7 @@ def warm_up(questions: list[str]) -> list[str]:
 
 def run_graph(c: Container, llm: Any, questions: list[str], rounds: int) -> dict[str, Any]:
     service = c.service_with(TracedLLM(llm, c.telemetry))
-    user = c.cli_user()
+    user = c.eval_user()
     for q in warm_up(questions):  # lazy loads (indexes, models) stay out of the figures
         service.ask(user, q)
     outside: list[float] = []
@@ -77,7 +77,7 @@ def run_graph(c: Container, llm: Any, questions: list[str], rounds: int) -> dict
 
 def run_bare(c: Container, questions: list[str], rounds: int) -> dict[str, Any]:
     """The same search and composition, called directly: what the graph adds is the difference."""
-    user = c.cli_user()
+    user = c.eval_user()
     k = c.settings.agents.top_k
 
     def answer(q: str) -> str:

@@ -451,34 +451,6 @@ def _summary(draft: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _pd(path: Path, x: Any, report: Any) -> dict[str, Any]:
-    """The borrower's PD from the trained model, fed the current period's statement items and
-    ratios under their schema names; a clear refusal when the model wants other columns."""
-    from assistant.credit.scoring import PDModel, RawTable
-
-    model = PDModel.load(path)
-    row: dict[str, Any] = {name: item.values[0] for name, item in x.items.items() if item.values}
-    row.update({r.name: r.values[0] for r in report.ratios if r.values})
-    wanted = [c for c in model.raw_names if c != model.id_column]
-    missing = [c for c in wanted if c not in row]
-    if missing:
-        raise AssistantError(
-            f"違約機率模型以其他欄位訓練（缺 {'、'.join(missing[:5])}），未評分 / the PD model was "
-            f"trained on columns a company's statements do not have: {', '.join(missing[:5])}"
-        )
-    table = RawTable(
-        header=wanted,
-        rows=[["" if row[c] is None else str(row[c]) for c in wanted]],
-        lines=[1],
-        sha256="",
-        source=x.file if hasattr(x, "file") else "statements",
-    )
-    scored = model.score_table(table, reasons=3).scored
-    if not scored:
-        raise AssistantError("財報數值無法評分 / the statements' figures could not be scored")
-    return {"pd": scored[0].pd, "reasons": [r.as_dict() for r in scored[0].reasons]}
-
-
 def _how_to_decide(memo_id: int) -> str:
     return (
         f"請覆核草稿 #{memo_id}：核准、修改後核准或退回（介面「覆核」區，或 "

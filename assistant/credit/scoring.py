@@ -1032,3 +1032,29 @@ def rows_from_json(text: str) -> RawTable:
         header += [str(k) for k in item if str(k) not in header]
     rows = [["" if item.get(h) is None else str(item.get(h)) for h in header] for item in items]
     return RawTable(header, rows, list(range(1, len(rows) + 1)), "", "--row")
+
+
+def score_statements(path: Path, x: Any, report: Any) -> dict[str, Any]:
+    """The borrower's PD from the trained model, fed the current period's statement items and
+    ratios under their schema names; a clear refusal when the model wants other columns."""
+    model = PDModel.load(path)
+    row: dict[str, Any] = {name: item.values[0] for name, item in x.items.items() if item.values}
+    row.update({r.name: r.values[0] for r in report.ratios if r.values})
+    wanted = [c for c in model.raw_names if c != model.id_column]
+    missing = [c for c in wanted if c not in row]
+    if missing:
+        raise AssistantError(
+            f"違約機率模型以其他欄位訓練（缺 {'、'.join(missing[:5])}），未評分 / the PD model was "
+            f"trained on columns a company's statements do not have: {', '.join(missing[:5])}"
+        )
+    table = RawTable(
+        header=wanted,
+        rows=[["" if row[c] is None else str(row[c]) for c in wanted]],
+        lines=[1],
+        sha256="",
+        source=x.file if hasattr(x, "file") else "statements",
+    )
+    scored = model.score_table(table, reasons=3).scored
+    if not scored:
+        raise AssistantError("財報數值無法評分 / the statements' figures could not be scored")
+    return {"pd": scored[0].pd, "reasons": [r.as_dict() for r in scored[0].reasons]}

@@ -3,9 +3,10 @@
 Flagging an account (setting its status to 警示 or 衍生管制) and exporting the evidence of a
 trace are a person's decisions. The fraud agent may only *propose* one (a ``fraud_action`` row
 with status ``proposed``; the chat turn's audit record names the proposal as a tool call).
-Confirming or rejecting is done by a person with the fraud role, through the CLI or the UI, and
-each decision is appended to the audit trail with what was done (the status before and after,
-or the evidence file with its sha256). Nothing here is reachable by the model.
+Confirming or rejecting is done by a person, through the fraud desk (``assistant.desks.fraud``),
+which checks the role and appends each decision to the audit trail with what was done (the
+status before and after, or the evidence file with its sha256). This store knows no users: it
+keeps the proposals and carries decisions out.
 """
 
 from __future__ import annotations
@@ -19,11 +20,10 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from assistant.errors import AssistantError, AuthError, NotFound
+from assistant.errors import AssistantError, NotFound
 from assistant.fraud.ledger import normalize_account
 from assistant.fraud.records import AccountRow, ActionRow
 from assistant.fraud.service import FraudService
-from assistant.permissions import UserContext
 
 KINDS = ("flag", "export")
 FLAG_STATUSES = ("警示", "衍生管制")
@@ -34,12 +34,11 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-class ActionDesk:
-    def __init__(self, fraud: FraudService, export_dir: Path, audit: Any) -> None:
+class ActionStore:
+    def __init__(self, fraud: FraudService, export_dir: Path) -> None:
         self._fraud = fraud
         self._engine = fraud.ledger.engine
         self._export_dir = export_dir
-        self._audit = audit
         # Two investigators pressing "confirm" at once must not both carry the action out.
         self._lock = threading.Lock()
 
@@ -47,7 +46,7 @@ class ActionDesk:
 
     def propose(
         self,
-        user: UserContext,
+        proposed_by: str,
         kind: str,
         account: str,
         *,
@@ -55,7 +54,6 @@ class ActionDesk:
         reason: str = "",
         conversation_id: str | None = None,
     ) -> dict[str, Any]:
-        _require(user)
         if kind not in KINDS:
             raise AssistantError(f"未知的動作 / unknown action {kind!r}: flag | export")
         acct = normalize_account(account)
@@ -91,7 +89,7 @@ class ActionDesk:
                 account=acct,
                 params=params,
                 reason=reason[:2000],
-                proposed_by=user.name,
+                proposed_by=proposed_by,
                 conversation_id=conversation_id,
             )
             s.add(row)
@@ -108,12 +106,8 @@ class ActionDesk:
             raise NotFound(f"沒有這個待辦動作 / no such action: #{action_id}")
         return _as_dict(row)
 
-    def list(
-        self, user: UserContext, status: str | None = None, limit: int = 50
-    ) -> list[dict[str, Any]]:
-        """Proposals and decisions, newest first; only for roles of the fraud desk (they name
-        accounts and the reasons they are suspected)."""
-        _require(user)
+    def list(self, status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """Proposals and decisions, newest first."""
         if status is not None and status not in STATUSES:
             raise AssistantError(f"狀態須為 {'|'.join(STATUSES)} / status {status!r}")
         with Session(self._engine) as s:
@@ -125,10 +119,10 @@ class ActionDesk:
     # ---- deciding (a person) ----------------------------------------------------------------
 
     def decide(
-        self, action_id: int, user: UserContext, *, confirm: bool, note: str = ""
-    ) -> dict[str, Any]:
-        """Carry out (``confirm``) or turn down a proposal, and record the decision."""
-        _require(user)
+        self, action_id: int, decided_by: str, *, confirm: bool, note: str = ""
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Carry out (``confirm``) or turn down a proposal: the proposal as it was, and as
+        decided."""
         with self._lock:
             action = self.get(action_id)
             if action["status"] != "proposed":
@@ -148,7 +142,7 @@ class ActionDesk:
                     .where(col(ActionRow.id) == action_id, col(ActionRow.status) == "proposed")
                     .values(
                         status=status,
-                        decided_by=user.name,
+                        decided_by=decided_by,
                         decided_at=_now(),
                         note=note.strip(),
                         result=result,
@@ -157,22 +151,7 @@ class ActionDesk:
                 s.commit()
             if done.rowcount != 1:  # type: ignore[attr-defined]
                 raise AssistantError(f"動作 #{action_id} 已被他人決定 / decided by someone else")
-        decided = self.get(action_id)
-        self._audit.record_action(
-            user,
-            conversation_id=action["conversation_id"],
-            action=f"fraud.{action['kind']}.{'confirm' if confirm else 'reject'}",
-            args={
-                "action_id": action_id,
-                "account": action["account"],
-                "params": action["params"],
-                "proposed_by": action["proposed_by"],
-                "note": note.strip(),
-            },
-            outcome=_outcome(decided),
-            agent="fraud",
-        )
-        return decided
+        return action, self.get(action_id)
 
     def _flag(self, action: dict[str, Any]) -> dict[str, Any]:
         status = action["params"]["status"]
@@ -218,32 +197,12 @@ class ActionDesk:
         return {"files": files}
 
 
-def _require(user: UserContext) -> None:
-    if not user.may_use("fraud"):
-        raise AuthError(
-            f"角色 {user.role} 無權處理防詐動作 / role {user.role} may not act on fraud cases"
-        )
-
-
 def _day(value: Any) -> date | None:
     return date.fromisoformat(value[:10]) if isinstance(value, str) and value else None
 
 
 def _zh_status(status: str) -> str:
     return {"confirmed": "確認", "rejected": "駁回"}.get(status, status)
-
-
-def _outcome(a: dict[str, Any]) -> str:
-    if a["status"] == "rejected":
-        return f"駁回 #{a['id']} {a['kind']} {a['account']} / rejected"
-    if a["kind"] == "flag":
-        r = a["result"]
-        return (
-            f"帳戶 {a['account']} 狀態 {r.get('status_before')} → {r.get('status_after')} / "
-            f"account status changed"
-        )
-    files = "; ".join(f"{f['file']} sha256={f['sha256']}" for f in a["result"].get("files", []))
-    return f"已匯出證據 / evidence exported: {files}"
 
 
 def _as_dict(row: ActionRow) -> dict[str, Any]:

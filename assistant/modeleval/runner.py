@@ -243,7 +243,7 @@ class ModelEvalRunner:
                 out["items"]["exam"] = results
         if "regulation" in suites:
             service = self.c.service_with(TracedLLM(llm, self.c.telemetry))
-            user = self.c.cli_user()
+            user = self.c.eval_user()
             try:
                 results = self._items(
                     run_id,

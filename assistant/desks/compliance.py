@@ -1,0 +1,41 @@
+"""The compliance desk: the regulation knowledge base searched as the calling user.
+
+The user's role decides which document classes a search may return (internal policies,
+confidential letters), whatever the question or a model asks for.
+"""
+
+from __future__ import annotations
+
+from assistant.desks.base import AuditTrail, Desk
+from assistant.permissions import UserContext
+from knowledge.models import Hit, SearchFilters
+from knowledge.search import Retriever
+
+
+class ComplianceDesk(Desk):
+    area = "compliance"
+
+    def __init__(self, retriever: Retriever, audit: AuditTrail) -> None:
+        super().__init__(audit)
+        self._retriever = retriever
+
+    @property
+    def retriever(self) -> Retriever:
+        """For query analysis (terms, named laws), which reads no document."""
+        return self._retriever
+
+    def search(
+        self,
+        user: UserContext | None,
+        query: str,
+        k: int = 5,
+        filters: SearchFilters | None = None,
+    ) -> list[Hit]:
+        u = self.allow(user, "compliance.search")
+        allowed = sorted(u.doc_classes)
+        wanted = (filters.doc_classes if filters else None) or allowed
+        classes = [c for c in wanted if c in allowed]
+        if not classes:  # asked only for classes the role may not read
+            return []
+        scoped = (filters or SearchFilters()).model_copy(update={"doc_classes": classes})
+        return self._retriever.search(query, k=k, filters=scoped)
