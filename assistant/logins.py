@@ -21,15 +21,16 @@ from assistant.records import CliSessionRow
 
 
 def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+    return datetime.now(UTC)
 
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def _naive(value: datetime) -> datetime:
-    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+def _aware(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; they were written in UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 class CliSessions:
@@ -58,8 +59,8 @@ class CliSessions:
             if row is None:
                 return None
             if (
-                now - _naive(row.created_at) > self._lifetime
-                or now - _naive(row.last_seen) > self._idle
+                now - _aware(row.created_at) > self._lifetime
+                or now - _aware(row.last_seen) > self._idle
             ):
                 s.delete(row)
                 s.commit()

@@ -11,11 +11,13 @@ import pytest
 from click.testing import CliRunner
 
 from assistant.cli import cli
+from tests.cli_users import login_env
 from tests.conftest import SHARED, make_settings
 
 
-def run(data: Path, *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, ["--data-dir", str(data), *args])
+def run(data: Path, *args: str, role: str = "fraud") -> tuple[int, str]:
+    env = login_env(data, role) if role else {}
+    result = CliRunner().invoke(cli, ["--data-dir", str(data), *args], env=env)
     return result.exit_code, result.stdout if "--json" in args else result.output
 
 
@@ -177,7 +179,7 @@ def test_proposals_are_listed_and_decided_from_the_cli(ledger_dir: Path) -> None
     c = Container(make_settings(ledger_dir))
     try:
         investigator = c.users.ensure("cli-investigator", "fraud")
-        proposal = c.fraud_actions.propose(investigator, "flag", mule, reason="test")
+        proposal = c.fraud_desk.propose(investigator, "flag", mule, reason="test")
     finally:
         c.close()
     code, out = run(ledger_dir, "fraud", "actions", "--status", "proposed", "--json")
@@ -192,3 +194,64 @@ def test_proposals_are_listed_and_decided_from_the_cli(ledger_dir: Path) -> None
     assert code == 1 and "已駁回" in out
     code, out = run(ledger_dir, "fraud", "confirm", "424242")
     assert code == 1 and "沒有這個待辦動作" in out
+
+
+def test_a_trace_needs_a_user_the_right_role_and_is_audited(ledger_dir: Path) -> None:
+    """Who looked at which account, and who was refused, as a regulator asks."""
+    from assistant.container import Container
+
+    account = _query_one(ledger_dir, "SELECT from_account FROM fraud_transfer LIMIT 1")
+    before = _query_one(ledger_dir, "SELECT count(*) FROM audit_record")
+    # No user: a clear message, Chinese first, and nothing written.
+    code, out = run(ledger_dir, "fraud", "trace", account, role="")
+    assert code == 1 and "需要登入" in out and "needs a user" in out
+    assert _query_one(ledger_dir, "SELECT count(*) FROM audit_record") == before
+    # A wrong password is refused as such.
+    bad = CliRunner().invoke(
+        cli,
+        ["--data-dir", str(ledger_dir), "fraud", "trace", account],
+        env={"ASSISTANT_USER": "cli-fraud", "ASSISTANT_PASSWORD": "not-the-password"},
+    )
+    assert bad.exit_code == 1 and "密碼錯誤" in bad.output
+    # A compliance officer may not read the ledger: refused, and the refusal is on the trail.
+    code, out = run(ledger_dir, "fraud", "trace", account, role="compliance")
+    assert code == 1 and "fraud.read" in out
+    # The investigator traces, through a login session this time (`assistant login`).
+    code, out = run(ledger_dir, "fraud", "trace", account, "--hops", "2", "--json")
+    assert code == 0, out
+    code, out = run(ledger_dir, "audit", "list", "--limit", "5", "--json", role="auditor")
+    assert code == 0, out
+    records = json.loads(out)
+    traced = [r for r in records if r["question"].startswith("fraud.trace")]
+    denied = [r for r in records if r["question"].startswith("access_denied")]
+    assert traced and traced[0]["user_name"] == "cli-fraud" and account in traced[0]["question"]
+    assert denied and denied[0]["user_name"] == "cli-compliance"
+    assert "fraud.read" in denied[0]["question"]
+    c = Container(make_settings(ledger_dir))
+    try:
+        assert c.audit.verify().ok
+    finally:
+        c.close()
+
+
+def test_login_session_acts_as_the_user_until_logout(
+    ledger_dir: Path, tmp_path: Path
+) -> None:
+    from tests.cli_users import PASSWORD, add_user
+
+    name = add_user(ledger_dir, "fraud")
+    env = {"ASSISTANT_UI_CLI_SESSION_FILE": str(tmp_path / "sessions.json")}
+    base = ["--data-dir", str(ledger_dir)]
+    login = CliRunner().invoke(
+        cli, [*base, "login", "--user", name, "--password-stdin"], input=PASSWORD + "\n", env=env
+    )
+    assert login.exit_code == 0 and "已登入" in login.output, login.output
+    assert (tmp_path / "sessions.json").stat().st_mode & 0o077 == 0  # this OS user's only
+    who = CliRunner().invoke(cli, [*base, "whoami", "--json"], env=env)
+    assert json.loads(who.output) == {"user": name, "role": "fraud"}
+    status = CliRunner().invoke(cli, [*base, "fraud", "actions", "--json"], env=env)
+    assert status.exit_code == 0, status.output
+    out = CliRunner().invoke(cli, [*base, "logout"], env=env)
+    assert "已登出" in out.output
+    after = CliRunner().invoke(cli, [*base, "fraud", "actions"], env=env)
+    assert after.exit_code == 1 and "需要登入" in after.output

@@ -20,10 +20,9 @@ from assistant.fraud.trace import TraceResult
 from assistant.permissions import UserContext
 
 
-def _day(value: date | datetime | str | None) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    return value.isoformat()
+def _day(value: Any) -> Any:
+    """Dates as ISO text, so the audit record's arguments are plain JSON."""
+    return value.isoformat() if isinstance(value, (date, datetime)) else value
 
 
 class FraudDesk(Desk):
