@@ -7,6 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from assistant.cli import cli
+from tests.cli_users import login_env
 
 
 @pytest.fixture(scope="module")
@@ -20,8 +21,10 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory, small_law_files: tuple[Pa
     return data
 
 
-def run(data_dir: Path, *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, ["--data-dir", str(data_dir), *args])
+def run(data_dir: Path, *args: str, role: str = "admin") -> tuple[int, str]:
+    result = CliRunner().invoke(
+        cli, ["--data-dir", str(data_dir), *args], env=login_env(data_dir, role) if role else {}
+    )
     # JSON goes to stdout alone; messages and errors to stderr.
     return result.exit_code, result.stdout if "--json" in args else result.output
 
@@ -171,6 +174,7 @@ def test_users_add_list_and_duplicate(data_dir: Path) -> None:
             "--password-stdin",
         ],
         input="correct horse battery\n",
+        env=login_env(data_dir, "admin"),
     )
     assert result.exit_code == 0, result.output
     code, out = run(data_dir, "users", "list", "--json")
@@ -181,18 +185,51 @@ def test_users_add_list_and_duplicate(data_dir: Path) -> None:
         cli,
         ["--data-dir", str(data_dir), "users", "add", "amy", "--role", "fx", "--password-stdin"],
         input="another password\n",
+        env=login_env(data_dir, "admin"),
     )
     assert again.exit_code == 1 and "already exists" in again.output
     short = CliRunner().invoke(
         cli,
         ["--data-dir", str(data_dir), "users", "add", "bob", "--role", "fx", "--password-stdin"],
         input="short\n",
+        env=login_env(data_dir, "admin"),
     )
     assert short.exit_code == 1 and "too short" in short.output
-    code, out = run(data_dir, "ask", "洗錢防制法的主管機關是誰？", "--user", "amy", "--json")
-    assert code == 0 and json.loads(out)["agent"] == "compliance"
+    amy = CliRunner().invoke(
+        cli,
+        [
+            "--data-dir",
+            str(data_dir),
+            "ask",
+            "洗錢防制法的主管機關是誰？",
+            "--user",
+            "amy",
+            "--json",
+        ],
+        env={"ASSISTANT_PASSWORD": "correct horse battery"},
+    )
+    assert amy.exit_code == 0 and json.loads(amy.stdout)["agent"] == "compliance"
     code, out = run(data_dir, "ask", "問題", "--user", "nobody")
-    assert code == 1 and "no such user" in out
+    assert code == 1 and "wrong user name or password" in out
+    # An administrator made the accounts; a compliance officer may not.
+    denied = CliRunner().invoke(
+        cli,
+        [
+            "--data-dir",
+            str(data_dir),
+            "--user",
+            "amy",
+            "--password-stdin",
+            "users",
+            "add",
+            "carl",
+            "--role",
+            "fx",
+            "--password-stdin",
+        ],
+        input="correct horse battery\nanother password\n",
+    )
+    assert denied.exit_code == 1 and "admin.users" in denied.output
 
 
 def test_eval_agents_reports_routing_and_cited_gold(data_dir: Path, tmp_path: Path) -> None:

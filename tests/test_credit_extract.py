@@ -22,6 +22,7 @@ from assistant.credit.pdftext import (
 from assistant.credit.ratios import compute
 from assistant.credit.schema import BALANCE_SHEET_TOTALS, normalise_label
 from assistant.credit.statements import Extraction, _columns, _rows, _split_values, extract
+from tests.cli_users import login_env
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("ASSISTANT_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -55,8 +56,11 @@ def test_balance_sheet_totals_equal_expected(report: Extraction, expected: dict)
 
 def test_every_expected_figure(report: Extraction, expected: dict) -> None:
     got = report.to_dict()["items"]
-    wrong = {k: (got.get(k, {}).get("values"), v) for k, v in expected["items"].items()
-             if got.get(k, {}).get("values") != v}
+    wrong = {
+        k: (got.get(k, {}).get("values"), v)
+        for k, v in expected["items"].items()
+        if got.get(k, {}).get("values") != v
+    }
     assert not wrong
 
 
@@ -105,7 +109,9 @@ def test_ratios(report: Extraction) -> None:
     ebit = 15_634_635 + 1_516_464
     assert r.get("interest_coverage").values[0] == pytest.approx(ebit / 1_516_464, abs=1e-4)
     roe = r.get("roe")
-    assert roe.annualised and roe.values[0] == pytest.approx(11_960_496 / 90_910_724 * 100, abs=0.01)
+    assert roe.annualised and roe.values[0] == pytest.approx(
+        11_960_496 / 90_910_724 * 100, abs=0.01
+    )
     assert roe.sources["net_income"]["page"] == 10
     assert r.get("free_cash_flow").values[0] == (12_411_121 - 3_548_191) * 1000
     assert r.get("revenue_growth").values[0] == pytest.approx(
@@ -163,10 +169,14 @@ def test_quarterly_columns_and_rows() -> None:
 
 def test_split_values_keeps_digits_inside_labels() -> None:
     assert _split_values("現金（附註6）   $ 1,234   5   ( 56 )   ( 1 )") == (
-        "現金（附註6）", ["$ 1,234", "5", "( 56 )", "( 1 )"]
+        "現金（附註6）",
+        ["$ 1,234", "5", "( 56 )", "( 1 )"],
     )
     assert _split_values("應收帳款－關係人   932,733   -   577,330   -")[1] == [
-        "932,733", "-", "577,330", "-"
+        "932,733",
+        "-",
+        "577,330",
+        "-",
     ]
 
 
@@ -244,7 +254,9 @@ def test_not_a_pdf(tmp_path: Path) -> None:
 
 def test_cli_extract_json(tmp_path: Path, report: Extraction) -> None:
     result = CliRunner().invoke(
-        cli, ["--data-dir", str(tmp_path), "credit", "extract", str(REPORT), "--json"]
+        cli,
+        ["--data-dir", str(tmp_path), "credit", "extract", str(REPORT), "--json"],
+        env=login_env(tmp_path, "credit"),
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
@@ -257,18 +269,31 @@ def test_cli_extract_json(tmp_path: Path, report: Extraction) -> None:
 
 def test_cli_ratios_json(tmp_path: Path) -> None:
     result = CliRunner().invoke(
-        cli, ["--data-dir", str(tmp_path), "credit", "ratios", str(REPORT), "--json"]
+        cli,
+        ["--data-dir", str(tmp_path), "credit", "ratios", str(REPORT), "--json"],
+        env=login_env(tmp_path, "credit"),
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     names = {r["name"] for r in data["ratios"]}
-    assert {"current_ratio", "quick_ratio", "debt_ratio", "interest_coverage", "roe",
-            "asset_turnover", "free_cash_flow"} <= names
+    assert {
+        "current_ratio",
+        "quick_ratio",
+        "debt_ratio",
+        "interest_coverage",
+        "roe",
+        "asset_turnover",
+        "free_cash_flow",
+    } <= names
 
 
 def test_cli_unreadable_exits_1(tmp_path: Path) -> None:
     path = _text_pdf(tmp_path / "memo.pdf", ["Nothing financial here."])
-    result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "credit", "extract", str(path)])
+    result = CliRunner().invoke(
+        cli,
+        ["--data-dir", str(tmp_path), "credit", "extract", str(path)],
+        env=login_env(tmp_path, "credit"),
+    )
     assert result.exit_code == 1
     assert "找不到" in result.output and "no balance sheet" in result.output
 
@@ -280,8 +305,16 @@ def test_cli_eval_credit(tmp_path: Path) -> None:
     _text_pdf(folder / "memo.pdf", ["Nothing financial here."])
     result = CliRunner().invoke(
         cli,
-        ["--data-dir", str(tmp_path), "eval", "credit", str(folder), "--expected", str(EXPECTED),
-         "--json"],
+        [
+            "--data-dir",
+            str(tmp_path),
+            "eval",
+            "credit",
+            str(folder),
+            "--expected",
+            str(EXPECTED),
+            "--json",
+        ],
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)

@@ -29,6 +29,7 @@ from assistant.credit.scoring import (
 )
 from assistant.errors import AssistantError
 from assistant.settings import Settings
+from tests.cli_users import login_env
 from tests.conftest import SHARED
 
 UCI = SHARED / "credit" / "uci_taiwan_credit_default.csv"
@@ -254,7 +255,10 @@ def cli(tmp_path: Path) -> tuple[click.Group, Settings]:
 
 def _invoke(cli: tuple[click.Group, Settings], *args: str):
     group, settings = cli
-    return CliRunner().invoke(group, list(args), obj=AppContext(settings))
+    # A credit analyst: training and scoring read applicants' data.
+    env = login_env(settings.data_dir, "credit")
+    app = AppContext(settings, user_name=env["ASSISTANT_USER"], password=env["ASSISTANT_PASSWORD"])
+    return CliRunner().invoke(group, list(args), obj=app)
 
 
 def test_cli_train_and_score(cli: tuple[click.Group, Settings], tmp_path: Path) -> None:

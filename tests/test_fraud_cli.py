@@ -234,9 +234,7 @@ def test_a_trace_needs_a_user_the_right_role_and_is_audited(ledger_dir: Path) ->
         c.close()
 
 
-def test_login_session_acts_as_the_user_until_logout(
-    ledger_dir: Path, tmp_path: Path
-) -> None:
+def test_login_session_acts_as_the_user_until_logout(ledger_dir: Path, tmp_path: Path) -> None:
     from tests.cli_users import PASSWORD, add_user
 
     name = add_user(ledger_dir, "fraud")
