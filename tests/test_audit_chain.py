@@ -29,6 +29,7 @@ from assistant.cli import cli
 from assistant.db import make_engine
 from assistant.errors import AuthError
 from assistant.permissions import UserContext
+from tests.cli_users import login_env
 
 OFFICER = UserContext("officer", "compliance", None)
 INVESTIGATOR = UserContext("investigator", "fraud", None)
@@ -74,8 +75,15 @@ def _tamper(path: Path, how: Any) -> None:
 
 
 def _verify_cli(data_dir: Path) -> tuple[int, dict[str, Any]]:
-    result = CliRunner().invoke(cli, ["--data-dir", str(data_dir), "audit", "verify", "--json"])
+    result = _audit_cli(data_dir, "verify", "--json")
     return result.exit_code, json.loads(result.output)
+
+
+def _audit_cli(data_dir: Path, *args: str, role: str = "auditor", **kwargs: Any) -> Any:
+    """`assistant audit …` as a logged-in user (an auditor unless told otherwise)."""
+    return CliRunner().invoke(
+        cli, ["--data-dir", str(data_dir), "audit", *args], env=login_env(data_dir, role), **kwargs
+    )
 
 
 @pytest.fixture
@@ -274,10 +282,11 @@ def test_verify_cli_on_an_intact_chain(trail: tuple[AuditLog, Path]) -> None:
     _, path = trail
     code, data = _verify_cli(path.parent)
     assert code == 0 and data["ok"] and data["records"] == 6 and data["problems"] == []
-    result = CliRunner().invoke(cli, ["--data-dir", str(path.parent), "audit", "verify"])
-    assert result.exit_code == 0 and "稽核鏈完整 / audit chain intact: 6" in result.output
+    # Reading the trail is itself recorded: the first check is record 7.
+    result = _audit_cli(path.parent, "verify")
+    assert result.exit_code == 0 and "稽核鏈完整 / audit chain intact: 7" in result.output
     _tamper(path, _edit)
-    result = CliRunner().invoke(cli, ["--data-dir", str(path.parent), "audit", "verify"])
+    result = _audit_cli(path.parent, "verify")
     assert result.exit_code == 1
     assert "broken at seq 3" in result.output and "hash mismatch" in result.output
 
@@ -341,7 +350,7 @@ def test_an_old_table_is_migrated_and_its_rows_sealed_once(tmp_path: Path) -> No
     # The append-only rules hold for the migrated table too.
     with pytest.raises(sqlite3.IntegrityError):
         sqlite3.connect(path).execute("DELETE FROM audit_record WHERE id = 1")
-    result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "audit", "verify"])
+    result = _audit_cli(tmp_path, "verify")
     assert result.exit_code == 0 and "seq 1–3" in result.output and "migration" in result.output
     # And so does the head: a deleted sealed row is found like any other.
     _tamper(path, _delete)
@@ -361,8 +370,7 @@ def _roc(day: str) -> str:
 
 
 def _export(data_dir: Path, *args: str, role: str = "admin") -> Any:
-    env = {"ASSISTANT_UI_CLI_ROLE": role, "ASSISTANT_UI_CLI_USER": f"cli-{role}"}
-    return CliRunner().invoke(cli, ["--data-dir", str(data_dir), "audit", "export", *args], env=env)
+    return _audit_cli(data_dir, "export", *args, role=role)
 
 
 def test_export_jsonl_with_manifest_masked_by_default(trail: tuple[AuditLog, Path]) -> None:
@@ -405,7 +413,7 @@ def test_unmasked_export_verifies_line_by_line_and_needs_a_role(
     today = _taipei_today()
     out = path.parent / "full.jsonl"
     denied = _export(path.parent, "--from", today, "--to", today, "--unmasked", role="fraud")
-    assert denied.exit_code == 1 and "only admin or auditor" in denied.output
+    assert denied.exit_code == 1 and "audit.read" in denied.output
     ok = _export(
         path.parent,
         "--from",
@@ -455,11 +463,20 @@ def test_export_csv_and_an_empty_range(
     assert bad.exit_code == 2 and "日期" in bad.output
 
 
-def test_export_refuses_unmasked_for_other_roles_in_the_api(trail: tuple[AuditLog, Path]) -> None:
+def test_the_audit_desk_refuses_other_roles_and_records_it(trail: tuple[AuditLog, Path]) -> None:
+    from assistant.desks.audit import AuditDesk
+
     log, path = trail
     day = datetime.now(TAIPEI).date()
+    desk = AuditDesk(log)
     with pytest.raises(AuthError):
-        log.export(path.parent / "x.jsonl", day, day, user=INVESTIGATOR, unmasked=True)
+        desk.export(INVESTIGATOR, path.parent / "x.jsonl", day, day, unmasked=True)
+    assert not (path.parent / "x.jsonl").exists()
+    refused = log.recent(1)[0]
+    assert refused.user_name == "investigator" and refused.tool_calls[0]["name"] == "access_denied"
+    with pytest.raises(AuthError):
+        desk.recent(INVESTIGATOR)
+    assert log.verify().ok
 
 
 # ---- show and list ----------------------------------------------------------------------
@@ -467,7 +484,11 @@ def test_export_refuses_unmasked_for_other_roles_in_the_api(trail: tuple[AuditLo
 
 def test_show_and_list(trail: tuple[AuditLog, Path]) -> None:
     _, path = trail
-    run = CliRunner().invoke
+    env = login_env(path.parent, "auditor")
+
+    def run(_cli: Any, args: list[str], env: dict[str, str] = env) -> Any:
+        return CliRunner().invoke(_cli, args, env=env)
+
     base = ["--data-dir", str(path.parent), "audit"]
     shown = run(cli, [*base, "show", "6", "--json"])
     assert shown.exit_code == 0, shown.output
@@ -477,16 +498,20 @@ def test_show_and_list(trail: tuple[AuditLog, Path]) -> None:
     assert "hash: " in text.output and "digest " in text.output
     missing = run(cli, [*base, "show", "999"])
     assert missing.exit_code == 1 and "no such audit record" in missing.output
+    # The two reads shown above are on the trail (the missing record was not read).
     listed = json.loads(run(cli, [*base, "list", "--limit", "3", "--json"]).output)
-    assert [r["seq"] for r in listed] == [6, 5, 4]
-    mine = json.loads(run(cli, [*base, "list", "--user", "investigator", "--json"]).output)
-    assert [r["user_name"] for r in mine] == ["investigator"]
-    plain = run(cli, [*base, "list"])
+    assert [r["seq"] for r in listed] == [8, 7, 6]
+    assert (
+        listed[0]["question"].startswith("audit.show") and listed[0]["user_name"] == "cli-auditor"
+    )
+    mine = json.loads(run(cli, [*base, "list", "--of", "investigator", "--json"]).output)
+    assert {r["user_name"] for r in mine} == {"investigator"}
+    plain = run(cli, [*base, "list", "--limit", "50"])
     assert plain.exit_code == 0 and "confirm_account_flag" in plain.output
-    # Other roles read the trail with customer identifiers masked.
-    env = {"ASSISTANT_UI_CLI_ROLE": "fraud", "ASSISTANT_UI_CLI_USER": "cli-fraud"}
-    masked = run(cli, [*base, "show", "1", "--json"], env=env)
-    assert NATIONAL_ID not in masked.output and "A12****789" in masked.output
+    # The auditor reads identifiers as written; other roles may not read the trail at all.
+    assert NATIONAL_ID in run(cli, [*base, "show", "1", "--json"]).output
+    refused = run(cli, [*base, "show", "1", "--json"], env=login_env(path.parent, "fraud"))
+    assert refused.exit_code == 1 and NATIONAL_ID not in refused.output
 
 
 # ---- PostgreSQL (opt-in) ----------------------------------------------------------------
