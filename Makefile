@@ -14,6 +14,7 @@ RATES ?= $(SHARED)/fx/bot_usd_rates_20141001_20170930.csv
 MODEL ?=
 DEMO_USER ?= demo
 DEMO_PASSWORD ?= twfin-demo
+DEMO_LOGIN = ASSISTANT_USER=$(DEMO_USER) ASSISTANT_PASSWORD=$(DEMO_PASSWORD)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
@@ -50,15 +51,17 @@ demo: install
 	$(VENV)/bin/assistant ingest laws $(LAWS)
 	$(VENV)/bin/assistant fx import-rates $(RATES)
 	@echo "$(DEMO_PASSWORD)" | $(VENV)/bin/assistant users add $(DEMO_USER) --role admin --password-stdin --exist-ok
-	# A synthetic ledger with planted mule rings for the fraud desk (once), and its scorer.
+	# A synthetic ledger with planted mule rings for the fraud desk (once), and its scorer:
+	# the demo admin does it, so it is on the audit trail like any other change.
 	@if [ "$$($(VENV)/bin/assistant fraud status --json | $(PY) -c 'import json,sys; print(json.load(sys.stdin)["transfers"])')" = 0 ]; then \
-		$(VENV)/bin/assistant fraud generate && $(VENV)/bin/assistant fraud train; fi
-	ASSISTANT_MODEL_PATH=$(MODEL) $(VENV)/bin/assistant ask "銀行對疑似不法的存款帳戶可以怎麼處理？"
+		$(DEMO_LOGIN) $(VENV)/bin/assistant fraud generate && $(DEMO_LOGIN) $(VENV)/bin/assistant fraud train; fi
+	$(DEMO_LOGIN) ASSISTANT_MODEL_PATH=$(MODEL) $(VENV)/bin/assistant ask "銀行對疑似不法的存款帳戶可以怎麼處理？"
 	@echo "登入 / log in: $(DEMO_USER) / $(DEMO_PASSWORD)"
 	ASSISTANT_MODEL_PATH=$(MODEL) $(VENV)/bin/assistant serve
 
 test: install browser
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q --durations=5
 
 # The same suite again with every data dir on its own PostgreSQL database (tests/conftest.py);
