@@ -63,9 +63,7 @@ def test_every_command_is_classified() -> None:
     unclassified = [
         p
         for p, c in COMMANDS
-        if not getattr(c, "needs_user", False)
-        and p not in OPEN
-        and p.split()[0] not in OPEN_GROUPS
+        if not getattr(c, "needs_user", False) and p not in OPEN and p.split()[0] not in OPEN_GROUPS
     ]
     assert unclassified == [], f"classify these commands (needs_user or OPEN): {unclassified}"
     # Marked commands are not also listed as open, and the open list names real commands.
