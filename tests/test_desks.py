@@ -96,7 +96,7 @@ def test_every_desk_method_with_a_user_refuses_without_one(
     methods = _user_methods(container)
     assert len(methods) >= 25  # the walk found the desks' methods
     before = container.audit.head()
-    for attr, name, fn in methods:
+    for _attr, _name, fn in methods:
         with pytest.raises(LoginRequired):
             _call(fn, None, tmp_path)
     # Nobody to name: nothing is recorded.
@@ -150,7 +150,7 @@ def test_the_first_account_is_an_admin_made_without_a_login(tmp_path: Path) -> N
             desk.add_user(None, "clerk", "fx", "a-password-1")
         boss = c.users.get("boss")
         desk.add_user(boss, "clerk", "fx", "a-password-1")
-        with pytest.raises(AuthError, match="admin.users"):
+        with pytest.raises(AuthError, match=r"admin\.users"):
             desk.add_user(c.users.get("clerk"), "other", "admin", "a-password-1")
         # Everyone changes their own password; only an admin changes another's.
         desk.set_password(c.users.get("clerk"), "clerk", "a-password-2")
