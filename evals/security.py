@@ -419,6 +419,13 @@ def _direct_access(c: Any, service: Any, users: dict[str, UserContext], plant: P
         lambda: service.ask(users["compliance"], "繼續", plant.other_conv),
         lambda: service.pending(users["fraud"], plant.other_conv),
         lambda: service.resume(users["fx"], plant.other_conv, {"action": "approve"}),
+        # The desks, called as another channel would (CLI, page, API): a role outside the
+        # permission table is refused there, whoever calls.
+        lambda: c.fraud_desk.trace(users["fx"], "0000000000000"),
+        lambda: c.fraud_desk.actions(users["compliance"]),
+        lambda: c.credit_desk.drafts(users["fraud"]),
+        lambda: c.audit_desk.recent(users["credit"]),
+        lambda: c.admin_desk.set_switch(users["fraud"], "model", False, "attack"),
     ]
     for attempt in attempts:
         f.attempts += 1
