@@ -297,6 +297,7 @@ def eval_group() -> None:
 @pass_app
 def eval_retrieval(app: AppContext, file: Path, as_json: bool, details: bool) -> None:
     """FILE: JSONL of {"id", "q", "gold": [[law, article], ...]}; reports recall@1/5, MRR@10."""
+    from assistant.modeleval.items import skipped_lines
     from evals.retrieval import evaluate, load_cases
 
     try:
@@ -309,7 +310,9 @@ def eval_retrieval(app: AppContext, file: Path, as_json: bool, details: bool) ->
     if as_json:
         emit_json(report)
         return
-    click.echo(f"{report['n']} questions, {file.name}")
+    click.echo(f"{report['n']} questions, {file.name}, {report['n_skipped']} skipped")
+    for line in skipped_lines(report["skipped_items"]):
+        click.echo(line)
     click.echo(f"{'mode':8} {'recall@1':>9} {'recall@5':>9} {'mrr@10':>8}")
     for mode in ("hybrid", "dense", "sparse"):
         m = report[mode]

@@ -258,6 +258,7 @@ def eval_agents(
     app: AppContext, file: Path, as_json: bool, details: bool, user_name: str | None
 ) -> None:
     """FILE: JSONL of {"id", "q", "gold"?, "agent"?}: routing accuracy and cited gold."""
+    from assistant.modeleval.items import skipped_lines
     from evals.agents import evaluate, load_cases
 
     try:
@@ -271,7 +272,12 @@ def eval_agents(
     if as_json:
         emit_json(report)
         return
-    click.echo(f"{report['n']} questions, {file.name}, model {report['model']}")
+    click.echo(
+        f"{report['n']} questions, {file.name}, model {report['model']}, "
+        f"{report['n_skipped']} skipped"
+    )
+    for line in skipped_lines(report["skipped_items"]):
+        click.echo(line)
     for key in (
         "routing_accuracy",
         "cited_gold",

@@ -125,6 +125,7 @@ def eval_credit_pd(
 ) -> None:
     """違約機率模型評測 / stratified k-fold ROC AUC, Brier score and calibration of the PD
     model against logistic regression and plain gradient boosting, on the same folds."""
+    from assistant.modeleval.items import skipped_lines
     from evals.credit_pd import evaluate
 
     report = evaluate(csv_path, target, id_column=id_column, folds=folds, seed=seed)
@@ -136,6 +137,8 @@ def eval_credit_pd(
         f"bad rows {report['bad_rows']}  folds {report['folds']}  "
         f"Brier(base rate) {report['brier_base']}"
     )
+    for line in skipped_lines(report["skipped_items"]):
+        click.echo(line)
     click.echo(f"{'model':18} {'AUC':>7} {'Brier':>7} {'logloss':>8} {'ECE':>7} {'seconds':>8}")
     for name, m in report["models"].items():
         click.echo(

@@ -284,6 +284,7 @@ def eval_fx(app: AppContext, file: Path, as_json: bool, details: bool) -> None:
     of their own, so the result does not depend on what this installation holds; without them
     the cases run against the installation's rates.
     """
+    from assistant.modeleval.items import skipped_lines
     from evals.fx import evaluate_file
 
     try:
@@ -295,7 +296,12 @@ def eval_fx(app: AppContext, file: Path, as_json: bool, details: bool) -> None:
     if as_json:
         emit_json(report)
         return
-    click.echo(f"{report['n']} cases, {file.name}: {report['correct']} correct")
+    click.echo(
+        f"{report['n']} cases, {file.name}: {report['correct']} correct, "
+        f"{report['n_skipped']} skipped"
+    )
+    for line in skipped_lines(report["skipped_items"]):
+        click.echo(line)
     click.echo(f"{'kind':10} {'n':>4} {'correct':>8} {'accuracy':>9}")
     for kind, m in report["by_kind"].items():
         click.echo(f"{kind:10} {m['n']:4d} {m['correct']:8d} {m['accuracy']:9.3f}")

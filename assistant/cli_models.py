@@ -54,12 +54,16 @@ def eval_exam(
     """選擇題考試 / a multiple-choice exam: FILE is SFI JSON, or CSV / JSONL with question,
     A–D and answer (subject optional). Accuracy, per subject, and unanswered share."""
     from assistant.modeleval.exams import load_exam
+    from assistant.modeleval.items import skipped_lines
     from assistant.modeleval.suites import run_exam_item, summarise_exam
 
     try:
-        items = load_exam(file)[:limit]
+        loaded = load_exam(file)
     except ValueError as exc:
         raise AssistantError(str(exc)) from exc
+    # A malformed question is left out and listed; the rest of the exam is scored.
+    skipped = loaded.skipped_dicts()
+    items = loaded[:limit]
     llm = _exam_llm(app, model)
     results = []
     with progress() as report:
@@ -67,13 +71,24 @@ def eval_exam(
         for n, item in enumerate(items, 1):
             results.append(run_exam_item(llm, item))
             report("考試 exam", n, len(items))
-    summary: dict[str, Any] = {"file": file.name, "model": llm.name, **summarise_exam(results)}
+    summary: dict[str, Any] = {
+        "file": file.name,
+        "model": llm.name,
+        **summarise_exam(results),
+        "n_skipped": len(skipped),
+        "skipped_items": skipped,
+    }
     if details:
         summary["items"] = results
     if as_json:
         emit_json(summary)
         return
-    click.echo(f"{summary['total']} 題 questions, {file.name}, model {llm.name}")
+    click.echo(
+        f"{summary['total']} 題 questions, {file.name}, model {llm.name}, "
+        f"{len(skipped)} 題格式錯誤略過 skipped"
+    )
+    for line in skipped_lines(skipped):
+        click.echo(line)
     click.echo(f"accuracy          {_pct(summary['accuracy'])}")
     click.echo(f"answered          {summary['answered']}/{summary['total']}")
     click.echo(f"accuracy_answered {_pct(summary['accuracy_answered'])}")
@@ -146,6 +161,7 @@ def eval_models(
 ) -> None:
     """模型並列評測 / several models side by side: cost, exam, regulation; writes report.md,
     report.html and result.json. Rerunning the same command resumes an interrupted run."""
+    from assistant.modeleval.items import skipped_lines
     from assistant.modeleval.runner import ModelEvalRunner, RunOptions
 
     # `--models a.gguf b.gguf`: click gives the first to the option, the rest as arguments.
@@ -172,7 +188,12 @@ def eval_models(
         emit_json(result)
         return
     verb = "接續 resumed" if result["resumed"] else "完成 finished"
-    click.echo(f"{verb} run {result['run_id']}, suites {', '.join(result['suites'])}")
+    click.echo(
+        f"{verb} run {result['run_id']}, suites {', '.join(result['suites'])}, "
+        f"{result['n_skipped']} 題格式錯誤略過 malformed items skipped"
+    )
+    for line in skipped_lines(result["skipped_items"]):
+        click.echo(line)
     for m in result["models"]:
         click.echo(f"{m['file']}  {m.get('quantization', '')}  sha256 {m['sha256'][:16]}…")
         cost = m.get("cost") or {}

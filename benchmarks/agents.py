@@ -120,7 +120,7 @@ def main() -> None:
             c.ingestor.ingest_laws(args.laws)
             c.retriever.refresh()
         questions = [case.q for case in load_cases(args.questions)]
-        from tests.tiny_gguf import build_tiny_gguf
+        from evals.tiny_gguf import build_tiny_gguf
 
         gguf = build_tiny_gguf(Path(tmp.name) / "tiny.gguf", n_ctx_train=4096)
         tiny = LlamaCppLLM(gguf, context_size=4096, threads=2)

@@ -1,40 +1,41 @@
 """Agent eval: routing accuracy and how often an answer cites a gold article.
 
 Same JSONL as the retrieval eval, plus an optional expected ``agent`` per line. Each question
-is asked in a conversation of its own, through the same service the UI uses.
+is asked in a conversation of its own, through the same service the UI uses. A malformed line
+is skipped and reported; the report's ``skipped_items`` lists it.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from statistics import mean
 from typing import Any
 
+from assistant.modeleval.items import ItemError, Loaded, Row, collect, jsonl_rows
 from assistant.permissions import UserContext
 from assistant.service import AssistantService
 from knowledge.articles import normalise_article
 
 
-def load_cases(path: Path) -> list[dict[str, Any]]:
-    cases = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            case = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}:{n}: 不是 JSON / not JSON: {exc}") from exc
-        if not isinstance(case, dict) or not str(case.get("q", "")).strip():
-            raise ValueError(f'{path}:{n}: 缺少問題 / needs a "q" field')
-        gold = case.get("gold")
-        if gold is not None and not all(isinstance(g, list) and len(g) == 2 for g in gold):
-            raise ValueError(f'{path}:{n}: "gold" must be [[law, article], ...]')
-        case.setdefault("id", f"line{n}")
-        cases.append(case)
-    if not cases:
-        raise ValueError(f"{path}: 沒有題目 / no questions")
-    return cases
+def _case(row: Row) -> dict[str, Any]:
+    case = dict(row.value)
+    if not isinstance(case.get("q"), str) or not case["q"].strip():
+        raise ItemError('缺少問題 / needs a "q" field (text)')
+    gold = case.get("gold")
+    if gold is not None and not (
+        isinstance(gold, list) and all(isinstance(g, list) and len(g) == 2 and all(g) for g in gold)
+    ):
+        raise ItemError('gold 格式不對 / "gold" must be [[law, article], ...]')
+    if case.get("agent") is not None and not isinstance(case["agent"], str):
+        raise ItemError('agent 應為文字 / "agent" must be text')
+    case["id"] = str(case.get("id") or f"line{row.n}")
+    return case
+
+
+def load_cases(path: Path) -> Loaded[dict[str, Any]]:
+    """The questions of a JSONL file; a malformed line (not JSON, no "q", a "gold" that is
+    not [[law, article], ...]) is skipped and listed in ``.skipped``."""
+    return collect(path, jsonl_rows(path), _case, key=lambda c: c["id"], what=("題目", "questions"))
 
 
 def evaluate(
@@ -65,8 +66,12 @@ def evaluate(
         calls.append(ans.llm_calls)
         no_basis.append(ans.no_basis)
         out_cases.append(row)
+    skipped = cases.skipped if isinstance(cases, Loaded) else []
     return {
         "n": len(cases),
+        # Malformed lines of the file, not asked: the rates above are over the rest.
+        "n_skipped": len(skipped),
+        "skipped_items": [s.as_dict() for s in skipped],
         "model": service.model_name,
         "routing_accuracy": mean(routed) if routed else None,
         "cited_gold": mean(cited) if cited else None,

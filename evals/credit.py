@@ -12,6 +12,8 @@ NT$ per share, one per period, current first; null where the report shows nothin
 counts as exact when it equals the expected value to the unit (no tolerance: a total off by
 one thousand is a wrong total). Balance-sheet totals are also scored on their own. A report
 that cannot be read is listed with its reason and scores zero on every figure it has expected.
+A malformed entry of the expected file is skipped and listed (``skipped_items``): its report
+counts as one without expected values.
 
     python -m evals.credit ../shared/data/statements --json
 """
@@ -27,6 +29,7 @@ from typing import Any
 from assistant.credit.pdftext import StatementError
 from assistant.credit.schema import BALANCE_SHEET_TOTALS, ITEMS
 from assistant.credit.statements import extract
+from assistant.modeleval.items import ItemError, Loaded, Row, collect, skipped_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = ROOT / "evals" / "credit_expected" / "statements.json"
@@ -38,25 +41,49 @@ def default_expected(folder: Path) -> Path:
     return own if own.is_file() else BUNDLED
 
 
-def load_expected(path: Path) -> dict[str, dict[str, Any]]:
-    """File name → {"periods", "items"}; ValueError naming what is malformed."""
+def _number(value: Any) -> bool:
+    return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
+
+
+def _entry(row: Row) -> tuple[str, dict[str, Any]]:
+    name, entry = row.value
+    if not isinstance(entry, dict) or not isinstance(entry.get("items"), dict):
+        raise ItemError('缺少 "items" / needs an "items" object')
+    unknown = sorted(set(entry["items"]) - set(ITEMS))
+    if unknown:
+        raise ItemError(f"未知項目 / unknown items {unknown}")
+    periods = entry.get("periods")
+    if periods is not None and not (
+        isinstance(periods, list) and all(isinstance(p, str) for p in periods)
+    ):
+        raise ItemError('periods 應為日期清單 / "periods" must be a list of dates')
+    for item, values in entry["items"].items():
+        if not isinstance(values, list) or not all(_number(v) for v in values):
+            raise ItemError(f"{item}: 應為數字或 null 的清單 / must be a list of numbers or null")
+        if periods is not None and len(values) > len(periods):
+            # Figures are matched to periods by position: one without a period has no column.
+            raise ItemError(f"{item}: 數值多於期別 / more values than periods")
+    return name, entry
+
+
+def load_expected(path: Path) -> Loaded[tuple[str, dict[str, Any]]]:
+    """(file name, {"periods", "items"}) pairs; a malformed entry is skipped and listed in
+    ``.skipped`` (its report then counts as one without expected values); ValueError for a
+    file that is not a JSON object or has no valid entry."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: 無法讀取期望值 / cannot read the expected values: {exc}") from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(
+            f"{path}: 無法讀取期望值 / cannot read the expected values: {exc}"
+        ) from exc
     if not isinstance(data, dict):
         raise ValueError(f"{path}: 應為物件 / must be an object of file name → expected values")
-    out: dict[str, dict[str, Any]] = {}
-    for name, entry in data.items():
-        if name.startswith("_"):
-            continue
-        if not isinstance(entry, dict) or not isinstance(entry.get("items"), dict):
-            raise ValueError(f'{path}: {name}: 缺少 "items" / needs an "items" object')
-        unknown = sorted(set(entry["items"]) - set(ITEMS))
-        if unknown:
-            raise ValueError(f"{path}: {name}: 未知項目 / unknown items {unknown}")
-        out[name] = entry
-    return out
+    rows = [
+        Row(n, name, (name, entry))
+        for n, (name, entry) in enumerate(data.items(), 1)
+        if not name.startswith("_")
+    ]
+    return collect(path, rows, _entry, what=("期望值", "expected entries"))
 
 
 def _same(got: Any, want: Any) -> bool:
@@ -83,8 +110,11 @@ def score_file(extracted: dict[str, Any], expected: dict[str, Any]) -> dict[str,
             # miss on its own figures rather than shifting every later one.
             got = None
             if got_item is not None:
-                j = periods.index(want_periods[i]) if want_periods and want_periods[i] in periods \
+                j = (
+                    periods.index(want_periods[i])
+                    if want_periods and want_periods[i] in periods
                     else (i if not want_periods else None)
+                )
                 if j is not None and j < len(got_item["values"]):
                     got = got_item["values"][j]
             figures += 1
@@ -109,7 +139,8 @@ def score_file(extracted: dict[str, Any], expected: dict[str, Any]) -> dict[str,
 
 
 def evaluate(folder: Path, expected_path: Path) -> dict[str, Any]:
-    expected = load_expected(expected_path)
+    loaded = load_expected(expected_path)
+    expected = dict(loaded)
     pdfs = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".pdf")
     files: list[dict[str, Any]] = []
     figures = exact = totals = totals_exact = unreadable = unscored = 0
@@ -124,8 +155,14 @@ def evaluate(folder: Path, expected_path: Path) -> dict[str, Any]:
             if want is not None:
                 n = sum(len(v) for v in want["items"].values())
                 t = sum(len(v) for k, v in want["items"].items() if k in BALANCE_SHEET_TOTALS)
-                entry.update(figures=n, exact=0, share=0.0, totals=t, totals_exact=0,
-                             totals_share=0.0 if t else None)
+                entry.update(
+                    figures=n,
+                    exact=0,
+                    share=0.0,
+                    totals=t,
+                    totals_exact=0,
+                    totals_share=0.0 if t else None,
+                )
                 figures += n
                 totals += t
             files.append(entry)
@@ -152,6 +189,9 @@ def evaluate(folder: Path, expected_path: Path) -> dict[str, Any]:
         "n_unreadable": unreadable,
         "n_unscored": unscored,
         "expected_but_absent": missing,
+        # Malformed entries of the expected file: their reports count as without expected values.
+        "n_skipped": len(loaded.skipped),
+        "skipped_items": loaded.skipped_dicts(),
         "overall": {
             "figures": figures,
             "exact": exact,
@@ -162,7 +202,8 @@ def evaluate(folder: Path, expected_path: Path) -> dict[str, Any]:
         },
         "unreadable": [
             {"file": f["file"], "kind": f["error_kind"], "reason": f["error"]}
-            for f in files if "error" in f
+            for f in files
+            if "error" in f
         ],
         "files": files,
     }
@@ -180,6 +221,9 @@ def main() -> None:
         return
     o = report["overall"]
     print(f"overall {o['exact']}/{o['figures']} = {o['share']}, totals {o['totals_share']}")
+    print(f"{report['n_skipped']} expected entries skipped")
+    for line in skipped_lines(report["skipped_items"]):
+        print(line)
     for f in report["files"]:
         print(f"  {f['file']}: {f.get('share', f.get('error'))}")
 

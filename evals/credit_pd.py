@@ -19,6 +19,8 @@ fold), ``brier``, ``log_loss``, ``ece`` (expected calibration error over 10 equa
 of predicted PD: the count-weighted mean |mean predicted − observed default rate|),
 ``calibration`` (those bins), ``seconds`` (fit and predict, all folds). ``brier_base`` is the
 Brier score of predicting the base rate for everyone: a useful model is well below it.
+Rows with a value that is not a number or no target are left out of every fold and reported
+(``bad_rows``, and ``skipped_items`` with each row's line and reasons).
 """
 
 from __future__ import annotations
@@ -39,8 +41,9 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
-from assistant.credit.scoring import THREADS, PDModel, read_table
+from assistant.credit.scoring import THREADS, PDModel, RowError, read_table
 from assistant.errors import AssistantError
+from assistant.modeleval.items import Skipped
 
 
 class Winsorise(BaseEstimator, TransformerMixin):
@@ -117,6 +120,18 @@ def metrics(y: np.ndarray, p: np.ndarray, fold_of: np.ndarray) -> dict[str, Any]
     }
 
 
+def skipped_rows(errors: list[RowError]) -> list[dict[str, str]]:
+    """One entry per bad row, all its problems together, in the shape every eval reports."""
+    by_line: dict[int, list[str]] = {}
+    for e in errors:
+        where = f"{e.column} {e.value!r}: " if e.column else ""
+        by_line.setdefault(e.line, []).append(f"{where}{e.reason}")
+    return [
+        Skipped(f"line {line}", "; ".join(reasons)).as_dict()
+        for line, reasons in sorted(by_line.items())
+    ]
+
+
 def evaluate(
     path: str | Path,
     target: str,
@@ -155,6 +170,9 @@ def evaluate(
         "base_rate": round(n_pos / len(y), 4),
         "brier_base": round(float(brier_score_loss(y, np.full(len(y), n_pos / len(y)))), 4),
         "bad_rows": len({e.line for e in data.errors}),
+        # The same rows, each with its reasons: they are left out of every fold.
+        "n_skipped": len({e.line for e in data.errors}),
+        "skipped_items": skipped_rows(data.errors),
         "folds": folds,
         "seed": seed,
         "features": len(template.feature_names),

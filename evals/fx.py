@@ -14,15 +14,15 @@ JSONL, one object per line:
   "side"?, "expect": {"declaration_required", "documents_required", "approval_required",
   "direct_settlement", "amount_twd", "amount_usd", "articles": [[law, article], …]}}``
 
-Every key given under ``expect`` must match; amounts and rates compare as numbers.
+Every key given under ``expect`` must match; amounts and rates compare as numbers. A malformed
+case line is skipped and reported (``skipped_items``); the rest are scored.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -30,6 +30,7 @@ from typing import Any
 
 from assistant.errors import AssistantError
 from assistant.fx.service import FxService
+from assistant.modeleval.items import ItemError, Loaded, Row, collect, jsonl_rows
 from knowledge.articles import normalise_article
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,36 +52,64 @@ def shared_dir() -> Path:
     return Path(os.environ.get("ASSISTANT_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 
-def load_cases(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(rate tables, cases); ValueError naming the line for anything malformed."""
-    tables: list[dict[str, Any]] = []
-    cases: list[dict[str, Any]] = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
+_REQUIRED = {"convert": ("amount", "from", "to"), "check": ("customer", "amount", "currency")}
+
+
+def _case(row: Row) -> dict[str, Any]:
+    item = dict(row.value)
+    if item.get("kind") not in KINDS:
+        raise ItemError('"kind" 應為 convert 或 check / must be convert or check')
+    expect = item.get("expect")
+    if not isinstance(expect, dict) or not expect:
+        raise ItemError('缺少 "expect" / needs an "expect" object')
+    missing = [k for k in _REQUIRED[item["kind"]] if item.get(k) in (None, "")]
+    if missing:
+        raise ItemError(f"缺少欄位 / missing fields {missing}")
+    allowed = (_CONVERT_KEYS if item["kind"] == "convert" else _CHECK_KEYS) | {"error"}
+    unknown = set(expect) - allowed
+    if unknown:
+        raise ItemError(f"未知的期望欄位 / unknown expect keys {sorted(unknown)}")
+    articles = expect.get("articles")
+    if articles is not None and not (
+        isinstance(articles, list) and all(isinstance(a, list) and len(a) == 2 for a in articles)
+    ):
+        raise ItemError('articles 格式不對 / "articles" must be [[law, article], ...]')
+    if item.get("on") is not None:
+        # Checked here: a bad date would otherwise stop the whole run in the middle.
         try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}:{n}: 不是 JSON / not JSON: {exc}") from exc
-        if not isinstance(item, dict):
-            raise ValueError(f"{path}:{n}: 應為物件 / must be an object")
-        if "rates" in item or "rates_csv" in item:
-            item["_line"] = n
-            tables.append(item)
-            continue
-        if item.get("kind") not in KINDS:
-            raise ValueError(f'{path}:{n}: "kind" 應為 convert 或 check / must be convert or check')
-        expect = item.get("expect")
-        if not isinstance(expect, dict) or not expect:
-            raise ValueError(f'{path}:{n}: 缺少 "expect" / needs an "expect" object')
-        allowed = (_CONVERT_KEYS if item["kind"] == "convert" else _CHECK_KEYS) | {"error"}
-        unknown = set(expect) - allowed
-        if unknown:
-            raise ValueError(f"{path}:{n}: 未知的期望欄位 / unknown expect keys {sorted(unknown)}")
-        item.setdefault("id", f"line{n}")
-        cases.append(item)
-    if not cases:
-        raise ValueError(f"{path}: 沒有案例 / no cases")
+            date.fromisoformat(str(item["on"]))
+        except ValueError as exc:
+            raise ItemError(f'"on" 不是日期 / not a date (YYYY-MM-DD): {item["on"]!r}') from exc
+    item["id"] = str(item.get("id") or f"line{row.n}")
+    return item
+
+
+def load_cases(path: Path) -> tuple[list[dict[str, Any]], Loaded[dict[str, Any]]]:
+    """(rate tables, cases). A malformed case line is skipped and listed in the cases'
+    ``.skipped``; a malformed rate table refuses the file, since every case scored against a
+    table that did not load would be wrong for a reason that is not the service's."""
+    tables: list[dict[str, Any]] = []
+
+    def cases_only() -> Iterator[Row]:
+        for row in jsonl_rows(path):
+            item = row.value
+            if isinstance(item, dict) and ("rates" in item or "rates_csv" in item):
+                lines = item.get("rates_csv")
+                ok = (
+                    isinstance(item.get("rates"), str)
+                    or isinstance(lines, str)
+                    or (isinstance(lines, list) and all(isinstance(x, str) for x in lines))
+                )
+                if not ok:
+                    raise ValueError(
+                        f"{path}:{row.n}: 匯率表格式不對 / a rate table needs a path in "
+                        '"rates" or lines in "rates_csv"'
+                    )
+                tables.append({**item, "_line": row.n})
+            else:
+                yield row
+
+    cases = collect(path, cases_only(), _case, key=lambda c: c["id"], what=("案例", "cases"))
     return tables, cases
 
 
@@ -152,10 +181,14 @@ def evaluate(service: FxService, cases: list[dict[str, Any]]) -> dict[str, Any]:
             right = sum(r["ok"] for r in mine)
             by_kind[kind] = {"n": len(mine), "correct": right, "accuracy": right / len(mine)}
     correct = sum(r["ok"] for r in rows)
+    skipped = cases.skipped if isinstance(cases, Loaded) else []
     return {
         "n": len(rows),
         "correct": correct,
-        "accuracy": correct / len(rows),
+        "accuracy": correct / len(rows) if rows else None,
+        # Malformed lines of the file, not run: the accuracy is over the rest.
+        "n_skipped": len(skipped),
+        "skipped_items": [s.as_dict() for s in skipped],
         "by_kind": by_kind,
         "cases": rows,
     }

@@ -2,15 +2,16 @@
 
 Input: JSONL of {"id", "q", "gold": [[law, article], ...]}. A hit counts when its Chinese law
 name and normalised article match any gold pair, so English hits score against the same gold.
+A malformed line is skipped and reported (``skipped_items``); the rest are scored.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from assistant.modeleval.items import ItemError, Loaded, Row, collect, jsonl_rows
 from knowledge.articles import normalise_article
 from knowledge.search import Mode, Retriever
 
@@ -24,22 +25,27 @@ class Case:
     gold: set[tuple[str, str]]
 
 
-def load_cases(path: Path) -> list[Case]:
-    cases: list[Case] = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            gold = {(str(law), normalise_article(str(art))) for law, art in row["gold"]}
-            cases.append(Case(str(row.get("id", n)), str(row["q"]), gold))
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-            raise ValueError(
-                f"{path}:{n}: 不是有效的評測題 / not a valid eval case: {exc}"
-            ) from exc
-    if not cases:
-        raise ValueError(f"{path}: 沒有評測題 / no cases")
-    return cases
+def _case(row: Row) -> Case:
+    data = row.value
+    q = data.get("q")
+    if not isinstance(q, str) or not q.strip():
+        raise ItemError('缺少問題 / needs a "q" field (text)')
+    gold = data.get("gold")
+    if not gold:
+        # Nothing to find: the case would count as a miss in every mode.
+        raise ItemError('缺少標準答案 / needs "gold" articles')
+    bad = ItemError('gold 格式不對 / "gold" must be [[law, article], ...]')
+    if not isinstance(gold, list) or not all(isinstance(g, list) and len(g) == 2 for g in gold):
+        raise bad
+    pairs = {(str(law), normalise_article(str(art))) for law, art in gold}
+    ident = data.get("id")
+    return Case(str(ident if ident is not None else row.n), q, pairs)
+
+
+def load_cases(path: Path) -> Loaded[Case]:
+    """The cases of a JSONL file; a malformed line (not JSON, no "q", no usable "gold") is
+    skipped and listed in ``.skipped``."""
+    return collect(path, jsonl_rows(path), _case, key=lambda c: c.id, what=("評測題", "cases"))
 
 
 def first_gold_rank(hits: list[tuple[str, str]], gold: set[tuple[str, str]]) -> int | None:
@@ -73,5 +79,9 @@ def evaluate(
             "mrr@10": round(mrr / n, 4),
         }
     report["n"] = len(cases)
+    # Malformed lines of the file, not searched: the figures above are over the rest.
+    skipped = cases.skipped if isinstance(cases, Loaded) else []
+    report["n_skipped"] = len(skipped)
+    report["skipped_items"] = [s.as_dict() for s in skipped]
     report["cases"] = details
     return report

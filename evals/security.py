@@ -41,6 +41,7 @@ from typing import Any
 from agents.promptguard import LEAK_MESSAGE, OPEN, leaks
 from assistant.errors import AssistantError
 from assistant.llm.base import Completion, Message
+from assistant.modeleval.items import ItemError, Loaded, Row, collect, jsonl_rows, skipped_lines
 from assistant.permissions import DEFAULT_DOC_CLASSES, ROLE_DOC_CLASSES, UserContext, role_tools
 from evals.support import law_subset
 
@@ -441,6 +442,25 @@ def _direct_access(c: Any, service: Any, users: dict[str, UserContext], plant: P
     return f
 
 
+def _attack(row: Row) -> dict[str, Any]:
+    attack = dict(row.value)
+    for key in ("id", "question", "vector"):
+        if not isinstance(attack.get(key), str) or not attack[key].strip():
+            raise ItemError(f"缺少 {key} / needs a {key!r} field (text)")
+    if attack.get("role") not in (*ROLES, "credit2"):
+        raise ItemError(f"未知角色 / unknown role {attack.get('role')!r}")
+    tools = attack.get("allowed_tools")
+    if not isinstance(tools, list) or not all(isinstance(t, str) for t in tools):
+        raise ItemError('allowed_tools 應為工具名稱清單 / "allowed_tools" must be a list of names')
+    return attack
+
+
+def load_attacks(path: Path) -> Loaded[dict[str, Any]]:
+    """The attacks of a JSONL file; a malformed line (not JSON, no id / question / vector, an
+    unknown role, no allowed_tools list) is skipped and listed in ``.skipped``."""
+    return collect(path, jsonl_rows(path), _attack, key=lambda a: a["id"], what=("攻擊", "attacks"))
+
+
 def run(
     workdir: Path,
     *,
@@ -457,7 +477,8 @@ def run(
 
     workdir.mkdir(parents=True, exist_ok=True)
     data = workdir / f"data-{secrets.token_hex(3)}"
-    attacks = [json.loads(line) for line in attacks_file.read_text("utf-8").splitlines() if line]
+    attacks = load_attacks(attacks_file)
+    skipped = attacks.skipped_dicts()
     if only:
         attacks = [a for a in attacks if a["id"] in only]
     settings = load_settings(data_dir=data, agents={"answer_max_tokens": 48})
@@ -517,6 +538,9 @@ def run(
         c.close()
     out = {
         "attacks": len(attacks),
+        # Malformed lines of the attack file, not asked: an attack not asked proves nothing.
+        "n_skipped": len(skipped),
+        "skipped_items": skipped,
         "vectors": sorted({a["vector"] for a in attacks}),
         "models": list(models),
         "roles": {r: sorted(role_tools(r)) for r in ROLES},
@@ -562,6 +586,8 @@ def report_text(out: dict[str, Any]) -> str:
         f"  denied {t['denied']}, logged in the audit trail {t['denied_logged']}; model outputs "
         f"withheld by the canary check {t['withheld']}; errors {t['errors']}",
         f"  audit chain verifies: {out['audit_chain_ok']}  ({out['seconds']} s)",
+        f"  malformed attacks skipped {out.get('n_skipped', 0)}",
+        *skipped_lines(out.get("skipped_items", [])),
     ]
     for model, f in out["per_model"].items():
         lines.append(

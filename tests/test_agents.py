@@ -17,9 +17,9 @@ from assistant.llm.llama_cpp import LlamaCppLLM
 from assistant.llm.none import NoLLM
 from assistant.settings import AgentSettings, TelemetrySettings
 from assistant.telemetry import make_telemetry
+from evals.tiny_gguf import build_tiny_gguf
 from tests.agent_support import ScriptedLLM, make_service
 from tests.conftest import make_settings
-from tests.tiny_gguf import build_tiny_gguf
 
 Q_ACCOUNT = "銀行對疑似不法或顯屬異常交易的存款帳戶可以怎麼處理？"
 

@@ -11,7 +11,7 @@ from assistant.llm.budget import TRIM_MARK, fit_messages
 from assistant.llm.llama_cpp import LlamaCppLLM
 from assistant.llm.thinking import ThinkSplitter, split_thinking
 from assistant.settings import load_settings
-from tests.tiny_gguf import build_tiny_gguf
+from evals.tiny_gguf import build_tiny_gguf
 
 SCHEMA = {
     "type": "object",

@@ -14,8 +14,8 @@ import pytest
 from assistant.llm import LLMError, Message, make_llm
 from assistant.llm.openai import OpenAICompatibleLLM
 from assistant.settings import load_settings
+from evals.tiny_gguf import build_tiny_gguf
 from tests.test_llm import SCHEMA
-from tests.tiny_gguf import build_tiny_gguf
 
 
 def free_port() -> int:

@@ -21,8 +21,8 @@ from assistant.modeleval import answer_schema, extract_choice, get_run, list_run
 from assistant.modeleval.cost import model_info
 from assistant.modeleval.runner import ModelEvalRunner, RunOptions
 from assistant.settings import LLMSettings
+from evals.tiny_gguf import build_tiny_gguf
 from tests.conftest import ROOT, SHARED, make_settings
-from tests.tiny_gguf import build_tiny_gguf
 
 SFI = SHARED / "eval" / "sfi_financial_market_exam.json"
 REGULATION = SHARED / "eval" / "regulation_dev.jsonl"

@@ -15,8 +15,8 @@ from assistant.container import Container
 from assistant.errors import AuthError
 from assistant.llm.llama_cpp import LlamaCppLLM
 from assistant.settings import AgentSettings
+from evals.tiny_gguf import build_tiny_gguf
 from tests.agent_support import make_service
-from tests.tiny_gguf import build_tiny_gguf
 from ui.app import banner_text
 
 Q = "銀行對疑似不法的存款帳戶可以怎麼處理？"

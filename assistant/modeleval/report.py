@@ -81,6 +81,7 @@ def to_markdown(result: dict[str, Any]) -> str:
         f"- 法規庫 corpus: {corpus.get('documents', 0)} 部法規 documents, "
         f"{corpus.get('chunks', 0)} 段 chunks, 最新修正日 snapshot date "
         f"{corpus.get('snapshot_date') or '–'}, fingerprint `{corpus.get('fingerprint') or '–'}`",
+        f"- 略過的格式錯誤題目 skipped malformed items: {len(result.get('skipped_items', []))}",
         "",
         "## 模型 / Models",
         "",
@@ -102,6 +103,13 @@ def to_markdown(result: dict[str, Any]) -> str:
             skipped = _value(m, section, "skipped")
             if skipped:
                 lines.append(f"\n- {m['file']} {section}: {skipped}")
+    skipped = result.get("skipped_items") or []
+    if skipped:
+        lines += ["", "## 略過的題目 / Skipped items", ""]
+        lines += ["| 測驗 suite | 檔案 file | 題目 item | 原因 reason |", "|---|---|---|---|"]
+        for s in skipped:
+            cells = [s.get("suite", ""), s.get("file", ""), s["item"], s["reason"]]
+            lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
     subjects = _subjects(models)
     if subjects:
         lines += ["", "## 各科正確率 / Accuracy per subject", ""]
@@ -121,6 +129,11 @@ def to_markdown(result: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _md_cell(text: str) -> str:
+    # A reason quotes the file's own text: a pipe or newline in it would break the table.
+    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def _bar_chart(
@@ -191,6 +204,15 @@ def to_html(result: dict[str, Any]) -> str:
         ],
     )
     metrics = _table(["指標 metric", *names], [[h, *v] for h, v in _metric_rows(models)])
+    skipped = result.get("skipped_items") or []
+    skipped_html = f"<h2>略過的題目 / Skipped items ({len(skipped)})</h2>" + (
+        _table(
+            ["測驗 suite", "檔案 file", "題目 item", "原因 reason"],
+            [[s.get("suite", ""), s.get("file", ""), s["item"], s["reason"]] for s in skipped],
+        )
+        if skipped
+        else "<p>無 / none</p>"
+    )
     charts = _bar_chart("品質 quality (%)", models, RATE_CHART, rate=True) + _bar_chart(
         "速度 speed (tok/s, 相對最快者 relative to the fastest)", models, SPEED_CHART, rate=False
     )
@@ -213,6 +235,7 @@ def to_html(result: dict[str, Any]) -> str:
         "</head><body>"
         "<h1>模型評測報告 / Model evaluation report</h1>"
         f"<p>{meta}</p><h2>模型 / Models</h2>{ident}<h2>結果 / Results</h2>{metrics}{charts}"
+        f"{skipped_html}"
         "<p>速度與記憶體為本機同一行程內以相同固定提示量測，僅供相互比較。/ Speed and memory "
         "were measured on this machine with the same fixed prompts: compare them with each "
         "other.</p></body></html>\n"

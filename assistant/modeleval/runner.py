@@ -24,6 +24,7 @@ from assistant.llm import LLM, make_llm
 from assistant.llm.none import NoLLM
 from assistant.modeleval.cost import measure_cost, model_info
 from assistant.modeleval.exams import ExamItem, load_exam
+from assistant.modeleval.items import Loaded
 from assistant.modeleval.report import write_reports
 from assistant.modeleval.store import EvalStore
 from assistant.modeleval.suites import (
@@ -88,6 +89,10 @@ def corpus_snapshot(container: Container) -> dict[str, Any]:
         "fingerprint": digest.hexdigest()[:16] if n else None,
         "laws": sorted(laws.values(), key=lambda e: e["law"]),
     }
+
+
+def _skipped(suite: str, path: Path, loaded: Loaded[Any]) -> list[dict[str, str]]:
+    return [{"suite": suite, "file": path.name, **s.as_dict()} for s in loaded.skipped]
 
 
 class ModelEvalRunner:
@@ -159,12 +164,20 @@ class ModelEvalRunner:
         if "regulation" in opts.suites and not (opts.questions or opts.no_basis):
             raise ValueError("請以 --questions 指定法規題目 / the regulation suite needs questions")
         infos = self._models(opts.models)
-        exam = load_exam(opts.exam)[: opts.limit] if "exam" in opts.suites and opts.exam else []
+        # Malformed items are left out and listed, per file; the limit counts the valid ones.
+        skipped: list[dict[str, str]] = []
+        exam: list[ExamItem] = []
+        if "exam" in opts.suites and opts.exam:
+            loaded = load_exam(opts.exam)
+            skipped += _skipped("exam", opts.exam, loaded)
+            exam = loaded[: opts.limit]
         cases: list[dict[str, Any]] = []
-        for path in opts.questions:
-            cases += load_regulation_cases(path)[: opts.limit]
-        for path in opts.no_basis:
-            cases += load_regulation_cases(path, no_basis=True)[: opts.limit]
+        for path, no_basis in [(p, False) for p in opts.questions] + [
+            (p, True) for p in opts.no_basis
+        ]:
+            found = load_regulation_cases(path, no_basis=no_basis)
+            skipped += _skipped("regulation", path, found)
+            cases += found[: opts.limit]
         key, config = self._key(opts, infos)
         run_id, resumed = self.store.open_run(key, config, opts.suites, new=opts.new)
         corpus = corpus_snapshot(self.c)
@@ -182,6 +195,8 @@ class ModelEvalRunner:
             "limit": opts.limit,
             "config": config,
             "corpus": corpus,
+            "n_skipped": len(skipped),
+            "skipped_items": skipped,
             "models": models_out,
         }
         out_dir = opts.out_dir or self.c.settings.data_dir / "model_evals" / run_id

@@ -18,6 +18,7 @@ from assistant.audit import AuditLog
 from assistant.llm.base import LLM, LLMError, Message
 from assistant.modeleval.answer import answer_schema, extract_choice
 from assistant.modeleval.exams import ExamItem
+from assistant.modeleval.items import Loaded
 from assistant.permissions import UserContext
 from assistant.service import AssistantService
 from knowledge.analyzer import fold
@@ -96,9 +97,10 @@ def summarise_exam(results: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def load_regulation_cases(path: Path, no_basis: bool = False) -> list[dict[str, Any]]:
+def load_regulation_cases(path: Path, no_basis: bool = False) -> Loaded[dict[str, Any]]:
     """Questions in the retrieval eval's JSONL ({"id", "q", "gold"}); ``no_basis`` files hold
-    questions the corpus cannot answer, where the right outcome is a refusal."""
+    questions the corpus cannot answer, where the right outcome is a refusal. Malformed lines
+    are skipped and listed in ``.skipped``."""
     from evals.agents import load_cases
 
     cases = load_cases(path)

@@ -817,7 +817,7 @@ def run(workdir: Path, *, laws: Path | None = None, progress: Callable[..., Any]
     container = build(workdir / "data", laws, scratch, upload_mb=upload_mb)
     tiny = None
     try:
-        from tests.tiny_gguf import build_tiny_gguf
+        from evals.tiny_gguf import build_tiny_gguf
 
         tiny = build_tiny_gguf(scratch / "tiny.gguf", n_ctx_train=4096)
     except ImportError:  # llama-cpp or gguf not installed: the model cases are skipped

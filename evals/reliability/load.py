@@ -62,10 +62,9 @@ Progress = Callable[[str], None]
 
 
 def build_model(folder: Path) -> Path:
-    """The tests' tiny random-weight GGUF model (run from the repository root)."""
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    from tests.tiny_gguf import build_tiny_gguf
+    """The tiny random-weight GGUF model the tests use too."""
+    # Imported here: the gguf package is in the llm extra, needed only when a model is built.
+    from evals.tiny_gguf import build_tiny_gguf
 
     folder.mkdir(parents=True, exist_ok=True)
     return build_tiny_gguf(folder / "tiny.gguf", n_ctx_train=2048)

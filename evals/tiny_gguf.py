@@ -1,10 +1,12 @@
-"""Build a tiny, random-weight LLaMA-architecture GGUF model for tests.
+"""Build a tiny, random-weight LLaMA-architecture GGUF model for tests, evals and benchmarks.
 
-Tests that exercise the local-LLM path (``llama_cpp.Llama``: loading, tokenising, completion,
-streaming, chat templates and grammar/JSON-schema constrained decoding) need a real GGUF file,
-but real model weights are large and must never be downloaded in CI. ``build_tiny_gguf`` writes
-a ~450 KB model with the ``gguf`` package instead, so the *real* llama.cpp code path runs in
-milliseconds on a couple of CPU cores.
+It lives in an installed package, not under tests/, so that the reliability evals and the agent
+benchmark build it without reaching into the test suite. Whatever exercises the local-LLM path
+(``llama_cpp.Llama``: loading, tokenising, completion, streaming, chat templates and
+grammar/JSON-schema constrained decoding) needs a real GGUF file, but real model weights are
+large and must never be downloaded in CI. ``build_tiny_gguf`` writes a ~450 KB model with the
+``gguf`` package instead, so the *real* llama.cpp code path runs in milliseconds on a couple of
+CPU cores.
 
 What it builds:
 
