@@ -335,3 +335,10 @@ def eval_credit(folder: Path, expected: Path | None, as_json: bool, details: boo
         f"{'all':32} {o['figures']:8d} {o['exact']:7d} {o['share']:7.3f} "
         f"{o['totals_share'] if o['totals_share'] is not None else '—':>7}"
     )
+    skipped = report.get("skipped_items") or []
+    if skipped:
+        from assistant.modeleval.items import skipped_lines
+
+        click.echo(f"略過 {len(skipped)} 筆期望值 / {len(skipped)} expected entries skipped")
+        for line in skipped_lines(skipped):
+            click.echo(line)
