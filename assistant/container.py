@@ -219,8 +219,9 @@ class Container:
     @cached_property
     def admin_desk(self) -> AdminDesk:
         from assistant.desks.admin import AdminDesk
+        from assistant.modeleval.store import EvalStore
 
-        return AdminDesk(self.users, self.switches, self.audit)
+        return AdminDesk(self.users, self.switches, self.audit, evals=EvalStore(self.engine))
 
     @cached_property
     def cli_sessions(self) -> CliSessions:

@@ -66,6 +66,7 @@ OPERATIONS: dict[str, frozenset[str]] = {
     "audit.unmasked": frozenset({"admin", "auditor"}),  # customer identifiers as written
     "admin.switch": frozenset({"admin"}),
     "admin.logins": frozenset({"admin"}),
+    "admin.evals": frozenset({"admin"}),  # model evaluation runs (the 管理 tab, /eval_runs)
     "admin.users": frozenset({"admin"}),
 }
 

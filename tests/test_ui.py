@@ -237,6 +237,12 @@ def test_browser_chat(served: Served, kb: Container, caplog: pytest.LogCaptureFi
             expect(chat).to_contain_text("銀行法第45-2條")
             expect(page.locator("#twfin-status")).to_contain_text("compliance")
             expect(page.locator("#twfin-conversations")).to_contain_text(QUESTION[:10])
+            # A compliance officer is not shown the 防詐 and 管理 tabs (the permission table's
+            # fraud.read and admin.evals, asked on the page's load, long done by now); the
+            # 外匯 tab is everyone's.
+            expect(page.get_by_role("tab", name="外匯")).to_be_visible()
+            expect(page.get_by_role("tab", name="防詐")).to_have_count(0)
+            expect(page.get_by_role("tab", name="管理")).to_have_count(0)
 
             # Steps and tool calls: there, but behind a closed accordion until asked for.
             trace = page.locator("#twfin-trace")

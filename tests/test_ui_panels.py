@@ -2,9 +2,9 @@
 their own (a small generated fraud ledger, one stored model evaluation; no law corpus), the
 named API through gradio_client, and one confirmation through the page in headless Chromium.
 
-The permission checks are the services' and the handlers': an fx officer may neither see the
-queue (it names accounts and suspicions) nor decide, and only an admin sees the evaluations,
-whatever the page shows or hides.
+The permission checks are the desks': an fx officer may neither see the queue (it names
+accounts and suspicions) nor decide, and only an admin sees the evaluations, whatever the page
+shows or hides; each refusal is the desk's words and leaves an ``access_denied`` record.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import pytest
 from gradio_client import Client
 from sqlalchemy import text
 
+from assistant.audit import AuditRow
 from assistant.container import Container
 from assistant.modeleval.store import EvalStore
 from assistant.permissions import UserContext
@@ -117,6 +118,20 @@ def _client(served: Served, user: UserContext) -> Client:
     return Client(served.url, auth=(user.name, PASSWORD), verbose=False)
 
 
+def _last(c: Container, user: UserContext) -> AuditRow:
+    """The user's newest audit record."""
+    (row,) = c.audit.recent(1, user_name=user.name)
+    return row
+
+
+def _denied(c: Container, user: UserContext, operation: str) -> None:
+    """The desk refused ``user`` ``operation`` and recorded it."""
+    row = _last(c, user)
+    call = row.tool_calls[0]
+    assert call["name"] == "access_denied" and call["args"]["operation"] == operation
+    assert row.user_role == user.role
+
+
 def _normal_account(c: Container, skip: int) -> str:
     """A distinct still-normal account for each test."""
     with c.engine.connect() as db:  # the app's database, SQLite or PostgreSQL
@@ -189,20 +204,24 @@ def test_tabs_are_labelled_and_hold_no_data_before_login(
             if c["props"].get("elem_id")
         }
 
-    extra = {
-        "fraud_actions": desk.fraud_actions,
-        "eval_runs": lambda: EvalStore(desk.engine).list_runs(),
-        "eval_run": lambda run_id: EvalStore(desk.engine).get_run(run_id, items=False),
-    }
+    extra = {"fx": desk.fx_desk, "fraud": desk.fraud_desk, "admin": desk.admin_desk}
     zh = labels(build_app(desk.service, desk.users, **extra))
     en = labels(build_app(desk.service, desk.users, language="en", **extra))
     assert (zh["twfin-tab-fraud"], en["twfin-tab-fraud"]) == ("防詐", "Fraud")
     assert (zh["twfin-tab-admin"], en["twfin-tab-admin"]) == ("管理", "Admin")
     assert (zh["twfin-fraud-ok"], en["twfin-fraud-ok"]) == ("確認執行", "Confirm")
+    assert (zh["twfin-admin-apply"], en["twfin-admin-apply"]) == ("套用", "Apply")
     # The page's config carries no evaluation: the table fills only for an admin's session.
     config = str(build_app(desk.service, desk.users, **extra).get_config_file())
     assert runs["done"] not in config and TINY_SHA not in config
-    # Without the services the tabs are not there.
+    # Both tabs start hidden: the page's load shows them to the roles that may read them.
+    hidden = {
+        c["props"]["elem_id"]
+        for c in build_app(desk.service, desk.users, **extra).get_config_file()["components"]
+        if c["props"].get("elem_id") and c["props"].get("visible") is False
+    }
+    assert {"twfin-tab-fraud", "twfin-tab-admin"} <= hidden
+    # Without the desks the tabs are not there.
     plain = labels(build_app(desk.service, desk.users))
     assert "twfin-tab-fraud" not in plain and "twfin-tab-admin" not in plain
 
@@ -213,35 +232,41 @@ def test_tabs_are_labelled_and_hold_no_data_before_login(
 def test_fx_officer_may_neither_see_nor_decide(served: Served, desk: Container) -> None:
     investigator = _user(desk, "fraud")
     account = _normal_account(desk, 0)
-    proposal = desk.fraud_actions.propose(investigator, "flag", account, reason="疑似人頭")
+    proposal = desk.fraud_desk.propose(investigator, "flag", account, reason="疑似人頭")
     officer = _user(desk, "fx")
     client = _client(served, officer)
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert {"/fraud_actions", "/fraud_decide", "/eval_runs", "/eval_run"} <= set(endpoints)
 
-    with pytest.raises(Exception, match="無權處理防詐動作"):
+    with pytest.raises(Exception, match=r"你的角色（fx）不能執行 fraud\.read"):
         client.predict("proposed", api_name="/fraud_actions")
+    _denied(desk, officer, "fraud.read")
     listed = _client(served, investigator).predict("proposed", api_name="/fraud_actions")
     assert proposal["id"] in [a["id"] for a in listed]
-    with pytest.raises(Exception, match="無權處理防詐動作") as refused:
+    assert _last(desk, investigator).tool_calls[0]["name"] == "fraud.actions"
+    with pytest.raises(Exception, match=r"你的角色（fx）不能執行 fraud\.decide") as refused:
         client.predict(proposal["id"], True, "試試看", api_name="/fraud_decide")
     assert "Traceback" not in str(refused.value)
+    _denied(desk, officer, "fraud.decide")
+    assert _last(desk, officer).tool_calls[0]["args"]["action_id"] == proposal["id"]
     # Nothing changed: the account, the proposal.
     assert _status(desk, account) == "normal"
     assert desk.fraud_actions.get(proposal["id"])["status"] == "proposed"
+    assert _user(desk, "admin").may("fraud.decide")  # the table, not a name, decides
 
 
 def test_investigator_confirms_through_the_api(served: Served, desk: Container) -> None:
     investigator = _user(desk, "fraud")
     account = _normal_account(desk, 1)
-    proposal = desk.fraud_actions.propose(
-        investigator, "flag", account, params={"status": "衍生管制"}
-    )
+    proposal = desk.fraud_desk.propose(investigator, "flag", account, params={"status": "衍生管制"})
     client = _client(served, investigator)
     decided = client.predict(proposal["id"], True, "已照會被害人", api_name="/fraud_decide")
     assert decided["status"] == "confirmed" and decided["decided_by"] == investigator.name
     assert decided["result"] == {"status_before": "normal", "status_after": "衍生管制"}
     assert _status(desk, account) == "衍生管制"
+    record = _last(desk, investigator)
+    assert record.tool_calls[0]["name"] == "fraud.flag.confirm"
+    assert record.tool_calls[0]["args"]["note"] == "已照會被害人"
 
     confirmed = client.predict("confirmed", api_name="/fraud_actions")
     (shown,) = [a for a in confirmed if a["id"] == proposal["id"]]
@@ -260,9 +285,11 @@ def test_investigator_confirms_through_the_api(served: Served, desk: Container) 
 def test_only_admins_see_the_evaluations(
     served: Served, desk: Container, runs: dict[str, str]
 ) -> None:
-    admin = _client(served, _user(desk, "admin"))
+    boss = _user(desk, "admin")
+    admin = _client(served, boss)
     listed = admin.predict(api_name="/eval_runs")
     assert {r["id"] for r in listed} == set(runs.values())
+    assert _last(desk, boss).tool_calls[0]["name"] == "admin.evals"
     (done,) = [r for r in listed if r["id"] == runs["done"]]
     assert done["summary"]["models"][1]["exam"]["accuracy"] == 0.75
     one = admin.predict(runs["done"], api_name="/eval_run")
@@ -271,11 +298,15 @@ def test_only_admins_see_the_evaluations(
         admin.predict("nope", api_name="/eval_run")
 
     for role in ("fx", "fraud", "auditor"):
-        other = _client(served, _user(desk, role))
-        with pytest.raises(Exception, match="僅限系統管理員"):
+        someone = _user(desk, role)
+        other = _client(served, someone)
+        with pytest.raises(Exception, match=rf"你的角色（{role}）不能執行 admin\.evals"):
             other.predict(api_name="/eval_runs")
-        with pytest.raises(Exception, match="僅限系統管理員"):
+        _denied(desk, someone, "admin.evals")
+        with pytest.raises(Exception, match=rf"你的角色（{role}）不能執行 admin\.evals"):
             other.predict(runs["done"], api_name="/eval_run")
+        _denied(desk, someone, "admin.evals")
+        assert _last(desk, someone).tool_calls[0]["args"]["run"] == runs["done"]
 
 
 # ---- the page in a browser ------------------------------------------------------------
@@ -288,7 +319,7 @@ def test_browser_investigator_confirms_a_proposal(served: Served, desk: Containe
 
     investigator = _user(desk, "fraud")
     account = _normal_account(desk, 2)
-    proposal = desk.fraud_actions.propose(investigator, "flag", account, reason="水房轉帳")
+    proposal = desk.fraud_desk.propose(investigator, "flag", account, reason="水房轉帳")
     with logged_in(served.url, investigator.name, PASSWORD) as page:
         page.get_by_role("tab", name="防詐").click()
         grid = page.locator("#twfin-fraud-table")
@@ -309,11 +340,8 @@ def test_browser_investigator_confirms_a_proposal(served: Served, desk: Containe
         page.locator("#twfin-fraud-filter").get_by_text("全部").click()
         expect(grid).to_contain_text(account)
         expect(grid).to_contain_text("已確認")
-        # The admin tab is an investigator's too, but it shows a refusal and no data.
-        page.get_by_role("tab", name="管理").click()
-        expect(page.locator("#twfin-admin-gate")).to_contain_text("僅限系統管理員")
-        expect(page.locator("#twfin-admin-runs")).to_be_hidden()
-        page.get_by_role("tab", name="防詐").click()
+        # The admin tab is not shown to an investigator (the permission table says so).
+        expect(page.get_by_role("tab", name="管理")).to_have_count(0)
         # English on demand: the tab, its buttons and the status words switch.
         page.locator("#twfin-language").get_by_text("English").click()
         expect(page.locator("#twfin-fraud-ok")).to_have_text("Confirm")

@@ -1,10 +1,11 @@
-"""The admin tab: past model evaluations (``assistant eval models``), for administrators only.
+"""The admin tab: the language model switch, the login record and past model evaluations
+(``assistant eval models``).
 
-A thin shell over the evaluation store: ``eval_runs()`` lists the runs (newest first, plain
-dicts as `assistant.modeleval.store.list_runs` returns them) and ``eval_run(id)`` gives one.
-Who may see them is checked in every handler from the logged-in user, not by hiding the tab:
-any other role gets a clear "admins only" line and no data. The same lists are named API
-endpoints (``/eval_runs``, ``/eval_run``) behind the same login and the same check.
+A thin shell over `AdminDesk`: every read and the switch go to the desk with the logged-in user,
+and the desk decides who may (the permission table) and writes the audit record, allowed and
+refused alike; the tab shows the desk's refusal as it is. The only decision taken here is
+whether to show the tab at all, and that asks the same table (``admin.evals``). The evaluations
+are also named API endpoints (``/eval_runs``, ``/eval_run``) behind the same login.
 """
 
 from __future__ import annotations
@@ -15,20 +16,17 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from assistant.errors import AssistantError, AuthError, NotFound
+from assistant.errors import AssistantError
 from ui.fraud_panel import error_line, md_escape, when
 from ui.i18n import normalise, t
 
 _COLUMNS = ("id", "status", "created", "finished", "suites", "models", "corpus", "items", "summary")
 
-EvalRuns = Callable[[], list[dict[str, Any]]]
-EvalRun = Callable[[str], dict[str, Any] | None]
-
-
-def require_admin(user: Any) -> None:
-    if not getattr(user, "is_admin", False):
-        role = getattr(user, "role", "?")
-        raise AuthError(f"僅限系統管理員，您的角色是 {role} / admins only; your role is {role}")
+_LOGIN_COLUMNS = ("at", "user", "outcome", "source")
+# Whether the tab is shown to a user: the permission table's answer, asked only to hide what
+# would be refused anyway (the data still come from the desk, which checks again).
+VIEW = "admin.evals"
+SWITCH = "model"
 
 
 def _pct(value: Any) -> str:
@@ -182,9 +180,39 @@ def details(run: dict[str, Any], lang: str) -> str:
     return "\n\n".join(parts)
 
 
+def logins_table(rows: list[dict[str, Any]], lang: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            [when(r.get("at")), r.get("user") or "", r.get("outcome") or "", r.get("source") or ""]
+            for r in rows
+        ],
+        columns=[t(f"logins_col_{c}", lang) for c in _LOGIN_COLUMNS],
+    )
+
+
+def switch_line(state: dict[str, Any], lang: str) -> str:
+    """The switch as it stands, and who set it why."""
+    word = t("switch_on" if state.get("enabled", True) else "switch_off", lang)
+    line = f"**{t('switch_state', lang, state=word)}**"
+    if state.get("changed_by"):
+        line += " " + md_escape(
+            t(
+                "switch_changed",
+                lang,
+                by=state["changed_by"],
+                at=when(state.get("changed_at")),
+                reason=state.get("reason") or "—",
+            )
+        )
+    return line
+
+
+def _switch_choices(lang: str) -> list[tuple[str, str]]:
+    return [(t("switch_on", lang), "on"), (t("switch_off", lang), "off")]
+
+
 def build(
-    eval_runs: EvalRuns,
-    eval_run: EvalRun,
+    desk: Any,
     user_of: Callable[[gr.Request], Any],
     lang0: str,
     *,
@@ -194,10 +222,40 @@ def build(
 ) -> tuple[Callable[[str], dict[Any, Any]], list[Any]]:
     """Lay out the tab in the current Blocks context and wire it. Returns the function that
     relabels the components for a language, and the components it updates. Nothing but the
-    labels is filled in before a handler has checked that the logged-in user is an admin."""
-    title = gr.Markdown(f"### {t('eval_title', lang0)}")
+    labels is filled in before the desk has answered for the logged-in user."""
     gate = gr.Markdown("", elem_id="twfin-admin-gate")
     with gr.Column(visible=False) as body:
+        sw_title = gr.Markdown(f"### {t('switch_title', lang0)}")
+        sw_state = gr.Markdown("", elem_id="twfin-admin-switch-state")
+        with gr.Row(equal_height=True):
+            sw_choice = gr.Radio(
+                _switch_choices(lang0),
+                value="on",
+                show_label=False,
+                elem_id="twfin-admin-switch",
+                scale=2,
+            )
+            sw_reason = gr.Textbox(
+                label=t("switch_reason", lang0), lines=1, elem_id="twfin-admin-reason", scale=3
+            )
+            sw_apply = gr.Button(
+                t("switch_apply", lang0), variant="stop", scale=0, elem_id="twfin-admin-apply"
+            )
+        sw_status = gr.Markdown("", elem_id="twfin-admin-switch-status")
+
+        lg_title = gr.Markdown(f"### {t('logins_title', lang0)}")
+        with gr.Row(equal_height=True):
+            lg_failed = gr.Checkbox(
+                value=False, label=t("logins_failed", lang0), elem_id="twfin-admin-failed"
+            )
+            lg_refresh = gr.Button(
+                t("logins_refresh", lang0), variant="secondary", size="sm", scale=0
+            )
+        lg_grid = gr.Dataframe(
+            logins_table([], lang0), interactive=False, elem_id="twfin-admin-logins"
+        )
+
+        title = gr.Markdown(f"### {t('eval_title', lang0)}")
         intro = gr.Markdown(t("eval_intro", lang0))
         refresh = gr.Button(
             t("eval_refresh", lang0), variant="secondary", size="sm", elem_id="twfin-admin-refresh"
@@ -217,26 +275,33 @@ def build(
 
     def _refused(exc: Exception, lg: str) -> dict[Any, Any]:
         return {
-            gate: error_line(exc, lg) if not isinstance(exc, AuthError) else t("admin_only", lg),
+            gate: error_line(exc, lg),
             body: gr.update(visible=False),
+            sw_state: "",
+            lg_grid: logins_table([], lg),
             grid: table([], lg),
             pick: gr.update(choices=[], value=None),
             detail: "",
         }
 
-    def _detail(run_id: str | None, lg: str) -> str:
+    def _detail(user: Any, run_id: str | None, lg: str) -> str:
         if not run_id:
             return ""
-        run = eval_run(run_id)
-        if run is None:
-            return error_line(AssistantError(t("eval_no_run", lg, id=run_id)), lg)
-        return details(run, lg)
+        try:
+            return details(desk.eval_run(user, run_id), lg)
+        except AssistantError as exc:
+            return error_line(exc, lg)
 
-    def load(current: str | None, lang_value: str, request: gr.Request) -> dict[Any, Any]:
+    def read(
+        current: str | None, failed: bool, lang_value: str, request: gr.Request
+    ) -> dict[Any, Any]:
+        """The switch, the login record and the evaluations, each from the desk."""
         lg = normalise(lang_value)
         try:
-            require_admin(user_of(request))
-            runs = eval_runs()
+            user = user_of(request)
+            runs = desk.eval_runs(user)
+            logins = desk.logins(user, 50, failed=bool(failed))
+            state = desk.switch(SWITCH)
         except AssistantError as exc:
             return _refused(exc, lg)
         ids = [r["id"] for r in runs]
@@ -246,29 +311,90 @@ def build(
         return {
             gate: "" if runs else f"ℹ️ {t('eval_none', lg)}",
             body: gr.update(visible=True),
+            sw_state: switch_line(state, lg),
+            lg_grid: logins_table(logins, lg),
             grid: table(runs, lg),
             pick: gr.update(choices=ids, value=chosen),
-            detail: _detail(chosen, lg),
+            detail: _detail(user, chosen, lg),
         }
+
+    def on_page_load(request: gr.Request) -> dict[Any, Any]:
+        """Show the tab to the roles that may read it; it starts hidden. No data here."""
+        try:
+            shown = bool(user_of(request).may(VIEW))
+        except AssistantError:
+            shown = False
+        return {tab: gr.update(visible=shown)} if tab is not None else {}
+
+    def relabelled(
+        current: str | None, failed: bool, lang_value: str, request: gr.Request
+    ) -> dict[Any, Any]:
+        """A language switch re-reads for the words, where the tab is shown at all."""
+        try:
+            if not user_of(request).may(VIEW):
+                return {}
+        except AssistantError:
+            return {}
+        return read(current, failed, lang_value, request)
 
     def show(run_id: str | None, lang_value: str, request: gr.Request) -> dict[Any, Any]:
         lg = normalise(lang_value)
         try:
-            require_admin(user_of(request))
-            return {detail: _detail(run_id, lg)}
+            return {detail: _detail(user_of(request), run_id, lg)}
         except AssistantError as exc:
             return _refused(exc, lg)
 
-    outputs = [gate, body, grid, pick, detail]
-    demo.load(load, [pick, lang], outputs, api_visibility="private")
-    for trigger in (refresh.click, lang.change):
-        trigger(load, [pick, lang], outputs, api_visibility="private")
+    def logins(failed: bool, lang_value: str, request: gr.Request) -> dict[Any, Any]:
+        lg = normalise(lang_value)
+        try:
+            rows = desk.logins(user_of(request), 50, failed=bool(failed))
+        except AssistantError as exc:
+            return _refused(exc, lg)
+        return {lg_grid: logins_table(rows, lg)}
+
+    def set_switch(
+        choice: str, reason: str, lang_value: str, request: gr.Request
+    ) -> dict[Any, Any]:
+        lg = normalise(lang_value)
+        enabled = choice != "off"
+        try:
+            state = desk.set_switch(user_of(request), SWITCH, enabled, reason or "")
+        except AssistantError as exc:
+            # Refused by the desk and recorded there: said, and the switch is as it was.
+            return {sw_status: error_line(exc, lg)}
+        word = t("switch_on" if state["enabled"] else "switch_off", lg)
+        return {
+            sw_state: switch_line(state, lg),
+            sw_status: f"✅ {t('switch_done', lg, state=word)}",
+            sw_reason: "",
+        }
+
+    outputs = [gate, body, sw_state, lg_grid, grid, pick, detail]
+    inputs = [pick, lg_failed, lang]
     if tab is not None:
-        tab.select(load, [pick, lang], outputs, api_visibility="private")
+        demo.load(on_page_load, None, [tab], api_visibility="private")
+        tab.select(read, inputs, outputs, api_visibility="private")
+    refresh.click(read, inputs, outputs, api_visibility="private")
+    lang.change(relabelled, inputs, outputs, api_visibility="private")
     pick.input(show, [pick, lang], outputs, api_visibility="private")
+    for trigger in (lg_refresh.click, lg_failed.input):
+        trigger(logins, [lg_failed, lang], outputs, api_visibility="private")
+    sw_apply.click(
+        set_switch,
+        [sw_choice, sw_reason, lang],
+        [sw_state, sw_status, sw_reason],
+        api_visibility="private",
+    )
 
     def relabel(lg: str) -> dict[Any, Any]:
         return {
+            sw_title: f"### {t('switch_title', lg)}",
+            sw_choice: gr.update(choices=_switch_choices(lg)),
+            sw_reason: gr.update(label=t("switch_reason", lg)),
+            sw_apply: gr.update(value=t("switch_apply", lg)),
+            lg_title: f"### {t('logins_title', lg)}",
+            lg_failed: gr.update(label=t("logins_failed", lg)),
+            lg_refresh: gr.update(value=t("logins_refresh", lg)),
             title: f"### {t('eval_title', lg)}",
             intro: t("eval_intro", lg),
             refresh: gr.update(value=t("eval_refresh", lg)),
@@ -276,30 +402,37 @@ def build(
             pick: gr.update(label=t("eval_pick", lg)),
         }
 
-    return relabel, [title, intro, refresh, grid, pick]
+    return relabel, [
+        sw_title,
+        sw_choice,
+        sw_reason,
+        sw_apply,
+        lg_title,
+        lg_failed,
+        lg_refresh,
+        title,
+        intro,
+        refresh,
+        grid,
+        pick,
+    ]
 
 
-def register_api(
-    eval_runs: EvalRuns, eval_run: EvalRun, user_of: Callable[[gr.Request | None], Any]
-) -> None:
-    """``/eval_runs`` and ``/eval_run`` for scripts: admins only, with the page's login."""
+def register_api(desk: Any, user_of: Callable[[gr.Request | None], Any]) -> None:
+    """``/eval_runs`` and ``/eval_run`` for scripts, with the page's login: both are the
+    desk's, called with the logged-in user."""
 
     def runs(request: gr.Request | None = None) -> list[dict[str, Any]]:
-        """Past model evaluations, newest first, with their per-model summaries (admins)."""
+        """Past model evaluations, newest first, with their per-model summaries."""
         try:
-            require_admin(user_of(request))
-            return eval_runs()
+            return desk.eval_runs(user_of(request))
         except AssistantError as exc:
             raise gr.Error(str(exc), print_exception=False) from exc
 
     def run(run_id: str, request: gr.Request | None = None) -> dict[str, Any]:
-        """One model evaluation by its id (admins)."""
+        """One model evaluation by its id."""
         try:
-            require_admin(user_of(request))
-            found = eval_run(str(run_id))
-            if found is None:
-                raise NotFound(f"沒有這筆評測 / no such run: {run_id}")
-            return found
+            return desk.eval_run(user_of(request), str(run_id))
         except AssistantError as exc:
             raise gr.Error(str(exc), print_exception=False) from exc
 

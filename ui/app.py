@@ -1,13 +1,16 @@
 """The chat UI: a thin Gradio shell over `AssistantService`.
 
 No business logic lives here: guard, routing, retrieval, permissions and the audit trail are
-the service's. The UI resolves who is asking from Gradio's login (``request.username``, never a
-name the browser sends), streams the service's events into the page and renders what comes back.
+the service's and the desks'. The UI resolves who is asking from Gradio's login
+(``request.username``, never a name the browser sends), hands that user to the service or to a
+desk with every call, streams the service's events into the page and renders what comes back.
+It checks no role: a desk refuses, records the refusal, and the page shows the desk's words.
 
-Named API endpoints (``/ask``, ``/feedback``, ``/conversations``, ``/messages``; with the fraud
-desk ``/fraud_actions`` and ``/fraud_decide``; with the evaluation store ``/eval_runs`` and
-``/eval_run``, admins only) let scripts and tests use ``gradio_client`` with the same login;
-the page's own handlers are private.
+Named API endpoints (``/ask``, ``/ask_with_file``, ``/review``, ``/feedback``,
+``/conversations``, ``/messages``; with the fraud desk ``/fraud_actions`` and ``/fraud_decide``;
+with the admin desk ``/eval_runs`` and ``/eval_run``) let scripts and tests use
+``gradio_client`` with the same login; the page's own handlers are private. Every route is
+listed, with what guards it, in tests/test_channels.py: a new one fails that test until it is.
 """
 
 from __future__ import annotations
@@ -16,14 +19,13 @@ import functools
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 from gradio.utils import get_upload_folder, is_in_or_equal
 
 from assistant.errors import AssistantError
 from assistant.llm.base import LLMError
-from assistant.modeleval.store import get_run, list_runs
 from assistant.permissions import UserContext
 from assistant.pii.logs import install_log_masking
 from assistant.service import AssistantService
@@ -33,6 +35,11 @@ from ui import admin_panel, fraud_panel, fx_panel, render
 from ui.flow import flow_figure
 from ui.i18n import LANG_CHOICES, both, normalise, t
 from ui.sessions import ExpiringTokens
+
+if TYPE_CHECKING:
+    from assistant.desks.admin import AdminDesk
+    from assistant.desks.fraud import FraudDesk
+    from assistant.desks.fx import FxDesk
 
 log = logging.getLogger(__name__)
 
@@ -72,17 +79,17 @@ def build_app(
     *,
     language: str = "zh-TW",
     concurrency: int = 4,
-    fx: Any | None = None,
-    fraud_actions: Any | None = None,
-    eval_runs: Callable[[], list[dict[str, Any]]] | None = None,
-    eval_run: Callable[[str], dict[str, Any] | None] | None = None,
+    fx: FxDesk | None = None,
+    fraud: FraudDesk | None = None,
+    admin: AdminDesk | None = None,
 ) -> gr.Blocks:
-    """The page and the API, over one service. Launch it with ``auth=`` (see `serve_ui`):
-    every handler refuses to run without a logged-in user.
+    """The page and the API, over one service and the desks. Launch it with ``auth=`` (see
+    `serve_ui`): every handler refuses to run without a logged-in user.
 
-    ``fraud_actions`` (an `ActionDesk`) adds the 防詐 tab and the ``/fraud_actions`` and
-    ``/fraud_decide`` endpoints; ``eval_runs`` and ``eval_run`` (the evaluation store's
-    ``list_runs`` and ``get_run``) add the 管理 tab and ``/eval_runs`` and ``/eval_run``."""
+    ``fx`` (an `FxDesk`) fills the 外匯 tab; ``fraud`` (a `FraudDesk`) adds the 防詐 tab and
+    the ``/fraud_actions`` and ``/fraud_decide`` endpoints; ``admin`` (an `AdminDesk`) adds the
+    管理 tab and ``/eval_runs`` and ``/eval_run``. The 防詐 and 管理 tabs start hidden and are
+    shown, on the page's load, to the roles the permission table lets read them."""
     lang0 = normalise(language)
 
     with gr.Blocks(title=t("title", lang0), analytics_enabled=False) as demo:
@@ -206,10 +213,12 @@ def build_app(
 
             # Each further tab: (tab, its label for a language, its relabel, its components).
             panels: list[tuple[gr.Tab, Callable[[str], str], Callable[..., Any], list[Any]]] = []
-            if fraud_actions is not None:
-                with gr.Tab(fraud_panel.tab_label(lang0), elem_id="twfin-tab-fraud") as tab:
+            if fraud is not None:
+                with gr.Tab(
+                    fraud_panel.tab_label(lang0), elem_id="twfin-tab-fraud", visible=False
+                ) as tab:
                     relabel_fn, outputs = fraud_panel.build(
-                        fraud_actions,
+                        fraud,
                         lambda r: _user(users, r),
                         lang0,
                         lang=lang,
@@ -217,11 +226,12 @@ def build_app(
                         tab=tab,
                     )
                 panels.append((tab, fraud_panel.tab_label, relabel_fn, outputs))
-            if eval_runs is not None and eval_run is not None:
-                with gr.Tab(admin_panel.tab_label(lang0), elem_id="twfin-tab-admin") as tab:
+            if admin is not None:
+                with gr.Tab(
+                    admin_panel.tab_label(lang0), elem_id="twfin-tab-admin", visible=False
+                ) as tab:
                     relabel_fn, outputs = admin_panel.build(
-                        eval_runs,
-                        eval_run,
+                        admin,
                         lambda r: _user(users, r),
                         lang0,
                         lang=lang,
@@ -743,10 +753,10 @@ def build_app(
         gr.api(feedback, api_name="feedback")
         gr.api(conversations, api_name="conversations")
         gr.api(messages, api_name="messages")
-        if fraud_actions is not None:
-            fraud_panel.register_api(fraud_actions, lambda r: _user(users, r))
-        if eval_runs is not None and eval_run is not None:
-            admin_panel.register_api(eval_runs, eval_run, lambda r: _user(users, r))
+        if fraud is not None:
+            fraud_panel.register_api(fraud, lambda r: _user(users, r))
+        if admin is not None:
+            admin_panel.register_api(admin, lambda r: _user(users, r))
 
     return demo
 
@@ -805,10 +815,9 @@ def serve_ui(container: Any, host: str, port: int, **launch_kwargs: Any) -> gr.B
         container.service,
         users,
         language=container.settings.language,
-        fx=container.fx,
-        fraud_actions=container.fraud_actions,
-        eval_runs=functools.partial(list_runs, container.engine),
-        eval_run=functools.partial(get_run, container.engine, items=False),
+        fx=container.fx_desk,
+        fraud=container.fraud_desk,
+        admin=container.admin_desk,
     )
     kwargs: dict[str, Any] = {
         "server_name": host,

@@ -1,11 +1,13 @@
 """The fraud tab: the investigator's queue of decisions the fraud agent proposed.
 
-A thin shell over `ActionDesk`: the agent only ever *proposes* flagging an account (警示 or
-衍生管制) or exporting a trace's evidence; a person confirms or rejects it here. The desk
-enforces who may decide (the fraud and admin roles) and writes the audit trail; this tab shows
-the queue to every logged-in user and passes each decision through with the logged-in user,
-never a name the browser sends. The same list and decision are named API endpoints
-(``/fraud_actions``, ``/fraud_decide``) behind the same login.
+A thin shell over `FraudDesk`: the agent only ever *proposes* flagging an account (警示 or
+衍生管制) or exporting a trace's evidence; a person confirms or rejects it here. Every read of
+the queue and every decision goes to the desk with the logged-in user (never a name the browser
+sends): the desk decides who may (the permission table) and writes the audit record, allowed
+and refused alike, and the tab shows the desk's refusal as it is. The only decision taken here
+is whether to show the tab at all, and that asks the same table (``fraud.read``). The same list
+and decision are named API endpoints (``/fraud_actions``, ``/fraud_decide``) behind the same
+login.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, AuthError
 from ui.i18n import normalise, t
 
 # The filter's values: the desk's own status, or everything.
@@ -58,6 +60,10 @@ _MD_SPECIAL = set("\\`*_{}[]<>()#|~!")
 
 
 def error_line(exc: Exception, lang: str) -> str:
+    """An error in the user's language; a desk's refusal as the desk wrote it, Chinese first
+    and English, so whoever is asked to help reads the same words the audit recorded."""
+    if isinstance(exc, AuthError):
+        return f"<span class='twfin-error'>⛔ {html.escape(str(exc))}</span>"
     return f"<span class='twfin-error'>⚠ {html.escape(localise(str(exc), lang))}</span>"
 
 
@@ -173,8 +179,13 @@ def _status_arg(value: str | None) -> str | None:
     return {"pending": PENDING}.get(value, value)
 
 
+# Whether the tab is shown to a user: the permission table's answer, asked only to hide what
+# would be refused anyway (the data still come from the desk, which checks again).
+VIEW = "fraud.read"
+
+
 def build(
-    actions: Any,
+    desk: Any,
     user_of: Callable[[gr.Request], Any],
     lang0: str,
     *,
@@ -182,9 +193,10 @@ def build(
     demo: gr.Blocks,
     tab: gr.Tab | None = None,
 ) -> tuple[Callable[[str], dict[Any, Any]], list[Any]]:
-    """Lay out the tab in the current Blocks context and wire it (the queue loads with the
-    page, when the tab is opened and when the language changes). Returns the function that
-    relabels the components for a language, and the components it updates."""
+    """Lay out the tab in the current Blocks context and wire it: the page's load shows the tab
+    to the roles the permission table lets read the queue; opening the tab, refreshing,
+    filtering and switching the language read the queue from the desk. Returns the function
+    that relabels the components for a language, and the components it updates."""
     title = gr.Markdown(f"### {t('fraud_title', lang0)}")
     intro = gr.Markdown(t("fraud_intro", lang0), elem_id="twfin-fraud-intro")
     with gr.Row(equal_height=True):
@@ -228,34 +240,45 @@ def build(
         reject = gr.Button(t("fraud_reject", lang0), variant="stop", elem_id="twfin-fraud-no")
     status = gr.Markdown("", elem_id="twfin-fraud-status")
 
+    def _empty(line: str, lg: str) -> dict[Any, Any]:
+        return {grid: table([], lg), pick: gr.update(choices=[], value=None), status: line}
+
     def _queue(user: Any, show_value: str, lg: str) -> dict[Any, Any]:
-        listed = actions.list(user, _status_arg(show_value), limit=200)
-        pending = listed if show_value == PENDING else actions.list(user, PENDING, limit=200)
+        listed = desk.actions(user, _status_arg(show_value), limit=200)
+        pending = listed if show_value == PENDING else desk.actions(user, PENDING, limit=200)
         choices = pending_choices(pending, lg)
         return {
             grid: table(listed, lg),
             pick: gr.update(choices=choices, value=choices[0][1] if choices else None),
+            status: "" if choices else f"ℹ️ {t('fraud_none_pending', lg)}",
         }
 
-    def load(show_value: str, lang_value: str, request: gr.Request) -> dict[Any, Any]:
+    def read(show_value: str, lang_value: str, request: gr.Request) -> dict[Any, Any]:
+        """The queue from the desk; its refusal (role, no login) is what the tab shows."""
         lg = normalise(lang_value)
         try:
-            user = user_of(request)
-            if not user.may_use("fraud"):
-                # Account numbers and case reasons are for the fraud desk only.
-                return {
-                    grid: table([], lg),
-                    pick: gr.update(choices=[], value=None),
-                    status: f"⛔ {t('fraud_view_only', lg, role=user.role)}",
-                }
-            out = _queue(user, show_value, lg)
+            return _queue(user_of(request), show_value, lg)
         except AssistantError as exc:
-            return {status: error_line(exc, lg)}
-        if not out[pick]["choices"]:
-            out[status] = f"ℹ️ {t('fraud_none_pending', lg)}"
-        else:
-            out[status] = ""
-        return out
+            return _empty(error_line(exc, lg), lg)
+
+    def on_page_load(request: gr.Request) -> dict[Any, Any]:
+        """Show the tab to the roles that may read the queue; it starts hidden, so a role that
+        may not never sees an empty tab flash by. No data here: opening the tab reads them."""
+        try:
+            shown = bool(user_of(request).may(VIEW))
+        except AssistantError:
+            shown = False
+        return {tab: gr.update(visible=shown)} if tab is not None else {}
+
+    def relabelled(show_value: str, lang_value: str, request: gr.Request) -> dict[Any, Any]:
+        """A language switch re-reads the queue for the words, where the tab is shown at all:
+        switching the language is no request to read the fraud queue."""
+        try:
+            if not user_of(request).may(VIEW):
+                return {}
+        except AssistantError:
+            return {}
+        return read(show_value, lang_value, request)
 
     def decide(confirmed: bool) -> Callable[..., dict[Any, Any]]:
         def handler(
@@ -270,16 +293,16 @@ def build(
                 return {status: error_line(AssistantError(t("fraud_pick_first", lg)), lg)}
             try:
                 user = user_of(request)
-            except AssistantError as exc:
+                done = desk.decide(user, int(action_id), confirm=confirmed, note=text or "")
+            except AuthError as exc:
+                # Refused by the desk (and recorded there): said, nothing changed, no queue.
                 return {status: error_line(exc, lg)}
-            try:
-                done = actions.decide(int(action_id), user, confirm=confirmed, note=text or "")
             except AssistantError as exc:
-                # Refused (role, already decided, unknown id): said, and nothing changed.
-                out = _queue(user, show_value, lg) if user.may_use("fraud") else {}
+                # Already decided, unknown id: said, with the queue as it now is.
+                out = read(show_value, lang_value, request)
                 out[status] = error_line(exc, lg)
                 return out
-            out = _queue(user, show_value, lg)
+            out = read(show_value, lang_value, request)
             out[status] = outcome_line(done, lg)
             out[note] = ""
             return out
@@ -287,11 +310,12 @@ def build(
         return handler
 
     queue_outputs = [grid, pick, status]
-    demo.load(load, [show, lang], queue_outputs, api_visibility="private")
-    for trigger in (refresh.click, show.change, lang.change):
-        trigger(load, [show, lang], queue_outputs, api_visibility="private")
     if tab is not None:
-        tab.select(load, [show, lang], queue_outputs, api_visibility="private")
+        demo.load(on_page_load, None, [tab], api_visibility="private")
+        tab.select(read, [show, lang], queue_outputs, api_visibility="private")
+    for trigger in (refresh.click, show.change):
+        trigger(read, [show, lang], queue_outputs, api_visibility="private")
+    lang.change(relabelled, [show, lang], queue_outputs, api_visibility="private")
     for button, confirmed in ((confirm, True), (reject, False)):
         button.click(
             decide(confirmed),
@@ -316,8 +340,9 @@ def build(
     return relabel, [title, intro, show, refresh, grid, pick, note, confirm, reject]
 
 
-def register_api(actions: Any, user_of: Callable[[gr.Request | None], Any]) -> None:
-    """``/fraud_actions`` and ``/fraud_decide`` for scripts, with the page's login."""
+def register_api(desk: Any, user_of: Callable[[gr.Request | None], Any]) -> None:
+    """``/fraud_actions`` and ``/fraud_decide`` for scripts, with the page's login: both are
+    the desk's, called with the logged-in user."""
 
     def fraud_actions(
         status: str | None = None, request: gr.Request | None = None
@@ -325,18 +350,18 @@ def register_api(actions: Any, user_of: Callable[[gr.Request | None], Any]) -> N
         """The fraud agent's proposals and their decisions, newest first: status "proposed",
         "confirmed", "rejected", or empty / "all" for every one."""
         try:
-            return actions.list(user_of(request), _status_arg(status), limit=200)
+            return desk.actions(user_of(request), _status_arg(status), limit=200)
         except AssistantError as exc:
             raise gr.Error(str(exc), print_exception=False) from exc
 
     def fraud_decide(
         action_id: int, confirm: bool, note: str = "", request: gr.Request | None = None
     ) -> dict[str, Any]:
-        """Confirm (carry out) or reject a proposed action; fraud and admin roles only. Returns
-        the decided action with its result (the status change or the exported files)."""
+        """Confirm (carry out) or reject a proposed action. Returns the decided action with
+        its result (the status change or the exported files)."""
         try:
             user = user_of(request)
-            return actions.decide(int(action_id), user, confirm=bool(confirm), note=note or "")
+            return desk.decide(user, int(action_id), confirm=bool(confirm), note=note or "")
         except (AssistantError, ValueError) as exc:
             raise gr.Error(str(exc), print_exception=False) from exc
 

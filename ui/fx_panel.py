@@ -1,5 +1,6 @@
 """The FX desk tab: a currency's board-rate history as a chart, a converter and the declaration
-check. A thin shell over the FX service, as the chat is over the assistant service."""
+check. A thin shell over `FxDesk`, called with the logged-in user: the desk decides who may
+(every role may read board rates) and its refusal is what the tab shows."""
 
 from __future__ import annotations
 
@@ -70,12 +71,13 @@ def _error(exc: Exception) -> str:
 
 
 def build(
-    fx: Any, user_of: Callable[[gr.Request], Any], lang0: str
+    desk: Any, user_of: Callable[[gr.Request], Any], lang0: str
 ) -> tuple[Callable[[str], dict[Any, Any]], list[Any]]:
     """Lay out the tab's components in the current Blocks context and wire them. Returns the
     function that relabels them for a language, and the components it updates (the page calls
     it when the language changes)."""
-    currencies = [c for c in fx.currencies() if c != "TWD"] if fx is not None else []
+    # The currency list is public (which boards exist), so it is read without a user.
+    currencies = [c for c in desk.currencies() if c != "TWD"] if desk is not None else []
     first = currencies[0] if currencies else None
     with gr.Group():
         hist_title = gr.Markdown(f"### {_t('history', lang0)}")
@@ -117,11 +119,17 @@ def build(
             chk_btn = gr.Button(_t("check", lang0), variant="primary", elem_id="twfin-fx-check")
             chk_out = gr.Markdown(elem_id="twfin-fx-duties")
 
+    def _desk() -> Any:
+        if desk is None:
+            raise AssistantError("此伺服器未提供外匯服務 / this server has no FX desk")
+        return desk
+
     def history(currency: str, kind_value: str, a: str, b: str, request: gr.Request) -> Any:
-        user_of(request)
         buys, sells = (f"{zh} {en}" for zh, en in (_TEXT["bank_buys"], _TEXT["bank_sells"]))
         try:
-            rows = fx.history(currency, kind=kind_value, start=_date(a), end=_date(b))
+            rows = _desk().history(
+                user_of(request), currency, kind=kind_value, start=_date(a), end=_date(b)
+            )
         except (AssistantError, ValueError) as exc:
             return gr.update(value=None), _error(exc)
         frame = pd.DataFrame(
@@ -148,16 +156,20 @@ def build(
         on: str,
         request: gr.Request,
     ) -> str:
-        user_of(request)
         try:
-            c = fx.convert(
-                parse_amount(text),
-                a,
-                b,
-                side=side_value if "TWD" in (a, b) else None,
-                kind=kind_value,
-                on=_date(on),
-            ).to_dict()
+            c = (
+                _desk()
+                .convert(
+                    user_of(request),
+                    parse_amount(text),
+                    a,
+                    b,
+                    side=side_value if "TWD" in (a, b) else None,
+                    kind=kind_value,
+                    on=_date(on),
+                )
+                .to_dict()
+            )
         except (AssistantError, ValueError, ArithmeticError) as exc:
             return _error(exc)
         stale = f" · {c['stale_days']} d" if c.get("stale_days") else ""
@@ -170,15 +182,19 @@ def build(
     def check(
         who: str, text: str, currency: str, ytd_text: str, on: str, request: gr.Request
     ) -> str:
-        user_of(request)
         try:
-            r = fx.check(
-                customer=who,
-                amount=parse_amount(text),
-                currency=currency,
-                ytd_usd=parse_amount(ytd_text or "0"),
-                on=_date(on),
-            ).to_dict()
+            r = (
+                _desk()
+                .check(
+                    user_of(request),
+                    customer=who,
+                    amount=parse_amount(text),
+                    currency=currency,
+                    ytd_usd=parse_amount(ytd_text or "0"),
+                    on=_date(on),
+                )
+                .to_dict()
+            )
         except (AssistantError, ValueError, ArithmeticError) as exc:
             return _error(exc)
         flags = (

@@ -126,10 +126,6 @@ _TEXT: dict[str, tuple[str, str]] = {
     "fraud_reject": ("駁回", "Reject"),
     "fraud_none_pending": ("目前沒有待確認的動作。", "No actions await a decision."),
     "fraud_pick_first": ("請先選擇一個待確認的動作。", "Choose a pending action first."),
-    "fraud_view_only": (
-        "您的角色（{role}）不能檢視防詐案件；僅限防詐調查人員與系統管理員。",
-        "Your role ({role}) may not see fraud cases: fraud investigators and administrators only.",
-    ),
     "fraud_done_flag": (
         "已確認動作 #{id}：帳戶 {account} 狀態 {before} → {after}",
         "Action #{id} confirmed: account {account} status {before} → {after}",
@@ -167,7 +163,24 @@ _TEXT: dict[str, tuple[str, str]] = {
     "fraud_note_label": ("備註", "note"),
     # ---- the admin tab (ui/admin_panel.py) ----
     "tab_admin": ("管理", "Admin"),
-    "admin_only": ("⛔ 僅限系統管理員 / admins only", "⛔ Admins only / 僅限系統管理員"),
+    "switch_title": ("語言模型開關", "Language model switch"),
+    "switch_on": ("開啟", "on"),
+    "switch_off": ("關閉（回答不經語言模型生成）", "off (answers composed without the model)"),
+    "switch_state": ("目前：{state}", "Now: {state}"),
+    "switch_changed": (
+        "（{by} 於 {at} 設定；理由：{reason}）",
+        "(set by {by} at {at}; reason: {reason})",
+    ),
+    "switch_reason": ("理由（記入稽核軌跡）", "Reason (kept in the audit trail)"),
+    "switch_apply": ("套用", "Apply"),
+    "switch_done": ("已將語言模型{state}", "Language model switched {state}"),
+    "logins_title": ("登入紀錄", "Login record"),
+    "logins_failed": ("只看失敗的登入", "Failed logins only"),
+    "logins_refresh": ("重新整理", "Refresh"),
+    "logins_col_at": ("時間", "At"),
+    "logins_col_user": ("帳號", "User"),
+    "logins_col_outcome": ("結果", "Outcome"),
+    "logins_col_source": ("來源", "Source"),
     "eval_title": ("模型評測紀錄", "Model evaluations"),
     "eval_intro": (
         "以 `assistant eval models` 執行的評測；每個模型以檔名、量化方式與 sha256 標示。",

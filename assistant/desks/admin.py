@@ -1,11 +1,12 @@
-"""The admin desk: switches that act for everyone, the login record, and user accounts."""
+"""The admin desk: switches that act for everyone, the login record, user accounts and the
+record of model evaluations."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from assistant.desks.base import AuditTrail, Desk, LoginRequired
-from assistant.errors import AuthError
+from assistant.errors import AuthError, NotFound
 from assistant.permissions import UserContext
 from assistant.switches import Switches
 from assistant.users import UserStore
@@ -13,13 +14,29 @@ from assistant.users import UserStore
 SETUP = UserContext("setup", "admin")  # who the audit names for the very first account
 
 
+class EvalRuns(Protocol):
+    """The part of the evaluation store the desk reads (``assistant.modeleval.store.EvalStore``)."""
+
+    def list_runs(self, limit: int = 50) -> list[dict[str, Any]]: ...
+
+    def get_run(self, run_id: str, items: bool = True) -> dict[str, Any] | None: ...
+
+
 class AdminDesk(Desk):
     area = "admin"
 
-    def __init__(self, users: UserStore, switches: Switches, audit: AuditTrail) -> None:
+    def __init__(
+        self,
+        users: UserStore,
+        switches: Switches,
+        audit: AuditTrail,
+        *,
+        evals: EvalRuns | None = None,
+    ) -> None:
         super().__init__(audit)
         self._users = users
         self._switches = switches
+        self._evals = evals
 
     # ---- switches ---------------------------------------------------------------------
 
@@ -98,3 +115,23 @@ class AdminDesk(Desk):
         u = user if user.name == name else self.allow(user, "admin.users", {"name": name})
         self._users.set_password(name, password)
         self.record(u, "admin.passwd", {"name": name}, "password changed")
+
+    # ---- model evaluations ------------------------------------------------------------
+
+    def eval_runs(self, user: UserContext | None, limit: int = 50) -> list[dict[str, Any]]:
+        """Past model evaluations, newest first, with their per-model summaries."""
+        args = {"limit": limit}
+        u = self.allow(user, "admin.evals", args)
+        rows = self._evals.list_runs(limit) if self._evals is not None else []
+        self.record(u, "admin.evals", args, f"{len(rows)} runs")
+        return rows
+
+    def eval_run(self, user: UserContext | None, run_id: str) -> dict[str, Any]:
+        """One evaluation by its id, without its per-item results (those stay in the store)."""
+        args = {"run": run_id}
+        u = self.allow(user, "admin.evals", args)
+        found = self._evals.get_run(run_id, items=False) if self._evals is not None else None
+        if found is None:
+            raise NotFound(f"沒有這筆評測 / no such run: {run_id}")
+        self.record(u, "admin.eval", args, str(found.get("status")))
+        return found
