@@ -26,12 +26,12 @@ from agents.compliance.compose import compose_without_model, key_terms
 from agents.compliance.tools import search_regulations
 from agents.context import RunContext
 from agents.credit.parse import parse_request
-from agents.credit.state import CreditInput, CreditOutput, CreditState
+from agents.credit.state import CREDIT_REVIEW, CreditInput, CreditOutput, CreditState
 from agents.deps import AgentDeps
+from agents.interrupts import ReviewDecision
 from agents.registry import AgentSpec
 from agents.steps import composed_result, emit, node_span
 from agents.toolcall import call_tool
-from assistant.credit.scoring import model_path
 from assistant.errors import AssistantError
 from knowledge.analyzer import is_mostly_english
 
@@ -46,8 +46,6 @@ KEY_RATIOS = (
     "roe",
     "ocf_to_current_liabilities",
 )
-ACTIONS = ("approve", "edit", "reject")
-ACTION_ZH = {"approve": "核准", "edit": "修改後核准", "reject": "退回"}
 PENDING_ZH = "待覆核"
 NEED_REPORT = (
     "請先上傳公司財報 PDF（公開資訊觀測站 IFRS 財務報告），再提出徵信分析需求，例如「幫我做徵信分析"
@@ -110,7 +108,7 @@ def build(deps: AgentDeps) -> Any:
                 note(f"regulations: {len(hits)} articles")
             elif mode == "need_report":
                 note("no report")
-            elif deps.credit is None:
+            elif deps.credit_desk is None:
                 problems.append("徵信服務未啟用 / the credit service is not configured")
             else:
                 out = _draft(state, runtime.context, calls, problems)
@@ -120,22 +118,24 @@ def build(deps: AgentDeps) -> Any:
     def _draft(
         state: CreditState, ctx: RunContext, calls: list[dict[str, Any]], problems: list[str]
     ) -> dict[str, Any]:
-        from assistant.credit.ratios import compute
         from assistant.credit.rules import Facility
-        from assistant.credit.statements import extract
 
-        svc = deps.credit
+        # Every tool is a desk method called with the run's user: the desk checks the role and
+        # writes the audit record (the file by its sha256, the draft by its id).
+        desk = deps.credit_desk
+        user, conv = ctx.user, ctx.conversation_id
         pdf = Path(state["report"] or "")
         x = call_tool(
             t,
-            ctx.user,
+            user,
             calls,
             problems,
             "credit_extract",
             {"file": pdf.name},
-            lambda a: extract(pdf),
+            lambda a: desk.extract(user, pdf, conversation_id=conv),
             lambda o: (
-                f"{o.company or '-'}; {len(o.items)} items; periods {', '.join(str(p) for p in o.periods)}; "
+                f"{o.company or '-'}; {len(o.items)} items; "
+                f"periods {', '.join(str(p) for p in o.periods)}; "
                 f"pages {', '.join(str(p) for i in o.statements.values() for p in i.pages)}"
             ),
         )
@@ -143,41 +143,40 @@ def build(deps: AgentDeps) -> Any:
             return {}
         report = call_tool(
             t,
-            ctx.user,
+            user,
             calls,
             problems,
             "credit_ratios",
             {"file": pdf.name},
-            lambda a: compute(x),
+            lambda a: desk.ratios(user, x, conversation_id=conv),
             lambda o: f"{sum(1 for r in o.ratios if r.values and r.values[0] is not None)} ratios",
         )
         if report is None:
             return {}
         pd_score = None
-        pd_file = model_path(svc.data_dir)
-        if pd_file.is_file():
+        if desk.pd_model_ready():
             # Only when a PD model was trained on columns that a company's statements have
             # (schema items and ratio names); a model of card holders cannot score a company.
             pd_score = call_tool(
                 t,
-                ctx.user,
+                user,
                 calls,
                 problems,
                 "credit_score",
-                {"file": pdf.name, "model": pd_file.name},
-                lambda a: _pd(pd_file, x, report),
+                {"file": pdf.name},
+                lambda a: desk.score_statements(user, x, report, conversation_id=conv),
                 lambda o: f"PD {o['pd']:.4f}",
             )
         facility = Facility.from_dict(state["request"]["facility"])
         draft = call_tool(
             t,
-            ctx.user,
+            user,
             calls,
             problems,
             "credit_memo",
             {"file": pdf.name, **{k: v for k, v in facility.to_dict().items() if v}},
             # the extraction is handed on, so the 3-second read is not done twice
-            lambda a: svc.draft(pdf, facility, user=ctx.user.name, extraction=x),
+            lambda a: desk.draft(user, pdf, facility, extraction=x, conversation_id=conv),
             lambda o: f"draft #{o.id}; {len(o.flags)} flags; {len(o.rules)} rules; {o.docx_path}",
         )
         if draft is None:
@@ -230,84 +229,55 @@ def build(deps: AgentDeps) -> Any:
             draft,
             steps,
         )
-        payload: dict[str, Any] = {
-            "kind": "credit_review",
-            "draft_id": draft["id"],
-            "summary": summary,
-            "docx": draft.get("docx"),
-            "markdown": draft.get("markdown", ""),
-            "actions": list(ACTIONS),
-            "error": None,
+        payload = CREDIT_REVIEW.payload(
+            draft_id=draft["id"],
+            summary=summary,
+            docx=draft.get("docx"),
+            markdown=draft.get("markdown", ""),
             # what the service answers with while the review waits
-            "result": result,
-        }
+            result=result,
+        )
         outcome: dict[str, Any] | None = None
-        # A decision the credit service refuses (four eyes: the maker may not approve their own
-        # draft) asks again, with the reason; on resume the refused decisions replay and are
-        # refused again in the same order, so each interrupt gets its own answer back.
+        # A decision the desk refuses (four eyes: the maker may not approve their own draft)
+        # asks again, with the reason; on resume the refused decisions replay and are refused
+        # again in the same order, so each interrupt gets its own answer back.
         while outcome is None:
-            decision = interrupt(payload)
+            decision = CREDIT_REVIEW.decision(interrupt(payload))
             try:
                 outcome = _decide(draft["id"], decision, runtime.context)
             except AssistantError as exc:
-                status = _status(draft["id"])
+                status = deps.credit_desk.status(runtime.context.user, draft["id"])
                 if status != "draft":  # decided elsewhere (the CLI): nothing left to review
-                    outcome = {
-                        "error": str(exc),
-                        "status": status,
-                        "action": decision.get("action"),
-                    }
+                    outcome = {"error": str(exc), "status": status, "action": decision.action}
                     break
                 payload = {**payload, "error": str(exc)}
         with node_span(t, "credit.review", steps) as note:
             note(f"{outcome.get('action')} → {outcome.get('status')}")
         return {"decision": outcome, "steps": steps}
 
-    def _status(memo_id: int) -> str:
-        try:
-            return deps.credit.get(memo_id).status
-        except AssistantError:
-            return "missing"
-
-    def _decide(memo_id: int, decision: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
-        svc = deps.credit
-        action = decision.get("action")
-        # The checker is who resumed the run (the service checked their role); the name comes
-        # with the decision so that a replay on resume decides as the same person.
-        checker = decision.get("user") or ctx.user.name
-        note = (decision.get("note") or "").strip()
-        if action == "approve":
-            d = svc.approve(memo_id, checker, note=note)
-        elif action == "edit":
-            d = svc.approve(memo_id, checker, edited_markdown=decision.get("markdown"), note=note)
-        elif action == "reject":
-            d = svc.reject(memo_id, checker, note)
-        else:
-            raise AssistantError(f"不明的覆核動作 / unknown review action: {action!r}")
-        final_path = None
-        if d.final_markdown is not None:
-            final_path = svc.memo_dir / f"credit-memo-{memo_id}-final.md"
-            final_path.parent.mkdir(parents=True, exist_ok=True)
-            final_path.write_text(d.final_markdown, encoding="utf-8")
-        args = {**d.audit_args(), "final_markdown": d.final_markdown, "action": action}
-        audit_id = deps.audit.record_action(
+    def _decide(memo_id: int, decision: ReviewDecision, ctx: RunContext) -> dict[str, Any]:
+        # The desk checks that who resumed may decide and records the decision; the checker's
+        # name comes with the decision so that a replay on resume decides as the same person.
+        done = deps.credit_desk.decide(
             ctx.user,
+            memo_id,
+            decision.action,
+            markdown=decision.markdown,
+            note=decision.note,
             conversation_id=ctx.conversation_id,
-            action=f"credit.{d.action}",
-            args=args,
-            outcome=d.status,
-            agent="credit",
+            checker=decision.user or None,
         )
+        d = done.decision
         return {
-            "action": action,
+            "action": decision.action,
             "status": d.status,
             "checker": d.checker,
             "maker": d.maker,
             "edited": d.edited,
             "note": d.note,
             "decided_at": d.decided_at.isoformat(timespec="seconds"),
-            "final_file": str(final_path) if final_path else None,
-            "audit_id": audit_id,
+            "final_file": str(done.final_file) if done.final_file else None,
+            "audit_id": done.audit_id,
         }
 
     def compose(state: CreditState) -> dict[str, Any]:
@@ -511,4 +481,5 @@ SPEC = AgentSpec(
         "Draft a credit memo from this financial report, NT$50 million working capital",
     ),
     build=build,
+    review=CREDIT_REVIEW,
 )
