@@ -55,6 +55,8 @@ if TYPE_CHECKING:  # the desks import their domains (sklearn, pypdf): built on f
 class Container:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        # The agents' shared services, made by build_graph; each run's context carries them.
+        self.agent_deps: AgentDeps | None = None
 
     @cached_property
     def engine(self) -> Engine:
@@ -291,6 +293,7 @@ class Container:
             credit=self.credit,
             credit_desk=self.credit_desk,
         )
+        self.agent_deps = deps
         return build_graph(deps, specs, self._checkpointer[0])
 
     @cached_property
@@ -304,8 +307,9 @@ class Container:
     def service_with(self, llm: LLM) -> AssistantService:
         """The assistant on this knowledge base with another model (benchmarks compare models
         side by side in one process, where Qdrant local mode allows one client per folder)."""
+        graph = self.graph  # first: building it makes the agents' deps
         return AssistantService(
-            self.graph,
+            graph,
             llm,
             self.conversations,
             self.audit,
@@ -317,6 +321,7 @@ class Container:
             max_upload_mb=self.settings.credit.max_upload_mb,
             model_enabled=lambda: self.switches.enabled("model"),
             reviews=self.review_gates(),
+            deps=self.agent_deps,
         )
 
     def warm_up(self) -> None:

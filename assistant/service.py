@@ -7,7 +7,7 @@ import hashlib
 import queue
 import re
 import shutil
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ class AssistantService:
         model_enabled: Callable[[], bool] | None = None,
         canary: str | None = None,
         reviews: Sequence[ReviewGate] = (),
+        deps: Any = None,
     ) -> None:
         self._graph = graph
         self._llm = llm
@@ -62,6 +63,8 @@ class AssistantService:
         # The human steps of the registered agents (their specs' review contracts), each with
         # the desk that decides who may take the decision: nothing here knows a kind by name.
         self._reviews = tuple(reviews)
+        # The agents' shared services, handed to every run in its context (agents.deps).
+        self._deps = deps
 
     @property
     def canary(self) -> str:
@@ -212,7 +215,7 @@ class AssistantService:
         snapshot = self._graph.get_state({"configurable": {"thread_id": conv}})
         return self._matching(it.value for it in snapshot.interrupts)
 
-    def _matching(self, values: Any) -> tuple[ReviewGate, ReviewPayload] | None:
+    def _matching(self, values: Iterable[Any]) -> tuple[ReviewGate, ReviewPayload] | None:
         """The first interrupt value that a registered review contract reads as its own."""
         for value in values:
             for gate in self._reviews:
@@ -243,7 +246,7 @@ class AssistantService:
         # The canary and the data rule go first in every system prompt of the turn, and every
         # output is scanned for the canary before it is shown (agents.promptguard).
         llm = MeteredLLM(GuardedLLM(self._turn_llm(), self._canary))
-        ctx = RunContext(user=user, llm=llm, conversation_id=conv)
+        ctx = RunContext(user=user, llm=llm, conversation_id=conv, deps=self._deps)
         config = {"configurable": {"thread_id": conv}, "recursion_limit": 40}
         with self._t.span(
             "assistant.ask", **{"user.role": user.role, "conversation.id": conv}
