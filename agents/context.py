@@ -83,3 +83,6 @@ class RunContext:
     conversation_id: str | None = None  # for what a tool files against the conversation
     # Marks the data (retrieved text, tool results) in this turn's prompts as data.
     fence: Fence = field(default_factory=Fence)
+    # The shared services (agents.deps.AgentDeps) for agents whose nodes are module-level
+    # functions of (state, runtime); not in the checkpoint, like the rest of the context.
+    deps: Any = None

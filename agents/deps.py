@@ -28,3 +28,4 @@ class AgentDeps:
     fraud: Any | None = None  # assistant.fraud.service.FraudService, for the fraud agent
     fraud_actions: Any | None = None  # assistant.fraud.actions.ActionDesk: proposals only
     credit: Any | None = None  # assistant.credit.service.CreditService, for the credit agent
+    credit_desk: Any | None = None  # assistant.desks.credit.CreditDesk: the credit agent's tools

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from agents.interrupts import ReviewContract
+
 
 @dataclass(frozen=True)
 class AgentSpec:
@@ -18,3 +20,5 @@ class AgentSpec:
     examples: tuple[str, ...]
     # Builds the agent's compiled subgraph from the shared dependencies.
     build: Callable[[Any], Any]
+    # The agent's human step, when it pauses for a person's decision (the credit review).
+    review: ReviewContract | None = None

@@ -6,6 +6,7 @@ never loads torch). Everything else receives its collaborators through its const
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.engine import Engine
 
 from agents.deps import AgentDeps
+from agents.interrupts import ReviewGate
 from agents.registry import AgentSpec
 from assistant.audit import AuditLog
 from assistant.checkpoints import make_checkpointer
@@ -43,6 +45,7 @@ from knowledge.vectorstore import QdrantStore
 if TYPE_CHECKING:  # the desks import their domains (sklearn, pypdf): built on first use
     from assistant.desks.admin import AdminDesk
     from assistant.desks.audit import AuditDesk
+    from assistant.desks.base import Desk
     from assistant.desks.compliance import ComplianceDesk
     from assistant.desks.credit import CreditDesk
     from assistant.desks.fraud import FraudDesk
@@ -52,6 +55,8 @@ if TYPE_CHECKING:  # the desks import their domains (sklearn, pypdf): built on f
 class Container:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        # The agents' shared services, made by build_graph; each run's context carries them.
+        self.agent_deps: AgentDeps | None = None
 
     @cached_property
     def engine(self) -> Engine:
@@ -256,6 +261,19 @@ class Container:
 
         return [COMPLIANCE, FX, FRAUD, CREDIT]
 
+    def review_gates(self) -> list[ReviewGate]:
+        """The registered agents' human steps, each with the desk that checks who may decide
+        (built only for the areas a review contract names)."""
+        desks: dict[str, Callable[[], Desk]] = {
+            "credit": lambda: self.credit_desk,
+            "fraud": lambda: self.fraud_desk,
+        }
+        return [
+            ReviewGate(s.review, desks[s.review.area]())
+            for s in self.agent_specs()
+            if s.review is not None
+        ]
+
     def build_graph(self) -> Any:
         from agents.graph import build_graph
 
@@ -274,7 +292,9 @@ class Container:
             fraud=self.fraud,
             fraud_actions=self.fraud_actions,
             credit=self.credit,
+            credit_desk=self.credit_desk,
         )
+        self.agent_deps = deps
         return build_graph(deps, specs, self._checkpointer[0])
 
     @cached_property
@@ -288,8 +308,9 @@ class Container:
     def service_with(self, llm: LLM) -> AssistantService:
         """The assistant on this knowledge base with another model (benchmarks compare models
         side by side in one process, where Qdrant local mode allows one client per folder)."""
+        graph = self.graph  # first: building it makes the agents' deps
         return AssistantService(
-            self.graph,
+            graph,
             llm,
             self.conversations,
             self.audit,
@@ -300,6 +321,8 @@ class Container:
             # refusal with a small file); it was a fixed 50 MiB
             max_upload_mb=self.settings.credit.max_upload_mb,
             model_enabled=lambda: self.switches.enabled("model"),
+            reviews=self.review_gates(),
+            deps=self.agent_deps,
         )
 
     def warm_up(self) -> None:

@@ -7,7 +7,7 @@ import hashlib
 import queue
 import re
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -16,19 +16,18 @@ from langgraph.types import Command
 
 from agents.context import MeteredLLM, RunContext
 from agents.graph import record_turn, to_answer
+from agents.interrupts import ReviewGate, ReviewPayload
 from agents.promptguard import GuardedLLM, new_canary
 from assistant.answers import Answer, Event, Step
 from assistant.audit import AuditLog
 from assistant.conversations import ConversationStore, ConversationSummary, StoredMessage
-from assistant.errors import AssistantError, AuthError
+from assistant.errors import AssistantError
 from assistant.llm.base import LLM
 from assistant.permissions import UserContext
 from assistant.telemetry import Telemetry
 
 _DONE = object()
 MAX_UPLOAD_MB = 50  # a MOPS annual report is 2-10 MB; anything far larger is not one
-REVIEW_ACTIONS = ("approve", "edit", "reject")
-ACTION_ZH = {"approve": "核准", "edit": "修改後核准", "reject": "退回"}
 
 
 class AssistantService:
@@ -46,6 +45,8 @@ class AssistantService:
         max_upload_mb: int = MAX_UPLOAD_MB,
         model_enabled: Callable[[], bool] | None = None,
         canary: str | None = None,
+        reviews: Sequence[ReviewGate] = (),
+        deps: Any = None,
     ) -> None:
         self._graph = graph
         self._llm = llm
@@ -59,6 +60,11 @@ class AssistantService:
         self._model_enabled = model_enabled or (lambda: True)
         self._canary = canary or new_canary()
         self._workers = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="turn")
+        # The human steps of the registered agents (their specs' review contracts), each with
+        # the desk that decides who may take the decision: nothing here knows a kind by name.
+        self._reviews = tuple(reviews)
+        # The agents' shared services, handed to every run in its context (agents.deps).
+        self._deps = deps
 
     @property
     def canary(self) -> str:
@@ -116,15 +122,12 @@ class AssistantService:
         # Files are checked and stored before anything else, so a refused file starts nothing.
         stored = [str(self.store_upload(user, Path(p))) for p in attachments or []]
         conv = self._conversations.open(user, conversation_id, question)
-        waiting = self._pending_value(conv) if conversation_id else None
+        waiting = self._waiting(conv) if conversation_id else None
         if waiting is not None:
             # A new question would start a new run over the paused one and lose the review:
             # the analyst decides first, or asks in a new conversation.
-            raise AssistantError(
-                f"此對話的徵信報告草稿 #{waiting['draft_id']} 待覆核，請先核准、修改後核准或退回，"
-                f"或開新對話提問 / memo draft #{waiting['draft_id']} awaits review in this "
-                "conversation: decide on it first, or ask in a new conversation"
-            )
+            gate, payload = waiting
+            raise AssistantError(gate.contract.still_waiting(payload))
         inputs = {
             "question": question,
             "conversation_id": conv,
@@ -135,48 +138,47 @@ class AssistantService:
         yield from self._run(user, question, conv, inputs)
 
     def resume(self, user: UserContext, conversation_id: str, decision: dict[str, Any]) -> Answer:
-        """The analyst's decision on the draft a conversation waits on: ``{"action": "approve" |
-        "edit" | "reject", "markdown": str | None, "note": str}``. Only a user who may use the
-        credit agent decides; the answer says what was decided and where the final text is."""
+        """The decision on the review a conversation waits on: ``{"action": "approve" | "edit" |
+        "reject", "markdown": str | None, "note": str}``. Only a role that may perform the
+        review contract's desk operation decides; the answer says what was decided and where
+        the final text is."""
         return _last_answer(self.stream_resume(user, conversation_id, decision))
 
     def stream_resume(
         self, user: UserContext, conversation_id: str, decision: dict[str, Any]
     ) -> Iterator[Event]:
-        if not user.may_use("credit"):
-            # Decided here, in code, before the paused run is touched; the attempt is recorded.
-            self._audit.record_action(
-                user,
-                conversation_id=None,
-                action="access_denied",
-                args={"conversation": conversation_id, "review": decision.get("action")},
-                outcome="角色不能覆核徵信報告 / role may not review credit memos",
-            )
-            raise AuthError(
-                f"你的角色（{user.role}）不能覆核徵信報告 / your role may not review credit memos"
-            )
+        if not any(g.may_decide(user) for g in self._reviews):
+            # Decided in code before the conversation is opened or the paused run touched: a
+            # role that may decide no review learns nothing of the conversation. The desk
+            # records the refusal (access_denied).
+            args = {"conversation": conversation_id, "review": decision.get("action")}
+            for gate in self._reviews:
+                gate.authorise(user, args)
+            raise AssistantError("沒有可覆核的項目 / no agent here pauses for a review")
         conv = self._conversations.open(user, conversation_id, "")  # must be the user's
-        waiting = self._pending_value(conv)
+        waiting = self._waiting(conv)
         if waiting is None:
             raise AssistantError(
-                "這段對話沒有待覆核的徵信報告草稿 / nothing in this conversation awaits review"
+                "這段對話沒有待覆核的項目 / nothing in this conversation awaits review"
             )
-        d = _checked_decision(decision, user)
-        question = (
-            f"覆核徵信報告草稿 #{waiting['draft_id']}：{ACTION_ZH[d['action']]} / review: "
-            f"{d['action']}" + (f"（{d['note']}）" if d["note"] else "")
+        gate, payload = waiting
+        # The review waiting here may need another operation than the one the role has.
+        gate.authorise(
+            user, {"conversation": conv, "review": decision.get("action")}, conversation_id=conv
         )
+        d = gate.contract.check(decision, user)
+        question = gate.contract.question(payload, d)
         # The turn's question becomes the decision, so the audit record and the conversation
         # written by the audit node when the run ends say what was decided.
-        command = Command(resume=d, update={"question": question})
+        command = Command(resume=d.model_dump(), update={"question": question})
         yield from self._run(user, question, conv, command)
 
     def pending(self, user: UserContext, conversation_id: str) -> dict[str, Any] | None:
         """The review a conversation waits on (draft id, allowed actions, DOCX, the draft's
         Markdown to edit), or None."""
         conv = self._conversations.open(user, conversation_id, "")
-        waiting = self._pending_value(conv)
-        return _pending_field(waiting) if waiting is not None else None
+        waiting = self._waiting(conv)
+        return waiting[1].pending() if waiting is not None else None
 
     def store_upload(self, user: UserContext, path: Path) -> Path:
         """Keep an uploaded report under ``uploads/<user>/<sha256>.pdf``: checked (a PDF, at
@@ -208,11 +210,18 @@ class AssistantService:
             tmp.replace(target)  # never a half-copied file under the final name
         return target
 
-    def _pending_value(self, conv: str) -> dict[str, Any] | None:
+    def _waiting(self, conv: str) -> tuple[ReviewGate, ReviewPayload] | None:
+        """The review a conversation's paused run waits on, with its gate, or None."""
         snapshot = self._graph.get_state({"configurable": {"thread_id": conv}})
-        for it in snapshot.interrupts:
-            if isinstance(it.value, dict) and it.value.get("kind") == "credit_review":
-                return it.value
+        return self._matching(it.value for it in snapshot.interrupts)
+
+    def _matching(self, values: Iterable[Any]) -> tuple[ReviewGate, ReviewPayload] | None:
+        """The first interrupt value that a registered review contract reads as its own."""
+        for value in values:
+            for gate in self._reviews:
+                payload = gate.contract.read(value)
+                if payload is not None:
+                    return gate, payload
         return None
 
     def _run(self, user: UserContext, question: str, conv: str, inputs: Any) -> Iterator[Event]:
@@ -237,7 +246,7 @@ class AssistantService:
         # The canary and the data rule go first in every system prompt of the turn, and every
         # output is scanned for the canary before it is shown (agents.promptguard).
         llm = MeteredLLM(GuardedLLM(self._turn_llm(), self._canary))
-        ctx = RunContext(user=user, llm=llm, conversation_id=conv)
+        ctx = RunContext(user=user, llm=llm, conversation_id=conv, deps=self._deps)
         config = {"configurable": {"thread_id": conv}, "recursion_limit": 40}
         with self._t.span(
             "assistant.ask", **{"user.role": user.role, "conversation.id": conv}
@@ -263,13 +272,9 @@ class AssistantService:
                     event = _event(chunk)
                     if event is not None:
                         yield event
-            paused = [
-                i.value
-                for i in final.get("__interrupt__", ())
-                if isinstance(i.value, dict) and i.value.get("kind") == "credit_review"
-            ]
-            if paused:
-                answer = self._paused(user, question, conv, final, paused[0], ctx)
+            paused = self._matching(i.value for i in final.get("__interrupt__", ()))
+            if paused is not None:
+                answer = self._paused(user, question, conv, final, paused[1], ctx)
             else:
                 answer = to_answer(final, ctx)  # type: ignore[arg-type]
             span.set_attribute("answer.agent", answer.agent)
@@ -284,17 +289,17 @@ class AssistantService:
         question: str,
         conv: str,
         state: dict[str, Any],
-        waiting: dict[str, Any],
+        waiting: ReviewPayload,
         ctx: RunContext,
     ) -> Answer:
         """The answer of a turn paused for review. The graph's answer and audit nodes do not run
         while it waits, so the turn is audited and stored here, as the audit node would; when
         the run resumes the audit node records the decided turn as usual."""
-        result = waiting["result"]
+        result = waiting.result
         answer = to_answer({**state, "result": result}, ctx)  # type: ignore[arg-type]
-        if waiting.get("error"):
-            answer.answer = f"⚠ {waiting['error']}\n\n{answer.answer}"
-        answer.pending = _pending_field(waiting)
+        if waiting.error:
+            answer.answer = f"⚠ {waiting.error}\n\n{answer.answer}"
+        answer.pending = waiting.pending()
         answer.audit_id = record_turn(
             self._audit,
             self._conversations,
@@ -339,38 +344,3 @@ def _last_answer(events: Iterator[Event]) -> Answer:
             answer = event.answer
     assert answer is not None
     return answer
-
-
-def _pending_field(waiting: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "kind": waiting["kind"],
-        "draft_id": waiting["draft_id"],
-        "actions": list(waiting.get("actions") or REVIEW_ACTIONS),
-        "docx": waiting.get("docx"),
-        "summary": waiting.get("summary", ""),
-        "markdown": waiting.get("markdown", ""),
-        "error": waiting.get("error"),
-    }
-
-
-def _checked_decision(decision: dict[str, Any], user: UserContext) -> dict[str, Any]:
-    """The decision as the paused run receives it, refused here when it cannot be carried out
-    (a decision that reached the run is kept by it: a malformed one would be replayed)."""
-    action = str(decision.get("action") or "").strip().lower()
-    if action not in REVIEW_ACTIONS:
-        raise AssistantError(
-            f"覆核動作須為 approve、edit 或 reject / the action must be approve, edit or reject: "
-            f"{action!r}"
-        )
-    markdown = decision.get("markdown")
-    note = str(decision.get("note") or "").strip()
-    if action == "edit" and not (markdown or "").strip():
-        raise AssistantError("修改後核准需附修改後的報告 / an edit needs the edited memo text")
-    if action == "reject" and not note:
-        raise AssistantError("退回需註明理由 / a rejection needs a note saying why")
-    return {
-        "action": action,
-        "markdown": markdown if action == "edit" else None,
-        "note": note,
-        "user": user.name,
-    }

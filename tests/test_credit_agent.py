@@ -11,6 +11,7 @@ checkpoints in a data folder of their own.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -112,8 +113,10 @@ def test_draft_waits_for_review_and_a_restarted_server_approves_it(
         assert f"| {pages} |" in ans.answer
     assert "〔銀行法第5條〕" in ans.answer  # the tenor rule, cited from the knowledge base
     assert any(c.label == "銀行法第5條" for c in ans.citations)
-    # The stored upload is named by its content, under the user's folder.
-    assert (data_dir / "uploads" / "analyst").glob("*.pdf")
+    # The stored upload is named by its content, under the user's folder. (A bare glob is a
+    # generator, always true: the files are listed and compared.)
+    stored = sorted((data_dir / "uploads" / "analyst").glob("*.pdf"))
+    assert [p.name for p in stored] == [f"{hashlib.sha256(PDF.read_bytes()).hexdigest()}.pdf"]
     # The paused turn is audited and stored though the audit node has not run yet.
     record = desk.audit.get(ans.audit_id)
     assert record.agent == "credit" and record.tool_calls[2]["name"] == "credit_memo"
@@ -154,9 +157,24 @@ def test_draft_waits_for_review_and_a_restarted_server_approves_it(
             for r in again.audit.recent(20)
             if r.route_method == "action" and r.conversation_id == ans.conversation_id
         ]
-        assert [a.tool_calls[0]["name"] for a in actions] == ["credit.approve"]
+        # The agent's tools and the decision went through the credit desk, which recorded
+        # each against the conversation (newest first).
+        assert [a.tool_calls[0]["name"] for a in actions] == [
+            "credit.approve",
+            "credit.draft",
+            "credit.extract",
+        ]
         assert actions[0].tool_calls[0]["args"]["memo_id"] == draft_id
         assert actions[0].tool_calls[0]["args"]["final_markdown"] == final.read_text("utf-8")
+        assert actions[1].tool_calls[0]["args"]["memo_id"] == draft_id
+        # The fx role's attempt to decide was refused by the desk and recorded there.
+        denied = [
+            r
+            for r in again.audit.recent(50, user_name="fx-reviewer")
+            if r.tool_calls and r.tool_calls[0]["name"] == "access_denied"
+        ]
+        assert [d.tool_calls[0]["args"]["operation"] for d in denied] == ["credit.decide"]
+        assert denied[0].agent == "credit"
         turn = again.audit.get(done.audit_id)  # the audit node's record of the decided turn
         assert turn.question.startswith(f"覆核徵信報告草稿 #{draft_id}：核准")
         assert again.service.pending(analyst, ans.conversation_id) is None
@@ -265,22 +283,35 @@ def test_cli_asks_with_a_report_and_reviews(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
     from assistant.cli import cli
+    from tests.test_ui import PASSWORD
 
     def run(*args: str) -> str:
-        result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path / "data"), *args])
+        # The CLI acts as a logged-in user: --user with ASSISTANT_PASSWORD.
+        result = CliRunner().invoke(
+            cli,
+            ["--data-dir", str(tmp_path / "data"), *args],
+            env={"ASSISTANT_PASSWORD": PASSWORD},
+        )
         assert result.exit_code == 0, result.output
         return result.output
 
     c = Container(make_settings(tmp_path / "data"))
     try:
-        c.cli_user()  # the CLI's own account; its default role may not be credit
-        c.users.ensure("cli-analyst", "credit")
+        c.users.add("cli-analyst", "credit", PASSWORD)
+        c.users.add("cli-fx", "fx", PASSWORD)
     finally:
         c.close()
     ans = json.loads(run("ask", QUESTION, "--attach", str(PDF), "--user", "cli-analyst", "--json"))
     assert ans["pending"]["kind"] == "credit_review"
     conv = ans["conversation_id"]
     assert f"#{ans['pending']['draft_id']}" in run("review", conv, "--user", "cli-analyst")
+    # A role that may not decide is refused, and the draft still waits.
+    refused = CliRunner().invoke(
+        cli,
+        ["--data-dir", str(tmp_path / "data"), "review", conv, "--approve", "--user", "cli-fx"],
+        env={"ASSISTANT_PASSWORD": PASSWORD},
+    )
+    assert refused.exit_code != 0 and "credit.decide" in refused.output
     out = run("review", conv, "--reject", "--note", "資料不足", "--user", "cli-analyst")
     assert "已退回" in out and "資料不足" in out
 

@@ -42,7 +42,7 @@ from assistant.credit.service import CreditService
 from assistant.credit.statements import Extraction, extract
 from assistant.db import make_engine
 from assistant.errors import AssistantError, AuthError, NotFound
-from tests.conftest import SHARED
+from tests.conftest import SHARED, make_settings
 
 PDF = SHARED / "statements" / "2301_202404_AI1.pdf"
 
@@ -428,13 +428,36 @@ def test_unknown_draft_id(engine: Engine, kb: Container, tmp_path: Path) -> None
 # ---------------------------------------------------------------- CLI
 
 
-def run(data: Path, *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, ["--data-dir", str(data), *args])
+PASSWORD = "correct-horse-42"
+
+
+def analyst(data: Path, name: str = "cli-analyst", role: str = "credit") -> str:
+    """A user the CLI logs in as (the credit commands read a borrower's report or decide)."""
+    c = Container(make_settings(data))
+    try:
+        c.users.add(name, role, PASSWORD)
+    finally:
+        c.close()
+    return name
+
+
+def run(data: Path, *args: str, user: str | None = "cli-analyst") -> tuple[int, str]:
+    who = ["--user", user] if user else []
+    result = CliRunner().invoke(
+        cli, ["--data-dir", str(data), *who, *args], env={"ASSISTANT_PASSWORD": PASSWORD}
+    )
     return result.exit_code, result.output
 
 
 def test_cli_memo_drafts_review_on_an_empty_knowledge_base(tmp_path: Path) -> None:
     data = tmp_path / "data"
+    analyst(data)
+    # Without a user nothing is read or drafted; a role without credit work is refused.
+    code, text = run(data, "credit", "drafts", user=None)
+    assert code == 1 and "--user" in text
+    analyst(data, "cli-fx", "fx")
+    code, text = run(data, "credit", "drafts", user="cli-fx")
+    assert code == 1 and "credit.read" in text
     out = tmp_path / "memo.docx"
     md = tmp_path / "memo.md"
     code, text = run(
@@ -482,6 +505,7 @@ def test_cli_memo_drafts_review_on_an_empty_knowledge_base(tmp_path: Path) -> No
 
 def test_cli_memo_text_output(tmp_path: Path) -> None:
     data = tmp_path / "data"
+    analyst(data)
     code, text = run(
         data, "credit", "memo", str(PDF), "--amount", "1.5億", "--tenor-months", "480",
         "--collateral", "住宅一戶", "--guarantor", "陳保證", "--facility-type", "housing",

@@ -8,7 +8,18 @@ from __future__ import annotations
 
 from typing import Any, TypedDict
 
+from agents.interrupts import ReviewContract
 from agents.state import Result, Turn
+
+# The maker-checker review the agent pauses for: a role that may ``credit.decide`` approves,
+# approves an edited text or rejects with a note (checked by the service through the desk).
+CREDIT_REVIEW = ReviewContract(
+    kind="credit_review",
+    operation="credit.decide",
+    area="credit",
+    subject_zh="徵信報告草稿",
+    subject_en="memo draft",
+)
 
 
 class CreditInput(TypedDict, total=False):
