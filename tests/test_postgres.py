@@ -68,14 +68,15 @@ def test_fraud_desk_on_postgres(pg: Path) -> None:
     try:
         assert c.engine.dialect.name == "postgresql"
         mule = _mule(c)
-        up = c.fraud.trace(mule, "up", 2)
-        assert up.transfers and all(t.hop in (1, 2) for t in up.transfers)
-        assert c.fraud.train()["fraud"] > 0
-        assert 0.0 <= c.fraud.score(mule)["score"] <= 1.0
         investigator = c.users.ensure("pg-investigator", "fraud")
+        desk = c.fraud_desk
+        up = desk.trace(investigator, mule, "up", 2)
+        assert up.transfers and all(t.hop in (1, 2) for t in up.transfers)
+        assert desk.train(investigator)["fraud"] > 0
+        assert 0.0 <= desk.score(investigator, mule)["score"] <= 1.0
         ans = c.service.ask(investigator, f"請把帳戶 {mule} 列為警示帳戶")
         proposal = ans.data["proposals"][0]
-        decided = c.fraud_actions.decide(proposal["id"], investigator, confirm=True)
+        decided = desk.decide(investigator, proposal["id"], confirm=True)
         assert decided["result"]["status_after"] == "警示"
         assert c.fraud.account(mule)["status"] == "警示"
         report = c.audit.verify()
