@@ -30,7 +30,7 @@ from agents.credit.state import CreditInput, CreditOutput, CreditState
 from agents.deps import AgentDeps
 from agents.registry import AgentSpec
 from agents.steps import composed_result, emit, node_span
-from agents.toolcall import call_tool
+from agents.toolcall import call_named_tool as call_tool
 from assistant.credit.scoring import model_path
 from assistant.errors import AssistantError
 from knowledge.analyzer import is_mostly_english
@@ -103,7 +103,7 @@ def build(deps: AgentDeps) -> Any:
             mode = state["mode"]
             if mode == "rules":
                 hits, call = search_regulations(
-                    deps.retriever, runtime.context.user, state["question"], deps.settings.top_k
+                    deps.compliance, runtime.context.user, state["question"], deps.settings.top_k
                 )
                 calls.append(call)
                 out["hits"] = hits
@@ -510,5 +510,14 @@ SPEC = AgentSpec(
         "用剛剛那份報表再算一次",
         "Draft a credit memo from this financial report, NT$50 million working capital",
     ),
-    build=build,
+    # Still a closure over its dependencies, its tools known by name (until it moves to the
+    # module-level shape with Tool objects).
+    build_with_deps=build,
+    named_tools=(
+        ("search_regulations", "compliance.search"),
+        ("credit_extract", "credit.read"),
+        ("credit_ratios", "credit.read"),
+        ("credit_score", "credit.read"),
+        ("credit_memo", "credit.draft"),
+    ),
 )
