@@ -9,11 +9,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from langgraph.runtime import Runtime
 
 from agents.promptguard import Fence
 from assistant.llm.base import LLM, Completion, Message
 from assistant.permissions import UserContext
+
+if TYPE_CHECKING:
+    from agents.deps import AgentDeps
+    from agents.router import Router
 
 
 class MeteredLLM:
@@ -83,6 +89,22 @@ class RunContext:
     conversation_id: str | None = None  # for what a tool files against the conversation
     # Marks the data (retrieved text, tool results) in this turn's prompts as data.
     fence: Fence = field(default_factory=Fence)
-    # The shared services (agents.deps.AgentDeps) for agents whose nodes are module-level
-    # functions of (state, runtime); not in the checkpoint, like the rest of the context.
-    deps: Any = None
+    # What the graph was built with (desks, settings, telemetry; the router of the top graph).
+    # The channel says who asks; ``agents.graph.AgentGraph`` adds these to every run, so the
+    # nodes are plain functions that read typed dependencies here instead of closing over them.
+    deps: AgentDeps | None = None
+    router: Router | None = None
+
+    @property
+    def services(self) -> AgentDeps:
+        if self.deps is None:
+            raise RuntimeError(
+                "執行環境缺少助理依賴（請經由 AgentGraph 執行）/ no agent dependencies in the run "
+                "context: run the graph through agents.graph.AgentGraph"
+            )
+        return self.deps
+
+
+def deps_of(runtime: Runtime[RunContext]) -> AgentDeps:
+    """The typed dependencies of the graph this node runs in."""
+    return runtime.context.services

@@ -1,31 +1,47 @@
-"""The services every agent may use, built once by the composition root and passed in."""
+"""What the agents work with, built once by the composition root: the desks they call with the
+user, and the shared plumbing (settings, telemetry, audit, conversations).
+
+The agents reach customer data and decisions only through desks, which check the role and
+write the audit record; no domain service is here except the credit service, which the credit
+agent still uses until it moves to ``credit_desk``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
-from assistant.audit import AuditLog
-from assistant.conversations import ConversationStore
-from assistant.settings import AgentSettings
-from assistant.telemetry import Telemetry
-from knowledge.analyzer import Analyzer
-from knowledge.search import Retriever
+if TYPE_CHECKING:  # the desks import their domains (sklearn, pypdf): typed, not loaded here
+    from assistant.audit import AuditLog
+    from assistant.conversations import ConversationStore
+    from assistant.desks.compliance import ComplianceDesk
+    from assistant.desks.credit import CreditDesk
+    from assistant.desks.fraud import FraudDesk
+    from assistant.desks.fx import FxDesk
+    from assistant.settings import AgentSettings
+    from assistant.telemetry import Telemetry
+    from knowledge.analyzer import Analyzer
+    from knowledge.embedder import Embedder
+    from knowledge.search import Retriever
 
 
-@dataclass
+@dataclass(frozen=True)
 class AgentDeps:
-    retriever: Retriever
+    compliance: ComplianceDesk
     analyzer: Analyzer
     telemetry: Telemetry
     settings: AgentSettings
     audit: AuditLog
     conversations: ConversationStore
     model_sha256: Callable[[], str]
-    embedder: Any | None = None  # for the router's similarity to example questions
-    fx: Any | None = None  # assistant.fx.service.FxService, for the FX agent
-    fraud: Any | None = None  # assistant.fraud.service.FraudService, for the fraud agent
-    fraud_actions: Any | None = None  # assistant.fraud.actions.ActionDesk: proposals only
-    credit: Any | None = None  # assistant.credit.service.CreditService, for the credit agent
-    credit_desk: Any | None = None  # assistant.desks.credit.CreditDesk: the credit agent's tools
+    embedder: Embedder | None = None  # for the router's similarity to example questions
+    fx: FxDesk | None = None
+    fraud: FraudDesk | None = None
+    credit_desk: CreditDesk | None = None
+
+    @property
+    def retriever(self) -> Retriever:
+        """For query analysis only (key terms, named laws), which reads no document; searches
+        go through :attr:`compliance`, which applies the role's document classes."""
+        return self.compliance.retriever

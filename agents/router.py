@@ -42,6 +42,11 @@ class Router:
     def agents(self) -> list[str]:
         return [s.name for s in self._specs]
 
+    def titles(self, agent: str) -> tuple[str, str]:
+        """The agent's name as users read it (zh, en), for a refusal."""
+        spec = next(s for s in self._specs if s.name == agent)
+        return spec.title_zh, spec.title_en
+
     def _keyword_scores(self, question: str) -> np.ndarray:
         text = fold(question).lower()
         hits = [sum(1 for k in s.keywords if fold(k).lower() in text) for s in self._specs]

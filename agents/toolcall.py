@@ -1,19 +1,60 @@
 """One tool call as every agent records it: timed, in a span, kept for the audit trail, and a
-refusal from the service turned into a problem the answer states instead of a crash."""
+refusal from the desk turned into a problem the answer states instead of a crash."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from pydantic import BaseModel, ValidationError
+
+from agents.tools import Tool
 from assistant.errors import AssistantError, AuthError
 from assistant.permissions import UserContext
 from assistant.telemetry import Telemetry
 from knowledge.errors import KnowledgeError
 
+if TYPE_CHECKING:
+    from agents.context import RunContext
+
+A = TypeVar("A", bound=BaseModel)
+R = TypeVar("R")
+
 
 def call_tool(
+    t: Telemetry,
+    ctx: RunContext,
+    tool: Tool[A, R],
+    args: dict[str, Any],
+    calls: list[dict[str, Any]],
+    problems: list[str],
+) -> R | None:
+    """``tool``'s result, or None when it was refused (the reason goes to ``problems``).
+    Arguments are recorded as given, as text, without the unset ones.
+
+    The caller's role is checked here against the tool's desk operation, before the arguments
+    are even read: a call the role does not allow is recorded as refused and never reaches the
+    desk (which checks the same table again and audits the refusal)."""
+    user = ctx.user
+
+    def run() -> R:
+        if not user.may(tool.operation):
+            raise _refused(user, tool.name)
+        try:
+            valid = tool.validate(args)
+        except ValidationError as exc:
+            raise AssistantError(
+                f"工具 {tool.name} 的參數無效 / invalid arguments for {tool.name}: "
+                f"{exc.error_count()} error(s), {exc.errors()[0]['msg']}"
+            ) from exc
+        return tool.run(ctx, valid)
+
+    shown = {k: v for k, v in args.items() if k not in tool.unshown}
+    return _recorded(t, calls, problems, tool.name, shown, run, tool.describe)
+
+
+def call_named_tool(
     t: Telemetry,
     user: UserContext,
     calls: list[dict[str, Any]],
@@ -23,11 +64,31 @@ def call_tool(
     fn: Callable[[dict[str, Any]], Any],
     summarise: Callable[[Any], str],
 ) -> Any:
-    """``fn(args)``'s result, or None when the service refused (the reason goes to ``problems``).
-    Arguments are recorded as text, without the unset ones.
+    """The call of a tool known only by name, for an agent whose tools are not :class:`Tool`
+    objects yet (the credit agent, until it moves): checked against the same table, which is
+    derived from what the agents' specs declare (``AgentSpec.named_tools`` for those)."""
 
-    The permission table is checked here, with the calling user, before the tool runs: a call
-    the user's role does not allow is recorded as refused and never reaches the service."""
+    def run() -> Any:
+        if not user.may_call(name):
+            raise _refused(user, name)
+        return fn(args)
+
+    return _recorded(t, calls, problems, name, args, run, summarise)
+
+
+def _refused(user: UserContext, name: str) -> AuthError:
+    return AuthError(f"你的角色（{user.role}）不能使用工具 {name} / your role may not call {name}")
+
+
+def _recorded(
+    t: Telemetry,
+    calls: list[dict[str, Any]],
+    problems: list[str],
+    name: str,
+    args: dict[str, Any],
+    run: Callable[[], Any],
+    summarise: Callable[[Any], str],
+) -> Any:
     started = time.perf_counter()
     shown = {
         k: (v if isinstance(v, (int, float, str)) else str(v))
@@ -36,11 +97,7 @@ def call_tool(
     }
     with t.span(f"tool.{name}"):
         try:
-            if not user.may_call(name):
-                raise AuthError(
-                    f"你的角色（{user.role}）不能使用工具 {name} / your role may not call {name}"
-                )
-            out = fn(args)
+            out = run()
             ok, summary = True, summarise(out)
         except (AssistantError, KnowledgeError) as exc:
             out, ok, summary = None, False, str(exc)

@@ -6,7 +6,7 @@ never loads torch). Everything else receives its collaborators through its const
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -28,7 +28,7 @@ from assistant.fx.rates import RateStore
 from assistant.fx.service import FxService
 from assistant.llm import LLM, make_llm
 from assistant.logins import CliSessions, TokenFile
-from assistant.permissions import UserContext
+from assistant.permissions import UserContext, install_agent_tools
 from assistant.service import AssistantService
 from assistant.settings import Settings
 from assistant.switches import Switches
@@ -53,10 +53,37 @@ if TYPE_CHECKING:  # the desks import their domains (sklearn, pypdf): built on f
 
 
 class Container:
-    def __init__(self, settings: Settings) -> None:
+    #: The parts that hold the knowledge base open: what a second container in the same process
+    #: borrows (``lent``), since Qdrant's local mode allows one client per folder.
+    KNOWLEDGE = ("catalog", "retriever", "embedder", "analyzer", "lexical", "vector_store")
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        llm: LLM | None = None,
+        telemetry: Telemetry | None = None,
+        agent_specs: Sequence[AgentSpec] | None = None,
+        lent: Mapping[str, Any] | None = None,
+    ) -> None:
+        """``llm``, ``telemetry`` and ``agent_specs`` replace what the settings would build;
+        ``lent`` gives services built elsewhere by name (one of this container's properties,
+        e.g. another container's knowledge base or checkpointer). What is given belongs to
+        the giver: this container never closes it.
+        These are the override points of tests and benchmarks: everything else is wired here
+        as in production."""
         self.settings = settings
         # The agents' shared services, made by build_graph; each run's context carries them.
         self.agent_deps: AgentDeps | None = None
+        self._specs = list(agent_specs) if agent_specs is not None else None
+        given = {"llm": llm, "telemetry": telemetry, **(lent or {})}
+        self._lent = frozenset(k for k, v in given.items() if v is not None)
+        for name, value in given.items():
+            if value is None:
+                continue
+            if not isinstance(getattr(type(self), name, None), cached_property):
+                raise ValueError(f"Container has no service {name!r} to replace")
+            self.__dict__[name] = value
 
     @cached_property
     def engine(self) -> Engine:
@@ -254,6 +281,8 @@ class Container:
         return make_checkpointer(self.settings.database_url, self.settings.database.busy_timeout_ms)
 
     def agent_specs(self) -> list[AgentSpec]:
+        if self._specs is not None:
+            return list(self._specs)
         from agents.compliance.graph import SPEC as COMPLIANCE
         from agents.credit.graph import SPEC as CREDIT
         from agents.fraud.graph import SPEC as FRAUD
@@ -276,10 +305,14 @@ class Container:
 
     def build_graph(self) -> Any:
         from agents.graph import build_graph
+        from agents.registry import agent_tools
 
         specs = self.agent_specs()
+        # The tools each agent declares are the table `UserContext.may_call` reads.
+        install_agent_tools(agent_tools(specs))
+        # What the agents work with: the desks they call with the user.
         deps = AgentDeps(
-            retriever=self.retriever,
+            compliance=self.compliance_desk,
             analyzer=self.analyzer,
             telemetry=self.telemetry,
             settings=self.settings.agents,
@@ -288,10 +321,8 @@ class Container:
             model_sha256=self.model_sha256,
             # The router compares questions by embedding only when it has agents to choose from.
             embedder=self.embedder if len(specs) > 1 else None,
-            fx=self.fx,
-            fraud=self.fraud,
-            fraud_actions=self.fraud_actions,
-            credit=self.credit,
+            fx=self.fx_desk,
+            fraud=self.fraud_desk,
             credit_desk=self.credit_desk,
         )
         self.agent_deps = deps
@@ -339,14 +370,18 @@ class Container:
         can log in as it; evaluations read regulations and the files given to them."""
         return self.users.ensure(self.settings.ui.eval_user, self.settings.ui.eval_role)
 
+    def _own(self, name: str) -> bool:
+        """Built here (not lent by another container), so this one closes it."""
+        return name in self.__dict__ and name not in self._lent
+
     def close(self) -> None:
-        if "service" in self.__dict__:
+        if self._own("service"):
             self.service.close()
-        if "vector_store" in self.__dict__:
+        if self._own("vector_store"):
             self.vector_store.close()
-        if "_checkpointer" in self.__dict__:
+        if self._own("_checkpointer"):
             self._checkpointer[1].close()
-        if "telemetry" in self.__dict__:
+        if self._own("telemetry"):
             self.telemetry.shutdown()
-        if "engine" in self.__dict__:
+        if self._own("engine"):
             self.engine.dispose()

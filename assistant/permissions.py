@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 # Each role's agents. Compliance and FX are open to every role: everyone works under the law,
@@ -15,25 +16,13 @@ ROLE_AGENTS: dict[str, frozenset[str]] = {
     "auditor": frozenset({"compliance", "fx"}),
 }
 
-# Each agent's tools. A role may call the tools of its agents and no other: `call_tool` checks
-# this with the calling user before the tool runs, whatever led to the call.
-AGENT_TOOLS: dict[str, frozenset[str]] = {
-    "compliance": frozenset({"search_regulations"}),
-    "fx": frozenset({"search_regulations", "fx_rate", "fx_convert", "fx_check"}),
-    "credit": frozenset(
-        {"search_regulations", "credit_extract", "credit_ratios", "credit_score", "credit_memo"}
-    ),
-    "fraud": frozenset(
-        {
-            "search_regulations",
-            "fraud_account",
-            "fraud_trace",
-            "fraud_score",
-            "fraud_explain",
-            "fraud_propose",
-        }
-    ),
-}
+# Each agent's tools, and the desk operation each tool performs: derived from what the agents
+# declare (every agent spec lists its tools, each naming its operation) and installed by the
+# composition root with :func:`install_agent_tools` when it builds the agents. This layer does
+# not import the agents; until the tables are installed no tool is callable by name. The
+# agents' own check, like the desks', goes by the operation (:meth:`UserContext.may`).
+AGENT_TOOLS: dict[str, frozenset[str]] = {}
+TOOL_OPERATIONS: dict[str, str] = {}
 
 # Document classes a role may retrieve from (see `assistant ingest docs --doc-class`).
 ROLE_DOC_CLASSES: dict[str, frozenset[str]] = {
@@ -70,23 +59,6 @@ OPERATIONS: dict[str, frozenset[str]] = {
     "admin.users": frozenset({"admin"}),
 }
 
-# The desk operation each agent tool performs: a tool is allowed exactly when its operation is.
-TOOL_OPERATIONS: dict[str, str] = {
-    "search_regulations": "compliance.search",
-    "fx_rate": "fx.read",
-    "fx_convert": "fx.read",
-    "fx_check": "fx.read",
-    "credit_extract": "credit.read",
-    "credit_ratios": "credit.read",
-    "credit_score": "credit.read",
-    "credit_memo": "credit.draft",
-    "fraud_account": "fraud.read",
-    "fraud_trace": "fraud.read",
-    "fraud_score": "fraud.read",
-    "fraud_explain": "fraud.read",
-    "fraud_propose": "fraud.propose",
-}
-
 
 def may(role: str, operation: str) -> bool:
     """Whether ``role`` may perform ``operation``; an operation missing from the table is
@@ -95,8 +67,31 @@ def may(role: str, operation: str) -> bool:
 
 
 def role_tools(role: str) -> frozenset[str]:
-    """The tools a role may call: those of its agents."""
-    return frozenset().union(*(AGENT_TOOLS[a] for a in ROLE_AGENTS.get(role, ())))
+    """The tools a role may call: those of its agents whose operation the role may perform."""
+    agents = ROLE_AGENTS.get(role, frozenset())
+    return frozenset(
+        tool
+        for agent, tools in AGENT_TOOLS.items()
+        if agent in agents
+        for tool in tools
+        if may(role, TOOL_OPERATIONS[tool])
+    )
+
+
+def install_agent_tools(declared: Mapping[str, Mapping[str, str]]) -> None:
+    """Install the tables of tools from what the agents declare (agent → tool → operation),
+    replacing those agents' entries. A tool whose operation is not in :data:`OPERATIONS`, or a
+    tool name declared twice with different operations, is a programming error: refused here,
+    at start-up, rather than found by a user."""
+    operations: dict[str, str] = {}
+    for agent, tools in declared.items():
+        for tool, operation in tools.items():
+            if operation not in OPERATIONS:
+                raise ValueError(f"tool {tool} of agent {agent}: unknown operation {operation}")
+            if operations.setdefault(tool, operation) != operation:
+                raise ValueError(f"tool {tool}: operation {operations[tool]} or {operation}")
+    TOOL_OPERATIONS.update(operations)
+    AGENT_TOOLS.update({agent: frozenset(tools) for agent, tools in declared.items()})
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,7 @@ def run_bare(c: Container, questions: list[str], rounds: int) -> dict[str, Any]:
     k = c.settings.agents.top_k
 
     def answer(q: str) -> str:
-        hits, _ = search_regulations(c.retriever, user, q, k)
+        hits, _ = search_regulations(c.compliance_desk, user, q, k)
         return compose_without_model(c.analyzer, key_terms(c.retriever, q), hits, False)
 
     for q in warm_up(questions):

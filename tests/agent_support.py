@@ -1,7 +1,8 @@
-"""Assemble the assistant's graph on the shared knowledge base with a model of the test's choice.
+"""The assistant on the shared knowledge base with a model of the test's choice, wired by the
+production composition root (``Container``) through its override points.
 
 Qdrant local mode lets one client open a folder per process, so tests that need another model
-reuse the session's knowledge base instead of ingesting a second copy.
+borrow the session's knowledge base (``Container.KNOWLEDGE``) instead of ingesting a second copy.
 """
 
 from __future__ import annotations
@@ -11,14 +12,36 @@ from collections.abc import Iterator
 from typing import Any
 
 from agents.compliance.graph import SPEC as COMPLIANCE
-from agents.deps import AgentDeps
-from agents.graph import build_graph
 from agents.registry import AgentSpec
 from assistant.container import Container
 from assistant.llm.base import LLM, Completion, Message
 from assistant.service import AssistantService
 from assistant.settings import AgentSettings, TelemetrySettings
 from assistant.telemetry import Telemetry, TracedLLM, make_telemetry
+
+
+def make_container(
+    kb: Container,
+    llm: LLM,
+    *,
+    telemetry: Telemetry | None = None,
+    agents: AgentSettings | None = None,
+    specs: list[AgentSpec] | None = None,
+    checkpointer: Any = None,
+) -> Container:
+    """A container on the kb's database and knowledge base, with this test's model, telemetry,
+    agent settings and agents (the compliance agent alone unless told)."""
+    t = telemetry or make_telemetry(TelemetrySettings())
+    settings = kb.settings if agents is None else kb.settings.model_copy(update={"agents": agents})
+    lent = {name: getattr(kb, name) for name in ("engine", *Container.KNOWLEDGE)}
+    lent["_checkpointer"] = (checkpointer, None) if checkpointer else kb._checkpointer
+    return Container(
+        settings,
+        llm=TracedLLM(llm, t),
+        telemetry=t,
+        agent_specs=specs or [COMPLIANCE],
+        lent=lent,
+    )
 
 
 def make_service(
@@ -31,21 +54,14 @@ def make_service(
     checkpointer: Any = None,
     model_enabled: Any = None,
 ) -> AssistantService:
-    t = telemetry or make_telemetry(TelemetrySettings())
-    traced = TracedLLM(llm, t)
-    deps = AgentDeps(
-        retriever=kb.retriever,
-        analyzer=kb.analyzer,
-        telemetry=t,
-        settings=agents or kb.settings.agents,
-        audit=kb.audit,
-        conversations=kb.conversations,
-        model_sha256=lambda: "test-sha",
-        embedder=kb.embedder if specs and len(specs) > 1 else None,
+    c = make_container(
+        kb, llm, telemetry=telemetry, agents=agents, specs=specs, checkpointer=checkpointer
     )
-    graph = build_graph(deps, specs or [COMPLIANCE], checkpointer or kb._checkpointer[0])
+    if model_enabled is None:
+        return c.service
+    # The administrators' switch as this test reads it.
     return AssistantService(
-        graph, traced, kb.conversations, kb.audit, t, model_enabled=model_enabled
+        c.graph, c.llm, c.conversations, c.audit, c.telemetry, model_enabled=model_enabled
     )
 
 

@@ -169,7 +169,7 @@ def test_spans_carry_content_when_the_setting_allows(kb: Container, officer) -> 
 
 
 def _spec(name: str, keywords: tuple[str, ...], examples: tuple[str, ...]) -> AgentSpec:
-    return AgentSpec(name, name, name, keywords, examples, build=lambda deps: None)
+    return AgentSpec(name, name, name, keywords, examples, build=lambda: None)
 
 
 def test_router_uses_keywords_then_similarity_then_the_model(kb: Container) -> None:

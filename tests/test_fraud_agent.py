@@ -135,10 +135,11 @@ def test_the_agent_proposes_a_flag_and_only_a_person_carries_it_out(desk: Contai
     again = desk.service.ask(investigator, f"請把帳戶 {mule} 列為警示帳戶")
     assert again.data["proposals"][0]["id"] == proposal["id"]
 
-    actions = desk.fraud_actions
+    # Decisions are the fraud desk's, taken by a person with the role for it.
+    actions = desk.fraud_desk
     with pytest.raises(AuthError):
-        actions.decide(proposal["id"], desk.users.ensure("fx-officer2", "fx"), confirm=True)
-    decided = actions.decide(proposal["id"], investigator, confirm=True, note="被害人報案")
+        actions.decide(desk.users.ensure("fx-officer2", "fx"), proposal["id"], confirm=True)
+    decided = actions.decide(investigator, proposal["id"], confirm=True, note="被害人報案")
     assert decided["status"] == "confirmed" and decided["decided_by"] == "investigator3"
     assert decided["result"] == {"status_before": before, "status_after": "警示"}
     assert _account_status(desk, mule) == "警示"
@@ -147,7 +148,7 @@ def test_the_agent_proposes_a_flag_and_only_a_person_carries_it_out(desk: Contai
     assert record.tool_calls[0]["name"] == "fraud.flag.confirm"
     assert record.tool_calls[0]["args"]["action_id"] == proposal["id"]
     with pytest.raises(Exception, match="已確認"):  # decided once only
-        actions.decide(proposal["id"], investigator, confirm=False)
+        actions.decide(investigator, proposal["id"], confirm=False)
     # Now flagged: asking again is answered with the fact, and nothing is proposed.
     again = desk.service.ask(investigator, f"請把帳戶 {mule} 列為警示帳戶")
     assert again.data["proposals"] == [] and "已是「警示」狀態" in again.answer
@@ -163,14 +164,14 @@ def test_an_evidence_export_is_proposed_then_rejected_or_confirmed(desk: Contain
     kinds = [p["kind"] for p in ans.data["proposals"]]
     assert kinds == ["export"] and "fraud_propose" in [c.name for c in ans.tool_calls]
     pid = ans.data["proposals"][0]["id"]
-    rejected = desk.fraud_actions.decide(pid, investigator, confirm=False, note="先不匯出")
+    rejected = desk.fraud_desk.decide(investigator, pid, confirm=False, note="先不匯出")
     assert rejected["status"] == "rejected" and rejected["result"] == {}
     assert desk.audit.recent(1)[0].tool_calls[0]["name"] == "fraud.export.reject"
 
     ans = desk.service.ask(investigator, f"匯出帳戶 {mule} 前兩層金流的證據")
     pid2 = ans.data["proposals"][0]["id"]
     assert pid2 != pid  # the rejected one is closed; this is a new proposal
-    done = desk.fraud_actions.decide(pid2, investigator, confirm=True)
+    done = desk.fraud_desk.decide(investigator, pid2, confirm=True)
     files = done["result"]["files"]
     assert [f["direction"] for f in files] == ["up", "down"]
     for f in files:
@@ -187,8 +188,8 @@ def test_unknown_action_and_unknown_account_proposals_are_clear(desk: Container)
 
     investigator = desk.users.ensure("investigator5", "fraud")
     with pytest.raises(NotFound):
-        desk.fraud_actions.decide(999_999, investigator, confirm=True)
+        desk.fraud_desk.decide(investigator, 999_999, confirm=True)
     with pytest.raises(AssistantError, match="查無帳戶"):
-        desk.fraud_actions.propose(investigator, "flag", "9999-999-999999")
+        desk.fraud_desk.propose(investigator, "flag", "9999-999-999999")
     with pytest.raises(AssistantError, match="未知的動作"):
-        desk.fraud_actions.propose(investigator, "close", _mule(desk))
+        desk.fraud_desk.propose(investigator, "close", _mule(desk))

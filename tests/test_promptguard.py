@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
+from agents.context import MeteredLLM, RunContext
+from agents.fraud.tools import FRAUD_PROPOSE
 from agents.promptguard import (
     HOLD_BACK,
     Fence,
@@ -21,6 +24,7 @@ from agents.promptguard import (
 from agents.toolcall import call_tool
 from assistant.llm.base import Completion, Message
 from assistant.llm.budget import fit_messages
+from assistant.llm.none import NoLLM
 from assistant.permissions import ROLE_AGENTS, UserContext, role_tools
 from assistant.settings import TelemetrySettings
 from assistant.telemetry import make_telemetry
@@ -131,25 +135,37 @@ def test_guard_checks_thinking_too() -> None:
 
 
 def test_tools_refused_outside_the_role() -> None:
+    from agents.fraud.graph import SPEC as FRAUD
+    from agents.registry import agent_tools
+    from assistant.permissions import install_agent_tools
+
+    install_agent_tools(agent_tools([FRAUD]))
     t = make_telemetry(TelemetrySettings())
     ran: list[str] = []
+    # The fraud agent's proposal tool, performing the desk's work as a stand-in.
+    propose = replace(
+        FRAUD_PROPOSE,
+        run=lambda ctx, a: (
+            ran.append(ctx.user.role) or {"id": 1, "kind": a.kind, "status": "proposed"}
+        ),
+    )
     for role in ROLE_AGENTS:
         user = UserContext("u", role)
+        ctx = RunContext(user=user, llm=MeteredLLM(NoLLM()))
         calls: list[dict[str, Any]] = []
         problems: list[str] = []
-        out = call_tool(
-            t,
-            user,
-            calls,
-            problems,
-            "fraud_propose",
-            {"account": "A1"},
-            lambda a, role=role: ran.append(role) or "proposed",
-            str,
-        )
+        args = {"kind": "flag", "account": "A1", "status": "警示", "reason": "why"}
+        out = call_tool(t, ctx, propose, args, calls, problems)
         allowed = "fraud" in ROLE_AGENTS[role]
         assert calls[0]["ok"] is allowed and (out is None) is not allowed
         assert ("fraud_propose" in role_tools(role)) is allowed
+        assert user.may_call("fraud_propose") is allowed
+        assert "reason" not in calls[0]["args"]  # the question's words stay in the question
         if not allowed:
             assert "不能使用工具 fraud_propose" in problems[0]
     assert len(ran) == sum("fraud" in a for a in ROLE_AGENTS.values())
+    # Arguments outside the tool's schema are a stated problem, not a crash.
+    admin = RunContext(user=UserContext("a", "admin"), llm=MeteredLLM(NoLLM()))
+    problems = []
+    assert call_tool(t, admin, propose, {"kind": "delete", "account": "A1"}, [], problems) is None
+    assert "參數無效" in problems[0]

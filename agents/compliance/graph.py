@@ -4,241 +4,42 @@ At most two model calls: one rewrite, one answer. Without a model there is no re
 retriever's own lexicon already widens the question; a second search on the terms the first one
 missed measured worse on the unseen questions) and the answer quotes the articles found,
 marked as composed.
+
+Wiring only: the nodes are in ``nodes.py``, the tool in ``tools.py``.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from langgraph.graph import END, START, StateGraph
-from langgraph.runtime import Runtime
 
-from agents.compliance import prompts
-from agents.compliance.compose import (
-    cited_hits,
-    compose_without_model,
-    coverage,
-    key_terms,
-    sources_line,
-)
+from agents.compliance import nodes
 from agents.compliance.state import ComplianceInput, ComplianceOutput, ComplianceState
-from agents.compliance.tools import search_regulations
+from agents.compliance.tools import SEARCH_REGULATIONS
 from agents.context import RunContext
-from agents.deps import AgentDeps
-from agents.promptguard import Fence
 from agents.registry import AgentSpec
-from agents.steps import emit, node_span
-from assistant.llm.base import LLMError, Message
-from knowledge.analyzer import is_mostly_english
-from knowledge.fusion import rrf
-
-# A short question that points back ("那第二項呢？", "what about fines?") continues the last turn.
-_FOLLOW_UP = re.compile(
-    r"^(那|那麼|這|此|其|它|上述|前述|同法|該法|該條|what about|how about|and\b)", re.I
-)
-# A model can emit control characters (NUL among them, which PostgreSQL text refuses).
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_NO_BASIS_SAID = ("沒有可依據", "無可依據", "holds no article", "no basis")
 
 
-def build(deps: AgentDeps) -> Any:
-    s = deps.settings
-    t = deps.telemetry
-
-    def search(state: ComplianceState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-        steps = list(state.get("steps", []))
-        calls = list(state.get("tool_calls", []))
-        searches = list(state.get("searches", []))
-        question = state["question"]
-        query = state.get("query") or _with_context(deps, question, state.get("history", []))
-        with node_span(t, "compliance.search", steps) as note:
-            with t.span("tool.search_regulations", **{"tool.k": s.top_k}) as span:
-                t.content(span, "tool.query", query)
-                hits, call = search_regulations(
-                    deps.retriever, runtime.context.user, query, s.top_k
-                )
-                span.set_attribute("tool.hits", len(hits))
-            calls.append(call)
-            searches.append(hits)
-            merged = searches[0] if len(searches) == 1 else _merge(searches, s.top_k)
-            terms = key_terms(deps.retriever, question)
-            best = max((coverage(deps.analyzer, terms, h) for h in merged), default=0.0)
-            note(f"{len(hits)} hits, coverage {best:.2f}")
-        weak = best < s.weak_coverage
-        room = state.get("steps_used", 0) + 4 <= s.step_budget  # this, rewrite, search, compose
-        can = runtime.context.llm.available and not state.get("rewritten")
-        return {
-            "rewrite_next": weak and room and can,
-            "query": query,
-            "searches": searches,
-            "hits": merged,
-            "coverage": best,
-            "tool_calls": calls,
-            "steps": steps,
-            "steps_used": state.get("steps_used", 0) + 1,
-        }
-
-    def after_search(state: ComplianceState) -> str:
-        return "rewrite" if state.get("rewrite_next") else "compose"
-
-    def after_rewrite(state: ComplianceState) -> str:
-        return "search" if state.get("query") != state.get("searched") else "compose"
-
-    def rewrite(state: ComplianceState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-        steps = list(state.get("steps", []))
-        llm = runtime.context.llm
-        question = state["question"]
-        query = state.get("query", question)
-        with node_span(t, "compliance.rewrite", steps) as note:
-            try:
-                out = llm.complete(
-                    [Message("system", prompts.REWRITE_SYSTEM), Message("user", question)],
-                    max_tokens=96,
-                    json_schema=prompts.REWRITE_SCHEMA,
-                )
-                query = str((out.data or {}).get("query", "")).strip() or query
-                note("by model")
-            except LLMError as exc:
-                note(f"model failed, first search stands: {exc}")
-        return {
-            "query": query,
-            "rewritten": True,
-            "steps": steps,
-            "steps_used": state.get("steps_used", 0) + 1,
-        }
-
-    def compose(state: ComplianceState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-        steps = list(state.get("steps", []))
-        question = state["question"]
-        english = is_mostly_english(question)
-        hits = state.get("hits", [])
-        llm = runtime.context.llm
-        terms = key_terms(deps.retriever, question)
-        weak = state.get("coverage", 0.0) < s.weak_coverage
-        relevant = [h for h in hits if coverage(deps.analyzer, terms, h) >= s.no_basis_coverage]
-        result: dict[str, Any] = {"generated": False, "no_basis": False, "thinking": ""}
-        with node_span(t, "compliance.compose", steps) as note:
-            if not relevant:
-                # Nothing found holds the question's terms: say so, never answer from memory.
-                result.update(
-                    answer=prompts.NO_BASIS_EN if english else prompts.NO_BASIS_ZH,
-                    citations=[],
-                    no_basis=True,
-                )
-                emit("token", result["answer"])
-                note("no basis in the corpus")
-            elif llm.available:
-                try:
-                    result.update(_generate(deps, state, hits, english, llm, runtime.context.fence))
-                    note(f"by model {llm.name}")
-                except LLMError as exc:
-                    body = compose_without_model(
-                        deps.analyzer, terms, hits[: s.cite_k], english, weak
-                    )
-                    result.update(answer=f"（{exc}）\n\n{body}", citations=hits[: s.cite_k])
-                    emit("token", result["answer"])
-                    note(f"model failed, composed: {exc}")
-            else:
-                cited = hits[: s.cite_k]
-                result.update(
-                    answer=compose_without_model(deps.analyzer, terms, cited, english, weak),
-                    citations=cited,
-                )
-                emit("token", result["answer"])
-                note(f"composed from {len(cited)} articles")
-        result.update(
-            tool_calls=state.get("tool_calls", []),
-            steps=steps,
-            chunks=[{k: h.get(k) for k in ("chunk_id", "law", "article", "amended")} for h in hits],
-        )
-        return {"result": result, "steps": steps}
-
+def build() -> Any:
     g = StateGraph(
         ComplianceState,
         context_schema=RunContext,
         input_schema=ComplianceInput,
         output_schema=ComplianceOutput,
     )
-    g.add_node("search", search)
-    g.add_node("rewrite", rewrite)
-    g.add_node("compose", compose)
+    g.add_node("search", nodes.search)
+    g.add_node("rewrite", nodes.rewrite)
+    g.add_node("compose", nodes.compose)
     g.add_edge(START, "search")
-    g.add_conditional_edges("search", after_search, {"rewrite": "rewrite", "compose": "compose"})
-    g.add_conditional_edges("rewrite", after_rewrite, {"search": "search", "compose": "compose"})
+    g.add_conditional_edges(
+        "search", nodes.after_search, {"rewrite": "rewrite", "compose": "compose"}
+    )
+    g.add_conditional_edges(
+        "rewrite", nodes.after_rewrite, {"search": "search", "compose": "compose"}
+    )
     g.add_edge("compose", END)
     return g.compile()
-
-
-def _generate(
-    deps: AgentDeps,
-    state: ComplianceState,
-    hits: list[dict[str, Any]],
-    english: bool,
-    llm: Any,
-    fence: Fence,
-) -> dict[str, Any]:
-    """Stream the model's answer, then check its citations against what was retrieved."""
-    s = deps.settings
-    messages = [Message("system", prompts.SYSTEM_EN if english else prompts.SYSTEM_ZH)]
-    for turn in state.get("history", [])[-s.history_turns :] if s.history_turns else []:
-        messages.append(Message("user", turn["question"]))
-        messages.append(Message("assistant", turn["answer"]))
-    messages.append(Message("user", prompts.context_block(hits, english, fence), trimmable=True))
-    messages.append(Message("user", state["question"]))
-    thinking: list[str] = []
-    pieces: list[str] = []
-    for raw in llm.stream(messages, max_tokens=s.answer_max_tokens, on_thinking=thinking.append):
-        piece = _CONTROL.sub("", raw)
-        pieces.append(piece)
-        emit("token", piece)
-    answer = "".join(pieces).strip()
-    cited, unknown = cited_hits(answer, hits)
-    no_basis = any(p in answer for p in _NO_BASIS_SAID) and not cited
-    if not cited and not no_basis:
-        # The model gave no usable citation: show what the answer was grounded on.
-        cited = hits[: s.cite_k]
-        tail = "\n\n" + sources_line(cited, english)
-        answer += tail
-        emit("token", tail)
-    if unknown:
-        note = (
-            "Not in the retrieved articles, unverified: "
-            if english
-            else "以下引用不在檢索結果中，未經查證："
-        )
-        tail = "\n" + note + "、".join(unknown)
-        answer += tail
-        emit("token", tail)
-    return {
-        "answer": answer,
-        "citations": [] if no_basis else cited,
-        "generated": True,
-        "no_basis": no_basis,
-        "thinking": _CONTROL.sub("", "\n".join(thinking)),
-    }
-
-
-def _with_context(deps: AgentDeps, question: str, history: list[Any]) -> str:
-    """A follow-up that names no law is searched with the law the last answer cited."""
-    if not history or not _FOLLOW_UP.match(question.strip()):
-        return question
-    if deps.retriever.analyse(question).laws:
-        return question
-    cited = history[-1].get("citations") or []
-    law = re.sub(r"(第.+條| Article .+)$", "", cited[0]) if cited else ""
-    return f"{law} {question}" if law else question
-
-
-def _merge(searches: list[list[dict[str, Any]]], k: int) -> list[dict[str, Any]]:
-    by_id: dict[str, dict[str, Any]] = {}
-    ranked = []
-    for hits in searches:
-        ranked.append([(h["chunk_id"], h["score"]) for h in hits])
-        for h in hits:
-            by_id.setdefault(h["chunk_id"], h)
-    fused = rrf(ranked)
-    return [by_id[cid] for cid, _ in fused[:k]]
 
 
 SPEC = AgentSpec(
@@ -278,4 +79,5 @@ SPEC = AgentSpec(
         "What does the Banking Act say about loans to related parties?",
     ),
     build=build,
+    tools=(SEARCH_REGULATIONS,),
 )

@@ -1,42 +1,71 @@
-"""The compliance agent's one tool: search the regulation knowledge base as the calling user.
-
-Permissions are applied here, in code: the user's role decides which document classes the
-search may return, whatever the model asks for.
-"""
+"""The compliance agent's one tool: search the regulation knowledge base as the calling user,
+through the compliance desk, which applies the role's document classes whatever the model or
+the question asks for."""
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from pydantic import Field
+
+from agents.tools import Tool, ToolArgs
 from assistant.errors import AuthError
 from assistant.permissions import UserContext
 from knowledge.articles import article_url
 from knowledge.models import Hit, SearchFilters
-from knowledge.search import Retriever
+
+if TYPE_CHECKING:
+    from agents.context import RunContext
+    from assistant.desks.compliance import ComplianceDesk
+
+
+class SearchArgs(ToolArgs):
+    query: str = Field(min_length=1)
+    k: int = Field(5, ge=1, le=50)
+
+
+def _search(ctx: RunContext, args: SearchArgs) -> list[dict[str, Any]]:
+    hits = ctx.services.compliance.search(ctx.user, args.query, k=args.k)
+    return [_as_dict(h) for h in hits]
+
+
+def _described(hits: list[dict[str, Any]]) -> str:
+    return f"{len(hits)} 條 / articles" + (f"; 最相關 / best: {hits[0]['label']}" if hits else "")
+
+
+SEARCH_REGULATIONS: Tool[SearchArgs, list[dict[str, Any]]] = Tool(
+    name="search_regulations",
+    operation="compliance.search",
+    summary_zh="檢索法規與內規條文（依角色可讀的文件類別）",
+    summary_en="Search the regulations and internal policies the role may read",
+    args=SearchArgs,
+    run=_search,
+    describe=_described,
+)
 
 
 def search_regulations(
-    retriever: Retriever, user: UserContext, query: str, k: int
+    desk: ComplianceDesk, user: UserContext, query: str, k: int
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Hits as plain dicts (they go into the checkpoint), and the tool call for the audit."""
-    if not user.may_call("search_regulations"):
+    """Hits as plain dicts (they go into the checkpoint), and the tool call for the audit, with
+    the document classes searched: a search is recorded with what it could see."""
+    tool = SEARCH_REGULATIONS
+    if not user.may(tool.operation):
         raise AuthError(
             f"你的角色（{user.role}）不能檢索法規 / your role may not search the regulations"
         )
     started = time.perf_counter()
     filters = SearchFilters(doc_classes=sorted(user.doc_classes))
-    hits = retriever.search(query, k=k, filters=filters)
+    hits = [_as_dict(h) for h in desk.search(user, query, k=k, filters=filters)]
     call = {
-        "name": "search_regulations",
+        "name": tool.name,
         "args": {"query": query, "k": k, "doc_classes": filters.doc_classes},
-        "summary": (
-            f"{len(hits)} 條 / articles" + (f"; 最相關 / best: {_label(hits[0])}" if hits else "")
-        ),
+        "summary": _described(hits),
         "seconds": round(time.perf_counter() - started, 4),
         "ok": True,
     }
-    return [_as_dict(h) for h in hits], call
+    return hits, call
 
 
 def _label(h: Hit) -> str:

@@ -79,5 +79,13 @@ SPEC = AgentSpec(
         "Draft a credit memo from this financial report, NT$50 million working capital",
     ),
     build=build,
+    # Its tools are known by name (until they become Tool objects) with their desk operations.
+    named_tools=(
+        ("search_regulations", "compliance.search"),
+        ("credit_extract", "credit.read"),
+        ("credit_ratios", "credit.read"),
+        ("credit_score", "credit.read"),
+        ("credit_memo", "credit.draft"),
+    ),
     review=CREDIT_REVIEW,
 )

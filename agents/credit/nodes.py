@@ -89,7 +89,7 @@ def work(state: CreditState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         mode = state["mode"]
         if mode == "rules":
             hits, call = search_regulations(
-                deps.retriever, runtime.context.user, state["question"], deps.settings.top_k
+                deps.compliance, runtime.context.user, state["question"], deps.settings.top_k
             )
             calls.append(call)
             out["hits"] = hits

@@ -13,7 +13,7 @@ from agents.context import RunContext
 from agents.credit.state import CreditState
 from agents.deps import AgentDeps
 from agents.interrupts import ReviewDecision
-from agents.toolcall import call_tool
+from agents.toolcall import call_named_tool as call_tool
 
 # The ratios the summary shows; the memo has them all.
 KEY_RATIOS = (

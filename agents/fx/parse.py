@@ -92,9 +92,7 @@ def parse_request(text: str, today: date | None = None) -> FxRequest:
         first = this[0]
         # find_amounts reads digits, not a sign: "-100 美元" would be converted as 100.
         if re.search(r"(^|[^\d\w])[-−－]\s*$|負\s*$", text[: first.span[0]]):
-            req.errors.append(
-                f"金額須大於 0 / the amount must be positive: -{first.raw.strip()}"
-            )
+            req.errors.append(f"金額須大於 0 / the amount must be positive: -{first.raw.strip()}")
         req.amount = first.value
         req.amount_currency = first.currency or (foreign[0] if foreign else "TWD")
     if foreign:
