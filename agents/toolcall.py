@@ -60,16 +60,17 @@ def call_named_tool(
     calls: list[dict[str, Any]],
     problems: list[str],
     name: str,
+    operation: str,
     args: dict[str, Any],
     fn: Callable[[dict[str, Any]], Any],
     summarise: Callable[[Any], str],
 ) -> Any:
-    """The call of a tool known only by name, for an agent whose tools are not :class:`Tool`
-    objects yet (the credit agent, until it moves): checked against the same table, which is
-    derived from what the agents' specs declare (``AgentSpec.named_tools`` for those)."""
+    """The call of a tool known by name and desk operation, for an agent whose tools are not
+    :class:`Tool` objects yet (the credit agent, which declares the same pairs on its spec as
+    ``named_tools``): checked by the operation, like every tool."""
 
     def run() -> Any:
-        if not user.may_call(name):
+        if not user.may(operation):
             raise _refused(user, name)
         return fn(args)
 

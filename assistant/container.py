@@ -28,7 +28,7 @@ from assistant.fx.rates import RateStore
 from assistant.fx.service import FxService
 from assistant.llm import LLM, make_llm
 from assistant.logins import CliSessions, TokenFile
-from assistant.permissions import UserContext, install_agent_tools
+from assistant.permissions import UserContext
 from assistant.service import AssistantService
 from assistant.settings import Settings
 from assistant.switches import Switches
@@ -43,6 +43,7 @@ from knowledge.search import Retriever
 from knowledge.vectorstore import QdrantStore
 
 if TYPE_CHECKING:  # the desks import their domains (sklearn, pypdf): built on first use
+    from agents.registry import ToolTable
     from assistant.desks.admin import AdminDesk
     from assistant.desks.audit import AuditDesk
     from assistant.desks.base import Desk
@@ -75,6 +76,7 @@ class Container:
         self.settings = settings
         # The agents' shared services, made by build_graph; each run's context carries them.
         self.agent_deps: AgentDeps | None = None
+        self.tool_table: ToolTable | None = None
         self._specs = list(agent_specs) if agent_specs is not None else None
         given = {"llm": llm, "telemetry": telemetry, **(lent or {})}
         self._lent = frozenset(k for k, v in given.items() if v is not None)
@@ -305,11 +307,11 @@ class Container:
 
     def build_graph(self) -> Any:
         from agents.graph import build_graph
-        from agents.registry import agent_tools
+        from agents.registry import ToolTable
 
         specs = self.agent_specs()
-        # The tools each agent declares are the table `UserContext.may_call` reads.
-        install_agent_tools(agent_tools(specs))
+        # Each tool names the desk operation it performs: one that does not exist stops here.
+        self.tool_table = ToolTable.of(specs)
         # What the agents work with: the desks they call with the user.
         deps = AgentDeps(
             compliance=self.compliance_desk,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 # Each role's agents. Compliance and FX are open to every role: everyone works under the law,
@@ -15,14 +14,6 @@ ROLE_AGENTS: dict[str, frozenset[str]] = {
     "fraud": frozenset({"compliance", "fx", "fraud"}),
     "auditor": frozenset({"compliance", "fx"}),
 }
-
-# Each agent's tools, and the desk operation each tool performs: derived from what the agents
-# declare (every agent spec lists its tools, each naming its operation) and installed by the
-# composition root with :func:`install_agent_tools` when it builds the agents. This layer does
-# not import the agents; until the tables are installed no tool is callable by name. The
-# agents' own check, like the desks', goes by the operation (:meth:`UserContext.may`).
-AGENT_TOOLS: dict[str, frozenset[str]] = {}
-TOOL_OPERATIONS: dict[str, str] = {}
 
 # Document classes a role may retrieve from (see `assistant ingest docs --doc-class`).
 ROLE_DOC_CLASSES: dict[str, frozenset[str]] = {
@@ -66,34 +57,6 @@ def may(role: str, operation: str) -> bool:
     return role in OPERATIONS.get(operation, frozenset())
 
 
-def role_tools(role: str) -> frozenset[str]:
-    """The tools a role may call: those of its agents whose operation the role may perform."""
-    agents = ROLE_AGENTS.get(role, frozenset())
-    return frozenset(
-        tool
-        for agent, tools in AGENT_TOOLS.items()
-        if agent in agents
-        for tool in tools
-        if may(role, TOOL_OPERATIONS[tool])
-    )
-
-
-def install_agent_tools(declared: Mapping[str, Mapping[str, str]]) -> None:
-    """Install the tables of tools from what the agents declare (agent → tool → operation),
-    replacing those agents' entries. A tool whose operation is not in :data:`OPERATIONS`, or a
-    tool name declared twice with different operations, is a programming error: refused here,
-    at start-up, rather than found by a user."""
-    operations: dict[str, str] = {}
-    for agent, tools in declared.items():
-        for tool, operation in tools.items():
-            if operation not in OPERATIONS:
-                raise ValueError(f"tool {tool} of agent {agent}: unknown operation {operation}")
-            if operations.setdefault(tool, operation) != operation:
-                raise ValueError(f"tool {tool}: operation {operations[tool]} or {operation}")
-    TOOL_OPERATIONS.update(operations)
-    AGENT_TOOLS.update({agent: frozenset(tools) for agent, tools in declared.items()})
-
-
 @dataclass(frozen=True)
 class UserContext:
     """The calling user, handed to the graph and from there to every tool."""
@@ -112,13 +75,6 @@ class UserContext:
 
     def may_use(self, agent: str) -> bool:
         return agent in self.agents
-
-    @property
-    def tools(self) -> frozenset[str]:
-        return role_tools(self.role)
-
-    def may_call(self, tool: str) -> bool:
-        return tool in self.tools
 
     def may(self, operation: str) -> bool:
         return may(self.role, operation)

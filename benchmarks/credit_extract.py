@@ -80,14 +80,18 @@ def main() -> None:
     if args.json:
         print(json.dumps(r, ensure_ascii=False, indent=2))
         return
-    print(f"{r['pdf']}: {r['pages']} pages ({r['pages_read']} read by the extractor), "
-          f"{r['rounds']} rounds, {r['cpus']} cpus")
+    print(
+        f"{r['pdf']}: {r['pages']} pages ({r['pages_read']} read by the extractor), "
+        f"{r['rounds']} rounds, {r['cpus']} cpus"
+    )
     print(f"{'method':28} {'p50 ms':>10} {'p95 ms':>10} {'max ms':>10}")
     for name, key in (("credit extract", "extract"), ("pypdf text, all pages", "pypdf_all_pages")):
         m = r[key]
         print(f"{name:28} {m['p50_ms']:10.0f} {m['p95_ms']:10.0f} {m['max_ms']:10.0f}")
-    print(f"speed-up (p50): {r['speedup_p50']}×; goal < {GOAL_S:.0f} s: "
-          f"{'met' if r['meets_goal'] else 'NOT met'}")
+    print(
+        f"speed-up (p50): {r['speedup_p50']}×; goal < {GOAL_S:.0f} s: "
+        f"{'met' if r['meets_goal'] else 'NOT met'}"
+    )
 
 
 if __name__ == "__main__":

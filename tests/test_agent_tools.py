@@ -9,38 +9,31 @@ from pathlib import Path
 
 import pytest
 
-from agents.registry import agent_tools
+from agents.registry import ToolTable
 from agents.tools import Tool
-from assistant import permissions
 from assistant.container import Container
-from assistant.permissions import (
-    OPERATIONS,
-    ROLE_AGENTS,
-    UserContext,
-    install_agent_tools,
-    may,
-    role_tools,
-)
+from assistant.permissions import OPERATIONS, ROLE_AGENTS, UserContext, may
 from tests.conftest import make_settings
 
 
 def test_the_tool_table_is_derived_from_the_specs(tmp_path: Path) -> None:
     c = Container(make_settings(tmp_path / "data"))
     specs = c.agent_specs()
-    install_agent_tools(agent_tools(specs))
+    table = ToolTable.of(specs)
+    role_tools = table.role_tools
     declared = {s.name: s.tool_operations for s in specs}
-    assert {a: frozenset(tools) for a, tools in declared.items()} == permissions.AGENT_TOOLS
-    assert set(permissions.AGENT_TOOLS) == set().union(*ROLE_AGENTS.values())
+    assert table.agents == declared
+    assert set(table.agents) == set().union(*ROLE_AGENTS.values())
     for agent, tools in declared.items():
         assert tools, agent
         for tool, operation in tools.items():
             assert operation in OPERATIONS, (agent, tool)
-            assert permissions.TOOL_OPERATIONS[tool] == operation
+            assert table.operation(tool) == operation
     for role, agents in ROLE_AGENTS.items():
         user = UserContext("u", role)
         for agent, tools in declared.items():
             for tool, operation in tools.items():
-                allowed = user.may_call(tool)
+                allowed = table.may_call(user, tool)
                 if agent in agents:
                     assert allowed is may(role, operation), (role, tool)
                 elif tool not in role_tools(role):
@@ -67,7 +60,14 @@ def test_each_agent_declares_every_tool_of_its_tools_module() -> None:
 
 
 def test_a_tool_with_an_unknown_operation_is_refused_at_start_up() -> None:
+    from dataclasses import replace
+
+    from agents.fraud.graph import SPEC as FRAUD
+    from agents.fx.graph import SPEC as FX
+
+    wrong = replace(FX, named_tools=(("fx_book", "fx.write"),))
     with pytest.raises(ValueError, match="unknown operation"):
-        install_agent_tools({"fx": {"fx_rate": "fx.write"}})
+        ToolTable.of([wrong])
+    twice = replace(FRAUD, named_tools=(("fx_rate", "fraud.read"),))
     with pytest.raises(ValueError, match="operation"):
-        install_agent_tools({"fx": {"fx_rate": "fx.read"}, "fraud": {"fx_rate": "fraud.read"}})
+        ToolTable.of([FX, twice])

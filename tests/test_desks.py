@@ -15,14 +15,7 @@ import pytest
 from assistant.container import Container
 from assistant.desks.base import Desk, LoginRequired
 from assistant.errors import AuthError
-from assistant.permissions import (
-    AGENT_TOOLS,
-    OPERATIONS,
-    ROLE_AGENTS,
-    ROLES,
-    TOOL_OPERATIONS,
-    UserContext,
-)
+from assistant.permissions import OPERATIONS, ROLE_AGENTS, ROLES, UserContext
 from tests.conftest import make_settings
 
 DESKS = ("fraud_desk", "credit_desk", "fx_desk", "compliance_desk", "audit_desk", "admin_desk")
@@ -125,16 +118,18 @@ def test_a_role_outside_the_table_is_refused_and_recorded(
     assert container.audit.verify().ok
 
 
-def test_the_tool_table_agrees_with_the_operations() -> None:
-    """A role may call an agent tool exactly when it may perform the tool's desk operation."""
-    for tool, op in TOOL_OPERATIONS.items():
-        assert op in OPERATIONS, (tool, op)
-    for agent, tools in AGENT_TOOLS.items():
-        for tool in tools:
-            assert tool in TOOL_OPERATIONS, tool
+def test_the_tool_table_agrees_with_the_operations(container: Container) -> None:
+    """A role that may use an agent may perform the operations of all its tools (else the
+    agent would offer work its users are always refused)."""
+    from agents.registry import ToolTable
+
+    table = ToolTable.of(container.agent_specs())
+    for agent, tools in table.agents.items():
+        for tool, op in tools.items():
+            assert op in OPERATIONS, (tool, op)
             for role, agents in ROLE_AGENTS.items():
                 if agent in agents:
-                    assert role in OPERATIONS[TOOL_OPERATIONS[tool]], (role, agent, tool)
+                    assert role in OPERATIONS[op], (role, agent, tool)
 
 
 def test_the_first_account_is_an_admin_made_without_a_login(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from agents.toolcall import call_tool
 from assistant.llm.base import Completion, Message
 from assistant.llm.budget import fit_messages
 from assistant.llm.none import NoLLM
-from assistant.permissions import ROLE_AGENTS, UserContext, role_tools
+from assistant.permissions import ROLE_AGENTS, UserContext
 from assistant.settings import TelemetrySettings
 from assistant.telemetry import make_telemetry
 
@@ -136,10 +136,9 @@ def test_guard_checks_thinking_too() -> None:
 
 def test_tools_refused_outside_the_role() -> None:
     from agents.fraud.graph import SPEC as FRAUD
-    from agents.registry import agent_tools
-    from assistant.permissions import install_agent_tools
+    from agents.registry import ToolTable
 
-    install_agent_tools(agent_tools([FRAUD]))
+    table = ToolTable.of([FRAUD])
     t = make_telemetry(TelemetrySettings())
     ran: list[str] = []
     # The fraud agent's proposal tool, performing the desk's work as a stand-in.
@@ -158,8 +157,8 @@ def test_tools_refused_outside_the_role() -> None:
         out = call_tool(t, ctx, propose, args, calls, problems)
         allowed = "fraud" in ROLE_AGENTS[role]
         assert calls[0]["ok"] is allowed and (out is None) is not allowed
-        assert ("fraud_propose" in role_tools(role)) is allowed
-        assert user.may_call("fraud_propose") is allowed
+        assert ("fraud_propose" in table.role_tools(role)) is allowed
+        assert table.may_call(user, "fraud_propose") is allowed
         assert "reason" not in calls[0]["args"]  # the question's words stay in the question
         if not allowed:
             assert "不能使用工具 fraud_propose" in problems[0]

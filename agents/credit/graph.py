@@ -26,6 +26,7 @@ from langgraph.graph import END, START, StateGraph
 from agents.context import RunContext
 from agents.credit.nodes import after_work, compose, review, understand, work
 from agents.credit.state import CREDIT_REVIEW, CreditInput, CreditOutput, CreditState
+from agents.credit.tools import NAMED_TOOLS
 from agents.deps import AgentDeps
 from agents.registry import AgentSpec
 
@@ -80,12 +81,6 @@ SPEC = AgentSpec(
     ),
     build=build,
     # Its tools are known by name (until they become Tool objects) with their desk operations.
-    named_tools=(
-        ("search_regulations", "compliance.search"),
-        ("credit_extract", "credit.read"),
-        ("credit_ratios", "credit.read"),
-        ("credit_score", "credit.read"),
-        ("credit_memo", "credit.draft"),
-    ),
+    named_tools=NAMED_TOOLS,
     review=CREDIT_REVIEW,
 )

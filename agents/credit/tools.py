@@ -13,7 +13,31 @@ from agents.context import RunContext
 from agents.credit.state import CreditState
 from agents.deps import AgentDeps
 from agents.interrupts import ReviewDecision
-from agents.toolcall import call_named_tool as call_tool
+from agents.toolcall import call_named_tool
+
+# The agent's tools and the desk operation each performs (the spec declares the same pairs).
+NAMED_TOOLS: tuple[tuple[str, str], ...] = (
+    ("search_regulations", "compliance.search"),
+    ("credit_extract", "credit.read"),
+    ("credit_ratios", "credit.read"),
+    ("credit_score", "credit.read"),
+    ("credit_memo", "credit.draft"),
+)
+_OPERATION = dict(NAMED_TOOLS)
+
+
+def call_tool(
+    t: Any,
+    user: Any,
+    calls: list[dict[str, Any]],
+    problems: list[str],
+    name: str,
+    args: dict[str, Any],
+    fn: Any,
+    summarise: Any,
+) -> Any:
+    return call_named_tool(t, user, calls, problems, name, _OPERATION[name], args, fn, summarise)
+
 
 # The ratios the summary shows; the memo has them all.
 KEY_RATIOS = (
