@@ -7,14 +7,16 @@ is answered with the permissions of whoever resumes it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from langgraph.runtime import Runtime
 
 from agents.promptguard import Fence
-from assistant.llm.base import LLM, Completion, Message
+from assistant.llm.base import LLM
+from assistant.llm.pipeline import Call, Stage
 from assistant.permissions import UserContext
 
 if TYPE_CHECKING:
@@ -22,63 +24,27 @@ if TYPE_CHECKING:
     from agents.router import Router
 
 
-class MeteredLLM:
+class MeteredLLM(Stage):
     """Counts one request's model calls and the time spent in them: the benchmark's split
     between time in the model and time everywhere else comes from here."""
 
     def __init__(self, inner: LLM) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.context_size = inner.context_size
+        super().__init__(inner)
         self.calls = 0
         self.seconds = 0.0
 
-    @property
-    def available(self) -> bool:
-        return self.inner.available
-
-    def count_tokens(self, text: str) -> int:
-        return self.inner.count_tokens(text)
-
-    def complete(
-        self,
-        messages: list[Message],
-        *,
-        max_tokens: int = 512,
-        temperature: float = 0.0,
-        json_schema: dict[str, Any] | None = None,
-    ) -> Completion:
+    def before(self, call: Call) -> Call:
         self.calls += 1
+        return call
+
+    @contextmanager
+    def inside(self, call: Call) -> Iterator[None]:
+        # Only the time inside the model counts, not the time the consumer holds a token.
         started = time.perf_counter()
         try:
-            return self.inner.complete(
-                messages, max_tokens=max_tokens, temperature=temperature, json_schema=json_schema
-            )
+            yield
         finally:
             self.seconds += time.perf_counter() - started
-
-    def stream(
-        self,
-        messages: list[Message],
-        *,
-        max_tokens: int = 512,
-        temperature: float = 0.0,
-        on_thinking: Callable[[str], None] | None = None,
-    ) -> Iterator[str]:
-        self.calls += 1
-        it = self.inner.stream(
-            messages, max_tokens=max_tokens, temperature=temperature, on_thinking=on_thinking
-        )
-        while True:
-            # Only the time inside the model counts, not the time the consumer holds a token.
-            started = time.perf_counter()
-            try:
-                piece = next(it)
-            except StopIteration:
-                self.seconds += time.perf_counter() - started
-                return
-            self.seconds += time.perf_counter() - started
-            yield piece
 
 
 @dataclass

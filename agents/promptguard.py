@@ -24,10 +24,10 @@ import logging
 import re
 import secrets
 import unicodedata
-from collections.abc import Callable, Iterator
-from typing import Any
+from dataclasses import replace
 
 from assistant.llm.base import LLM, Completion, LLMError, Message
+from assistant.llm.pipeline import Call, Stage
 
 log = logging.getLogger(__name__)
 
@@ -99,23 +99,14 @@ class PromptLeak(LLMError):
     """The model's output held the canary: it was repeating its instructions."""
 
 
-class GuardedLLM:
+class GuardedLLM(Stage):
     """A model with the canary and the data rule first in its system prompt, and every output
     scanned for the canary before it is shown. Wraps any backend; one per turn."""
 
     def __init__(self, inner: LLM, canary: str) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.canary = canary
-        self.name = inner.name
-        self.context_size = inner.context_size
         self.leaks = 0  # outputs withheld this turn
-
-    @property
-    def available(self) -> bool:
-        return self.inner.available
-
-    def count_tokens(self, text: str) -> int:
-        return self.inner.count_tokens(text)
 
     def _guarded(self, messages: list[Message]) -> list[Message]:
         english = all(m.content.isascii() for m in messages if m.role == "system")
@@ -134,54 +125,32 @@ class GuardedLLM:
             log.warning("model output held the prompt canary; withheld (model %s)", self.name)
             raise PromptLeak(LEAK_MESSAGE)
 
-    def complete(
-        self,
-        messages: list[Message],
-        *,
-        max_tokens: int = 512,
-        temperature: float = 0.0,
-        json_schema: dict[str, Any] | None = None,
-    ) -> Completion:
-        out = self.inner.complete(
-            self._guarded(messages),
-            max_tokens=max_tokens,
-            temperature=temperature,
-            json_schema=json_schema,
-        )
+    def before(self, call: Call) -> Call:
+        call.notes.update(text="", shown=0, thought="")
+        return replace(call, messages=self._guarded(call.messages))
+
+    def after(self, call: Call, out: Completion) -> Completion:
         self._leaked(out.text, out.thinking, repr(out.data) if out.data is not None else "")
         return out
 
-    def stream(
-        self,
-        messages: list[Message],
-        *,
-        max_tokens: int = 512,
-        temperature: float = 0.0,
-        on_thinking: Callable[[str], None] | None = None,
-    ) -> Iterator[str]:
+    def on_thinking(self, call: Call, text: str) -> str:
+        """Reasoning is checked, all of it so far, before it is passed on."""
+        call.notes["thought"] += text
+        self._leaked(call.notes["thought"])
+        return text
+
+    def on_piece(self, call: Call, piece: str) -> str:
         """The answer as it comes, less its last :data:`HOLD_BACK` characters until the next
-        piece shows they hold no canary; thinking is checked before it is passed on."""
-        thought: list[str] = []
-
-        def thinking(piece: str) -> None:
-            thought.append(piece)
-            self._leaked("".join(thought))
-            if on_thinking is not None:
-                on_thinking(piece)
-
-        text = ""
-        shown = 0
-        for piece in self.inner.stream(
-            self._guarded(messages),
-            max_tokens=max_tokens,
-            temperature=temperature,
-            on_thinking=thinking,
-        ):
-            text += piece
-            self._leaked(text)
-            if len(text) - HOLD_BACK > shown:
-                yield text[shown : len(text) - HOLD_BACK]
-                shown = len(text) - HOLD_BACK
+        piece shows they hold no canary."""
+        text = call.notes["text"] = call.notes["text"] + piece
         self._leaked(text)
-        if shown < len(text):
-            yield text[shown:]
+        shown = call.notes["shown"]
+        if len(text) - HOLD_BACK <= shown:
+            return ""
+        call.notes["shown"] = len(text) - HOLD_BACK
+        return text[shown : len(text) - HOLD_BACK]
+
+    def on_end(self, call: Call) -> str:
+        text = call.notes["text"]
+        self._leaked(text)
+        return text[call.notes["shown"] :]

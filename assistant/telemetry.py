@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +23,8 @@ from opentelemetry.sdk.trace.export import (
 )
 from opentelemetry.trace import Span, Status, StatusCode
 
-from assistant.llm.base import Completion, Message
+from assistant.llm.base import Completion
+from assistant.llm.pipeline import Call, Stage
 
 if TYPE_CHECKING:
     from assistant.llm.base import LLM
@@ -84,77 +85,57 @@ def make_telemetry(settings: TelemetrySettings, exporter: SpanExporter | None = 
     return Telemetry(provider, settings.record_content)
 
 
-class TracedLLM:
-    """Wraps any backend: one span per call with tokens in and out and time to first token."""
+class TracedLLM(Stage):
+    """One span per model call, with tokens in and out and time to first token."""
 
     def __init__(self, inner: LLM, telemetry: Telemetry) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self._t = telemetry
-        self.name = inner.name
-        self.context_size = inner.context_size
 
-    @property
-    def available(self) -> bool:
-        return self.inner.available
+    @contextmanager
+    def around(self, call: Call) -> Iterator[None]:
+        attributes: dict[str, Any] = {"llm.model": self.name}
+        if call.kind == "complete":
+            attributes["llm.structured"] = call.json_schema is not None
+        with self._t.span(f"llm.{call.kind}", **attributes) as span:
+            call.notes["span"], call.notes["started"] = span, time.perf_counter()
+            call.notes["pieces"] = []
+            yield
 
-    def count_tokens(self, text: str) -> int:
-        return self.inner.count_tokens(text)
+    def before(self, call: Call) -> Call:
+        last = call.messages[-1].content if call.messages else ""
+        self._t.content(call.notes["span"], "llm.prompt", last)
+        return call
 
-    def complete(
-        self,
-        messages: list[Message],
-        *,
-        max_tokens: int = 512,
-        temperature: float = 0.0,
-        json_schema: dict[str, Any] | None = None,
-    ) -> Completion:
-        with self._t.span(
-            "llm.complete", **{"llm.model": self.name, "llm.structured": json_schema is not None}
-        ) as span:
-            self._t.content(span, "llm.prompt", messages[-1].content if messages else "")
-            out = self.inner.complete(
-                messages, max_tokens=max_tokens, temperature=temperature, json_schema=json_schema
-            )
-            span.set_attribute("llm.tokens_in", out.tokens_in)
-            span.set_attribute("llm.tokens_out", out.tokens_out)
-            span.set_attribute("llm.seconds", round(out.seconds, 4))
-            span.set_attribute("llm.trimmed", out.trimmed)
-            self._t.content(span, "llm.completion", out.text)
-            self._t.content(span, "llm.thinking", out.thinking)
-            return out
+    def after(self, call: Call, out: Completion) -> Completion:
+        span: Span = call.notes["span"]
+        span.set_attribute("llm.tokens_in", out.tokens_in)
+        span.set_attribute("llm.tokens_out", out.tokens_out)
+        span.set_attribute("llm.seconds", round(out.seconds, 4))
+        span.set_attribute("llm.trimmed", out.trimmed)
+        self._t.content(span, "llm.completion", out.text)
+        self._t.content(span, "llm.thinking", out.thinking)
+        return out
 
-    def stream(
-        self,
-        messages: list[Message],
-        *,
-        max_tokens: int = 512,
-        temperature: float = 0.0,
-        on_thinking: Callable[[str], None] | None = None,
-    ) -> Iterator[str]:
-        with self._t.span("llm.stream", **{"llm.model": self.name}) as span:
-            self._t.content(span, "llm.prompt", messages[-1].content if messages else "")
-            started = time.perf_counter()
-            first: float | None = None
-            pieces: list[str] = []
+    def on_thinking(self, call: Call, text: str) -> str:
+        self._t.content(call.notes["span"], "llm.thinking", text)
+        return text
 
-            def thinking(text: str) -> None:
-                self._t.content(span, "llm.thinking", text)
-                if on_thinking is not None:
-                    on_thinking(text)
+    def on_piece(self, call: Call, piece: str) -> str:
+        if not call.notes["pieces"]:
+            first = time.perf_counter() - call.notes["started"]
+            call.notes["span"].set_attribute("llm.first_token_s", round(first, 4))
+        call.notes["pieces"].append(piece)
+        return piece
 
-            for piece in self.inner.stream(
-                messages, max_tokens=max_tokens, temperature=temperature, on_thinking=thinking
-            ):
-                if first is None:
-                    first = time.perf_counter() - started
-                    span.set_attribute("llm.first_token_s", round(first, 4))
-                pieces.append(piece)
-                yield piece
-            text = "".join(pieces)
-            span.set_attribute("llm.seconds", round(time.perf_counter() - started, 4))
-            span.set_attribute("llm.tokens_in", sum(self._tokens(m.content) for m in messages))
-            span.set_attribute("llm.tokens_out", self._tokens(text))
-            self._t.content(span, "llm.completion", text)
+    def on_end(self, call: Call) -> str:
+        span: Span = call.notes["span"]
+        text = "".join(call.notes["pieces"])
+        span.set_attribute("llm.seconds", round(time.perf_counter() - call.notes["started"], 4))
+        span.set_attribute("llm.tokens_in", sum(self._tokens(m.content) for m in call.messages))
+        span.set_attribute("llm.tokens_out", self._tokens(text))
+        self._t.content(span, "llm.completion", text)
+        return ""
 
     def _tokens(self, text: str) -> int:
         try:

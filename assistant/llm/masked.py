@@ -1,7 +1,8 @@
 """Customer identifiers never reach a model outside this process.
 
-``PseudonymisingLLM`` wraps a backend that sends text elsewhere (the ``openai`` backend: a
-server that may sit on another machine, run by another team). Every message is pseudonymised
+``PseudonymisingLLM`` is the pipeline's innermost stage over a backend that sends text elsewhere
+(one marked ``remote``, the ``openai`` backend: a server that may sit on another machine, run by
+another team; ``assistant.model_pipeline`` adds it). Every message is pseudonymised
 before it leaves (``A123456789`` → ``[身分證#3f9a2c1b]``, a keyed token: the same customer gets
 the same token within the call, so the model can still tell two customers apart), and the
 tokens in the answer are put back before anyone reads it. The key is random per process and
@@ -11,11 +12,12 @@ the originals live only in the call's own table.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from assistant.llm.base import LLM, Completion, Message
+from assistant.llm.base import LLM, Completion
+from assistant.llm.pipeline import Call, Stage
 from assistant.pii import Pseudonymizer
 
 # The longest token the pseudonymiser writes ("[電子郵件#" + 8 hex + "]"), with room to spare:
@@ -23,36 +25,23 @@ from assistant.pii import Pseudonymizer
 _HOLD = 24
 
 
-class PseudonymisingLLM:
+class PseudonymisingLLM(Stage):
+    """Pseudonymises every message on its way out and puts the originals back in what comes
+    in: the answer, its reasoning and a structured call's parsed data. One table per call."""
+
     def __init__(self, inner: LLM, key: bytes | None = None) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.context_size = inner.context_size
+        super().__init__(inner)
         self._key = key or secrets.token_bytes(32)
 
-    @property
-    def available(self) -> bool:
-        return self.inner.available
-
-    def count_tokens(self, text: str) -> int:
-        return self.inner.count_tokens(text)
-
-    def _outgoing(self, messages: list[Message]) -> tuple[Pseudonymizer, list[Message]]:
+    def before(self, call: Call) -> Call:
         p = Pseudonymizer(self._key)
-        return p, [replace(m, content=p.pseudonymise(m.content)) for m in messages]
-
-    def complete(
-        self,
-        messages: list[Message],
-        *,
-        max_tokens: int = 512,
-        temperature: float = 0.0,
-        json_schema: dict[str, Any] | None = None,
-    ) -> Completion:
-        p, sent = self._outgoing(messages)
-        out = self.inner.complete(
-            sent, max_tokens=max_tokens, temperature=temperature, json_schema=json_schema
+        call.notes["p"], call.notes["held"] = p, ""
+        return replace(
+            call, messages=[replace(m, content=p.pseudonymise(m.content)) for m in call.messages]
         )
+
+    def after(self, call: Call, out: Completion) -> Completion:
+        p: Pseudonymizer = call.notes["p"]
         return replace(
             out,
             text=p.unmask(out.text),
@@ -60,31 +49,22 @@ class PseudonymisingLLM:
             data=_unmask_data(out.data, p.unmask),
         )
 
-    def stream(
-        self,
-        messages: list[Message],
-        *,
-        max_tokens: int = 512,
-        temperature: float = 0.0,
-        on_thinking: Callable[[str], None] | None = None,
-    ) -> Iterator[str]:
-        p, sent = self._outgoing(messages)
-        thinking = (lambda s: on_thinking(p.unmask(s))) if on_thinking else None
-        held = ""
-        for piece in self.inner.stream(
-            sent, max_tokens=max_tokens, temperature=temperature, on_thinking=thinking
-        ):
-            held = p.unmask(held + piece)
-            # Hold back an unfinished "[…" that may be the start of a token.
-            cut = held.rfind("[")
-            if cut != -1 and "]" not in held[cut:] and len(held) - cut <= _HOLD:
-                ready, held = held[:cut], held[cut:]
-            else:
-                ready, held = held, ""
-            if ready:
-                yield ready
-        if held:
-            yield p.unmask(held)
+    def on_thinking(self, call: Call, text: str) -> str:
+        return call.notes["p"].unmask(text)
+
+    def on_piece(self, call: Call, piece: str) -> str:
+        held = call.notes["p"].unmask(call.notes["held"] + piece)
+        # Hold back an unfinished "[…" that may be the start of a token.
+        cut = held.rfind("[")
+        if cut != -1 and "]" not in held[cut:] and len(held) - cut <= _HOLD:
+            ready, call.notes["held"] = held[:cut], held[cut:]
+        else:
+            ready, call.notes["held"] = held, ""
+        return ready
+
+    def on_end(self, call: Call) -> str:
+        held, call.notes["held"] = call.notes["held"], ""
+        return call.notes["p"].unmask(held) if held else ""
 
 
 def _unmask_data(data: Any, unmask: Callable[[str], str]) -> Any:
