@@ -28,11 +28,12 @@ from assistant.fx.rates import RateStore
 from assistant.fx.service import FxService
 from assistant.llm import LLM, make_llm
 from assistant.logins import CliSessions, TokenFile
+from assistant.model_pipeline import ModelPipeline
 from assistant.permissions import UserContext
 from assistant.service import AssistantService
 from assistant.settings import Settings
 from assistant.switches import Switches
-from assistant.telemetry import Telemetry, TracedLLM, make_telemetry
+from assistant.telemetry import Telemetry, make_telemetry
 from assistant.users import UserStore
 from knowledge.analyzer import Analyzer
 from knowledge.catalog import Catalog
@@ -167,7 +168,21 @@ class Container:
 
     @cached_property
     def llm(self) -> LLM:
-        return TracedLLM(make_llm(self.settings.llm), self.telemetry)
+        """The backend alone (the settings' or the one given): ``model_pipeline`` wraps it."""
+        return make_llm(self.settings.llm)
+
+    @cached_property
+    def model_pipeline(self) -> ModelPipeline:
+        return self.pipeline_for(self.llm)
+
+    def pipeline_for(self, backend: LLM) -> ModelPipeline:
+        """A backend with the stages every model here gets, in the pipeline's one order."""
+        return ModelPipeline(
+            backend,
+            telemetry=self.telemetry,
+            mask_remote=self.settings.llm.mask_remote,
+            enabled=lambda: self.switches.enabled("model"),
+        )
 
     @cached_property
     def users(self) -> UserStore:
@@ -336,15 +351,15 @@ class Container:
 
     @cached_property
     def service(self) -> AssistantService:
-        return self.service_with(self.llm)
+        return self.service_with(self.model_pipeline)
 
-    def service_with(self, llm: LLM) -> AssistantService:
+    def service_with(self, llm: LLM | ModelPipeline) -> AssistantService:
         """The assistant on this knowledge base with another model (benchmarks compare models
         side by side in one process, where Qdrant local mode allows one client per folder)."""
         graph = self.graph  # first: building it makes the agents' deps
         return AssistantService(
             graph,
-            llm,
+            llm if isinstance(llm, ModelPipeline) else self.pipeline_for(llm),
             self.conversations,
             self.audit,
             self.telemetry,
@@ -353,7 +368,6 @@ class Container:
             # configurable, so an operator can lower it (and the reliability eval can test the
             # refusal with a small file); it was a fixed 50 MiB
             max_upload_mb=self.settings.credit.max_upload_mb,
-            model_enabled=lambda: self.switches.enabled("model"),
             reviews=self.review_gates(),
             deps=self.agent_deps,
         )

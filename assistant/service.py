@@ -14,15 +14,14 @@ from typing import Any
 
 from langgraph.types import Command
 
-from agents.context import MeteredLLM, RunContext
+from agents.context import RunContext
 from agents.graph import record_turn, to_answer
 from agents.interrupts import ReviewGate, ReviewPayload
-from agents.promptguard import GuardedLLM, new_canary
 from assistant.answers import Answer, Event, Step
 from assistant.audit import AuditLog
 from assistant.conversations import ConversationStore, ConversationSummary, StoredMessage
 from assistant.errors import AssistantError
-from assistant.llm.base import LLM
+from assistant.model_pipeline import ModelPipeline
 from assistant.permissions import UserContext
 from assistant.telemetry import Telemetry
 
@@ -34,7 +33,7 @@ class AssistantService:
     def __init__(
         self,
         graph: Any,
-        llm: LLM,
+        model: ModelPipeline,
         conversations: ConversationStore,
         audit: AuditLog,
         telemetry: Telemetry,
@@ -43,22 +42,17 @@ class AssistantService:
         uploads_dir: Path | None = None,
         model_sha256: Callable[[], str] | None = None,
         max_upload_mb: int = MAX_UPLOAD_MB,
-        model_enabled: Callable[[], bool] | None = None,
-        canary: str | None = None,
         reviews: Sequence[ReviewGate] = (),
         deps: Any = None,
     ) -> None:
         self._graph = graph
-        self._llm = llm
+        self._model = model
         self._conversations = conversations
         self._audit = audit
         self._t = telemetry
         self._uploads = uploads_dir
         self._model_sha256 = model_sha256 or (lambda: "")
         self._max_upload_bytes = max_upload_mb * 1024 * 1024
-        # The administrators' switch, read on every turn: off means no model for anyone.
-        self._model_enabled = model_enabled or (lambda: True)
-        self._canary = canary or new_canary()
         self._workers = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="turn")
         # The human steps of the registered agents (their specs' review contracts), each with
         # the desk that decides who may take the decision: nothing here knows a kind by name.
@@ -70,27 +64,20 @@ class AssistantService:
     def canary(self) -> str:
         """This process's prompt canary: for the security suite, which checks that no answer,
         stream, audit record or stored message ever holds it."""
-        return self._canary
+        return self._model.canary
 
     @property
     def model_name(self) -> str:
-        return self._llm.name if self.model_loaded else "none"
+        return self._model.name if self.model_loaded else "none"
 
     @property
     def model_loaded(self) -> bool:
-        return self._llm.available and self._model_enabled()
+        return self._model.available and self._model.enabled()
 
     @property
     def model_switched_off(self) -> bool:
         """A model is configured but an administrator has switched model features off."""
-        return self._llm.available and not self._model_enabled()
-
-    def _turn_llm(self) -> LLM:
-        if self._model_enabled():
-            return self._llm
-        from assistant.llm.none import NoLLM
-
-        return NoLLM()
+        return self._model.available and not self._model.enabled()
 
     def ask(
         self,
@@ -243,9 +230,8 @@ class AssistantService:
             yield item
 
     def _turn(self, user: UserContext, question: str, conv: str, inputs: Any) -> Iterator[Event]:
-        # The canary and the data rule go first in every system prompt of the turn, and every
-        # output is scanned for the canary before it is shown (agents.promptguard).
-        llm = MeteredLLM(GuardedLLM(self._turn_llm(), self._canary))
+        # Metered for this turn, guarded, no model while switched off (assistant.model_pipeline).
+        llm = self._model.for_turn()
         ctx = RunContext(user=user, llm=llm, conversation_id=conv, deps=self._deps)
         config = {"configurable": {"thread_id": conv}, "recursion_limit": 40}
         with self._t.span(

@@ -27,7 +27,6 @@ from assistant.container import Container
 from assistant.llm.llama_cpp import LlamaCppLLM
 from assistant.llm.none import NoLLM
 from assistant.settings import load_settings
-from assistant.telemetry import TracedLLM
 from benchmarks.stats import summary
 from evals.retrieval import load_cases
 
@@ -42,7 +41,7 @@ def warm_up(questions: list[str]) -> list[str]:
 
 
 def run_graph(c: Container, llm: Any, questions: list[str], rounds: int) -> dict[str, Any]:
-    service = c.service_with(TracedLLM(llm, c.telemetry))
+    service = c.service_with(llm)  # the production pipeline around this backend
     user = c.eval_user()
     for q in warm_up(questions):  # lazy loads (indexes, models) stay out of the figures
         service.ask(user, q)

@@ -15,9 +15,10 @@ from agents.compliance.graph import SPEC as COMPLIANCE
 from agents.registry import AgentSpec
 from assistant.container import Container
 from assistant.llm.base import LLM, Completion, Message
+from assistant.model_pipeline import ModelPipeline
 from assistant.service import AssistantService
 from assistant.settings import AgentSettings, TelemetrySettings
-from assistant.telemetry import Telemetry, TracedLLM, make_telemetry
+from assistant.telemetry import Telemetry, make_telemetry
 
 
 def make_container(
@@ -37,7 +38,7 @@ def make_container(
     lent["_checkpointer"] = (checkpointer, None) if checkpointer else kb._checkpointer
     return Container(
         settings,
-        llm=TracedLLM(llm, t),
+        llm=llm,  # the container's pipeline adds the stages, as in production
         telemetry=t,
         agent_specs=specs or [COMPLIANCE],
         lent=lent,
@@ -60,9 +61,7 @@ def make_service(
     if model_enabled is None:
         return c.service
     # The administrators' switch as this test reads it.
-    return AssistantService(
-        c.graph, c.llm, c.conversations, c.audit, c.telemetry, model_enabled=model_enabled
-    )
+    return c.service_with(ModelPipeline(c.llm, telemetry=c.telemetry, enabled=model_enabled))
 
 
 class ScriptedLLM:

@@ -12,6 +12,7 @@ from assistant.llm.base import Message
 from assistant.llm.factory import make_llm
 from assistant.llm.masked import PseudonymisingLLM
 from assistant.llm.openai import OpenAICompatibleLLM
+from assistant.model_pipeline import ModelPipeline
 from assistant.settings import LLMSettings, TelemetrySettings
 from assistant.telemetry import make_telemetry
 
@@ -88,11 +89,12 @@ def test_a_streamed_answer_is_unmasked_even_when_a_token_arrives_in_pieces() -> 
 
 
 def test_the_openai_backend_is_wrapped_unless_switched_off() -> None:
-    on = make_llm(LLMSettings(backend="openai", base_url="http://model.internal"))
-    off = make_llm(
-        LLMSettings(backend="openai", base_url="http://model.internal", mask_remote=False)
-    )
-    assert isinstance(on, PseudonymisingLLM) and isinstance(off, OpenAICompatibleLLM)
+    # The factory builds the backend alone; the pipeline wraps it, as the container builds it.
+    settings = LLMSettings(backend="openai", base_url="http://model.internal")
+    on = ModelPipeline(make_llm(settings), mask_remote=settings.mask_remote).llm
+    off = ModelPipeline(make_llm(settings), mask_remote=False).llm
+    assert isinstance(on, PseudonymisingLLM) and isinstance(on.inner, OpenAICompatibleLLM)
+    assert isinstance(off, OpenAICompatibleLLM)
 
 
 def test_the_server_loggers_mask_identifiers() -> None:

@@ -1,4 +1,5 @@
-"""Chooses the backend from settings; heavy imports stay inside the adapters."""
+"""Chooses the backend from settings; heavy imports stay inside the adapters. The stages around
+it (pseudonymising, tracing, the guard) are added by ``assistant.model_pipeline`` only."""
 
 from __future__ import annotations
 
@@ -36,16 +37,12 @@ def make_llm(settings: LLMSettings) -> LLM:
             raise LLMError(
                 "請設定模型伺服器網址 / set ASSISTANT_LLM_BASE_URL for the openai backend"
             )
-        remote = OpenAICompatibleLLM(
+        # Pseudonymised by the pipeline (assistant.model_pipeline): it is ``remote``.
+        return OpenAICompatibleLLM(
             settings.base_url,
             settings.server_model,
             api_key=settings.api_key,
             context_size=settings.context_size,
             timeout_s=settings.timeout_s,
         )
-        if not settings.mask_remote:
-            return remote
-        from assistant.llm.masked import PseudonymisingLLM
-
-        return PseudonymisingLLM(remote)
     raise LLMError(f"未知的後端 / unknown LLM backend: {settings.backend}")

@@ -37,6 +37,9 @@ _REQUESTED = re.compile(r"(\d+) in the messages")
 
 
 class OpenAICompatibleLLM:
+    # Text sent here leaves the process: the pipeline pseudonymises it (assistant.llm.masked).
+    remote = True
+
     def __init__(
         self,
         base_url: str,

