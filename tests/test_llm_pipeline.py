@@ -179,8 +179,9 @@ def test_a_leaking_stream_is_withheld_and_the_model_stream_closed() -> None:
         for piece in turn.stream(ASK):
             shown.append(piece)
     assert shown and not leaks("".join(shown), canary)  # what came before it was shown
-    assert stages(turn)[1].leaks == 1  # type: ignore[attr-defined]
-    # Closed at once, not when collected: a llama.cpp stream holds the model's lock.
+    guard = stages(turn)[1]
+    assert isinstance(guard, GuardedLLM) and guard.leaks == 1
+    # The model's stream was ended, not left open: a llama.cpp stream holds the model's lock.
     assert backend.closed == 1
     t.shutdown()
     (span,) = memory.get_finished_spans()
