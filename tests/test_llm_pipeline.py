@@ -261,7 +261,7 @@ def test_a_container_builds_the_remote_model_masked_unless_switched_off(tmp_path
         settings = load_settings(data_dir=tmp_path, llm=LLMSettings(backend="openai", **llm))
         c = Container(settings)
         try:
-            return [type(s) for s in stages(c.llm)]
+            return [type(s) for s in stages(c.model_pipeline.llm)]
         finally:
             c.close()
 
