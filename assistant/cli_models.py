@@ -13,6 +13,7 @@ import click
 from assistant.cli_support import AppContext, emit_json, pass_app, progress
 from assistant.errors import AssistantError
 from assistant.llm import LLM, make_llm
+from assistant.model_pipeline import ModelPipeline
 
 # Questions the regulation corpus cannot answer, shipped with the project.
 NO_BASIS_FILE = Path(__file__).resolve().parents[1] / "evals" / "regulation_nobasis.jsonl"
@@ -23,7 +24,8 @@ def _exam_llm(app: AppContext, model: Path | None) -> LLM:
     if model is not None:
         # --model overrides the configured file; context, threads and GPU layers stay as set.
         settings = settings.model_copy(update={"backend": "llama_cpp", "model_path": model})
-    llm = make_llm(settings)
+    # Through the pipeline like every model call: a remote server gets pseudonymised text.
+    llm = ModelPipeline(make_llm(settings), mask_remote=settings.mask_remote).llm
     if not llm.available:
         raise AssistantError(
             "考試需要模型：請以 --model 指定 GGUF 檔或設定 ASSISTANT_MODEL_PATH / "
