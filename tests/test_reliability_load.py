@@ -60,7 +60,7 @@ def test_killed_mid_answer_tool_and_audit_write_resume(
         assert r["killed"], point
         assert r["resumed"], (point, r)
         assert r["audit_verified"], (point, r["verify_first_problem"])
-        # The completed first turn kept its record; the killed turn left none behind.
+        # The completed first turn kept its answer record; the killed turn left none behind.
         assert r["records_lost"] == 0
         assert r["records_before"] == r["records_at_restart"] == 1 and r["records_after"] == 2
         assert r["killed_turn_stored"] is False

@@ -31,6 +31,7 @@ No binary input is committed: every bad file is built in a temporary folder at r
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import io
 import json
@@ -402,13 +403,16 @@ def play(case: Case, container: Any) -> Outcome:
     return out
 
 
-def _cli(data_dir: Path, args: list[str]) -> str:
-    """The CLI as a user runs it: exit code 1 (an error it explains) or 2 (a usage error)."""
+def _cli(data_dir: Path, args: list[str], session: str = "") -> str:
+    """The CLI as a logged-in user runs it: exit code 1 (an error it explains) or 2 (a usage
+    error). Logged in by a session token, so a command leaves no login attempt behind."""
     from click.testing import CliRunner
 
     from assistant.cli import cli
 
-    result = CliRunner().invoke(cli, ["--data-dir", str(data_dir), *args])
+    result = CliRunner().invoke(
+        cli, ["--data-dir", str(data_dir), *args], env={"ASSISTANT_SESSION": session}
+    )
     if result.exit_code == 0:
         return result.output  # accepted: no error to show
     if not isinstance(result.exception, SystemExit):
@@ -441,7 +445,13 @@ def cases(c: Any, files: Files, tiny: Path | None) -> list[Case]:
     data_dir = c.settings.data_dir
     analyst = c.users.ensure("rel-analyst", "credit")
     investigator = c.users.ensure("rel-investigator", "fraud")
+    from assistant.errors import AssistantError
+
     fx_officer = c.users.ensure("rel-fx", "fx")
+    # The command line's user: an admin logged in once, before any case runs.
+    with contextlib.suppress(AssistantError):  # made by an earlier run in this data dir
+        c.users.add("rel-cli", "admin", "reliability-cli-1")
+    session = c.cli_sessions.start("rel-cli")
     svc = c.service
     known = str(c.fraud.top(1)[0]["account"])
     unknown = "9999-999-999999"
@@ -459,7 +469,7 @@ def cases(c: Any, files: Files, tiny: Path | None) -> list[Case]:
         return lambda: str(c.fx.check(customer="individual", amount=amount, currency="USD"))
 
     def cli(*args: str) -> Callable[[], str]:
-        return lambda: _cli(data_dir, list(args))
+        return lambda: _cli(data_dir, list(args), session)
 
     out = [
         # ---- uploads (the credit agent's reports) ----
@@ -531,14 +541,14 @@ def cases(c: Any, files: Files, tiny: Path | None) -> list[Case]:
             "credit CLI: encrypted PDF",
             "cli",
             "raises",
-            lambda: _cli(data_dir, ["credit", "extract", str(files.encrypted())]),
+            lambda: _cli(data_dir, ["credit", "extract", str(files.encrypted())], session),
             says="加密",
         ),
         Case(
             "credit CLI: deflate bomb",
             "cli",
             "raises",
-            lambda: _cli(data_dir, ["credit", "extract", str(files.pdf_bomb())]),
+            lambda: _cli(data_dir, ["credit", "extract", str(files.pdf_bomb())], session),
         ),
         # ---- unknown accounts ----
         Case(

@@ -151,6 +151,17 @@ def _arm(c: Any, point: str, marker: Path, armed: threading.Event) -> None:
         raise ValueError(f"unknown fault point {point!r}")
 
 
+def _answers(c: Any) -> int:
+    """Answer records in the trail. A turn also leaves the desks' access records (who looked at
+    which account), and one killed mid-tool keeps those of the reads it did: they happened."""
+    from sqlalchemy import text
+
+    with c.engine.connect() as db:
+        return int(
+            db.execute(text("SELECT count(*) FROM audit_record WHERE kind = 'answer'")).scalar_one()
+        )
+
+
 def child(point: str, state_file: Path, marker: Path) -> int:
     c = _container()
     user = c.users.get(USERS[point])
@@ -167,7 +178,7 @@ def child(point: str, state_file: Path, marker: Path) -> int:
         "completed_audit_ids": [first.audit_id],
         "first_answer_generated": first.generated,
         "first_tool_calls": [t.name for t in first.tool_calls],
-        "records_before": c.audit.head().seq,
+        "records_before": _answers(c),
         "history_before": _history(c, first.conversation_id),
     }
     state_file.write_text(json.dumps(state, ensure_ascii=False))
@@ -191,7 +202,7 @@ def restart(point: str, state_file: Path, out: Path) -> int:
         _, _, q3 = questions(point, "")
         before = c.audit.verify()
         result["verified_at_restart"] = before.ok
-        result["records_at_restart"] = c.audit.head().seq
+        result["records_at_restart"] = _answers(c)
         result["conversation_listed"] = conv in [x.id for x in c.conversations.list(user)]
         msgs = c.service.messages(user, conv)
         asked = [m.content for m in msgs if m.role == "user"]
@@ -227,7 +238,7 @@ def restart(point: str, state_file: Path, out: Path) -> int:
         result["verify_first_problem"] = (
             after.first.message if after.first else before.first.message if before.first else None
         )
-        result["records_after"] = c.audit.head().seq
+        result["records_after"] = _answers(c)
         resumed = (
             result["conversation_listed"]
             and result["first_turn_shown"]

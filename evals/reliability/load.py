@@ -352,7 +352,7 @@ def _audit_check(data_dir: Path, sessions: list[Session], env: dict[str, str]) -
     verify = subprocess.run(
         [sys.executable, "-m", "assistant.cli", "audit", "verify", "--json"],
         cwd=ROOT,
-        env=env,
+        env={**env, "ASSISTANT_USER": "load-auditor", "ASSISTANT_PASSWORD": PASSWORD},
         capture_output=True,
         text=True,
         timeout=300,
@@ -415,6 +415,7 @@ def run(
     workdir.mkdir(parents=True, exist_ok=True)
     users = [(f"load-{i:02d}", ROLES[i % len(ROLES)]) for i in range(sessions)]
     users.append(("load-warmup", "compliance"))
+    users.append(("load-auditor", "auditor"))  # checks the chain at the end, as an auditor would
     prep = prepare(workdir, Path(laws), users, progress=progress)
     env = assistant_env(prep.data_dir, prep.model)
     server = Server(env, workdir / "server.log")
@@ -433,7 +434,7 @@ def run(
         figures["warmup_s"] = round(time.perf_counter() - t0, 1)
         figures["model"] = warm.get("model")
         progress(f"暖機完成 / warm-up answered by {warm.get('model')} in {figures['warmup_s']} s")
-        runs = [Session(i, name, role) for i, (name, role) in enumerate(users[:-1])]
+        runs = [Session(i, name, role) for i, (name, role) in enumerate(users[:sessions])]
         clock = Clock(threading.Barrier(len(runs) + 1))
         threads = [
             threading.Thread(
