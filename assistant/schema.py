@@ -237,26 +237,25 @@ def upgrade_database(url: str, busy_timeout_ms: int = 10_000) -> Upgrade:
 def ensure_schema(engine: Engine) -> None:
     """The gate: a new database is created at head, one at head passes, any other is refused
     with an ``AssistantError`` that says to run `assistant db upgrade`."""
-    st = status(engine)
-    if st.state == "current":
+    if status(engine).state == "current":
         return
-    if st.state == "new":
-        try:
-            with _schema_lock(engine) as conn:
-                # Under the lock: another process may have created it since the look above.
-                st = status_on(conn)
-                if st.state == "new":
-                    _run_upgrade(conn, "head")
-                    return
-        except DBAPIError:
-            # Lost a race the lock did not cover (a busy timeout ran out, a driver that does
-            # not lock): whoever won has made it; look again before giving up.
-            st = status(engine)
-            if st.state != "current":
-                raise
-        if st.state == "current":
-            return
-    raise AssistantError(refusal(st))
+    # Anything else is looked at again under the lock: the first look is two reads, and a
+    # process creating the database may have committed between them (no version table yet,
+    # then tables), which is neither new nor old.
+    try:
+        with _schema_lock(engine) as conn:
+            st = status_on(conn)
+            if st.state == "new":
+                _run_upgrade(conn, "head")
+                return
+    except DBAPIError:
+        # Lost a race the lock did not cover (a busy timeout ran out, a driver that does not
+        # lock): whoever won has made it; look once more before giving up.
+        st = status(engine)
+        if st.state != "current":
+            raise
+    if st.state != "current":
+        raise AssistantError(refusal(st))
 
 
 def open_engine(url: str, busy_timeout_ms: int = 10_000) -> Engine:
