@@ -190,7 +190,7 @@ def test_an_old_release_database_is_refused_then_upgraded_with_its_rows(tmp_path
         message = str(refused.value)
         assert message.startswith("資料庫結構需要升級") and "assistant db upgrade" in message
         # Through the container, as every command meets it: exit 1 with the message.
-        result = CliRunner().invoke(cli, ["--data-dir", str(data), "users", "list"])
+        result = CliRunner().invoke(cli, ["--data-dir", str(data), "fraud", "status"])
         assert result.exit_code == 1 and "assistant db upgrade" in result.output
 
         code, out = _db(data, "upgrade", "--json")
