@@ -354,8 +354,12 @@ def test_an_old_table_is_migrated_and_its_rows_sealed_once(tmp_path: Path) -> No
     assert report.ok and report.records == 4
     assert report.to_dict()["head"]["sealed_through"] == 3
     # The append-only rules hold for the migrated table too.
+    raw = sqlite3.connect(path)
     with pytest.raises(sqlite3.IntegrityError):
-        sqlite3.connect(path).execute("DELETE FROM audit_record WHERE id = 1")
+        raw.execute("DELETE FROM audit_record WHERE id = 1")
+    # Closed now: the failed DELETE left its transaction open, and an unreferenced sqlite3
+    # connection is freed only by a later garbage collection, holding the write lock till then.
+    raw.close()
     result = _audit_cli(tmp_path, "verify")
     assert result.exit_code == 0 and "seq 1–3" in result.output and "migration" in result.output
     # And so does the head: a deleted sealed row is found like any other.
