@@ -132,6 +132,8 @@ def _current(conn: Connection) -> tuple[str, ...]:
 
 
 def status_on(conn: Connection) -> SchemaStatus:
+    """Where the database behind ``conn`` stands; "new" means none of the assistant's tables
+    (the checkpointer's own tables may already be there)."""
     revs = _current(conn)
     top = head()
     if revs:
@@ -149,9 +151,11 @@ def status_on(conn: Connection) -> SchemaStatus:
 
 
 def _known(rev: str) -> bool:
+    from alembic.util import CommandError
+
     try:
         return _scripts().get_revision(rev) is not None
-    except Exception:  # alembic raises its own errors for an unknown id
+    except CommandError:  # an id this release has no file for
         return False
 
 
