@@ -45,9 +45,11 @@ browser:
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 		else echo "chromium missing: install it (sudo apt-get install chromium) for the UI browser test"; fi; fi
 
-# Ingests the laws (a path or URL; incremental: seconds when nothing changed) and the board
-# rates, adds a demo login, answers one question on the command line, then starts the chat UI.
+# Brings the database schema up to date, ingests the laws (a path or URL; incremental: seconds
+# when nothing changed) and the board rates, adds a demo login, answers one question on the
+# command line, then starts the chat UI.
 demo: install
+	$(VENV)/bin/assistant db upgrade
 	$(VENV)/bin/assistant ingest laws $(LAWS)
 	$(VENV)/bin/assistant fx import-rates $(RATES)
 	@echo "$(DEMO_PASSWORD)" | $(VENV)/bin/assistant users add $(DEMO_USER) --role admin --password-stdin --exist-ok

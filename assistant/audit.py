@@ -17,21 +17,19 @@ import csv
 import hashlib
 import io
 import json
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from sqlalchemy import Connection, Engine, Table, insert, inspect, select, text, update
+from sqlalchemy import Connection, Engine, Table, insert, select, update
 from sqlmodel import Session, col
 from sqlmodel import select as sm_select
 
 from assistant.answers import Answer
 from assistant.audit_chain import (
     CHAIN_VERSION,
-    GENESIS_HASH,
     HASHED_FIELDS,
     ChainHead,
     VerifyReport,
@@ -42,7 +40,7 @@ from assistant.audit_chain import (
     utc_naive,
     verify_chain,
 )
-from assistant.errors import AuthError, NotFound
+from assistant.errors import AssistantError, AuthError, NotFound
 from assistant.permissions import UserContext
 from assistant.records import (
     AuditChainRow,
@@ -52,20 +50,8 @@ from assistant.records import (
     ModelFingerprintRow,
 )
 
-log = logging.getLogger(__name__)
-
 AUDIT = cast(Table, AuditRow.__table__)
 HEAD = cast(Table, AuditChainRow.__table__)
-
-# Columns the chain added to audit_record; an older database gets them by ALTER TABLE.
-_CHAIN_COLUMNS = {
-    "seq": "INTEGER",
-    "prev_hash": "VARCHAR(64)",
-    "hash": "VARCHAR(64)",
-    "kind": "VARCHAR(16)",
-}
-_SEQ_INDEX = "ix_audit_record_seq"  # the name create_all gives it, so both paths agree
-_APPEND_ONLY_MSG = "稽核紀錄只能新增，不能修改或刪除 / audit records are append-only"
 
 # Export ranges are the bank's calendar days. Taiwan has kept UTC+8 without DST since 1979.
 TAIPEI = timezone(timedelta(hours=8), "Asia/Taipei")
@@ -77,7 +63,8 @@ class AuditLog:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._sqlite = engine.dialect.name == "sqlite"
-        self._migrate()
+        # No schema work here: the chain's columns, head row and triggers come from the
+        # migrations (assistant.audit_schema, run by `assistant db upgrade`).
 
     # ---- chain upkeep -------------------------------------------------------------------
 
@@ -100,142 +87,19 @@ class AuditLog:
                 conn.exec_driver_sql("ROLLBACK")
                 raise
 
-    def _up_to_date(self) -> bool:
-        with self._engine.connect() as conn:
-            names = {c["name"] for c in inspect(conn).get_columns(AUDIT.name)}
-            if not set(_CHAIN_COLUMNS) <= names or not inspect(conn).has_table(HEAD.name):
-                return False
-            if conn.execute(select(HEAD.c.id).where(HEAD.c.id == 1)).first() is None:
-                return False
-            return self._has_triggers(conn)
-
-    def _has_triggers(self, conn: Connection) -> bool:
-        if self._sqlite:
-            sql = "SELECT count(*) FROM sqlite_master WHERE type='trigger' AND tbl_name=:t"
-        elif self._engine.dialect.name == "postgresql":
-            sql = (
-                "SELECT count(*) FROM pg_trigger WHERE tgrelid = CAST(:t AS regclass) "
-                "AND NOT tgisinternal"
-            )
-        else:
-            return True  # no append-only trigger for other engines; the chain still shows edits
-        return bool(conn.execute(text(sql), {"t": AUDIT.name}).scalar_one() >= 2)
-
-    def _migrate(self) -> None:
-        """Bring an older audit_record up to the chain, once, under the write lock.
-
-        SQLModel's create_all makes missing tables but never alters one, so the chain columns
-        are added here (nullable: old rows have no values yet). Rows written before the chain
-        are then sealed: chained in id order as they stand now. The head row records up to
-        which seq and when, because the chain can attest those rows only from that moment.
-        """
-        if self._up_to_date():
-            return
-        with self._serialised() as conn:
-            if not self._sqlite:
-                # DDL and sealing by two processes at once would collide; FOR UPDATE needs a
-                # head row, which may not exist yet, so a transaction-level advisory lock.
-                conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('audit_chain'))"))
-            # Under the lock: two processes starting together would both try to create it.
-            HEAD.create(conn, checkfirst=True)
-            names = {c["name"] for c in inspect(conn).get_columns(AUDIT.name)}
-            for name, sql_type in _CHAIN_COLUMNS.items():
-                if name not in names:
-                    conn.exec_driver_sql(f"ALTER TABLE {AUDIT.name} ADD COLUMN {name} {sql_type}")
-                    log.info("audit_record: added column %s", name)
-            conn.exec_driver_sql(
-                f"CREATE UNIQUE INDEX IF NOT EXISTS {_SEQ_INDEX} ON {AUDIT.name} (seq)"
-            )
-            if conn.execute(select(HEAD.c.id).where(HEAD.c.id == 1)).first() is None:
-                self._seal(conn)
-            self._create_triggers(conn)
-
-    def _seal(self, conn: Connection) -> None:
-        """Create the head; chain the rows written before the chain existed, in id order."""
-        last = conn.execute(
-            select(AUDIT.c.seq, AUDIT.c.hash)
-            .where(AUDIT.c.seq.is_not(None))
-            .order_by(AUDIT.c.seq.desc())
-            .limit(1)
-        ).first()
-        # Chained rows without a head: the head row was removed. Take the chain up from its
-        # last record; sealing anything now would pass later insertions off as old rows.
-        seq, prev = (int(last[0]), str(last[1])) if last else (0, GENESIS_HASH)
-        sealed_through: int | None = None
-        now = datetime.now(UTC)
-        if last is None:
-            after = 0
-            while True:
-                batch = (
-                    conn.execute(
-                        select(AUDIT)
-                        .where(AUDIT.c.seq.is_(None), AUDIT.c.id > after)
-                        .order_by(AUDIT.c.id)
-                        .limit(500)
-                    )
-                    .mappings()
-                    .all()
-                )
-                if not batch:
-                    break
-                for row in batch:
-                    seq += 1
-                    fields = {**row, "seq": seq, "prev_hash": prev, "kind": row["kind"] or "answer"}
-                    prev = record_hash(fields)
-                    conn.execute(
-                        update(AUDIT)
-                        .where(AUDIT.c.id == row["id"])
-                        .values(
-                            seq=seq, prev_hash=fields["prev_hash"], hash=prev, kind=fields["kind"]
-                        )
-                    )
-                after = int(batch[-1]["id"])
-            if seq:
-                sealed_through = seq
-                log.warning("audit_record: sealed %d records written before the chain", seq)
-        conn.execute(
-            insert(HEAD).values(
-                id=1,
-                seq=seq,
-                hash=prev,
-                sealed_through=sealed_through,
-                sealed_at=now if sealed_through else None,
-                created_at=now,
-            )
-        )
-
-    def _create_triggers(self, conn: Connection) -> None:
-        """Refuse UPDATE and DELETE on audit records in the database itself.
-
-        A person with the database file can drop the triggers; the hash chain is what shows
-        the edit then. The triggers stop the honest mistakes: a script, an ORM merge, a cleanup.
-        """
-        if self._sqlite:
-            for op in ("UPDATE", "DELETE"):
-                conn.exec_driver_sql(
-                    f"CREATE TRIGGER IF NOT EXISTS {AUDIT.name}_no_{op.lower()} "
-                    f"BEFORE {op} ON {AUDIT.name} "
-                    f"BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY_MSG}'); END"
-                )
-        elif self._engine.dialect.name == "postgresql":
-            conn.exec_driver_sql(
-                "CREATE OR REPLACE FUNCTION audit_record_append_only() RETURNS trigger "
-                f"LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '{_APPEND_ONLY_MSG}'; END $$"
-            )
-            for op in ("UPDATE", "DELETE"):
-                name = f"{AUDIT.name}_no_{op.lower()}"
-                conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name} ON {AUDIT.name}")
-                conn.exec_driver_sql(
-                    f"CREATE TRIGGER {name} BEFORE {op} ON {AUDIT.name} "
-                    "FOR EACH ROW EXECUTE FUNCTION audit_record_append_only()"
-                )
-
     def _append(self, fields: dict[str, Any]) -> int:
         """Write the next record of the chain; returns its id."""
         with self._serialised() as conn:
             head = conn.execute(
                 select(HEAD.c.seq, HEAD.c.hash).where(HEAD.c.id == 1).with_for_update()
-            ).one()
+            ).first()
+            if head is None:
+                # The migrations make the head row; without it nothing can be chained onto.
+                raise AssistantError(
+                    "稽核鏈的起點紀錄（audit_chain）不存在，請執行 assistant audit verify 並通知"
+                    "管理者 / the audit chain's head row is missing: run `assistant audit "
+                    "verify` and tell the administrator"
+                )
             seq = int(head.seq) + 1
             # Stamped under the lock, so time order and chain order agree.
             row = {

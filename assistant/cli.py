@@ -363,6 +363,7 @@ def _register() -> None:
     from assistant.cli_chat import ask, eval_agents, review, serve, users
     from assistant.cli_credit import credit, eval_credit
     from assistant.cli_credit_pd import credit_score, credit_train, eval_credit_pd
+    from assistant.cli_db import db
     from assistant.cli_fraud import eval_fraud, fraud
     from assistant.cli_fx import eval_fx, fx
     from assistant.cli_login import login, logout, whoami
@@ -377,6 +378,7 @@ def _register() -> None:
     cli.add_command(login)
     cli.add_command(logout)
     cli.add_command(whoami)
+    cli.add_command(db)
     eval_group.add_command(eval_agents)
     cli.add_command(fx)
     cli.add_command(fraud)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from assistant.cli_db import upgrade_at_start
 from assistant.cli_support import AppContext, emit_json, needs_user, pass_app
 from assistant.container import Container
 from assistant.errors import AssistantError
@@ -144,6 +145,7 @@ def serve(app: AppContext, host: str | None, port: int | None) -> None:
     """啟動聊天介面 / start the chat UI (log in with a user made by `assistant users add`)."""
     from ui.app import serve_ui
 
+    upgrade_at_start(app)  # before the container's gate: serving is the operator's start
     c = app.container
     if not c.users.list():
         click.echo(

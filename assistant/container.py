@@ -20,7 +20,6 @@ from assistant.audit import AuditLog
 from assistant.checkpoints import make_checkpointer
 from assistant.conversations import ConversationStore
 from assistant.credit.service import CreditService
-from assistant.db import make_engine
 from assistant.fraud.actions import ActionStore
 from assistant.fraud.ledger import Ledger
 from assistant.fraud.service import FraudService
@@ -30,6 +29,7 @@ from assistant.llm import LLM, make_llm
 from assistant.logins import CliSessions, TokenFile
 from assistant.model_pipeline import ModelPipeline
 from assistant.permissions import UserContext
+from assistant.schema import open_engine
 from assistant.service import AssistantService
 from assistant.settings import Settings
 from assistant.switches import Switches
@@ -91,7 +91,8 @@ class Container:
     @cached_property
     def engine(self) -> Engine:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        return make_engine(self.settings.database_url, self.settings.database.busy_timeout_ms)
+        # The one schema gate: a new database is created, an old one refused until upgraded.
+        return open_engine(self.settings.database_url, self.settings.database.busy_timeout_ms)
 
     @cached_property
     def catalog(self) -> Catalog:

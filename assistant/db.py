@@ -1,4 +1,7 @@
-"""Database engine: SQLite by default (WAL, busy timeout), PostgreSQL or any SQLAlchemy URL."""
+"""Database engine: SQLite by default (WAL, busy timeout), PostgreSQL or any SQLAlchemy URL.
+
+An engine is only a connection pool: the schema comes from the migrations (``assistant.schema``).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlmodel import SQLModel, create_engine
+from sqlmodel import create_engine
 
 
 def make_engine(url: str, busy_timeout_ms: int = 10_000) -> Engine:
@@ -28,31 +31,6 @@ def make_engine(url: str, busy_timeout_ms: int = 10_000) -> Engine:
             cur.close()
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    # Importing the table modules registers them on SQLModel.metadata.
-    import assistant.credit.records
-    import assistant.fraud.records
-    import assistant.fx.records
-    import assistant.modeleval.store
-    import assistant.records  # noqa: F401
-    import knowledge.catalog  # noqa: F401
-
-    SQLModel.metadata.create_all(engine)
-    _widen_fingerprint(engine)
+    # No DDL here: the schema is the migrations' (assistant.schema); stores only read and
+    # write rows.
     return engine
-
-
-def _widen_fingerprint(engine: Engine) -> None:
-    """A PostgreSQL database made when the model fingerprint's size and mtime were plain
-    INTEGER (32-bit there: every insert overflowed) gets them as BIGINT. SQLite is 64-bit."""
-    if engine.dialect.name != "postgresql":
-        return
-    from sqlalchemy import BigInteger, inspect
-
-    cols = {c["name"]: c["type"] for c in inspect(engine).get_columns("model_fingerprint")}
-    narrow = [n for n in ("size", "mtime_ns") if n in cols and not isinstance(cols[n], BigInteger)]
-    if narrow:
-        with engine.begin() as conn:
-            for name in narrow:
-                conn.exec_driver_sql(
-                    f"ALTER TABLE model_fingerprint ALTER COLUMN {name} TYPE BIGINT"
-                )

@@ -60,7 +60,7 @@ class AuditRow(SQLModel, table=True):
     ``seq`` numbers the chain without gaps; ``hash`` is sha256 over the canonical form of every
     column but ``id`` and ``hash`` (see ``assistant.audit_chain``), ``prev_hash`` the hash of
     ``seq - 1``. The chain columns are nullable only because rows written before the chain
-    existed get them when ``AuditLog`` seals them; every row written since has them.
+    existed get them when the first migration seals them; every row written since has them.
     """
 
     __tablename__ = "audit_record"

@@ -64,13 +64,13 @@ LIMIT = 50
 
 
 def _write_ledger(path: str, n: int, seed: int) -> None:
-    from assistant.db import make_engine
     from assistant.fraud.generator import generate
+    from assistant.schema import open_engine
 
     g = generate(
         n // 20, n, seed=seed, start=date(2026, 1, 1), days=90, fraud_rings=max(20, n // 20_000)
     )
-    Ledger(make_engine(f"sqlite:///{path}")).bulk_insert(g.banks, g.accounts, g.transfers)
+    Ledger(open_engine(f"sqlite:///{path}")).bulk_insert(g.banks, g.accounts, g.transfers)
     rings = sorted({a for p in g.patterns for a in p.fraud_accounts})
     Path(path).with_suffix(".rings.json").write_text(json.dumps(rings), encoding="utf-8")
 
@@ -80,6 +80,7 @@ def make_ledger(n: int, workdir: Path, seed: int = 7) -> tuple[Ledger, list[str]
     written once, in a child process (so the generator's memory is not counted as the trace
     engine's), and reused by later runs."""
     from assistant.db import make_engine
+    from assistant.schema import upgrade_database
 
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / f"ledger-{n}-{seed}.db"
@@ -96,6 +97,8 @@ def make_ledger(n: int, workdir: Path, seed: int = 7) -> tuple[Ledger, list[str]
         if child.exitcode != 0 or not rings_path.is_file():
             raise SystemExit(f"generating the ledger failed (exit {child.exitcode})")
     rings = json.loads(rings_path.read_text(encoding="utf-8"))
+    # A ledger kept from a run of an earlier release is brought to the current schema.
+    upgrade_database(f"sqlite:///{path}")
     return Ledger(make_engine(f"sqlite:///{path}")), rings, time.perf_counter() - t
 
 

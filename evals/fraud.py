@@ -31,7 +31,6 @@ from scipy.sparse.csgraph import connected_components
 from sklearn.metrics import roc_auc_score
 from sqlalchemy import select
 
-from assistant.db import make_engine
 from assistant.errors import AssistantError
 from assistant.fraud.features import account_features, account_meta
 from assistant.fraud.importers import import_amlsim
@@ -39,6 +38,7 @@ from assistant.fraud.ledger import Ledger, LedgerArrays
 from assistant.fraud.records import AccountRow
 from assistant.fraud.scoring import baseline_cross_validated_scores, cross_validated_scores
 from assistant.fraud.trace import TransferIndex
+from assistant.schema import open_engine
 
 TRACE_HOPS = 2
 TRACE_PER_HOP_LIMIT = 1000
@@ -107,7 +107,7 @@ def evaluate_amlsim(folder: str | Path, *, folds: int = 5, seed: int = 0) -> dic
     folder = Path(folder)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="twfin-fraud-eval-") as tmp:
-        engine = make_engine(f"sqlite:///{Path(tmp) / 'ledger.db'}")
+        engine = open_engine(f"sqlite:///{Path(tmp) / 'ledger.db'}")
         try:
             ledger = Ledger(engine)
             report = import_amlsim(ledger, folder)

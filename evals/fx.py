@@ -209,11 +209,11 @@ def evaluate_file(path: Path, default: Callable[[], FxService] | None = None) ->
         report = evaluate(default(), cases)
         report["rates"] = "installation"
         return report
-    from assistant.db import make_engine
     from assistant.fx.rates import RateStore
+    from assistant.schema import open_engine
 
     with tempfile.TemporaryDirectory() as tmp:
-        engine = make_engine(f"sqlite:///{Path(tmp) / 'fx_eval.db'}")
+        engine = open_engine(f"sqlite:///{Path(tmp) / 'fx_eval.db'}")
         try:
             service = FxService(RateStore(engine), None)
             for i, t in enumerate(tables):

@@ -26,9 +26,9 @@ from assistant.answers import Answer, ToolCall
 from assistant.audit import AUDIT, TAIPEI, AuditLog
 from assistant.audit_chain import GENESIS_HASH, record_hash, tool_call_digest, verify_chain
 from assistant.cli import cli
-from assistant.db import make_engine
-from assistant.errors import AuthError
+from assistant.errors import AssistantError, AuthError
 from assistant.permissions import UserContext
+from assistant.schema import open_engine, upgrade_database
 from tests.cli_users import login_env
 
 OFFICER = UserContext("officer", "compliance", None)
@@ -55,7 +55,7 @@ def _record(log: AuditLog, i: int, user: UserContext = OFFICER) -> int:
 
 def _log(tmp_path: Path, name: str = "assistant.db") -> tuple[AuditLog, Path]:
     path = tmp_path / name
-    return AuditLog(make_engine(f"sqlite:///{path}")), path
+    return AuditLog(open_engine(f"sqlite:///{path}")), path
 
 
 def _raw(path: Path) -> sqlite3.Connection:
@@ -143,7 +143,7 @@ def test_a_second_record_with_the_same_seq_cannot_be_written(
 def test_many_threads_appending_at_once_keep_one_chain(tmp_path: Path) -> None:
     log, path = _log(tmp_path)
     # A second engine is a second connection pool, as another process would have.
-    other = AuditLog(make_engine(f"sqlite:///{path}"))
+    other = AuditLog(open_engine(f"sqlite:///{path}"))
 
     def work(n: int) -> list[int]:
         mine = log if n % 2 else other
@@ -172,9 +172,9 @@ def test_many_threads_appending_at_once_keep_one_chain(tmp_path: Path) -> None:
 _APPEND_SCRIPT = """
 import sys
 from assistant.audit import AuditLog
-from assistant.db import make_engine
 from assistant.permissions import UserContext
-log = AuditLog(make_engine(f"sqlite:///{sys.argv[1]}"))
+from assistant.schema import open_engine
+log = AuditLog(open_engine(f"sqlite:///{sys.argv[1]}"))
 for i in range(10):
     log.record_action(UserContext(sys.argv[2], "fraud"), conversation_id=None, action="a",
                       args={"i": i}, outcome="ok")
@@ -331,6 +331,11 @@ def test_an_old_table_is_migrated_and_its_rows_sealed_once(tmp_path: Path) -> No
     conn.commit()
     conn.close()
 
+    # A start on it is refused until the operator upgrades (`assistant db upgrade`).
+    with pytest.raises(AssistantError, match="assistant db upgrade"):
+        _log(tmp_path)
+    done = upgrade_database(f"sqlite:///{path}")
+    assert done.before is None and done.changed
     log, _ = _log(tmp_path)
     columns = {r[1] for r in sqlite3.connect(path).execute("PRAGMA table_info(audit_record)")}
     assert {"seq", "prev_hash", "hash", "kind"} <= columns
@@ -341,15 +346,20 @@ def test_an_old_table_is_migrated_and_its_rows_sealed_once(tmp_path: Path) -> No
     assert old[0].question == "舊問題1" and old[2].latency_ms == 30.0  # content left as found
     new_id = _record(log, 4)
     assert log.get(new_id).seq == 4 and log.get(new_id).prev_hash == old[2].hash
-    # A second start changes nothing: the seal happens once.
-    again = AuditLog(make_engine(f"sqlite:///{path}"))
+    # A second upgrade changes nothing: the seal happens once.
+    assert not upgrade_database(f"sqlite:///{path}").changed
+    again = AuditLog(open_engine(f"sqlite:///{path}"))
     assert again.head() == log.head()
     report = again.verify()
     assert report.ok and report.records == 4
     assert report.to_dict()["head"]["sealed_through"] == 3
     # The append-only rules hold for the migrated table too.
+    raw = sqlite3.connect(path)
     with pytest.raises(sqlite3.IntegrityError):
-        sqlite3.connect(path).execute("DELETE FROM audit_record WHERE id = 1")
+        raw.execute("DELETE FROM audit_record WHERE id = 1")
+    # Closed now: the failed DELETE left its transaction open, and an unreferenced sqlite3
+    # connection is freed only by a later garbage collection, holding the write lock till then.
+    raw.close()
     result = _audit_cli(tmp_path, "verify")
     assert result.exit_code == 0 and "seq 1–3" in result.output and "migration" in result.output
     # And so does the head: a deleted sealed row is found like any other.
@@ -521,17 +531,17 @@ PG_URL = os.environ.get("ASSISTANT_TEST_POSTGRES_URL")
 
 @pytest.mark.skipif(not PG_URL, reason="set ASSISTANT_TEST_POSTGRES_URL to an empty database")
 def test_postgres_appends_serialise_and_refuse_edits() -> None:
-    from sqlalchemy import text
+    from sqlalchemy import create_engine, text
 
     assert PG_URL
-    engine = make_engine(PG_URL)
-    with engine.begin() as conn:  # start from an empty trail
-        conn.execute(text("DROP TABLE IF EXISTS feedback, chat_message, audit_record, audit_chain"))
-    from sqlmodel import SQLModel
-
-    SQLModel.metadata.create_all(engine)
+    wipe = create_engine(PG_URL)
+    with wipe.begin() as conn:  # start from an empty database: the gate then makes it
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    wipe.dispose()
+    engine = open_engine(PG_URL)
     log = AuditLog(engine)
-    other = AuditLog(make_engine(PG_URL))
+    other = AuditLog(open_engine(PG_URL))
 
     def work(n: int) -> None:
         for i in range(10):

@@ -124,7 +124,7 @@ def test_without_a_user_a_protected_command_stops_and_changes_nothing(
 ) -> None:
     from sqlalchemy import text
 
-    from assistant.db import make_engine
+    from assistant.schema import open_engine
 
     cmd = dict(COMMANDS)[path]
     data = tmp_path / "data"
@@ -138,7 +138,8 @@ def test_without_a_user_a_protected_command_stops_and_changes_nothing(
     result = CliRunner().invoke(cli, args, env=env, input="")
     assert result.exit_code == 1, (path, result.output)
     assert "需要登入" in result.output and "needs a user" in result.output, result.output
-    engine = make_engine(make_settings(data).database_url)
+    # Through the gate: a command that stopped before the database leaves none to read yet.
+    engine = open_engine(make_settings(data).database_url)
     try:
         with engine.connect() as db:
             assert db.execute(text("SELECT count(*) FROM audit_record")).scalar() == 0

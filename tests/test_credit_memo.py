@@ -40,8 +40,8 @@ from assistant.credit.rules import (
 from assistant.credit.schema import ITEMS
 from assistant.credit.service import CreditService
 from assistant.credit.statements import Extraction, extract
-from assistant.db import make_engine
 from assistant.errors import AssistantError, AuthError, NotFound
+from assistant.schema import open_engine
 from tests.conftest import SHARED, make_settings
 
 PDF = SHARED / "statements" / "2301_202404_AI1.pdf"
@@ -100,7 +100,7 @@ def law_text(shared_data: Path) -> dict[tuple[str, str], str]:
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
     folder = tmp_path_factory.mktemp("credit_db")
-    return make_engine(f"sqlite:///{folder / 'app.db'}")
+    return open_engine(f"sqlite:///{folder / 'app.db'}")
 
 
 def service(engine: Engine, kb: Container, tmp: Path, four_eyes: bool = False) -> CreditService:

@@ -11,18 +11,18 @@ import numpy as np
 import pytest
 from sqlalchemy import inspect
 
-from assistant.db import make_engine
 from assistant.errors import AssistantError
 from assistant.fraud.generator import BANKS, generate
 from assistant.fraud.importers import import_amlsim, import_csv
 from assistant.fraud.ledger import Ledger, normalize_account
+from assistant.schema import open_engine
 from tests.conftest import SHARED
 
 AMLSIM = SHARED / "aml" / "amlsim_fanin200"
 
 
 def _ledger(path: Path, **kw: int) -> Ledger:
-    return Ledger(make_engine(f"sqlite:///{path / 'x.db'}"), **kw)
+    return Ledger(open_engine(f"sqlite:///{path / 'x.db'}"), **kw)
 
 
 @pytest.fixture(scope="module")

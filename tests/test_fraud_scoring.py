@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from assistant.db import make_engine
 from assistant.errors import AssistantError
 from assistant.fraud.features import FEATURE_NAMES, FEATURE_TEXT, account_features, account_meta
 from assistant.fraud.generator import generate
 from assistant.fraud.ledger import Ledger
 from assistant.fraud.scoring import MuleScorer, cross_validated_scores
+from assistant.schema import open_engine
 from evals.fraud import evaluate_amlsim, labels_for
 from tests.conftest import SHARED
 
@@ -22,7 +22,7 @@ AMLSIM = SHARED / "aml" / "amlsim_fanin200"
 
 
 def _ledger(path: Path) -> Ledger:
-    return Ledger(make_engine(f"sqlite:///{path / 'x.db'}"))
+    return Ledger(open_engine(f"sqlite:///{path / 'x.db'}"))
 
 
 def _tiny(tmp_path: Path) -> tuple[list[str], np.ndarray, dict[str, int]]:

@@ -17,7 +17,6 @@ from sqlalchemy import func, select
 
 from assistant.cli import cli
 from assistant.container import Container
-from assistant.db import make_engine
 from assistant.errors import AssistantError
 from assistant.extract import cn_number
 from assistant.fx.convert import convert, parse_amount
@@ -25,6 +24,7 @@ from assistant.fx.rates import HEADER, RateStore
 from assistant.fx.records import FxRateRow
 from assistant.fx.rules import ACT, REG, RULES, check
 from assistant.fx.service import FxService
+from assistant.schema import open_engine
 from tests.conftest import ROOT, SHARED, make_settings
 
 USD_CSV = SHARED / "fx" / "bot_usd_rates_20141001_20170930.csv"
@@ -64,7 +64,7 @@ def count_rows(store: RateStore) -> int:
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RateStore]:
     """USD (the real file) and the test JPY/ZAR board, read-only for the tests using it."""
     folder = tmp_path_factory.mktemp("fx")
-    engine = make_engine(f"sqlite:///{folder / 'fx.db'}")
+    engine = open_engine(f"sqlite:///{folder / 'fx.db'}")
     s = RateStore(engine)
     assert not s.import_csv(USD_CSV).errors
     assert not s.import_csv(write_csv(folder / "jpy.csv", JPY_LINES)).errors
@@ -74,7 +74,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RateStore]:
 
 @pytest.fixture
 def empty(tmp_path: Path) -> Iterator[RateStore]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'fx.db'}")
+    engine = open_engine(f"sqlite:///{tmp_path / 'fx.db'}")
     yield RateStore(engine)
     engine.dispose()
 
@@ -624,7 +624,7 @@ def test_amendment_dates_come_from_the_knowledge_catalog(fx_home: Path) -> None:
     finally:
         c.close()
     # Without a catalog the dates are unknown, not guessed.
-    bare = FxService(RateStore(make_engine(make_settings(fx_home).database_url)), None)
+    bare = FxService(RateStore(open_engine(make_settings(fx_home).database_url)), None)
     assert {
         a.amended for a in bare.check(customer="company", amount=1, currency="USD").articles
     } == {None}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from argon2 import PasswordHasher
 
-from assistant.db import make_engine
+from assistant.schema import open_engine
 from assistant.users import UserStore
 
 # Cheap hashing parameters: the rule under test is the lockout, not argon2's cost.
@@ -16,7 +16,7 @@ FAST = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
 
 def _store(tmp_path: Path, **kw: object) -> UserStore:
-    return UserStore(make_engine(f"sqlite:///{tmp_path / 'u.db'}"), FAST, **kw)  # type: ignore[arg-type]
+    return UserStore(open_engine(f"sqlite:///{tmp_path / 'u.db'}"), FAST, **kw)  # type: ignore[arg-type]
 
 
 def test_every_attempt_is_recorded_and_five_failures_lock_the_name(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.db import make_engine
+from assistant.schema import open_engine
 from knowledge.analyzer import Analyzer
 from knowledge.catalog import Catalog
 from knowledge.embedder import SentenceTransformerEmbedder
@@ -21,7 +21,7 @@ def server_like(
     tmp_path_factory: pytest.TempPathFactory, small_law_files: tuple[Path, Path]
 ) -> Iterator[Retriever]:
     root = tmp_path_factory.mktemp("server")
-    catalog = Catalog(make_engine(f"sqlite:///{root / 'a.db'}"))
+    catalog = Catalog(open_engine(f"sqlite:///{root / 'a.db'}"))
     store = QdrantStore("regulations", path=root / "qdrant", sparse_in_qdrant=True)
     embedder = SentenceTransformerEmbedder()
     analyzer = Analyzer()

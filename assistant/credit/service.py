@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, col, select
 
 from assistant.credit.memo import Flag, Memo, Thresholds, compose
 from assistant.credit.memo_docx import to_docx, to_markdown
@@ -142,9 +142,6 @@ class CreditService:
         self.data_dir = Path(data_dir)
         self.four_eyes = four_eyes
         self.thresholds = thresholds or Thresholds()
-        # db.make_engine does not import this module yet: create the table here so the
-        # service works on any engine (a no-op once the table exists)
-        SQLModel.metadata.create_all(engine, tables=[CreditMemoRow.__table__])  # type: ignore[attr-defined]
 
     @property
     def rules(self) -> tuple[LendingRule, ...]:

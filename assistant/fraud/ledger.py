@@ -158,7 +158,6 @@ class Ledger:
         self._engine = engine
         self._chunk = max(1, int(chunk_size))
         self._sqlite = engine.dialect.name == "sqlite"
-        _add_memo_column(engine)
 
     @property
     def engine(self) -> Engine:
@@ -443,12 +442,3 @@ def _chunks(items: Iterable[Any], size: int) -> Iterable[list[Any]]:
             chunk = []
     if chunk:
         yield chunk
-
-
-def _add_memo_column(engine: Engine) -> None:
-    """A ledger made before transfers had memos gets the column (nullable: nothing to fill)."""
-    from sqlalchemy import inspect
-
-    if "memo" not in {c["name"] for c in inspect(engine).get_columns(_T.name)}:
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f"ALTER TABLE {_T.name} ADD COLUMN memo TEXT")

@@ -4,7 +4,7 @@ One row per run and one per finished item, keyed by (run, model sha256, suite, i
 item is committed as it completes, so a run killed midway loses at most the item in flight;
 running the same command again finds the unfinished run by its key and skips what is stored.
 The same tables work on SQLite and PostgreSQL; importing this module registers them on
-SQLModel.metadata.
+SQLModel.metadata, and the migrations make them (``assistant.schema``).
 """
 
 from __future__ import annotations
@@ -52,9 +52,6 @@ class ModelEvalItemRow(SQLModel, table=True):
     created_at: datetime = Field(default_factory=_now)
 
 
-_TABLES = [ModelEvalRunRow.__table__, ModelEvalItemRow.__table__]  # type: ignore[attr-defined]
-
-
 def _run_dict(row: ModelEvalRunRow, items: int | None = None) -> dict[str, Any]:
     out = {
         "id": row.id,
@@ -77,8 +74,6 @@ def _run_dict(row: ModelEvalRunRow, items: int | None = None) -> dict[str, Any]:
 class EvalStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        # Only this module's tables: the rest of the schema belongs to assistant.db.
-        SQLModel.metadata.create_all(engine, tables=_TABLES)
 
     def open_run(
         self, key: str, config: dict[str, Any], suites: list[str], new: bool = False
