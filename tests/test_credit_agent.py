@@ -33,17 +33,9 @@ QUESTION = "幫我做徵信分析草稿，申請額度 5000 萬，短期營運�
 def _borrowing(kb: Container, data: Path) -> Container:
     """A container on its own data folder that reads the session's knowledge base (Qdrant's
     local mode allows one client per folder, so the kb's own objects are lent)."""
-    c = Container(make_settings(data))
-    for name in ("catalog", "retriever", "embedder", "analyzer", "lexical", "vector_store"):
-        c.__dict__[name] = getattr(kb, name)
-    return c
-
-
-def _close(c: Container) -> None:
-    # The lent objects belong to the kb fixture: only this container's own are closed.
-    for name in ("vector_store",):
-        c.__dict__.pop(name, None)
-    c.close()
+    return Container(
+        make_settings(data), lent={name: getattr(kb, name) for name in Container.KNOWLEDGE}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +47,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def desk(kb: Container, data_dir: Path) -> Iterator[Container]:
     c = _borrowing(kb, data_dir)
     yield c
-    _close(c)
+    c.close()
 
 
 @pytest.fixture(scope="module")
@@ -198,7 +190,7 @@ def test_draft_waits_for_review_and_a_restarted_server_approves_it(
         ]
         assert "credit.reject" in names
     finally:
-        _close(again)
+        again.close()
 
 
 def test_edit_stores_the_edited_text(desk: Container) -> None:
@@ -351,4 +343,4 @@ def test_a_pd_model_on_statement_columns_scores_the_borrower(kb: Container, tmp_
         assert not score.ok and "LIMIT_BAL" in score.summary
         assert ans.pending and ans.pending["draft_id"]
     finally:
-        _close(c)
+        c.close()
