@@ -62,7 +62,7 @@ def build_graph(deps: AgentDeps, specs: Sequence[AgentSpec], checkpointer: Any) 
     g.add_node("guard", nodes.guard)
     g.add_node("route", nodes.route)
     for spec in specs:
-        g.add_node(spec.name, spec.compile(deps))
+        g.add_node(spec.name, spec.compile())
     g.add_node("answer", nodes.answer)
     g.add_node("audit", nodes.audit)
     g.add_edge(START, "guard")

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from agents.interrupts import ReviewContract
 from agents.tools import Tool
 from assistant.permissions import OPERATIONS, ROLE_AGENTS, UserContext, may
-
-if TYPE_CHECKING:
-    from agents.deps import AgentDeps
 
 
 @dataclass(frozen=True)
@@ -30,29 +27,21 @@ class AgentSpec:
     # Typical questions; the router compares a new question with them by embedding.
     examples: tuple[str, ...]
     # The agent graph module's ``build()``: wiring only, the nodes read their dependencies
-    # from the run's context. None for an agent still built as a closure (``build_with_deps``).
-    build: Callable[[], Any] | None = None
+    # from the run's context.
+    build: Callable[[], Any]
     # The tools the agent may call; a role that may use the agent may call them when its role
     # may perform each one's desk operation.
     tools: tuple[Tool[Any, Any], ...] = ()
-    # An agent not yet in the module-level shape (the credit agent, until it moves): built from
-    # the dependencies, with its tools named and their desk operations (tool, operation).
-    build_with_deps: Callable[[AgentDeps], Any] | None = None
-    named_tools: tuple[tuple[str, str], ...] = ()
     # The agent's human step, when it pauses for a person's decision (the credit review).
     review: ReviewContract | None = None
 
-    def compile(self, deps: AgentDeps) -> Any:
-        if self.build is not None:
-            return self.build()
-        if self.build_with_deps is not None:
-            return self.build_with_deps(deps)
-        raise ValueError(f"agent {self.name} has no build function")
+    def compile(self) -> Any:
+        return self.build()
 
     @property
     def tool_operations(self) -> dict[str, str]:
         """Each tool's name and the desk operation it performs."""
-        return {**dict(self.named_tools), **{t.name: t.operation for t in self.tools}}
+        return {t.name: t.operation for t in self.tools}
 
 
 def agent_tools(specs: Iterable[AgentSpec]) -> dict[str, dict[str, str]]:

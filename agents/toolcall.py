@@ -54,29 +54,6 @@ def call_tool(
     return _recorded(t, calls, problems, tool.name, shown, run, tool.describe)
 
 
-def call_named_tool(
-    t: Telemetry,
-    user: UserContext,
-    calls: list[dict[str, Any]],
-    problems: list[str],
-    name: str,
-    operation: str,
-    args: dict[str, Any],
-    fn: Callable[[dict[str, Any]], Any],
-    summarise: Callable[[Any], str],
-) -> Any:
-    """The call of a tool known by name and desk operation, for an agent whose tools are not
-    :class:`Tool` objects yet (the credit agent, which declares the same pairs on its spec as
-    ``named_tools``): checked by the operation, like every tool."""
-
-    def run() -> Any:
-        if not user.may(operation):
-            raise _refused(user, name)
-        return fn(args)
-
-    return _recorded(t, calls, problems, name, args, run, summarise)
-
-
 def _refused(user: UserContext, name: str) -> AuthError:
     return AuthError(f"你的角色（{user.role}）不能使用工具 {name} / your role may not call {name}")
 

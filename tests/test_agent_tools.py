@@ -65,9 +65,11 @@ def test_a_tool_with_an_unknown_operation_is_refused_at_start_up() -> None:
     from agents.fraud.graph import SPEC as FRAUD
     from agents.fx.graph import SPEC as FX
 
-    wrong = replace(FX, named_tools=(("fx_book", "fx.write"),))
+    book = replace(FX.tools[-1], name="fx_book", operation="fx.write")
+    wrong = replace(FX, tools=(*FX.tools, book))
     with pytest.raises(ValueError, match="unknown operation"):
         ToolTable.of([wrong])
-    twice = replace(FRAUD, named_tools=(("fx_rate", "fraud.read"),))
+    rate = next(t for t in FX.tools if t.name == "fx_rate")
+    twice = replace(FRAUD, tools=(*FRAUD.tools, replace(rate, operation="fraud.read")))
     with pytest.raises(ValueError, match="operation"):
         ToolTable.of([FX, twice])

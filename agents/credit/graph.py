@@ -23,19 +23,17 @@ from typing import Any
 
 from langgraph.graph import END, START, StateGraph
 
+from agents.compliance.tools import SEARCH_REGULATIONS
 from agents.context import RunContext
 from agents.credit.nodes import after_work, compose, review, understand, work
 from agents.credit.state import CREDIT_REVIEW, CreditInput, CreditOutput, CreditState
-from agents.credit.tools import NAMED_TOOLS
-from agents.deps import AgentDeps
+from agents.credit.tools import TOOLS
 from agents.registry import AgentSpec
 
 
-def build(deps: AgentDeps | None = None) -> Any:
+def build() -> Any:
     """The compiled subgraph. Its nodes read the shared dependencies from each run's context
-    (``RunContext.deps``), so nothing is captured here: ``deps`` is accepted for the spec's
-    common signature."""
-    del deps
+    (``RunContext.deps``), so nothing is captured here."""
     g = StateGraph(
         CreditState,
         context_schema=RunContext,
@@ -80,7 +78,6 @@ SPEC = AgentSpec(
         "Draft a credit memo from this financial report, NT$50 million working capital",
     ),
     build=build,
-    # Its tools are known by name (until they become Tool objects) with their desk operations.
-    named_tools=NAMED_TOOLS,
+    tools=(SEARCH_REGULATIONS, *TOOLS),
     review=CREDIT_REVIEW,
 )

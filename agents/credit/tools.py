@@ -1,5 +1,5 @@
 """The credit agent's tools: each a :class:`~assistant.desks.credit.CreditDesk` method called
-with the run's user and conversation, through :func:`agents.toolcall.call_tool` (timed, kept for
+with the run's user and conversation, as a typed :class:`~agents.tools.Tool` through :func:`agents.toolcall.call_tool` (timed, kept for
 the audit trail, a refusal stated instead of a crash). Nothing here reaches the credit service or
 the audit log directly: the desk checks the role and writes the record.
 """
@@ -7,36 +7,122 @@ the audit log directly: the desk checks the role and writes the record.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agents.context import RunContext
 from agents.credit.state import CreditState
 from agents.deps import AgentDeps
 from agents.interrupts import ReviewDecision
-from agents.toolcall import call_named_tool
+from agents.toolcall import call_tool
+from agents.tools import Tool, ToolArgs
+from assistant.errors import AssistantError
 
-# The agent's tools and the desk operation each performs (the spec declares the same pairs).
-NAMED_TOOLS: tuple[tuple[str, str], ...] = (
-    ("search_regulations", "compliance.search"),
-    ("credit_extract", "credit.read"),
-    ("credit_ratios", "credit.read"),
-    ("credit_score", "credit.read"),
-    ("credit_memo", "credit.draft"),
+if TYPE_CHECKING:
+    from assistant.credit.ratios import RatioReport
+    from assistant.credit.service import MemoDraft
+    from assistant.credit.statements import Extraction
+    from assistant.desks.credit import CreditDesk
+
+
+# What the turn records of a call is the report's file name (and a memo's terms); the path and
+# the objects read in earlier steps are handed on without being recorded.
+class ExtractArgs(ToolArgs):
+    file: str
+    path: Path
+
+
+class RatiosArgs(ToolArgs):
+    file: str
+    extraction: Any
+
+
+class ScoreArgs(ToolArgs):
+    file: str
+    extraction: Any
+    report: Any
+
+
+class MemoArgs(ToolArgs):
+    file: str
+    path: Path
+    facility: Any
+    extraction: Any
+    terms: str = ""
+
+
+def _desk(ctx: RunContext) -> CreditDesk:
+    desk = ctx.services.credit_desk
+    if desk is None:
+        raise AssistantError("徵信服務未啟用 / the credit service is not configured")
+    return desk
+
+
+def _extract(ctx: RunContext, a: ExtractArgs) -> Extraction:
+    return _desk(ctx).extract(ctx.user, a.path, conversation_id=ctx.conversation_id)
+
+
+def _ratios(ctx: RunContext, a: RatiosArgs) -> RatioReport:
+    return _desk(ctx).ratios(ctx.user, a.extraction, conversation_id=ctx.conversation_id)
+
+
+def _score(ctx: RunContext, a: ScoreArgs) -> dict[str, Any]:
+    return _desk(ctx).score_statements(
+        ctx.user, a.extraction, a.report, conversation_id=ctx.conversation_id
+    )
+
+
+def _memo(ctx: RunContext, a: MemoArgs) -> MemoDraft:
+    # the extraction is handed on, so the 3-second read is not done twice
+    return _desk(ctx).draft(
+        ctx.user, a.path, a.facility, extraction=a.extraction, conversation_id=ctx.conversation_id
+    )
+
+
+CREDIT_EXTRACT: Tool[ExtractArgs, Extraction] = Tool(
+    name="credit_extract",
+    operation="credit.read",
+    summary_zh="擷取財報的資產負債表、綜合損益表與現金流量表",
+    summary_en="extract the statements of a financial report",
+    args=ExtractArgs,
+    run=_extract,
+    describe=lambda o: (
+        f"{o.company or '-'}; {len(o.items)} items; "
+        f"periods {', '.join(str(p) for p in o.periods)}; "
+        f"pages {', '.join(str(p) for i in o.statements.values() for p in i.pages)}"
+    ),
+    unshown=frozenset({"path"}),
 )
-_OPERATION = dict(NAMED_TOOLS)
-
-
-def call_tool(
-    t: Any,
-    user: Any,
-    calls: list[dict[str, Any]],
-    problems: list[str],
-    name: str,
-    args: dict[str, Any],
-    fn: Any,
-    summarise: Any,
-) -> Any:
-    return call_named_tool(t, user, calls, problems, name, _OPERATION[name], args, fn, summarise)
+CREDIT_RATIOS: Tool[RatiosArgs, RatioReport] = Tool(
+    name="credit_ratios",
+    operation="credit.read",
+    summary_zh="計算財務比率與其來源",
+    summary_en="compute the ratios with their sources",
+    args=RatiosArgs,
+    run=_ratios,
+    describe=lambda o: f"{sum(1 for r in o.ratios if r.values and r.values[0] is not None)} ratios",
+    unshown=frozenset({"extraction"}),
+)
+CREDIT_SCORE: Tool[ScoreArgs, dict[str, Any]] = Tool(
+    name="credit_score",
+    operation="credit.read",
+    summary_zh="以違約機率模型評分借款戶",
+    summary_en="score the borrower with the PD model",
+    args=ScoreArgs,
+    run=_score,
+    describe=lambda o: f"PD {o['pd']:.4f}",
+    unshown=frozenset({"extraction", "report"}),
+)
+CREDIT_MEMO: Tool[MemoArgs, MemoDraft] = Tool(
+    name="credit_memo",
+    operation="credit.draft",
+    summary_zh="撰寫 5P 徵信報告草稿，待人覆核",
+    summary_en="draft the 5P credit memo for a person's review",
+    args=MemoArgs,
+    run=_memo,
+    describe=lambda o: f"draft #{o.id}; {len(o.flags)} flags; {len(o.rules)} rules; {o.docx_path}",
+    unshown=frozenset({"path", "facility", "extraction"}),
+)
+TOOLS = (CREDIT_EXTRACT, CREDIT_RATIOS, CREDIT_SCORE, CREDIT_MEMO)
 
 
 # The ratios the summary shows; the memo has them all.
@@ -65,63 +151,35 @@ def draft_from_report(
 
     # Every tool is a desk method called with the run's user: the desk checks the role and
     # writes the audit record (the file by its sha256, the draft by its id).
-    desk = deps.credit_desk
     t = deps.telemetry
-    user, conv = ctx.user, ctx.conversation_id
     pdf = Path(state["report"] or "")
-    x = call_tool(
-        t,
-        user,
-        calls,
-        problems,
-        "credit_extract",
-        {"file": pdf.name},
-        lambda a: desk.extract(user, pdf, conversation_id=conv),
-        lambda o: (
-            f"{o.company or '-'}; {len(o.items)} items; "
-            f"periods {', '.join(str(p) for p in o.periods)}; "
-            f"pages {', '.join(str(p) for i in o.statements.values() for p in i.pages)}"
-        ),
-    )
+    x = call_tool(t, ctx, CREDIT_EXTRACT, {"file": pdf.name, "path": pdf}, calls, problems)
     if x is None:
         return {}
-    report = call_tool(
-        t,
-        user,
-        calls,
-        problems,
-        "credit_ratios",
-        {"file": pdf.name},
-        lambda a: desk.ratios(user, x, conversation_id=conv),
-        lambda o: f"{sum(1 for r in o.ratios if r.values and r.values[0] is not None)} ratios",
-    )
+    report = call_tool(t, ctx, CREDIT_RATIOS, {"file": pdf.name, "extraction": x}, calls, problems)
     if report is None:
         return {}
     pd_score = None
-    if desk.pd_model_ready():
+    if deps.credit_desk is not None and deps.credit_desk.pd_model_ready():
         # Only when a PD model was trained on columns that a company's statements have
         # (schema items and ratio names); a model of card holders cannot score a company.
         pd_score = call_tool(
             t,
-            user,
+            ctx,
+            CREDIT_SCORE,
+            {"file": pdf.name, "extraction": x, "report": report},
             calls,
             problems,
-            "credit_score",
-            {"file": pdf.name},
-            lambda a: desk.score_statements(user, x, report, conversation_id=conv),
-            lambda o: f"PD {o['pd']:.4f}",
         )
     facility = Facility.from_dict(state["request"]["facility"])
+    terms = "; ".join(f"{k}={v}" for k, v in facility.to_dict().items() if v)
     draft = call_tool(
         t,
-        user,
+        ctx,
+        CREDIT_MEMO,
+        {"file": pdf.name, "path": pdf, "facility": facility, "extraction": x, "terms": terms},
         calls,
         problems,
-        "credit_memo",
-        {"file": pdf.name, **{k: v for k, v in facility.to_dict().items() if v}},
-        # the extraction is handed on, so the 3-second read is not done twice
-        lambda a: desk.draft(user, pdf, facility, extraction=x, conversation_id=conv),
-        lambda o: f"draft #{o.id}; {len(o.flags)} flags; {len(o.rules)} rules; {o.docx_path}",
     )
     if draft is None:
         return {}
