@@ -21,12 +21,19 @@ INCOME_STATEMENT = "income_statement"
 CASH_FLOW = "cash_flow"
 STATEMENT_KINDS: tuple[str, ...] = (BALANCE_SHEET, INCOME_STATEMENT, CASH_FLOW)
 
-# Titles as printed, normalised. The consolidated title first: a report that has both (rare)
-# is read from its consolidated statements.
+# Titles as printed, normalised: consolidated (合併), parent-only (個體) and plain. A report
+# holds one set; the first statement of each kind found is read.
 TITLES: dict[str, tuple[str, ...]] = {
-    BALANCE_SHEET: ("合併資產負債表", "資產負債表"),
-    INCOME_STATEMENT: ("合併綜合損益表", "合併損益表", "綜合損益表", "損益表"),
-    CASH_FLOW: ("合併現金流量表", "現金流量表"),
+    BALANCE_SHEET: ("合併資產負債表", "個體資產負債表", "資產負債表"),
+    INCOME_STATEMENT: (
+        "合併綜合損益表",
+        "個體綜合損益表",
+        "合併損益表",
+        "個體損益表",
+        "綜合損益表",
+        "損益表",
+    ),
+    CASH_FLOW: ("合併現金流量表", "個體現金流量表", "現金流量表"),
 }
 STATEMENT_ZH: dict[str, str] = {
     BALANCE_SHEET: "資產負債表 balance sheet",
@@ -519,6 +526,53 @@ ITEMS_LIST: tuple[ItemDef, ...] = (
         "cash dividends paid",
         ("發放現金股利", "支付現金股利", "發放予母公司業主之股利"),
         ("C04500",),
+    ),
+    ItemDef(
+        "fx_effect_on_cash",
+        _CF,
+        "匯率變動對現金及約當現金之影響",
+        "effect of exchange-rate changes on cash",
+        (
+            "匯率變動對現金及約當現金之影響",
+            "匯率變動對現金及約當現金影響",
+            "匯率變動之影響",
+            "匯率影響數",
+        ),
+        ("DDDD",),
+    ),
+    ItemDef(
+        "net_change_in_cash",
+        _CF,
+        "本期現金及約當現金增加（減少）數",
+        "net change in cash and cash equivalents",
+        (
+            "本期現金及約當現金增加數",
+            "本期現金及約當現金減少數",
+            "本年度現金及約當現金增加數",
+            "本年度現金及約當現金減少數",
+            "本期現金及約當現金淨增加",
+            "本期現金及約當現金淨減少",
+            "現金及約當現金淨增加",
+            "現金及約當現金淨減少",
+            "本期現金及約當現金增加",
+            "本期現金及約當現金減少",
+            "現金及約當現金增加數",
+            "現金及約當現金減少數",
+        ),
+        ("EEEE",),
+    ),
+    ItemDef(
+        "cash_begin",
+        _CF,
+        "期初現金及約當現金餘額",
+        "cash and cash equivalents at beginning of period",
+        (
+            "期初現金及約當現金餘額",
+            "年初現金及約當現金餘額",
+            "期初現金及約當現金",
+            "年初現金及約當現金",
+        ),
+        ("E00100",),
     ),
     ItemDef(
         "cash_end",
