@@ -324,6 +324,14 @@ ITEMS_LIST: tuple[ItemDef, ...] = (
         ("5950", "5900"),
     ),
     ItemDef(
+        "gross_profit_before_unrealised",
+        _IS,
+        "營業毛利（未計關聯企業間未實現損益）",
+        "gross profit before unrealised intercompany profit",
+        ("營業毛利", "營業毛利合計", "營業毛損", "營業毛利毛損"),
+        ("5900",),
+    ),
+    ItemDef(
         "operating_expenses",
         _IS,
         "營業費用合計",
@@ -535,7 +543,11 @@ ITEMS_LIST: tuple[ItemDef, ...] = (
         (
             "匯率變動對現金及約當現金之影響",
             "匯率變動對現金及約當現金影響",
+            "匯率變動對現金及約當現金之影響數",
+            "匯率變動對現金及約當現金影響數",
             "匯率變動之影響",
+            "匯率變動之影響數",
+            "匯率變動影響數",
             "匯率影響數",
         ),
         ("DDDD",),
@@ -619,6 +631,7 @@ def normalise_label(text: str) -> str:
     """
     s = "".join(text.split())
     s = s.replace("臺", "台").replace("(", "（").replace(")", "）")
+    s = s.replace("營運活動", "營業活動")  # 「營運活動之淨現金流入」: the same line
     s = _NOTE.sub("", s)
     # Alternatives in parentheses (（淨損）, （流出）, （毛損）) and notes without 附註 go too.
     prev = None

@@ -346,6 +346,8 @@ _HEADER_DATE = re.compile(
     rf"(?P<span>{_Y}{_M}{_D}至(?:{_Y})?{_M}{_D})"
     rf"|(?P<months>{_Y}{_M}至{_M})"
     rf"|(?P<year>{_Y}度)"
+    r"|(?P<quarter>(\d{2,4})年度?第([1-4一二三四])季)"
+    r"|(?P<half>(\d{2,4})年度?(上半年|前三季)度?)"
     rf"|(?P<instant>{_Y}{_M}{_D})"
     rf"|(?P<end>至{_M}{_D})"
     r"|(?P<dotted>(?<![\d.])(\d{2,4})[./](\d{1,2})[./](\d{1,2})(?![\d.]))"
@@ -390,6 +392,13 @@ def _date_tokens(line: str) -> list[_DateToken]:
                 col = Column(_month_end(_year(y), int(m1)), date(_year(y), int(m0), 1))
             elif kind == "year":
                 col = Column(date(_year(g[0]), 12, 31), date(_year(g[0]), 1, 1))
+            elif kind == "quarter":  # 「114年第一季」: the quarter alone
+                q = int(g[1]) if g[1].isdigit() else _CN_DIGITS[g[1]]
+                col = Column(_month_end(_year(g[0]), 3 * q), date(_year(g[0]), 3 * q - 2, 1))
+            elif kind == "half":  # 「114年上半年度」「114年前三季」: year to date
+                col = Column(
+                    _month_end(_year(g[0]), 6 if g[1] == "上半年" else 9), date(_year(g[0]), 1, 1)
+                )
             elif kind in ("instant", "dotted"):
                 col = Column(date(_year(g[0]), int(g[1]), int(g[2])))
             else:  # end
@@ -469,9 +478,20 @@ def _header_lines(lines: list[str]) -> list[str]:
 def _columns(lines: list[str]) -> list[Column]:
     """The value columns of a statement's first page (see ``parse_header``)."""
     cols = parse_header(_header_lines(lines))
-    # A header printed once per panel (two-panel cash flow statements) repeats its dates.
+    # A header printed once per panel (two-panel statements) repeats its dates.
     if len(cols) % 2 == 0 and cols[: len(cols) // 2] == cols[len(cols) // 2 :]:
         cols = cols[: len(cols) // 2]
+    # The text layer gives the header's dates in the order they were drawn, which is not always
+    # left to right; the subtitle 「民國114年3月31日、113年12月31日及113年3月31日」 names the
+    # same instants in column order, so when it names exactly these, its order wins.
+    if cols and all(c.start is None for c in cols):
+        for line in lines[:60]:
+            if not _is_subtitle(_squash(line)):
+                continue
+            named = [t.column.end for t in _date_tokens(line) if t.kind == "instant" and t.column]
+            if len(named) == len(cols) and set(named) == {c.end for c in cols}:
+                by_end = {c.end: c for c in cols}
+                return [by_end[e] for e in named]
     return cols
 
 
@@ -486,7 +506,8 @@ def _unit(pages: list[tuple[int, list[str]]]) -> str | None:
 # ---------------------------------------------------------------------------------------------
 # Rows
 
-_CODE = re.compile(r"^(?:\d{4}|\d{3}X|\d{2}XX|\dXXX|\dXXXX|[A-H]\d{5}|[A-H]{4})$")
+# Account codes; some auditors print the placeholders in lower case (「1xxx」「11xx」「130x」).
+_CODE = re.compile(r"^(?:\d{4}|\d{3}[Xx]|\d{2}[Xx]{2}|\d[Xx]{3}|\d[Xx]{4}|[A-H]\d{5}|[A-H]{4})$")
 # Cash flow codes, which can also start the right-hand panel of a two-panel page.
 _PANEL_CODE = re.compile(r"^(?:[A-H]\d{5}|[A-H]{4})$")
 _NUMBER = r"[\d,]*\d(?:\.\d+)?"
@@ -501,6 +522,7 @@ _VALUE_END = re.compile(
     r"\s*$"
 )
 _FIGURE = re.compile(r"^(?:" + _VALUE_END.pattern.removesuffix(r"\s*$") + r")$")
+_FOLIO = re.compile(r"^[-~－–—]\s*\d{1,3}\s*[-~－–—]$")  # a page number: 「- 5 -」「~8~」
 _CONTINUED = re.compile(r"^[（(]?[接承][次前]頁[）)]?$")
 _UNIT = re.compile(r"單位[：:]?(?:新台幣|人民幣|美金|美元)?(百萬元|萬元|仟元|千元|元)")
 # A note reference printed in its own column after the label: 「六(十七)及七」「六.17及七」
@@ -513,7 +535,9 @@ _NOTE_REF = re.compile(
 def _split_values(line: str) -> tuple[str, list[str]]:
     """(text before the figures, the figures) of one line; figures are whitespace-separated
     tokens at the end of the line, so digits inside a label (附註6) are never taken."""
-    rest = line.rstrip()
+    # A dollar sign printed after a figure (「6,793,943$ 35」) says nothing; dropped, it cannot be
+    # read as the sign of the next figure.
+    rest = re.sub(r"(?<=[\d)\-–—－])\$(?=\s|$)", "", line).rstrip()
     tokens: list[str] = []
     while rest:
         m = _VALUE_END.search(rest)
@@ -545,6 +569,23 @@ def _strip_notes(label: str) -> str:
     return " ".join(words)
 
 
+def _panel_starts(words: list[str], i: int) -> bool:
+    """Whether a right-hand panel's row starts at ``words[i]``: a code or a label right after
+    the left row's figures (two at least: 「第 9 號」 in a label is not a row of figures)."""
+    if _FIGURE.match(words[i]):
+        return False
+    if re.fullmatch(r"[A-H]{4}", words[i]):
+        return True  # 「AAAA 營業活動之現金流量： BBBB 投資活動之現金流量：」
+    if not (_FIGURE.match(words[i - 1]) and _FIGURE.match(words[i - 2])):
+        return False
+    if _CODE.match(words[i]) or (
+        re.match(r"[^\x00-\x7f]", words[i]) and not _NOTE_REF.match(words[i])
+    ):
+        # the right-hand row must end in figures too, or this is a label after a total
+        return bool(_split_values(" ".join(words[i:]))[1])
+    return False
+
+
 def _panels(lines: list[str]) -> list[str]:
     """A page's lines with a right-hand panel moved after the left one: some cash flow
     statements print operating activities on the left and investing and financing on the
@@ -553,15 +594,7 @@ def _panels(lines: list[str]) -> list[str]:
     right: list[str] = []
     for line in lines:
         words = line.split()
-        cut = next(
-            (
-                i
-                for i in range(1, len(words))
-                if _PANEL_CODE.match(words[i])
-                and (_FIGURE.match(words[i - 1]) or re.fullmatch(r"[A-H]{4}", words[i]))
-            ),
-            None,
-        )
+        cut = next((i for i in range(2, len(words)) if _panel_starts(words, i)), None)
         if cut is None:
             left.append(line)
         else:
@@ -593,11 +626,11 @@ def _rows(pages: list[tuple[int, list[str]]]) -> list[_Row]:
             text = line.strip()
             if not text:
                 continue
-            if _CONTINUED.match(_squash(text)):
+            if _CONTINUED.match(_squash(text)) or _FOLIO.match(text):
                 pending, pending_code = [], None
                 continue
             first, _, body = text.partition(" ")
-            code = first if _CODE.match(first) else None
+            code = first.upper() if _CODE.match(first) else None
             if code is None:
                 body = text
             else:
@@ -979,7 +1012,7 @@ _CHECKS: tuple[tuple[str, str, str, str, tuple[str, ...], bool], ...] = (
         "gross_profit",
         INCOME_STATEMENT,
         "營業毛利 = 營業收入 − 營業成本 / gross profit = revenue − cost of revenue",
-        "gross_profit",
+        "gross_profit_before_unrealised",
         ("revenue", "cost_of_revenue"),
         True,
     ),
@@ -1038,8 +1071,9 @@ def _checks(x: Extraction) -> list[Check]:
                 continue
             nums = [v for v in vs if v is not None]
             if either_sign:
-                # total = first − |rest| or first + rest as printed
-                a = nums[0] - sum(abs(v) for v in nums[1:])
+                # A deduction printed in parentheses is added as printed; one printed plain
+                # under 「減：」 is subtracted (a tax benefit is then printed in parentheses).
+                a = nums[0] - sum(nums[1:])
                 b = nums[0] + sum(nums[1:])
                 diff = min(t - a, t - b, key=abs)
             else:
