@@ -334,10 +334,12 @@ def _cn_to_int(text: str) -> int:
 
 def _header_text(line: str) -> str:
     """A header line ready for the date patterns: Chinese numerals in dates as digits, spaces
-    gone (「114  年  1  月」) except between two numbers, which become「|」so that
-    「112.6.30 111.12.31」stays two dates."""
+    gone (「114  年  1  月」「3 1 日」) except between dotted dates, where they become「|」
+    so that「112.6.30 111.12.31」stays two dates."""
     s = _CN_NUMBER.sub(lambda m: str(_cn_to_int(m.group())), line.replace("臺", "台"))
-    s = re.sub(r"(?<=\d)\s+(?=\d)", "|", s)
+    if re.search(r"\d[./]\d{1,2}[./]\d", s):
+        s = re.sub(r"(?<=\d)\s+(?=\d)", "|", s)
+    # Elsewhere digits are spaced out by the typesetting (「3 1 日」 is 31).
     return "".join(s.split())
 
 
@@ -696,6 +698,15 @@ def _parse(found: _Found) -> _Parsed:
         raise _StatementUnread(
             f"{where}：表頭找不到期間日期 / no period dates in the column header of the "
             f"{found.kind} on page {page}"
+        )
+    spans = {c.start is not None for c in columns}
+    if spans != {found.kind != BALANCE_SHEET}:
+        want = "時點（某年某月某日）" if found.kind == BALANCE_SHEET else "起迄期間（某日至某日）"
+        raise _StatementUnread(
+            f"{where}：表頭的期間應為{want}，讀到 "
+            f"{'、'.join(c.printed for c in columns)} / the header's periods should be "
+            f"{'instants' if found.kind == BALANCE_SHEET else 'spans'}; read "
+            f"{', '.join(c.printed for c in columns)}"
         )
     unit = _unit(found.pages)
     if unit is None:
