@@ -574,7 +574,11 @@ def _strip_notes(label: str) -> str:
 def _panel_starts(words: list[str], i: int) -> bool:
     """Whether a right-hand panel's row starts at ``words[i]``: a code or a label right after
     the left row's figures (two at least: 「第 9 號」 in a label is not a row of figures)."""
-    if _FIGURE.match(words[i]):
+    # A bare four-digit number before a label is an account code, not a figure: figures of a
+    # thousand or more are printed with separators (「2570 遞延所得稅負債」).
+    code4 = bool(re.fullmatch(r"\d{4}", words[i])) and i + 1 < len(words)
+    code4 = code4 and bool(re.match(r"[^\x00-\x7f]", words[i + 1]))
+    if _FIGURE.match(words[i]) and not code4:
         return False
     if re.fullmatch(r"[A-H]{4}", words[i]):
         return True  # 「AAAA 營業活動之現金流量： BBBB 投資活動之現金流量：」
