@@ -15,9 +15,13 @@ negative: 營業成本 is usually printed negative, and in the cash flow stateme
 per-share figures stay NT$ per share. Each item keeps the page it was read from (1-based), the
 label as printed and its account code.
 
-A report that cannot be read raises a ``pdftext.StatementError`` subclass saying which:
-not a PDF, encrypted, no text layer (scanned), or statements not found. Figures that cannot
-be placed in a column with certainty are left out (None), never guessed.
+Statements are read one by one: ``Extraction.status`` says for each whether it was extracted
+and balanced, and if not, why; the figures of the others are still returned. A report of which
+no statement can be read raises a ``pdftext.StatementError`` subclass saying which: not a PDF,
+encrypted, no text layer (scanned, also when only the statement pages are), or statements not
+found. Figures that cannot be placed in a column with certainty are left out (None), never
+guessed; a figure that fails one of the statement's arithmetic checks is flagged
+(``LineItem.flags``) and the ratios refuse it.
 """
 
 from __future__ import annotations
