@@ -298,7 +298,8 @@ def review_cmd(
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--details", is_flag=True, help="Also list every figure that differs.")
 def eval_credit(folder: Path, expected: Path | None, as_json: bool, details: bool) -> None:
-    """DIR: folder of report PDFs; reports the share of figures extracted exactly."""
+    """DIR: folder of report PDFs; reports the share of figures extracted exactly, and per
+    statement the share of reports extracted and balanced, with every failure's reason."""
     from evals.credit import default_expected, evaluate
 
     try:
@@ -335,6 +336,20 @@ def eval_credit(folder: Path, expected: Path | None, as_json: bool, details: boo
         f"{'all':32} {o['figures']:8d} {o['exact']:7d} {o['share']:7.3f} "
         f"{o['totals_share'] if o['totals_share'] is not None else '—':>7}"
     )
+    n = report["n_files"]
+    click.echo(f"{'statement':18} {'extracted':>12} {'balanced':>12}")
+    for kind, v in report["statements"].items():
+        click.echo(
+            f"{kind:18} {v['extracted']:>4}/{n} {v['share_extracted']:5.1%} "
+            f"{v['balanced']:>4}/{n} {v['share_balanced']:5.1%}"
+        )
+        for f in v["failures"]:
+            click.echo(f"    ✗ {f['file']}: {f['reason']}")
+        for c in v["failed_checks"]:
+            diffs = ", ".join(
+                f"{p} {d}" for p, d in zip(c["periods"], c["differences"], strict=False) if d
+            )
+            click.echo(f"    ≠ {c['file']}: {c['description']} ({diffs})")
     skipped = report.get("skipped_items") or []
     if skipped:
         from assistant.modeleval.items import skipped_lines

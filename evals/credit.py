@@ -12,6 +12,12 @@ NT$ per share, one per period, current first; null where the report shows nothin
 counts as exact when it equals the expected value to the unit (no tolerance: a total off by
 one thousand is a wrong total). Balance-sheet totals are also scored on their own. A report
 that cannot be read is listed with its reason and scores zero on every figure it has expected.
+
+Per statement (``statements``), over every PDF of the folder, expected values or not: the share
+of reports whose statement was extracted, and balanced (every arithmetic check of the statement
+that could be computed holds: assets = liabilities + equity, current + non-current = total,
+gross profit, net income, the cash roll-forward), each failure with its reason and each failed
+check with its differences. An unreadable report counts as extracted in no statement.
 A malformed entry of the expected file is skipped and listed (``skipped_items``): its report
 counts as one without expected values.
 
@@ -27,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.credit.pdftext import StatementError
-from assistant.credit.schema import BALANCE_SHEET_TOTALS, ITEMS
+from assistant.credit.schema import BALANCE_SHEET_TOTALS, ITEMS, STATEMENT_KINDS
 from assistant.credit.statements import extract
 from assistant.modeleval.items import ItemError, Loaded, Row, collect, skipped_lines
 
@@ -144,6 +150,10 @@ def evaluate(folder: Path, expected_path: Path) -> dict[str, Any]:
     pdfs = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".pdf")
     files: list[dict[str, Any]] = []
     figures = exact = totals = totals_exact = unreadable = unscored = 0
+    per: dict[str, dict[str, Any]] = {
+        k: {"extracted": 0, "balanced": 0, "failures": [], "failed_checks": []}
+        for k in STATEMENT_KINDS
+    }
     for pdf in pdfs:
         want = expected.get(pdf.name)
         entry: dict[str, Any] = {"file": pdf.name}
@@ -152,6 +162,8 @@ def evaluate(folder: Path, expected_path: Path) -> dict[str, Any]:
         except StatementError as exc:
             unreadable += 1
             entry.update(error=str(exc), error_kind=exc.kind)
+            for k in STATEMENT_KINDS:
+                per[k]["failures"].append({"file": pdf.name, "reason": str(exc)})
             if want is not None:
                 n = sum(len(v) for v in want["items"].values())
                 t = sum(len(v) for k, v in want["items"].items() if k in BALANCE_SHEET_TOTALS)
@@ -168,6 +180,32 @@ def evaluate(folder: Path, expected_path: Path) -> dict[str, Any]:
             files.append(entry)
             continue
         entry["seconds"] = round(x.seconds, 3)
+        entry["statements"] = {k: st.to_dict() for k, st in x.status.items()}
+        for k, st in x.status.items():
+            per[k]["extracted"] += st.extracted
+            per[k]["balanced"] += st.balanced is True
+            if not st.extracted:
+                per[k]["failures"].append({"file": pdf.name, "reason": st.reason})
+            elif st.balanced is not True:
+                per[k]["failures"].append(
+                    {
+                        "file": pdf.name,
+                        "reason": "沒有可計算的勾稽 / no check could be computed"
+                        if st.balanced is None
+                        else "勾稽不符 / a check failed",
+                    }
+                )
+        for c in x.checks:
+            if c.failed:
+                per[c.statement]["failed_checks"].append(
+                    {
+                        "file": pdf.name,
+                        "check": c.name,
+                        "description": c.description,
+                        "periods": [p.isoformat() for p in x.periods],
+                        "differences": [None if d is None else str(d) for d in c.differences],
+                    }
+                )
         if want is None:
             unscored += 1
             entry["figures"] = None
@@ -200,6 +238,14 @@ def evaluate(folder: Path, expected_path: Path) -> dict[str, Any]:
             "totals_exact": totals_exact,
             "totals_share": round(totals_exact / totals, 4) if totals else None,
         },
+        "statements": {
+            k: {
+                **v,
+                "share_extracted": round(v["extracted"] / len(pdfs), 4) if pdfs else 0.0,
+                "share_balanced": round(v["balanced"] / len(pdfs), 4) if pdfs else 0.0,
+            }
+            for k, v in per.items()
+        },
         "unreadable": [
             {"file": f["file"], "kind": f["error_kind"], "reason": f["error"]}
             for f in files
@@ -222,6 +268,8 @@ def main() -> None:
     o = report["overall"]
     print(f"overall {o['exact']}/{o['figures']} = {o['share']}, totals {o['totals_share']}")
     print(f"{report['n_skipped']} expected entries skipped")
+    for k, v in report["statements"].items():
+        print(f"{k}: extracted {v['share_extracted']}, balanced {v['share_balanced']}")
     for line in skipped_lines(report["skipped_items"]):
         print(line)
     for f in report["files"]:

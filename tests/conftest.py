@@ -185,3 +185,13 @@ def fresh(tmp_path: Path) -> Iterator[Container]:
     container = Container(make_settings(tmp_path / "data"))
     yield container
     container.close()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Registered here rather than in pyproject.toml: the Makefile reinstalls the venv whenever
+    # pyproject.toml changes.
+    config.addinivalue_line(
+        "markers",
+        "mops: the credit extraction over the 59 shared MOPS reports (about a minute; "
+        "make eval-credit)",
+    )

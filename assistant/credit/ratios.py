@@ -111,6 +111,10 @@ class _Period:
 
     def get(self, name: str) -> Decimal:
         v = self.x.value(name, self.i)
+        flag = self.x.flag(name, self.i)
+        if flag is not None:
+            # A figure that fails the statement's own arithmetic is not used, however printed.
+            raise _Missing(f"{name}: 勾稽不符，未採用 / failed a check, not used ({flag})")
         if v is None:
             if name in self.x.items:
                 raise _Missing(f"{name}: 本期間未列示 / not shown for this period")
@@ -118,6 +122,8 @@ class _Period:
         return v
 
     def opt(self, name: str) -> Decimal:
+        if self.x.flag(name, self.i) is not None:
+            return self.get(name)  # raises with the reason
         v = self.x.value(name, self.i)
         return v if v is not None else Decimal(0)
 

@@ -21,12 +21,19 @@ INCOME_STATEMENT = "income_statement"
 CASH_FLOW = "cash_flow"
 STATEMENT_KINDS: tuple[str, ...] = (BALANCE_SHEET, INCOME_STATEMENT, CASH_FLOW)
 
-# Titles as printed, normalised. The consolidated title first: a report that has both (rare)
-# is read from its consolidated statements.
+# Titles as printed, normalised: consolidated (合併), parent-only (個體) and plain. A report
+# holds one set; the first statement of each kind found is read.
 TITLES: dict[str, tuple[str, ...]] = {
-    BALANCE_SHEET: ("合併資產負債表", "資產負債表"),
-    INCOME_STATEMENT: ("合併綜合損益表", "合併損益表", "綜合損益表", "損益表"),
-    CASH_FLOW: ("合併現金流量表", "現金流量表"),
+    BALANCE_SHEET: ("合併資產負債表", "個體資產負債表", "資產負債表"),
+    INCOME_STATEMENT: (
+        "合併綜合損益表",
+        "個體綜合損益表",
+        "合併損益表",
+        "個體損益表",
+        "綜合損益表",
+        "損益表",
+    ),
+    CASH_FLOW: ("合併現金流量表", "個體現金流量表", "現金流量表"),
 }
 STATEMENT_ZH: dict[str, str] = {
     BALANCE_SHEET: "資產負債表 balance sheet",
@@ -317,6 +324,14 @@ ITEMS_LIST: tuple[ItemDef, ...] = (
         ("5950", "5900"),
     ),
     ItemDef(
+        "gross_profit_before_unrealised",
+        _IS,
+        "營業毛利（未計關聯企業間未實現損益）",
+        "gross profit before unrealised intercompany profit",
+        ("營業毛利", "營業毛利合計", "營業毛損", "營業毛利毛損"),
+        ("5900",),
+    ),
+    ItemDef(
         "operating_expenses",
         _IS,
         "營業費用合計",
@@ -521,6 +536,57 @@ ITEMS_LIST: tuple[ItemDef, ...] = (
         ("C04500",),
     ),
     ItemDef(
+        "fx_effect_on_cash",
+        _CF,
+        "匯率變動對現金及約當現金之影響",
+        "effect of exchange-rate changes on cash",
+        (
+            "匯率變動對現金及約當現金之影響",
+            "匯率變動對現金及約當現金影響",
+            "匯率變動對現金及約當現金之影響數",
+            "匯率變動對現金及約當現金影響數",
+            "匯率變動之影響",
+            "匯率變動之影響數",
+            "匯率變動影響數",
+            "匯率影響數",
+        ),
+        ("DDDD",),
+    ),
+    ItemDef(
+        "net_change_in_cash",
+        _CF,
+        "本期現金及約當現金增加（減少）數",
+        "net change in cash and cash equivalents",
+        (
+            "本期現金及約當現金增加數",
+            "本期現金及約當現金減少數",
+            "本年度現金及約當現金增加數",
+            "本年度現金及約當現金減少數",
+            "本期現金及約當現金淨增加",
+            "本期現金及約當現金淨減少",
+            "現金及約當現金淨增加",
+            "現金及約當現金淨減少",
+            "本期現金及約當現金增加",
+            "本期現金及約當現金減少",
+            "現金及約當現金增加數",
+            "現金及約當現金減少數",
+        ),
+        ("EEEE",),
+    ),
+    ItemDef(
+        "cash_begin",
+        _CF,
+        "期初現金及約當現金餘額",
+        "cash and cash equivalents at beginning of period",
+        (
+            "期初現金及約當現金餘額",
+            "年初現金及約當現金餘額",
+            "期初現金及約當現金",
+            "年初現金及約當現金",
+        ),
+        ("E00100",),
+    ),
+    ItemDef(
         "cash_end",
         _CF,
         "期末現金及約當現金餘額",
@@ -565,6 +631,7 @@ def normalise_label(text: str) -> str:
     """
     s = "".join(text.split())
     s = s.replace("臺", "台").replace("(", "（").replace(")", "）")
+    s = s.replace("營運活動", "營業活動")  # 「營運活動之淨現金流入」: the same line
     s = _NOTE.sub("", s)
     # Alternatives in parentheses (（淨損）, （流出）, （毛損）) and notes without 附註 go too.
     prev = None

@@ -15,9 +15,13 @@ negative: 營業成本 is usually printed negative, and in the cash flow stateme
 per-share figures stay NT$ per share. Each item keeps the page it was read from (1-based), the
 label as printed and its account code.
 
-A report that cannot be read raises a ``pdftext.StatementError`` subclass saying which:
-not a PDF, encrypted, no text layer (scanned), or statements not found. Figures that cannot
-be placed in a column with certainty are left out (None), never guessed.
+Statements are read one by one: ``Extraction.status`` says for each whether it was extracted
+and balanced, and if not, why; the figures of the others are still returned. A report of which
+no statement can be read raises a ``pdftext.StatementError`` subclass saying which: not a PDF,
+encrypted, no text layer (scanned, also when only the statement pages are), or statements not
+found. Figures that cannot be placed in a column with certainty are left out (None), never
+guessed; a figure that fails one of the statement's arithmetic checks is flagged
+(``LineItem.flags``) and the ratios refuse it.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from assistant.credit.pdftext import NoTextLayer, PdfText, StatementsNotFound
+from assistant.credit.pdftext import MIN_PAGE_CHARS, NoTextLayer, PdfText, StatementsNotFound
 from assistant.credit.schema import (
     BALANCE_SHEET,
     CASH_FLOW,
@@ -47,31 +51,6 @@ from assistant.credit.schema import (
 UNITS: dict[str, int] = {"百萬元": 1_000_000, "萬元": 10_000, "仟元": 1000, "千元": 1000, "元": 1}
 # A statement runs over at most this many pages (the longest seen: 4 for a cash flow statement).
 MAX_STATEMENT_PAGES = 6
-
-_CODE = re.compile(r"^(?:\d{4}|\d{3}X|\d{2}XX|\dXXX|\dXXXX|[A-H]\d{5}|[A-H]{4})$")
-_NUMBER = r"[\d,]*\d(?:\.\d+)?"
-# A figure at the end of a line. No alternative may begin with whitespace: the token must
-# start right after the whitespace that separates it from the label or the previous figure.
-_VALUE_END = re.compile(
-    r"(?:\(\s*(?:\$\s*)?[-−]?" + _NUMBER + r"\s*\)"  # (1,234) ( $ 1,234 )
-    # A minus sign only when it touches the digits: "932,733  -  577,330" is three figures.
-    r"|(?:\$\s*)?[-−]?"
-    + _NUMBER  # $ 1,234  1,234  -1,234  5.21
-    + r"|(?:\$\s*)?[-–—－])"  # a dash for nil, with or without $
-    r"\s*$"
-)
-_CONTINUED = re.compile(r"^[（(]?[接承][次前]頁[）)]?$")
-_UNIT = re.compile(r"單位[：:]?(?:新台幣|人民幣|美金|美元)?(百萬元|萬元|仟元|千元|元)")
-_YEAR = r"(\d{2,4})年"
-_DATE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("span", re.compile(_YEAR + r"(\d{1,2})月(\d{1,2})日至(?:(\d{2,4})年)?(\d{1,2})月(\d{1,2})日")),
-    ("months", re.compile(_YEAR + r"(\d{1,2})月至(\d{1,2})月")),
-    ("year", re.compile(_YEAR + r"度")),
-    ("instant", re.compile(_YEAR + r"(\d{1,2})月(\d{1,2})日")),
-    ("dotted", re.compile(r"(?<![\d.])(\d{2,4})\.(\d{1,2})\.(\d{1,2})(?![\d.])")),
-)
-_START_ONLY = re.compile(_YEAR + r"(\d{1,2})月(\d{1,2})日")
-_END_ONLY = re.compile(r"至(\d{1,2})月(\d{1,2})日")
 
 
 @dataclass(frozen=True)
@@ -131,6 +110,9 @@ class LineItem:
     code: str | None
     per_share: bool = False
     quarter_values: list[Decimal | None] | None = None
+    # Period index → why the figure is not to be used: it failed an arithmetic check. The value
+    # stays as printed (the analyst sees it), but the ratios refuse it.
+    flags: dict[int, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         d = ITEMS[self.name]
@@ -146,6 +128,8 @@ class LineItem:
         }
         if self.quarter_values is not None:
             out["quarter_values"] = [_num(v) for v in self.quarter_values]
+        if self.flags:
+            out["flags"] = {str(i): why for i, why in sorted(self.flags.items())}
         return out
 
 
@@ -157,13 +141,43 @@ class Check:
     description: str
     ok: list[bool | None]
     differences: list[Decimal | None]
+    statement: str = BALANCE_SHEET
+    items: tuple[str, ...] = ()
+
+    @property
+    def failed(self) -> bool:
+        return any(o is False for o in self.ok)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
+            "statement": self.statement,
+            "items": list(self.items),
             "description": self.description,
             "ok": self.ok,
             "differences": [_num(v) for v in self.differences],
+        }
+
+
+@dataclass
+class StatementStatus:
+    """Whether one statement was read, and if not, why: a report is usable statement by
+    statement (a balance sheet is worth having when the cash flow statement is not)."""
+
+    kind: str
+    extracted: bool
+    reason: str | None = None
+    pages: list[int] = field(default_factory=list)
+    # True when every arithmetic check of the statement that could be computed holds, False
+    # when one fails, None when none could be computed.
+    balanced: bool | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "extracted": self.extracted,
+            "balanced": self.balanced,
+            "reason": self.reason,
+            "pages": self.pages,
         }
 
 
@@ -180,6 +194,7 @@ class Extraction:
     pages_read: int = 0
     page_count: int = 0
     seconds: float = 0.0
+    status: dict[str, StatementStatus] = field(default_factory=dict)
 
     @property
     def missing(self) -> list[str]:
@@ -188,6 +203,11 @@ class Extraction:
     def value(self, name: str, period: int = 0) -> Decimal | None:
         item = self.items.get(name)
         return item.values[period] if item is not None else None
+
+    def flag(self, name: str, period: int = 0) -> str | None:
+        """Why the figure at ``period`` must not be used (it failed a check), or None."""
+        item = self.items.get(name)
+        return item.flags.get(period) if item is not None else None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -205,6 +225,7 @@ class Extraction:
             "statements": {k: s.to_dict() for k, s in self.statements.items()},
             "checks": [c.to_dict() for c in self.checks],
             "warnings": self.warnings,
+            "statement_status": {k: v.to_dict() for k, v in self.status.items()},
             "pages_read": self.pages_read,
             "page_count": self.page_count,
             "seconds": round(self.seconds, 3),
@@ -220,31 +241,48 @@ def _num(v: Decimal | None) -> int | float | None:
 # ---------------------------------------------------------------------------------------------
 # Finding the statements
 
+# Titles of the pages that end a statement without being one of the three: the statement of
+# changes in equity sits between the income and the cash flow statement, the notes follow.
+_OTHER_TITLES = ("權益變動表", "財務報告附註", "財務報表附註")
+OTHER = "other"
+
 
 def _squash(text: str) -> str:
     return "".join(text.split()).replace("臺", "台")
 
 
-def _title_of(lines: list[str]) -> tuple[str, str] | None:
-    """(kind, title) when one of the first lines is a statement title, else None.
-
-    The title must be a line of its own (or follow the company name on the same line), so the
-    table of contents and the auditor's report, which name the statements in running text, do
-    not count; the caller also requires a unit line.
-    """
-    for line in lines[:12]:
-        s = _squash(line)
-        s = re.sub(r"[（(]續[）)]$", "", s)
-        for kind in STATEMENT_KINDS:
-            for title in TITLES[kind]:
-                if s == title or (s.endswith(title) and "公司" in s and len(s) < 40):
-                    return kind, title
+def _title_in(line: str) -> tuple[str, str] | None:
+    """(kind, title) when the line is a statement title: the title alone, or after the
+    company name. The table of contents (「四、合併資產負債表 4」) and the auditor's report,
+    which name the statements in running text, do not match."""
+    s = re.sub(r"[（(]續[）)]$", "", _squash(line))
+    if len(s) > 40:
+        return None
+    for kind in STATEMENT_KINDS:
+        for title in TITLES[kind]:
+            if s == title or (s.endswith(title) and "公司" in s):
+                return kind, title
+    for title in _OTHER_TITLES:
+        if s.endswith(title) and ("公司" in s or s.startswith(("合併", "個體")) or s == title):
+            return OTHER, title
+        if title in s and "公司" in s and s.endswith(("（續）", "(續)", title + "續")):
+            return OTHER, title
     return None
 
 
-def _is_continuation(lines: list[str], title: str) -> bool:
-    head = [_squash(x) for x in lines[:8]]
-    return any("承前頁" in s or re.sub(r"[（(]續[）)]$", "", s).endswith(title) for s in head)
+def _title_of(lines: list[str]) -> tuple[str, str] | None:
+    """The first statement title among a page's lines. Every line is looked at: the text
+    layer of some reports gives the title after the table (the order it was drawn in)."""
+    for line in lines:
+        hit = _title_in(line)
+        if hit is not None:
+            return hit
+    return None
+
+
+def _has_rows(lines: list[str]) -> bool:
+    """A page of a statement's table: several lines ending in figures."""
+    return sum(1 for line in lines if len(_split_values(line)[1]) >= 2) >= 3
 
 
 @dataclass
@@ -255,23 +293,25 @@ class _Found:
 
 
 def _find(pdf: PdfText) -> dict[str, _Found]:
+    """The pages of each statement: from its title page, every following page that is not
+    another statement's, the changes in equity or the notes, and that carries a table."""
     found: dict[str, _Found] = {}
     current: _Found | None = None
     for index, text in pdf.pages():
         lines = text.splitlines()
+        title = _title_of(lines)
         if current is not None:
-            title = _title_of(lines)
-            fresh = title is not None and title[0] != current.kind
-            if (
-                not fresh
-                and len(current.pages) < MAX_STATEMENT_PAGES
-                and _is_continuation(lines, current.title)
-            ):
+            same = title is None or title[0] == current.kind
+            if same and len(current.pages) < MAX_STATEMENT_PAGES and _has_rows(lines):
                 current.pages.append((index, lines))
                 continue
             current = None
-        title = _title_of(lines)
-        if title is not None and title[0] not in found and "單位" in _squash(text):
+        if (
+            title is not None
+            and title[0] != OTHER
+            and title[0] not in found
+            and "單位" in _squash(text)
+        ):
             current = _Found(title[0], title[1], [(index, lines)])
             found[title[0]] = current
         elif len(found) == len(STATEMENT_KINDS):
@@ -280,7 +320,44 @@ def _find(pdf: PdfText) -> dict[str, _Found]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Columns, unit and rows
+# Column header: the periods
+
+
+_CN_DIGITS = {"〇": 0, "○": 0, "零": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6}
+_CN_DIGITS |= {"七": 7, "八": 8, "九": 9}
+_CN_NUMBER = re.compile(r"[〇○零一二三四五六七八九十]+(?=[年月日])")
+
+
+def _cn_to_int(text: str) -> int:
+    """一一三 → 113 (years are written digit by digit), 十二 → 12, 三十一 → 31."""
+    if "十" not in text:
+        return int("".join(str(_CN_DIGITS[c]) for c in text))
+    tens, _, ones = text.partition("十")
+    return (_CN_DIGITS[tens] if tens else 1) * 10 + (_CN_DIGITS[ones] if ones else 0)
+
+
+def _header_text(line: str) -> str:
+    """A header line ready for the date patterns: Chinese numerals in dates as digits, spaces
+    gone (「114  年  1  月」「3 1 日」) except between dotted dates, where they become「|」
+    so that「112.6.30 111.12.31」stays two dates."""
+    s = _CN_NUMBER.sub(lambda m: str(_cn_to_int(m.group())), line.replace("臺", "台"))
+    if re.search(r"\d[./]\d{1,2}[./]\d", s):
+        s = re.sub(r"(?<=\d)\s+(?=\d)", "|", s)
+    # Elsewhere digits are spaced out by the typesetting (「3 1 日」 is 31).
+    return "".join(s.split())
+
+
+_Y, _M, _D = r"(\d{2,4})年", r"(\d{1,2})月", r"(\d{1,2})日"
+_HEADER_DATE = re.compile(
+    rf"(?P<span>{_Y}{_M}{_D}至(?:{_Y})?{_M}{_D})"
+    rf"|(?P<months>{_Y}{_M}至{_M})"
+    rf"|(?P<year>{_Y}度)"
+    r"|(?P<quarter>(\d{2,4})年度?第([1-4一二三四])季)"
+    r"|(?P<half>(\d{2,4})年度?(上半年|前三季)度?)"
+    rf"|(?P<instant>{_Y}{_M}{_D})"
+    rf"|(?P<end>至{_M}{_D})"
+    r"|(?P<dotted>(?<![\d.])(\d{2,4})[./](\d{1,2})[./](\d{1,2})(?![\d.]))"
+)
 
 
 def _year(text: str) -> int:
@@ -294,74 +371,179 @@ def _month_end(year: int, month: int) -> date:
     return date(year, month, monthrange(year, month)[1])
 
 
-def _dates_in(squashed: str) -> list[Column]:
-    """Every date expression in a header line, left to right."""
-    hits: list[tuple[int, int, Column]] = []
-    taken: list[tuple[int, int]] = []
-    for kind, pattern in _DATE_PATTERNS:
-        for m in pattern.finditer(squashed):
-            if any(m.start() < b and a < m.end() for a, b in taken):
-                continue
-            g = m.groups()
-            try:
-                if kind == "span":
-                    y0 = _year(g[0])
-                    y1 = _year(g[3]) if g[3] else y0
-                    col = Column(date(y1, int(g[4]), int(g[5])), date(y0, int(g[1]), int(g[2])))
-                elif kind == "months":
-                    y = _year(g[0])
-                    col = Column(_month_end(y, int(g[2])), date(y, int(g[1]), 1))
-                elif kind == "year":
-                    y = _year(g[0])
-                    col = Column(date(y, 12, 31), date(y, 1, 1))
+@dataclass(frozen=True)
+class _DateToken:
+    kind: str  # span, months, year, instant, end, dotted
+    column: Column | None  # None for「至3月31日」, the end of a span split over two lines
+    month: int = 0
+    day: int = 0
+
+
+def _date_tokens(line: str) -> list[_DateToken]:
+    """The date expressions of one header line, left to right."""
+    out: list[_DateToken] = []
+    for m in _HEADER_DATE.finditer(_header_text(line)):
+        kind = m.lastgroup or ""
+        g = [x for x in m.groups() if x is not None][1:]  # the named group's own groups
+        try:
+            if kind == "span":
+                if len(g) == 6:
+                    y0, m0, d0, y1, m1, d1 = g
                 else:
-                    col = Column(date(_year(g[0]), int(g[1]), int(g[2])))
-            except ValueError:
+                    y0, m0, d0, m1, d1 = g
+                    y1 = y0
+                col = Column(date(_year(y1), int(m1), int(d1)), date(_year(y0), int(m0), int(d0)))
+            elif kind == "months":
+                y, m0, m1 = g
+                col = Column(_month_end(_year(y), int(m1)), date(_year(y), int(m0), 1))
+            elif kind == "year":
+                col = Column(date(_year(g[0]), 12, 31), date(_year(g[0]), 1, 1))
+            elif kind == "quarter":  # 「114年第一季」: the quarter alone
+                q = int(g[1]) if g[1].isdigit() else _CN_DIGITS[g[1]]
+                col = Column(_month_end(_year(g[0]), 3 * q), date(_year(g[0]), 3 * q - 2, 1))
+            elif kind == "half":  # 「114年上半年度」「114年前三季」: year to date
+                col = Column(
+                    _month_end(_year(g[0]), 6 if g[1] == "上半年" else 9), date(_year(g[0]), 1, 1)
+                )
+            elif kind in ("instant", "dotted"):
+                col = Column(date(_year(g[0]), int(g[1]), int(g[2])))
+            else:  # end
+                out.append(_DateToken("end", None, int(g[0]), int(g[1])))
                 continue
-            col = Column(col.end, col.start, m.group())
-            hits.append((m.start(), m.end(), col))
-            taken.append((m.start(), m.end()))
-    return [c for _, _, c in sorted(hits, key=lambda h: h[0])]
+        except ValueError:
+            continue
+        out.append(_DateToken(kind, Column(col.end, col.start, m.group())))
+    return out
+
+
+class HeaderError(ValueError):
+    """The column header cannot be read; the message says what was seen."""
+
+
+def parse_header(lines: list[str]) -> list[Column]:
+    """The value columns from a statement's header lines, in printed order.
+
+    Any number of columns: the two of an annual report, the three instants of a quarterly
+    balance sheet, the four spans (quarter and year to date, this year and last) of a quarterly
+    income statement. A span may be printed on one line (「114年1月1日至3月31日」), over two
+    (「114年1月1日」 above 「至3月31日」, one or several per line) or as a year (「113年度」).
+    """
+    tokens = [t for line in lines for t in _date_tokens(line)]
+    ends = [t for t in tokens if t.kind == "end"]
+    if not ends:
+        return [t.column for t in tokens if t.column is not None]
+    starts = [t for t in tokens if t.kind in ("instant", "dotted")]
+    if len(starts) != len(ends):
+        raise HeaderError(
+            f"期間表頭的起日 {len(starts)} 個與迄日 {len(ends)} 個不成對 / the header has "
+            f"{len(starts)} start dates and {len(ends)} end dates"
+        )
+    cols = [t.column for t in tokens if t.kind not in ("instant", "dotted", "end") and t.column]
+    for s, e in zip(starts, ends, strict=True):
+        assert s.column is not None
+        begin = s.column.end
+        # The end is in the same year as the start (statements cover at most twelve months).
+        year = begin.year if (e.month, e.day) >= (begin.month, begin.day) else begin.year + 1
+        try:
+            cols.append(
+                Column(
+                    date(year, e.month, e.day), begin, f"{s.column.printed}至{e.month}月{e.day}日"
+                )
+            )
+        except ValueError as exc:
+            raise HeaderError(f"表頭日期無效 / an invalid date in the header: {exc}") from exc
+    if len(cols) != len(starts):
+        raise HeaderError("期間表頭混合了不同格式 / the header mixes date layouts")
+    return cols
+
+
+def _is_subtitle(squashed: str) -> bool:
+    """The 「民國113年及112年12月31日」 line under the title names every period at once; the
+    columns come from the header below it."""
+    return any(w in squashed for w in ("及", "與", "、", "暨")) or "單位" in squashed
+
+
+def _header_lines(lines: list[str]) -> list[str]:
+    """The lines of the column header: those with dates above the first row of figures."""
+    out: list[str] = []
+    for line in lines:
+        s = _squash(line)
+        if not s or _is_subtitle(s):
+            continue
+        tokens = _date_tokens(line)
+        label, figures = _split_values(line)
+        if figures and label.strip() and not tokens and re.search(r"[^\W\d_]", label):
+            if out:
+                break  # the first row of figures: the header is above it
+            continue  # a stray figure line before the header (folio「- 8 -」)
+        if tokens:
+            out.append(line)
+    return out
 
 
 def _columns(lines: list[str]) -> list[Column]:
-    """The value columns, from the column header under the title (not the 民國…及… subtitle)."""
-    squashed = [_squash(x) for x in lines[:40]]
-    for i, s in enumerate(squashed):
-        if not s or "及" in s or "與" in s or "單位" in s:
-            continue
-        label, figures = _split_values(lines[i])
-        if figures and label.strip() and not _dates_in(s):
-            break  # the first row of figures: the header is above it (not a "- 8 -" folio)
-        starts = _START_ONLY.findall(s)
-        ends = _END_ONLY.findall(squashed[i + 1]) if i + 1 < len(squashed) else []
-        if len(starts) >= 2 and "至" not in s and len(ends) == len(starts):
-            # A header split over two lines: 「113年4月1日 … 」 above 「至6月30日 …」.
-            cols = []
-            for (y, m, d), (m1, d1) in zip(starts, ends, strict=True):
-                yy = _year(y)
-                cols.append(
-                    Column(date(yy, int(m1), int(d1)), date(yy, int(m), int(d)), f"{y}年{m}月{d}日")
-                )
-            return cols
-        cols = _dates_in(s)
-        if len(cols) >= 2:
-            return cols
-    return []
+    """The value columns of a statement's first page (see ``parse_header``)."""
+    cols = parse_header(_header_lines(lines))
+    # A header printed once per panel (two-panel statements) repeats its dates.
+    if len(cols) % 2 == 0 and cols[: len(cols) // 2] == cols[len(cols) // 2 :]:
+        cols = cols[: len(cols) // 2]
+    # The text layer gives the header's dates in the order they were drawn, which is not always
+    # left to right; the subtitle 「民國114年3月31日、113年12月31日及113年3月31日」 names the
+    # same instants in column order, so when it names exactly these, its order wins.
+    if cols and all(c.start is None for c in cols):
+        for line in lines[:60]:
+            if not _is_subtitle(_squash(line)):
+                continue
+            named = [t.column.end for t in _date_tokens(line) if t.kind == "instant" and t.column]
+            if len(named) == len(cols) and set(named) == {c.end for c in cols}:
+                by_end = {c.end: c for c in cols}
+                return [by_end[e] for e in named]
+    return cols
 
 
 def _unit(pages: list[tuple[int, list[str]]]) -> str | None:
     for _, lines in pages:
-        m = _UNIT.search(_squash("".join(lines[:20])))
+        m = _UNIT.search(_squash("".join(lines)))
         if m:
             return m.group(1)
     return None
 
 
+# ---------------------------------------------------------------------------------------------
+# Rows
+
+# Account codes; some auditors print the placeholders in lower case (「1xxx」「11xx」「130x」).
+_CODE = re.compile(r"^(?:\d{4}|\d{3}[Xx]|\d{2}[Xx]{2}|\d[Xx]{3}|\d[Xx]{4}|[A-H]\d{5}|[A-H]{4})$")
+# Cash flow codes, which can also start the right-hand panel of a two-panel page.
+_PANEL_CODE = re.compile(r"^(?:[A-H]\d{5}|[A-H]{4})$")
+_NUMBER = r"[\d,]*\d(?:\.\d+)?"
+# A figure at the end of a line. No alternative may begin with whitespace: the token must
+# start right after the whitespace that separates it from the label or the previous figure.
+# Some reports print the dollar sign after the figure (「6,793,943$」, 「(163,950)$」).
+_VALUE_END = re.compile(
+    r"(?:\(\s*(?:\$\s*)?[-−]?" + _NUMBER + r"\s*\)(?:\s*\$)?"  # (1,234) ( $ 1,234 ) (1,234)$
+    # A minus sign only when it touches the digits: "932,733  -  577,330" is three figures.
+    r"|(?:\$\s*)?[-−]?" + _NUMBER + r"(?:\s*\$)?"  # $ 1,234  1,234  -1,234  5.21  1,234$
+    r"|(?:\$\s*)?[-–—－](?:\s*\$)?)"  # a dash for nil, with or without $
+    r"\s*$"
+)
+_FIGURE = re.compile(r"^(?:" + _VALUE_END.pattern.removesuffix(r"\s*$") + r")$")
+_FOLIO = re.compile(r"^[-~－–—]\s*\d{1,3}\s*[-~－–—]$")  # a page number: 「- 5 -」「~8~」
+_CONTINUED = re.compile(r"^[（(]?[接承][次前]頁[）)]?$")
+_UNIT = re.compile(r"單位[：:]?(?:新台幣|人民幣|美金|美元)?(百萬元|萬元|仟元|千元|元)")
+# A note reference printed in its own column after the label: 「六(十七)及七」「六.17及七」
+# 「6(1)」「(二)」「四、六及七」.
+_NOTE_REF = re.compile(
+    r"^[（(]?(?:附註)?[一二三四五六七八九十\d][一二三四五六七八九十\d.()（）、，,及和~～\-－]*$"
+)
+
+
 def _split_values(line: str) -> tuple[str, list[str]]:
     """(text before the figures, the figures) of one line; figures are whitespace-separated
     tokens at the end of the line, so digits inside a label (附註6) are never taken."""
-    rest = line.rstrip()
+    # A dollar sign printed after a figure (「6,793,943$ 35」) says nothing; dropped, it cannot be
+    # read as the sign of the next figure.
+    rest = re.sub(r"(?<=[\d)\-–—－])\$(?=\s|$)", "", line).rstrip()
     tokens: list[str] = []
     while rest:
         m = _VALUE_END.search(rest)
@@ -374,12 +556,61 @@ def _split_values(line: str) -> tuple[str, list[str]]:
 
 
 def _parse_number(token: str) -> Decimal:
+    token = token.replace("$", "")
     negative = token.startswith("(") or "-" in token.replace("--", "") or "−" in token
     digits = re.sub(r"[^\d.]", "", token)
     if not digits:
         return Decimal(0)  # a dash: nil
     value = Decimal(digits)
     return -value if negative else value
+
+
+def _strip_notes(label: str) -> str:
+    """The label without the note references printed after it."""
+    words = label.split()
+    while len(words) > 1 and _NOTE_REF.match(words[-1]):
+        words.pop()
+    if len(words) == 1 and _NOTE_REF.match(words[0]) and not _CODE.match(words[0]):
+        return ""
+    return " ".join(words)
+
+
+def _panel_starts(words: list[str], i: int) -> bool:
+    """Whether a right-hand panel's row starts at ``words[i]``: a code or a label right after
+    the left row's figures (two at least: 「第 9 號」 in a label is not a row of figures)."""
+    # A bare four-digit number before a label is an account code, not a figure: figures of a
+    # thousand or more are printed with separators (「2570 遞延所得稅負債」).
+    code4 = bool(re.fullmatch(r"\d{4}", words[i])) and i + 1 < len(words)
+    code4 = code4 and bool(re.match(r"[^\x00-\x7f]", words[i + 1]))
+    if _FIGURE.match(words[i]) and not code4:
+        return False
+    if re.fullmatch(r"[A-H]{4}", words[i]):
+        return True  # 「AAAA 營業活動之現金流量： BBBB 投資活動之現金流量：」
+    if not (_FIGURE.match(words[i - 1]) and _FIGURE.match(words[i - 2])):
+        return False
+    if _CODE.match(words[i]) or (
+        re.match(r"[^\x00-\x7f]", words[i]) and not _NOTE_REF.match(words[i])
+    ):
+        # the right-hand row must end in figures too, or this is a label after a total
+        return bool(_split_values(" ".join(words[i:]))[1])
+    return False
+
+
+def _panels(lines: list[str]) -> list[str]:
+    """A page's lines with a right-hand panel moved after the left one: some cash flow
+    statements print operating activities on the left and investing and financing on the
+    right, each line holding one row of each (「A10000 稅前淨利 454,641$ 355,474$ B00010 …」)."""
+    left: list[str] = []
+    right: list[str] = []
+    for line in lines:
+        words = line.split()
+        cut = next((i for i in range(2, len(words)) if _panel_starts(words, i)), None)
+        if cut is None:
+            left.append(line)
+        else:
+            left.append(" ".join(words[:cut]))
+            right.append(" ".join(words[cut:]))
+    return left + right
 
 
 @dataclass
@@ -392,42 +623,56 @@ class _Row:
 
 
 def _rows(pages: list[tuple[int, list[str]]]) -> list[_Row]:
+    """The rows of figures, each with its label. A label that wraps puts its first lines
+    above the figures (「透過損益按公允價值衡量之金融資產－流動」 / 「(附註六(二))」 /
+    「2,973,951 1 …」): label lines without figures are kept and joined to the next row, with
+    the account code printed on the first of them."""
     rows: list[_Row] = []
     pending: list[str] = []
+    pending_code: str | None = None
     heading = ""
     for index, lines in pages:
-        for line in lines:
+        for line in _panels(lines):
             text = line.strip()
             if not text:
                 continue
-            if _CONTINUED.match(_squash(text)):
-                pending = []
+            if _CONTINUED.match(_squash(text)) or _FOLIO.match(text):
+                pending, pending_code = [], None
                 continue
             first, _, body = text.partition(" ")
-            code = first if _CODE.match(first) else None
+            code = first.upper() if _CODE.match(first) else None
             if code is None:
                 body = text
             else:
-                pending = []
+                pending, pending_code = [], None
             label, tokens = _split_values(body)
+            label = _strip_notes(label)
             if not tokens:
                 if label:
                     pending = [*pending[-3:], label]
                     heading = normalise_label(label)
+                if code is not None:
+                    pending_code = code
                 continue
             parts = [*pending, label] if label else pending
             if parts:
-                rows.append(_Row(parts, code, tokens, index + 1, heading))
-            pending = []
+                rows.append(_Row(parts, code or pending_code, tokens, index + 1, heading))
+            pending, pending_code = [], None
     return rows
 
 
-def _amounts(tokens: list[str], n: int, percent: bool) -> list[str] | None:
-    """The amount tokens of a row, one per column, or None when the row cannot be placed."""
-    if percent and len(tokens) == 2 * n:
-        return tokens[0::2]  # amount, %, amount, % …
+def _amounts(tokens: list[str], n: int) -> list[str] | None:
+    """The amount tokens of a row, one per column, or None when the row cannot be placed.
+
+    A row prints n amounts, or n amounts each followed by its percentage (EPS rows leave the
+    percentage blank). A small bare number before them is a note reference in its own
+    column (「1100 現金 6 $ 1,234 10 …」)."""
+    if len(tokens) in (n + 1, 2 * n + 1) and re.fullmatch(r"\d{1,2}", tokens[0]):
+        tokens = tokens[1:]
+    if len(tokens) == 2 * n:
+        return tokens[0::2]
     if len(tokens) == n:
-        return tokens  # no % columns, or % left blank (EPS rows)
+        return tokens
     return None
 
 
@@ -445,20 +690,37 @@ class _Parsed:
     by_code: dict[str, list[_Row]]
 
 
+class _StatementUnread(Exception):
+    """One statement cannot be read; the message is the bilingual reason."""
+
+
 def _parse(found: _Found) -> _Parsed:
     first_lines = found.pages[0][1]
-    columns = _columns(first_lines)
-    where = f"{STATEMENT_ZH[found.kind]}（第 {found.pages[0][0] + 1} 頁 page）"
+    page = found.pages[0][0] + 1
+    where = f"{STATEMENT_ZH[found.kind]}（第 {page} 頁 page {page}）"
+    try:
+        columns = _columns(first_lines)
+    except HeaderError as exc:
+        raise _StatementUnread(f"{where}：{exc}") from exc
     if not columns:
-        raise StatementsNotFound(
-            f"{where}找不到期間欄位 / cannot find the period columns of the {found.kind} "
-            f"on page {found.pages[0][0] + 1}"
+        raise _StatementUnread(
+            f"{where}：表頭找不到期間日期 / no period dates in the column header of the "
+            f"{found.kind} on page {page}"
+        )
+    spans = {c.start is not None for c in columns}
+    if spans != {found.kind != BALANCE_SHEET}:
+        want = "時點（某年某月某日）" if found.kind == BALANCE_SHEET else "起迄期間（某日至某日）"
+        raise _StatementUnread(
+            f"{where}：表頭的期間應為{want}，讀到 "
+            f"{'、'.join(c.printed for c in columns)} / the header's periods should be "
+            f"{'instants' if found.kind == BALANCE_SHEET else 'spans'}; read "
+            f"{', '.join(c.printed for c in columns)}"
         )
     unit = _unit(found.pages)
     if unit is None:
-        raise StatementsNotFound(
-            f"{where}找不到金額單位（仟元／元）/ cannot find the unit (仟元, 元) of the "
-            f"{found.kind} on page {found.pages[0][0] + 1}"
+        raise _StatementUnread(
+            f"{where}：找不到金額單位（仟元／元）/ cannot find the unit (仟元, 元) of the "
+            f"{found.kind} on page {page}"
         )
     rows = _rows(found.pages)
     by_label: dict[str, list[tuple[_Row, str]]] = {}
@@ -482,10 +744,9 @@ def _heading_ok(d: ItemDef, row: _Row) -> bool:
 
 def _match(d: ItemDef, parsed: _Parsed) -> tuple[_Row, str] | None:
     n = len(parsed.columns)
-    percent = any("％" in x or "%" in x for x in parsed.found.pages[0][1][:40])
 
     def placeable(row: _Row) -> bool:
-        return _amounts(row.tokens, n, percent) is not None
+        return _amounts(row.tokens, n) is not None
 
     for label in d.labels:
         for row, printed in parsed.by_label.get(normalise_label(label), []):
@@ -513,12 +774,42 @@ def _align(
         # Year to date: the longest span ending on the day; the quarter: a shorter one.
         at.sort(key=lambda i: -(columns[i].months or 0))
         main.append(at[0] if at else None)
-        quarter.append(at[1] if len(at) > 1 else None)
+        quarter.append(
+            at[1] if len(at) > 1 and columns[at[1]].months != columns[at[0]].months else None
+        )
     return main, quarter
 
 
+# The item without which a statement counts as not read.
+_KEY_ITEMS: dict[str, tuple[str, ...]] = {
+    BALANCE_SHEET: ("total_assets",),
+    INCOME_STATEMENT: ("net_income",),
+    CASH_FLOW: ("operating_cash_flow",),
+}
+
+
+def _scanned_pages(pdf: PdfText) -> list[int]:
+    """1-based numbers of the pages read that have no text (images of a scan)."""
+    return [
+        i + 1 for i in range(pdf.pages_read) if len("".join(pdf.text(i).split())) < MIN_PAGE_CHARS
+    ]
+
+
+def _page_ranges(pages: list[int]) -> str:
+    out: list[str] = []
+    for p in pages:
+        if out and int(out[-1].split("–")[-1]) == p - 1:
+            out[-1] = f"{out[-1].split('–')[0]}–{p}"
+        else:
+            out.append(str(p))
+    return ", ".join(out)
+
+
 def extract(path: Path | str) -> Extraction:
-    """Read the three statements of the report at ``path``; see the module docstring."""
+    """Read the three statements of the report at ``path``; see the module docstring.
+
+    A statement that cannot be read is left out with its reason in ``status`` (and in the
+    warnings); the others are still returned. Only a report with no statement read raises."""
     started = time.perf_counter()
     pdf = PdfText(path)
     found = _find(pdf)
@@ -530,15 +821,37 @@ def extract(path: Path | str) -> Extraction:
                 f"the PDF has no text layer (a scan): there are no figures to read; supply the "
                 f"report as downloaded from MOPS, or OCR it first: {name}"
             )
+        scanned = _scanned_pages(pdf)
+        if len(scanned) >= 3:
+            raise NoTextLayer(
+                f"報表頁（第 {_page_ranges(scanned)} 頁）為掃描影像，沒有文字層，無法讀取數字；"
+                f"請提供有文字層的版本或先做 OCR / the statement pages ({_page_ranges(scanned)}) "
+                f"are scanned images without a text layer; supply a text copy or OCR it: {name}"
+            )
         raise StatementsNotFound(
-            f"找不到合併資產負債表、綜合損益表或現金流量表 / no balance sheet, statement of "
-            f"comprehensive income or cash flow statement found in {pdf.page_count} pages: {name}"
+            f"找不到資產負債表、綜合損益表或現金流量表（合併或個體）/ no balance sheet, "
+            f"statement of comprehensive income or cash flow statement (consolidated or "
+            f"parent-only) found in {pdf.page_count} pages: {name}"
         )
-    parsed = {kind: _parse(f) for kind, f in found.items()}
-    warnings: list[str] = []
+    status: dict[str, StatementStatus] = {}
+    parsed: dict[str, _Parsed] = {}
     for kind in STATEMENT_KINDS:
-        if kind not in parsed:
-            warnings.append(f"找不到{STATEMENT_ZH[kind]} / statement not found: {kind}")
+        f = found.get(kind)
+        if f is None:
+            status[kind] = StatementStatus(
+                kind,
+                False,
+                f"找不到{STATEMENT_ZH[kind].split()[0]}的標題頁 / no page titled as the "
+                f"{STATEMENT_ZH[kind].split(' ', 1)[1]}",
+            )
+            continue
+        pages = [i + 1 for i, _ in f.pages]
+        try:
+            parsed[kind] = _parse(f)
+        except _StatementUnread as exc:
+            status[kind] = StatementStatus(kind, False, str(exc), pages)
+            continue
+        status[kind] = StatementStatus(kind, True, None, pages)
 
     ends = {c.end for p in parsed.values() for c in p.columns}
     periods = sorted(ends, reverse=True)
@@ -564,24 +877,39 @@ def extract(path: Path | str) -> Extraction:
             items[d.name] = _item(d, kind, row, printed, p, periods)
             break
 
-    # A quarterly report prints a statement's columns for the same day more than once only in
-    # the income statement; anything else unplaced is reported, not guessed.
+    warnings: list[str] = []
+    for kind, p in parsed.items():
+        missing = [k for k in _KEY_ITEMS[kind] if k not in items or items[k].statement != kind]
+        if missing:
+            zh = "、".join(ITEMS[k].zh for k in missing)
+            page = p.found.pages[0][0] + 1
+            status[kind] = StatementStatus(
+                kind,
+                False,
+                f"{STATEMENT_ZH[kind]}（第 {page} 頁 page {page}）讀不到{zh} / found the "
+                f"statement but could not read its {', '.join(ITEMS[k].en for k in missing)} "
+                f"({len(p.rows)} rows, {len(p.columns)} columns)",
+                status[kind].pages,
+            )
+    for kind in STATEMENT_KINDS:
+        if not status[kind].extracted:
+            warnings.append(f"未擷取 not extracted：{status[kind].reason}")
+    if not any(s.extracted for s in status.values()):
+        raise StatementsNotFound("；".join(s.reason or "" for s in status.values()) + f": {name}")
+    # Items of a statement that was not read are not used (its total was not found, so the
+    # rest cannot be trusted to be in the right columns either).
+    items = {k: v for k, v in items.items() if status[v.statement].extracted}
+
     unplaced = [
         normalise_label("".join(r.parts))
         for p in parsed.values()
         for r in p.rows
-        if _amounts(r.tokens, len(p.columns), True) is None
-        and _amounts(r.tokens, len(p.columns), False) is None
+        if _amounts(r.tokens, len(p.columns)) is None
     ]
     if unplaced:
         warnings.append(
             f"{len(unplaced)} 列數字欄數不符，未採用 / rows whose figures do not fit the columns "
             f"were left out: {', '.join(x for x in unplaced[:5] if x)}"
-        )
-    if BALANCE_SHEET in parsed and "total_assets" not in items:
-        raise StatementsNotFound(
-            f"資產負債表（第 {parsed[BALANCE_SHEET].found.pages[0][0] + 1} 頁）讀不到資產總計 / "
-            f"found the balance sheet but could not read its total assets: {name}"
         )
     result = Extraction(
         file=name,
@@ -600,15 +928,22 @@ def extract(path: Path | str) -> Extraction:
                 rows=len(p.rows),
             )
             for k, p in parsed.items()
+            if status[k].extracted
         },
         warnings=warnings,
         pages_read=pdf.pages_read,
         page_count=pdf.page_count,
+        status=status,
     )
     result.checks = _checks(result)
     for c in result.checks:
-        if any(ok is False for ok in c.ok):
+        if c.failed:
             result.warnings.append(f"勾稽不符 / check failed: {c.description}")
+    for kind, st in status.items():
+        if st.extracted:
+            mine = [c for c in result.checks if c.statement == kind]
+            known = [c for c in mine if any(o is not None for o in c.ok)]
+            st.balanced = (not any(c.failed for c in mine)) if known else None
     result.seconds = time.perf_counter() - started
     return result
 
@@ -616,9 +951,7 @@ def extract(path: Path | str) -> Extraction:
 def _item(
     d: ItemDef, kind: str, row: _Row, printed: str, p: _Parsed, periods: list[date]
 ) -> LineItem:
-    n = len(p.columns)
-    percent = any("％" in x or "%" in x for x in p.found.pages[0][1][:40])
-    tokens = _amounts(row.tokens, n, percent) or []
+    tokens = _amounts(row.tokens, len(p.columns)) or []
     scale = Decimal(1) if d.per_share else Decimal(UNITS[p.unit])
     numbers = [_parse_number(t) * scale for t in tokens]
     main, quarter = _align(p.columns, periods, flows=kind != BALANCE_SHEET)
@@ -638,59 +971,139 @@ def _item(
 
 def _company(found: dict[str, _Found]) -> str | None:
     for f in found.values():
-        for line in f.pages[0][1][:6]:
+        for line in f.pages[0][1][:8]:
             s = _squash(line)
             if "公司" in s and not any(t in s for ts in TITLES.values() for t in ts):
                 return s
     return None
 
 
+# ---------------------------------------------------------------------------------------------
+# Checks
+
+# (name, statement, description, total, parts, signs). ``signs`` None: each part may be
+# printed with either sign (所得稅費用 is printed「(1,234)」 by some auditors and 「1,234」 under
+# 「減：」 by others), so the identity holds when total = Σ ±part for the printed signs or with
+# the subtracted parts negated.
+_CHECKS: tuple[tuple[str, str, str, str, tuple[str, ...], bool], ...] = (
+    (
+        "assets_balance",
+        BALANCE_SHEET,
+        "資產總計 = 負債總計 + 權益總計 / total assets = total liabilities + total equity",
+        "total_assets",
+        ("total_liabilities", "total_equity"),
+        False,
+    ),
+    (
+        "liabilities_and_equity",
+        BALANCE_SHEET,
+        "資產總計 = 負債及權益總計 / total assets = total liabilities and equity",
+        "total_assets",
+        ("total_liabilities_and_equity",),
+        False,
+    ),
+    (
+        "assets_split",
+        BALANCE_SHEET,
+        "資產總計 = 流動資產 + 非流動資產 / total assets = current + non-current assets",
+        "total_assets",
+        ("current_assets", "non_current_assets"),
+        False,
+    ),
+    (
+        "liabilities_split",
+        BALANCE_SHEET,
+        "負債總計 = 流動負債 + 非流動負債 / total liabilities = current + non-current liabilities",
+        "total_liabilities",
+        ("current_liabilities", "non_current_liabilities"),
+        False,
+    ),
+    (
+        "equity_split",
+        BALANCE_SHEET,
+        "權益總計 = 歸屬於母公司業主之權益 + 非控制權益 / total equity = equity of the parent's "
+        "owners + non-controlling interests",
+        "total_equity",
+        ("equity_attributable_to_parent", "non_controlling_interests"),
+        False,
+    ),
+    (
+        "gross_profit",
+        INCOME_STATEMENT,
+        "營業毛利 = 營業收入 − 營業成本 / gross profit = revenue − cost of revenue",
+        "gross_profit_before_unrealised",
+        ("revenue", "cost_of_revenue"),
+        True,
+    ),
+    (
+        "net_income",
+        INCOME_STATEMENT,
+        "本期淨利 = 稅前淨利 − 所得稅費用 / net income = income before tax − income tax",
+        "net_income",
+        ("income_before_tax", "income_tax"),
+        True,
+    ),
+    (
+        "cash_change",
+        CASH_FLOW,
+        "現金增減 = 營業 + 投資 + 籌資活動淨現金流量 + 匯率影響 / change in cash = operating + "
+        "investing + financing cash flows + exchange-rate effect",
+        "net_change_in_cash",
+        ("operating_cash_flow", "investing_cash_flow", "financing_cash_flow", "fx_effect_on_cash"),
+        False,
+    ),
+    (
+        "cash_roll",
+        CASH_FLOW,
+        "期末現金 = 期初現金 + 本期現金增減 / cash at end = cash at beginning + change in cash",
+        "cash_end",
+        ("cash_begin", "net_change_in_cash"),
+        False,
+    ),
+)
+# Parts that may be absent from a statement that is right: a company without subsidiaries has
+# no non-controlling interests, one without foreign operations no exchange-rate effect.
+_OPTIONAL_PARTS = {"non_controlling_interests", "fx_effect_on_cash"}
+
+
 def _checks(x: Extraction) -> list[Check]:
-    tolerance = Decimal(
-        max((s.multiplier for s in x.statements.values() if s.kind == BALANCE_SHEET), default=1)
-    )
-    specs = (
-        (
-            "assets_balance",
-            "資產總計 = 負債總計 + 權益總計 / total assets = total liabilities + total equity",
-            "total_assets",
-            ("total_liabilities", "total_equity"),
-        ),
-        (
-            "liabilities_and_equity",
-            "資產總計 = 負債及權益總計 / total assets = total liabilities and equity",
-            "total_assets",
-            ("total_liabilities_and_equity",),
-        ),
-        (
-            "assets_split",
-            "資產總計 = 流動資產 + 非流動資產 / total assets = current + non-current assets",
-            "total_assets",
-            ("current_assets", "non_current_assets"),
-        ),
-        (
-            "liabilities_split",
-            "負債總計 = 流動負債 + 非流動負債 / total liabilities = current "
-            "+ non-current liabilities",
-            "total_liabilities",
-            ("current_liabilities", "non_current_liabilities"),
-        ),
-    )
     out: list[Check] = []
-    for name, description, total, parts in specs:
-        if total not in x.items or any(p not in x.items for p in parts):
+    for name, kind, description, total, parts, either_sign in _CHECKS:
+        st = x.statements.get(kind)
+        if st is None:
             continue
+        required = [p for p in parts if p not in _OPTIONAL_PARTS]
+        if total not in x.items or any(p not in x.items for p in required):
+            continue
+        if name == "equity_split" and "non_controlling_interests" not in x.items:
+            continue  # a parent-only report: total equity is the parent's own
+        # Rounding: each printed figure may be off by half a unit.
+        tolerance = Decimal(st.multiplier) * len(parts)
         oks: list[bool | None] = []
         diffs: list[Decimal | None] = []
         for i in range(len(x.periods)):
             t = x.items[total].values[i]
-            vs = [x.items[p].values[i] for p in parts]
+            vs = [x.items[p].values[i] if p in x.items else Decimal(0) for p in parts]
             if t is None or any(v is None for v in vs):
                 oks.append(None)
                 diffs.append(None)
                 continue
-            diff = t - sum(v for v in vs if v is not None)
+            nums = [v for v in vs if v is not None]
+            if either_sign:
+                # A deduction printed in parentheses is added as printed; one printed plain
+                # under 「減：」 is subtracted (a tax benefit is then printed in parentheses).
+                a = nums[0] - sum(nums[1:])
+                b = nums[0] + sum(nums[1:])
+                diff = min(t - a, t - b, key=abs)
+            else:
+                diff = t - sum(nums)
             oks.append(abs(diff) <= tolerance)
             diffs.append(diff)
-        out.append(Check(name, description, oks, diffs))
+        out.append(Check(name, description, oks, diffs, kind, (total, *parts)))
+        if any(o is False for o in oks):
+            for i, ok in enumerate(oks):
+                if ok is False:
+                    for item in (total, *parts):
+                        if item in x.items:
+                            x.items[item].flags[i] = f"{name}: {description}"
     return out
