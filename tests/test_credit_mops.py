@@ -2,8 +2,8 @@
 consolidated and parent-only, annual and Q1–Q3): per statement, the share of reports extracted
 and balanced, and a specific reason for every failure.
 
-About a minute on two cores, so it runs on request: `make eval-credit` (or
-ASSISTANT_EVAL_MOPS=1 pytest tests/test_credit_mops.py).
+About a minute on two cores: `make test` runs it (ASSISTANT_EVAL_MOPS=1) on its SQLite pass
+only, since it reads PDFs and no database; `make eval-credit` prints the table as well.
 
 Five companies were kept aside while the layouts were developed and are checked on their own
 as reports of companies the extractor had never seen: 2379, 4953, 6462, 7709, 8045.
@@ -28,7 +28,7 @@ pytestmark = [
     pytest.mark.mops,
     pytest.mark.skipif(
         not os.environ.get("ASSISTANT_EVAL_MOPS"),
-        reason="about a minute: run with `make eval-credit` (ASSISTANT_EVAL_MOPS=1)",
+        reason="about a minute: `make test` and `make eval-credit` run it (ASSISTANT_EVAL_MOPS=1)",
     ),
 ]
 
