@@ -40,6 +40,7 @@ from assistant.audit_chain import (
     utc_naive,
     verify_chain,
 )
+from assistant.db import immediate
 from assistant.errors import AssistantError, AuthError, NotFound
 from assistant.permissions import UserContext
 from assistant.records import (
@@ -78,14 +79,8 @@ class AuditLog:
                 return
             # The driver's own BEGIN is deferred: it would take the write lock only at the
             # INSERT, after the head was read, and two appenders could read the same head.
-            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-            try:
-                yield conn
-                conn.exec_driver_sql("COMMIT")
-            except BaseException:
-                conn.exec_driver_sql("ROLLBACK")
-                raise
+            with immediate(conn) as locked:
+                yield locked
 
     def _append(self, fields: dict[str, Any]) -> int:
         """Write the next record of the chain; returns its id."""

@@ -5,10 +5,12 @@ An engine is only a connection pool: the schema comes from the migrations (``ass
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import create_engine
 
 
@@ -34,3 +36,18 @@ def make_engine(url: str, busy_timeout_ms: int = 10_000) -> Engine:
     # No DDL here: the schema is the migrations' (assistant.schema); stores only read and
     # write rows.
     return engine
+
+
+@contextmanager
+def immediate(conn: Connection) -> Iterator[Connection]:
+    """A SQLite transaction that holds the write lock from its first statement. pysqlite's own
+    BEGIN is deferred (and skipped before DDL), so a reader that means to write could read
+    first and be overtaken; BEGIN IMMEDIATE makes a second writer wait on the busy timeout."""
+    conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    try:
+        yield conn
+        conn.exec_driver_sql("COMMIT")
+    except BaseException:
+        conn.exec_driver_sql("ROLLBACK")
+        raise

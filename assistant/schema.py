@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from sqlalchemy import Connection, Engine, MetaData, inspect, text
 from sqlalchemy.exc import DBAPIError
 
-from assistant.db import make_engine
+from assistant.db import immediate, make_engine
 from assistant.errors import AssistantError
 
 if TYPE_CHECKING:
@@ -186,16 +186,8 @@ def _schema_lock(engine: Engine) -> Iterator[Connection]:
     leaves nothing half-made (SQLite and PostgreSQL both roll DDL back)."""
     with engine.connect() as conn:
         if engine.dialect.name == "sqlite":
-            # pysqlite's own BEGIN is deferred and skipped for DDL; BEGIN IMMEDIATE takes the
-            # write lock now, and a second process waits on the busy timeout.
-            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-            try:
-                yield conn
-                conn.exec_driver_sql("COMMIT")
-            except BaseException:
-                conn.exec_driver_sql("ROLLBACK")
-                raise
+            with immediate(conn) as locked:
+                yield locked
             return
         with conn.begin():
             if engine.dialect.name == "postgresql":
