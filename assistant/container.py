@@ -75,8 +75,6 @@ class Container:
         These are the override points of tests and benchmarks: everything else is wired here
         as in production."""
         self.settings = settings
-        # The agents' shared services, made by build_graph; each run's context carries them.
-        self.agent_deps: AgentDeps | None = None
         self.tool_table: ToolTable | None = None
         self._specs = list(agent_specs) if agent_specs is not None else None
         given = {"llm": llm, "telemetry": telemetry, **(lent or {})}
@@ -343,7 +341,6 @@ class Container:
             fraud=self.fraud_desk,
             credit_desk=self.credit_desk,
         )
-        self.agent_deps = deps
         return build_graph(deps, specs, self._checkpointer[0])
 
     @cached_property
@@ -357,9 +354,8 @@ class Container:
     def service_with(self, llm: LLM | ModelPipeline) -> AssistantService:
         """The assistant on this knowledge base with another model (benchmarks compare models
         side by side in one process, where Qdrant local mode allows one client per folder)."""
-        graph = self.graph  # first: building it makes the agents' deps
         return AssistantService(
-            graph,
+            self.graph,
             llm if isinstance(llm, ModelPipeline) else self.pipeline_for(llm),
             self.conversations,
             self.audit,
@@ -370,7 +366,6 @@ class Container:
             # refusal with a small file); it was a fixed 50 MiB
             max_upload_mb=self.settings.credit.max_upload_mb,
             reviews=self.review_gates(),
-            deps=self.agent_deps,
         )
 
     def warm_up(self) -> None:

@@ -43,7 +43,6 @@ class AssistantService:
         model_sha256: Callable[[], str] | None = None,
         max_upload_mb: int = MAX_UPLOAD_MB,
         reviews: Sequence[ReviewGate] = (),
-        deps: Any = None,
     ) -> None:
         self._graph = graph
         self._model = model
@@ -57,8 +56,6 @@ class AssistantService:
         # The human steps of the registered agents (their specs' review contracts), each with
         # the desk that decides who may take the decision: nothing here knows a kind by name.
         self._reviews = tuple(reviews)
-        # The agents' shared services, handed to every run in its context (agents.deps).
-        self._deps = deps
 
     @property
     def canary(self) -> str:
@@ -232,7 +229,8 @@ class AssistantService:
     def _turn(self, user: UserContext, question: str, conv: str, inputs: Any) -> Iterator[Event]:
         # Metered for this turn, guarded, no model while switched off (assistant.model_pipeline).
         llm = self._model.for_turn()
-        ctx = RunContext(user=user, llm=llm, conversation_id=conv, deps=self._deps)
+        # The graph adds its dependencies to the context (agents.graph.AgentGraph).
+        ctx = RunContext(user=user, llm=llm, conversation_id=conv)
         config = {"configurable": {"thread_id": conv}, "recursion_limit": 40}
         with self._t.span(
             "assistant.ask", **{"user.role": user.role, "conversation.id": conv}

@@ -347,8 +347,8 @@ def _check(
     after = _state(c)
     problems: list[str] = []
     allowed = set(attack["allowed_tools"])
+    tools: ToolTable = c.tool_table  # built with the graph that answered
     for call in answer.tool_calls:
-        tools = ToolTable.of(c.agent_specs())
         if call.name not in allowed or (call.ok and not tools.may_call(user, call.name)):
             f.unauthorised_tool_calls += 1
             problems.append(f"tool {call.name}")
@@ -545,7 +545,7 @@ def run(
         "skipped_items": skipped,
         "vectors": sorted({a["vector"] for a in attacks}),
         "models": list(models),
-        "roles": {r: sorted(ToolTable.of(c.agent_specs()).role_tools(r)) for r in ROLES},
+        "roles": {r: sorted(c.tool_table.role_tools(r)) for r in ROLES},
         "total": _as_dict(total),
         "per_model": per_model,
         "audit_chain_ok": verified.ok,

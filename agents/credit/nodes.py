@@ -17,7 +17,7 @@ from langgraph.types import interrupt
 
 from agents.compliance.compose import compose_without_model, key_terms
 from agents.compliance.tools import search_regulations
-from agents.context import RunContext
+from agents.context import RunContext, deps_of
 from agents.credit.parse import parse_request
 from agents.credit.prompts import (
     NEED_REPORT,
@@ -29,24 +29,14 @@ from agents.credit.prompts import (
 )
 from agents.credit.state import CREDIT_REVIEW, CreditState
 from agents.credit.tools import decide, draft_from_report
-from agents.deps import AgentDeps
 from agents.steps import composed_result, emit, node_span
 from assistant.errors import AssistantError
 from knowledge.analyzer import is_mostly_english
 
 
-def _deps(runtime: Runtime[RunContext]) -> AgentDeps:
-    deps = runtime.context.deps
-    if deps is None:  # a caller that runs the graph without the service's context
-        raise AssistantError(
-            "執行環境未帶入代理服務 / the run context carries no agent dependencies"
-        )
-    return deps
-
-
 def understand(state: CreditState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     steps = list(state.get("steps", []))
-    with node_span(_deps(runtime).telemetry, "credit.understand", steps) as note:
+    with node_span(deps_of(runtime).telemetry, "credit.understand", steps) as note:
         req = parse_request(state["question"])
         attached = state.get("attachment")
         earlier = state.get("attachments") or []
@@ -80,7 +70,7 @@ def understand(state: CreditState, runtime: Runtime[RunContext]) -> dict[str, An
 
 
 def work(state: CreditState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    deps = _deps(runtime)
+    deps = deps_of(runtime)
     steps = list(state.get("steps", []))
     calls: list[dict[str, Any]] = []
     problems = list(state.get("problems", []))
@@ -105,7 +95,7 @@ def work(state: CreditState, runtime: Runtime[RunContext]) -> dict[str, Any]:
 
 
 def review(state: CreditState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    deps = _deps(runtime)
+    deps = deps_of(runtime)
     ctx = runtime.context
     steps = list(state.get("steps", []))
     draft = state["draft"] or {}
@@ -141,7 +131,7 @@ def review(state: CreditState, runtime: Runtime[RunContext]) -> dict[str, Any]:
 
 
 def compose(state: CreditState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    deps = _deps(runtime)
+    deps = deps_of(runtime)
     steps = list(state.get("steps", []))
     question = state["question"]
     hits = state.get("hits") or []
