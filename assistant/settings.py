@@ -234,7 +234,15 @@ class AgentSettings(BaseModel):
         le=1.0,
         description="The fast router asks the model only when its top two agents are this close.",
     )
-    answer_max_tokens: int = Field(768, ge=16, description="Longest answer the model may write.")
+    answer_max_tokens: int = Field(
+        256,
+        ge=16,
+        description=(
+            "Longest answer the model may write. Short by default: the articles and the figures "
+            "are placed by code, the model writes a few sentences over them, and on a CPU every "
+            "token is time the reader waits."
+        ),
+    )
     history_turns: int = Field(
         4, ge=0, description="Earlier turns of a conversation given to the model."
     )

@@ -72,6 +72,7 @@ class ScriptedLLM:
         self.name = name
         self.context_size = 4096
         self.prompts: list[list[Message]] = []
+        self.pulled: list[int] = []  # pieces each stream gave before it was closed
 
     @property
     def available(self) -> bool:
@@ -96,4 +97,13 @@ class ScriptedLLM:
             thinking, reply = reply
             if kwargs.get("on_thinking"):
                 kwargs["on_thinking"](thinking)
-        yield from (reply[i : i + 4] for i in range(0, len(reply), 4))
+        # A list is the stream's pieces as they come; a string comes four characters a piece.
+        pieces = (
+            reply
+            if isinstance(reply, list)
+            else [reply[i : i + 4] for i in range(0, len(reply), 4)]
+        )
+        self.pulled.append(0)
+        for piece in pieces:
+            self.pulled[-1] += 1
+            yield piece

@@ -90,7 +90,9 @@ def test_weak_first_search_is_rewritten_by_the_model(kb: Container, officer) -> 
         "帳戶怪怪的銀行能不能先凍起來？",
         "存款帳戶 暫停存入或提領",
     ]
-    assert [(c.law, c.article) for c in ans.citations] == [("銀行法", "45-2")]
+    # Code cites what retrieval chose, the article the model pointed at among them.
+    assert ("銀行法", "45-2") in [(c.law, c.article) for c in ans.citations]
+    assert "\n依〔銀行法第45-2條〕得暫停。\n" in ans.answer
     # The system prompt leads every call unchanged, so llama.cpp's prompt cache is reused.
     assert llm.prompts[1][0].role == "system" and "法遵助理" in llm.prompts[1][0].content
 
@@ -102,18 +104,37 @@ def test_step_budget_stops_the_rewrite_loop(kb: Container, officer) -> None:
     assert len(ans.tool_calls) == 1 and ans.llm_calls == 1
 
 
-def test_model_citations_are_checked_against_what_was_retrieved(kb: Container, officer) -> None:
-    reply = ("先想一想", "可暫停帳戶〔銀行法第45-2條〕；另見〔公司法第999條〕。")
+def test_model_may_cite_only_the_articles_it_was_given(kb: Container, officer) -> None:
+    reply = ("先想一想", "可暫停帳戶[1]；另見〔公司法第999條〕[7]。")
     ans = make_service(kb, ScriptedLLM([reply])).ask(officer, Q_ACCOUNT)
-    assert [(c.law, c.article) for c in ans.citations] == [("銀行法", "45-2")]
-    assert "未經查證：公司法第999條" in ans.answer
+    first = ans.citations[0]
+    assert (first.law, first.article) == ("銀行法", "45-2")
+    # [1] is the first excerpt's label; a label from memory and a number past the list are gone.
+    assert ans.answer.startswith("可暫停帳戶〔銀行法第45-2條〕；另見。")
+    assert "公司法第999條" not in ans.answer and "[7]" not in ans.answer
     # Reasoning stays out of the answer and goes to the trace.
     assert ans.thinking == "先想一想" and "先想一想" not in ans.answer
 
 
 def test_answer_without_citations_gets_its_sources_listed(kb: Container, officer) -> None:
     ans = make_service(kb, ScriptedLLM(["可以暫停。"])).ask(officer, Q_ACCOUNT)
-    assert "參考條文：〔銀行法第45-2條〕" in ans.answer and ans.citations
+    assert "參考條文：〔銀行法第45-2條〕（修正日期" in ans.answer and ans.citations
+
+
+def test_a_model_refusal_does_not_override_retrieval(kb: Container, officer) -> None:
+    reply = "知識庫中沒有可依據的條文。"
+    ans = make_service(kb, ScriptedLLM([reply])).ask(officer, Q_ACCOUNT)
+    # Retrieval found the article: the answer stands on it, quoted, and the refusal is not shown.
+    assert not ans.no_basis and ("銀行法", "45-2") in [(c.law, c.article) for c in ans.citations]
+    assert "沒有可依據" not in ans.answer and "「" in ans.answer
+
+
+def test_a_looping_model_is_stopped_and_its_repeats_dropped(kb: Container, officer) -> None:
+    loop = ["可以暫停帳戶的存入與提領[1]。"] + ["銀行應該依照規定辦理相關事項。"] * 40
+    llm = ScriptedLLM([loop])
+    ans = make_service(kb, llm).ask(officer, Q_ACCOUNT)
+    assert ans.answer.count("銀行應該依照規定辦理相關事項") == 1
+    assert llm.pulled[-1] < len(loop)  # the stream was closed, not read to its end
 
 
 def test_follow_up_is_searched_with_the_law_of_the_last_answer(kb: Container, officer) -> None:

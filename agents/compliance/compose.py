@@ -18,6 +18,9 @@ from knowledge.analyzer import Analyzer, fold
 from knowledge.search import Retriever
 
 EXCERPT_CHARS = 160
+# What a model reads of each article: the sentences that hold the question's terms, enough to
+# carry a condition and its exception.
+MODEL_EXCERPT = 260
 QUOTED = 3  # articles quoted in a composed answer; the rest are listed by label
 _SENTENCE = re.compile(r"(?<=[。；;！？!?])|(?<=\.)\s+")
 _CITED = re.compile(r"〔([^〔〕]{2,80})〕")
@@ -112,6 +115,18 @@ def _norm(label: str) -> str:
     return re.sub(r"\s+", "", fold(label)).lower()
 
 
-def sources_line(hits: list[dict[str, Any]], english: bool) -> str:
+def sources_line(hits: list[dict[str, Any]], english: bool, dated: bool = False) -> str:
     head = SOURCES_EN if english else SOURCES_ZH
+    return head + "".join(f"〔{h['label']}〕" + (_date(h, english) if dated else "") for h in hits)
+
+
+def see_also_line(hits: list[dict[str, Any]], english: bool) -> str:
+    head = "See also: " if english else "其他相關條文："
     return head + "".join(f"〔{h['label']}〕" for h in hits)
+
+
+def _date(hit: dict[str, Any], english: bool) -> str:
+    amended = hit.get("amended")
+    if not amended:
+        return ""
+    return f" (amended {amended}) " if english else f"（修正日期 {amended}）"

@@ -5,23 +5,23 @@ from __future__ import annotations
 
 from agents.promptguard import Fence
 
+# Written for small local models (0.5B-1.5B): few rules, each one short. What they used to be
+# asked to decide (whether there is a basis, what to cite, the amendment dates) is decided in
+# code; the model writes the prose over numbered excerpts and points at them with [n].
 SYSTEM_ZH = (
-    "你是臺灣銀行業的法遵助理，回答銀行員工的法規問題。\n"
-    "規則：\n"
-    "1. 只能根據「參考條文」回答，不得以一般知識或記憶補充。\n"
-    "2. 每個論點後以〔法規名稱第N條〕標註出處，例如〔銀行法第32條〕，並註明該條的修正日期。\n"
-    "3. 參考條文沒有可依據的內容時，只回答：「知識庫中沒有可依據的條文。」\n"
-    "4. 使用繁體中文，簡潔、條列重點。"
+    "你是臺灣銀行的法遵助理，用繁體中文回答行員的法規問題。\n"
+    "1. 只根據使用者提供的條文摘錄回答，不用記憶補充。\n"
+    "2. 先直接回答結論（例如可以、不可以、應於幾日內），再用一兩句說明，全文不超過三句。\n"
+    "3. 說明所依據的摘錄時，在句末寫它的編號，例如[1]。"
 )
 
 SYSTEM_EN = (
-    "You are a compliance assistant for a Taiwanese bank, answering staff questions on "
-    "regulations.\nRules:\n"
-    "1. Answer only from the reference articles given; never from general knowledge.\n"
-    "2. After each point cite its source as 〔Law name Article N〕 and give its amendment date.\n"
-    '3. If the references hold no basis, answer only: "The knowledge base holds no article '
-    'to answer this."\n'
-    "4. Be brief; use bullet points."
+    "You are a compliance assistant at a Taiwanese bank, answering staff questions on "
+    "regulations.\n"
+    "1. Answer only from the numbered excerpts the user gives; never from memory.\n"
+    "2. State the conclusion first, then explain in one or two sentences; three sentences at "
+    "most.\n"
+    "3. Point to the excerpt each point rests on with its number, e.g. [1]."
 )
 
 REWRITE_SYSTEM = (
@@ -58,13 +58,13 @@ WEAK_EN = (
 SOURCES_EN = "Sources:"
 
 
-def context_block(hits: list[dict], english: bool, fence: Fence) -> str:
-    """The reference articles, each under the exact label the model should cite, fenced as
-    data: an article's text is quoted, never obeyed."""
-    head = "Reference articles:" if english else "參考條文："
-    parts = []
-    for h in hits:
-        amended = h.get("amended") or ("unknown" if english else "不詳")
-        date = f"(amended {amended})" if english else f"（修正日期 {amended}）"
-        parts.append(f"〔{h['label']}〕{date}\n{h['text']}")
-    return head + "\n" + fence.wrap("reference articles", "\n\n".join(parts))
+def context_block(excerpts: list[tuple[str, str]], english: bool, fence: Fence) -> str:
+    """The numbered excerpts (label, the article's sentences that hold the question's terms),
+    fenced as data: an article's text is quoted, never obeyed."""
+    head = "Excerpts of the articles:" if english else "條文摘錄："
+    parts = [f"[{n}] {label}：{text}" for n, (label, text) in enumerate(excerpts, 1)]
+    return head + "\n" + fence.wrap("reference articles", "\n".join(parts))
+
+
+def question_block(question: str, english: bool) -> str:
+    return f"Question: {question}" if english else f"問題：{question}"

@@ -13,7 +13,8 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from agents.compliance.compose import cited_hits, compose_without_model, excerpt, key_terms
+from agents.compliance.compose import MODEL_EXCERPT, compose_without_model, excerpt, key_terms
+from agents.compliance.prompts import context_block, question_block
 from agents.compliance.tools import search_regulations
 from agents.context import RunContext, deps_of
 from agents.deps import AgentDeps
@@ -22,6 +23,7 @@ from agents.fx.parse import FxRequest, parse_request
 from agents.fx.state import FxState
 from agents.fx.tools import FX_CHECK, FX_CONVERT, FX_RATE
 from agents.promptguard import Fence
+from agents.prose import write_over
 from agents.steps import emit, node_span
 from agents.toolcall import call_tool
 from assistant.fx.rules import CUSTOMER_ZH
@@ -96,7 +98,17 @@ def compose(state: FxState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         if llm.available and (hits or facts):
             try:
                 result.update(
-                    _explain(s, llm, question, facts, hits, english, runtime.context.fence)
+                    _explain(
+                        s,
+                        llm,
+                        question,
+                        facts,
+                        hits,
+                        key_terms(deps.retriever, question),
+                        deps.analyzer,
+                        english,
+                        runtime.context.fence,
+                    )
                 )
                 note(f"by model {llm.name}")
             except LLMError as exc:
@@ -298,29 +310,29 @@ def _explain(
     question: str,
     facts: str,
     hits: list[dict[str, Any]],
+    terms: set[str],
+    analyzer: Any,
     english: bool,
     fence: Fence,
 ) -> dict[str, Any]:
-    """The computed facts first, as code wrote them; then the model's explanation, streamed."""
-    from agents.compliance.prompts import context_block
-
+    """The computed facts first, as code wrote them; then the model's short explanation over
+    numbered excerpts of the articles code chose, streamed through the citation filter (it may
+    point only at those articles)."""
     emit("token", facts + "\n\n")
+    excerpts = [
+        (h["label"], " ".join(excerpt(analyzer, terms, h["text"], MODEL_EXCERPT).split()))
+        for h in hits
+    ]
     messages = [
         Message("system", prompts.SYSTEM_EN if english else prompts.SYSTEM_ZH),
-        Message("user", context_block(hits, english, fence), trimmable=True),
+        Message("user", context_block(excerpts, english, fence), trimmable=True),
         # The computed facts are a tool's result: data, like the articles.
-        Message("user", f"{fence.wrap('computed', facts)}\n\n{question}"),
+        Message("user", f"{fence.wrap('computed', facts)}\n\n{question_block(question, english)}"),
     ]
-    thinking: list[str] = []
-    pieces: list[str] = []
-    for piece in llm.stream(messages, max_tokens=s.answer_max_tokens, on_thinking=thinking.append):
-        pieces.append(piece)
-        emit("token", piece)
-    explanation = "".join(pieces).strip()
-    cited, _unknown = cited_hits(explanation, hits)
+    written = write_over(llm, messages, [h["label"] for h in hits], s.answer_max_tokens)
     return {
-        "answer": f"{facts}\n\n{explanation}".strip(),
-        "citations": hits or cited,
-        "generated": True,
-        "thinking": "\n".join(thinking),
+        "answer": f"{facts}\n\n{written.text}".strip(),
+        "citations": hits,
+        "generated": bool(written.text),
+        "thinking": written.thinking,
     }

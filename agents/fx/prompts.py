@@ -3,15 +3,21 @@ answer by code; the model, when there is one, only explains them."""
 
 from __future__ import annotations
 
+# Short rules for small local models: the numbers are final, the explanation is two sentences
+# over the numbered excerpts, and the documents it names are the excerpts' own.
 SYSTEM_ZH = (
-    "你是臺灣銀行外匯櫃台的助理。「計算結果」中的金額、匯率與申報義務都已由系統計算，"
-    "不得更改或重算，只需用繁體中文簡潔說明客戶要準備什麼、為什麼，"
-    "並以〔法規名稱第N條〕標註依據；參考條文沒有的內容不要說。"
+    "你是臺灣銀行外匯櫃台的助理，用繁體中文回答。\n"
+    "1. 「計算結果」的金額、匯率與申報義務已由系統算好，不得更改或重算。\n"
+    "2. 用一兩句說明客戶要準備什麼、為什麼，只講條文摘錄裡寫到的文件與程序。\n"
+    "3. 在句末寫所依據摘錄的編號，例如[1]。"
 )
 SYSTEM_EN = (
-    "You assist a Taiwanese bank's FX desk. The amounts, rates and duties under 'Computed' are "
-    "final: never change or recompute them. Explain briefly what the customer must prepare and "
-    "why, citing 〔Law Article N〕 from the reference articles only."
+    "You assist a Taiwanese bank's FX desk.\n"
+    "1. The amounts, rates and duties under 'Computed' are final: never change or recompute "
+    "them.\n"
+    "2. In one or two sentences, say what the customer must prepare and why, naming only "
+    "documents and steps the excerpts name.\n"
+    "3. Point to the excerpt each point rests on with its number, e.g. [1]."
 )
 
 COMPUTED_ZH = "以下金額與申報義務由系統依牌告匯率與法規計算（非語言模型生成）："

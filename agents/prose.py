@@ -1,0 +1,63 @@
+"""The model writing prose over what code chose: streamed through the citation filter, stopped
+when it loops, with the time to its first token kept for the eval."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from agents.cite import CitationFilter
+from agents.steps import emit
+from assistant.llm.base import Message
+
+# A model can emit control characters (NUL among them, which PostgreSQL text refuses).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+@dataclass
+class Written:
+    text: str  # what was shown, refusals and repeats left out
+    cited: list[str]  # labels of the given articles the model pointed at
+    unknown: list[str]  # labels it wrote from memory: dropped, never shown
+    refused: bool  # it tried to say there is no basis
+    looping: bool  # it repeated itself and was stopped
+    thinking: str = ""
+    first_token_s: float | None = None
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+def write_over(llm: Any, messages: list[Message], labels: list[str], max_tokens: int) -> Written:
+    """Stream the model's answer to the reader, clause by clause, citing only ``labels``."""
+    f = CitationFilter(labels)
+    thinking: list[str] = []
+    started = time.perf_counter()
+    first: float | None = None
+    stream = llm.stream(messages, max_tokens=max_tokens, on_thinking=thinking.append)
+    try:
+        for raw in stream:
+            if first is None and raw:
+                first = time.perf_counter() - started
+            shown = f.feed(_CONTROL.sub("", raw))
+            if shown:
+                emit("token", shown)
+            if f.looping:
+                break  # closing the stream stops the model; the lock is released with it
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
+    tail = f.finish()
+    if tail:
+        emit("token", tail)
+    s = f.summary()
+    return Written(
+        text=f.answer(),
+        cited=s["cited"],
+        unknown=s["unknown"],
+        refused=s["refused"],
+        looping=s["looping"],
+        thinking=_CONTROL.sub("", "\n".join(thinking)),
+        first_token_s=first,
+    )
