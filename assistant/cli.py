@@ -367,6 +367,7 @@ def _register() -> None:
     from assistant.cli_fraud import eval_fraud, fraud
     from assistant.cli_fx import eval_fx, fx
     from assistant.cli_login import login, logout, whoami
+    from assistant.cli_model_files import model
     from assistant.cli_models import eval_exam, eval_models
 
     cli.add_command(ask)
@@ -379,6 +380,7 @@ def _register() -> None:
     cli.add_command(logout)
     cli.add_command(whoami)
     cli.add_command(db)
+    cli.add_command(model)
     eval_group.add_command(eval_agents)
     cli.add_command(fx)
     cli.add_command(fraud)

@@ -110,7 +110,10 @@ def _pct(value: float | None) -> str:
     "--models",
     "models",
     multiple=True,
-    help="GGUF files to compare ('none': the no-model backend); more files may follow it.",
+    help=(
+        "GGUF files or installed model names (`assistant model list`) to compare ('none': the "
+        "no-model backend); more may follow it."
+    ),
 )
 @click.argument("more_models", nargs=-1, type=click.Path(path_type=Path))
 @click.option(

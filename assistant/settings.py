@@ -152,7 +152,12 @@ class LLMSettings(BaseModel):
     )
     timeout_s: float = Field(120.0, gt=0, description="Seconds to wait for the server.")
     model_path: Path | None = Field(
-        None, description="The GGUF model file the bank provides (also ASSISTANT_MODEL_PATH)."
+        None,
+        description=(
+            "The GGUF model file the bank provides (also ASSISTANT_MODEL_PATH), or the name of "
+            "one installed with `assistant model install` (qwen1.5b); 'none': no model. Unset: "
+            "the model chosen with `assistant model use`, if any."
+        ),
     )
     context_size: int = Field(4096, ge=256, description="Context window in tokens.")
 
@@ -317,7 +322,8 @@ class Settings(BaseSettings):
     credit: CreditSettings = Field(default_factory=CreditSettings)
     ui: UISettings = Field(default_factory=UISettings)
     model_path: Path | None = Field(
-        None, description="Shorthand for llm.model_path (ASSISTANT_MODEL_PATH)."
+        None,
+        description="Shorthand for llm.model_path (ASSISTANT_MODEL_PATH): a file, a name, 'none'.",
     )
 
     @field_validator("model_path", mode="before")
@@ -329,6 +335,12 @@ class Settings(BaseSettings):
     def _model_path_shorthand(self) -> Settings:
         if self.model_path is not None and self.llm.model_path is None:
             self.llm.model_path = self.model_path
+        if self.llm.backend == "llama_cpp":
+            # The one place a model name ("qwen1.5b"), "none" or the model selected with
+            # `assistant model use` becomes the file every part of the program loads.
+            from assistant.llm.model_store import resolve_model_path
+
+            self.llm.model_path = resolve_model_path(self.llm.model_path, self.data_dir)
         return self
 
     @classmethod

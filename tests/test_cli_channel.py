@@ -39,6 +39,13 @@ OPEN = {
     "db upgrade": "schema",
     "db current": "schema",
     "db check": "schema",
+    # Model files, like the schema: install-time acts of whoever operates the machine (the
+    # files, the selection in the data folder), no customer data, no decision on anyone.
+    "model install": "installs a model file, like db upgrade",
+    "model list": "the model files",
+    "model use": "selects the model file for later runs, like db upgrade",
+    "model path": "a model file's path",
+    "model remove": "deletes a model file, like db upgrade",
 }
 OPEN_GROUPS = {"eval"}  # evaluations read the files given to them, as the evaluation account
 

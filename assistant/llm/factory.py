@@ -24,6 +24,11 @@ def make_llm(settings: LLMSettings) -> LLM:
             from assistant.llm.none import NoLLM
 
             return NoLLM()
+        if not settings.model_path.is_file():
+            # A model name whose file is not installed says how to install it.
+            from assistant.llm.model_store import missing_model_error
+
+            raise missing_model_error(settings.model_path)
         return LlamaCppLLM(
             settings.model_path,
             context_size=settings.context_size,

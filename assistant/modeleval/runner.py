@@ -21,6 +21,7 @@ from sqlmodel import Session, select
 
 from assistant.container import Container
 from assistant.llm import LLM, make_llm
+from assistant.llm.model_store import ModelStore
 from assistant.llm.none import NoLLM
 from assistant.modeleval.cost import measure_cost, model_info
 from assistant.modeleval.exams import ExamItem, load_exam
@@ -49,7 +50,7 @@ AfterItem = Callable[[str, str, str], None]
 
 @dataclass
 class RunOptions:
-    models: list[str]  # GGUF paths, or "none"
+    models: list[str]  # GGUF paths, installed model names, or "none"
     suites: list[str] = field(default_factory=lambda: list(SUITES))
     exam: Path | None = None
     questions: list[Path] = field(default_factory=list)  # regulation JSONL with gold articles
@@ -118,7 +119,9 @@ class ModelEvalRunner:
             if name == NONE:
                 info: dict[str, Any] = {"file": NONE, "sha256": NONE, "backend": NONE}
             else:
-                path = Path(name).expanduser()
+                # A catalog name ("smollm2") is its installed file; one not installed says
+                # how to install it.
+                path = ModelStore(self.c.settings.data_dir).resolve(name)
                 if not path.is_file():
                     raise FileNotFoundError(f"找不到模型檔 / model file not found: {path}")
                 info = model_info(path, self.c.audit.fingerprint)
