@@ -12,18 +12,26 @@ This is the one place that wraps a model. The composition root (``Container``) b
    the system prompt; every output scanned for the canary, a stream's last 96 characters held
    back until they are known clean. Above the pseudonymiser, so it scans what the reader would
    read: a canary a remote model echoes comes back from a pseudonym as itself. Above the trace,
-   so the span measures the model, not the guard's held-back text.
-3. :class:`~assistant.telemetry.TracedLLM`, one per process: one span per call with the prompt
+   so the span measures the model, not the guard's held-back text. Above the conversion to
+   Traditional, so it scans the text the reader gets (the canary is ASCII: no conversion
+   touches it).
+3. :class:`~assistant.llm.traditional.TraditionalStage`, one per process, over a backend that is
+   ``available``: the model's Simplified Chinese converted to Taiwan Traditional (OpenCC
+   ``s2twp``; Traditional text and quotes of the law pass unchanged). Below the guard and the
+   meter, so every stage and agent above it, and whatever they stream, store or audit, sees
+   only Traditional text; above the trace, so a span records what the model actually wrote
+   and shows how often it drifts. The ``none`` backend writes nothing: no stage.
+4. :class:`~assistant.telemetry.TracedLLM`, one per process: one span per call with the prompt
    as the model reads it (the guard's canary and rule counted in ``llm.tokens_in``) and the time
    to first token as the model delivers it. Above the pseudonymiser, so the spans are alike for
    every backend; identifiers on them are masked by the span exporter before any exporter sees
    them (``assistant.pii``).
-4. :class:`~assistant.llm.masked.PseudonymisingLLM`, one per process, only over a backend whose
+5. :class:`~assistant.llm.masked.PseudonymisingLLM`, one per process, only over a backend whose
    text leaves the process (``remote`` true, the ``openai`` backend) unless ``mask_remote`` is
    off: the last stage before text leaves, so everything that leaves is pseudonymised (the
    guard's prompt and the fenced data included) and every stage above sees the real text.
-5. The backend. While an administrator has switched the model off, a turn gets
-   :class:`~assistant.llm.none.NoLLM` in place of stages 3–5: no call is made, so nothing is
+6. The backend. While an administrator has switched the model off, a turn gets
+   :class:`~assistant.llm.none.NoLLM` in place of stages 3–6: no call is made, so nothing is
    traced, and the agents answer without a model.
 """
 
@@ -36,6 +44,7 @@ from agents.promptguard import GuardedLLM, new_canary
 from assistant.llm.base import LLM
 from assistant.llm.masked import PseudonymisingLLM
 from assistant.llm.none import NoLLM
+from assistant.llm.traditional import TraditionalStage
 from assistant.telemetry import Telemetry, TracedLLM
 
 
@@ -57,7 +66,9 @@ class ModelPipeline:
             llm = PseudonymisingLLM(llm)
         if telemetry is not None:
             llm = TracedLLM(llm, telemetry)
-        # Stages 3-5, shared by every turn and every user.
+        if backend.available:
+            llm = TraditionalStage(llm)
+        # Stages 3-6, shared by every turn and every user.
         self.llm: LLM = llm
         # One canary for the process: random, so no document or question can know it.
         self.canary = canary or new_canary()

@@ -22,6 +22,7 @@ from assistant.llm.masked import PseudonymisingLLM
 from assistant.llm.none import NoLLM
 from assistant.llm.openai import OpenAICompatibleLLM
 from assistant.llm.pipeline import Call, Stage
+from assistant.llm.traditional import TraditionalStage
 from assistant.model_pipeline import ModelPipeline, stages
 from assistant.settings import LLMSettings, TelemetrySettings, load_settings
 from assistant.telemetry import Telemetry, TracedLLM, make_telemetry
@@ -102,10 +103,17 @@ def test_the_stages_stack_in_one_order() -> None:
     t, _ = _telemetry()
     remote = ModelPipeline(RemoteBackend(), telemetry=t)
     kinds = [type(s) for s in stages(remote.for_turn())]
-    assert kinds == [MeteredLLM, GuardedLLM, TracedLLM, PseudonymisingLLM, RemoteBackend]
+    assert kinds == [
+        MeteredLLM,
+        GuardedLLM,
+        TraditionalStage,
+        TracedLLM,
+        PseudonymisingLLM,
+        RemoteBackend,
+    ]
     # A local model keeps its text in the process: nothing to pseudonymise.
     local = [type(s) for s in stages(ModelPipeline(Backend(), telemetry=t).for_turn())]
-    assert local == [MeteredLLM, GuardedLLM, TracedLLM, Backend]
+    assert local == [MeteredLLM, GuardedLLM, TraditionalStage, TracedLLM, Backend]
     unmasked = ModelPipeline(RemoteBackend(), telemetry=t, mask_remote=False)
     assert PseudonymisingLLM not in [type(s) for s in stages(unmasked.llm)]
     # Every turn is metered on its own; the process-wide stages are shared.
@@ -267,13 +275,13 @@ def test_a_container_builds_the_remote_model_masked_unless_switched_off(tmp_path
 
     on = layers(base_url="http://model.internal")
     off = layers(base_url="http://model.internal", mask_remote=False)
-    assert on == [TracedLLM, PseudonymisingLLM, OpenAICompatibleLLM]
-    assert off == [TracedLLM, OpenAICompatibleLLM]
+    assert on == [TraditionalStage, TracedLLM, PseudonymisingLLM, OpenAICompatibleLLM]
+    assert off == [TraditionalStage, TracedLLM, OpenAICompatibleLLM]
 
 
 def test_no_other_place_stacks_the_stages() -> None:
     """The order is stated once: outside the tests, only the builder constructs a stage."""
-    built = re.compile(r"\b(MeteredLLM|GuardedLLM|TracedLLM|PseudonymisingLLM)\(")
+    built = re.compile(r"\b(MeteredLLM|GuardedLLM|TraditionalStage|TracedLLM|PseudonymisingLLM)\(")
     found = []
     for folder in ("assistant", "agents", "evals", "benchmarks", "ui"):
         for path in (ROOT / folder).rglob("*.py"):

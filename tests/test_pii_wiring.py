@@ -12,7 +12,8 @@ from assistant.llm.base import Message
 from assistant.llm.factory import make_llm
 from assistant.llm.masked import PseudonymisingLLM
 from assistant.llm.openai import OpenAICompatibleLLM
-from assistant.model_pipeline import ModelPipeline
+from assistant.llm.traditional import TraditionalStage
+from assistant.model_pipeline import ModelPipeline, stages
 from assistant.settings import LLMSettings, TelemetrySettings
 from assistant.telemetry import make_telemetry
 
@@ -93,8 +94,13 @@ def test_the_openai_backend_is_wrapped_unless_switched_off() -> None:
     settings = LLMSettings(backend="openai", base_url="http://model.internal")
     on = ModelPipeline(make_llm(settings), mask_remote=settings.mask_remote).llm
     off = ModelPipeline(make_llm(settings), mask_remote=False).llm
-    assert isinstance(on, PseudonymisingLLM) and isinstance(on.inner, OpenAICompatibleLLM)
-    assert isinstance(off, OpenAICompatibleLLM)
+    # Converted to Traditional above the pseudonymiser, which is the last stage before the server.
+    assert [type(s) for s in stages(on)] == [
+        TraditionalStage,
+        PseudonymisingLLM,
+        OpenAICompatibleLLM,
+    ]
+    assert [type(s) for s in stages(off)] == [TraditionalStage, OpenAICompatibleLLM]
 
 
 def test_the_server_loggers_mask_identifiers() -> None:

@@ -1,5 +1,6 @@
 """Chooses the backend from settings; heavy imports stay inside the adapters. The stages around
-it (pseudonymising, tracing, the guard) are added by ``assistant.model_pipeline`` only."""
+it (pseudonymising, tracing, the conversion to Traditional, the guard) are added by
+``assistant.model_pipeline`` only."""
 
 from __future__ import annotations
 
