@@ -32,6 +32,12 @@ class MeteredLLM(Stage):
         super().__init__(inner)
         self.calls = 0
         self.seconds = 0.0
+        self.first_token_at: float | None = None  # when the turn's first streamed text came
+
+    def on_piece(self, call: Call, piece: str) -> str:
+        if piece and self.first_token_at is None:
+            self.first_token_at = time.perf_counter()
+        return piece
 
     def before(self, call: Call) -> Call:
         self.calls += 1

@@ -34,7 +34,8 @@ log = logging.getLogger(__name__)
 OPEN, CLOSE = "⟦", "⟧"
 # Characters that would let data write a fence mark of its own.
 _MARKS = str.maketrans({OPEN: "［", CLOSE: "］"})
-# Spaced-out canaries are caught before they are shown: this many characters are held back.
+# Spaced-out canaries are caught before they are shown: a stream's tail that could still
+# become one is held back, at most this many characters (see ``safe_end``).
 HOLD_BACK = 96
 _B64 = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
 
@@ -95,6 +96,36 @@ def leaks(text: str, canary: str) -> bool:
     return False
 
 
+_B64_TAIL = re.compile(r"[A-Za-z0-9+/_=-]*$")
+
+
+def safe_end(text: str, canary: str) -> int:
+    """How much of ``text`` can be shown now. ``leaks`` has found no canary in it; what comes
+    next can only complete one whose start is in the tail: letters and digits that begin the
+    canary or its reverse (whatever lies between them: squashing drops it), or a base64 run
+    still open at the end. That tail is held, never more than :data:`HOLD_BACK` characters;
+    prose that ends in neither streams at once."""
+    want = _squash(canary)
+    forms = (want, want[::-1])
+    units: list[tuple[int, str]] = []  # (position, its letters) of the last letters and digits
+    for i in range(len(text) - 1, -1, -1):
+        sq = _squash(text[i])
+        if sq:
+            units.append((i, sq))
+            if len(units) >= len(want):
+                break
+    hold = len(text)
+    suffix = ""
+    for i, sq in units:
+        suffix = sq + suffix
+        if any(f.startswith(suffix) and f != suffix for f in forms):
+            hold = i
+    run = _B64_TAIL.search(text)
+    if run and run.start() < hold:
+        hold = run.start()
+    return max(hold, len(text) - HOLD_BACK)
+
+
 class PromptLeak(LLMError):
     """The model's output held the canary: it was repeating its instructions."""
 
@@ -140,15 +171,16 @@ class GuardedLLM(Stage):
         return text
 
     def on_piece(self, call: Call, piece: str) -> str:
-        """The answer as it comes, less its last :data:`HOLD_BACK` characters until the next
-        piece shows they hold no canary."""
+        """The answer as it comes, less the tail a canary could still be completed from
+        (:func:`safe_end`): Chinese prose, which holds few letters and digits, streams at once."""
         text = call.notes["text"] = call.notes["text"] + piece
         self._leaked(text)
         shown = call.notes["shown"]
-        if len(text) - HOLD_BACK <= shown:
+        end = safe_end(text, self.canary)
+        if end <= shown:
             return ""
-        call.notes["shown"] = len(text) - HOLD_BACK
-        return text[shown : len(text) - HOLD_BACK]
+        call.notes["shown"] = end
+        return text[shown:end]
 
     def on_end(self, call: Call) -> str:
         text = call.notes["text"]

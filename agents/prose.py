@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from agents.cite import CitationFilter
@@ -25,7 +25,14 @@ class Written:
     looping: bool  # it repeated itself and was stopped
     thinking: str = ""
     first_token_s: float | None = None
-    notes: dict[str, Any] = field(default_factory=dict)
+
+    def dropped(self) -> list[str]:
+        """What was taken out of the model's text, for the trace and the eval."""
+        return (
+            (["refusal"] if self.refused else [])
+            + (["loop"] if self.looping else [])
+            + [f"uncited {label}" for label in self.unknown]
+        )
 
 
 def write_over(llm: Any, messages: list[Message], labels: list[str], max_tokens: int) -> Written:

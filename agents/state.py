@@ -25,6 +25,9 @@ class Result(TypedDict, total=False):
     no_basis: bool
     thinking: str
     data: dict[str, Any]
+    # What the citation filter took out of the model's text (agents.cite): "refusal", "loop",
+    # "uncited 公司法第999條". The answer stands on code's choice; the trace says why.
+    dropped: list[str]
 
 
 class GraphState(TypedDict, total=False):

@@ -82,6 +82,12 @@ def to_answer(state: GraphState, ctx: RunContext) -> Answer:
         llm_calls=ctx.llm.calls,
         latency_ms=(time.perf_counter() - ctx.started) * 1000,
         model_ms=ctx.llm.seconds * 1000,
+        first_token_ms=(
+            (ctx.llm.first_token_at - ctx.started) * 1000
+            if ctx.llm.first_token_at is not None
+            else None
+        ),
+        dropped=list(result.get("dropped", [])),
         thinking=result.get("thinking", ""),
         data=result.get("data") or {},
     )

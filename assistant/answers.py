@@ -55,6 +55,9 @@ class Answer:
     llm_calls: int = 0
     latency_ms: float = 0.0
     model_ms: float = 0.0  # of latency_ms, the time spent inside the model
+    # From the question to the first piece of model text the reader sees; None without a model.
+    first_token_ms: float | None = None
+    dropped: list[str] = field(default_factory=list)  # what the citation filter took out
     thinking: str = ""  # a reasoning model's <think> text: for the trace, never the answer
     data: dict[str, Any] = field(default_factory=dict)  # what a UI panel draws (fraud traces)
     # A decision a person must take before the turn is final (the credit memo's sign-off):

@@ -20,6 +20,7 @@ from agents.promptguard import (
     PromptLeak,
     leaks,
     new_canary,
+    safe_end,
 )
 from agents.toolcall import call_tool
 from assistant.llm.base import Completion, Message
@@ -117,7 +118,29 @@ def test_guard_puts_canary_and_rule_first_and_withholds_an_echo() -> None:
     clean = GuardedLLM(EchoLLM(lambda s: "法規" * 200), canary)
     pieces = list(clean.stream([Message("user", "q")]))
     assert len(pieces) > 1 and "".join(pieces) == "法規" * 200
-    assert len(pieces[-1]) <= HOLD_BACK + 3
+    # Chinese prose holds no letters that could become a canary: nothing is held back.
+    assert len(pieces[-1]) <= 4
+    # Letters that could begin the canary are held until what follows rules it out, never
+    # more than HOLD_BACK characters.
+    assert safe_end("依第32條辦理", canary) == len("依第32條辦理") or canary[-1] in "23"
+    assert safe_end("請參考 " + canary[:6], canary) == len("請參考 ")
+    assert (
+        safe_end("請參考 " + canary[:6] + "。後面" * 60, canary)
+        == len("請參考 " + canary[:6] + "。後面" * 60) - HOLD_BACK
+    )
+
+
+def test_a_canary_spread_over_pieces_never_reaches_the_reader() -> None:
+    canary = new_canary()
+    spaced = " ".join(canary)
+    for leak in (canary, spaced, canary[::-1], base64.b64encode(canary.encode()).decode()):
+        text = "依規定辦理。" + leak + "。"
+        llm = GuardedLLM(EchoLLM(lambda s, t=text: t), canary)
+        shown: list[str] = []
+        with pytest.raises(PromptLeak):
+            for piece in llm.stream([Message("user", "q")]):
+                shown.append(piece)
+        assert not leaks("".join(shown), canary) and not any(c in "".join(shown) for c in "TWFC")
 
 
 def test_guard_checks_thinking_too() -> None:

@@ -132,11 +132,10 @@ def compose(state: ComplianceState, runtime: Runtime[RunContext]) -> dict[str, A
                 result.update(
                     _generate(deps, state, hits, terms, english, weak, llm, runtime.context.fence)
                 )
-                notes = result.pop("model_notes")
-                dropped = [k for k in ("refused", "looping") if notes[k]] + [
-                    f"uncited {u}" for u in notes["unknown"]
-                ]
-                note(f"by model {llm.name}" + (f" ({', '.join(dropped)})" if dropped else ""))
+                dropped = result["dropped"]
+                note(
+                    f"by model {llm.name}" + (f" (dropped {', '.join(dropped)})" if dropped else "")
+                )
             except LLMError as exc:
                 body = compose_without_model(deps.analyzer, terms, hits[: s.cite_k], english, weak)
                 result.update(answer=f"（{exc}）\n\n{body}", citations=hits[: s.cite_k])
@@ -210,12 +209,7 @@ def _generate(
         "generated": bool(written.text),
         "no_basis": False,
         "thinking": written.thinking,
-        "model_notes": {
-            "refused": written.refused,
-            "looping": written.looping,
-            "unknown": written.unknown,
-            "first_token_s": written.first_token_s,
-        },
+        "dropped": written.dropped(),
     }
 
 

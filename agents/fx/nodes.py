@@ -335,4 +335,5 @@ def _explain(
         "citations": hits,
         "generated": bool(written.text),
         "thinking": written.thinking,
+        "dropped": written.dropped(),
     }

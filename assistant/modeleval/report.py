@@ -18,7 +18,14 @@ METRICS: list[tuple[str, str, str, str]] = [
     ("regulation", "invented_citations", "虛構引用 invented citations", "int"),
     ("regulation", "refused_when_no_basis", "無依據時拒答 refused (no basis)", "rate"),
     ("regulation", "refused_when_answerable", "可答卻拒答 refused (answerable)", "rate"),
+    ("regulation", "simplified_share", "簡體字比例 Simplified share", "pct2"),
+    ("regulation", "answers_with_simplified", "含簡體字回答 answers with Simplified", "int"),
+    ("regulation", "model_refusals_dropped", "模型拒答被移除 model refusals dropped", "int"),
+    ("regulation", "labels_from_memory_dropped", "憑記憶引用被移除 labels from memory", "int"),
+    ("regulation", "loops_stopped", "重複迴圈中止 loops stopped", "int"),
+    ("regulation", "mean_first_token_ms", "回答首字 first answer token ms", "num"),
     ("regulation", "mean_latency_ms", "平均延遲 latency ms", "num"),
+    ("regulation", "p95_latency_ms", "延遲 p95 latency ms", "num"),
     ("cost", "load_s", "載入 load s", "num"),
     ("cost", "rss_delta_bytes", "記憶體 RSS Δ MiB", "mib"),
     ("cost", "time_to_first_token_s", "首字時間 TTFT s", "num"),
@@ -41,6 +48,8 @@ def _fmt(value: Any, kind: str) -> str:
         return "–"
     if kind == "rate":
         return f"{value * 100:.1f}%"
+    if kind == "pct2":  # a share that must read 0: two decimals so a trace of it shows
+        return f"{value * 100:.2f}%"
     if kind == "mib":
         return f"{value / 2**20:.1f}"
     if kind == "int":

@@ -9,6 +9,7 @@ no basis.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from statistics import mean
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from assistant.answers import Answer
 from assistant.audit import AuditLog
 from assistant.llm.base import LLM, LLMError, Message
+from assistant.llm.script import simplified_share
 from assistant.modeleval.answer import answer_schema, extract_choice
 from assistant.modeleval.exams import ExamItem
 from assistant.modeleval.items import Loaded
@@ -156,6 +158,12 @@ def run_regulation_item(
         "llm_calls": ans.llm_calls,
         "latency_ms": round(ans.latency_ms, 1),
         "model_ms": round(ans.model_ms, 1),
+        "first_token_ms": None if ans.first_token_ms is None else round(ans.first_token_ms, 1),
+        # Simplified-only characters in what the reader got (goal 0: the pipeline converts).
+        "simplified_share": round(simplified_share(ans.answer), 4),
+        # What the citation filter took out of the model's text: a refusal where retrieval
+        # found articles, a loop, a label from memory.
+        "dropped": list(ans.dropped),
         "cited_gold": None,
     }
     if case.get("gold"):
@@ -184,5 +192,26 @@ def summarise_regulation(results: list[dict[str, Any]]) -> dict[str, Any]:
         "refused_when_answerable": _rate([r["refused"] for r in gold]),
         "generated_rate": _rate([r["generated"] for r in results]),
         "mean_latency_ms": mean(r["latency_ms"] for r in results) if results else None,
+        "p95_latency_ms": _quantile([r["latency_ms"] for r in results], 0.95),
+        "mean_first_token_ms": _mean_of(r.get("first_token_ms") for r in results),
         "mean_model_calls": mean(r["llm_calls"] for r in results) if results else None,
+        "simplified_share": _mean_of(r.get("simplified_share") for r in results),
+        "answers_with_simplified": sum(bool(r.get("simplified_share")) for r in results),
+        "model_refusals_dropped": sum("refusal" in r.get("dropped", []) for r in results),
+        "loops_stopped": sum("loop" in r.get("dropped", []) for r in results),
+        "labels_from_memory_dropped": sum(
+            sum(d.startswith("uncited ") for d in r.get("dropped", [])) for r in results
+        ),
     }
+
+
+def _mean_of(values: Iterable[float | None]) -> float | None:
+    have = [v for v in values if v is not None]
+    return mean(have) if have else None
+
+
+def _quantile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
