@@ -43,8 +43,12 @@ def norm_label(label: str) -> str:
 
 
 class CitationFilter:
-    def __init__(self, labels: list[str]) -> None:
+    def __init__(self, labels: list[str], echoes: tuple[str, ...] = ()) -> None:
+        """``echoes``: the prompt's own headings ("條文摘錄：", "問題："), which a small model
+        copies into its answer; a clause that is one of them is dropped."""
         self.labels = labels
+        self._echoes = {re.sub(r"\s", "", e) for e in echoes}
+        self._bare = 0  # clauses in a row that are punctuation only
         self._by_norm = {norm_label(lb): lb for lb in labels}
         self.unknown: list[str] = []
         self.cited: list[str] = []  # given labels the model cited, first citation first
@@ -135,7 +139,14 @@ class CitationFilter:
         clause, self._clause = self._clause, ""
         core = re.sub(r"〔[^〕]*〕|\s|[，,、：:。！？!?；;]", "", clause)
         if not core:
-            return clause
+            # "；；；；": a model stuck on punctuation is looping too.
+            self._bare += 1
+            if self._bare > 3:
+                self.looping = True
+            return clause if self._bare == 1 else ""
+        self._bare = 0
+        if "⟦" in clause or "⟧" in clause or re.sub(r"\s", "", clause) in self._echoes:
+            return ""  # the prompt's fence marks and headings, copied: not an answer
         if _REFUSAL.search(core):
             self.refused = True
             return ""

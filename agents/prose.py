@@ -35,9 +35,13 @@ class Written:
         )
 
 
+# The prompts' headings (agents.compliance.prompts): a small model copies them back.
+ECHOES = ("條文摘錄：", "問題：", "Excerpts of the articles:", "Question:")
+
+
 def write_over(llm: Any, messages: list[Message], labels: list[str], max_tokens: int) -> Written:
     """Stream the model's answer to the reader, clause by clause, citing only ``labels``."""
-    f = CitationFilter(labels)
+    f = CitationFilter(labels, ECHOES)
     thinking: list[str] = []
     started = time.perf_counter()
     first: float | None = None
