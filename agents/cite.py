@@ -49,6 +49,7 @@ class CitationFilter:
         self.labels = labels
         self._echoes = {re.sub(r"\s", "", e) for e in echoes}
         self._bare = 0  # clauses in a row that are punctuation only
+        self._space = ""  # blank lines held until more text follows: none lead or trail
         self._by_norm = {norm_label(lb): lb for lb in labels}
         self.unknown: list[str] = []
         self.cited: list[str] = []  # given labels the model cited, first citation first
@@ -85,9 +86,7 @@ class CitationFilter:
                 self._clause += p[: at + 1]
                 self._pending = p[at + 1 :]
                 out.append(self._close())
-        released = "".join(out)
-        self.text += released
-        return released
+        return "".join(out)
 
     def finish(self) -> str:
         """Whatever is still held back, at the end of the stream."""
@@ -96,12 +95,11 @@ class CitationFilter:
             # An unclosed marker at the end is an unfinished citation: dropped, never shown half.
             at = next((i for i, c in enumerate(rest) if c in _OPENERS), len(rest))
             self._clause += rest[:at]
-        released = self._close() if not self.looping else ""
-        self.text += released
-        return released
+        return self._close() if not self.looping else ""
 
     def answer(self) -> str:
-        return re.sub(r"\n{3,}", "\n\n", self.text).strip()
+        """What was shown: the stream and the stored answer are the same text."""
+        return self.text
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -135,26 +133,46 @@ class CitationFilter:
 
     def _close(self) -> str:
         """Judge the finished clause: a refusal is dropped, a repeat is dropped (and a third
-        time stops the model), anything else is released."""
+        time stops the model), anything else is released. Whitespace between clauses is held
+        until the next clause is released, so an answer neither starts nor ends blank and
+        never has more than one blank line in a row."""
         clause, self._clause = self._clause, ""
-        core = re.sub(r"〔[^〕]*〕|\s|[，,、：:。！？!?；;]", "", clause)
+        if not clause.strip():
+            self._space += clause
+            return ""
+        body = clause.strip()
+        lead = self._space + clause[: len(clause) - len(clause.lstrip())]
+        trail = clause[len(clause.rstrip()) :]
+        self._space = lead  # kept for the next clause if this one is dropped
+        core = re.sub(r"〔[^〕]*〕|\s|[，,、：:。！？!?；;]", "", body)
         if not core:
             # "；；；；": a model stuck on punctuation is looping too.
             self._bare += 1
             if self._bare > 3:
                 self.looping = True
-            return clause if self._bare == 1 else ""
-        self._bare = 0
-        if "⟦" in clause or "⟧" in clause or re.sub(r"\s", "", clause) in self._echoes:
-            return ""  # the prompt's fence marks and headings, copied: not an answer
-        if _REFUSAL.search(core):
-            self.refused = True
-            return ""
-        if len(core) >= _MIN_LOOP:
-            seen = self._seen.get(core, 0)
-            self._seen[core] = seen + 1
-            if seen >= 2:
-                self.looping = True
-            if seen >= 1:
+            if self._bare > 1:
                 return ""
-        return clause
+        else:
+            self._bare = 0
+            if "⟦" in body or "⟧" in body or re.sub(r"\s", "", body) in self._echoes:
+                return ""  # the prompt's fence marks and headings, copied: not an answer
+            if _REFUSAL.search(core):
+                self.refused = True
+                return ""
+            if len(core) >= _MIN_LOOP:
+                seen = self._seen.get(core, 0)
+                self._seen[core] = seen + 1
+                if seen >= 2:
+                    self.looping = True
+                if seen >= 1:
+                    return ""
+        out = (_between(lead) if self.text else "") + body
+        self._space = trail
+        self.text += out
+        return out
+
+
+def _between(space: str) -> str:
+    """The whitespace shown between two clauses: at most one blank line."""
+    lines = space.count("\n")
+    return "\n" * min(lines, 2) if lines else space

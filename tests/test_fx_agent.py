@@ -4,6 +4,8 @@ on the real rates and the real FX regulations; a scripted model only for control
 from __future__ import annotations
 
 import json
+import os
+import re
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -189,3 +191,21 @@ def test_a_rate_question_gets_the_board(desk: Container, teller) -> None:
     assert [t.name for t in ans.tool_calls] == ["fx_rate"]
     assert "本行買入 32.22500，本行賣出 32.32500（牌告日期 2016-06-30）" in ans.answer
     assert "客戶類型" not in ans.answer
+
+
+@pytest.mark.skipif(
+    not os.environ.get("ASSISTANT_TEST_SMOLLM2"),
+    reason="ASSISTANT_TEST_SMOLLM2 is not set (make test installs SmolLM2 and sets it)",
+)
+def test_a_real_model_explains_without_touching_the_numbers(desk: Container, teller) -> None:
+    from assistant.llm.llama_cpp import LlamaCppLLM
+    from assistant.llm.script import simplified_share
+
+    llm = LlamaCppLLM(Path(os.environ["ASSISTANT_TEST_SMOLLM2"]), context_size=2048, threads=2)
+    ans = desk.service_with(llm).ask(teller, ISSUE_Q)
+    assert ans.agent == "fx" and ans.model == llm.name
+    facts = ans.answer.split("\n\n")[0]
+    assert "TWD 21,217,000" in facts and "應先經中央銀行核准：是" in ans.answer
+    labels = {c.label for c in ans.citations}
+    assert set(re.findall(r"〔([^〔〕]+)〕", ans.answer)) <= labels
+    assert simplified_share(ans.answer) == 0.0 and "⟦" not in ans.answer
