@@ -213,6 +213,16 @@ class AgentSettings(BaseModel):
             "rest listed): the eval's cited-gold share rests on it."
         ),
     )
+    rewrite_weak: bool = Field(
+        False,
+        description=(
+            "Let the model rewrite a question whose first search is weak, and search again. Off "
+            "by default: with the 0.1–1.5B models measured (README, Choosing a model) the "
+            "rewritten search lost the gold article on 2 of 107 questions, found it on none "
+            "that the first search missed, and cost a second model call on half of them. Turn "
+            "it on for a model that measures better with it."
+        ),
+    )
     weak_coverage: float = Field(
         0.5,
         ge=0.0,

@@ -83,7 +83,7 @@ def test_guard_refuses_overlong_questions_and_records_it(kb: Container, officer)
 
 def test_weak_first_search_is_rewritten_by_the_model(kb: Container, officer) -> None:
     llm = ScriptedLLM([{"query": "存款帳戶 暫停存入或提領"}, "依〔銀行法第45-2條〕得暫停。"])
-    svc = make_service(kb, llm)
+    svc = make_service(kb, llm, agents=AgentSettings(rewrite_weak=True))
     ans = svc.ask(officer, "帳戶怪怪的銀行能不能先凍起來？")
     assert ans.llm_calls == 2 and ans.generated
     assert [t.args["query"] for t in ans.tool_calls] == [
@@ -99,9 +99,20 @@ def test_weak_first_search_is_rewritten_by_the_model(kb: Container, officer) -> 
 
 def test_step_budget_stops_the_rewrite_loop(kb: Container, officer) -> None:
     llm = ScriptedLLM(["〔銀行法第45-2條〕"])
-    svc = make_service(kb, llm, agents=AgentSettings(step_budget=3))
+    svc = make_service(kb, llm, agents=AgentSettings(step_budget=3, rewrite_weak=True))
     ans = svc.ask(officer, "帳戶怪怪的銀行能不能先凍起來？")
     assert len(ans.tool_calls) == 1 and ans.llm_calls == 1
+
+
+def test_by_default_a_model_answer_cites_what_an_answer_without_one_cites(
+    kb: Container, officer
+) -> None:
+    question = "帳戶怪怪的銀行能不能先凍起來？"  # a weak first search
+    plain = make_service(kb, NoLLM()).ask(officer, question)
+    llm = ScriptedLLM(["可以先暫停[1]。"])
+    ans = make_service(kb, llm).ask(officer, question)
+    assert ans.llm_calls == 1 and len(ans.tool_calls) == 1
+    assert [c.chunk_id for c in ans.citations] == [c.chunk_id for c in plain.citations]
 
 
 def test_model_may_cite_only_the_articles_it_was_given(kb: Container, officer) -> None:

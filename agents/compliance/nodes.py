@@ -59,7 +59,7 @@ def search(state: ComplianceState, runtime: Runtime[RunContext]) -> dict[str, An
         note(f"{len(hits)} hits, coverage {best:.2f}")
     weak = best < s.weak_coverage
     room = state.get("steps_used", 0) + 4 <= s.step_budget  # this, rewrite, search, compose
-    can = runtime.context.llm.available and not state.get("rewritten")
+    can = s.rewrite_weak and runtime.context.llm.available and not state.get("rewritten")
     return {
         "rewrite_next": weak and room and can,
         "query": query,
