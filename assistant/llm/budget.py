@@ -16,12 +16,13 @@ _FENCE_CLOSE = re.compile(r"\n⟦/資料 [0-9a-f]+⟧$")
 
 
 def fit_messages(
-    messages: list[Message], budget: int, count: Callable[[str], int]
+    messages: list[Message], budget: int, count: Callable[[str], int], framing: int = 4
 ) -> tuple[list[Message], bool]:
-    """Messages whose total tokens fit in ``budget``; True when anything was cut."""
+    """Messages whose total tokens fit in ``budget``; True when anything was cut. ``framing``:
+    the tokens the chat template adds around each message (the backend measures its own)."""
 
     def total(ms: list[Message]) -> int:
-        return sum(count(m.content) + 4 for m in ms)  # a few tokens of chat framing each
+        return sum(count(m.content) + framing for m in ms)
 
     msgs = list(messages)
     if total(msgs) <= budget:

@@ -37,6 +37,7 @@ class LlamaCppLLM:
         self._gpu_layers = gpu_layers
         self._seed = seed
         self._llama: Any = None
+        self._framing = 4  # tokens the chat template adds per message, measured on load
         self._lock = threading.Lock()
 
     @property
@@ -64,7 +65,21 @@ class LlamaCppLLM:
                 )
             except (ValueError, RuntimeError) as exc:
                 raise LLMError(f"無法載入模型 / cannot load {self.path}: {exc}") from exc
+            self._framing = self._measure_framing()
         return self._llama
+
+    def _measure_framing(self) -> int:
+        """Tokens the model's chat template adds per message: role marks cost 5 tokens in one
+        template and 13 in another (a byte-level vocabulary spells them out), and a prompt
+        fitted with too few overflows the context while the answer is written. One probe of
+        two one-letter messages, once per load."""
+        probe = [{"role": "system", "content": "a"}, {"role": "user", "content": "b"}]
+        out = self._llama.create_chat_completion(messages=probe, max_tokens=1)
+        used = out.get("usage", {}).get("prompt_tokens", 0)
+        content = sum(
+            len(self._llama.tokenize(m["content"].encode(), add_bos=False)) for m in probe
+        )
+        return max(4, -(-(used - content) // len(probe)))
 
     def count_tokens(self, text: str) -> int:
         with self._lock:
@@ -74,7 +89,8 @@ class LlamaCppLLM:
         self, messages: list[Message], max_tokens: int
     ) -> tuple[list[dict[str, str]], bool]:
         budget = self.context_size - max_tokens - 16
-        fitted, trimmed = fit_messages(messages, budget, self.count_tokens)
+        self.count_tokens("")  # loads the model, and with it the template's framing
+        fitted, trimmed = fit_messages(messages, budget, self.count_tokens, self._framing)
         return [{"role": m.role, "content": m.content} for m in fitted], trimmed
 
     def complete(
