@@ -19,7 +19,6 @@ a clause that is then taken back: what streams is what is stored.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from knowledge.analyzer import fold
 
@@ -58,7 +57,7 @@ class CitationFilter:
         self._pending = ""  # text not yet judged: an open marker, or the start of a clause
         self._clause = ""  # the clause being written, markers already rewritten
         self._seen: dict[str, int] = {}
-        self.text = ""  # everything released
+        self.text = ""  # everything released: the stream and the stored answer are this text
 
     def feed(self, piece: str) -> str:
         """The part of the model's text that can be shown now: whole clauses."""
@@ -96,18 +95,6 @@ class CitationFilter:
             at = next((i for i, c in enumerate(rest) if c in _OPENERS), len(rest))
             self._clause += rest[:at]
         return self._close() if not self.looping else ""
-
-    def answer(self) -> str:
-        """What was shown: the stream and the stored answer are the same text."""
-        return self.text
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "cited": list(self.cited),
-            "unknown": list(self.unknown),
-            "refused": self.refused,
-            "looping": self.looping,
-        }
 
     # -- internals ----------------------------------------------------------------------------
 

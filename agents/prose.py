@@ -1,10 +1,9 @@
 """The model writing prose over what code chose: streamed through the citation filter, stopped
-when it loops, with the time to its first token kept for the eval."""
+when it loops. (The time to the first token is the turn's meter's: ``agents.context``.)"""
 
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +23,6 @@ class Written:
     refused: bool  # it tried to say there is no basis
     looping: bool  # it repeated itself and was stopped
     thinking: str = ""
-    first_token_s: float | None = None
 
     def dropped(self) -> list[str]:
         """What was taken out of the model's text, for the trace and the eval."""
@@ -43,13 +41,9 @@ def write_over(llm: Any, messages: list[Message], labels: list[str], max_tokens:
     """Stream the model's answer to the reader, clause by clause, citing only ``labels``."""
     f = CitationFilter(labels, ECHOES)
     thinking: list[str] = []
-    started = time.perf_counter()
-    first: float | None = None
     stream = llm.stream(messages, max_tokens=max_tokens, on_thinking=thinking.append)
     try:
         for raw in stream:
-            if first is None and raw:
-                first = time.perf_counter() - started
             shown = f.feed(_CONTROL.sub("", raw))
             if shown:
                 emit("token", shown)
@@ -62,13 +56,11 @@ def write_over(llm: Any, messages: list[Message], labels: list[str], max_tokens:
     tail = f.finish()
     if tail:
         emit("token", tail)
-    s = f.summary()
     return Written(
-        text=f.answer(),
-        cited=s["cited"],
-        unknown=s["unknown"],
-        refused=s["refused"],
-        looping=s["looping"],
+        text=f.text,
+        cited=f.cited,
+        unknown=f.unknown,
+        refused=f.refused,
+        looping=f.looping,
         thinking=_CONTROL.sub("", "\n".join(thinking)),
-        first_token_s=first,
     )

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.compliance import prompts
-from agents.compliance.compose import MODEL_EXCERPT, QUOTED, excerpt, key_terms
+from agents.compliance.compose import QUOTED, key_terms, model_excerpts
 from agents.compliance.tools import search_regulations
 from agents.promptguard import Fence
 from assistant.container import Container
@@ -62,10 +62,7 @@ def excerpt_prompt(
     c: Container, hits: list[dict[str, Any]], question: str, fence: Fence
 ) -> list[Message]:
     terms = key_terms(c.retriever, question)
-    excerpts = [
-        (h["label"], " ".join(excerpt(c.analyzer, terms, h["text"], MODEL_EXCERPT).split()))
-        for h in hits[:QUOTED]
-    ]
+    excerpts = model_excerpts(c.analyzer, terms, hits[:QUOTED])
     return [
         Message("system", prompts.SYSTEM_ZH),
         Message("user", prompts.context_block(excerpts, False, fence), trimmable=True),

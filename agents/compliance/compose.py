@@ -14,7 +14,7 @@ from agents.compliance.prompts import (
     WEAK_EN,
     WEAK_ZH,
 )
-from knowledge.analyzer import Analyzer, fold
+from knowledge.analyzer import Analyzer
 from knowledge.search import Retriever
 
 EXCERPT_CHARS = 160
@@ -23,7 +23,6 @@ EXCERPT_CHARS = 160
 MODEL_EXCERPT = 260
 QUOTED = 3  # articles quoted in a composed answer; the rest are listed by label
 _SENTENCE = re.compile(r"(?<=[。；;！？!?])|(?<=\.)\s+")
-_CITED = re.compile(r"〔([^〔〕]{2,80})〕")
 
 
 def key_terms(retriever: Retriever, question: str) -> set[str]:
@@ -94,25 +93,15 @@ def compose_without_model(
     return "\n".join(lines)
 
 
-def cited_hits(answer: str, hits: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
-    """Hits the answer cites by label, in order of first citation, and labels it cites that were
-    not among the hits (a model citing from memory: shown as unverified, never linked)."""
-    by_label = {_norm(h["label"]): h for h in hits}
-    found: list[dict[str, Any]] = []
-    unknown: list[str] = []
-    for m in _CITED.finditer(answer):
-        label = m.group(1)
-        hit = by_label.get(_norm(label))
-        if hit is None:
-            if label not in unknown:
-                unknown.append(label)
-        elif hit not in found:
-            found.append(hit)
-    return found, unknown
-
-
-def _norm(label: str) -> str:
-    return re.sub(r"\s+", "", fold(label)).lower()
+def model_excerpts(
+    analyzer: Analyzer, terms: set[str], hits: list[dict[str, Any]]
+) -> list[tuple[str, str]]:
+    """(label, the article's sentences that hold the question's terms) of each hit: what a
+    model reads, numbered, instead of whole articles."""
+    return [
+        (h["label"], " ".join(excerpt(analyzer, terms, h["text"], MODEL_EXCERPT).split()))
+        for h in hits
+    ]
 
 
 def sources_line(hits: list[dict[str, Any]], english: bool, dated: bool = False) -> str:

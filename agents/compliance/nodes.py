@@ -11,12 +11,11 @@ from langgraph.runtime import Runtime
 
 from agents.compliance import prompts
 from agents.compliance.compose import (
-    MODEL_EXCERPT,
     QUOTED,
     compose_without_model,
     coverage,
-    excerpt,
     key_terms,
+    model_excerpts,
     see_also_line,
     sources_line,
 )
@@ -177,10 +176,7 @@ def _generate(
     s = deps.settings
     read = hits[:QUOTED]
     cited = hits[: s.cite_k]
-    excerpts = [
-        (h["label"], " ".join(excerpt(deps.analyzer, terms, h["text"], MODEL_EXCERPT).split()))
-        for h in read
-    ]
+    excerpts = model_excerpts(deps.analyzer, terms, read)
     messages = [Message("system", prompts.SYSTEM_EN if english else prompts.SYSTEM_ZH)]
     for turn in state.get("history", [])[-s.history_turns :] if s.history_turns else []:
         messages.append(Message("user", turn["question"]))

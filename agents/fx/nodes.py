@@ -13,7 +13,12 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from agents.compliance.compose import MODEL_EXCERPT, compose_without_model, excerpt, key_terms
+from agents.compliance.compose import (
+    compose_without_model,
+    excerpt,
+    key_terms,
+    model_excerpts,
+)
 from agents.compliance.prompts import context_block, question_block
 from agents.compliance.tools import search_regulations
 from agents.context import RunContext, deps_of
@@ -319,10 +324,7 @@ def _explain(
     numbered excerpts of the articles code chose, streamed through the citation filter (it may
     point only at those articles)."""
     emit("token", facts + "\n\n")
-    excerpts = [
-        (h["label"], " ".join(excerpt(analyzer, terms, h["text"], MODEL_EXCERPT).split()))
-        for h in hits
-    ]
+    excerpts = model_excerpts(analyzer, terms, hits)
     messages = [
         Message("system", prompts.SYSTEM_EN if english else prompts.SYSTEM_ZH),
         Message("user", context_block(excerpts, english, fence), trimmable=True),
