@@ -209,3 +209,24 @@ def test_a_real_model_explains_without_touching_the_numbers(desk: Container, tel
     labels = {c.label for c in ans.citations}
     assert set(re.findall(r"〔([^〔〕]+)〕", ans.answer)) <= labels
     assert simplified_share(ans.answer) == 0.0 and "⟦" not in ans.answer
+
+
+@pytest.mark.parametrize(
+    ("question", "twd"),
+    [
+        # The conversion's figure at the bank's spot selling rate (30.31) is the one the duties
+        # quote too; a mid-rate equivalent beside it would give the teller two sums to charge.
+        ("客戶（個人）要結購 30 萬美元匯出，要換多少台幣、要不要申報？", "9,093,000"),
+        # Cash notes at the cash selling rate: the duties use that rate as well.
+        ("個人客戶要買 2 萬美元現鈔，要付多少台幣？", None),
+    ],
+)
+def test_one_twd_figure_per_answer(desk: Container, teller, question: str, twd: str | None) -> None:
+    ans = desk.service.ask(teller, question)
+    calls = {t.name: t for t in ans.tool_calls}
+    conv, chk = calls["fx_convert"], calls["fx_check"]
+    assert (chk.args["side"], chk.args["kind"]) == (conv.args["side"], conv.args["kind"])
+    figures = set(re.findall(r"(?:TWD|新臺幣|新台幣)\s*([\d,]{6,})", ans.answer))
+    assert len(figures) == 1, ans.answer
+    if twd is not None:
+        assert figures == {twd}

@@ -170,13 +170,19 @@ def _convert_args(req: FxRequest) -> dict[str, Any]:
 
 
 def _check_args(req: FxRequest) -> dict[str, Any]:
-    return {
+    args: dict[str, Any] = {
         "customer": req.customer,
         "amount": req.amount,
         "currency": req.amount_currency or req.currency,
         "ytd_usd": req.ytd_usd,
         "on": req.on,
     }
+    convert = _convert_args(req)
+    if convert.get("to_currency") == "TWD":
+        # The duties' TWD equivalent is the settlement the conversion shows, at the same side
+        # and kind of rate: one TWD figure per answer, not a mid-rate one beside it.
+        args |= {"side": convert["side"], "kind": convert["kind"]}
+    return args
 
 
 def _article_hits(

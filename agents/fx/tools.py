@@ -41,6 +41,8 @@ class CheckArgs(ToolArgs):
     currency: str
     ytd_usd: Decimal = Decimal(0)
     on: date | None = None
+    side: str | None = None
+    kind: str = "spot"
 
 
 def _desk(ctx: RunContext) -> FxDesk:

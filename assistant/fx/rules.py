@@ -260,7 +260,7 @@ class CheckResult:
     amount_usd: Decimal | None  # cents; None where no row needed it (a minor's TWD amount)
     amount_twd: Decimal  # whole 元
     accumulated_usd: Decimal | None  # ytd_usd + amount_usd
-    twd_basis: str  # "exact" | "spot-mid" | "spot-bank-sells" | "spot-bank-buys"
+    twd_basis: str  # "exact" | "spot-mid" | "{spot,cash}-bank-sells" | "{spot,cash}-bank-buys"
     usd_basis: str  # "exact" | "spot-mid" | "none"
     rate_basis: str  # the two above in words, Chinese first
     rates: list[Rate]
@@ -317,9 +317,10 @@ class _Equivalents:
         on: date | None,
         side: str | None,
         source: str | None,
+        kind: str = "spot",
     ) -> None:
         self.store, self.amount, self.currency = store, amount, currency
-        self.on, self.side, self.source = on, side, source
+        self.on, self.side, self.source, self.kind = on, side, source, kind
         self.rates: list[Rate] = []
         self._mids: dict[str, Decimal] = {}
         self._twd: Decimal | None = None
@@ -369,13 +370,13 @@ class _Equivalents:
                     self.currency,
                     BASE,
                     side=self.side,  # type: ignore[arg-type]
-                    kind="spot",
+                    kind=self.kind,  # type: ignore[arg-type]
                     on=self.on,
                     source=self.source,
                 )
                 self.rates.extend(r for r in conv.legs if r not in self.rates)
                 self._twd = conv.amount
-                self.twd_basis = f"spot-{conv.rate_side}"
+                self.twd_basis = f"{self.kind}-{conv.rate_side}"
             else:
                 self._twd = quantize(self.amount * self._mid(self.currency), BASE)
                 self.twd_basis = "spot-mid"
@@ -405,6 +406,8 @@ class _Equivalents:
             "spot-mid": "即期中價（(本行買入+本行賣出)/2）",
             "spot-bank-sells": "即期本行賣出（客戶結購）",
             "spot-bank-buys": "即期本行買入（客戶結售）",
+            "cash-bank-sells": "現金本行賣出（客戶結購）",
+            "cash-bank-buys": "現金本行買入（客戶結售）",
             "none": "未換算",
             "": "未換算",
         }
@@ -413,6 +416,8 @@ class _Equivalents:
             "spot-mid": "spot mid-rate ((bank-buys + bank-sells) / 2)",
             "spot-bank-sells": "spot bank-sells (the customer buys)",
             "spot-bank-buys": "spot bank-buys (the customer sells)",
+            "cash-bank-sells": "cash bank-sells (the customer buys)",
+            "cash-bank-buys": "cash bank-buys (the customer sells)",
             "none": "not computed",
             "": "not computed",
         }
@@ -488,12 +493,14 @@ def check(
     catalog: Catalog | None = None,
     side: Literal["customer-buys", "customer-sells"] | None = None,
     source: str | None = None,
+    kind: Literal["cash", "spot"] = "spot",
 ) -> CheckResult:
     """The duties of one TWD settlement of ``amount`` ``currency`` by ``customer``.
 
     ``ytd_usd``: this year's settlements in the same direction (結購 or 結售) already made, in
     USD. Equivalents use the spot mid-rate of ``on`` (latest on or before), or with ``side``
-    the TWD equivalent uses that side's spot rate (what the customer actually pays or gets).
+    the TWD equivalent uses that side's ``kind`` rate: the TWD the customer actually pays or
+    gets, the same figure the conversion of the same settlement shows.
     """
     if customer not in CUSTOMERS:
         raise AssistantError(
@@ -507,8 +514,10 @@ def check(
         raise AssistantError(f"當年累積金額不可為負 / ytd_usd cannot be negative: {ytd}")
     if side is not None and side not in SIDES:
         raise AssistantError(f"方向錯誤 / side must be customer-buys or customer-sells: {side!r}")
+    if kind not in ("cash", "spot"):
+        raise AssistantError(f"匯率種類錯誤 / kind must be cash or spot: {kind!r}")
     cur = check_currency(currency)
-    eq = _Equivalents(store, value, cur, on, side, source)
+    eq = _Equivalents(store, value, cur, on, side, source, kind)
     applicable = [r for r in RULES if customer in r.customers]
     evaluated = [
         Evaluated(r, v, r.holds(v))

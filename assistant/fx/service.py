@@ -83,6 +83,7 @@ class FxService:
         on: date | None = None,
         side: Side | None = None,
         source: str | None = None,
+        kind: Literal["cash", "spot"] = "spot",
     ) -> CheckResult:
         return check(
             self.store,
@@ -94,4 +95,5 @@ class FxService:
             catalog=self.catalog,
             side=side,
             source=source,
+            kind=kind,
         )
