@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from assistant.cli_support import AppContext, emit_json, pass_app, progress
+from assistant.cli_support import USER_HELP, AppContext, emit_json, pass_app, progress
 from assistant.errors import AssistantError
 from assistant.llm.base import LLMError
 from assistant.settings import load_settings
@@ -193,12 +193,22 @@ def ingest_docs(
 @click.option("--until", help="Amended on or before (YYYY-MM-DD).")
 @click.option("--lang", "langs", multiple=True, type=click.Choice(["zh-TW", "en"]))
 @click.option(
-    "--doc-class", "doc_classes", multiple=True, help="Only these document classes (repeatable)."
+    "--doc-class",
+    "doc_classes",
+    multiple=True,
+    help="Only these document classes (repeatable); internal and confidential need a user "
+    "whose role may read them.",
 )
 @click.option(
     "--mode", type=click.Choice(["hybrid", "dense", "sparse"]), default="hybrid", show_default=True
 )
 @click.option("--json", "as_json", is_flag=True, help="Print hits as JSON, best first.")
+@click.option("--user", "user_name", help=USER_HELP)
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="從標準輸入讀取密碼 / read the password from standard input.",
+)
 @pass_app
 def search(
     app: AppContext,
@@ -213,11 +223,16 @@ def search(
     doc_classes: tuple[str, ...],
     mode: str,
     as_json: bool,
+    user_name: str | None,
+    password_stdin: bool,
 ) -> None:
     """以問題檢索法規條文 / search the regulations with a question (中文 or English).
 
     Without QUESTION, reads one question per line from standard input (an interactive prompt
     on a terminal), so scripts can pipe many questions through one loaded index.
+
+    Public text is open to whoever runs the command. Internal policies and confidential
+    letters are read as a user, through the compliance desk (role-checked and audited).
     """
     filters = SearchFilters(
         laws=list(laws) or None,
@@ -228,15 +243,30 @@ def search(
         langs=list(langs) or None,
         doc_classes=list(doc_classes) or None,
     )
-    has_filter = any(v for v in filters.model_dump().values())
+    # Who may read what is the desk's to decide; without a user only public text is searched.
+    user = None
+    if user_name or password_stdin or set(doc_classes) - {"public"}:
+        user = app.user(user_name, password_stdin=password_stdin)
+    else:
+        filters = filters.model_copy(update={"doc_classes": ["public"]})
 
     def answer(q: str) -> None:
-        hits = app.container.retriever.search(
-            q,
-            k=k or app.settings.retrieval.default_k,
-            filters=filters if has_filter else None,
-            mode=mode,  # type: ignore[arg-type]
-        )
+        kk = k or app.settings.retrieval.default_k
+        if user is None:
+            hits = app.container.retriever.search(
+                q,
+                k=kk,
+                filters=filters,
+                mode=mode,  # type: ignore[arg-type]
+            )
+        else:
+            hits = app.container.compliance_desk.lookup(
+                user,
+                q,
+                k=kk,
+                filters=filters,
+                mode=mode,  # type: ignore[arg-type]
+            )
         if as_json:
             emit_json([h.model_dump() for h in hits])
         else:

@@ -145,7 +145,7 @@ class AppContext:
 
 pass_app = click.make_pass_decorator(AppContext)
 
-_USER_HELP = (
+USER_HELP = (
     "以此使用者身分執行 / act as this user (password from --password-stdin or "
     "ASSISTANT_PASSWORD; without --user: the session of `assistant login`)"
 )
@@ -158,7 +158,7 @@ def needs_user(cmd: click.Command) -> click.Command:
     the ``@group.command`` decorator."""
     names = {p.name for p in cmd.params}
     if "user_name" not in names:
-        cmd.params.append(click.Option(["--user", "user_name"], help=_USER_HELP))
+        cmd.params.append(click.Option(["--user", "user_name"], help=USER_HELP))
     if "password_stdin" not in names:
         cmd.params.append(
             click.Option(

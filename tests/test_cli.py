@@ -7,7 +7,9 @@ import pytest
 from click.testing import CliRunner
 
 from assistant.cli import cli
+from assistant.container import Container
 from tests.cli_users import login_env
+from tests.conftest import make_settings
 
 
 @pytest.fixture(scope="module")
@@ -282,3 +284,44 @@ def test_ingest_laws_from_a_url(data_dir: Path, small_law_files: tuple[Path, Pat
         assert code == 1 and "download failed" in out
     finally:
         server.shutdown()
+
+
+def test_confidential_text_is_searched_only_as_a_user_who_may_read_it(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    letter = tmp_path / "letter.md"
+    letter.write_text(
+        "# 金管會機密函\n第 1 條 本行對甲公司之聯貸案應於三日內補正擔保品鑑價報告。\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(
+        cli,
+        ["--data-dir", str(data), "ingest", "docs", str(letter), "--doc-class", "confidential"],
+    )
+    assert result.exit_code == 0, result.output
+    query = "聯貸案擔保品鑑價報告補正"
+    # Without a user the command searches public text only: the letter is not there.
+    code, out = run(data, "search", query, "--json", role="")
+    assert code == 0 and json.loads(out) == []
+    # Asking for the confidential class without a user stops with the login message.
+    code, out = run(data, "search", query, "--doc-class", "confidential", role="")
+    assert code != 0 and "需要登入" in out and "needs a user" in out
+    # A role that may not read confidential letters gets nothing, as in the chat.
+    code, out = run(data, "search", query, "--doc-class", "confidential", "--json", role="fx")
+    assert code == 0 and json.loads(out) == []
+    # A compliance officer reads it, and the audit trail says who searched what.
+    code, out = run(
+        data, "search", query, "--doc-class", "confidential", "--json", role="compliance"
+    )
+    assert code == 0 and [h["doc_class"] for h in json.loads(out)] == ["confidential"]
+    c = Container(make_settings(data))
+    try:
+        rows = [
+            r
+            for r in c.audit.recent(20)
+            if r.kind == "action" and r.tool_calls[0]["name"] == "compliance.search"
+        ]
+    finally:
+        c.close()
+    assert {r.user_name for r in rows} == {"cli-fx", "cli-compliance"}
+    mine = next(r for r in rows if r.user_name == "cli-compliance")
+    assert "confidential" in mine.answer and mine.tool_calls[0]["args"]["query"] == query

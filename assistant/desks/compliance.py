@@ -9,7 +9,7 @@ from __future__ import annotations
 from assistant.desks.base import AuditTrail, Desk
 from assistant.permissions import UserContext
 from knowledge.models import Hit, SearchFilters
-from knowledge.search import Retriever
+from knowledge.search import Mode, Retriever
 
 
 class ComplianceDesk(Desk):
@@ -30,6 +30,7 @@ class ComplianceDesk(Desk):
         query: str,
         k: int = 5,
         filters: SearchFilters | None = None,
+        mode: Mode = "hybrid",
     ) -> list[Hit]:
         u = self.allow(user, "compliance.search")
         allowed = sorted(u.doc_classes)
@@ -38,4 +39,25 @@ class ComplianceDesk(Desk):
         if not classes:  # asked only for classes the role may not read
             return []
         scoped = (filters or SearchFilters()).model_copy(update={"doc_classes": classes})
-        return self._retriever.search(query, k=k, filters=scoped)
+        return self._retriever.search(query, k=k, filters=scoped, mode=mode)
+
+    def lookup(
+        self,
+        user: UserContext | None,
+        query: str,
+        k: int = 5,
+        filters: SearchFilters | None = None,
+        mode: Mode = "hybrid",
+    ) -> list[Hit]:
+        """A search asked directly on a channel (the command line), not inside an answer: the
+        answer's own audit record lists what an agent searched, so only this path records the
+        search itself, with the documents it returned."""
+        hits = self.search(user, query, k=k, filters=filters, mode=mode)
+        assert user is not None  # search() refused a missing user
+        self.record(
+            user,
+            "compliance.search",
+            {"query": query, "k": k, "doc_classes": filters.doc_classes if filters else None},
+            "; ".join(f"{h.law} {h.article} ({h.doc_class})" for h in hits) or "no hits",
+        )
+        return hits
