@@ -68,7 +68,9 @@ class ConversationStore:
         with Session(self._engine) as s:
             row = s.get(ConversationRow, conversation_id)
         # Someone else's conversation reads as missing: its existence is not the caller's to know.
-        if row is not None and row.user_id != user.user_id and not user.is_admin:
+        # An admin too: conversations hold customer questions, and oversight reads them through
+        # the audit trail (auditors, audited), not by opening or continuing a colleague's chat.
+        if row is not None and row.user_id != user.user_id:
             if self._on_denied is not None:
                 self._on_denied(user, conversation_id)
             row = None

@@ -165,6 +165,9 @@ def test_conversations_belong_to_their_user(kb: Container, officer) -> None:
         svc.ask(other, "那罰則呢？", ans.conversation_id)
     with pytest.raises(NotFound):
         kb.audit.feedback(other, ans.audit_id, 1)
+    admin = kb.users.ensure("admin-else", "admin")
+    with pytest.raises(NotFound):  # administering accounts is not reading their chats
+        svc.ask(admin, "那罰則呢？", ans.conversation_id)
     kb.audit.feedback(officer, ans.audit_id, -1, "少了罰則")
     assert [(f.rating, f.comment) for f in kb.audit.feedback_for(ans.audit_id)] == [
         (-1, "少了罰則")
