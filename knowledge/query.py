@@ -12,6 +12,57 @@ from knowledge.lexicon import LAW_ALIASES, TERM_EXPANSIONS
 
 _DIGITS = "零一二三四五六七八九"
 
+# A law named in a question: a name ending the way Taiwanese statutes and regulations end,
+# after a word that introduces one (依、根據、違反 …) or inside 《》「」. The name is taken as short
+# as it can be, so 依醫療法至少 names 醫療法.
+_ZH_LAW = re.compile(
+    r"(?:《([^》]{2,30})》|「([^」]{2,30}(?:法|條例|通則|辦法|規則|細則|準則))」"
+    r"|(?:依照|依據|根據|按照|違反|適用|依)"
+    r"([\u4e00-\u9fff]{2,24}?(?:法|條例|通則|辦法|規則|細則|準則)))"
+)
+# A second name joined to one just found: 違反建築法與醫療法.
+_ZH_MORE = re.compile(
+    r"(?:與|及|和|、|或)([\u4e00-\u9fff]{2,24}?(?:法|條例|通則|辦法|規則|細則|準則))"
+)
+# Words of a phrase about rules in general (依相關辦法, 依主管機關規則, 依其他市場之規則), not
+# of a law's name: at its start, or anywhere for the first two.
+_GENERIC_ANYWHERE = ("相關", "其他")
+_GENERIC = ("主管機關", "本行", "本公司", "該", "有關", "上開", "前開", "前述", "上述", "各")
+_EN_LAW = re.compile(
+    r"\b((?:[A-Z][\w.&-]*\s+){0,7}[A-Z][\w.&-]*\s+(?:Act|Code|Ordinance|Directive|Regulations?))\b"
+)
+_EN_KIND = frozenset(
+    "act code ordinance directive regulation regulations governing rules the of and for on in "
+    "to taiwan taiwan's us u.s. eu uk".split()
+)
+
+
+def _words(name: str) -> frozenset[str]:
+    """The words that tell one English law's name from another's (not Act, Governing, of)."""
+    return frozenset(w for w in re.findall(r"[\w'.&-]+", name.lower()) if w not in _EN_KIND)
+
+
+def _abbreviates(short: str, name: str) -> bool:
+    """``short`` is ``name`` shortened the usual way: its characters in order, the same end."""
+    if short[-1] != name[-1] or len(short) >= len(name):
+        return False
+    rest = iter(name)
+    return all(ch in rest for ch in short)
+
+
+_EN_OPENERS = (
+    "The ",
+    "Under ",
+    "Taiwan's ",
+    "Taiwan ",
+    "US ",
+    "U.S. ",
+    "EU ",
+    "UK ",
+    "Does ",
+    "What ",
+)
+
 
 def int_to_cn(n: int) -> str:
     """0–99,999,999 in statutory numerals: 5 → 五, 50 → 五十, 105 → 一百零五, 30000 → 三萬."""
@@ -92,6 +143,8 @@ class AnalysedQuery:
     # The same without the named laws' own names, for searching inside those laws.
     inner_tokens: list[str] = field(default_factory=list)
     inner_chars: list[str] = field(default_factory=list)
+    # Laws the question names that the corpus does not hold (勞動基準法 in a banking corpus).
+    unknown_laws: list[str] = field(default_factory=list)
 
 
 class QueryAnalyser:
@@ -107,9 +160,57 @@ class QueryAnalyser:
         self._names = names
         # Longest names first, so 金融機構防制洗錢辦法 wins over a shorter name inside it.
         self._by_length = sorted(names, key=len, reverse=True)
+        self._english_words = [w for n in names if n.isascii() and (w := _words(n))]
+        self._chinese_pairs = [
+            {n[i : i + 2] for i in range(len(n) - 1)} for n in names if not n.isascii()
+        ]
 
     def laws_named(self, text: str) -> list[str]:
         return [law for law, _ in self._law_spans(text)]
+
+    def _known(self, name: str) -> bool:
+        """A name the corpus holds, a part of one, or a variant close to one: most of its words
+        (English) or character pairs (Chinese) within one known name. People write the Foreign
+        Exchange Control Act for the Foreign Exchange Regulation Act; a name sharing only its
+        kind (Act, 法) with every known one is a law the corpus lacks."""
+        if name.isascii():
+            words = _words(name)
+            return not words or any(
+                len(words & known) / len(words) > 0.5 for known in self._english_words
+            )
+        key = fold(name)
+        if any(key == n or (len(key) >= 4 and key in n) for n in self._names):
+            return True
+        if len(key) <= 5 and any(_abbreviates(key, n) for n in self._names if not n.isascii()):
+            return True  # 期交法 for 期貨交易法
+        pairs = {key[i : i + 2] for i in range(len(key) - 1)}
+        return any(len(pairs & known) / len(pairs) >= 0.75 for known in self._chinese_pairs)
+
+    def unknown_laws(self, text: str, spans: list[tuple[str, tuple[int, int]]]) -> list[str]:
+        """Law names in ``text`` outside the known ones' spans that the corpus does not hold."""
+        folded = fold(text)
+        taken = [span for _, span in spans]
+        out: list[str] = []
+        found: list[tuple[str, int, int]] = []
+        for m in _ZH_LAW.finditer(folded):
+            group = next(g for g in (1, 2, 3) if m.group(g))
+            found.append((m.group(group), m.start(group), m.end(group)))
+            end = m.end()
+            while more := _ZH_MORE.match(folded, end):
+                found.append((more.group(1), more.start(1), more.end(1)))
+                end = more.end()
+        for m in _EN_LAW.finditer(folded):
+            name = m.group(1)
+            for opener in _EN_OPENERS:
+                name = name.removeprefix(opener)
+            found.append((name, m.end(1) - len(name), m.end(1)))
+        for name, start, end in found:
+            generic = name.startswith(_GENERIC) or any(g in name for g in _GENERIC_ANYWHERE)
+            if generic or any(start < e and s < end for s, e in taken):
+                continue
+            if not self._known(name) and name not in out:
+                out.append(name)
+        return out
 
     def _law_spans(self, text: str) -> list[tuple[str, tuple[int, int]]]:
         folded = fold(text)
@@ -153,4 +254,5 @@ class QueryAnalyser:
             chars=self._analyzer.query_chars(" ".join([text, *expansions])),
             inner_tokens=self._analyzer.query_tokens(" ".join([inner, *expansions])),
             inner_chars=self._analyzer.query_chars(" ".join([inner, *expansions])),
+            unknown_laws=self.unknown_laws(text, spans),
         )

@@ -64,6 +64,42 @@ def test_says_so_when_the_corpus_holds_no_basis(kb: Container, officer) -> None:
     assert "沒有可依據的條文" in ans.answer
 
 
+@pytest.mark.parametrize(
+    ("question", "law", "words"),
+    [
+        ("勞工加班費依勞動基準法要怎麼計算？", "勞動基準法", "知識庫中沒有《勞動基準法》"),
+        (
+            "Under Taiwan's Labor Standards Act, how many days of annual leave are given?",
+            "Labor Standards Act",
+            "does not hold Labor Standards Act",
+        ),
+    ],
+)
+def test_a_law_the_corpus_lacks_is_named_not_answered_from_other_laws(
+    kb: Container, officer, question: str, law: str, words: str
+) -> None:
+    # 銀行法 and 個人資料保護法 share words with the question (勞工, 計算, 個月): without this the
+    # answer would quote them as if they were the law asked about.
+    ans = make_service(kb, NoLLM()).ask(officer, question)
+    assert ans.no_basis and ans.citations == [] and words in ans.answer
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "依洗錢防制法，銀行發現疑似洗錢交易要向哪個機關申報？",  # held: answered
+        "依個資法，銀行可以把客戶資料給關係企業行銷嗎？",  # an everyday short name of a held law
+        "Under the Money Laundering Control Act, where are suspicious transactions reported?",
+        "依相關辦法，銀行對疑似不法的帳戶可以怎麼處理？",  # rules in general, not a law's name
+    ],
+)
+def test_laws_the_corpus_holds_are_not_taken_for_missing_ones(
+    kb: Container, officer, question: str
+) -> None:
+    ans = make_service(kb, NoLLM()).ask(officer, question)
+    assert not ans.no_basis and ans.citations
+
+
 def test_english_question_gets_an_english_composed_answer(kb: Container, officer) -> None:
     ans = make_service(kb, NoLLM()).ask(
         officer, "Which authority must a bank report suspicious money laundering transactions to?"

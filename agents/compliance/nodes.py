@@ -115,9 +115,17 @@ def compose(state: ComplianceState, runtime: Runtime[RunContext]) -> dict[str, A
     terms = key_terms(deps.retriever, question)
     weak = state.get("coverage", 0.0) < s.weak_coverage
     relevant = [h for h in hits if coverage(deps.analyzer, terms, h) >= s.no_basis_coverage]
+    asked = deps.retriever.analyse(question)
+    # A question that asks under a law the corpus lacks (and names none it holds) has no basis,
+    # whatever other laws' articles share its words.
+    missing = asked.unknown_laws if not asked.laws else []
     result: dict[str, Any] = {"generated": False, "no_basis": False, "thinking": ""}
     with node_span(t, "compliance.compose", steps) as note:
-        if not relevant:
+        if missing:
+            result.update(answer=prompts.missing_law(missing, english), citations=[], no_basis=True)
+            emit("token", result["answer"])
+            note(f"not in the corpus: {', '.join(missing)}")
+        elif not relevant:
             # Nothing found holds the question's terms: say so, never answer from memory.
             result.update(
                 answer=prompts.NO_BASIS_EN if english else prompts.NO_BASIS_ZH,
