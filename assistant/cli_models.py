@@ -13,17 +13,26 @@ import click
 from assistant.cli_support import AppContext, emit_json, pass_app, progress
 from assistant.errors import AssistantError
 from assistant.llm import LLM, make_llm
+from assistant.llm.model_install import ModelFileError
+from assistant.llm.model_store import ModelStore
 from assistant.model_pipeline import ModelPipeline
 
 # Questions the regulation corpus cannot answer, shipped with the project.
 NO_BASIS_FILE = Path(__file__).resolve().parents[1] / "evals" / "regulation_nobasis.jsonl"
 
 
-def _exam_llm(app: AppContext, model: Path | None) -> LLM:
+def _exam_llm(app: AppContext, model: str | None) -> LLM:
     settings = app.settings.llm
     if model is not None:
+        # A name is its installed file (a catalog name not installed says how to install it);
         # --model overrides the configured file; context, threads and GPU layers stay as set.
-        settings = settings.model_copy(update={"backend": "llama_cpp", "model_path": model})
+        try:
+            path = ModelStore(app.settings.data_dir).resolve(model)
+        except ModelFileError as exc:
+            raise AssistantError(str(exc)) from exc
+        if not path.is_file():
+            raise AssistantError(f"找不到模型檔 / model file not found: {path}")
+        settings = settings.model_copy(update={"backend": "llama_cpp", "model_path": path})
     # Through the pipeline like every model call: a remote server gets pseudonymised text.
     llm = ModelPipeline(make_llm(settings), mask_remote=settings.mask_remote).llm
     if not llm.available:
@@ -38,8 +47,8 @@ def _exam_llm(app: AppContext, model: Path | None) -> LLM:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--model",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="GGUF file to examine (default: the configured llm.model_path).",
+    help="GGUF file or installed model name (`assistant model list`) to examine (default: "
+    "the configured llm.model_path).",
 )
 @click.option("--limit", type=click.IntRange(min=1), help="Only the first N questions.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
@@ -48,7 +57,7 @@ def _exam_llm(app: AppContext, model: Path | None) -> LLM:
 def eval_exam(
     app: AppContext,
     file: Path,
-    model: Path | None,
+    model: str | None,
     limit: int | None,
     as_json: bool,
     details: bool,

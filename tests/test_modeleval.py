@@ -154,6 +154,22 @@ def test_exam_command_on_a_tiny_model(
     assert report["accuracy"] == sum(r["correct"] for r in report["items"]) / 4
 
 
+def test_exam_command_takes_an_installed_name_and_says_how_to_install_a_missing_one(
+    tmp_path: Path, models: tuple[Path, Path], threads_one: None
+) -> None:
+    data = tmp_path / "data"
+    base = ["--data-dir", str(data)]
+    result = CliRunner().invoke(cli, [*base, "eval", "exam", str(SFI), "--model", "qwen1.5b"])
+    assert result.exit_code == 1
+    assert "assistant model install qwen1.5b" in result.output and "not installed" in result.output
+    add = [*base, "model", "install", "--file", str(models[0]), "--name", "bank-a"]
+    assert CliRunner().invoke(cli, add).exit_code == 0
+    exam = [*base, "eval", "exam", str(SFI), "--model", "bank-a", "--limit", "2", "--json"]
+    result = CliRunner().invoke(cli, exam)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["total"] == 2
+
+
 def test_exam_command_without_a_model_says_one_is_needed(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "eval", "exam", str(SFI)])
     assert result.exit_code == 1 and "an exam needs a model" in result.output
