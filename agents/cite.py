@@ -10,7 +10,10 @@ the prose over numbered excerpts of them. This filter sits between the model and
 - a clause that declares there is no basis is dropped: whether the corpus holds a basis is
   decided by retrieval, not by the model (``refused`` says that it tried);
 - a clause the model has already written is dropped, and a third time is a loop (small models
-  repeat themselves until the token limit): ``looping`` turns true and the caller stops.
+  repeat themselves until the token limit): ``looping`` turns true and the caller stops;
+- with a ``figures`` check (the FX desk, where code computed every amount), a clause holding a
+  figure the check refuses is dropped: a small model restates sums wrongly or recalls
+  thresholds from memory.
 
 Text is released a clause at a time, so the reader sees the answer as it is written and never
 a clause that is then taken back: what streams is what is stored.
@@ -19,6 +22,7 @@ a clause that is then taken back: what streams is what is stored.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from knowledge.analyzer import fold
 
@@ -42,10 +46,19 @@ def norm_label(label: str) -> str:
 
 
 class CitationFilter:
-    def __init__(self, labels: list[str], echoes: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        labels: list[str],
+        echoes: tuple[str, ...] = (),
+        *,
+        figures: Callable[[str], bool] | None = None,
+    ) -> None:
         """``echoes``: the prompt's own headings ("條文摘錄：", "問題："), which a small model
-        copies into its answer; a clause that is one of them is dropped."""
+        copies into its answer; a clause that is one of them is dropped. ``figures``: True for
+        a clause whose figures the model may write (``agents.figures``); None: any."""
         self.labels = labels
+        self._figures = figures
+        self.figures_dropped = 0
         self._echoes = {re.sub(r"\s", "", e) for e in echoes}
         self._bare = 0  # clauses in a row that are punctuation only
         self._space = ""  # blank lines held until more text follows: none lead or trail
@@ -81,6 +94,11 @@ class CitationFilter:
                     continue
                 self._clause += p[:at] + self._marker(p[at : close + 1])
                 self._pending = p[close + 1 :]
+            elif p[at] == "," and (self._clause + p[:at])[-1:].isdigit() and at + 1 == len(p):
+                break  # 9,0… or "9, and": the next piece says whether this ends a clause
+            elif p[at] == "," and (self._clause + p[:at])[-1:].isdigit() and p[at + 1].isdigit():
+                self._clause += p[: at + 1]  # a thousands separator: 9,078,000 is one figure
+                self._pending = p[at + 1 :]
             else:
                 self._clause += p[: at + 1]
                 self._pending = p[at + 1 :]
@@ -145,6 +163,9 @@ class CitationFilter:
                 return ""  # the prompt's fence marks and headings, copied: not an answer
             if _REFUSAL.search(core):
                 self.refused = True
+                return ""
+            if self._figures is not None and not self._figures(body):
+                self.figures_dropped += 1
                 return ""
             if len(core) >= _MIN_LOOP:
                 seen = self._seen.get(core, 0)

@@ -4,6 +4,7 @@ when it loops. (The time to the first token is the turn's meter's: ``agents.cont
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ class Written:
     refused: bool  # it tried to say there is no basis
     looping: bool  # it repeated itself and was stopped
     thinking: str = ""
+    figures: int = 0  # clauses dropped for a figure that was not code's
 
     def dropped(self) -> list[str]:
         """What was taken out of the model's text, for the trace and the eval."""
@@ -30,6 +32,7 @@ class Written:
             (["refusal"] if self.refused else [])
             + (["loop"] if self.looping else [])
             + [f"uncited {label}" for label in self.unknown]
+            + (["figure"] * self.figures)
         )
 
 
@@ -37,9 +40,17 @@ class Written:
 ECHOES = ("條文摘錄：", "問題：", "Excerpts of the articles:", "Question:")
 
 
-def write_over(llm: Any, messages: list[Message], labels: list[str], max_tokens: int) -> Written:
-    """Stream the model's answer to the reader, clause by clause, citing only ``labels``."""
-    f = CitationFilter(labels, ECHOES)
+def write_over(
+    llm: Any,
+    messages: list[Message],
+    labels: list[str],
+    max_tokens: int,
+    *,
+    figures: Callable[[str], bool] | None = None,
+) -> Written:
+    """Stream the model's answer to the reader, clause by clause, citing only ``labels``;
+    ``figures``: which clauses' figures the model may write (:mod:`agents.figures`)."""
+    f = CitationFilter(labels, ECHOES, figures=figures)
     thinking: list[str] = []
     stream = llm.stream(messages, max_tokens=max_tokens, on_thinking=thinking.append)
     try:
@@ -63,4 +74,5 @@ def write_over(llm: Any, messages: list[Message], labels: list[str], max_tokens:
         refused=f.refused,
         looping=f.looping,
         thinking=_CONTROL.sub("", "\n".join(thinking)),
+        figures=f.figures_dropped,
     )

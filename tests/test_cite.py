@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from agents.cite import CitationFilter
+from agents.figures import only_figures_from
 from agents.prose import ECHOES
 
 LABELS = ["銀行法第32條", "銀行法第33條"]
@@ -65,3 +66,25 @@ def test_an_unclosed_marker_at_the_end_is_dropped_and_a_stray_bracket_kept() -> 
     assert shown == "可以。依"
     shown, _ = run(["注意 [" + "甲" * 100 + "。"])
     assert shown.startswith("注意 [甲")
+
+
+@pytest.mark.parametrize("size", [1, 4, 100])
+def test_where_code_gave_the_figures_a_clause_with_another_is_dropped(size: int) -> None:
+    given = (
+        "客戶（個人）要結購 30 萬美元匯出\n• 換算：USD 300,000 → TWD 9,093,000（本行賣出 30.31）"
+    )
+    text = (
+        "應先填妥申報書[1]。客戶要準備 9,078,000 元台幣，匯率以 30.26 計，"
+        "結購 30 萬美元需付新臺幣 9,093,000 元，依 30.31 計。"
+        "旅客攜帶等值一萬美元須申報。16 歲以下由法定代理人辦理〔銀行法第33條〕。"
+    )
+    f = CitationFilter(LABELS, ECHOES, figures=only_figures_from(given))
+    shown = "".join(f.feed(p) for p in chunks(text, size)) + f.finish()
+    assert shown == (
+        "應先填妥申報書〔銀行法第32條〕。結購 30 萬美元需付新臺幣 9,093,000 元，依 30.31 計。"
+        "16 歲以下由法定代理人辦理〔銀行法第33條〕。"
+    )
+    assert f.figures_dropped == 3  # 9,078,000; 30.26; 一萬美元 (an age is not a figure)
+    # Elsewhere (compliance answers quote the articles' own figures) they stay.
+    kept, _ = run(chunks(text, size))
+    assert "9,078,000" in kept and "一萬美元" in kept

@@ -117,10 +117,20 @@ def test_with_a_model_the_numbers_stay_as_code_wrote_them(desk: Container, telle
     ans = desk.service_with(llm).ask(teller, ISSUE_Q)
     facts, _, explanation = ans.answer.partition("\n\n依〔")
     assert "TWD 21,217,000" in facts and "9,999" not in facts
-    assert ans.generated and ans.llm_calls == 1 and explanation
+    assert ans.generated and ans.llm_calls == 1 and "須先經央行核准" in explanation
+    # The model's own figure is dropped with its clause: the teller reads one sum, code's.
+    assert "9,999" not in ans.answer and "figure" in ans.dropped
     # The model sees the computed facts and the articles; its system prompt forbids recomputing.
     prompt = llm.prompts[0]
     assert "不得更改或重算" in prompt[0].content and "TWD 21,217,000" in prompt[-1].content
+
+
+def test_a_board_rate_is_given_as_code_read_it_without_a_model(desk: Container, teller) -> None:
+    # No article to explain under a rate: a model asked to explain one invented a figure.
+    llm = ScriptedLLM(["美金現鈔今天的買入價是等值一萬美元。"])
+    ans = desk.service_with(llm).ask(teller, "美金現鈔今天的買入價是多少？")
+    assert ans.agent == "fx" and ans.llm_calls == 0 and llm.prompts == []
+    assert "一萬美元" not in ans.answer and "2017-09-30" in ans.answer
 
 
 @pytest.mark.parametrize(

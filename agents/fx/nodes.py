@@ -23,6 +23,7 @@ from agents.compliance.prompts import context_block, question_block
 from agents.compliance.tools import search_regulations
 from agents.context import RunContext, deps_of
 from agents.deps import AgentDeps
+from agents.figures import only_figures_from
 from agents.fx import prompts
 from agents.fx.parse import FxRequest, parse_request
 from agents.fx.state import FxState
@@ -100,7 +101,9 @@ def compose(state: FxState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         if check:
             hits = _article_hits(deps, runtime, check["articles"], calls)
         facts = _facts(state, english)
-        if llm.available and (hits or facts):
+        # The model explains articles; a rate or a conversion with no article under it is a
+        # fact from the board, given as code wrote it (a model asked to explain it invents).
+        if llm.available and hits:
             try:
                 result.update(
                     _explain(
@@ -337,7 +340,16 @@ def _explain(
         # The computed facts are a tool's result: data, like the articles.
         Message("user", f"{fence.wrap('computed', facts)}\n\n{question_block(question, english)}"),
     ]
-    written = write_over(llm, messages, [h["label"] for h in hits], s.answer_max_tokens)
+    # Figures are code's: a clause of the model's holding a sum or a rate that neither the
+    # question nor the computed lines hold is dropped, so a teller never reads two amounts for
+    # one settlement.
+    written = write_over(
+        llm,
+        messages,
+        [h["label"] for h in hits],
+        s.answer_max_tokens,
+        figures=only_figures_from(f"{question}\n{facts}"),
+    )
     return {
         "answer": f"{facts}\n\n{written.text}".strip(),
         "citations": hits,

@@ -32,7 +32,10 @@ _PAYS_TWD = re.compile(r"(要|需要?|得|付|花)多少(新)?[台臺]幣|how\s+
 _GETS_TWD = re.compile(
     r"(可以|能|可)?換(回|成|得)?多少(新)?[台臺]幣|換回[台臺]幣|into\s+(?:NT|TWD)", re.I
 )
-_RATE = re.compile(r"匯率|牌告|匯價|報價|(?:exchange|board|buying|selling)\s+rate", re.I)
+_RATE = re.compile(
+    r"匯率|牌告|匯價|報價|買入價|賣出價|買價|賣價|(?:exchange|board|buying|selling)\s+(?:rate|price)",
+    re.I,
+)
 _TODAY = re.compile(r"今天|今日|本日|today", re.I)
 _CASH = re.compile(r"現鈔|現金|cash|bank\s*notes?", re.I)
 # Words in front of an amount that make it the year's settlements so far, not this transaction.
