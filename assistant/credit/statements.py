@@ -181,6 +181,108 @@ class StatementStatus:
         }
 
 
+# What a period column is to the report it is in, said in Chinese and English.
+ROLES: dict[str, tuple[str, str]] = {
+    "current": ("本期", "current period"),
+    "prior_year": ("上年度", "prior year"),
+    "prior_year_end": ("上年度期末", "prior year-end"),
+    "same_period_prior_year": ("上年同期", "same period of the prior year"),
+    "comparative": ("比較期", "comparative period"),
+}
+
+
+@dataclass(frozen=True)
+class Period:
+    """One period of an extraction: its balance-sheet date, what it is to the report (the
+    current period, the prior year-end, the same period a year before), and the spans its flow
+    figures cover: ``ytd`` the year to date (the figures ``LineItem.values`` holds), ``quarter``
+    the quarter alone where the income statement prints it (``LineItem.quarter_values``)."""
+
+    end: date
+    role: str
+    ytd: Column | None = None
+    quarter: Column | None = None
+
+    @property
+    def role_zh(self) -> str:
+        return ROLES[self.role][0]
+
+    @property
+    def role_en(self) -> str:
+        return ROLES[self.role][1]
+
+    @property
+    def label(self) -> str:
+        """A column header: 「本期 current period 2025-06-30」."""
+        return f"{self.role_zh} {self.role_en} {self.end.isoformat()}"
+
+    @property
+    def ytd_label(self) -> str | None:
+        """「2025-01-01～2025-06-30 年初至今 6 個月 / year to date, 6 months」; a full year
+        and a first quarter (whose year to date is the quarter) are named as such."""
+        if self.ytd is None or self.ytd.start is None:
+            return None
+        months = self.ytd.months
+        span = f"{self.ytd.start.isoformat()}～{self.ytd.end.isoformat()}"
+        if months == 12:
+            return f"{span} 全年 12 個月 / full year, 12 months"
+        if months == 3 and self.ytd.start.month == 1:
+            return f"{span} 第 1 季（即年初至今）3 個月 / Q1 (= year to date), 3 months"
+        return f"{span} 年初至今 {months} 個月 / year to date, {months} months"
+
+    @property
+    def quarter_label(self) -> str | None:
+        """「2025-04-01～2025-06-30 第 2 季 3 個月 / Q2, 3 months」."""
+        if self.quarter is None or self.quarter.start is None:
+            return None
+        q = (self.quarter.end.month - 1) // 3 + 1
+        span = f"{self.quarter.start.isoformat()}～{self.quarter.end.isoformat()}"
+        return f"{span} 第 {q} 季 {self.quarter.months} 個月 / Q{q}, {self.quarter.months} months"
+
+    def to_dict(self) -> dict[str, Any]:
+        def span(c: Column | None) -> dict[str, Any] | None:
+            if c is None or c.start is None:
+                return None
+            return {"start": c.start.isoformat(), "end": c.end.isoformat(), "months": c.months}
+
+        return {
+            "end": self.end.isoformat(),
+            "role": self.role,
+            "label": self.label,
+            "year_to_date": span(self.ytd),
+            "year_to_date_label": self.ytd_label,
+            "quarter": span(self.quarter),
+            "quarter_label": self.quarter_label,
+        }
+
+
+def _role(end: date, current: date, current_months: int | None, index: int) -> str:
+    """What the period ending on ``end`` is to a report whose current period ends on
+    ``current`` and whose flows cover ``current_months`` (None: no flow statement read)."""
+    if index == 0:
+        return "current"
+    annual = current_months == 12 or (current_months is None and current.month == 12)
+    if (end.year, end.month) == (current.year - 1, current.month):
+        return "prior_year" if annual else "same_period_prior_year"
+    if (end.year, end.month, end.day) == (current.year - 1, 12, 31):
+        return "prior_year_end"
+    return "comparative"
+
+
+def describe_periods(
+    periods: list[date], flow_columns: list[Column], months: list[int | None]
+) -> list[Period]:
+    """The ``Period`` of each period end, ``flow_columns`` being the income statement's (or,
+    without one, the cash flow statement's) columns."""
+    main, quarter = _align(flow_columns, periods, flows=True)
+    out = []
+    for i, end in enumerate(periods):
+        ytd = flow_columns[main[i]] if main[i] is not None else None  # type: ignore[index]
+        q = flow_columns[quarter[i]] if quarter[i] is not None else None  # type: ignore[index]
+        out.append(Period(end, _role(end, periods[0], months[0] if months else None, i), ytd, q))
+    return out
+
+
 @dataclass
 class Extraction:
     file: str
@@ -195,6 +297,13 @@ class Extraction:
     page_count: int = 0
     seconds: float = 0.0
     status: dict[str, StatementStatus] = field(default_factory=dict)
+    # One per period: what it is and the spans its flow figures cover (see ``Period``).
+    period_info: list[Period] = field(default_factory=list)
+
+    @property
+    def interim(self) -> bool:
+        """A quarterly or half-year report: the current flows cover fewer than 12 months."""
+        return bool(self.period_months) and self.period_months[0] not in (None, 12)
 
     @property
     def missing(self) -> list[str]:
@@ -215,6 +324,7 @@ class Extraction:
             "company": self.company,
             "periods": [p.isoformat() for p in self.periods],
             "period_months": self.period_months,
+            "period_labels": [p.to_dict() for p in self.period_info],
             "values_note": (
                 "金額為新台幣元（已乘上單位），每股盈餘為每股新台幣元；損益及現金流量為截至該日之"
                 "年初至今累計數 / amounts in NT$ with the unit applied, EPS in NT$ per share; "
@@ -934,6 +1044,10 @@ def extract(path: Path | str) -> Extraction:
         pages_read=pdf.pages_read,
         page_count=pdf.page_count,
         status=status,
+    )
+    flow_kind = next((k for k in (INCOME_STATEMENT, CASH_FLOW) if k in result.statements), None)
+    result.period_info = describe_periods(
+        periods, result.statements[flow_kind].columns if flow_kind else [], flow_months
     )
     result.checks = _checks(result)
     for c in result.checks:
