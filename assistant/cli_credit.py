@@ -404,6 +404,11 @@ def eval_credit(folder: Path, expected: Path | None, as_json: bool, details: boo
                 f"{p} {d}" for p, d in zip(c["periods"], c["differences"], strict=False) if d
             )
             click.echo(f"    ≠ {c['file']}: {c['description']} ({diffs})")
+    read = report["n_read"]
+    if read:
+        click.echo(f"項目 item（{read} 份可讀報告中讀到的份數 / of {read} reports read）")
+        for name, count in report["items"].items():
+            click.echo(f"  {name:34} {count:>4}/{read} {count / read:6.1%}")
     skipped = report.get("skipped_items") or []
     if skipped:
         from assistant.modeleval.items import skipped_lines

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.credit.pdftext import StatementError
-from assistant.credit.schema import BALANCE_SHEET_TOTALS, ITEMS, STATEMENT_KINDS
+from assistant.credit.schema import BALANCE_SHEET_TOTALS, ITEMS, ITEMS_LIST, STATEMENT_KINDS
 from assistant.credit.statements import extract
 from assistant.modeleval.items import ItemError, Loaded, Row, collect, skipped_lines
 
@@ -149,6 +149,7 @@ def evaluate(folder: Path, expected_path: Path) -> dict[str, Any]:
     expected = dict(loaded)
     pdfs = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".pdf")
     files: list[dict[str, Any]] = []
+    found_items: dict[str, int] = {}  # schema item → reports it was read from
     figures = exact = totals = totals_exact = unreadable = unscored = 0
     per: dict[str, dict[str, Any]] = {
         k: {"extracted": 0, "balanced": 0, "failures": [], "failed_checks": []}
@@ -181,6 +182,8 @@ def evaluate(folder: Path, expected_path: Path) -> dict[str, Any]:
             continue
         entry["seconds"] = round(x.seconds, 3)
         entry["statements"] = {k: st.to_dict() for k, st in x.status.items()}
+        for name in x.items:
+            found_items[name] = found_items.get(name, 0) + 1
         for k, st in x.status.items():
             per[k]["extracted"] += st.extracted
             per[k]["balanced"] += st.balanced is True
@@ -246,6 +249,9 @@ def evaluate(folder: Path, expected_path: Path) -> dict[str, Any]:
             }
             for k, v in per.items()
         },
+        # Per schema item, of the reports read, how many it was read from (a report may not
+        # print an item: 非控制權益 in a company without subsidiaries).
+        "items": {d.name: found_items.get(d.name, 0) for d in ITEMS_LIST},
         "unreadable": [
             {"file": f["file"], "kind": f["error_kind"], "reason": f["error"]}
             for f in files

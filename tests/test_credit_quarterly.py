@@ -229,3 +229,27 @@ def test_cli_extract_two_reports_checks_them(tmp_path: Path) -> None:
     assert code == 0, text
     assert "本期 current period 2025-06-30：2025-01-01～2025-06-30 年初至今 6 個月" in text
     assert "第 2 季 3 個月" in text
+
+
+# ---------------------------------------------------------------- items the layouts hide
+
+
+def test_subtotals_printed_without_labels_are_read_and_checked() -> None:
+    # 流動資產合計, 流動負債合計 and 保留盈餘合計 are printed as figures alone in this layout.
+    x = _read(MOPS / "202501_7805_AI1.pdf")
+    for name in ("current_assets", "non_current_assets", "current_liabilities"):
+        assert name in x.items and "printed without a label" in x.items[name].label, name
+    split = {c.name: c.ok for c in x.checks}
+    assert split["assets_split"] == [True, True, True]
+    assert split["liabilities_split"] == [True, True, True]
+
+
+def test_retained_earnings_without_a_total_is_the_sum_of_its_parts(q1: Extraction) -> None:
+    # 3310 法定盈餘公積 + 3320 特別盈餘公積 + 3350 未分配盈餘, no 保留盈餘 total printed.
+    item = q1.items["retained_earnings"]
+    assert item.code == "3300" and "3310、3320、3350" in item.label
+    assert item.values == [
+        Decimal(137_984_000 + 50_470_000 + 32_038_000),
+        Decimal(137_984_000 + 50_470_000 + 71_570_000),
+        Decimal(133_847_000 + 50_296_000 + 144_464_000),
+    ]
