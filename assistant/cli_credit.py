@@ -404,6 +404,15 @@ def eval_credit(folder: Path, expected: Path | None, as_json: bool, details: boo
                 f"{p} {d}" for p, d in zip(c["periods"], c["differences"], strict=False) if d
             )
             click.echo(f"    ≠ {c['file']}: {c['description']} ({diffs})")
+    cross = report["cross_report"]
+    click.echo(
+        f"跨報告勾稽 cross-report：{cross['pairs']} 對同公司報告 pairs of one company，"
+        f"{cross['compared']} 個數字比對 figures compared，{cross['agreed']} 相符 agree"
+    )
+    for d in cross["disagreements"]:
+        click.echo(f"    ≠ {d['text']}")
+    for w in cross["not_compared"]:
+        click.echo(f"    未比對 not compared：{w}")
     read = report["n_read"]
     if read:
         click.echo(f"項目 item（{read} 份可讀報告中讀到的份數 / of {read} reports read）")

@@ -62,6 +62,16 @@ def test_items_the_layouts_hide_are_read(report: dict[str, Any]) -> None:
     assert items["equity_attributable_to_parent"] >= 36
 
 
+def test_reports_of_one_company_agree_on_shared_dates(report: dict[str, Any]) -> None:
+    # 13 pairs of one company on one basis (annual and next quarter, two quarters); the 5
+    # consolidated/parent-only pairs are left out with the reason. Every shared figure agrees.
+    cross = report["cross_report"]
+    assert cross["pairs"] == 13 and cross["compared"] >= 250
+    assert cross["disagreements"] == [] and cross["agreed"] == cross["compared"]
+    assert len(cross["not_compared"]) == 5
+    assert all("parent-only" in w for w in cross["not_compared"])
+
+
 def test_every_failure_says_why(report: dict[str, Any]) -> None:
     for s in report["statements"].values():
         for f in s["failures"]:

@@ -253,3 +253,12 @@ def test_retained_earnings_without_a_total_is_the_sum_of_its_parts(q1: Extractio
         Decimal(137_984_000 + 50_470_000 + 71_570_000),
         Decimal(133_847_000 + 50_296_000 + 144_464_000),
     ]
+
+
+def test_company_named_when_the_heading_follows_the_table() -> None:
+    # The text layer gives this report's heading after the rows (「對子公司之收購」 first): the
+    # name is the line that is a name alone, so its two quarters are compared.
+    a, b = _read(MOPS / "202501_3035_AI1.pdf"), _read(MOPS / "202502_3035_AI1.pdf")
+    assert a.company == b.company == "智原科技股份有限公司及子公司"
+    check = cross_check([a, b])
+    assert check.pairs and check.compared >= 10 and check.disagreements == []

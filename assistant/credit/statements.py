@@ -1209,7 +1209,20 @@ def _retained_earnings(p: _Parsed, periods: list[date]) -> LineItem | None:
     return _item(ITEMS["retained_earnings"], BALANCE_SHEET, row, label, p, periods)
 
 
+# A company's name as a statement's heading prints it: no figures, ending in 公司 (or in
+# 及子公司 for a consolidated report).
+_COMPANY_NAME = re.compile(r"^[^\d\s:：()（）$]{2,40}公司(?:及(?:其)?(?:各)?子公司)?$")
+
+
 def _company(found: dict[str, _Found]) -> str | None:
+    """The company named on the statements' first pages. A line that is a name alone is
+    looked for anywhere on the page (some text layers give the heading after the table, where
+    the top lines are rows such as 「對子公司之收購」); then the old rule, a line near the top."""
+    for f in found.values():
+        for line in f.pages[0][1]:
+            s = _squash(line)
+            if _COMPANY_NAME.match(s) and not any(t in s for ts in TITLES.values() for t in ts):
+                return s
     for f in found.values():
         for line in f.pages[0][1][:8]:
             s = _squash(line)
