@@ -119,6 +119,11 @@ def _tolerance(a: Extraction, b: Extraction, statement: str) -> Decimal:
     return Decimal(max(units, default=1))
 
 
+def _flag(flags: dict[int, str], period: int, why: str) -> None:
+    """Add a reason not to use a figure, keeping any earlier one (an arithmetic check's)."""
+    flags[period] = f"{flags[period]}; {why}" if period in flags else why
+
+
 def _compare(a: Extraction, b: Extraction, out: CrossCheck) -> None:
     for name in sorted(set(a.items) & set(b.items)):
         ia, ib = a.items[name], b.items[name]
@@ -128,7 +133,7 @@ def _compare(a: Extraction, b: Extraction, out: CrossCheck) -> None:
         tol = _tolerance(a, b, ia.statement)
         for i, end in enumerate(a.periods):
             for j, other in enumerate(b.periods):
-                if end != other or (a is b):
+                if end != other:
                     continue
                 months = None if balance else a.period_months[i]
                 if not balance and (months is None or months != b.period_months[j]):
@@ -142,8 +147,8 @@ def _compare(a: Extraction, b: Extraction, out: CrossCheck) -> None:
                     continue
                 d = Disagreement(name, end, months, a.file, va, ia.page, b.file, vb, ib.page)
                 out.disagreements.append(d)
-                ia.flags[i] = f"cross_report: {d.text}"
-                ib.flags[j] = f"cross_report: {d.text}"
+                _flag(ia.flags, i, f"cross_report: {d.text}")
+                _flag(ib.flags, j, f"cross_report: {d.text}")
                 a.warnings.append(d.text)
                 b.warnings.append(d.text)
 
