@@ -9,12 +9,17 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from assistant.cli_support import AppContext, emit_json, needs_user, pass_app
 from assistant.errors import AssistantError
 from assistant.permissions import UserContext
+
+if TYPE_CHECKING:
+    from assistant.credit.crosscheck import CrossCheck
+    from assistant.credit.statements import Extraction
 
 _PDF = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -41,24 +46,56 @@ def credit() -> None:
 
 @needs_user
 @credit.command("extract")
-@click.argument("pdf", metavar="PDF", type=_PDF)
+@click.argument("pdfs", metavar="PDF...", type=_PDF, nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the extraction as JSON.")
 @pass_app
-def extract_cmd(app: AppContext, user: UserContext, pdf: Path, as_json: bool) -> None:
+def extract_cmd(app: AppContext, user: UserContext, pdfs: tuple[Path, ...], as_json: bool) -> None:
     """擷取三大報表 / extract the balance sheet, income statement and cash flow statement.
 
     Amounts are NT$ with the report's unit applied (仟元 × 1000); EPS is NT$ per share.
     Income and cash-flow figures are year to date at each period end; a quarterly report's
-    quarter-only figures are under "quarter_values". A report that cannot be read (scanned,
-    encrypted, no statements) exits with code 1 and says why.
+    quarter-only figures are under "quarter_values", and "period_labels" says what each
+    period is. A report that cannot be read (scanned, encrypted, no statements) exits with
+    code 1 and says why.
+
+    Several reports of one company given together are checked against each other: the same
+    date's figure must agree (a quarter's prior year-end against the annual report); a
+    disagreement is flagged with both figures and both reports. JSON: {"reports": [...],
+    "cross_check": {...}}.
     """
-    x = app.container.credit_desk.extract(user, pdf)
+    desk = app.container.credit_desk
+    xs = [desk.extract(user, pdf) for pdf in pdfs]
+    check = desk.cross_check(user, xs) if len(xs) > 1 else None
     if as_json:
-        emit_json(x.to_dict())
+        if check is None:
+            emit_json(xs[0].to_dict())
+        else:
+            emit_json({"reports": [x.to_dict() for x in xs], "cross_check": check.to_dict()})
         return
+    for x in xs:
+        _print_extraction(x)
+    if check is not None:
+        _print_cross_check(check)
+
+
+def _print_cross_check(check: CrossCheck) -> None:
+    click.echo(
+        f"跨報告勾稽 cross-report check：{check.compared} 個數字比對 figures compared，"
+        f"{check.agreed} 相符 agree，{len(check.disagreements)} 不符 disagree"
+    )
+    for d in check.disagreements:
+        click.echo(f"  ≠ {d.text}")
+    for why in check.not_compared:
+        click.echo(f"  未比對 not compared：{why}")
+
+
+def _print_extraction(x: Extraction) -> None:
     click.echo(f"{x.company or x.file}  ({x.file}, {x.seconds:.2f} s, {x.pages_read} pages read)")
     for kind, s in x.statements.items():
         click.echo(f"  {s.title} {kind}: 第 {', '.join(map(str, s.pages))} 頁 pages, 單位 {s.unit}")
+    for p in x.period_info:
+        spans = "；".join(s for s in (p.ytd_label, p.quarter_label) if s)
+        click.echo(f"  {p.label}" + (f"：{spans}" if spans else ""))
     periods = [p.isoformat() for p in x.periods]
     click.echo(f"{'item':34} {'page':>4} " + " ".join(f"{p:>18}" for p in periods))
     for name, item in x.items.items():
@@ -84,6 +121,8 @@ def ratios_cmd(app: AppContext, user: UserContext, pdf: Path, as_json: bool) -> 
         emit_json(report.to_dict())
         return
     click.echo(f"{report.company or report.file}")
+    for label in report.period_labels:
+        click.echo(f"  {label}")
     click.echo(f"{'ratio':30} " + " ".join(f"{p:>16}" for p in report.periods))
     for r in report.ratios:
         suffix = {"percent": "%", "days": " d", "times": "x", "amount": ""}[r.kind]
@@ -158,6 +197,14 @@ def _facility_type(_ctx: click.Context, _param: click.Parameter, value: str | No
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write the memo as Markdown.",
 )
+@click.option(
+    "--compare",
+    "compare",
+    multiple=True,
+    type=_PDF,
+    help="另一份同公司報告，核對同日數字 / another report of the company whose figures for the "
+    "same dates must agree (repeatable); disagreeing figures are flagged in the memo.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the draft as JSON.")
 @pass_app
 def memo_cmd(
@@ -173,12 +220,18 @@ def memo_cmd(
     facility_type: str,
     out: Path,
     markdown_out: Path | None,
+    compare: tuple[Path, ...],
     as_json: bool,
 ) -> None:
     """徵信報告草稿 / draft the 5P credit memo from a statement PDF and the facility terms.
 
     The draft waits for a person's decision: `assistant credit review ID --approve`.
     """
+    desk = app.container.credit_desk
+    x = check = None
+    if compare:
+        x = desk.extract(user, pdf)
+        check = desk.cross_check(user, [x, *(desk.extract(user, c) for c in compare)])
     from assistant.credit.rules import Facility
 
     facility = Facility(
@@ -190,15 +243,16 @@ def memo_cmd(
         related_party=related_party,
         facility_type=facility_type,
     )
-    d = app.container.credit_desk.draft(
-        user, pdf, facility, docx_path=out, markdown_path=markdown_out
-    )
+    d = desk.draft(user, pdf, facility, docx_path=out, markdown_path=markdown_out, extraction=x)
     missing = list(
         dict.fromkeys(f"{r.rule.law}第{r.rule.article}條" for r in d.rules if not r.source.found)
     )
     if as_json:
-        emit_json({**d.to_dict(text=False), "audited": True})
+        extra = {"cross_check": check.to_dict()} if check is not None else {}
+        emit_json({**d.to_dict(text=False), **extra, "audited": True})
         return
+    if check is not None:
+        _print_cross_check(check)
     click.echo(f"草稿 draft {d.id}：{d.company or d.file_name}（狀態 status: draft）")
     click.echo(f"  DOCX      {d.docx_path}")
     if d.markdown_path:
@@ -350,6 +404,20 @@ def eval_credit(folder: Path, expected: Path | None, as_json: bool, details: boo
                 f"{p} {d}" for p, d in zip(c["periods"], c["differences"], strict=False) if d
             )
             click.echo(f"    ≠ {c['file']}: {c['description']} ({diffs})")
+    cross = report["cross_report"]
+    click.echo(
+        f"跨報告勾稽 cross-report：{cross['pairs']} 對同公司報告 pairs of one company，"
+        f"{cross['compared']} 個數字比對 figures compared，{cross['agreed']} 相符 agree"
+    )
+    for d in cross["disagreements"]:
+        click.echo(f"    ≠ {d['text']}")
+    for w in cross["not_compared"]:
+        click.echo(f"    未比對 not compared：{w}")
+    read = report["n_read"]
+    if read:
+        click.echo(f"項目 item（{read} 份可讀報告中讀到的份數 / of {read} reports read）")
+        for name, count in report["items"].items():
+            click.echo(f"  {name:34} {count:>4}/{read} {count / read:6.1%}")
     skipped = report.get("skipped_items") or []
     if skipped:
         from assistant.modeleval.items import skipped_lines

@@ -32,9 +32,10 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from assistant.credit.crosscheck import cross_check
 from assistant.credit.pdftext import StatementError
-from assistant.credit.schema import BALANCE_SHEET_TOTALS, ITEMS, STATEMENT_KINDS
-from assistant.credit.statements import extract
+from assistant.credit.schema import BALANCE_SHEET_TOTALS, ITEMS, ITEMS_LIST, STATEMENT_KINDS
+from assistant.credit.statements import Extraction, extract
 from assistant.modeleval.items import ItemError, Loaded, Row, collect, skipped_lines
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -149,6 +150,8 @@ def evaluate(folder: Path, expected_path: Path) -> dict[str, Any]:
     expected = dict(loaded)
     pdfs = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".pdf")
     files: list[dict[str, Any]] = []
+    found_items: dict[str, int] = {}  # schema item → reports it was read from
+    read: list[Extraction] = []
     figures = exact = totals = totals_exact = unreadable = unscored = 0
     per: dict[str, dict[str, Any]] = {
         k: {"extracted": 0, "balanced": 0, "failures": [], "failed_checks": []}
@@ -159,6 +162,7 @@ def evaluate(folder: Path, expected_path: Path) -> dict[str, Any]:
         entry: dict[str, Any] = {"file": pdf.name}
         try:
             x = extract(pdf)
+            read.append(x)
         except StatementError as exc:
             unreadable += 1
             entry.update(error=str(exc), error_kind=exc.kind)
@@ -181,6 +185,8 @@ def evaluate(folder: Path, expected_path: Path) -> dict[str, Any]:
             continue
         entry["seconds"] = round(x.seconds, 3)
         entry["statements"] = {k: st.to_dict() for k, st in x.status.items()}
+        for name in x.items:
+            found_items[name] = found_items.get(name, 0) + 1
         for k, st in x.status.items():
             per[k]["extracted"] += st.extracted
             per[k]["balanced"] += st.balanced is True
@@ -218,6 +224,9 @@ def evaluate(folder: Path, expected_path: Path) -> dict[str, Any]:
         totals += s["totals"]
         totals_exact += s["totals_exact"]
         files.append(entry)
+    # Reports of one company in the folder are loaded together: the dates they share must
+    # agree (a quarter's prior year-end against the annual report).
+    check = cross_check(read)
     missing = sorted(set(expected) - {p.name for p in pdfs})
     return {
         "folder": str(folder),
@@ -245,6 +254,18 @@ def evaluate(folder: Path, expected_path: Path) -> dict[str, Any]:
                 "share_balanced": round(v["balanced"] / len(pdfs), 4) if pdfs else 0.0,
             }
             for k, v in per.items()
+        },
+        # Per schema item, of the reports read, how many it was read from (a report may not
+        # print an item: 非控制權益 in a company without subsidiaries).
+        "items": {d.name: found_items.get(d.name, 0) for d in ITEMS_LIST},
+        "cross_report": {
+            "pairs": len(check.pairs),
+            "compared": check.compared,
+            "agreed": check.agreed,
+            "disagreements": [d.to_dict() for d in check.disagreements],
+            # Pairs of one company left out (consolidated against parent-only); pairs of
+            # different companies are not listed.
+            "not_compared": [w for w in check.not_compared if "different companies" not in w],
         },
         "unreadable": [
             {"file": f["file"], "kind": f["error_kind"], "reason": f["error"]}

@@ -344,3 +344,30 @@ def test_a_pd_model_on_statement_columns_scores_the_borrower(kb: Container, tmp_
         assert ans.pending and ans.pending["draft_id"]
     finally:
         c.close()
+
+
+def test_quarterly_report_after_the_annual_one_is_checked_against_it(desk: Container) -> None:
+    # The conversation's reports are the ones loaded together: the Q1 report of 2025 uploaded
+    # after the same company's annual report of 2024 is checked against it on 2024-12-31.
+    annual = SHARED / "statements" / "mops" / "202404_1587_AI1.pdf"
+    quarter = SHARED / "statements" / "mops" / "202501_1587_AI1.pdf"
+    analyst = desk.users.ensure("analyst-quarters", "credit")
+    first = desk.service.ask(analyst, QUESTION, attachments=[annual])
+    assert [c.name for c in first.tool_calls] == ["credit_extract", "credit_ratios", "credit_memo"]
+    desk.service.resume(analyst, first.conversation_id, {"action": "approve", "note": "同意"})
+    second = desk.service.ask(analyst, QUESTION, first.conversation_id, attachments=[quarter])
+    assert [c.name for c in second.tool_calls] == [
+        "credit_extract",
+        "credit_cross_check",
+        "credit_ratios",
+        "credit_memo",
+    ]
+    assert all(c.ok for c in second.tool_calls)
+    check = second.tool_calls[1]
+    assert check.args["others"] == f"{hashlib.sha256(annual.read_bytes()).hexdigest()}.pdf"
+    assert check.summary.endswith("0 disagree") and not check.summary.startswith("0 compared")
+    assert "跨報告勾稽 cross-report check" in second.answer and "0 不符" in second.answer
+    # The quarter is labelled and its annualised ratios said to be.
+    assert "2025-01-01～2025-03-31 第 1 季（即年初至今）3 個月" in second.answer
+    assert "期中報告" in second.answer and "annualised" in second.answer
+    assert "本期 current period 2025-03-31" in second.answer

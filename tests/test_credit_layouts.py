@@ -11,6 +11,7 @@ import pytest
 
 from assistant.credit import statements
 from assistant.credit.pdftext import StatementsNotFound
+from assistant.credit.schema import normalise_label
 from assistant.credit.statements import (
     HeaderError,
     _columns,
@@ -108,6 +109,56 @@ def test_wrapped_label_keeps_its_code_and_drops_note_references() -> None:
     assert row.code == "4000"
     assert row.parts == ["營業收入"]
     assert row.tokens == ["$ 558,760", "100", "$ 495,864", "100"]
+
+
+def test_unlabelled_subtotal_is_named_by_the_section_it_sums() -> None:
+    # Some layouts print 流動資產合計 / 保留盈餘合計 as figures alone, label and code not in the
+    # text layer; the line equals the sum of the section's rows, column by column.
+    lines = [
+        "流動資產：",
+        "1100 現金及約當現金(附註六(一)) $ 970,182 11 1,367,185 17",
+        "1170 應收票據及帳款淨額(附註六(四)、(十九)及(二十",
+        "二))",
+        "843,842 10 720,043 9",
+        "1479 其他流動資產－其他 (1,000) 1 92,673 1",
+        "\u3000\u3000 1,813,024 50 2,179,901 47",
+        "非流動資產：",
+        "1600 不動產、廠房及設備 2,491,262 28 2,490,643 30",
+        "99,999 1 1 1",  # not the sum of the section: left out, not named
+        "保留盈餘：",
+        "3310 法定盈餘公積 1,809,957 21 1,809,957 22",
+        "3350 未分配盈餘 3,550,243 40 3,198,098 39",
+        "5,360,200 61 5,008,055 61",
+    ]
+    rows = _rows([(4, lines)], columns=2)
+    inferred = [(r.parts, r.tokens[0::2]) for r in rows if r.inferred]
+    assert inferred == [
+        (["流動資產合計"], ["1,813,024", "2,179,901"]),
+        (["保留盈餘合計"], ["5,360,200", "5,008,055"]),
+    ]
+    # Without the number of columns nothing is inferred (the figures cannot be placed).
+    assert not any(r.inferred for r in _rows([(4, lines)]))
+
+
+def test_the_last_sum_of_a_section_is_its_total() -> None:
+    # 工程收入 less its returns is summed first, then 銷貨收入 is added: 營業收入 is the last.
+    lines = [
+        "營業收入(附註六(二十一))：",
+        "4521 工程收入 $ 10,535,273 97 7,456,301 97",
+        "4529 工程收入退回及折讓 (5,630) - (972) -",
+        "10,529,643 97 7,455,329 97",
+        "4100 銷貨收入淨額 378,239 3 204,254 3",
+        "10,907,882 100 7,659,583 100",
+    ]
+    rows = [r for r in _rows([(6, lines)], columns=2) if r.inferred]
+    assert [(r.parts, r.tokens[0]) for r in rows] == [(["營業收入合計"], "10,907,882")]
+
+
+def test_nested_and_open_note_references_leave_the_label() -> None:
+    assert normalise_label("銷貨收入淨額(附註六(二十)及七)") == "銷貨收入淨額"
+    assert normalise_label("銷貨收入淨額（附註四及二") == "銷貨收入淨額"
+    assert normalise_label("營業收入(附註六(二十一))：") == "營業收入"
+    assert normalise_label("本期淨利（淨損）") == "本期淨利"
 
 
 def test_two_panel_page_is_read_as_two_tables() -> None:

@@ -234,11 +234,10 @@ def test_ratio_values_and_pages_are_the_computed_ones(
 
 def test_key_figures_carry_their_pages(x: Extraction, report: RatioReport, kb: Container) -> None:
     memo = memo_for(x, report, WORKING_CAPITAL, kb)
-    key = next(
-        t for t in tables(memo) if t.header[:3] == ["項目 item", "報表 statement", "頁次 page"]
-    )
-    assert len(key.rows) >= 10
-    by_label = {row[0]: row for row in key.rows}
+    keys = [t for t in tables(memo) if t.header[:3] == ["項目 item", "報表 statement", "頁次 page"]]
+    assert len(keys) == 2  # balances at each date; flows over each span
+    assert sum(len(t.rows) for t in keys) >= 10
+    by_label = {row[0]: row for t in keys for row in t.rows}
     for name in ("total_assets", "revenue", "operating_cash_flow", "net_income"):
         item = x.items[name]
         row = by_label[f"{ITEMS[name].zh} {ITEMS[name].en}"]

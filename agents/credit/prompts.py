@@ -35,11 +35,30 @@ def summary(draft: dict[str, Any]) -> str:
     lines = [
         "以下依財報計算（非語言模型生成）/ computed from the statements, not by a model:",
         f"徵信報告草稿 #{draft['id']}：{draft.get('company') or draft['file']}"
-        f"（{draft['file']}，本期 {draft['period']}）",
+        f"（{draft['file']}，{draft['period']}）",
         f"• 授信條件 facility：{FACILITY_TYPES[f['facility_type']]}；金額 {amount}；期限 {tenor}；"
         f"用途 {f.get('purpose') or '未提供'}；擔保 {f.get('collateral') or '無擔保 unsecured'}；"
         f"保證人 {'、'.join(f.get('guarantors') or []) or '無'}；"
         f"利害關係人 {'是' if f.get('related_party') else '否'}",
+    ]
+    spans = [x for x in (draft.get("year_to_date"), draft.get("quarter")) if x]
+    if spans:
+        lines.append(f"• 期間 periods：{'；'.join(spans)}")
+    if draft.get("interim"):
+        lines.append(
+            "• 期中報告：資產報酬率、權益報酬率、週轉率等以年初至今數字年化，為推估 / an interim "
+            "report: ROA, ROE and turnovers are annualised from the year to date, an estimate"
+        )
+    cross = draft.get("cross_check")
+    if cross:
+        lines.append(
+            f"• 跨報告勾稽 cross-report check：{cross['compared']} 個數字比對，"
+            f"{len(cross['disagreements'])} 不符 / {cross['compared']} figures compared, "
+            f"{len(cross['disagreements'])} disagree"
+        )
+        lines += [f"  – {d['text']}" for d in cross["disagreements"]]
+        lines += [f"  – 未比對 not compared：{w}" for w in cross["not_compared"]]
+    lines += [
         "",
         "| 比率 ratio | 本期 current | 單位 unit | 頁次 pages |",
         "|---|---|---|---|",

@@ -18,6 +18,7 @@ from agents.tools import Tool, ToolArgs
 from assistant.errors import AssistantError
 
 if TYPE_CHECKING:
+    from assistant.credit.crosscheck import CrossCheck
     from assistant.credit.ratios import RatioReport
     from assistant.credit.service import MemoDraft
     from assistant.credit.statements import Extraction
@@ -40,6 +41,13 @@ class ScoreArgs(ToolArgs):
     file: str
     extraction: Any
     report: Any
+
+
+class CrossCheckArgs(ToolArgs):
+    file: str
+    others: str  # the other reports' file names, as recorded
+    paths: list[Path]
+    extraction: Any
 
 
 class MemoArgs(ToolArgs):
@@ -69,6 +77,24 @@ def _score(ctx: RunContext, a: ScoreArgs) -> dict[str, Any]:
     return _desk(ctx).score_statements(
         ctx.user, a.extraction, a.report, conversation_id=ctx.conversation_id
     )
+
+
+def _cross_check(ctx: RunContext, a: CrossCheckArgs) -> CrossCheck:
+    """The report against the conversation's other reports: those are the reports loaded
+    together. One that cannot be read is left out with its reason; the others are compared."""
+    from assistant.credit.pdftext import StatementError
+
+    desk = _desk(ctx)
+    loaded = [a.extraction]
+    unread = []
+    for path in a.paths:
+        try:
+            loaded.append(desk.extract(ctx.user, path, conversation_id=ctx.conversation_id))
+        except StatementError as exc:
+            unread.append(f"{path.name}：無法讀取，未比對 / unreadable, not compared: {exc}")
+    check = desk.cross_check(ctx.user, loaded, conversation_id=ctx.conversation_id)
+    check.not_compared += unread
+    return check
 
 
 def _memo(ctx: RunContext, a: MemoArgs) -> MemoDraft:
@@ -112,6 +138,16 @@ CREDIT_SCORE: Tool[ScoreArgs, dict[str, Any]] = Tool(
     describe=lambda o: f"PD {o['pd']:.4f}",
     unshown=frozenset({"extraction", "report"}),
 )
+CREDIT_CROSS_CHECK: Tool[CrossCheckArgs, CrossCheck] = Tool(
+    name="credit_cross_check",
+    operation="credit.read",
+    summary_zh="與本對話其他財報核對同日數字",
+    summary_en="check the figures of shared dates against the conversation's other reports",
+    args=CrossCheckArgs,
+    run=_cross_check,
+    describe=lambda o: f"{o.compared} compared; {len(o.disagreements)} disagree",
+    unshown=frozenset({"paths", "extraction"}),
+)
 CREDIT_MEMO: Tool[MemoArgs, MemoDraft] = Tool(
     name="credit_memo",
     operation="credit.draft",
@@ -122,7 +158,7 @@ CREDIT_MEMO: Tool[MemoArgs, MemoDraft] = Tool(
     describe=lambda o: f"draft #{o.id}; {len(o.flags)} flags; {len(o.rules)} rules; {o.docx_path}",
     unshown=frozenset({"path", "facility", "extraction"}),
 )
-TOOLS = (CREDIT_EXTRACT, CREDIT_RATIOS, CREDIT_SCORE, CREDIT_MEMO)
+TOOLS = (CREDIT_EXTRACT, CREDIT_CROSS_CHECK, CREDIT_RATIOS, CREDIT_SCORE, CREDIT_MEMO)
 
 
 # The ratios the summary shows; the memo has them all.
@@ -156,6 +192,24 @@ def draft_from_report(
     x = call_tool(t, ctx, CREDIT_EXTRACT, {"file": pdf.name, "path": pdf}, calls, problems)
     if x is None:
         return {}
+    # The conversation's other reports are the ones loaded with this one: figures of the dates
+    # they share must agree, and those that do not are flagged before any ratio is computed.
+    others = [Path(o) for o in dict.fromkeys(state.get("attachments") or []) if Path(o) != pdf]
+    cross = None
+    if others:
+        cross = call_tool(
+            t,
+            ctx,
+            CREDIT_CROSS_CHECK,
+            {
+                "file": pdf.name,
+                "others": ", ".join(o.name for o in others),
+                "paths": others,
+                "extraction": x,
+            },
+            calls,
+            problems,
+        )
     report = call_tool(t, ctx, CREDIT_RATIOS, {"file": pdf.name, "extraction": x}, calls, problems)
     if report is None:
         return {}
@@ -199,7 +253,11 @@ def draft_from_report(
         "id": draft.id,
         "company": draft.company,
         "file": pdf.name,
-        "period": report.periods[0] if report.periods else "—",
+        "period": report.period_labels[0] if report.period_labels else "—",
+        "year_to_date": x.period_info[0].ytd_label if x.period_info else None,
+        "quarter": x.period_info[0].quarter_label if x.period_info else None,
+        "interim": x.interim,
+        "cross_check": cross.to_dict() if cross is not None else None,
         "docx": str(draft.docx_path) if draft.docx_path else None,
         "markdown": draft.markdown,
         "facility": facility.to_dict(),

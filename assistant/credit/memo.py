@@ -21,7 +21,7 @@ from typing import Any
 from assistant.credit.memo_doc import Citation, Document, Section, Table
 from assistant.credit.ratios import GROUPS, Ratio, RatioReport
 from assistant.credit.rules import FACILITY_TYPES, TERM_ZH, AppliedRule, Facility
-from assistant.credit.schema import ITEMS, STATEMENT_ZH
+from assistant.credit.schema import BALANCE_SHEET, ITEMS, STATEMENT_ZH
 from assistant.credit.statements import Extraction
 
 SECTION_HEADINGS: tuple[str, ...] = (
@@ -115,23 +115,36 @@ def _pages(r: Ratio) -> str:
     return ", ".join(str(p) for p in pages) if pages else "—"
 
 
+def _basis_note(r: Ratio) -> str:
+    """What the formula column adds about the ratio's period basis: the current period's
+    (「年初至今 6 個月，年化 × 12 ÷ 6」), or that it is annualised when the basis is unknown."""
+    b = r.basis[0] if r.basis else None
+    if b:
+        return f"（{b}）"
+    return "（年化 annualised）" if r.annualised else ""
+
+
 def _ratio_table(report: RatioReport, group: str) -> Table:
     rows = [
         [
             f"{r.zh} {r.en}",
             UNIT_ZH[r.kind],
             *(fmt_value(v, r.kind) for v in r.values),
-            f"{r.formula_zh} / {r.formula_en}" + ("（年化 annualised）" if r.annualised else ""),
+            f"{r.formula_zh} / {r.formula_en}{_basis_note(r)}",
             _pages(r),
         ]
         for r in report.ratios
         if r.group == group
     ]
     return Table(
-        ["比率 ratio", "單位 unit", *report.periods, "公式 formula", "頁次 pages"],
+        ["比率 ratio", "單位 unit", *_labels(report), "公式 formula", "頁次 pages"],
         rows,
         caption=GROUPS[group],
     )
+
+
+def _labels(report: RatioReport) -> list[str]:
+    return report.period_labels or report.periods
 
 
 def _missing_reasons(report: RatioReport, groups: tuple[str, ...]) -> list[str]:
@@ -139,31 +152,97 @@ def _missing_reasons(report: RatioReport, groups: tuple[str, ...]) -> list[str]:
     for r in report.ratios:
         if r.group not in groups:
             continue
-        for period, v, why in zip(report.periods, r.values, r.reasons, strict=True):
+        for period, v, why in zip(_labels(report), r.values, r.reasons, strict=True):
             if v is None and why and r.group != "growth":
                 out.append(f"{r.zh}（{period}）無法計算 / not computed: {why}")
     return out
 
 
-def _key_figures(x: Extraction, periods: list[str]) -> Table:
-    rows = []
+def _key_figures(x: Extraction, periods: list[str]) -> list[Table]:
+    """The key balances at each balance-sheet date, and the key flows over each span the report
+    prints: the year to date and, in a quarterly report, the quarter alone."""
+    info = x.period_info
+    balance_rows, flow_rows = [], []
+    # Flow columns: (header, period index, quarter?) — the quarters first, as the reports
+    # print them, then the year-to-date spans.
+    spans: list[tuple[str, int, bool]] = []
+    for quarter in (True, False):
+        for i, p in enumerate(info):
+            label = p.quarter_label if quarter else p.ytd_label
+            if label:
+                spans.append((f"{p.role_zh} {p.role_en}：{label}", i, quarter))
+    if not info:  # an extraction made before periods were described: end dates only
+        spans = [(period, i, False) for i, period in enumerate(periods)]
     for name in KEY_ITEMS:
         item = x.items.get(name)
         if item is None:
             continue
         d = ITEMS[name]
-        rows.append(
-            [
-                f"{d.zh} {d.en}",
-                STATEMENT_ZH[item.statement].split()[0],
-                str(item.page),
-                *(fmt_amount(v, item.per_share) for v in item.values),
-            ]
-        )
+        head = [f"{d.zh} {d.en}", STATEMENT_ZH[item.statement].split()[0], str(item.page)]
+        if item.statement == BALANCE_SHEET:
+            balance_rows.append([*head, *(fmt_amount(v, item.per_share) for v in item.values)])
+            continue
+        cells = []
+        for _, i, quarter in spans:
+            values = item.quarter_values if quarter else item.values
+            cells.append(fmt_amount(values[i] if values else None, item.per_share))
+        flow_rows.append([*head, *cells])
+    header = ["項目 item", "報表 statement", "頁次 page"]
+    labels = [p.label for p in info] or periods
+    return [
+        Table(
+            [*header, *labels],
+            balance_rows,
+            caption="主要資產負債數字（各資產負債表日，新臺幣元）/ key balances at each "
+            "balance-sheet date (NT$)",
+        ),
+        Table(
+            [*header, *(h for h, _, _ in spans)],
+            flow_rows,
+            caption="主要損益及現金流量數字（各期間，新臺幣元；每股盈餘為元／股）/ key income and "
+            "cash-flow figures over each period (NT$; EPS per share)",
+        ),
+    ]
+
+
+def _periods_table(x: Extraction) -> Table:
+    """What each column of the memo is: its balance-sheet date and the spans of its flows."""
     return Table(
-        ["項目 item", "報表 statement", "頁次 page", *periods],
-        rows,
-        caption="主要報表數字（新臺幣元；每股盈餘為元／股）/ key figures (NT$; EPS per share)",
+        [
+            "欄位 column",
+            "資產負債表日 balance-sheet date",
+            "損益及現金流量 income and cash flows",
+            "單季 quarter alone",
+        ],
+        [
+            [
+                f"{p.role_zh} {p.role_en}",
+                p.end.isoformat(),
+                p.ytd_label or "本報告未列示 / not in this report",
+                p.quarter_label or "—",
+            ]
+            for p in x.period_info
+        ],
+        caption="期間說明 / the periods",
+    )
+
+
+def _interim_paragraph(x: Extraction) -> str | None:
+    if not x.interim or not x.period_info:
+        return None
+    p = x.period_info[0]
+    m = x.period_months[0]
+    q = f"；單季 quarter alone：{p.quarter_label}" if p.quarter_label else ""
+    return (
+        f"本報告為期中報告（截至 {p.end.isoformat()}）：損益及現金流量為 "
+        f"{p.ytd_label}{q}。以損益或現金流量除以餘額之比率（資產報酬率、權益報酬率、週轉率、"
+        f"週轉天數、營業現金流量對流動負債比率）以年初至今數字年化（× 12 ÷ {m}），為推估；"
+        f"毛利率、利益率、利息保障倍數分子分母同期間，不需年化。/ An interim report (to "
+        f"{p.end.isoformat()}): income and cash-flow figures are year to date; ratios that set "
+        f"a flow against a balance (ROA, ROE, turnovers, days, operating cash flow to current "
+        f"liabilities) are annualised from the year-to-date figures (× 12 ÷ {m}), an "
+        "extrapolation; margins and interest coverage set flows of the same months against each "
+        "other and are not annualised."
     )
 
 
@@ -215,7 +294,7 @@ def financial_flags(
 ) -> list[Flag]:
     """Thresholds crossed in the current period, each stated with its figure and page."""
     flags = []
-    period = report.periods[0] if report.periods else "—"
+    period = _labels(report)[0] if report.periods else "—"
 
     def ratio(name: str) -> tuple[float | None, str]:
         r = report.get(name)
@@ -285,12 +364,13 @@ def financial_flags(
 def _people(x: Extraction, report: RatioReport, facility: Facility) -> Section:
     s = Section(SECTION_HEADINGS[0])
     company = x.company or "（報表未載公司名稱 / company name not found）"
-    periods = "、".join(
-        f"{p}（{m} 個月）" if m else p for p, m in zip(report.periods, x.period_months, strict=True)
-    )
+    periods = "、".join(_labels(report))
     s.paragraphs.append(
         f"借款戶 borrower：{company}。財務資料取自 {x.file}，期間 periods：{periods}。"
     )
+    interim = _interim_paragraph(x)
+    if interim:
+        s.paragraphs.append(interim)
     s.paragraphs.append(
         "本行利害關係人 related party of the bank："
         + (
@@ -309,7 +389,9 @@ def _people(x: Extraction, report: RatioReport, facility: Facility) -> Section:
             caption="財務報表來源 / where the statements are",
         )
     )
-    s.tables.append(_key_figures(x, report.periods))
+    if x.period_info:
+        s.tables.append(_periods_table(x))
+    s.tables += _key_figures(x, report.periods)
     s.bullets += [f"擷取警告 extraction warning：{w}" for w in x.warnings]
     failed = [c for c in x.checks if any(ok is False for ok in c.ok)]
     s.bullets += [f"勾稽不符 check failed：{c.description}" for c in failed]
@@ -347,12 +429,13 @@ def _payment(
     x: Extraction, report: RatioReport, facility: Facility, ds: dict[str, Any] | None
 ) -> Section:
     s = Section(SECTION_HEADINGS[2])
-    period = report.periods[0] if report.periods else "—"
+    period = _labels(report)[0] if report.periods else "—"
+    ytd = x.period_info[0].ytd_label if x.period_info else None
     ocf = _figure(x, "operating_cash_flow")
     debt = _borrowings(x)
     if ocf is not None:
         s.paragraphs.append(
-            f"營業活動淨現金流量 operating cash flow（{period}，年初至今 year to date）："
+            f"營業活動淨現金流量 operating cash flow（{ytd or f'{period}，年初至今 year to date'}）："
             f"{fmt_amount(ocf[0])} 元（第 {ocf[1]} 頁）。"
         )
     else:
@@ -370,7 +453,7 @@ def _payment(
         s.paragraphs.append(line + "。")
     cov = report.get("interest_coverage")
     s.paragraphs.append(
-        f"利息保障倍數 interest coverage（{period}）：{fmt_value(cov.values[0], 'times')} 倍"
+        f"利息保障倍數 interest coverage（{ytd or period}）：{fmt_value(cov.values[0], 'times')} 倍"
         f"（{cov.formula_zh}；第 {_pages(cov)} 頁）。"
         if cov.values
         else ""
@@ -463,7 +546,7 @@ def _protection(facility: Facility, rules: list[AppliedRule]) -> Section:
     return s
 
 
-def _change_row(r: Ratio, periods: list[str]) -> list[list[str]]:
+def _change_row(r: Ratio, periods: list[str], labels: list[str]) -> list[list[str]]:
     rows = []
     for c in r.changes:
         rel = "—" if c["relative"] is None else f"{c['relative'] * 100:,.2f}%"
@@ -473,7 +556,7 @@ def _change_row(r: Ratio, periods: list[str]) -> list[list[str]]:
                 f"{r.zh} {r.en}",
                 fmt_value(r.values[0], r.kind),
                 fmt_value(r.values[periods.index(c["against"])], r.kind),
-                c["against"],
+                labels[periods.index(c["against"])],
                 f"{c['change']:+,.{DECIMALS[r.kind]}f}",
                 unit,
                 rel,
@@ -485,7 +568,10 @@ def _change_row(r: Ratio, periods: list[str]) -> list[list[str]]:
 def _perspective(x: Extraction, report: RatioReport, flags: list[Flag], t: Thresholds) -> Section:
     s = Section(SECTION_HEADINGS[4])
     rows = [
-        row for r in report.ratios if r.group != "growth" for row in _change_row(r, report.periods)
+        row
+        for r in report.ratios
+        if r.group != "growth"
+        for row in _change_row(r, report.periods, _labels(report))
     ]
     if rows:
         s.tables.append(

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from assistant.credit.schema import BALANCE_SHEET, ITEMS
 from assistant.credit.statements import Extraction
 
 GROUPS: dict[str, str] = {
@@ -52,6 +53,12 @@ class Ratio:
     sources: dict[str, dict[str, Any]]
     annualised: bool = False
     changes: list[dict[str, Any]] = field(default_factory=list)
+    # Whether an input is an income-statement or cash-flow figure (year to date): in an
+    # interim report such a ratio is said to cover the months it covers.
+    flows: bool = False
+    # Per period, the basis in words: 「年初至今 6 個月，年化 × 12 ÷ 6 / …」; None for ratios of
+    # balances only.
+    basis: list[str | None] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -65,6 +72,8 @@ class Ratio:
             "values": self.values,
             "reasons": self.reasons,
             "annualised": self.annualised,
+            "flows": self.flows,
+            "basis": self.basis,
             "inputs": self.inputs,
             "sources": self.sources,
             "changes": self.changes,
@@ -79,6 +88,9 @@ class RatioReport:
     period_months: list[int | None]
     ratios: list[Ratio]
     notes: list[str]
+    # Column headers that say what each period is (「本期 current period 2025-06-30」).
+    period_labels: list[str] = field(default_factory=list)
+    interim: bool = False
 
     def get(self, name: str) -> Ratio:
         for r in self.ratios:
@@ -92,6 +104,8 @@ class RatioReport:
             "company": self.company,
             "periods": self.periods,
             "period_months": self.period_months,
+            "period_labels": self.period_labels,
+            "interim": self.interim,
             "ratios": [r.to_dict() for r in self.ratios],
             "notes": self.notes,
         }
@@ -469,6 +483,31 @@ def _changes(periods: list[str], values: list[float | None], kind: str) -> list[
     return out
 
 
+def _uses_flows(inputs: tuple[str, ...] | list[str]) -> bool:
+    return any(ITEMS[n].statement != BALANCE_SHEET for n in inputs if n in ITEMS)
+
+
+def basis(months: int | None, annualised: bool, flows: bool, amount: bool = False) -> str | None:
+    """The basis of a ratio's figure at a period whose flows cover ``months``, in words."""
+    if not flows:
+        return None
+    if not months:
+        return "期間月數不明 / months covered unknown"
+    if months == 12:
+        return "全年數字 / full-year figures"
+    if amount:
+        return f"年初至今 {months} 個月，未年化 / year to date, {months} months, not annualised"
+    if annualised:
+        return (
+            f"年初至今 {months} 個月，年化 × 12 ÷ {months} / year to date, {months} months, "
+            f"annualised × 12 ÷ {months}"
+        )
+    return (
+        f"年初至今 {months} 個月，分子分母同期間，毋須年化 / year to date, {months} months, "
+        "numerator and denominator cover the same months: not annualised"
+    )
+
+
 def compute(x: Extraction) -> RatioReport:
     """Every ratio of ``DEFS`` for every period of ``x``, plus year-on-year growth."""
     periods = [p.isoformat() for p in x.periods]
@@ -498,6 +537,11 @@ def compute(x: Extraction) -> RatioReport:
                 _sources(x, d.inputs),
                 d.annualised,
                 _changes(periods, values, d.kind),
+                _uses_flows(d.inputs),
+                [
+                    basis(m, d.annualised, _uses_flows(d.inputs), d.kind == "amount")
+                    for m in x.period_months
+                ],
             )
         )
     ratios += _growth(x, periods)
@@ -508,12 +552,22 @@ def compute(x: Extraction) -> RatioReport:
         "annualised (× 12 ÷ months)",
         "費用與支出取絕對值 / expenses and outflows are taken by magnitude",
     ]
-    if any(m is not None and m != 12 for m in x.period_months):
+    if x.interim:
+        m = x.period_months[0]
+        ytd = x.period_info[0].ytd_label if x.period_info else None
+        annualised = "、".join(r.zh for r in ratios if r.annualised)
         notes.append(
-            "本報告為期中報告，年化數字為推估 / an interim report: annualised figures "
-            "are an extrapolation"
+            f"本報告為期中報告：損益及現金流量比率以年初至今數字（{ytd or f'{m} 個月'}）計算；"
+            f"{annualised}已年化（× 12 ÷ {m}），為推估；毛利率、純益率、利息保障倍數等分子分母"
+            f"同期間，毋須年化 / an interim report: flow ratios use the year-to-date figures; "
+            f"ratios setting a flow against a balance (ROA, ROE, turnovers, days, cash flow to "
+            f"current liabilities) are annualised × 12 ÷ {m}, an extrapolation; margins and "
+            "interest coverage set flows of the same months against each other and are not"
         )
-    return RatioReport(x.file, x.company, periods, x.period_months, ratios, notes)
+    labels = [p.label for p in x.period_info] or periods
+    return RatioReport(
+        x.file, x.company, periods, x.period_months, ratios, notes, labels, x.interim
+    )
 
 
 def _growth(x: Extraction, periods: list[str]) -> list[Ratio]:
@@ -561,6 +615,13 @@ def _growth(x: Extraction, periods: list[str]) -> list[Ratio]:
                 reasons,
                 [name],
                 _sources(x, (name,)),
+                flows=True,
+                basis=[
+                    "年初至今對去年同期 / year to date against the same months a year before"
+                    if i == 0
+                    else None
+                    for i in range(len(periods))
+                ],
             )
         )
     return out

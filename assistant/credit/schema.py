@@ -265,6 +265,13 @@ ITEMS_LIST: tuple[ItemDef, ...] = (
             "歸屬於母公司業主權益合計",
             "歸屬於母公司業主權益總計",
             "歸屬於母公司業主之權益",
+            # 「小計」: the subtotal above 非控制權益 in some auditors' layouts.
+            "歸屬於母公司業主之權益小計",
+            "歸屬於母公司業主權益小計",
+            "母公司業主權益小計",
+            "母公司業主之權益小計",
+            "歸屬母公司業主之權益合計",
+            "歸屬母公司業主權益合計",
         ),
         ("31XX",),
     ),
@@ -304,7 +311,18 @@ ITEMS_LIST: tuple[ItemDef, ...] = (
         _IS,
         "營業收入",
         "operating revenue",
-        ("營業收入合計", "營業收入淨額", "營業收入", "營業收入總額", "收入合計", "收入淨額"),
+        # 銷貨收入淨額 last: the revenue of a company that sells goods only (4100 without a
+        # 4000 total); where other revenue lines are printed their total wins, and a partial
+        # figure would fail the gross-profit check.
+        (
+            "營業收入合計",
+            "營業收入淨額",
+            "營業收入",
+            "營業收入總額",
+            "收入合計",
+            "收入淨額",
+            "銷貨收入淨額",
+        ),
         ("4000",),
     ),
     ItemDef(
@@ -619,8 +637,17 @@ BALANCE_SHEET_TOTALS: tuple[str, ...] = (
 )
 
 _NOTE = re.compile(r"[（(][^（()）]*?附\s*註[^）)]*[）)]")
+# A note whose closing parenthesis went with the rest of a wrapped label (「（附註四及二」).
+_OPEN_NOTE = re.compile(r"[（(]附\s*註[^（()）]*$")
 _PAREN = re.compile(r"[（(][^（()）]*[）)]")
 _DASHES = re.compile(r"[—－\-–─‐‑_~～·•．]")
+
+
+def _without_parens(s: str) -> str:
+    prev = None
+    while prev != s:
+        prev, s = s, _PAREN.sub("", s)
+    return s
 
 
 def normalise_label(text: str) -> str:
@@ -632,11 +659,13 @@ def normalise_label(text: str) -> str:
     s = "".join(text.split())
     s = s.replace("臺", "台").replace("(", "（").replace(")", "）")
     s = s.replace("營運活動", "營業活動")  # 「營運活動之淨現金流入」: the same line
+    # Alternatives in parentheses (（淨損）, （流出）, （毛損）) and notes without 附註 go too,
+    # innermost first, so that a nested note (「（附註六（二十）及七）」) goes whole; then a
+    # note left open by a wrapped label (「（附註四及二」).
+    s = _without_parens(s)
     s = _NOTE.sub("", s)
-    # Alternatives in parentheses (（淨損）, （流出）, （毛損）) and notes without 附註 go too.
-    prev = None
-    while prev != s:
-        prev, s = s, _PAREN.sub("", s)
+    s = _without_parens(s)
+    s = _OPEN_NOTE.sub("", s)
     s = _DASHES.sub("", s)
     s = re.sub(r"^(?:[加減][：:]|[一二三四五六七八九十]+[、．.]|\d+[、.．])", "", s)
     return s.rstrip("：:")

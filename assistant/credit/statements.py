@@ -181,6 +181,108 @@ class StatementStatus:
         }
 
 
+# What a period column is to the report it is in, said in Chinese and English.
+ROLES: dict[str, tuple[str, str]] = {
+    "current": ("本期", "current period"),
+    "prior_year": ("上年度", "prior year"),
+    "prior_year_end": ("上年度期末", "prior year-end"),
+    "same_period_prior_year": ("上年同期", "same period of the prior year"),
+    "comparative": ("比較期", "comparative period"),
+}
+
+
+@dataclass(frozen=True)
+class Period:
+    """One period of an extraction: its balance-sheet date, what it is to the report (the
+    current period, the prior year-end, the same period a year before), and the spans its flow
+    figures cover: ``ytd`` the year to date (the figures ``LineItem.values`` holds), ``quarter``
+    the quarter alone where the income statement prints it (``LineItem.quarter_values``)."""
+
+    end: date
+    role: str
+    ytd: Column | None = None
+    quarter: Column | None = None
+
+    @property
+    def role_zh(self) -> str:
+        return ROLES[self.role][0]
+
+    @property
+    def role_en(self) -> str:
+        return ROLES[self.role][1]
+
+    @property
+    def label(self) -> str:
+        """A column header: 「本期 current period 2025-06-30」."""
+        return f"{self.role_zh} {self.role_en} {self.end.isoformat()}"
+
+    @property
+    def ytd_label(self) -> str | None:
+        """「2025-01-01～2025-06-30 年初至今 6 個月 / year to date, 6 months」; a full year
+        and a first quarter (whose year to date is the quarter) are named as such."""
+        if self.ytd is None or self.ytd.start is None:
+            return None
+        months = self.ytd.months
+        span = f"{self.ytd.start.isoformat()}～{self.ytd.end.isoformat()}"
+        if months == 12:
+            return f"{span} 全年 12 個月 / full year, 12 months"
+        if months == 3 and self.ytd.start.month == 1:
+            return f"{span} 第 1 季（即年初至今）3 個月 / Q1 (= year to date), 3 months"
+        return f"{span} 年初至今 {months} 個月 / year to date, {months} months"
+
+    @property
+    def quarter_label(self) -> str | None:
+        """「2025-04-01～2025-06-30 第 2 季 3 個月 / Q2, 3 months」."""
+        if self.quarter is None or self.quarter.start is None:
+            return None
+        q = (self.quarter.end.month - 1) // 3 + 1
+        span = f"{self.quarter.start.isoformat()}～{self.quarter.end.isoformat()}"
+        return f"{span} 第 {q} 季 {self.quarter.months} 個月 / Q{q}, {self.quarter.months} months"
+
+    def to_dict(self) -> dict[str, Any]:
+        def span(c: Column | None) -> dict[str, Any] | None:
+            if c is None or c.start is None:
+                return None
+            return {"start": c.start.isoformat(), "end": c.end.isoformat(), "months": c.months}
+
+        return {
+            "end": self.end.isoformat(),
+            "role": self.role,
+            "label": self.label,
+            "year_to_date": span(self.ytd),
+            "year_to_date_label": self.ytd_label,
+            "quarter": span(self.quarter),
+            "quarter_label": self.quarter_label,
+        }
+
+
+def _role(end: date, current: date, current_months: int | None, index: int) -> str:
+    """What the period ending on ``end`` is to a report whose current period ends on
+    ``current`` and whose flows cover ``current_months`` (None: no flow statement read)."""
+    if index == 0:
+        return "current"
+    annual = current_months == 12 or (current_months is None and current.month == 12)
+    if (end.year, end.month) == (current.year - 1, current.month):
+        return "prior_year" if annual else "same_period_prior_year"
+    if (end.year, end.month, end.day) == (current.year - 1, 12, 31):
+        return "prior_year_end"
+    return "comparative"
+
+
+def describe_periods(
+    periods: list[date], flow_columns: list[Column], months: list[int | None]
+) -> list[Period]:
+    """The ``Period`` of each period end, ``flow_columns`` being the income statement's (or,
+    without one, the cash flow statement's) columns."""
+    main, quarter = _align(flow_columns, periods, flows=True)
+    out = []
+    for i, end in enumerate(periods):
+        ytd = flow_columns[main[i]] if main[i] is not None else None  # type: ignore[index]
+        q = flow_columns[quarter[i]] if quarter[i] is not None else None  # type: ignore[index]
+        out.append(Period(end, _role(end, periods[0], months[0] if months else None, i), ytd, q))
+    return out
+
+
 @dataclass
 class Extraction:
     file: str
@@ -195,6 +297,13 @@ class Extraction:
     page_count: int = 0
     seconds: float = 0.0
     status: dict[str, StatementStatus] = field(default_factory=dict)
+    # One per period: what it is and the spans its flow figures cover (see ``Period``).
+    period_info: list[Period] = field(default_factory=list)
+
+    @property
+    def interim(self) -> bool:
+        """A quarterly or half-year report: the current flows cover fewer than 12 months."""
+        return bool(self.period_months) and self.period_months[0] not in (None, 12)
 
     @property
     def missing(self) -> list[str]:
@@ -215,6 +324,7 @@ class Extraction:
             "company": self.company,
             "periods": [p.isoformat() for p in self.periods],
             "period_months": self.period_months,
+            "period_labels": [p.to_dict() for p in self.period_info],
             "values_note": (
                 "金額為新台幣元（已乘上單位），每股盈餘為每股新台幣元；損益及現金流量為截至該日之"
                 "年初至今累計數 / amounts in NT$ with the unit applied, EPS in NT$ per share; "
@@ -620,17 +730,83 @@ class _Row:
     tokens: list[str]
     page: int  # 1-based
     heading: str  # the nearest line above without figures, normalised
+    # A subtotal printed without label or code (some auditors' layouts leave 流動資產合計,
+    # 流動負債合計, 保留盈餘合計 blank beside the figures), named after the section heading
+    # it closes because it equals the sum of that section's rows.
+    inferred: bool = False
 
 
-def _rows(pages: list[tuple[int, list[str]]]) -> list[_Row]:
+# What an inferred subtotal's label says besides its name, so the analyst sees it was not
+# printed.
+INFERRED_NOTE = "（表上未印標題，依其上各列加總認定 / printed without a label; named by the sum of the rows above）"
+
+
+@dataclass
+class _Section:
+    """A section of a statement opened by a heading ending in a colon (「流動資產：」), and the
+    amounts of the rows under it so far, in printed units."""
+
+    heading: str
+    members: list[list[Decimal]] = field(default_factory=list)
+    # The subtotal found so far. A later unlabelled line that sums the section again (the
+    # subtotal plus rows after it: 工程收入淨額, then 銷貨收入, then 營業收入合計) replaces it:
+    # the section's own total is the last.
+    subtotal: _Row | None = None
+
+
+def _section_heading(label: str) -> str | None:
+    """「流動資產：」→「流動資產」; 「歸屬於母公司業主之權益(附註六(十七))：」→ its name
+    without the note; None for a line that opens no section."""
+    text = label.strip()
+    if not text.endswith(("：", ":")):
+        return None
+    # Notes nest (「(附註六(二十一))」): innermost parentheses first, until none are left.
+    prev = None
+    while prev != text:
+        prev, text = text, re.sub(r"[（(][^（()）]*[)）]", "", text)
+    name = normalise_label(text)
+    return name or None
+
+
+def _closes(sections: list[_Section], amounts: list[Decimal]) -> int | None:
+    """How many of the innermost sections an unlabelled line of figures is the subtotal of:
+    the sum of their rows, column by column, within half a printed unit per row."""
+    for k in range(1, len(sections) + 1):
+        members = [m for sec in sections[-k:] for m in sec.members]
+        if not members or not any(amounts):
+            continue
+        tolerance = Decimal(len(members))
+        sums = [sum((m[i] for m in members), Decimal(0)) for i in range(len(amounts))]
+        if all(abs(t - a) <= tolerance for t, a in zip(sums, amounts, strict=True)):
+            return k
+    return None
+
+
+def _amounts_of(row: _Row | None, columns: int | None) -> list[Decimal]:
+    placed = _amounts(row.tokens, columns) if row is not None and columns else None
+    return [_parse_number(t) for t in placed or []]
+
+
+def _rows(pages: list[tuple[int, list[str]]], columns: int | None = None) -> list[_Row]:
     """The rows of figures, each with its label. A label that wraps puts its first lines
     above the figures (「透過損益按公允價值衡量之金融資產－流動」 / 「(附註六(二))」 /
     「2,973,951 1 …」): label lines without figures are kept and joined to the next row, with
-    the account code printed on the first of them."""
+    the account code printed on the first of them.
+
+    With the number of ``columns`` known, a line of figures without label or code that equals
+    the sum of the rows of the section above it is that section's subtotal (see ``_Row``)."""
     rows: list[_Row] = []
     pending: list[str] = []
     pending_code: str | None = None
     heading = ""
+    sections: list[_Section] = []
+
+    def amounts(tokens: list[str]) -> list[Decimal] | None:
+        if columns is None:
+            return None
+        placed = _amounts(tokens, columns)
+        return [_parse_number(t) for t in placed] if placed is not None else None
+
     for index, lines in pages:
         for line in _panels(lines):
             text = line.strip()
@@ -651,12 +827,35 @@ def _rows(pages: list[tuple[int, list[str]]]) -> list[_Row]:
                 if label:
                     pending = [*pending[-3:], label]
                     heading = normalise_label(label)
+                    opened = _section_heading(label)
+                    if opened is not None:
+                        # A section whose subtotal was found is over: its sibling starts.
+                        if sections and sections[-1].subtotal is not None:
+                            done = sections.pop()
+                            if sections:
+                                sections[-1].members.append(_amounts_of(done.subtotal, columns))
+                        sections.append(_Section(opened))
                 if code is not None:
                     pending_code = code
                 continue
             parts = [*pending, label] if label else pending
+            values = amounts(tokens)
             if parts:
                 rows.append(_Row(parts, code or pending_code, tokens, index + 1, heading))
+                if values is not None and sections:
+                    sections[-1].members.append(values)
+            elif code is None and values is not None:
+                k = _closes(sections, values)
+                if k is not None:
+                    section = sections[-k]
+                    del sections[len(sections) - k + 1 :]
+                    if section.subtotal is not None:
+                        rows.remove(section.subtotal)
+                    row = _Row(
+                        [f"{section.heading}合計"], None, tokens, index + 1, heading, inferred=True
+                    )
+                    rows.append(row)
+                    section.subtotal, section.members = row, [values]
             pending, pending_code = [], None
     return rows
 
@@ -722,7 +921,7 @@ def _parse(found: _Found) -> _Parsed:
             f"{where}：找不到金額單位（仟元／元）/ cannot find the unit (仟元, 元) of the "
             f"{found.kind} on page {page}"
         )
-    rows = _rows(found.pages)
+    rows = _rows(found.pages, len(columns))
     by_label: dict[str, list[tuple[_Row, str]]] = {}
     by_code: dict[str, list[_Row]] = {}
     for row in rows:
@@ -730,6 +929,11 @@ def _parse(found: _Found) -> _Parsed:
         # 現金及約當現金 in reports without codes) must not hide the row's own label.
         for i in range(len(row.parts)):
             printed = "".join(p.strip() for p in row.parts[i:])
+            if row.inferred:
+                by_label.setdefault(normalise_label(printed), []).append(
+                    (row, printed + INFERRED_NOTE)
+                )
+                continue
             by_label.setdefault(normalise_label(printed), []).append((row, printed))
         if row.code:
             by_code.setdefault(row.code, []).append(row)
@@ -876,6 +1080,10 @@ def extract(path: Path | str) -> Extraction:
             row, printed = hit
             items[d.name] = _item(d, kind, row, printed, p, periods)
             break
+    if "retained_earnings" not in items and BALANCE_SHEET in parsed:
+        summed = _retained_earnings(parsed[BALANCE_SHEET], periods)
+        if summed is not None:
+            items["retained_earnings"] = summed
 
     warnings: list[str] = []
     for kind, p in parsed.items():
@@ -935,6 +1143,10 @@ def extract(path: Path | str) -> Extraction:
         page_count=pdf.page_count,
         status=status,
     )
+    flow_kind = next((k for k in (INCOME_STATEMENT, CASH_FLOW) if k in result.statements), None)
+    result.period_info = describe_periods(
+        periods, result.statements[flow_kind].columns if flow_kind else [], flow_months
+    )
     result.checks = _checks(result)
     for c in result.checks:
         if c.failed:
@@ -969,7 +1181,48 @@ def _item(
     )
 
 
+# The parts of 3300 保留盈餘 in the TIFRS chart of accounts: 3310 法定盈餘公積, 3320 特別盈餘
+# 公積, 3350 未分配盈餘 (待彌補虧損). Many reports print them under a「保留盈餘」heading with no
+# total line.
+_RETAINED_PART = re.compile(r"^33[1-9]\d$")
+
+
+def _retained_earnings(p: _Parsed, periods: list[date]) -> LineItem | None:
+    """保留盈餘 as the sum of its printed parts when the report prints no total: every row
+    coded 331x–339x, each placed in the columns (one that is not leaves the sum out)."""
+    parts = [r for r in p.rows if r.code and _RETAINED_PART.match(r.code)]
+    if not parts or any(_amounts(r.tokens, len(p.columns)) is None for r in parts):
+        return None
+    if len({r.code for r in parts}) != len(parts):
+        return None  # a code printed twice: not one set of parts
+    n = len(p.columns)
+    sums = [
+        sum((_parse_number((_amounts(r.tokens, n) or [])[i]) for r in parts), Decimal(0))
+        for i in range(n)
+    ]
+    tokens = [f"({-v})" if v < 0 else str(v) for v in sums]
+    codes = "、".join(r.code or "" for r in parts)
+    label = (
+        f"保留盈餘（表上未印合計，由 {codes} 加總 / not printed as a total; the sum of {codes}）"
+    )
+    row = _Row([label], "3300", tokens, parts[0].page, parts[0].heading)
+    return _item(ITEMS["retained_earnings"], BALANCE_SHEET, row, label, p, periods)
+
+
+# A company's name as a statement's heading prints it: no figures, ending in 公司 (or in
+# 及子公司 for a consolidated report).
+_COMPANY_NAME = re.compile(r"^[^\d\s:：()（）$]{2,40}公司(?:及(?:其)?(?:各)?子公司)?$")
+
+
 def _company(found: dict[str, _Found]) -> str | None:
+    """The company named on the statements' first pages. A line that is a name alone is
+    looked for anywhere on the page (some text layers give the heading after the table, where
+    the top lines are rows such as 「對子公司之收購」); then the old rule, a line near the top."""
+    for f in found.values():
+        for line in f.pages[0][1]:
+            s = _squash(line)
+            if _COMPANY_NAME.match(s) and not any(t in s for ts in TITLES.values() for t in ts):
+                return s
     for f in found.values():
         for line in f.pages[0][1][:8]:
             s = _squash(line)

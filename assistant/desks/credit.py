@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from assistant.credit.crosscheck import CrossCheck, cross_check
 from assistant.credit.ratios import RatioReport, compute
 from assistant.credit.rules import Facility
 from assistant.credit.scoring import (
@@ -77,6 +78,32 @@ class CreditDesk(Desk):
         args = {"file": extraction.file}
         self.allow(user, "credit.read", args, conversation_id=conversation_id)
         return compute(extraction)
+
+    def cross_check(
+        self,
+        user: UserContext | None,
+        extractions: list[Extraction],
+        *,
+        conversation_id: str | None = None,
+    ) -> CrossCheck:
+        """The reports loaded together, compared: the same date's figure must agree across two
+        reports of one company (a quarter's comparative column against the annual report's
+        current column). Disagreeing figures are flagged in the extractions themselves, so a
+        memo or ratios computed from them afterwards refuse them and name both reports.
+
+        The loaded reports live with the caller for the one request (the CLI's files given
+        together, the memo's ``--compare`` files): nothing is kept between requests."""
+        args = {"files": [x.file for x in extractions]}
+        u = self.allow(user, "credit.read", args, conversation_id=conversation_id)
+        result = cross_check(extractions)
+        self.record(
+            u,
+            "credit.cross_check",
+            args,
+            f"{result.compared} compared, {len(result.disagreements)} disagree",
+            conversation_id=conversation_id,
+        )
+        return result
 
     def pd_model_ready(self) -> bool:
         """Whether a PD model has been trained (says nothing of any borrower)."""
