@@ -60,6 +60,16 @@ def import_amlsim_cmd(app: AppContext, user: UserContext, folder: Path, as_json:
 
 
 @needs_user
+@fraud.command("import-amlgentex")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def import_amlgentex_cmd(app: AppContext, user: UserContext, path: Path, as_json: bool) -> None:
+    """PATH: an AMLGentex run folder or its tx_log (.csv or .parquet); cash and pattern ids kept."""
+    _report(app.container.fraud_desk.import_amlgentex(user, path).as_dict(), as_json)
+
+
+@needs_user
 @fraud.command("import-csv")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
@@ -68,7 +78,8 @@ def import_amlsim_cmd(app: AppContext, user: UserContext, folder: Path, as_json:
     multiple=True,
     required=True,
     help="field=column, e.g. --map ts=交易時間 --map from_account=轉出帳號 (ts, from_account, "
-    "to_account, amount required; id, currency, channel, from_bank, to_bank, memo optional).",
+    "to_account, amount required; id, currency, channel, from_bank, to_bank, memo, kind, "
+    "place optional; kind: transfer / cash_in (存款) / cash_out (提款)).",
 )
 @click.option("--date-format", help="strptime format of the time column (default: ISO).")
 @click.option("--json", "as_json", is_flag=True)

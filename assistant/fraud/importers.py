@@ -345,9 +345,7 @@ def import_csv(
             continue
         kind = KIND_WORDS.get((get.get("kind") or "transfer").lower())
         if kind is None:
-            report.bad(
-                n, f"交易種類不明 / unknown kind {get['kind']!r} (use {', '.join(KINDS)})"
-            )
+            report.bad(n, f"交易種類不明 / unknown kind {get['kind']!r} (use {', '.join(KINDS)})")
             continue
         try:
             frm, to = _endpoints(kind, get["from_account"], get["to_account"])
@@ -460,9 +458,7 @@ def _parquet_rows(path: Path) -> list[tuple[int, list[str]]]:
     return [(i + 2, v) for i, v in enumerate(values)]
 
 
-def import_amlgentex(
-    ledger: Ledger, path: Path, *, base: date = date(2024, 1, 1)
-) -> ImportReport:
+def import_amlgentex(ledger: Ledger, path: Path, *, base: date = date(2024, 1, 1)) -> ImportReport:
     """An AMLGentex transaction log (see the module docstring for the format and mapping)."""
     path = Path(path)
     if not path.exists():

@@ -31,9 +31,14 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import StratifiedKFold
 
 from assistant.errors import AssistantError
-from assistant.fraud.features import DEGREE_FEATURES, FEATURE_NAMES, FEATURE_TEXT
+from assistant.fraud.features import (
+    DEGREE_AMOUNT_FEATURES,
+    DEGREE_FEATURES,
+    FEATURE_NAMES,
+    FEATURE_TEXT,
+)
 
-MODEL_VERSION = "mule-hgb-sigmoid/1"
+MODEL_VERSION = "mule-hgb-sigmoid/2"  # 2: cash features, graph features without cash hubs
 FILE_KIND = "twfin-mule-scorer"
 
 
@@ -211,11 +216,19 @@ def cross_validated_scores(
     return oof
 
 
-def degree_only(names: Sequence[str], X: np.ndarray) -> tuple[list[str], np.ndarray]:
+def degree_only(
+    names: Sequence[str], X: np.ndarray, keep: Sequence[str] = DEGREE_FEATURES
+) -> tuple[list[str], np.ndarray]:
     """The baseline's columns: the in/out degree features only (transfer counts and distinct
-    counterparties), to fit with the same model."""
-    cols = [i for i, n in enumerate(names) if n in DEGREE_FEATURES]
+    counterparties), or the columns ``keep`` names, to fit with the same model."""
+    cols = [i for i, n in enumerate(names) if n in keep]
     return [names[i] for i in cols], np.asarray(X)[:, cols]
+
+
+def degree_amount(names: Sequence[str], X: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """The degree-and-amount baseline's columns (``features.DEGREE_AMOUNT_FEATURES``: counts,
+    counterparties, sums and medians, cash included)."""
+    return degree_only(names, X, DEGREE_AMOUNT_FEATURES)
 
 
 def baseline_cross_validated_scores(

@@ -17,8 +17,9 @@ from typing import Any
 
 from assistant.errors import AssistantError
 from assistant.fraud.generator import generate
-from assistant.fraud.importers import ImportReport, import_amlsim, import_csv
+from assistant.fraud.importers import ImportReport, import_amlgentex, import_amlsim, import_csv
 from assistant.fraud.ledger import Ledger, normalize_account
+from assistant.fraud.records import is_reserved
 from assistant.fraud.trace import TraceResult, TransferIndex
 
 TAIPEI_OFFSET = timedelta(hours=8)
@@ -35,10 +36,17 @@ class _Built:
 
 class FraudService:
     def __init__(
-        self, ledger: Ledger, model_path: Path | None = None, stale_s: float = 30.0
+        self,
+        ledger: Ledger,
+        model_path: Path | None = None,
+        stale_s: float = 30.0,
+        cash_rules: Any = None,
     ) -> None:
+        """``cash_rules``: a ``features.CashRules`` (the reporting threshold the structuring
+        features measure against, from the settings); None leaves those features empty."""
         self.ledger = ledger
         self.model_path = model_path
+        self.cash_rules = cash_rules
         self._stale_s = stale_s
         self._built: _Built | None = None
         self._lock = threading.Lock()
@@ -50,6 +58,11 @@ class FraudService:
 
     def import_amlsim(self, folder: Path) -> ImportReport:
         report = import_amlsim(self.ledger, folder)
+        self._built = None
+        return report
+
+    def import_amlgentex(self, path: Path) -> ImportReport:
+        report = import_amlgentex(self.ledger, path)
         self._built = None
         return report
 
@@ -177,7 +190,7 @@ class FraudService:
             return index, cached[1], cached[2]
         assert self._built is not None
         arrays = self._built.arrays  # read once for the index; reading the ledger takes seconds
-        names, X = account_features(arrays, account_meta(self.ledger))
+        names, X = account_features(arrays, account_meta(self.ledger), rules=self.cash_rules)
         self._positions = arrays.index  # account id → row of X
         self._features = (id(index), names, (list(arrays.account_ids), X))
         return index, names, (list(arrays.account_ids), X)
@@ -264,6 +277,8 @@ class FraudService:
         scorer = self._loaded()
         _, _, (ids, X) = self._feature_matrix()
         p = scorer.score(X)
+        # the banks' CASH accounts and OUTSIDE are endpoints, not customers to rank
+        p[[i for i, a in enumerate(ids) if is_reserved(a)]] = -1.0
         order = p.argsort()[::-1][:n]
         return [{"account": ids[i], "score": round(float(p[i]), 4)} for i in order]
 
