@@ -645,9 +645,12 @@ class TransferIndex:
             prev_attr = out[-1]
             if rule == "proportional":
                 # Hop k+1 was expanded from exactly the accounts hop k led to.
+                # (a transfer into a reserved endpoint ended there: it is not expanded)
                 accts, group = groups[k]
-                inflow = np.searchsorted(accts, far[prev])
-                a = np.bincount(inflow, weights=prev_attr, minlength=len(accts))
+                led = far[prev]
+                go_on = self.terminal[led] == 0
+                inflow = np.searchsorted(accts, led[go_on])
+                a = np.bincount(inflow, weights=prev_attr[go_on], minlength=len(accts))
                 amt = self.amount[cur]
                 flow = np.bincount(group, weights=amt, minlength=len(accts))
                 share = np.divide(a, flow, out=np.zeros_like(a), where=flow > 0)
