@@ -5,6 +5,8 @@ and AMLGentex runs.
 Each ledger is loaded into a temporary SQLite ledger through the product's own importer (or
 generator), its features computed with ``account_features`` (no label enters them), and only
 customer accounts are scored (a bank's CASH account and OUTSIDE are endpoints, not customers).
+The scorer reads the features as within-ledger percentiles (``within_ledger_ranks``, as the
+fraud service does); the baselines read the raw counts and amounts.
 
 Per ledger (``evaluate_ledger``):
 
@@ -47,7 +49,12 @@ from sklearn.model_selection import StratifiedKFold
 from sqlalchemy import select
 
 from assistant.errors import AssistantError
-from assistant.fraud.features import CashRules, account_features, account_meta
+from assistant.fraud.features import (
+    CashRules,
+    account_features,
+    account_meta,
+    within_ledger_ranks,
+)
 from assistant.fraud.generator import generate
 from assistant.fraud.importers import import_amlgentex, import_amlsim
 from assistant.fraud.ledger import Ledger, LedgerArrays
@@ -187,7 +194,8 @@ class Loaded:
     generator: str
     arrays: LedgerArrays
     names: list[str]
-    X: np.ndarray
+    X: np.ndarray  # the scorer's input: within-ledger percentiles of the features
+    raw: np.ndarray  # the features themselves (the baselines' input)
     y: np.ndarray
     group: np.ndarray  # per customer row: pattern group number, -1 none
     typologies: list[str]  # per group number
@@ -222,7 +230,8 @@ def _load(
         generator=generator,
         arrays=arrays,
         names=names,
-        X=X[keep],
+        X=within_ledger_ranks(X[keep]),
+        raw=X[keep],
         y=y_all[keep],
         group=group_all[keep],
         typologies=typologies,
@@ -277,7 +286,7 @@ def _measure(y: np.ndarray, s: np.ndarray) -> dict[str, float]:
 
 def evaluate_ledger(data: Loaded, *, folds: int = 5, seed: int = 0) -> dict[str, Any]:
     """The per-ledger figures (see the module docstring)."""
-    y, X, names = data.y, data.X, data.names
+    y, X, raw, names = data.y, data.X, data.raw, data.names
     n_fraud = int(y.sum())
     if n_fraud < folds or len(y) - n_fraud < folds:
         raise AssistantError(
@@ -285,8 +294,8 @@ def evaluate_ledger(data: Loaded, *, folds: int = 5, seed: int = 0) -> dict[str,
         )
     t0 = time.perf_counter()
     oof = cross_validated_scores(names, X, y, folds=folds, seed=seed)
-    base = baseline_cross_validated_scores(names, X, y, folds=folds, seed=seed)
-    dn, dx = degree_amount(names, X)
+    base = baseline_cross_validated_scores(names, raw, y, folds=folds, seed=seed)
+    dn, dx = degree_amount(names, raw)
     da = cross_validated_scores(dn, dx, y, folds=folds, seed=seed)
     t_score = time.perf_counter()
     group_all = np.full(len(data.arrays.account_ids), -1, dtype=np.int64)
@@ -355,8 +364,8 @@ def _both(train: list[Loaded], test: Loaded, seed: int) -> dict[str, float]:
     X = np.vstack([d.X for d in train])
     y = np.concatenate([d.y for d in train])
     s = _fit_score(names, X, y, test.X, seed)
-    dn, dx = degree_amount(names, X)
-    _, dxt = degree_amount(names, test.X)
+    dn, dx = degree_amount(names, np.vstack([d.raw for d in train]))
+    _, dxt = degree_amount(names, test.raw)
     b = _fit_score(dn, dx, y, dxt, seed)
     m, mb = _measure(test.y, s), _measure(test.y, b)
     return {
@@ -403,7 +412,7 @@ def _pooled(ledgers: list[Loaded], folds: int, seed: int) -> dict[str, Any]:
     y = np.concatenate([d.y for d in ledgers])
     which = np.concatenate([np.full(len(d.y), i) for i, d in enumerate(ledgers)])
     strata = which * 2 + y
-    dn, dx = degree_amount(names, X)
+    dn, dx = degree_amount(names, np.vstack([d.raw for d in ledgers]))
     oof, da = np.full(len(y), np.nan), np.full(len(y), np.nan)
     skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for tr, te in skf.split(X, strata):

@@ -97,8 +97,14 @@ class MuleScorer:
         self.medians = med
         # a column with no value at all in training (e.g. no opening dates known) is held at 0:
         # the model then ignores it, and scoring treats it the same way
-        self.empty = ~np.isfinite(med)
-        self.model = CalibratedClassifierCV(self._estimator(), method=self.calibration, cv=cv)
+        # so is a column with one value or none (scikit-learn's binning cannot cut a column of
+        # one distinct value that also has missing ones): it carries nothing to split on
+        distinct = np.array([np.unique(X[np.isfinite(X[:, j]), j]).size for j in range(X.shape[1])])
+        self.empty = ~np.isfinite(med) | (distinct < 2)
+        # shuffled inner folds: rows often come sorted (by ledger, by label, by time), and a
+        # fold holding none of a ledger's rows would see its columns empty
+        folds = StratifiedKFold(n_splits=cv, shuffle=True, random_state=self.seed)
+        self.model = CalibratedClassifierCV(self._estimator(), method=self.calibration, cv=folds)
         self.model.fit(self._fill(X), y)
         return self
 
