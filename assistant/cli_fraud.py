@@ -60,6 +60,16 @@ def import_amlsim_cmd(app: AppContext, user: UserContext, folder: Path, as_json:
 
 
 @needs_user
+@fraud.command("import-amlgentex")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def import_amlgentex_cmd(app: AppContext, user: UserContext, path: Path, as_json: bool) -> None:
+    """PATH: an AMLGentex run folder or its tx_log (.csv or .parquet); cash and pattern ids kept."""
+    _report(app.container.fraud_desk.import_amlgentex(user, path).as_dict(), as_json)
+
+
+@needs_user
 @fraud.command("import-csv")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
@@ -68,7 +78,8 @@ def import_amlsim_cmd(app: AppContext, user: UserContext, folder: Path, as_json:
     multiple=True,
     required=True,
     help="field=column, e.g. --map ts=交易時間 --map from_account=轉出帳號 (ts, from_account, "
-    "to_account, amount required; id, currency, channel, from_bank, to_bank, memo optional).",
+    "to_account, amount required; id, currency, channel, from_bank, to_bank, memo, kind, "
+    "place optional; kind: transfer / cash_in (存款) / cash_out (提款)).",
 )
 @click.option("--date-format", help="strptime format of the time column (default: ISO).")
 @click.option("--json", "as_json", is_flag=True)
@@ -365,22 +376,74 @@ def reject_cmd(
 @click.command("fraud")
 @click.option(
     "--amlsim",
-    "folder",
-    required=True,
+    "amlsim",
+    multiple=True,
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="An AMLSim output folder (nodes.csv, transactions.csv).",
+    help="An AMLSim output folder (nodes.csv, transactions.csv); repeatable.",
+)
+@click.option(
+    "--amlgentex",
+    "amlgentex",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="An AMLGentex run folder or tx_log (make amlgentex writes them); repeatable.",
+)
+@click.option(
+    "--product",
+    "product",
+    multiple=True,
+    type=int,
+    help="A seed of the product's own synthetic ledger (20,000 accounts); repeatable.",
 )
 @click.option("--folds", default=5, show_default=True)
+@click.option("--seed", default=0, show_default=True, help="Seed of the folds and the models.")
 @click.option("--json", "as_json", is_flag=True)
-def eval_fraud(folder: Path, folds: int, as_json: bool) -> None:
-    """Mule scoring by cross-validation (ROC AUC, precision at k, degree-only baseline) and how
-    much of each fraud account's group a 2-hop trace reaches."""
-    from evals.fraud import evaluate_amlsim
+@pass_app
+def eval_fraud(
+    app: AppContext,
+    amlsim: tuple[Path, ...],
+    amlgentex: tuple[Path, ...],
+    product: tuple[int, ...],
+    folds: int,
+    seed: int,
+    as_json: bool,
+) -> None:
+    """Mule scoring per ledger by cross-validation (ROC AUC, precision at k, degree-only and
+    degree-and-amount baselines, per typology), across ledgers (trained on one, tested on
+    another; held out; pooled), and how much of each planted pattern a 2-hop trace reaches."""
+    from assistant.fraud.features import CashRules
+    from evals.fraud import evaluate_generators, load_amlgentex, load_amlsim, load_product
 
-    report = evaluate_amlsim(folder, folds=folds)
+    if not (amlsim or amlgentex or product):
+        raise AssistantError(
+            "請至少指定一個帳務資料：--amlsim、--amlgentex 或 --product / give at least one "
+            "ledger: --amlsim, --amlgentex or --product"
+        )
+    fs = app.settings.fraud
+    rules = CashRules(fs.report_threshold, fs.structuring_band)
+    ledgers = [load_product(s, rules) for s in product]
+    ledgers += [load_amlsim(f, rules) for f in amlsim]
+    ledgers += [load_amlgentex(f, rules) for f in amlgentex]
+    report = evaluate_generators(ledgers, folds=folds, seed=seed)
     if as_json:
         emit_json(report)
         return
-    for key in ("n_accounts", "n_fraud", "auc", "precision_at_k", "baseline_auc", "trace_recall"):
-        value = report[key]
-        click.echo(f"{key:16} {value:.3f}" if isinstance(value, float) else f"{key:16} {value}")
+    click.echo(
+        f"{'ledger':24} {'accounts':>8} {'fraud':>6} {'AUC':>6} {'P@k':>6} "
+        f"{'deg+amt':>7} {'P@k':>6} {'trace':>6}"
+    )
+    for r in report["ledgers"]:
+        click.echo(
+            f"{r['ledger']:24} {r['n_accounts']:>8} {r['n_fraud']:>6} {r['auc']:>6.3f} "
+            f"{r['precision_at_k']:>6.3f} {r['degree_amount_auc']:>7.3f} "
+            f"{r['degree_amount_precision_at_k']:>6.3f} {r['trace_recall']:>6.3f}"
+        )
+    for r in report["cross"] + report["held_out"]:
+        train = r.get("train", "(all others)")
+        click.echo(
+            f"{train} → {r['test']}: AUC {r['auc']:.3f} (degree+amount "
+            f"{r['degree_amount_auc']:.3f})"
+        )
+    if report["pooled"]:
+        p = report["pooled"]
+        click.echo(f"pooled: AUC {p['auc']:.3f} (degree+amount {p['degree_amount_auc']:.3f})")

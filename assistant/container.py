@@ -21,6 +21,7 @@ from assistant.checkpoints import make_checkpointer
 from assistant.conversations import ConversationStore
 from assistant.credit.service import CreditService
 from assistant.fraud.actions import ActionStore
+from assistant.fraud.features import CashRules
 from assistant.fraud.ledger import Ledger
 from assistant.fraud.service import FraudService
 from assistant.fx.rates import RateStore
@@ -211,8 +212,14 @@ class Container:
 
     @cached_property
     def fraud(self) -> FraudService:
+        rules = CashRules(
+            report_threshold=self.settings.fraud.report_threshold,
+            structuring_band=self.settings.fraud.structuring_band,
+        )
         return FraudService(
-            Ledger(self.engine), model_path=self.settings.data_dir / "fraud" / "mule_scorer.joblib"
+            Ledger(self.engine),
+            model_path=self.settings.data_dir / "fraud" / "mule_scorer.joblib",
+            cash_rules=rules,
         )
 
     @cached_property

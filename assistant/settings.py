@@ -280,6 +280,27 @@ class CreditSettings(BaseModel):
     )
 
 
+class FraudSettings(BaseModel):
+    report_threshold: float = Field(
+        500_000.0,
+        gt=0,
+        description=(
+            "Amount (NT$) at which a cash transaction must be reported (大額通貨交易申報, "
+            "NT$500,000 under the Money Laundering Control Act's rules); the structuring "
+            "features count amounts just under it."
+        ),
+    )
+    structuring_band: float = Field(
+        0.1,
+        gt=0,
+        lt=1,
+        description=(
+            "How far under the reporting threshold counts as 'just under' it, as a share of "
+            "the threshold (0.1: NT$450,000 up to NT$500,000)."
+        ),
+    )
+
+
 class UISettings(BaseModel):
     host: str = Field("127.0.0.1", description="Address `assistant serve` listens on.")
     port: int = Field(7860, ge=1, le=65535, description="Port `assistant serve` listens on.")
@@ -330,6 +351,7 @@ class Settings(BaseSettings):
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     agents: AgentSettings = Field(default_factory=AgentSettings)
     credit: CreditSettings = Field(default_factory=CreditSettings)
+    fraud: FraudSettings = Field(default_factory=FraudSettings)
     ui: UISettings = Field(default_factory=UISettings)
     model_path: Path | None = Field(
         None,

@@ -59,6 +59,8 @@ def _old_release(engine: Engine) -> None:
         for name in audit_schema.CHAIN_COLUMNS:
             conn.exec_driver_sql(f"ALTER TABLE audit_record DROP COLUMN {name}")
         conn.exec_driver_sql("ALTER TABLE fraud_transfer DROP COLUMN memo")
+        for name in ("kind", "place"):  # cash as ledger rows came with revision 0003
+            conn.exec_driver_sql(f"ALTER TABLE fraud_transfer DROP COLUMN {name}")
         if engine.dialect.name == "postgresql":
             for name in ("size", "mtime_ns"):
                 conn.exec_driver_sql(
@@ -205,9 +207,11 @@ def test_an_old_release_database_is_refused_then_upgraded_with_its_rows(tmp_path
         assert schema.status(engine).state == "current"
         assert schema.describe(schema.differences(engine)) == []
         cols = {c["name"] for c in inspect(engine).get_columns("fraud_transfer")}
-        assert "memo" in cols
+        assert {"memo", "kind", "place"} <= cols
         with engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM fraud_transfer")).scalar_one() == 1
+            # a row from before cash rows is a transfer
+            assert conn.execute(text("SELECT kind FROM fraud_transfer")).scalar_one() == "transfer"
             assert conn.execute(text("SELECT sha256 FROM model_fingerprint")).scalar_one() == "ab"
         with engine.begin() as conn:  # BIGINT now (on PostgreSQL it was 32-bit)
             conn.execute(

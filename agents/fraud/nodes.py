@@ -283,6 +283,22 @@ def _compose(state: FraudState, english: bool) -> str:
                 if english
                 else f"  第 {hop} 層：{len(at)} 個帳戶；金額最多：{names}"
             )
+        for c in tr.get("cash", []):
+            out = c["kind"] == "cash_out"
+            lines.append(
+                (
+                    f"  💵 cash {'withdrawn' if out else 'deposited'} at {c['account']}: "
+                    f"{c['count']} times, {c['amount']:,.0f} (hop {', '.join(map(str, c['hops']))})"
+                    f" — {'the money left' if out else 'the money came into'} the banking system "
+                    "here; the trace ends"
+                )
+                if english
+                else (
+                    f"  💵 於 {c['account']} 現金{'提領' if out else '存入'} {c['count']} 筆、"
+                    f"{c['amount']:,.0f} 元（第 {'、'.join(map(str, c['hops']))} 層）："
+                    f"{'款項在此離開銀行體系' if out else '款項以現金進入銀行體系'}，金流追查至此為止"
+                )
+            )
         for cut in tr.get("truncated", [])[:3]:
             lines.append(
                 f"  ⚠ truncated at {cut['account']} hop {cut['hop']}: kept {cut['kept']}, "

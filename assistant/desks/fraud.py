@@ -144,6 +144,13 @@ class FraudDesk(Desk):
         self.record(u, "fraud.import", args, _imported(report))
         return report
 
+    def import_amlgentex(self, user: UserContext | None, path: Path) -> ImportReport:
+        args = {"path": str(path)}
+        u = self.allow(user, "fraud.ledger", args)
+        report = self._fraud.import_amlgentex(path)
+        self.record(u, "fraud.import", args, _imported(report))
+        return report
+
     def import_csv(
         self, user: UserContext | None, path: Path, mapping: dict[str, str], **kwargs: Any
     ) -> ImportReport:

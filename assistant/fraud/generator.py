@@ -407,8 +407,11 @@ def generate(
     tids = np.array([f"T{i:010d}" for i in range(len(ts))], dtype=object)
     for p in patterns:
         p.paths = [[int(rank[i]) for i in path] for path in p.paths]
+    # a row into a bank's cash account is an ATM withdrawal: cash leaving the banking system
+    kind = np.where(dst >= n_accounts, "cash_out", "transfer").astype(object)
     transfers = TransferArrays(
         id=tids,
+        kind=kind,
         ts=ts,
         from_account=all_ids[src],
         to_account=all_ids[dst],

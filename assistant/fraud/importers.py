@@ -1,4 +1,4 @@
-"""Importers into the ledger: IBM AMLSim output and a generic transfer CSV.
+"""Importers into the ledger: IBM AMLSim output, AMLGentex output and a generic transfer CSV.
 
 Nothing is guessed: a row that does not fit is reported with its line number and reason and
 left out; a file or folder not in the expected shape at all is refused before anything is
@@ -11,7 +11,24 @@ over 09:00–21:00 in file order (the k-th of n at 09:00 + k × 12 h / n), then 
 Node ``n`` becomes account ``AML{n:08d}`` in bank ``AMLSIM_BANKS[n % 5]``; transfer on data
 line ``L`` (the header is line 1) gets id ``AMLT{L:07d}``; a transfer between banks has channel
 跨行, within one bank 網銀. Fraud nodes get ``is_fraud`` True and ``pattern`` ``"amlsim:fan_in"``
-(the output names the pattern type, not which pattern a node belongs to).
+(the output names the pattern type, not which pattern a node belongs to). Cash: AMLSim-style
+outputs mark money from outside the bank with a source node and money leaving it with a sink
+node, written as negative node ids (``-2`` source, ``-1`` sink, the convention AMLGentex keeps);
+a transaction from one is a deposit (``cash_in`` from ``CASH<bank>``), to one a withdrawal
+(``cash_out``). The shared fan-in sample has none.
+
+AMLGentex (``import_amlgentex``): its transaction log (``tx_log.parquet``, or the same columns
+as CSV, which ``make amlgentex`` writes), one row per transaction with ``step``, ``type``
+(``TRANSFER``, ``CASH``, ``INITALBALANCE``), ``amount``, ``nameOrig`` / ``nameDest`` (account
+numbers; ``-2`` the source and ``-1`` the sink outside the bank), ``bankOrig`` / ``bankDest``
+(bank names), ``isSAR``, ``patternID`` (the laundering pattern's instance, ``-1`` none) and
+``modelType`` (its type: 1 fan-out, 2 fan-in, 3 cycle, 4 bipartite, 5 stack, 6 random,
+7 scatter-gather, 8 gather-scatter). ``CASH`` from the source is a deposit, to the sink a
+withdrawal; a ``TRANSFER`` from the source or to the sink (salaries in, bills out) is a transfer
+with the unnamed ``OUTSIDE`` party; ``INITALBALANCE`` rows are the simulation's opening balances,
+not events, and are counted in ``omitted``. Account ``n`` becomes ``AGX{n:08d}``, bank names map
+in sorted order onto ``AMLGENTEX_BANKS``, times as for AMLSim. An account is fraud if it takes
+part in a SAR transaction; its ``pattern`` is ``amlgentex:<type>:<patternID>`` of the first.
 """
 
 from __future__ import annotations
@@ -26,21 +43,55 @@ from typing import Any
 from assistant.errors import AssistantError
 from assistant.fraud.generator import BANKS
 from assistant.fraud.ledger import Ledger, normalize_account
+from assistant.fraud.records import KINDS, OUTSIDE_ACCOUNT, cash_account, is_reserved
 
 TAIPEI = timezone(timedelta(hours=8))
 AMLSIM_BANKS = ("004", "007", "008", "013", "822")
 NODES_HEADER = ("nodeid", "isFraud", "init_balance", "fraudStep")
 TX_HEADER = ("sourceNodeId", "targetNodeId", "value", "time")
 FIELDS = ("id", "ts", "from_account", "to_account", "amount", "currency", "channel")
-FIELDS += ("from_bank", "to_bank", "memo")
+FIELDS += ("from_bank", "to_bank", "memo", "kind", "place")
 MEMO_CHARS = 200  # longer notes are cut: a memo is a line, not a document
 REQUIRED = ("ts", "from_account", "to_account", "amount")
+SOURCE_NODE, SINK_NODE = -2, -1
+AMLGENTEX_BANKS = ("004", "005", "006", "007", "008", "009", "012", "013", "017", "700", "808")
+AMLGENTEX_BANKS += ("822",)
+AMLGENTEX_COLUMNS = ("step", "type", "amount", "nameOrig", "nameDest", "bankOrig", "bankDest")
+AMLGENTEX_COLUMNS += ("isSAR", "patternID", "modelType")
+AMLGENTEX_TYPES = {
+    1: "fan_out",
+    2: "fan_in",
+    3: "cycle",
+    4: "bipartite",
+    5: "stack",
+    6: "random",
+    7: "scatter_gather",
+    8: "gather_scatter",
+}
+# The words a CSV's kind column may use, folded to lower case: English and Chinese.
+KIND_WORDS = {
+    "transfer": "transfer",
+    "轉帳": "transfer",
+    "匯款": "transfer",
+    "cash_in": "cash_in",
+    "deposit": "cash_in",
+    "存款": "cash_in",
+    "現金存款": "cash_in",
+    "cash_out": "cash_out",
+    "withdrawal": "cash_out",
+    "提款": "cash_out",
+    "現金提款": "cash_out",
+    "現金提領": "cash_out",
+}
+PLACE_CHARS = 64
 
 
 @dataclass
 class ImportReport:
-    """``rows``: data rows read; ``added``: transfers written; ``skipped``: rows left out,
-    each with its (line, reason) in ``errors``. ``accounts``: accounts added."""
+    """``rows``: data rows read; ``added``: ledger rows written (``cash`` of them deposits and
+    withdrawals); ``skipped``: bad rows left out, each with its (line, reason) in ``errors``;
+    ``omitted``: rows that are not events (e.g. a simulation's opening balances), counted by
+    reason; ``accounts``: accounts added."""
 
     path: str
     rows: int = 0
@@ -48,6 +99,8 @@ class ImportReport:
     skipped: int = 0
     accounts: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)
+    cash: int = 0  # of ``added``: deposits and withdrawals
+    omitted: dict[str, int] = field(default_factory=dict)  # rows left out by rule, by reason
 
     def bad(self, line: int, reason: str) -> None:
         self.errors.append((line, reason))
@@ -60,6 +113,8 @@ class ImportReport:
             "added": self.added,
             "skipped": self.skipped,
             "accounts": self.accounts,
+            "cash": self.cash,
+            "omitted": dict(self.omitted),
             "errors": [{"line": n, "reason": r} for n, r in self.errors],
         }
 
@@ -152,26 +207,27 @@ def import_amlsim(ledger: Ledger, folder: Path, *, base: date = date(2024, 1, 1)
         except ValueError:
             report.bad(n, f"時間步錯誤 / bad time step {row[3].strip()!r}")
             continue
-        missing = [x for x in (src, dst) if x not in accounts]
+        if src < 0 and dst < 0:
+            report.bad(n, f"來源與去向都不是帳戶 / neither end is an account: {src}, {dst}")
+            continue
+        missing = [x for x in (src, dst) if x >= 0 and x not in accounts]
+        missing += [x for x in (src, dst) if x < 0 and x not in (SOURCE_NODE, SINK_NODE)]
         if missing:
             report.bad(n, f"nodes.csv 沒有帳戶 {missing} / unknown node(s) {missing}")
             continue
         parsed.append((n, src, dst, amount, step))
-    per_step: dict[int, int] = {}
-    for *_, step in parsed:
-        per_step[step] = per_step.get(step, 0) + 1
-    seen: dict[int, int] = {}
-    day0 = datetime(base.year, base.month, base.day, 9, tzinfo=TAIPEI)
+    times = _step_times([p[-1] for p in parsed], base)
     transfers = []
-    for n, src, dst, amount, step in parsed:
-        k = seen.get(step, 0)
-        seen[step] = k + 1
-        local = day0 + timedelta(days=step, seconds=(12 * 3600 * k) // per_step[step])
-        fb, tb = accounts[src]["bank_code"], accounts[dst]["bank_code"]
-        transfers.append(
-            {
+    for (n, src, dst, amount, step), ts in zip(parsed, times, strict=True):
+        del step
+        if src < 0 or dst < 0:
+            own = accounts[dst if src < 0 else src]
+            row = _cash_row(f"AMLT{n:07d}", ts, own["id"], own["bank_code"], amount, src < 0)
+        else:
+            fb, tb = accounts[src]["bank_code"], accounts[dst]["bank_code"]
+            row = {
                 "id": f"AMLT{n:07d}",
-                "ts": local.astimezone(UTC).replace(tzinfo=None),
+                "ts": ts,
                 "from_account": accounts[src]["id"],
                 "to_account": accounts[dst]["id"],
                 "amount": amount,
@@ -179,13 +235,57 @@ def import_amlsim(ledger: Ledger, folder: Path, *, base: date = date(2024, 1, 1)
                 "from_bank": fb,
                 "to_bank": tb,
             }
-        )
+        transfers.append(row)
     report.skipped = len(report.errors)
     existing = ledger.existing_ids("account", (a["id"] for a in accounts.values()))
     new_accounts = [a for a in accounts.values() if a["id"] not in existing]
     counts = ledger.bulk_insert(_bank_rows(set(AMLSIM_BANKS)), new_accounts, transfers)
     report.added, report.accounts = counts["transfers"], counts["accounts"]
+    report.cash = sum(t.get("kind", "transfer") != "transfer" for t in transfers)
     return report
+
+
+def _step_times(steps: list[int], base: date) -> list[datetime]:
+    """Naive UTC times for simulation steps: day ``base + step``, the k-th of a step's n rows at
+    09:00 + k × 12 h / n Taiwan time (see the module docstring)."""
+    per_step: dict[int, int] = {}
+    for step in steps:
+        per_step[step] = per_step.get(step, 0) + 1
+    seen: dict[int, int] = {}
+    day0 = datetime(base.year, base.month, base.day, 9, tzinfo=TAIPEI)
+    out = []
+    for step in steps:
+        k = seen.get(step, 0)
+        seen[step] = k + 1
+        local = day0 + timedelta(days=step, seconds=(12 * 3600 * k) // per_step[step])
+        out.append(local.astimezone(UTC).replace(tzinfo=None))
+    return out
+
+
+def _cash_row(
+    tid: str,
+    ts: datetime,
+    account: str,
+    bank: str,
+    amount: float,
+    deposit: bool,
+    channel: str = "",
+    place: str | None = None,
+) -> dict[str, Any]:
+    """A deposit (``deposit``: from the bank's CASH account) or a withdrawal (to it)."""
+    cash = cash_account(bank)
+    return {
+        "id": tid,
+        "ts": ts,
+        "from_account": cash if deposit else account,
+        "to_account": account if deposit else cash,
+        "amount": amount,
+        "channel": channel,
+        "from_bank": bank,
+        "to_bank": bank,
+        "kind": "cash_in" if deposit else "cash_out",
+        "place": place,
+    }
 
 
 def import_csv(
@@ -199,8 +299,13 @@ def import_csv(
 ) -> ImportReport:
     """A transfer CSV with a header line. ``mapping``: our field → their column name; fields
     ``ts``, ``from_account``, ``to_account`` and ``amount`` are required, ``id``, ``currency``,
-    ``channel``, ``from_bank``, ``to_bank`` and ``memo`` optional (without ``id`` a transfer gets
-    ``"<file stem>:<line>"``). Times without a zone are read in ``tz`` (Taiwan time) and
+    ``channel``, ``from_bank``, ``to_bank``, ``memo``, ``kind`` and ``place`` optional (without
+    ``id`` a transfer gets ``"<file stem>:<line>"``). ``kind`` names the column that tells a
+    cash deposit or withdrawal from a transfer (``KIND_WORDS``: transfer / 轉帳, cash_in /
+    deposit / 存款, cash_out / withdrawal / 提款 …; empty means transfer); a cash row names only
+    the customer's account (to_account of a deposit, from_account of a withdrawal), its other
+    account column empty or a reserved CASH account, and its bank is that account's bank.
+    ``place``: where the cash moved (branch, ATM), kept up to 64 characters. Times without a zone are read in ``tz`` (Taiwan time) and
     stored as UTC; ``date_format`` is a ``strptime`` format, else ISO 8601 (also with ``/``).
     Accounts met for the first time are added with the bank given on the row."""
     unknown = sorted(set(mapping) - set(FIELDS))
@@ -238,8 +343,12 @@ def import_csv(
         except ValueError:
             report.bad(n, f"時間錯誤 / bad time {get['ts']!r}")
             continue
+        kind = KIND_WORDS.get((get.get("kind") or "transfer").lower())
+        if kind is None:
+            report.bad(n, f"交易種類不明 / unknown kind {get['kind']!r} (use {', '.join(KINDS)})")
+            continue
         try:
-            frm, to = normalize_account(get["from_account"]), normalize_account(get["to_account"])
+            frm, to = _endpoints(kind, get["from_account"], get["to_account"])
         except AssistantError as exc:
             report.bad(n, str(exc))
             continue
@@ -257,6 +366,15 @@ def import_csv(
             report.bad(n, f"銀行代碼應為 3 位數字 / bank code must be 3 digits: {fb!r}, {tb!r}")
             continue
         ids[tid] = n
+        if kind != "transfer":
+            own, bank = (to, tb) if kind == "cash_in" else (frm, fb)
+            row = _cash_row(tid, ts, own, bank, amount, kind == "cash_in", get.get("channel", ""))
+            row["place"] = (get.get("place") or "")[:PLACE_CHARS] or None
+            row["currency"] = (get.get("currency") or default_currency).upper()
+            row["memo"] = (get.get("memo") or "").strip()[:MEMO_CHARS] or None
+            banks.setdefault(own, bank)
+            transfers.append(row)
+            continue
         banks.setdefault(frm, fb)
         banks.setdefault(to, tb)
         transfers.append(
@@ -271,13 +389,198 @@ def import_csv(
                 "from_bank": fb,
                 "to_bank": tb,
                 "memo": (get.get("memo") or "").strip()[:MEMO_CHARS] or None,
+                "place": (get.get("place") or "")[:PLACE_CHARS] or None,
             }
         )
     existing = ledger.existing_ids("account", banks)
     accounts = [{"id": a, "bank_code": b} for a, b in banks.items() if a not in existing]
     counts = ledger.bulk_insert(_bank_rows(set(banks.values())), accounts, transfers)
     report.added, report.accounts = counts["transfers"], counts["accounts"]
+    report.cash = sum(t.get("kind", "transfer") != "transfer" for t in transfers)
     return report
+
+
+OPENING = "期初餘額，不是交易 / opening balance of the simulation, not an event"
+
+
+def _amlgentex_rows(path: Path) -> tuple[Path, list[tuple[int, list[str]]]]:
+    """The log's data rows as (line, values in ``AMLGENTEX_COLUMNS`` order), from a folder
+    (``temporal/tx_log.csv`` or ``.parquet``, or ``tx_log.*`` in it) or a file."""
+    if path.is_dir():
+        found = [
+            path / sub / f"tx_log.{ext}"
+            for ext in ("csv", "parquet")
+            for sub in ("temporal", ".")
+            if (path / sub / f"tx_log.{ext}").is_file()
+        ]
+        if not found:
+            raise AssistantError(
+                f"{path} 沒有 tx_log.csv 或 tx_log.parquet / no AMLGentex transaction log in {path}"
+            )
+        path = found[0]
+    if path.suffix == ".parquet":
+        return path, _parquet_rows(path)
+    rows = _read_csv(path, None, "AMLGentex tx_log")
+    header = [h.strip() for h in rows[0]]
+    lacking = [c for c in AMLGENTEX_COLUMNS if c not in header]
+    if lacking:
+        raise AssistantError(
+            f"{path.name} 不是 AMLGentex 交易紀錄（缺少欄位 {lacking}） / not an AMLGentex "
+            f"transaction log: columns {lacking} missing; nothing was imported"
+        )
+    cols = [header.index(c) for c in AMLGENTEX_COLUMNS]
+    out = []
+    for n, row in enumerate(rows[1:], start=2):
+        if not row or not "".join(row).strip():
+            continue
+        if len(row) < len(header):
+            out.append((n, []))
+            continue
+        out.append((n, [row[i].strip() for i in cols]))
+    return path, out
+
+
+def _parquet_rows(path: Path) -> list[tuple[int, list[str]]]:
+    import pandas as pd
+
+    try:
+        frame = pd.read_parquet(path, columns=list(AMLGENTEX_COLUMNS))
+    except ImportError as exc:
+        raise AssistantError(
+            "讀取 Parquet 需要 pyarrow；或將交易紀錄存成 CSV（make amlgentex 即是） / reading "
+            f"Parquet needs pyarrow; or give the log as CSV (make amlgentex writes one): {exc}"
+        ) from exc
+    except (KeyError, ValueError) as exc:
+        raise AssistantError(
+            f"{path.name} 不是 AMLGentex 交易紀錄 / not an AMLGentex transaction log: {exc}"
+        ) from exc
+    values = frame.astype(str).to_numpy().tolist()
+    return [(i + 2, v) for i, v in enumerate(values)]
+
+
+def import_amlgentex(ledger: Ledger, path: Path, *, base: date = date(2024, 1, 1)) -> ImportReport:
+    """An AMLGentex transaction log (see the module docstring for the format and mapping)."""
+    path = Path(path)
+    if not path.exists():
+        raise AssistantError(f"找不到檔案或資料夾 / no such file or folder: {path}")
+    path, rows = _amlgentex_rows(path)
+    report = ImportReport(path=str(path))
+    parsed: list[tuple[int, int, str, float, int, int, str, str, str | None]] = []
+    names: set[str] = set()
+    for n, row in rows:
+        report.rows += 1
+        if not row:
+            report.bad(n, "欄位數不足 / too few columns")
+            continue
+        step_raw, kind, amount_raw, orig_raw, dest_raw, bo, bd, sar, pid, mtype = row
+        if kind == "INITALBALANCE":
+            report.omitted[OPENING] = report.omitted.get(OPENING, 0) + 1
+            continue
+        try:
+            step, orig, dest = int(step_raw), int(orig_raw), int(dest_raw)
+            sar_flag, pattern_id, model = int(sar), int(pid), int(mtype)
+            if step < 0 or sar_flag not in (0, 1):
+                raise ValueError
+        except ValueError:
+            report.bad(n, f"數值欄位錯誤 / bad step, account, isSAR or pattern: {row}")
+            continue
+        try:
+            amount = _amount(amount_raw)
+        except ValueError:
+            report.bad(n, f"金額錯誤 / bad amount {amount_raw!r}")
+            continue
+        what = _amlgentex_kind(kind, orig, dest)
+        if what is None:
+            report.bad(
+                n,
+                f"無法對應的交易 / not a transaction of the format: type {kind!r} from {orig} "
+                f"to {dest} (-2 source, -1 sink)",
+            )
+            continue
+        pattern = None
+        if sar_flag and pattern_id >= 0:
+            pattern = f"amlgentex:{AMLGENTEX_TYPES.get(model, model)}:{pattern_id}"
+        names.update(b for b, a in ((bo, orig), (bd, dest)) if a >= 0)
+        parsed.append((n, step, what, amount, orig, dest, bo, bd, pattern))
+    if len(names) > len(AMLGENTEX_BANKS):
+        raise AssistantError(
+            f"銀行數 {len(names)} 超過 {len(AMLGENTEX_BANKS)} / too many banks; nothing was imported"
+        )
+    code = dict(zip(sorted(names), AMLGENTEX_BANKS, strict=False))
+    times = _step_times([p[1] for p in parsed], base)
+    accounts: dict[str, dict[str, Any]] = {}
+    transfers = []
+    for (n, _, what, amount, orig, dest, bo, bd, pattern), ts in zip(parsed, times, strict=True):
+        for node, bank in ((orig, bo), (dest, bd)):
+            if node >= 0 and (a := f"AGX{node:08d}") not in accounts:
+                accounts[a] = {
+                    "id": a,
+                    "bank_code": code[bank],
+                    "holder_ref": f"amlgentex:{node}",
+                    "is_fraud": False,
+                    "pattern": None,
+                }
+            if node >= 0 and pattern and not accounts[f"AGX{node:08d}"]["is_fraud"]:
+                accounts[f"AGX{node:08d}"].update(is_fraud=True, pattern=pattern)
+        tid = f"AGXT{n:08d}"
+        if what in ("cash_in", "cash_out"):
+            node, bank = (dest, bd) if what == "cash_in" else (orig, bo)
+            row = _cash_row(tid, ts, f"AGX{node:08d}", code[bank], amount, what == "cash_in")
+        else:
+            fb = code[bo] if orig >= 0 else ""
+            tb = code[bd] if dest >= 0 else ""
+            row = {
+                "id": tid,
+                "ts": ts,
+                "from_account": f"AGX{orig:08d}" if orig >= 0 else OUTSIDE_ACCOUNT,
+                "to_account": f"AGX{dest:08d}" if dest >= 0 else OUTSIDE_ACCOUNT,
+                "amount": amount,
+                "channel": "跨行" if fb and tb and fb != tb else "網銀",
+                "from_bank": fb,
+                "to_bank": tb,
+            }
+        row["pattern"] = pattern
+        transfers.append(row)
+    existing = ledger.existing_ids("account", accounts)
+    new_accounts = [a for a in accounts.values() if a["id"] not in existing]
+    counts = ledger.bulk_insert(_bank_rows(set(code.values())), new_accounts, transfers)
+    report.added, report.accounts = counts["transfers"], counts["accounts"]
+    report.cash = sum(t.get("kind", "transfer") != "transfer" for t in transfers)
+    return report
+
+
+def _amlgentex_kind(kind: str, orig: int, dest: int) -> str | None:
+    """cash_in / cash_out / transfer for a row, None if the row does not fit the format."""
+    ends = (orig == SOURCE_NODE or orig >= 0) and (dest == SINK_NODE or dest >= 0)
+    if not ends or (orig < 0 and dest < 0):
+        return None
+    if kind == "CASH":
+        if orig == SOURCE_NODE:
+            return "cash_in"
+        return "cash_out" if dest == SINK_NODE else None
+    return "transfer" if kind == "TRANSFER" else None
+
+
+def _endpoints(kind: str, frm_raw: str, to_raw: str) -> tuple[str, str]:
+    """The two accounts of a row. A transfer needs both; a deposit only ``to``, a withdrawal
+    only ``from`` (its cash side, empty or a reserved CASH account, is filled in later)."""
+    if kind == "transfer":
+        frm, to = normalize_account(frm_raw), normalize_account(to_raw)
+        if is_reserved(frm) or is_reserved(to):
+            raise AssistantError(
+                f"保留帳號只用於現金交易 / reserved account in a transfer: {frm_raw!r}, {to_raw!r}"
+                f" (mark cash rows with a kind column)"
+            )
+        return frm, to
+    own_raw, cash_raw = (to_raw, frm_raw) if kind == "cash_in" else (frm_raw, to_raw)
+    if cash_raw.strip() and not is_reserved(normalize_account(cash_raw)):
+        raise AssistantError(
+            f"現金交易不應有對方帳戶 / a {kind} row names a counterparty account {cash_raw!r}"
+        )
+    own = normalize_account(own_raw)
+    if is_reserved(own):
+        raise AssistantError(f"現金交易缺少客戶帳號 / a {kind} row needs the customer's account")
+    return ("", own) if kind == "cash_in" else (own, "")
 
 
 def _when(raw: str, date_format: str | None, tz: timezone) -> datetime:

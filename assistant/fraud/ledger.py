@@ -21,7 +21,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from assistant.errors import AssistantError
-from assistant.fraud.records import AccountRow, BankRow, TransferRow
+from assistant.fraud.records import (
+    CHANNEL_CODE,
+    KIND_CODE,
+    AccountRow,
+    BankRow,
+    TransferRow,
+    is_reserved,
+)
 
 _B = BankRow.__table__  # type: ignore[attr-defined]
 _A = AccountRow.__table__  # type: ignore[attr-defined]
@@ -41,6 +48,8 @@ TRANSFER_COLS = (
     "to_bank",
     "pattern",
     "memo",
+    "kind",
+    "place",
 )
 _DEFAULTS: dict[str, Any] = {
     "name": "",
@@ -55,6 +64,8 @@ _DEFAULTS: dict[str, Any] = {
     "from_bank": "",
     "to_bank": "",
     "memo": None,
+    "kind": "transfer",
+    "place": None,
 }
 # Untyped twins of the tables: Core inserts without per-row bind processing.
 _RAW = {
@@ -114,6 +125,12 @@ class TransferArrays:
     to_bank: np.ndarray
     pattern: np.ndarray
     currency: str = "TWD"
+    kind: np.ndarray | None = None  # None: every row a transfer
+
+    def kind_of(self, lo: int, hi: int) -> list[str]:
+        if self.kind is None:
+            return ["transfer"] * (hi - lo)
+        return self.kind[lo:hi].tolist()
 
     def __len__(self) -> int:
         return len(self.id)
@@ -132,6 +149,7 @@ class TransferArrays:
                 "from_bank": self.from_bank[i],
                 "to_bank": self.to_bank[i],
                 "pattern": self.pattern[i],
+                "kind": self.kind_of(i, i + 1)[0],
             }
 
 
@@ -148,9 +166,29 @@ class LedgerArrays:
     ts: np.ndarray  # int64 epoch seconds, UTC
     amount: np.ndarray  # float64
     extra: dict[str, Any] = field(default_factory=dict)
+    # int8 codes per transfer: ``records.KIND_CODE`` (0 transfer, 1 cash_in, 2 cash_out) and
+    # ``records.CHANNEL_CODE`` (1 ATM, 2 臨櫃, 0 other); None: all transfers, channel unknown.
+    kind: np.ndarray | None = None
+    channel: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.transfer_ids)
+
+    def kinds(self) -> np.ndarray:
+        return self.kind if self.kind is not None else np.zeros(len(self), dtype=np.int8)
+
+    def channels(self) -> np.ndarray:
+        return self.channel if self.channel is not None else np.zeros(len(self), dtype=np.int8)
+
+    @property
+    def reserved(self) -> np.ndarray:
+        """Per account: True for the reserved cash / outside endpoints (``records.is_reserved``),
+        which are where money enters or leaves the banking system, not customers."""
+        return np.fromiter(
+            (is_reserved(a) for a in self.account_ids.tolist()),
+            dtype=bool,
+            count=len(self.account_ids),
+        )
 
 
 class Ledger:
@@ -258,6 +296,8 @@ class Ledger:
                         transfers.to_bank[lo:hi].tolist(),
                         transfers.pattern[lo:hi].tolist(),
                         [None] * (hi - lo),  # the generator writes no memos
+                        transfers.kind_of(lo, hi),
+                        [None] * (hi - lo),
                         strict=True,
                     )
                 )
@@ -369,7 +409,10 @@ class Ledger:
                 v = to_utc_naive(value)
                 where.append(f"ts {op} %s" if not self._sqlite else f"ts {op} ?")
                 params.append(bind(v) if bind else v)
-        sql = f"SELECT id, from_account, to_account, {epoch}, amount FROM fraud_transfer"
+        sql = (
+            f"SELECT id, from_account, to_account, {epoch}, amount, kind, channel "
+            "FROM fraud_transfer"
+        )
         if where:
             sql += " WHERE " + " AND ".join(where)
         # Read in chunks, each turned into arrays at once: 10M transfers as Python tuples would
@@ -380,6 +423,8 @@ class Ledger:
         dst_parts: list[np.ndarray] = []
         ts_parts: list[np.ndarray] = []
         amount_parts: list[np.ndarray] = []
+        kind_parts: list[np.ndarray] = []
+        channel_parts: list[np.ndarray] = []
 
         def number(a: str) -> int:
             n = index.get(a)
@@ -395,7 +440,7 @@ class Ledger:
                 number(a)
             cur.execute(sql, params)
             while rows := cur.fetchmany(_READ_CHUNK):
-                tids, frm, to, ts, amount = zip(*rows, strict=True)
+                tids, frm, to, ts, amount, kind, channel = zip(*rows, strict=True)
                 del rows
                 part = np.empty(len(tids), dtype=object)
                 part[:] = tids
@@ -404,6 +449,12 @@ class Ledger:
                 dst_parts.append(np.fromiter(map(number, to), dtype=np.int64, count=len(to)))
                 ts_parts.append(np.asarray(ts, dtype=np.int64))
                 amount_parts.append(np.asarray(amount, dtype=np.float64))
+                kind_parts.append(
+                    np.fromiter((KIND_CODE.get(k, 0) for k in kind), np.int8, len(kind))
+                )
+                channel_parts.append(
+                    np.fromiter((CHANNEL_CODE.get(c, 0) for c in channel), np.int8, len(channel))
+                )
             cur.close()
         finally:
             raw.close()
@@ -426,6 +477,8 @@ class Ledger:
             dst=rank[joined(dst_parts, np.int64)],
             ts=joined(ts_parts, np.int64),
             amount=joined(amount_parts, np.float64),
+            kind=joined(kind_parts, np.int8),
+            channel=joined(channel_parts, np.int8),
         )
 
 

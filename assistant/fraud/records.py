@@ -11,8 +11,39 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Column, DateTime, Index, Text
+from sqlalchemy import JSON, Column, DateTime, Index, String, Text
 from sqlmodel import Field, SQLModel
+
+# What a ledger row is. Cash is kept as a row of the same table rather than a table of its own:
+# a deposit is ``cash_in`` from the bank's reserved cash account ``CASH<bank code>`` (``CASH``
+# when the bank is unknown), a withdrawal ``cash_out`` to it, the convention the synthetic
+# generator already used for ATM withdrawals.
+# So every row still has two endpoints, and the trace index, the evidence export, the Sankey and
+# every query by account work unchanged; ``kind`` (and the reserved endpoint) is what tells the
+# trace to stop there (the money left or entered the banking system) and the features to count
+# it as cash rather than as a counterparty. The bank where the cash moved is the row's bank on
+# the CASH side, the channel (ATM, 臨櫃) and the place (branch, ATM) are the row's own.
+KINDS = ("transfer", "cash_in", "cash_out")
+CASH_ACCOUNT = "CASH"
+# A party outside the ledger that the export does not name (AMLGentex's source and sink accounts
+# behind salaries and bills paid by transfer): like CASH, an endpoint a trace stops at.
+OUTSIDE_ACCOUNT = "OUTSIDE"
+KIND_CODE = {k: i for i, k in enumerate(KINDS)}  # the int8 codes of ``LedgerArrays.kind``
+CHANNEL_CODE = {"ATM": 1, "臨櫃": 2}  # ``LedgerArrays.channel``; anything else is 0
+
+
+def cash_account(bank_code: str = "") -> str:
+    """The reserved counterparty of a cash deposit or withdrawal at ``bank_code``."""
+    return CASH_ACCOUNT + (bank_code or "")
+
+
+def is_reserved(account_id: str) -> bool:
+    """A reserved endpoint (cash at a bank, or an unnamed outside party), not a customer's
+    account: ``CASH``, ``CASH`` + a 3-digit bank code, ``OUTSIDE``."""
+    if account_id == OUTSIDE_ACCOUNT:
+        return True
+    rest = account_id.removeprefix(CASH_ACCOUNT)
+    return rest != account_id and (rest == "" or (len(rest) == 3 and rest.isdigit()))
 
 
 class BankRow(SQLModel, table=True):
@@ -59,6 +90,14 @@ class TransferRow(SQLModel, table=True):
     to_bank: str = Field(default="", max_length=3)
     pattern: str | None = Field(
         default=None, max_length=64, description="Ground truth: the planted pattern, if any."
+    )
+    kind: str = Field(
+        default="transfer",
+        sa_column=Column(String(8), nullable=False, server_default="transfer"),
+        description="transfer | cash_in (deposit, from CASH) | cash_out (withdrawal, to CASH).",
+    )
+    place: str | None = Field(
+        default=None, max_length=64, description="Where a cash event happened (branch, ATM)."
     )
     # The payer's note (附言) as the bank's system holds it: free text written by whoever paid,
     # so it is shown quoted as data, never read as an instruction.

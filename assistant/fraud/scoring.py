@@ -31,9 +31,14 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import StratifiedKFold
 
 from assistant.errors import AssistantError
-from assistant.fraud.features import DEGREE_FEATURES, FEATURE_NAMES, FEATURE_TEXT
+from assistant.fraud.features import (
+    DEGREE_AMOUNT_FEATURES,
+    DEGREE_FEATURES,
+    FEATURE_NAMES,
+    FEATURE_TEXT,
+)
 
-MODEL_VERSION = "mule-hgb-sigmoid/1"
+MODEL_VERSION = "mule-hgb-sigmoid/2"  # 2: cash features, graph features without cash hubs
 FILE_KIND = "twfin-mule-scorer"
 
 
@@ -92,8 +97,14 @@ class MuleScorer:
         self.medians = med
         # a column with no value at all in training (e.g. no opening dates known) is held at 0:
         # the model then ignores it, and scoring treats it the same way
-        self.empty = ~np.isfinite(med)
-        self.model = CalibratedClassifierCV(self._estimator(), method=self.calibration, cv=cv)
+        # so is a column with one value or none (scikit-learn's binning cannot cut a column of
+        # one distinct value that also has missing ones): it carries nothing to split on
+        distinct = np.array([np.unique(X[np.isfinite(X[:, j]), j]).size for j in range(X.shape[1])])
+        self.empty = ~np.isfinite(med) | (distinct < 2)
+        # shuffled inner folds: rows often come sorted (by ledger, by label, by time), and a
+        # fold holding none of a ledger's rows would see its columns empty
+        folds = StratifiedKFold(n_splits=cv, shuffle=True, random_state=self.seed)
+        self.model = CalibratedClassifierCV(self._estimator(), method=self.calibration, cv=folds)
         self.model.fit(self._fill(X), y)
         return self
 
@@ -211,11 +222,19 @@ def cross_validated_scores(
     return oof
 
 
-def degree_only(names: Sequence[str], X: np.ndarray) -> tuple[list[str], np.ndarray]:
+def degree_only(
+    names: Sequence[str], X: np.ndarray, keep: Sequence[str] = DEGREE_FEATURES
+) -> tuple[list[str], np.ndarray]:
     """The baseline's columns: the in/out degree features only (transfer counts and distinct
-    counterparties), to fit with the same model."""
-    cols = [i for i, n in enumerate(names) if n in DEGREE_FEATURES]
+    counterparties), or the columns ``keep`` names, to fit with the same model."""
+    cols = [i for i, n in enumerate(names) if n in keep]
     return [names[i] for i in cols], np.asarray(X)[:, cols]
+
+
+def degree_amount(names: Sequence[str], X: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """The degree-and-amount baseline's columns (``features.DEGREE_AMOUNT_FEATURES``: counts,
+    counterparties, sums and medians, cash included)."""
+    return degree_only(names, X, DEGREE_AMOUNT_FEATURES)
 
 
 def baseline_cross_validated_scores(

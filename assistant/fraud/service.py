@@ -17,8 +17,9 @@ from typing import Any
 
 from assistant.errors import AssistantError
 from assistant.fraud.generator import generate
-from assistant.fraud.importers import ImportReport, import_amlsim, import_csv
+from assistant.fraud.importers import ImportReport, import_amlgentex, import_amlsim, import_csv
 from assistant.fraud.ledger import Ledger, normalize_account
+from assistant.fraud.records import is_reserved
 from assistant.fraud.trace import TraceResult, TransferIndex
 
 TAIPEI_OFFSET = timedelta(hours=8)
@@ -35,21 +36,34 @@ class _Built:
 
 class FraudService:
     def __init__(
-        self, ledger: Ledger, model_path: Path | None = None, stale_s: float = 30.0
+        self,
+        ledger: Ledger,
+        model_path: Path | None = None,
+        stale_s: float = 30.0,
+        cash_rules: Any = None,
     ) -> None:
+        """``cash_rules``: a ``features.CashRules`` (the reporting threshold the structuring
+        features measure against, from the settings); None leaves those features empty."""
         self.ledger = ledger
         self.model_path = model_path
+        self.cash_rules = cash_rules
         self._stale_s = stale_s
         self._built: _Built | None = None
         self._lock = threading.Lock()
         self._scorer: Any = None
         self._features: tuple[int, list[str], Any] | None = None  # (id of index, names, X)
         self._positions: dict[str, int] = {}
+        self._raw: Any = None  # the features' own values, rows as in the feature matrix
 
     # ---- the ledger ---------------------------------------------------------------------
 
     def import_amlsim(self, folder: Path) -> ImportReport:
         report = import_amlsim(self.ledger, folder)
+        self._built = None
+        return report
+
+    def import_amlgentex(self, path: Path) -> ImportReport:
+        report = import_amlgentex(self.ledger, path)
         self._built = None
         return report
 
@@ -169,7 +183,7 @@ class FraudService:
 
     def _feature_matrix(self) -> tuple[TransferIndex, list[str], Any]:
         """Every account's features, computed once per built index (vectorised over the ledger)."""
-        from assistant.fraud.features import account_features, account_meta
+        from assistant.fraud.features import account_features, account_meta, within_ledger_ranks
 
         index = self.index()
         cached = self._features
@@ -177,7 +191,12 @@ class FraudService:
             return index, cached[1], cached[2]
         assert self._built is not None
         arrays = self._built.arrays  # read once for the index; reading the ledger takes seconds
-        names, X = account_features(arrays, account_meta(self.ledger))
+        names, raw = account_features(arrays, account_meta(self.ledger), rules=self.cash_rules)
+        # The scorer reads each feature as the account's percentile in this ledger: a model
+        # fitted on one ledger then reads another (evals.fraud measures it); the raw values are
+        # kept for the reasons shown to people.
+        X = within_ledger_ranks(raw)
+        self._raw = raw
         self._positions = arrays.index  # account id → row of X
         self._features = (id(index), names, (list(arrays.account_ids), X))
         return index, names, (list(arrays.account_ids), X)
@@ -221,38 +240,42 @@ class FraudService:
             self._scorer = MuleScorer.load(self.model_path)
         return self._scorer
 
-    def _row(self, account: str) -> tuple[str, Any]:
-        """The account's id and its row of features (1 × n), by the arrays' own index."""
+    def _row(self, account: str) -> tuple[str, Any, Any]:
+        """The account's id, its row of the scorer's input (1 × n) and its features' own values
+        (n), by the arrays' own index."""
         acct_id = normalize_account(account)
         _, _, (_, X) = self._feature_matrix()
         row = self._positions.get(acct_id)
         if row is None:
             raise AssistantError(f"查無帳戶 {account} / unknown account {account}")
-        return acct_id, X[row : row + 1]
+        return acct_id, X[row : row + 1], self._raw[row]
 
     def score(self, account: str, reasons: int = 5) -> dict[str, Any]:
         """The account's calibrated mule probability and the features that drove it."""
         scorer = self._loaded()
-        acct_id, x = self._row(account)
+        acct_id, x, raw = self._row(account)
         p = float(scorer.score(x)[0])
         return {
             "account": acct_id,
             "score": round(p, 4),
-            "reasons": self._reasons(scorer, x, reasons) if reasons > 0 else [],
+            "reasons": self._reasons(scorer, x, raw, reasons) if reasons > 0 else [],
         }
 
     def explain(self, account: str, reasons: int = 5) -> list[dict[str, Any]]:
         """The features that moved this account's score most, in words (see ``MuleScorer``)."""
         scorer = self._loaded()
-        _, x = self._row(account)
-        return self._reasons(scorer, x, reasons)
+        _, x, raw = self._row(account)
+        return self._reasons(scorer, x, raw, reasons)
 
     @staticmethod
-    def _reasons(scorer: Any, x: Any, k: int) -> list[dict[str, Any]]:
+    def _reasons(scorer: Any, x: Any, raw: Any, k: int) -> list[dict[str, Any]]:
+        """``value``: the account's own value of the feature; ``percentile``: where it stands
+        in this ledger (what the model read)."""
         return [
             {
                 "feature": r.feature,
-                "value": r.value,
+                "value": float(raw[scorer.names.index(r.feature)]),
+                "percentile": round(r.value, 4),
                 "contribution": round(r.contribution, 4),
                 "zh": r.zh,
                 "en": r.en,
@@ -264,6 +287,8 @@ class FraudService:
         scorer = self._loaded()
         _, _, (ids, X) = self._feature_matrix()
         p = scorer.score(X)
+        # the banks' CASH accounts and OUTSIDE are endpoints, not customers to rank
+        p[[i for i, a in enumerate(ids) if is_reserved(a)]] = -1.0
         order = p.argsort()[::-1][:n]
         return [{"account": ids[i], "score": round(float(p[i]), 4)} for i in order]
 

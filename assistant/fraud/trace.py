@@ -22,6 +22,14 @@ Truncation
     Every cut is recorded in ``TraceResult.truncated`` (account, hop, kept, dropped,
     dropped_amount). Dropped transfers are not considered again at later hops.
 
+Cash and outside parties
+    A trace ends at a reserved endpoint (``records.is_reserved``): downstream, a withdrawal into
+    a bank's ``CASH`` account is where the money left the banking system (role ``cash``), and
+    upstream a deposit from it is where the money came in as cash; the trace never continues
+    through CASH into other customers' cash. ``OUTSIDE`` (a party the ledger does not name)
+    ends a trace the same way (role ``outside``). ``TraceResult.cash`` sums the traced
+    withdrawals and deposits per cash account.
+
 Attribution (how much of the root's money reached / came from each account)
     Downstream, a hop-1 transfer carries its whole amount of the root's money. Upstream, a
     hop-1 transfer's whole amount reached the root.
@@ -58,13 +66,14 @@ from typing import Any, Literal
 import numpy as np
 
 from assistant.errors import AssistantError
+from assistant.fraud.records import CASH_ACCOUNT, is_reserved
 
 TIME_BITS = 34  # relative seconds: 544 years
 TIME_MASK = (1 << TIME_BITS) - 1
 MAX_ACCOUNTS = 1 << (63 - TIME_BITS)
 MAX_HOPS = 6
 TAIPEI = timezone(timedelta(hours=8))
-ROLES = ("root", "intermediate", "source", "sink")
+ROLES = ("root", "intermediate", "source", "sink", "cash", "outside")
 TRANSFER_KEYS = ("id", "ts", "epoch", "from", "to", "amount", "hop", "attributed")
 
 Direction = Literal["up", "down"]
@@ -129,6 +138,8 @@ class TracedAccount:
     id: str
     hop: int
     role: str  # "root" | "intermediate" | "source" (upstream end) | "sink" (downstream end)
+    # | "cash" (a bank's CASH account: the money left, or came into, the banking system as cash)
+    # | "outside" (a party outside the ledger)
     total_in: float  # sum of the traced transfers into the account
     total_out: float  # sum of the traced transfers out of it
     attributed: float  # downstream: root's money received; upstream: money sent on to the root
@@ -248,6 +259,32 @@ class TraceResult:
             )
         ]
 
+    @property
+    def cash(self) -> list[dict[str, Any]]:
+        """Per cash account the trace reached: the traced money withdrawn there (downstream)
+        or deposited there (upstream), in attributed and in full amounts, and how many rows."""
+        out = []
+        for a in self.accounts:
+            if a.role != "cash":
+                continue
+            rows = [
+                t
+                for t in self.transfers
+                if (t.to_account if self.direction == "down" else t.from_account) == a.id
+            ]
+            out.append(
+                {
+                    "account": a.id,
+                    "bank": a.id.removeprefix(CASH_ACCOUNT),
+                    "kind": "cash_out" if self.direction == "down" else "cash_in",
+                    "count": len(rows),
+                    "amount": round(sum(t.amount for t in rows), 2),
+                    "attributed": a.attributed,
+                    "hops": sorted({t.hop for t in rows}),
+                }
+            )
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "root": self.root,
@@ -255,6 +292,7 @@ class TraceResult:
             "hops": self.hops,
             "parameters": dict(self.parameters),
             "accounts": [a.__dict__.copy() for a in self.accounts],
+            "cash": self.cash,
             "transfers": [
                 dict(zip(TRANSFER_KEYS, row, strict=True)) for row in self._transfer_rows()
             ],
@@ -337,6 +375,11 @@ class TransferIndex:
         # In-edges by (dst, ts descending): upstream walks back in time with the same code.
         self.inn = _Adjacency(self.dst, self.tmax - self.ts, self.n_accounts)
         self._position = {a: i for i, a in enumerate(self.accounts)}
+        # reserved endpoints: 1 a bank's CASH account, 2 OUTSIDE; a trace stops at either
+        self.terminal = np.array(
+            [(2 if a.startswith("OUTSIDE") else 1) if is_reserved(a) else 0 for a in accounts],
+            dtype=np.int8,
+        )
         self._scratch = threading.local()  # per-thread work arrays, left clean after each trace
         self.build_ms = (time.perf_counter() - t0) * 1000
 
@@ -416,6 +459,11 @@ class TransferIndex:
         if window_s is not None and window_s < 0:
             raise AssistantError("時間窗不可為負 / window_s must not be negative")
         root = self.position(account)
+        if self.terminal[root]:
+            raise AssistantError(
+                f"{account} 是現金或行外的保留帳號，請追查客戶帳戶 / {account} is a reserved cash "
+                "or outside endpoint, not a customer account; trace a customer's account"
+            )
         seen, compact = self._work()
         touched: list[np.ndarray] = []
         try:
@@ -555,6 +603,10 @@ class TransferIndex:
             groups.append((accts, group))
             frontier_acc = far[cand].astype(np.int64)
             frontier_rel = (self.tmax - ts) if up else (ts - self.tmin)
+            # the money left (or entered) the banking system at a reserved endpoint: stop there
+            onward = self.terminal[frontier_acc] == 0
+            if not onward.all():
+                frontier_acc, frontier_rel = frontier_acc[onward], frontier_rel[onward]
 
         attributed = self._attribute(levels, groups, up, near, far, attribution)
         result = self._result(account, root, direction, hops, levels, attributed, up, far, compact)
@@ -593,9 +645,12 @@ class TransferIndex:
             prev_attr = out[-1]
             if rule == "proportional":
                 # Hop k+1 was expanded from exactly the accounts hop k led to.
+                # (a transfer into a reserved endpoint ended there: it is not expanded)
                 accts, group = groups[k]
-                inflow = np.searchsorted(accts, far[prev])
-                a = np.bincount(inflow, weights=prev_attr, minlength=len(accts))
+                led = far[prev]
+                go_on = self.terminal[led] == 0
+                inflow = np.searchsorted(accts, led[go_on])
+                a = np.bincount(inflow, weights=prev_attr[go_on], minlength=len(accts))
                 amt = self.amount[cur]
                 flow = np.bincount(group, weights=amt, minlength=len(accts))
                 share = np.divide(a, flow, out=np.zeros_like(a), where=flow > 0)
@@ -698,6 +753,8 @@ class TransferIndex:
         np.minimum.at(first_hop, inv_src if up else inv_dst, hop)
         onward = np.bincount(inv_dst if up else inv_src, minlength=n) > 0
         role = np.where(onward, 1, 2 if up else 3)
+        term = self.terminal[accts]
+        role = np.where(term > 0, 3 + term, role)
         first_hop[r], role[r] = 0, 0
         acc_attr[r] = float(amt[hop == 1].sum())
         o = np.lexsort((accts, first_hop))

@@ -1,0 +1,376 @@
+"""Cash as ledger events: imported from a CSV kind column, AMLSim source/sink nodes and an
+AMLGentex transaction log; the cash features; a trace that ends where the money left the
+banking system; the eval's figures on a small AMLGentex-format ledger."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agents.fraud.nodes import _compose
+from assistant.errors import AssistantError
+from assistant.fraud.features import CashRules, account_features
+from assistant.fraud.importers import import_amlgentex, import_amlsim, import_csv
+from assistant.fraud.ledger import Ledger
+from assistant.fraud.records import is_reserved
+from assistant.fraud.trace import TransferIndex
+from assistant.schema import open_engine
+from ui.flow import flow_figure
+
+RULES = CashRules(report_threshold=500_000.0, structuring_band=0.1)
+
+
+def _ledger(tmp_path: Path) -> Ledger:
+    return Ledger(open_engine(f"sqlite:///{tmp_path / 'ledger.db'}"))
+
+
+def _write(path: Path, rows: list[list[object]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(rows)
+    return path
+
+
+def _rows(ledger: Ledger) -> dict[str, tuple[str, str, str, str, str | None]]:
+    with ledger.engine.connect() as conn:
+        got = conn.exec_driver_sql(
+            "SELECT id, kind, from_account, to_account, channel, place FROM fraud_transfer"
+        ).all()
+    return {r[0]: tuple(r[1:]) for r in got}
+
+
+def test_reserved_accounts() -> None:
+    assert is_reserved("CASH") and is_reserved("CASH822") and is_reserved("OUTSIDE")
+    assert not is_reserved("CASHFLOW1") and not is_reserved("CASH82") and not is_reserved("822")
+
+
+# ---------------------------------------------------------------- CSV
+
+
+def test_csv_kind_column_keeps_cash_and_reports_bad_rows(tmp_path: Path) -> None:
+    f = _write(
+        tmp_path / "ledger.csv",
+        [
+            ["時間", "轉出", "轉入", "金額", "種類", "通路", "地點", "轉出行", "轉入行"],
+            ["2024-03-01 10:00", "111", "222", "50000", "轉帳", "網銀", "", "822", "822"],
+            ["2024-03-01 10:30", "", "222", "30000", "存款", "臨櫃", "信義分行", "", "822"],
+            ["2024-03-01 11:00", "222", "", "79000", "提款", "ATM", "台北車站", "822", ""],
+            ["2024-03-01 12:00", "222", "333", "100", "refund", "", "", "822", "822"],
+            ["2024-03-01 13:00", "222", "444", "100", "cash_out", "ATM", "", "822", "822"],
+            ["2024-03-01 14:00", "", "", "100", "deposit", "ATM", "", "", "822"],
+        ],
+    )
+    ledger = _ledger(tmp_path)
+    mapping = {
+        "ts": "時間",
+        "from_account": "轉出",
+        "to_account": "轉入",
+        "amount": "金額",
+        "kind": "種類",
+        "channel": "通路",
+        "place": "地點",
+        "from_bank": "轉出行",
+        "to_bank": "轉入行",
+    }
+    report = import_csv(ledger, f, mapping)
+    assert (report.rows, report.added, report.cash, report.skipped) == (6, 3, 2, 3)
+    lines = {line: reason for line, reason in report.errors}
+    assert set(lines) == {5, 6, 7}
+    assert lines[5].startswith("交易種類不明") and "unknown kind 'refund'" in lines[5]
+    assert lines[6].startswith("現金交易不應有對方帳戶") and "/ a cash_out row" in lines[6]
+    assert lines[7].startswith("現金交易缺少客戶帳號") or lines[7].startswith("帳號格式錯誤")
+    rows = _rows(ledger)
+    assert rows["ledger:2"] == ("transfer", "111", "222", "網銀", None)
+    assert rows["ledger:3"] == ("cash_in", "CASH822", "222", "臨櫃", "信義分行")
+    assert rows["ledger:4"] == ("cash_out", "222", "CASH822", "ATM", "台北車站")
+
+
+def test_csv_transfer_to_a_reserved_account_is_refused(tmp_path: Path) -> None:
+    f = _write(
+        tmp_path / "t.csv",
+        [["ts", "from", "to", "amount"], ["2024-03-01 10:00", "111", "CASH822", "100"]],
+    )
+    mapping = {"ts": "ts", "from_account": "from", "to_account": "to", "amount": "amount"}
+    report = import_csv(_ledger(tmp_path), f, mapping)
+    assert report.added == 0 and report.errors[0][1].startswith("保留帳號只用於現金交易")
+
+
+# ---------------------------------------------------------------- AMLSim
+
+
+def test_amlsim_source_and_sink_nodes_are_cash(tmp_path: Path) -> None:
+    folder = tmp_path / "amlsim"
+    folder.mkdir()
+    _write(
+        folder / "nodes.csv",
+        [["nodeid", "isFraud", "init_balance", "fraudStep"], [0, 0, 1, -1], [1, 1, 1, 3]],
+    )
+    _write(
+        folder / "transactions.csv",
+        [
+            ["sourceNodeId", "targetNodeId", "value", "time"],
+            [-2, 1, 900.0, 1],  # deposit into node 1
+            [1, 0, 850.0, 1],
+            [0, -1, 800.0, 2],  # withdrawal by node 0
+            [-3, 0, 10.0, 2],  # not a node, not the source
+            [-2, -1, 10.0, 2],
+        ],
+    )
+    ledger = _ledger(tmp_path)
+    report = import_amlsim(ledger, folder)
+    assert (report.added, report.cash, report.skipped) == (3, 2, 2)
+    assert [n for n, _ in report.errors] == [5, 6]
+    rows = _rows(ledger)
+    assert rows["AMLT0000002"][:3] == ("cash_in", "CASH007", "AML00000001")  # node 1: bank 007
+    assert rows["AMLT0000004"][:3] == ("cash_out", "AML00000000", "CASH004")
+
+
+# ---------------------------------------------------------------- AMLGentex
+
+GENTEX_HEADER = [
+    "step",
+    "type",
+    "amount",
+    "nameOrig",
+    "nameDest",
+    "bankOrig",
+    "bankDest",
+    "daysInBankOrig",
+    "isSAR",
+    "patternID",
+    "modelType",
+]
+
+
+def _gentex(
+    step: int, kind: str, amt: float, a: int, b: int, sar: int = 0, pid: int = -1, model: int = 0
+) -> list[object]:
+    banks = {-2: "source", -1: "sink"}
+    return [
+        step,
+        kind,
+        amt,
+        a,
+        b,
+        banks.get(a, "bank_a" if a % 2 else "bank_b"),
+        banks.get(b, "bank_a" if b % 2 else "bank_b"),
+        0,
+        sar,
+        pid,
+        model,
+    ]
+
+
+def _gentex_log(path: Path) -> Path:
+    """A small log in AMLGentex's format: a fan-in (pattern 7) into account 5 that withdraws
+    the money in cash, everyday salaries from the source and bills to the sink."""
+    rows: list[list[object]] = [GENTEX_HEADER]
+    rows += [_gentex(0, "INITALBALANCE", 1000.0, -2, n) for n in range(8)]
+    for step in range(1, 6):
+        for n in range(8):
+            rows.append(_gentex(step, "TRANSFER", 2000.0, -2, n))  # salary in
+            rows.append(_gentex(step, "TRANSFER", 900.0, n, -1))  # bills out
+        rows.append(_gentex(step, "TRANSFER", 150.0, 6, 7))
+    for sender in (1, 2, 3):
+        rows.append(_gentex(2, "TRANSFER", 480.0, sender, 5, sar=1, pid=7, model=2))
+    rows.append(_gentex(3, "CASH", 1400.0, 5, -1))
+    rows.append(_gentex(3, "CASH", 50.0, 4, 4))  # cash between two accounts: not the format
+    rows.append(_gentex(3, "TRANSFER", -5.0, 1, 2))
+    return _write(path, rows)
+
+
+def test_amlgentex_log_keeps_cash_outside_and_patterns(tmp_path: Path) -> None:
+    log = _gentex_log(tmp_path / "tx_log.csv")
+    ledger = _ledger(tmp_path)
+    report = import_amlgentex(ledger, tmp_path)
+    assert report.omitted == {next(iter(report.omitted)): 8}
+    assert next(iter(report.omitted)).startswith("期初餘額")
+    assert report.skipped == 2 and report.cash == 1
+    assert report.added == report.rows - 8 - 2 == 5 * 17 + 3 + 1
+    bad = dict(report.errors)
+    assert bad[log.read_text().count("\n") - 1].startswith("無法對應的交易")
+    assert bad[log.read_text().count("\n")].startswith("金額錯誤")
+    rows = _rows(ledger)
+    kinds = [r[0] for r in rows.values()]
+    assert kinds.count("cash_out") == 1
+    out = next(r for r in rows.values() if r[0] == "cash_out")
+    assert out[1:3] == ("AGX00000005", "CASH004")  # bank_a is the first name: 004
+    assert sum(r[1] == "OUTSIDE" for r in rows.values()) == 40
+    with ledger.engine.connect() as conn:
+        fraud = conn.exec_driver_sql(
+            "SELECT id, pattern FROM fraud_account WHERE is_fraud ORDER BY id"
+        ).all()
+    assert [tuple(r) for r in fraud] == [
+        (f"AGX0000000{n}", "amlgentex:fan_in:7") for n in (1, 2, 3, 5)
+    ]
+
+
+def test_amlgentex_refuses_a_file_of_another_shape(tmp_path: Path) -> None:
+    f = _write(tmp_path / "tx_log.csv", [["step", "amount"], [1, 2]])
+    with pytest.raises(AssistantError, match="不是 AMLGentex 交易紀錄"):
+        import_amlgentex(_ledger(tmp_path), f)
+
+
+# ---------------------------------------------------------------- features and trace
+
+
+def _cash_ledger(tmp_path: Path) -> Ledger:
+    """M receives two transfers and withdraws most at an ATM two hours later; S structures
+    deposits just under NT$500,000; N is an everyday account."""
+    ledger = _ledger(tmp_path)
+    rows = [
+        ("T1", datetime(2024, 1, 1, 1), "A", "M", 30_000.0, "transfer", ""),
+        ("T2", datetime(2024, 1, 1, 2), "B", "M", 20_000.0, "transfer", ""),
+        ("T3", datetime(2024, 1, 1, 4), "M", "CASH822", 40_000.0, "cash_out", "ATM"),
+        ("T4", datetime(2024, 1, 1, 5), "M", "N", 9_000.0, "transfer", ""),
+        ("T5", datetime(2024, 1, 2, 1), "CASH822", "S", 480_000.0, "cash_in", "臨櫃"),
+        ("T6", datetime(2024, 1, 3, 1), "CASH822", "S", 495_000.0, "cash_in", "臨櫃"),
+        ("T7", datetime(2024, 1, 4, 1), "S", "N", 10_000.0, "transfer", ""),
+        ("T8", datetime(2024, 1, 5, 1), "N", "CASH822", 3_000.0, "cash_out", "ATM"),
+        ("T9", datetime(2024, 1, 5, 2), "CASH822", "A", 1_000.0, "cash_in", "ATM"),
+    ]
+    ledger.bulk_insert(
+        [],
+        [{"id": a} for a in ("A", "B", "M", "N", "S")],
+        [
+            {
+                "id": i,
+                "ts": t,
+                "from_account": f,
+                "to_account": d,
+                "amount": x,
+                "kind": k,
+                "channel": c,
+                "from_bank": "822",
+                "to_bank": "822",
+            }
+            for i, t, f, d, x, k, c in rows
+        ],
+    )
+    return ledger
+
+
+def test_cash_features(tmp_path: Path) -> None:
+    arrays = _cash_ledger(tmp_path).arrays()
+    names, X = account_features(arrays, rules=RULES)
+    f = {n: X[:, j] for j, n in enumerate(names)}
+    row = arrays.index
+    m, s, n = row["M"], row["S"], row["N"]
+    assert f["cash_out_total"][m] == 40_000 and f["cash_out_count"][m] == 1
+    assert f["cash_out_share"][m] == pytest.approx(40_000 / 50_000)
+    assert f["exit_share"][m] == pytest.approx(49_000 / 50_000)
+    # T1 at 01:00 and T2 at 02:00 → the withdrawal at 04:00: 3 h and 2 h, median 2.5
+    assert f["cash_out_dwell_median_h"][m] == pytest.approx(2.5)
+    assert f["atm_share"][m] == 1.0 and f["counter_share"][s] == 1.0
+    assert np.isnan(f["atm_share"][row["B"]])  # no cash at all
+    assert f["near_threshold_count"][s] == 2 and f["near_threshold_share"][s] == pytest.approx(
+        2 / 3
+    )
+    assert f["near_threshold_count"][m] == 0
+    # the CASH account is not a counterparty: M has one recipient (N), N two senders
+    assert f["out_degree"][m] == 1 and f["in_degree"][n] == 2 and f["fan_out"][m] == 1
+    assert f["to_mean_cash_out_share"][row["A"]] == pytest.approx(40_000 / 50_000)
+    # the threshold is the setting's, not the code's
+    _, X2 = account_features(arrays, rules=CashRules(400_000.0, 0.1))
+    assert X2[s, names.index("near_threshold_count")] == 0
+    _, X3 = account_features(arrays)
+    assert np.isnan(X3[s, names.index("near_threshold_share")])
+
+
+def test_trace_ends_at_cash_out(tmp_path: Path) -> None:
+    arrays = _cash_ledger(tmp_path).arrays()
+    index = TransferIndex.from_ledger(arrays)
+    down = index.trace("A", "down", 4)
+    roles = {a.id: a.role for a in down.accounts}
+    assert roles["CASH822"] == "cash"
+    # N's later ATM withdrawal is reached through M → N, but nothing goes on from CASH822 to
+    # S or A, whose cash deposits are other people's money
+    assert "S" not in roles and {t.id for t in down.transfers} == {"T1", "T3", "T4", "T8"}
+    cash = down.to_dict()["cash"]
+    assert cash == [
+        {
+            "account": "CASH822",
+            "bank": "822",
+            "kind": "cash_out",
+            "count": 2,
+            "amount": 43_000.0,
+            "attributed": cash[0]["attributed"],
+            "hops": [2, 3],
+        }
+    ]
+    up = index.trace("S", "up", 3)
+    assert {a.id: a.role for a in up.accounts}["CASH822"] == "cash"
+    assert {t.id for t in up.transfers} == {"T5", "T6"}  # not on into the ATM withdrawals
+    with pytest.raises(AssistantError, match="保留帳號"):
+        index.trace("CASH822", "down", 2)
+
+    d = down.to_dict()
+    text = _compose({"traces": [d]}, english=False)  # type: ignore[typeddict-item]
+    assert "款項在此離開銀行體系" in text and "CASH822" in text
+    assert "the money left the banking system" in _compose({"traces": [d]}, english=True)  # type: ignore[typeddict-item]
+    fig = flow_figure([d])
+    assert fig is not None
+    labels = list(fig.data[0].node.label)
+    assert any(lab.startswith("現金提領 822") for lab in labels)
+
+
+# ---------------------------------------------------------------- the desk, the CLI, the eval
+
+
+def test_import_amlgentex_from_the_cli_and_cash_in_the_trace(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from assistant.cli import cli
+    from tests.cli_users import login_env
+
+    _gentex_log(tmp_path / "tx_log.csv")
+    data = tmp_path / "data"
+    env = login_env(data, "fraud")
+    base = ["--data-dir", str(data), "fraud"]
+    out = CliRunner().invoke(cli, [*base, "import-amlgentex", str(tmp_path), "--json"], env=env)
+    assert out.exit_code == 0, out.output
+    report = json.loads(out.stdout)
+    assert (report["cash"], report["skipped"]) == (1, 2) and len(report["errors"]) == 2
+    out = CliRunner().invoke(
+        cli,
+        [*base, "trace", "AGX00000001", "--direction", "down", "--hops", "3", "--json"],
+        env=env,
+    )
+    assert out.exit_code == 0, out.output
+    trace = json.loads(out.stdout)
+    assert trace["cash"][0]["account"] == "CASH004" and trace["cash"][0]["amount"] == 1400.0
+    roles = {a["id"]: a["role"] for a in trace["accounts"]}
+    assert roles["CASH004"] == "cash"
+
+
+def test_eval_across_generators_reports_every_view() -> None:
+    from evals.fraud import evaluate_generators, load_product
+
+    small = {"accounts": 1500, "transfers": 15_000, "rings": 8, "days": 30}
+    ledgers = [load_product(s, RULES, **small) for s in (0, 1)]
+    r = evaluate_generators(ledgers, folds=3, seed=0)
+    assert [x["ledger"] for x in r["ledgers"]] == ["product_s0", "product_s1"]
+    for x in r["ledgers"]:
+        assert 0.5 < x["auc"] <= 1 and 0 < x["degree_amount_auc"] <= 1
+        assert x["n_cash"] > 0 and set(x["typologies"]) <= {
+            "chain",
+            "scatter_gather",
+            "cycle",
+            "fan_in",
+        }
+        assert 0 < x["trace_recall"] <= 1
+        # the rings end in ATM withdrawals: the CASH accounts are not scored as customers
+        assert x["n_accounts"] == 1500
+    assert [(c["train"], c["test"]) for c in r["cross"]] == [
+        ("product_s0", "product_s1"),
+        ("product_s1", "product_s0"),
+    ]
+    assert len(r["held_out"]) == 2 and set(r["pooled"]["per_ledger"]) == {
+        "product_s0",
+        "product_s1",
+    }
+    assert isinstance(r["never_below_baseline"], bool)
