@@ -116,7 +116,8 @@ eval-credit: install
 # with cash and pattern ids) from a local AMLGentex checkout, into $(AML_OUT); about 4 minutes
 # per 10,000 accounts. Nothing of AMLGentex is kept in this repository, nor its output.
 AMLGENTEX ?= ../AMLGentex
-AML_OUT ?= $(SHARED)/aml
+# Generated ledgers stay out of the tree and out of ../shared (read-only data): beside the venv.
+AML_OUT ?= $(VENV)/aml-runs
 AMLGENTEX_SEEDS ?= 1 2
 AMLGENTEX_ACCOUNTS ?= 10000
 # One OpenMP thread: on a busy machine scikit-learn's boosting threads wait on each other
