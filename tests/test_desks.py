@@ -45,7 +45,8 @@ def _value(p: inspect.Parameter, tmp: Path) -> Any:
 
         return Facility()
     if "Extraction" in ann or "RatioReport" in ann:
-        return SimpleNamespace(file="report.pdf")
+        one = SimpleNamespace(file="report.pdf")
+        return [one, one] if ann.startswith("list[") else one
     if "date" in ann:
         from datetime import date
 
