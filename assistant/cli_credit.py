@@ -61,21 +61,42 @@ def extract_cmd(app: AppContext, user: UserContext, pdfs: tuple[Path, ...], as_j
     Several reports of one company given together are checked against each other: the same
     date's figure must agree (a quarter's prior year-end against the annual report); a
     disagreement is flagged with both figures and both reports. JSON: {"reports": [...],
-    "cross_check": {...}}.
+    "unread": [{"file", "error"}], "cross_check": {...}}. One unreadable report among several
+    is named with its reason and the others are still extracted and checked (exit code 1).
     """
+    from assistant.credit.pdftext import StatementError
+
     desk = app.container.credit_desk
-    xs = [desk.extract(user, pdf) for pdf in pdfs]
+    xs: list[Extraction] = []
+    unread: list[dict[str, str]] = []
+    for pdf in pdfs:
+        try:
+            xs.append(desk.extract(user, pdf))
+        except StatementError as exc:
+            if len(pdfs) == 1:
+                raise
+            unread.append({"file": pdf.name, "error": str(exc)})
     check = desk.cross_check(user, xs) if len(xs) > 1 else None
     if as_json:
-        if check is None:
+        if len(pdfs) == 1:
             emit_json(xs[0].to_dict())
         else:
-            emit_json({"reports": [x.to_dict() for x in xs], "cross_check": check.to_dict()})
-        return
-    for x in xs:
-        _print_extraction(x)
-    if check is not None:
-        _print_cross_check(check)
+            emit_json(
+                {
+                    "reports": [x.to_dict() for x in xs],
+                    "unread": unread,
+                    "cross_check": check.to_dict() if check is not None else None,
+                }
+            )
+    else:
+        for x in xs:
+            _print_extraction(x)
+        if check is not None:
+            _print_cross_check(check)
+    for u in unread:
+        click.echo(f"無法讀取 unreadable：{u['file']}：{u['error']}", err=True)
+    if unread:
+        raise click.exceptions.Exit(1)
 
 
 def _print_cross_check(check: CrossCheck) -> None:

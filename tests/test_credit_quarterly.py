@@ -17,7 +17,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from assistant.cli import cli
 from assistant.credit.crosscheck import basis, company_key, cross_check
 from assistant.credit.memo import compose
 from assistant.credit.memo_docx import to_markdown
@@ -25,7 +27,7 @@ from assistant.credit.ratios import compute
 from assistant.credit.rules import Facility
 from assistant.credit.statements import Extraction, extract
 from tests.conftest import SHARED
-from tests.test_credit_memo import analyst, run
+from tests.test_credit_memo import PASSWORD, analyst, run
 
 MOPS = SHARED / "statements" / "mops"
 Q2 = MOPS / "202502_3029_AI1.pdf"  # half year 2025: 3- and 6-month columns
@@ -225,6 +227,18 @@ def test_cli_extract_two_reports_checks_them(tmp_path: Path) -> None:
     assert [r["file"] for r in out["reports"]] == [ANNUAL.name, Q1.name]
     assert out["cross_check"]["compared"] >= 10
     assert out["cross_check"]["disagreements"] == []
+    # One unreadable report among several is named; the others are still read and checked.
+    bad = tmp_path / "scan.pdf"
+    bad.write_bytes(b"%PDF-1.4 not really a report")
+    args = ["--user", "cli-analyst", "credit", "extract", str(ANNUAL), str(bad), str(Q1), "--json"]
+    result = CliRunner().invoke(
+        cli, ["--data-dir", str(data), *args], env={"ASSISTANT_PASSWORD": PASSWORD}
+    )
+    assert result.exit_code == 1 and "scan.pdf" in result.stderr
+    out = json.loads(result.stdout)
+    assert [r["file"] for r in out["reports"]] == [ANNUAL.name, Q1.name]
+    assert [u["file"] for u in out["unread"]] == ["scan.pdf"] and out["unread"][0]["error"]
+    assert out["cross_check"]["compared"] >= 10
     code, text = run(data, "credit", "extract", str(Q2))
     assert code == 0, text
     assert "本期 current period 2025-06-30：2025-01-01～2025-06-30 年初至今 6 個月" in text
