@@ -94,15 +94,15 @@ class CitationFilter:
                     continue
                 self._clause += p[:at] + self._marker(p[at : close + 1])
                 self._pending = p[close + 1 :]
-            elif p[at] == "," and (self._clause + p[:at])[-1:].isdigit() and at + 1 == len(p):
-                break  # 9,0… or "9, and": the next piece says whether this ends a clause
-            elif p[at] == "," and (self._clause + p[:at])[-1:].isdigit() and p[at + 1].isdigit():
-                self._clause += p[: at + 1]  # a thousands separator: 9,078,000 is one figure
-                self._pending = p[at + 1 :]
             else:
+                # A comma after a digit may be a thousands separator: the next character says.
+                after_digit = p[at] == "," and (p[at - 1] if at else self._clause[-1:]).isdigit()
+                if after_digit and at + 1 == len(p):
+                    break
                 self._clause += p[: at + 1]
                 self._pending = p[at + 1 :]
-                out.append(self._close())
+                if not (after_digit and p[at + 1].isdigit()):  # 9,078,000 is one figure
+                    out.append(self._close())
         return "".join(out)
 
     def finish(self) -> str:
