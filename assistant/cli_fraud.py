@@ -240,6 +240,15 @@ def trace_cmd(
             f"  hop {t.hop}  {t.ts}  {t.from_account} → {t.to_account}  "
             f"{t.amount:,.0f}  (attributed {t.attributed:,.0f})  {t.id}"
         )
+    for c in result.cash:
+        out = c["kind"] == "cash_out"
+        click.echo(
+            f"  於 {c['account']} 現金{'提領' if out else '存入'} {c['count']} 筆 "
+            f"{c['amount']:,.0f}（追查款項 attributed {c['attributed']:,.0f}）："
+            f"{'款項在此離開銀行體系' if out else '款項以現金進入銀行體系'}"
+            f" / cash {'withdrawn' if out else 'deposited'}: the money "
+            f"{'left' if out else 'came into'} the banking system here; the trace ends"
+        )
     for cut in result.truncated:
         click.echo(
             f"  truncated: {cut.account} hop {cut.hop}: kept {cut.kept}, dropped {cut.dropped} "

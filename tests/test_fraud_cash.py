@@ -345,6 +345,13 @@ def test_import_amlgentex_from_the_cli_and_cash_in_the_trace(tmp_path: Path) -> 
     assert trace["cash"][0]["account"] == "CASH004" and trace["cash"][0]["amount"] == 1400.0
     roles = {a["id"]: a["role"] for a in trace["accounts"]}
     assert roles["CASH004"] == "cash"
+    # Read as text, the trace says where the money left the banking system.
+    out = CliRunner().invoke(
+        cli, [*base, "trace", "AGX00000001", "--direction", "down", "--hops", "3"], env=env
+    )
+    assert out.exit_code == 0, out.output
+    assert "於 CASH004 現金提領" in out.output and "款項在此離開銀行體系" in out.output
+    assert "the money left the banking system here" in out.output
 
 
 def test_eval_across_generators_reports_every_view() -> None:
