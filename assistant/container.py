@@ -38,7 +38,9 @@ from assistant.telemetry import Telemetry, make_telemetry
 from assistant.users import UserStore
 from knowledge.analyzer import Analyzer
 from knowledge.catalog import Catalog
+from knowledge.edge_store import EdgeStore
 from knowledge.embedder import SentenceTransformerEmbedder
+from knowledge.errors import KnowledgeError
 from knowledge.ingest import Ingestor
 from knowledge.lexical import LexicalIndex
 from knowledge.search import Retriever
@@ -109,20 +111,33 @@ class Container:
         )
 
     @cached_property
-    def vector_store(self) -> QdrantStore:
+    def vector_store(self) -> QdrantStore | EdgeStore:
         q = self.settings.qdrant
+        mode = q.resolved_mode
+        if mode == "server" and not q.url:
+            raise KnowledgeError(
+                "Qdrant 伺服器模式需要網址 / qdrant.mode is 'server': set ASSISTANT_QDRANT_URL"
+            )
+        if mode == "edge":
+            r = self.settings.retrieval
+            return EdgeStore(
+                self.settings.edge_path,
+                fusion=q.edge_fusion,
+                char_weight=r.char_weight,
+                rrf_k=r.rrf_k,
+            )
         return QdrantStore(
             q.collection,
             path=self.settings.qdrant_path,
-            url=q.url,
+            url=q.url if mode == "server" else None,
             api_key=q.api_key,
             timeout_s=q.timeout_s,
         )
 
     @cached_property
     def lexical(self) -> LexicalIndex | None:
-        # With a Qdrant server the lexical side lives in Qdrant as sparse vectors.
-        if self.settings.qdrant.url:
+        # With Qdrant Edge or a server the lexical side lives in Qdrant as sparse vectors.
+        if self.settings.qdrant.resolved_mode != "local":
             return None
         return LexicalIndex(
             self.settings.lexical_path, char_weight=self.settings.retrieval.char_weight

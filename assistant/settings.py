@@ -22,9 +22,18 @@ from pydantic_settings import (
 
 
 class QdrantSettings(BaseModel):
+    mode: Literal["edge", "local", "server"] | None = Field(
+        None,
+        description=(
+            "Vector store: 'edge' (Qdrant Edge in-process, a shard in DATA_DIR/edge; sparse "
+            "vectors, filters and fusion in the engine), 'local' (qdrant-client local mode plus "
+            "a bm25s index, the earlier default), 'server' (a Qdrant server at url). Unset: "
+            "'server' when url is set, else 'edge'."
+        ),
+    )
     url: str | None = Field(
         None,
-        description="Qdrant server URL. Unset: Qdrant local mode in a folder under the data dir.",
+        description="Qdrant server URL. Unset: the embedded store (see mode).",
     )
     api_key: str | None = Field(None, description="API key for a Qdrant server, if it needs one.")
     path: Path | None = Field(
@@ -32,6 +41,18 @@ class QdrantSettings(BaseModel):
     )
     collection: str = Field("regulations", description="Collection holding the regulation chunks.")
     timeout_s: float = Field(10.0, description="Request timeout for a Qdrant server, in seconds.")
+    edge_fusion: Literal["code", "rrf", "dbsf"] = Field(
+        "code",
+        description=(
+            "Where Qdrant Edge fuses the dense side and the two lexical fields: 'code' "
+            "(min-max weighted with retrieval.dense_weight_* and char_weight, as the bm25s path) "
+            "or in the engine ('rrf' weighted by the same weights, 'dbsf'). Chosen with the eval."
+        ),
+    )
+
+    @property
+    def resolved_mode(self) -> Literal["edge", "local", "server"]:
+        return self.mode or ("server" if self.url else "edge")
 
 
 class EmbeddingSettings(BaseModel):
@@ -390,6 +411,10 @@ class Settings(BaseSettings):
     @property
     def qdrant_path(self) -> Path:
         return self.qdrant.path or self.data_dir / "qdrant"
+
+    @property
+    def edge_path(self) -> Path:
+        return self.data_dir / "edge"
 
     @property
     def lexical_path(self) -> Path:

@@ -3,6 +3,7 @@ removed ones deleted. The whole input is parsed and validated before anything is
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from knowledge.analyzer import Analyzer
 from knowledge.catalog import Catalog
 from knowledge.chunking import law_chunks
 from knowledge.docs import doc_chunks, read_document
+from knowledge.edge_store import EdgeStore
 from knowledge.embedder import Embedder
 from knowledge.errors import IngestError
 from knowledge.laws import read_laws
@@ -77,7 +79,7 @@ class Ingestor:
     def __init__(
         self,
         catalog: Catalog,
-        store: QdrantStore,
+        store: QdrantStore | EdgeStore,
         lexical: LexicalIndex | None,
         embedder: Embedder,
         analyzer: Analyzer,
@@ -213,14 +215,19 @@ class Ingestor:
                     progress("embed", done, len(todo))
 
             vectors = self._embedder.embed([c.dense_text() for c in todo], progress=tick)
-            self._store.ensure_collection(self._embedder.dim or vectors.shape[1])
             # A server keeps both lexical fields in one sparse vector; characters are marked.
             sparse = [
                 t + [f"#{ch}" for ch in Analyzer.chars(c.lexical_text())]
                 for c, t in zip(todo, tokens, strict=True)
             ]
-            self._store.upsert([c.id for c in todo], vectors, [c.payload() for c in todo], sparse)
-            self._store.delete(removed)
+            # Qdrant Edge builds the change into a new version and publishes it at the end of
+            # the batch, while a running server keeps searching the one before.
+            batch = getattr(self._store, "batch", None)
+            with batch() if batch is not None else contextlib.nullcontext():
+                self._store.ensure_collection(self._embedder.dim or vectors.shape[1])
+                ids = [c.id for c in todo]
+                self._store.upsert(ids, vectors, [c.payload() for c in todo], sparse)
+                self._store.delete(removed)
             # The catalog is written last: if anything above failed, the next run redoes it.
             self._catalog.apply(list(zip(todo, tokens, strict=True)), removed)
             if self._lexical is not None:

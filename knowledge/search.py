@@ -7,6 +7,7 @@ everyday wording) → articles it names exactly come first → dense and lexical
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 import threading
@@ -18,6 +19,7 @@ import numpy as np
 
 from knowledge.analyzer import Analyzer
 from knowledge.catalog import Catalog
+from knowledge.edge_store import EdgeStore
 from knowledge.embedder import Embedder
 from knowledge.errors import IndexNotReady, SearchError
 from knowledge.fusion import min_max, rrf, weighted
@@ -40,7 +42,7 @@ class Retriever:
     def __init__(
         self,
         catalog: Catalog,
-        store: QdrantStore,
+        store: QdrantStore | EdgeStore,
         lexical: LexicalIndex | None,
         embedder: Embedder,
         analyzer: Analyzer,
@@ -70,6 +72,10 @@ class Retriever:
         self._query_analyser: QueryAnalyser | None = None
         self._last_embedding: tuple[str, np.ndarray] | None = None
         self._lock = threading.Lock()
+        # A store that fuses in code (Qdrant Edge with fusion "code") gets the same weighted
+        # fusion as the bm25s path; a Qdrant server fuses in its query API.
+        self._engine_fusion = lexical is None and getattr(store, "engine_fusion", True)
+        self._store_version: str | None = None
 
     def refresh(self) -> None:
         """Forget what was read from the catalog (after an ingestion)."""
@@ -111,6 +117,20 @@ class Retriever:
             )
         if k < 1:
             raise SearchError("k 必須至少為 1 / k must be at least 1")
+        # One version of the store for the whole search: an ingestion publishing meanwhile is
+        # seen by the next search, never half by this one.
+        pin = getattr(self._store, "pinned", None)
+        with pin() if pin is not None else contextlib.nullcontext():
+            return self._search(question, k, filters, mode)
+
+    def _search(
+        self, question: str, k: int, filters: SearchFilters | None, mode: Mode
+    ) -> list[Hit]:
+        version = getattr(self._store, "version", None)
+        if version != self._store_version:
+            # Another process published an ingestion: law names may have changed.
+            self._store_version = version
+            self.refresh()
         q = self.analyse(question)
         filters = self._without_vacuous_classes(filters)
         scored = self._candidates_for(q, filters, mode, self._candidates)
@@ -120,7 +140,8 @@ class Retriever:
             within = replace(q, tokens=q.inner_tokens or q.tokens, chars=q.inner_chars or q.chars)
             # In local mode Qdrant evaluates payload filters in Python (~0.5 s over the corpus),
             # so inside a named law the lexical side alone decides, which the eval supports.
-            inner_mode: Mode = "sparse" if mode == "hybrid" and self._lexical is not None else mode
+            sparse_inside = self._lexical is not None or not self._engine_fusion
+            inner_mode: Mode = "sparse" if mode == "hybrid" and sparse_inside else mode
             inner = self._candidates_for(within, inside, inner_mode, self._candidates // 2)
             for cid, s in inner.items():
                 scored[cid] = max(scored.get(cid, 0.0), s) + NAMED_LAW_LIFT
@@ -159,10 +180,11 @@ class Retriever:
         sparse = self._sparse(q, filters, n)
         if mode == "sparse":
             return dict(min_max(sparse))
-        if self._lexical is None and self.fusion != "rrf":
-            # On a Qdrant server, fusion happens in Qdrant.
+        if self._engine_fusion and self.fusion != "rrf":
+            # On a Qdrant server (or Edge set to fuse in the engine), fusion happens in Qdrant.
             vec = self._embed(q.text)
-            return dict(min_max(self._store.fused(vec, _server_terms(q), filters, n, n)))
+            fused = self._store.fused(vec, _server_terms(q), filters, n, n, dense_weight=w_dense)
+            return dict(min_max(fused))
         if self.fusion == "rrf":
             return dict(min_max(rrf([dense, sparse], k=self._rrf_k)))
         return dict(weighted([(dense, w_dense), (sparse, 1.0 - w_dense)]))
@@ -193,8 +215,13 @@ class Retriever:
         allowed = set(self._filter_ids(ids, filters))
         return [i for i in ids if i in allowed]
 
+    def _payloads(self, ids: Sequence[str]) -> dict[str, dict[str, object]]:
+        """From the store's pinned version when it keeps them (Edge), else from the catalog."""
+        from_store = getattr(self._store, "payloads", None)
+        return from_store(ids) if from_store is not None else self._catalog.get(ids)
+
     def _filter_ids(self, ids: Sequence[str], filters: SearchFilters) -> list[str]:
-        payloads = self._catalog.get(ids)
+        payloads = self._payloads(ids)
         return [i for i, p in payloads.items() if _passes(p, filters)]
 
     def _collapse(
@@ -202,7 +229,7 @@ class Retriever:
     ) -> list[Hit]:
         """One hit per (language, law, article): its best part, carrying that part's score."""
         order = sorted(scored.items(), key=lambda kv: -kv[1])[: max(60, 8 * k)]
-        payloads = self._catalog.get([cid for cid, _ in order])
+        payloads = self._payloads([cid for cid, _ in order])
         best: dict[tuple[str, str, str], Hit] = {}
         for cid, s in order:
             p = payloads.get(cid)

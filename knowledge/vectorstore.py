@@ -235,8 +235,10 @@ class QdrantStore:
         filters: SearchFilters | None,
         limit: int,
         candidates: int,
+        dense_weight: float = 0.5,
     ) -> list[tuple[str, float]]:
-        """Server only: dense and sparse prefetched and fused by Qdrant (distribution-based)."""
+        """Server only: dense and sparse prefetched and fused by Qdrant (distribution-based,
+        which takes no weights: ``dense_weight`` is accepted for the common interface)."""
         from qdrant_client import models as m
 
         flt = build_filter(filters)

@@ -1,0 +1,143 @@
+"""The embedded stores side by side, in one run, on one ingested corpus: quality and latency.
+
+    python -m benchmarks.retrieval_stores --data-dir DIR [--laws ../shared/data/laws] [--json]
+
+DIR is a data dir ingested in local mode (``ASSISTANT_QDRANT_MODE=local assistant ingest laws``;
+with ``--laws`` it is ingested first, which embeds the corpus once: minutes). Compared:
+
+- ``local``: today's path, qdrant-client local mode for dense plus the bm25s index, fusion in
+  code (min-max weighted);
+- ``edge-code``: Qdrant Edge, the lexical fields as sparse vectors (IDF modifier) scored in the
+  engine, filters in the engine, fusion in code with the same weights;
+- ``edge-rrf`` / ``edge-dbsf``: the same shard, fusion in the engine (prefetch, weighted RRF or
+  DBSF).
+
+The Edge shard is built from what DIR already holds (the catalog's terms, the dense vectors
+stored in local mode), so every store ranks the very same vectors; its build time is the
+Edge share of an ingestion (the embedding, common to all, is not repeated).
+Quality: recall@1/@5 and MRR@10 of hybrid search (``evals/retrieval.py``); latency: hybrid
+search p50/p95 (query analysis and embedding included) and the lexical side alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant.container import Container
+from assistant.settings import load_settings
+from benchmarks.retrieval import ROOT, percentiles, time_queries
+from evals.retrieval import evaluate, load_cases
+from knowledge.analyzer import Analyzer
+from knowledge.models import Chunk
+
+SETS = {
+    "dev": ROOT.parent / "shared/data/eval/regulation_dev.jsonl",
+    "holdout": ROOT / "evals/regulation_holdout.jsonl",
+    "unseen": ROOT / "evals/regulation_unseen.jsonl",
+}
+STORES = ("local", "edge-code", "edge-rrf", "edge-dbsf")
+
+
+def build_edge_from_local(local: Container, edge: Container, batch: int = 1024) -> float:
+    """Every chunk of the catalog into the Edge shard, with the dense vector local mode holds."""
+    client = local.vector_store._client
+    collection = local.vector_store.collection
+    store = edge.vector_store
+    started = time.perf_counter()
+    chunks = list(local.catalog.iter_all())
+    with store.batch():
+        for start in range(0, len(chunks), batch):
+            part = chunks[start : start + batch]
+            records = client.retrieve(collection, [c.id for c in part], with_vectors=True)
+            vec = {str(r.id): r.vector["dense"] for r in records}  # type: ignore[index]
+            part = [c for c in part if c.id in vec]
+            store.ensure_collection(len(next(iter(vec.values()))))
+            tokens = [
+                c.tokens + [f"#{ch}" for ch in Analyzer.chars(Chunk(**c.payload).lexical_text())]
+                for c in part
+            ]
+            store.upsert(
+                [c.id for c in part],
+                np.array([vec[c.id] for c in part], dtype=np.float32),
+                [c.payload for c in part],
+                tokens,
+            )
+    return time.perf_counter() - started
+
+
+def container(data_dir: Path, store: str, lent: dict[str, Any] | None = None) -> Container:
+    mode = "local" if store == "local" else "edge"
+    fusion = store.split("-", 1)[1] if mode == "edge" else "code"
+    settings = load_settings(data_dir=data_dir, qdrant={"mode": mode, "edge_fusion": fusion})
+    return Container(settings, lent=lent)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--laws", type=Path, help="ingest ChLaw.json and EngLaw.json first")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--stores", nargs="*", default=list(STORES), choices=STORES)
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+
+    out: dict[str, Any] = {}
+    local = container(args.data_dir, "local")
+    if args.laws:
+        started = time.perf_counter()
+        for name in ("ChLaw.json", "EngLaw.json"):
+            local.ingestor.ingest_laws(args.laws / name)
+        out["local_ingest_s"] = round(time.perf_counter() - started, 1)
+    lent = {"catalog": local.catalog, "embedder": local.embedder, "analyzer": local.analyzer}
+    edge_dir = args.data_dir / "edge"
+    shutil.rmtree(edge_dir, ignore_errors=True)
+    builder = container(args.data_dir, "edge-code", lent)
+    out["edge_build_s"] = round(build_edge_from_local(local, builder), 2)
+    out["chunks"] = builder.vector_store.count()
+    builder.close()
+    cases = {name: load_cases(path) for name, path in SETS.items() if path.exists()}
+    questions = [c.q for cs in cases.values() for c in cs]
+    out["questions"] = len(questions)
+    for name in args.stores:
+        c = local if name == "local" else container(args.data_dir, name, lent)
+        r = c.retriever
+        r.refresh()
+        row: dict[str, Any] = {}
+        for set_name, cs in cases.items():
+            row[set_name] = evaluate(r, cs, modes=("hybrid",))["hybrid"]
+        row["search_hybrid"] = percentiles(
+            time_queries(lambda q, r=r: r.search(q, k=10), questions, args.rounds)
+        )
+        row["search_sparse"] = percentiles(
+            time_queries(lambda q, r=r: r.search(q, k=10, mode="sparse"), questions, args.rounds)
+        )
+
+        def lexical_alone(q: str, c: Container = c) -> None:
+            a = c.retriever.analyse(q)
+            if c.lexical is not None:
+                c.lexical.search(a.tokens, a.chars, None, 100)
+            else:
+                c.vector_store.sparse(a.tokens + [f"#{ch}" for ch in a.chars], None, 100)
+
+        row["lexical_alone"] = percentiles(time_queries(lexical_alone, questions, args.rounds))
+        out[name] = row
+        print(name, json.dumps(row, ensure_ascii=False), flush=True)
+        if c is not local:
+            c.close()
+    local.close()
+    print(json.dumps(out, ensure_ascii=False, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(out, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

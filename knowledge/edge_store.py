@@ -1,0 +1,536 @@
+"""Qdrant Edge adapter: the Qdrant engine in-process, a shard in the data folder.
+
+Same interface as ``QdrantStore``; the lexical side lives in the shard as two sparse vectors
+with the IDF modifier, BM25-weighted at ingestion:
+
+- ``terms``: the analyzer's terms (jieba words, character bigrams, single-character runs,
+  lexicon words), what the bm25s ``bm25`` field held;
+- ``chars``: single Chinese characters (the ``#`` tokens), what the bm25s ``chars`` field held.
+
+Payload filters are evaluated in the engine on payload indexes. Fusion of the two lexical
+fields and of the dense side happens in code (``fusion="code"``: min-max weighted, exactly as
+the bm25s path) or in the engine (``"rrf"`` weighted, or ``"dbsf"``), per the eval.
+
+Ingest while serving: a shard folder is opened by one writer at a time, so every change is
+written into a new version (a copy of the current one, changed, flushed, optimised) and then
+published by replacing ``current.json`` atomically. Readers re-read the pointer before each
+search and pin one version for the whole search, so a search sees the old or the new articles,
+never a mix. Versions are shards without a write-ahead log: a published version is never
+written again, and several processes (``assistant serve``, ``assistant ask``) can read it at
+once; its durability comes from the flush before it is published.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import shutil
+import threading
+import zlib
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from knowledge.errors import KnowledgeError
+from knowledge.fusion import weighted
+from knowledge.models import SearchFilters
+
+DENSE = "dense"
+TERMS = "terms"
+CHARS = "chars"
+POINTER = "current.json"
+_VERSION = re.compile(r"^v(\d{6})$")
+EdgeFusion = Literal["code", "rrf", "dbsf"]
+KEYWORDS = ("law_zh", "law", "level", "lang", "doc_class", "category")
+
+
+def _edge() -> Any:
+    try:
+        import qdrant_edge
+    except ImportError as exc:  # pragma: no cover - dependency of the package
+        raise KnowledgeError(
+            "qdrant-edge-py 未安裝 / qdrant-edge-py is not installed: pip install qdrant-edge-py"
+        ) from exc
+    return qdrant_edge
+
+
+def term_id(term: str) -> int:
+    """Stable id of a lexical term (the server path hashes the same way)."""
+    return zlib.crc32(term.encode("utf-8")) & 0x7FFFFFFF
+
+
+def split_terms(tokens: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The store's token list (analyzer terms, then characters marked ``#``) as two fields."""
+    terms = [t for t in tokens if not t.startswith("#")]
+    chars = [t[1:] for t in tokens if t.startswith("#") and len(t) > 1]
+    return terms, chars
+
+
+def bm25_doc(
+    terms: Sequence[str], avgdl: float, k1: float, b: float
+) -> tuple[list[int], list[float]]:
+    """BM25's term-frequency part with length normalisation; the engine multiplies in IDF."""
+    counts = Counter(term_id(t) for t in terms)
+    norm = k1 * (1 - b + b * len(terms) / max(avgdl, 1.0))
+    idx = sorted(counts)
+    return idx, [counts[i] * (k1 + 1) / (counts[i] + norm) for i in idx]
+
+
+def bm25_query(terms: Sequence[str], weight: float = 1.0) -> tuple[list[int], list[float]]:
+    """A repeated query term counts again, as in bm25s."""
+    counts = Counter(term_id(t) for t in terms)
+    idx = sorted(counts)
+    return idx, [weight * counts[i] for i in idx]
+
+
+def build_filter(filters: SearchFilters | None) -> Any:
+    """SearchFilters as an engine filter, evaluated on the payload indexes."""
+    if filters is None:
+        return None
+    qe = _edge()
+    must: list[Any] = []
+
+    def any_of(key: str, values: list[str]) -> Any:
+        return qe.FieldCondition(key=key, match=qe.MatchAny(list(values)))
+
+    if filters.laws:
+        must.append(qe.Filter(should=[any_of("law_zh", filters.laws), any_of("law", filters.laws)]))
+    if filters.levels:
+        must.append(any_of("level", filters.levels))
+    if filters.langs:
+        must.append(any_of("lang", filters.langs))
+    if filters.doc_classes is not None:
+        must.append(any_of("doc_class", filters.doc_classes))
+    if filters.categories:
+        # A category filter matches part of the path (銀行 in 行政＞金融監督管理委員會＞銀行目).
+        must.append(
+            qe.Filter(
+                should=[
+                    qe.FieldCondition(key="category", match=qe.MatchSubstring(c))
+                    for c in filters.categories
+                ]
+            )
+        )
+    if filters.amended_from or filters.amended_to:
+
+        def as_int(d: str | None) -> int | None:
+            return int(d.replace("-", "")) if d else None
+
+        must.append(
+            qe.FieldCondition(
+                key="amended_int",
+                range=qe.RangeFloat(
+                    gte=as_int(filters.amended_from), lte=as_int(filters.amended_to)
+                ),
+            )
+        )
+    return qe.Filter(must=must) if must else None
+
+
+@dataclass
+class _Version:
+    """One published shard, shared by the searches pinned to it."""
+
+    name: str
+    shard: Any
+    users: int = 0
+    retired: bool = False
+
+
+@dataclass
+class _Writer:
+    path: Path
+    meta: dict[str, Any]
+    shard: Any = None
+    changed: bool = False
+    lock: Any = field(default=None, repr=False)
+
+
+class EdgeStore:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        fusion: EdgeFusion = "code",
+        char_weight: float = 0.5,
+        rrf_k: int = 60,
+        k1: float = 1.2,
+        b: float = 0.75,
+        keep_versions: int = 2,
+    ) -> None:
+        _edge()
+        self.path = path
+        self.fusion = fusion
+        self.char_weight = char_weight
+        self._rrf_k = rrf_k
+        self._k1 = k1
+        self._b = b
+        self._keep = max(2, keep_versions)
+        self.is_server = False
+        self.sparse_in_qdrant = True
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._current: _Version | None = None
+        self._pointer_stamp: tuple[int, int] | None = None
+        self._writer: _Writer | None = None
+        self._closed = False
+
+    # ---- versions -----------------------------------------------------------------------
+
+    @property
+    def engine_fusion(self) -> bool:
+        return self.fusion != "code"
+
+    def _read_pointer(self) -> dict[str, Any] | None:
+        try:
+            return json.loads((self.path / POINTER).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+
+    def _refresh(self) -> _Version | None:
+        """The published version, reloaded when the pointer changed (a stat per search)."""
+        try:
+            st = os.stat(self.path / POINTER)
+            stamp = (st.st_mtime_ns, st.st_ino)
+        except FileNotFoundError:
+            stamp = None
+        with self._lock:
+            if stamp == self._pointer_stamp and (self._current is not None or stamp is None):
+                return self._current
+            meta = self._read_pointer()
+            if meta is None:
+                return None
+            if self._current is None or self._current.name != meta["version"]:
+                shard = _edge().EdgeShard.load(str(self.path / meta["version"]))
+                old, self._current = self._current, _Version(meta["version"], shard)
+                if old is not None:
+                    old.retired = True
+                    if old.users == 0:
+                        old.shard.close()
+            self._pointer_stamp = stamp
+            return self._current
+
+    @property
+    def version(self) -> str | None:
+        """Name of the version searches now see (``None``: nothing published yet)."""
+        v = self._refresh()
+        return v.name if v else None
+
+    @contextlib.contextmanager
+    def pinned(self) -> Iterator[Any]:
+        """The shard one search (or one answer) reads from, start to end."""
+        held: _Version | None = getattr(self._local, "version", None)
+        if held is not None:
+            yield held.shard
+            return
+        v = self._refresh()
+        if v is None:
+            yield None
+            return
+        with self._lock:
+            v.users += 1
+        self._local.version = v
+        try:
+            yield v.shard
+        finally:
+            self._local.version = None
+            with self._lock:
+                v.users -= 1
+                if v.retired and v.users == 0:
+                    v.shard.close()
+
+    def _versions(self) -> list[str]:
+        if not self.path.is_dir():
+            return []
+        return sorted(p.name for p in self.path.iterdir() if _VERSION.match(p.name))
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """One ingestion's writes, built into a new version and published at the end. One
+        writer at a time (a lock file); readers keep searching the published version."""
+        if self._writer is not None:
+            yield
+            return
+        self.path.mkdir(parents=True, exist_ok=True)
+        lock = open(self.path / "ingest.lock", "w")  # noqa: SIM115 - held across the batch
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        meta = self._read_pointer()
+        names = self._versions()
+        number = int(names[-1][1:]) + 1 if names else 1
+        staging = self.path / f"v{number:06d}"
+        shutil.rmtree(staging, ignore_errors=True)
+        writer = _Writer(staging, dict(meta or {}), lock=lock)
+        if meta is not None:
+            # The published version is never written again: copy it and change the copy.
+            shutil.copytree(self.path / meta["version"], staging)
+            writer.shard = _edge().EdgeShard.load(str(staging))
+        self._writer = writer
+        try:
+            yield
+            if writer.shard is not None and writer.changed:
+                writer.shard.flush()
+                writer.shard.optimize()
+                writer.shard.flush()
+                writer.shard.close()
+                writer.shard = None
+                self._publish(staging.name, writer.meta)
+        finally:
+            self._writer = None
+            if writer.shard is not None:
+                writer.shard.close()
+            if self._read_pointer_name() != staging.name:  # not published: nothing to keep
+                shutil.rmtree(staging, ignore_errors=True)
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            lock.close()
+
+    def _read_pointer_name(self) -> str | None:
+        meta = self._read_pointer()
+        return meta["version"] if meta else None
+
+    def _publish(self, name: str, meta: dict[str, Any]) -> None:
+        meta = {**meta, "version": name}
+        tmp = self.path / f"{POINTER}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(meta, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path / POINTER)  # the switch: atomic on one filesystem
+        # Old versions go; the one before stays for a reader that pinned it a moment ago.
+        for old in self._versions()[: -self._keep]:
+            shutil.rmtree(self.path / old, ignore_errors=True)
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[_Writer]:
+        with self.batch():
+            assert self._writer is not None
+            yield self._writer
+
+    # ---- the VectorStore interface --------------------------------------------------------
+
+    def close(self) -> None:
+        with self._lock:
+            if self._current is not None and self._current.users == 0:
+                self._current.shard.close()
+            self._current = None
+            self._pointer_stamp = None
+
+    def exists(self) -> bool:
+        return self._read_pointer() is not None
+
+    def ensure_collection(self, dim: int) -> None:
+        qe = _edge()
+        meta = self._read_pointer() if self._writer is None else self._writer.meta
+        if meta and meta.get("dim"):
+            if meta["dim"] != dim:
+                raise KnowledgeError(
+                    f"向量庫的向量維度是 {meta['dim']}，模型是 {dim} / the store was built with "
+                    f"another embedding model; re-ingest into a new data directory"
+                )
+            return
+        with self._writing() as w:
+            if w.shard is not None:
+                return
+            sparse = {
+                name: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf) for name in (TERMS, CHARS)
+            }
+            config = qe.EdgeConfig(
+                vectors={DENSE: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine)},
+                sparse_vectors=sparse,
+                wal_enabled=False,
+            )
+            w.shard = qe.EdgeShard.create(str(w.path), config)
+            for key in KEYWORDS:
+                w.shard.update(
+                    qe.UpdateOperation.create_field_index(key, qe.PayloadSchemaType.Keyword)
+                )
+            w.shard.update(
+                qe.UpdateOperation.create_field_index("amended_int", qe.PayloadSchemaType.Integer)
+            )
+            w.meta.update(dim=dim, docs=0, terms_len=0, chars_len=0)
+            w.changed = True
+
+    def _avgdl(self, meta: dict[str, Any], key: str, batch_lengths: list[int]) -> float:
+        """Average field length for BM25's normalisation: over what is stored and this batch
+        (an upsert does not re-weight what is stored; the drift is small and a fresh
+        ingestion resets it)."""
+        docs = meta.get("docs", 0) + len(batch_lengths)
+        total = meta.get(f"{key}_len", 0) + sum(batch_lengths)
+        return total / docs if docs else 1.0
+
+    def upsert(
+        self,
+        ids: Sequence[str],
+        vectors: np.ndarray,
+        payloads: Sequence[dict[str, Any]],
+        tokens: Sequence[Sequence[str]],
+        batch: int = 512,
+    ) -> None:
+        if not ids:
+            return
+        qe = _edge()
+        with self._writing() as w:
+            if w.shard is None:
+                self.ensure_collection(int(vectors.shape[1]))
+            fields = [split_terms(t) for t in tokens]
+            avg_terms = self._avgdl(w.meta, "terms", [len(f[0]) for f in fields])
+            avg_chars = self._avgdl(w.meta, "chars", [len(f[1]) for f in fields])
+            for start in range(0, len(ids), batch):
+                points = []
+                for i in range(start, min(start + batch, len(ids))):
+                    terms, chars = fields[i]
+                    vector: dict[str, Any] = {DENSE: vectors[i].tolist()}
+                    for name, words, avg in ((TERMS, terms, avg_terms), (CHARS, chars, avg_chars)):
+                        if words:
+                            idx, val = bm25_doc(words, avg, self._k1, self._b)
+                            vector[name] = qe.SparseVector(idx, val)
+                    points.append(qe.Point(ids[i], vector, payloads[i]))
+                w.shard.update(qe.UpdateOperation.upsert_points(points))
+            w.meta["docs"] = w.meta.get("docs", 0) + len(ids)
+            w.meta["terms_len"] = w.meta.get("terms_len", 0) + sum(len(f[0]) for f in fields)
+            w.meta["chars_len"] = w.meta.get("chars_len", 0) + sum(len(f[1]) for f in fields)
+            w.changed = True
+
+    def delete(self, ids: Sequence[str]) -> None:
+        if not ids:
+            return
+        qe = _edge()
+        with self._writing() as w:
+            if w.shard is None:
+                return
+            w.shard.update(qe.UpdateOperation.delete_points(list(ids)))
+            w.changed = True
+
+    def count(self) -> int:
+        with self.pinned() as shard:
+            return 0 if shard is None else int(shard.count(_edge().CountRequest(exact=True)))
+
+    def payloads(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Payloads as the pinned version holds them, so a search's hits come from one version."""
+        with self.pinned() as shard:
+            if shard is None or not ids:
+                return {}
+            records = shard.retrieve(list(ids), True, False)
+            return {str(r.id): dict(r.payload or {}) for r in records}
+
+    def doc_classes(self) -> set[str]:
+        with self.pinned() as shard:
+            if shard is None:
+                return set()
+            facet = shard.facet(_edge().FacetRequest(key="doc_class", limit=100, exact=True))
+            return {str(h.value) for h in facet.hits}
+
+    # ---- queries --------------------------------------------------------------------------
+
+    def _run(self, request: Any) -> list[tuple[str, float]]:
+        with self.pinned() as shard:
+            if shard is None:
+                return []
+            return [(str(p.id), float(p.score)) for p in shard.query(request)]
+
+    def _sparse_query(self, name: str, terms: Sequence[str]) -> Any:
+        idx, val = bm25_query(terms)
+        return _edge().Query.Nearest(_edge().SparseVector(idx, val), using=name)
+
+    def dense(
+        self, vector: np.ndarray, filters: SearchFilters | None, limit: int
+    ) -> list[tuple[str, float]]:
+        qe = _edge()
+        return self._run(
+            qe.QueryRequest(
+                limit=limit,
+                query=qe.Query.Nearest(vector.tolist(), using=DENSE),
+                filter=build_filter(filters),
+                with_payload=False,
+            )
+        )
+
+    def _lexical_prefetches(
+        self, terms: list[str], chars: list[str], flt: Any, n: int
+    ) -> list[tuple[Any, float]]:
+        """(prefetch, its weight within the lexical side) for each field the query has."""
+        qe = _edge()
+        out = []
+        if terms:
+            query = self._sparse_query(TERMS, terms)
+            out.append((qe.Prefetch(limit=n, query=query, filter=flt), 1.0 - self.char_weight))
+        if chars and self.char_weight > 0:
+            query = self._sparse_query(CHARS, chars)
+            out.append((qe.Prefetch(limit=n, query=query, filter=flt), self.char_weight))
+        return out
+
+    def _fusion(self, weights: list[float]) -> Any:
+        qe = _edge()
+        if self.fusion == "dbsf":
+            return qe.Fusion.Dbsf()
+        return qe.Fusion.Rrf(k=self._rrf_k, weights=weights)
+
+    def sparse(
+        self, tokens: Sequence[str], filters: SearchFilters | None, limit: int
+    ) -> list[tuple[str, float]]:
+        """Both lexical fields, fused in code (min-max, char_weight) or in the engine."""
+        qe = _edge()
+        terms, chars = split_terms(tokens)
+        flt = build_filter(filters)
+        if self.fusion == "code":
+            with self.pinned() as shard:
+                if shard is None:
+                    return []
+                reqs = [
+                    qe.QueryRequest(limit=limit, query=self._sparse_query(name, words), filter=flt)
+                    for name, words in ((TERMS, terms), (CHARS, chars))
+                    if words and (name == TERMS or self.char_weight > 0)
+                ]
+                if not reqs:
+                    return []
+                results = shard.query_batch(qe.QueryBatchRequest(reqs))
+            ranked = [[(str(p.id), float(p.score)) for p in r] for r in results]
+            if len(ranked) == 1:
+                return ranked[0][:limit]
+            fused = weighted([(ranked[0], 1.0 - self.char_weight), (ranked[1], self.char_weight)])
+            return fused[:limit]
+        pre = self._lexical_prefetches(terms, chars, flt, limit)
+        if not pre:
+            return []
+        if len(pre) == 1:
+            return self._run(qe.QueryRequest(limit=limit, query=pre[0][0].query, filter=flt))
+        fusion = self._fusion([w for _, w in pre])
+        return self._run(qe.QueryRequest(limit=limit, prefetches=[p for p, _ in pre], query=fusion))
+
+    def fused(
+        self,
+        vector: np.ndarray,
+        tokens: Sequence[str],
+        filters: SearchFilters | None,
+        limit: int,
+        candidates: int,
+        dense_weight: float = 0.5,
+    ) -> list[tuple[str, float]]:
+        """Dense and both lexical fields prefetched and fused by the engine."""
+        qe = _edge()
+        terms, chars = split_terms(tokens)
+        flt = build_filter(filters)
+        dense = qe.Prefetch(
+            limit=candidates, query=qe.Query.Nearest(vector.tolist(), using=DENSE), filter=flt
+        )
+        lexical = self._lexical_prefetches(terms, chars, flt, candidates)
+        if self.fusion == "dbsf":
+            # DBSF takes no weights: the lexical fields are fused first, then with dense.
+            prefetches = [p for p, _ in lexical]
+            inner = (
+                prefetches[0]
+                if len(prefetches) == 1
+                else qe.Prefetch(limit=candidates, prefetches=prefetches, query=qe.Fusion.Dbsf())
+            )
+            pre = [dense, inner] if lexical else [dense]
+            return self._run(qe.QueryRequest(limit=limit, prefetches=pre, query=qe.Fusion.Dbsf()))
+        pre = [dense, *(p for p, _ in lexical)]
+        weights = [dense_weight, *((1.0 - dense_weight) * w for _, w in lexical)]
+        rrf = qe.Fusion.Rrf(k=self._rrf_k, weights=weights)
+        return self._run(qe.QueryRequest(limit=limit, prefetches=pre, query=rrf))
