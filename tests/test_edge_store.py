@@ -1,0 +1,149 @@
+"""Qdrant Edge as the embedded store: filters in the engine, fusion in code or in the engine,
+each ingestion published as a new version, and an ingestion while another process reads."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from assistant.container import Container
+from assistant.settings import load_settings
+from knowledge.edge_store import EdgeStore
+from knowledge.models import SearchFilters
+from tests.conftest import ROOT, make_settings
+from tests.test_ingest import AML, BANK, write
+
+
+def labels(hits) -> list[str]:  # type: ignore[no-untyped-def]
+    return [f"{h.law}:{h.article}" for h in hits]
+
+
+@pytest.fixture
+def edge(tmp_path: Path) -> Container:
+    c = Container(make_settings(tmp_path / "data"))
+    assert isinstance(c.vector_store, EdgeStore) and c.lexical is None
+    yield c
+    c.close()
+
+
+def test_mode_setting_chooses_the_store(tmp_path: Path) -> None:
+    assert load_settings(data_dir=tmp_path).qdrant.resolved_mode == "edge"
+    url = load_settings(data_dir=tmp_path, qdrant={"url": "http://127.0.0.1:6333"})
+    assert url.qdrant.resolved_mode == "server"
+    local = Container(make_settings(tmp_path, qdrant={"mode": "local"}))
+    assert local.lexical is not None and not isinstance(local.vector_store, EdgeStore)
+    local.close()
+
+
+def test_filters_are_evaluated_in_the_engine(edge: Container, tmp_path: Path) -> None:
+    edge.ingestor.ingest_laws(write(tmp_path / "ChLaw.json", [BANK, AML]))
+    r = edge.retriever
+    r.refresh()
+    assert labels(r.search("行員可以收客戶的佣金嗎", k=1)) == ["測試銀行法:35"]
+    # category matches part of the path; amendment dates as a range; law names either way
+    only_aml = SearchFilters(categories=["檢察目"])
+    assert {h.law for h in r.search("銀行 申報", k=5, filters=only_aml)} == {"測試洗錢防制法"}
+    since = SearchFilters(amended_from="2024-01-01")
+    assert {h.law for h in r.search("銀行 申報", k=5, filters=since)} == {"測試洗錢防制法"}
+    until = SearchFilters(amended_to="2023-12-31", laws=["測試銀行法"])
+    assert {h.law for h in r.search("銀行 申報", k=5, filters=until)} == {"測試銀行法"}
+    assert r.search("銀行", k=5, filters=SearchFilters(doc_classes=["internal"])) == []
+    assert r.search("銀行", k=5, filters=SearchFilters(levels=["命令"])) == []
+    assert edge.vector_store.doc_classes() == {"public"}
+
+
+@pytest.mark.parametrize("fusion", ["rrf", "dbsf"])
+def test_fusion_in_the_engine(tmp_path: Path, fusion: str) -> None:
+    c = Container(make_settings(tmp_path / "data", qdrant={"edge_fusion": fusion}))
+    c.ingestor.ingest_laws(write(tmp_path / "ChLaw.json", [BANK, AML]))
+    c.retriever.refresh()
+    assert labels(c.retriever.search("疑似攜帶黃金出境要申報嗎", k=1)) == ["測試洗錢防制法:14"]
+    # an English question fuses dense and both lexical fields in one engine query
+    hits = c.retriever.search("commission from customers", k=3)
+    assert hits and len(hits) == len(set(labels(hits)))
+    c.close()
+
+
+def test_each_change_is_a_new_version_and_a_search_keeps_its_own(
+    edge: Container, tmp_path: Path
+) -> None:
+    store = edge.vector_store
+    assert isinstance(store, EdgeStore)
+    edge.ingestor.ingest_laws(write(tmp_path / "ChLaw.json", [BANK]))
+    first = store.version
+    assert first and store.count() == 3
+    unchanged = edge.ingestor.ingest_laws(tmp_path / "ChLaw.json")
+    assert not unchanged.changed and store.version == first  # nothing written, nothing copied
+    with store.pinned():
+        # An ingestion publishes while a search is under way: the search stays on its version.
+        edge.ingestor.ingest_laws(write(tmp_path / "Other.json", [AML]))
+        assert store.count() == 3
+        assert "測試洗錢防制法:14" not in labels(edge.retriever.search("攜帶黃金出境", k=5))
+    assert store.version != first and store.count() == 4
+    assert labels(edge.retriever.search("攜帶黃金出境", k=1)) == ["測試洗錢防制法:14"]
+    # Removal goes through a version too; old versions are cleaned up, the last two kept.
+    shorter = {**BANK, "LawArticles": BANK["LawArticles"][1:]}
+    assert edge.ingestor.ingest_laws(write(tmp_path / "ChLaw.json", [shorter])).removed == 1
+    assert store.count() == 3
+    assert len([p for p in store.path.iterdir() if p.name.startswith("v")]) == 2
+
+
+READER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from assistant.container import Container
+    from assistant.settings import load_settings
+
+    c = Container(load_settings(data_dir=Path(sys.argv[1])))
+    hits = c.retriever.search("攜帶黃金出境", k=1)
+    print(c.vector_store.count(), hits[0].law, flush=True)
+    sys.stdin.readline()  # the other process ingests meanwhile
+    hits = c.retriever.search("攜帶黃金出境", k=1)
+    print(c.vector_store.count(), hits[0].law, flush=True)
+    c.close()
+    """
+)
+
+
+def test_ingest_while_another_process_serves(tmp_path: Path) -> None:
+    """A process holding the knowledge base open (as `assistant serve` does) does not lock
+    `assistant ingest` out, and sees its result on its next search."""
+    data = tmp_path / "data"
+    c = Container(make_settings(data))
+    c.ingestor.ingest_laws(write(tmp_path / "ChLaw.json", [BANK]))
+    c.close()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(data)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    try:
+        assert reader.stdout is not None and reader.stdin is not None
+        assert reader.stdout.readline().split() == ["3", "測試銀行法"]
+        aml = write(tmp_path / "Aml.json", [AML])
+        ingest = subprocess.run(
+            [sys.executable, "-m", "assistant.cli", "ingest", "laws", "--json", str(aml)],
+            env={**env, "ASSISTANT_DATA_DIR": str(data)},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert ingest.returncode == 0, ingest.stderr
+        assert json.loads(ingest.stdout)["added"] == 1
+        reader.stdin.write("\n")
+        reader.stdin.flush()
+        assert reader.stdout.readline().split() == ["4", "測試洗錢防制法"]
+        assert reader.wait(timeout=60) == 0
+    finally:
+        if reader.poll() is None:
+            reader.kill()
