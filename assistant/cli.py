@@ -360,7 +360,13 @@ def status(app: AppContext, as_json: bool) -> None:
     laws = c.catalog.laws()
     data = {
         "data_dir": str(app.settings.data_dir),
-        "qdrant": app.settings.qdrant.url or str(app.settings.qdrant_path),
+        "qdrant": app.settings.qdrant.url
+        if app.settings.qdrant.resolved_mode == "server"
+        else str(
+            app.settings.edge_path
+            if app.settings.qdrant.resolved_mode == "edge"
+            else app.settings.qdrant_path
+        ),
         "chunks": c.catalog.count(),
         "documents": len(laws),
         "languages": sorted({lang for _, lang, _ in laws}),

@@ -180,7 +180,8 @@ class EdgeStore:
         self._current: _Version | None = None
         self._pointer_stamp: tuple[int, int] | None = None
         self._writer: _Writer | None = None
-        self._closed = False
+        self._writer_thread: int | None = None
+        self._write_lock = threading.Lock()
 
     # ---- versions -----------------------------------------------------------------------
 
@@ -255,12 +256,19 @@ class EdgeStore:
     def batch(self) -> Iterator[None]:
         """One ingestion's writes, built into a new version and published at the end. One
         writer at a time (a lock file); readers keep searching the published version."""
-        if self._writer is not None:
-            yield
+        if self._writer is not None and self._writer_thread == threading.get_ident():
+            yield  # nested in this thread's batch
             return
+        # One batch per process at a time (a lock), then one per data dir (a lock file).
+        with self._write_lock, self._locked_batch():
+            yield
+
+    @contextlib.contextmanager
+    def _locked_batch(self) -> Iterator[None]:
         self.path.mkdir(parents=True, exist_ok=True)
         lock = open(self.path / "ingest.lock", "w")  # noqa: SIM115 - held across the batch
         fcntl.flock(lock, fcntl.LOCK_EX)
+        self._writer_thread = threading.get_ident()
         meta = self._read_pointer()
         names = self._versions()
         number = int(names[-1][1:]) + 1 if names else 1
@@ -283,6 +291,7 @@ class EdgeStore:
                 self._publish(staging.name, writer.meta)
         finally:
             self._writer = None
+            self._writer_thread = None
             if writer.shard is not None:
                 writer.shard.close()
             if self._read_pointer_name() != staging.name:  # not published: nothing to keep
