@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,41 @@ def test_ingest_while_another_process_serves(tmp_path: Path) -> None:
     finally:
         if reader.poll() is None:
             reader.kill()
+
+
+def test_searches_during_reingests_never_mix_versions(edge: Container, tmp_path: Path) -> None:
+    """Each round amends every article and replaces one (a new number): a search meanwhile
+    sees one round whole, all its articles and their text, never part of two."""
+    path = tmp_path / "ChLaw.json"
+
+    def round_of(n: int) -> dict:
+        arts = [
+            {**a, "ArticleContent": f"{a['ArticleContent']}（第{n}版）"}
+            for a in BANK["LawArticles"]
+        ]
+        extra = f"銀行職員特別條款（第{n}版）"
+        arts.append({"ArticleType": "A", "ArticleNo": f"第 {90 + n} 條", "ArticleContent": extra})
+        return {**BANK, "LawArticles": arts}
+
+    edge.ingestor.ingest_laws(write(path, [round_of(0)]))
+    seen: list[tuple[int, set[str]]] = []
+    done = threading.Event()
+
+    def reader() -> None:
+        while not done.is_set():
+            hits = edge.retriever.search("銀行 職員 佣金 保證人 存款人 特別條款", k=10)
+            seen.append((len(hits), {h.text[-5:] for h in hits}))
+
+    t = threading.Thread(target=reader)
+    t.start()
+    try:
+        for n in range(1, 4):
+            report = edge.ingestor.ingest_laws(write(path, [round_of(n)]))
+            assert (report.amended, report.added, report.removed) == (3, 1, 1)
+    finally:
+        done.set()
+        t.join()
+    assert seen and all(n == 4 and len(m) == 1 for n, m in seen), [
+        s for s in seen if s[0] != 4 or len(s[1]) != 1
+    ][:3]
+    assert seen[-1][1] == {"（第3版）"}
