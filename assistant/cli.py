@@ -103,6 +103,8 @@ def _report_out(reports: list[dict[str, Any]], as_json: bool) -> None:
             f"新增 added {r['added']}, 修正 amended {r['amended']}, 刪除 removed {r['removed']}, "
             f"未變 unchanged {r['unchanged']} ({r['seconds']} s)"
         )
+        if r.get("reembedded"):
+            click.echo(f"  換了嵌入模型，重新嵌入 re-embedded for the new model: {r['reembedded']}")
         for c in r["changes"][:50]:
             click.echo(f"  {c['doc']}: +{c['added']} ~{c['amended']} -{c['removed']}")
         if len(r["changes"]) > 50:

