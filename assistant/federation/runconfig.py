@@ -1,0 +1,30 @@
+"""A federated run's settings: what ``flwr run --run-config`` passes to the ServerApp."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class RunSettings:
+    """The run config (``flwr run --run-config``), with the defaults ``processes`` writes."""
+
+    out: str
+    rounds: int = 3
+    min_banks: int = 2
+    clip_norm: float = 2.0
+    steps: int = 60
+    lr: float = 0.02
+    architecture: str = "mlp"
+    seed: int = 0
+    round_timeout: float = 300.0
+    node_wait: float = 60.0
+    report_threshold: float = 500_000.0
+    structuring_band: float = 0.1
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any]) -> RunSettings:
+        kw = {k.replace("-", "_"): v for k, v in cfg.items()}
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in kw.items() if k in known})
