@@ -104,7 +104,11 @@ class FederationDesk(Desk):
         args = {k: v for k, v in settings.items() if v is not None}
         u = self.allow(user, "fraud.ledger", args)
         out = self._fed.next_run_dir()
-        run_settings = RunSettings(out=str(out), **{**self._defaults, **args})
+        # wait for every bank started here (others may join from elsewhere: min_banks)
+        joined = sum(1 for b in self._fed.banks() if b["running"])
+        run_settings = RunSettings(
+            out=str(out), **{"expect_banks": joined, **self._defaults, **args}
+        )
         try:
             result = self._fed.run(run_settings)
         except AssistantError as exc:

@@ -89,7 +89,7 @@ def run_rounds(grid: Grid, cfg: RunSettings) -> None:
     names: dict[int, str] = {}  # node id → bank name, as each bank reports it
     summary: dict[str, Any] = {"started": _now(), "protocol": PROTOCOL, "rounds_ok": 0}
     good: FederatedScorer | None = None
-    nodes = _wait_for_banks(grid, cfg.min_banks, cfg.node_wait)
+    nodes = _wait_for_banks(grid, max(cfg.min_banks, cfg.expect_banks), cfg.node_wait)
     if len(nodes) < cfg.min_banks:
         summary.update(
             status="failed",

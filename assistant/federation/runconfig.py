@@ -13,13 +13,15 @@ class RunSettings:
     out: str
     rounds: int = 3
     min_banks: int = 2
-    clip_norm: float = 2.0
+    clip_norm: float = 10.0
     steps: int = 60
     lr: float = 0.02
     architecture: str = "mlp"
     seed: int = 0
     round_timeout: float = 300.0
     node_wait: float = 60.0
+    # wait (up to node_wait) for this many banks before round 1; 0: min_banks
+    expect_banks: int = 0
     report_threshold: float = 500_000.0
     structuring_band: float = 0.1
 
