@@ -47,13 +47,15 @@ from assistant.federation.model import (
     model_input,
     predict,
 )
+from assistant.federation.runconfig import RunSettings
 from assistant.federation.split import MemberView, even_members, member_views, typology
 from assistant.fraud.generator import BANKS, generate
 from assistant.fraud.scoring import MuleScorer
 
 WORLD = {"accounts": 6000, "transfers": 60_000, "rings": 60, "days": 30}
 SEEN = {"bank1": ["chain"], "bank2": ["scatter_gather"], "bank3": ["cycle", "fan_in"]}
-ROUNDS, STEPS, LR, CLIP = 5, 60, 0.02, 2.0
+ROUNDS, STEPS, LR = 5, 60, 0.02
+CLIP = RunSettings.__dataclass_fields__["clip_norm"].default  # the product's default
 
 
 def _world(seed: int, size: dict[str, int]) -> Any:
@@ -88,10 +90,16 @@ def _test_rows(data: BankData, view: MemberView, g: Any) -> tuple[np.ndarray, np
 
 
 def simulate(
-    banks: list[BankData], architecture: str, rounds: int = ROUNDS, seed: int = 0
+    banks: list[BankData],
+    architecture: str,
+    rounds: int = ROUNDS,
+    seed: int = 0,
+    clip_norm: float = CLIP,
+    stats: dict[str, int] | None = None,
 ) -> np.ndarray:
     """The federation's arithmetic in one process: the same local training and aggregation as
-    the Flower apps, for comparing architectures quickly."""
+    the Flower apps, for comparing architectures quickly. ``stats`` counts updates and clipped
+    updates."""
     params = init_params(banks[0].X.shape[1], architecture, seed)
     for r in range(1, rounds + 1):
         updates = []
@@ -100,7 +108,12 @@ def simulate(
                 params, model_input(b.X_train), b.y, architecture, steps=STEPS, lr=LR
             )
             updates.append(Update(bank=f"bank{i + 1}", params=new, examples=len(b.y)))
-        params, _ = aggregate(params, updates, clip_norm=CLIP, min_banks=len(banks), round_no=r)
+        params, rec = aggregate(
+            params, updates, clip_norm=clip_norm, min_banks=len(banks), round_no=r
+        )
+        if stats is not None:
+            stats["updates"] = stats.get("updates", 0) + len(rec["banks"])
+            stats["clipped"] = stats.get("clipped", 0) + sum(b["clipped"] for b in rec["banks"])
     return params
 
 
@@ -126,6 +139,30 @@ def _seen_unseen(
         "seen": _auc(np.r_[np.ones(own.sum()), np.zeros(neg.sum())], np.r_[s[own], s[neg]]),
         "unseen": _auc(np.r_[np.ones(other.sum()), np.zeros(neg.sum())], np.r_[s[other], s[neg]]),
     }
+
+
+def _clipping_cost(
+    banks: list[BankData],
+    arch: str,
+    tests: list[tuple[np.ndarray, np.ndarray, list]],
+    seen: dict[str, list[str]],
+    seed: int,
+) -> dict[str, Any]:
+    """What clipping costs in accuracy: the simulated federation with and without it."""
+    out: dict[str, Any] = {"clip_norm": CLIP}
+    for label, norm in (("clipped", CLIP), ("unclipped", 0.0)):
+        stats: dict[str, int] = {}
+        p = simulate(banks, arch, seed=seed, clip_norm=norm, stats=stats)
+        per = [
+            _seen_unseen(lambda X, p=p: predict(p, model_input(X), arch), tests, set(ks))
+            for ks in seen.values()
+        ]
+        out[label] = {
+            "mean_seen": round(float(np.mean([v["seen"] for v in per])), 4),
+            "mean_unseen": round(float(np.mean([v["unseen"] for v in per])), 4),
+            "updates_clipped": f"{stats.get('clipped', 0)}/{stats.get('updates', 0)}",
+        }
+    return out
 
 
 def run_processes(paths: dict[str, Path], workdir: Path, architecture: str) -> dict[str, Any]:
@@ -190,6 +227,7 @@ def evaluate(
                 "mean_unseen": round(float(np.mean([v["unseen"] for v in per.values()])), 4),
             }
         arch = max(ARCHITECTURES, key=lambda a: archs[a]["mean_unseen"])
+        clipping = _clipping_cost(banks, arch, tests, SEEN, seed)
         run: dict[str, Any] | None = None
         if processes:
             from assistant.federation.model import FederatedScorer
@@ -237,6 +275,7 @@ def evaluate(
         "clip_norm": CLIP,
         "architectures": archs,
         "architecture": arch,
+        "clipping": clipping,
         "federated_by": "flower processes" if processes else "simulation (same aggregation)",
         "run": None
         if run is None
@@ -322,6 +361,7 @@ def evaluate_amlgentex(train: Path, test: Path, seed: int = 0) -> dict[str, Any]
             "mean_unseen": round(float(np.mean([v["unseen"] for v in per.values()])), 4),
         }
     arch = max(ARCHITECTURES, key=lambda a: archs[a]["mean_unseen"])
+    clipping = _clipping_cost(list(banks.values()), arch, tests, AMLGENTEX_SEEN, seed)
     pooled_X = np.concatenate([b.X_train for b in banks.values()])
     pooled_y = np.concatenate([b.y for b in banks.values()])
     pooled = _train(pooled_X, pooled_y, arch, seed)
@@ -349,6 +389,7 @@ def evaluate_amlgentex(train: Path, test: Path, seed: int = 0) -> dict[str, Any]
         "test": str(test),
         "architectures": archs,
         "architecture": arch,
+        "clipping": clipping,
         "federated_by": "simulation (same aggregation)",
         "rounds": ROUNDS,
         "banks": out,
