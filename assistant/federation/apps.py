@@ -68,7 +68,21 @@ server = ServerApp()
 
 @server.main()
 def _server_main(grid: Grid, context: Context) -> None:
-    run_rounds(grid, RunSettings.from_config(dict(context.run_config)))
+    cfg = RunSettings.from_config(dict(context.run_config))
+    try:
+        run_rounds(grid, cfg)
+    except Exception as exc:
+        # the command waiting for this run reads summary.json: it must come, failed or not
+        out = Path(cfg.out)
+        if out.is_dir() and not (out / "summary.json").exists():
+            failed = {
+                "status": "failed",
+                "rounds_ok": 0,
+                "finished": _now(),
+                "error": f"協調端執行失敗 / the coordinator's run failed: {exc}",
+            }
+            (out / "summary.json").write_text(json.dumps(failed, ensure_ascii=False))
+        raise
 
 
 def _wait_for_banks(grid: Grid, want: int, seconds: float) -> list[int]:
