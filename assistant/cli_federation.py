@@ -107,6 +107,13 @@ def stop_cmd(app: AppContext, user: UserContext) -> None:
     help="Longest change one bank may make to the model per round (0: no clipping).",
 )
 @click.option(
+    "--noise-multiplier",
+    type=click.FloatRange(0, 1000),
+    default=0.0,
+    show_default=True,
+    help="Differential privacy: Gaussian noise of this many clip norms on each round's sum.",
+)
+@click.option(
     "--architecture", type=click.Choice(["mlp", "logistic"]), default="mlp", show_default=True
 )
 @click.option(
@@ -145,6 +152,8 @@ def run_cmd(app: AppContext, user: UserContext, as_json: bool, **settings: Any) 
                 )
     s = out["summary"]
     click.echo(f"{s['status']}: {s['rounds_ok']} 輪 rounds, model {out['model']}")
+    if s.get("epsilon") is not None:
+        click.echo(f"差分隱私 / differential privacy: ε = {s['epsilon']} (δ = {s['delta']})")
     if s.get("error"):
         raise click.ClickException(s["error"])
 

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from assistant.federation.aggregate import Update, aggregate
+from assistant.federation.aggregate import Update, aggregate, dp_epsilon
 from assistant.federation.local import BankData, open_bank_data
 from assistant.federation.model import (
     ARCHITECTURES,
@@ -95,12 +95,14 @@ def simulate(
     rounds: int = ROUNDS,
     seed: int = 0,
     clip_norm: float = CLIP,
-    stats: dict[str, int] | None = None,
+    stats: dict[str, Any] | None = None,
+    noise_multiplier: float = 0.0,
 ) -> np.ndarray:
     """The federation's arithmetic in one process: the same local training and aggregation as
     the Flower apps, for comparing architectures quickly. ``stats`` counts updates and clipped
     updates."""
     params = init_params(banks[0].X.shape[1], architecture, seed)
+    rng = np.random.default_rng(seed)
     for r in range(1, rounds + 1):
         updates = []
         for i, b in enumerate(banks):
@@ -109,11 +111,18 @@ def simulate(
             )
             updates.append(Update(bank=f"bank{i + 1}", params=new, examples=len(b.y)))
         params, rec = aggregate(
-            params, updates, clip_norm=clip_norm, min_banks=len(banks), round_no=r
+            params,
+            updates,
+            clip_norm=clip_norm,
+            min_banks=len(banks),
+            round_no=r,
+            noise_multiplier=noise_multiplier,
+            rng=rng,
         )
         if stats is not None:
             stats["updates"] = stats.get("updates", 0) + len(rec["banks"])
             stats["clipped"] = stats.get("clipped", 0) + sum(b["clipped"] for b in rec["banks"])
+            stats.setdefault("norms", []).extend(b["update_norm"] for b in rec["banks"])
     return params
 
 
@@ -151,7 +160,7 @@ def _clipping_cost(
     """What clipping costs in accuracy: the simulated federation with and without it."""
     out: dict[str, Any] = {"clip_norm": CLIP}
     for label, norm in (("clipped", CLIP), ("unclipped", 0.0)):
-        stats: dict[str, int] = {}
+        stats: dict[str, Any] = {}
         p = simulate(banks, arch, seed=seed, clip_norm=norm, stats=stats)
         per = [
             _seen_unseen(lambda X, p=p: predict(p, model_input(X), arch), tests, set(ks))
@@ -161,8 +170,41 @@ def _clipping_cost(
             "mean_seen": round(float(np.mean([v["seen"] for v in per])), 4),
             "mean_unseen": round(float(np.mean([v["unseen"] for v in per])), 4),
             "updates_clipped": f"{stats.get('clipped', 0)}/{stats.get('updates', 0)}",
+            "median_update_norm": round(float(np.median(stats.get("norms", [0.0]))), 3),
         }
     return out
+
+
+DP_CLIP = 1.0
+DP_NOISE = (0.5, 1.0, 2.0, 4.0)
+
+
+def _privacy_cost(
+    banks: list[BankData],
+    arch: str,
+    tests: list[tuple[np.ndarray, np.ndarray, list]],
+    seen: dict[str, list[str]],
+    seed: int,
+) -> list[dict[str, Any]]:
+    """Differential privacy at bank level: clip ``DP_CLIP``, noise z × clip on the sum, for each
+    z in ``DP_NOISE``: ε (δ 1e-5, ``ROUNDS`` rounds) and the mean AUC it leaves."""
+    rows = []
+    for z in (0.0, *DP_NOISE):
+        p = simulate(banks, arch, seed=seed, clip_norm=DP_CLIP, noise_multiplier=z)
+        per = [
+            _seen_unseen(lambda X, p=p: predict(p, model_input(X), arch), tests, set(ks))
+            for ks in seen.values()
+        ]
+        rows.append(
+            {
+                "clip_norm": DP_CLIP,
+                "noise_multiplier": z,
+                "epsilon": round(dp_epsilon(z, ROUNDS), 2) if z else None,
+                "mean_seen": round(float(np.mean([v["seen"] for v in per])), 4),
+                "mean_unseen": round(float(np.mean([v["unseen"] for v in per])), 4),
+            }
+        )
+    return rows
 
 
 def run_processes(paths: dict[str, Path], workdir: Path, architecture: str) -> dict[str, Any]:
@@ -228,6 +270,7 @@ def evaluate(
             }
         arch = max(ARCHITECTURES, key=lambda a: archs[a]["mean_unseen"])
         clipping = _clipping_cost(banks, arch, tests, SEEN, seed)
+        privacy = _privacy_cost(banks, arch, tests, SEEN, seed)
         run: dict[str, Any] | None = None
         if processes:
             from assistant.federation.model import FederatedScorer
@@ -276,6 +319,7 @@ def evaluate(
         "architectures": archs,
         "architecture": arch,
         "clipping": clipping,
+        "differential_privacy": privacy,
         "federated_by": "flower processes" if processes else "simulation (same aggregation)",
         "run": None
         if run is None
@@ -362,6 +406,7 @@ def evaluate_amlgentex(train: Path, test: Path, seed: int = 0) -> dict[str, Any]
         }
     arch = max(ARCHITECTURES, key=lambda a: archs[a]["mean_unseen"])
     clipping = _clipping_cost(list(banks.values()), arch, tests, AMLGENTEX_SEEN, seed)
+    privacy = _privacy_cost(list(banks.values()), arch, tests, AMLGENTEX_SEEN, seed)
     pooled_X = np.concatenate([b.X_train for b in banks.values()])
     pooled_y = np.concatenate([b.y for b in banks.values()])
     pooled = _train(pooled_X, pooled_y, arch, seed)
@@ -390,6 +435,7 @@ def evaluate_amlgentex(train: Path, test: Path, seed: int = 0) -> dict[str, Any]
         "architectures": archs,
         "architecture": arch,
         "clipping": clipping,
+        "differential_privacy": privacy,
         "federated_by": "simulation (same aggregation)",
         "rounds": ROUNDS,
         "banks": out,

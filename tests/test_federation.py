@@ -233,3 +233,22 @@ def test_model_file_round_trip_and_tampering(tmp_path: Path, ledgers: dict[str, 
     with pytest.raises(AssistantError, match="雜湊不符"):
         FederatedScorer.load(path)
     assert features_digest() == features_digest(list(FEATURE_NAMES))
+
+
+def test_differential_privacy_adds_noise_and_reports_epsilon() -> None:
+    from assistant.federation.aggregate import dp_epsilon
+
+    g = np.zeros(50)
+    ups = [Update(bank=f"b{i}", params=g + 0.01 * (i + 1), examples=10 + i) for i in range(3)]
+    plain, _ = aggregate(g, ups, clip_norm=1.0, min_banks=2)
+    noisy, rec = aggregate(
+        g, ups, clip_norm=1.0, min_banks=2, noise_multiplier=1.0, rng=np.random.default_rng(0)
+    )
+    assert rec["noise_std"] == 1.0 and not np.allclose(noisy, plain)
+    # the noise on the mean is z × clip / banks: its spread shows it
+    assert 0.2 < float(np.std(noisy - plain)) < 0.5
+    with pytest.raises(AssistantError, match="clip norm"):
+        aggregate(g, ups, clip_norm=0.0, min_banks=2, noise_multiplier=1.0)
+    eps = [dp_epsilon(z, 5) for z in (0.5, 1.0, 2.0, 4.0)]
+    assert eps == sorted(eps, reverse=True) and 10 < eps[1] < 15
+    assert dp_epsilon(1.0, 10) > dp_epsilon(1.0, 5) and dp_epsilon(0.0, 5) == float("inf")

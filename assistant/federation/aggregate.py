@@ -73,6 +73,18 @@ def clip(delta: np.ndarray, clip_norm: float) -> tuple[np.ndarray, float]:
     return delta, norm
 
 
+def dp_epsilon(noise_multiplier: float, rounds: int, delta: float = 1e-5) -> float:
+    """ε of ``rounds`` Gaussian-noised sums with noise ``noise_multiplier`` × the clip norm,
+    every bank in every round (no sampling), bank-level (one bank's whole ledger added or
+    removed), by Rényi DP: each round is (α, α/2z²)-RDP; composed and converted,
+    ε = min over α of rounds·α/2z² + log(1/δ)/(α − 1)."""
+    if noise_multiplier <= 0:
+        return float("inf")
+    alphas = np.concatenate([np.linspace(1.01, 10, 400), np.linspace(10, 1000, 400)])
+    rdp = rounds * alphas / (2 * noise_multiplier**2)
+    return float(np.min(rdp + np.log(1 / delta) / (alphas - 1)))
+
+
 def aggregate(
     global_params: np.ndarray,
     updates: list[Update],
@@ -80,10 +92,17 @@ def aggregate(
     clip_norm: float,
     min_banks: int,
     round_no: int = 0,
+    noise_multiplier: float = 0.0,
+    rng: np.random.Generator | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """The new global weights and the round record (who took part, who was refused and why,
     each bank's change length and whether it was clipped, the metrics each bank reported, the
-    new model's hash). Raises ``RoundFailed`` (with the record) below ``min_banks``."""
+    new model's hash). Raises ``RoundFailed`` (with the record) below ``min_banks``.
+
+    ``noise_multiplier`` z > 0 (differential privacy, needs ``clip_norm`` > 0): the changes
+    are summed with equal weight (a bank's weight may not depend on its data), Gaussian noise
+    of standard deviation z × ``clip_norm`` is added to the sum, and the sum divided by the
+    number of banks (``dp_epsilon`` gives the ε)."""
     size = global_params.size
     banks: list[dict[str, Any]] = []
     deltas: list[np.ndarray] = []
@@ -122,7 +141,18 @@ def aggregate(
             f"the model is unchanged",
             record,
         )
-    w = np.asarray(weights) / sum(weights)
-    new = global_params + np.tensordot(w, np.stack(deltas), axes=1)
+    if noise_multiplier > 0:
+        if clip_norm <= 0:
+            raise AssistantError(
+                "差分隱私需要裁減上限 / differential privacy needs a clip norm > 0"
+            )
+        rng = rng or np.random.default_rng()
+        total = np.sum(deltas, axis=0)
+        std = noise_multiplier * clip_norm
+        new = global_params + (total + rng.normal(0.0, std, size=total.shape)) / len(deltas)
+        record.update(noise_multiplier=noise_multiplier, noise_std=std)
+    else:
+        w = np.asarray(weights) / sum(weights)
+        new = global_params + np.tensordot(w, np.stack(deltas), axes=1)
     record.update(status="ok", sha256=params_hash(new))
     return new, record

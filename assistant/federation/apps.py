@@ -37,7 +37,7 @@ from flwr.serverapp import Grid, ServerApp
 from sklearn.metrics import roc_auc_score
 
 from assistant.errors import AssistantError
-from assistant.federation.aggregate import RoundFailed, Update, aggregate
+from assistant.federation.aggregate import RoundFailed, Update, aggregate, dp_epsilon
 from assistant.federation.local import BankData, open_bank_data
 from assistant.federation.model import (
     PROTOCOL,
@@ -103,6 +103,8 @@ def run_rounds(grid: Grid, cfg: RunSettings) -> None:
     names: dict[int, str] = {}  # node id → bank name, as each bank reports it
     summary: dict[str, Any] = {"started": _now(), "protocol": PROTOCOL, "rounds_ok": 0}
     good: FederatedScorer | None = None
+    # the noise is drawn fresh: a seeded one would let anyone who knows the seed remove it
+    noise = np.random.default_rng()
     nodes = _wait_for_banks(grid, max(cfg.min_banks, cfg.expect_banks), cfg.node_wait)
     if len(nodes) < cfg.min_banks:
         summary.update(
@@ -154,7 +156,13 @@ def run_rounds(grid: Grid, cfg: RunSettings) -> None:
                 )
         try:
             params, record = aggregate(
-                params, updates, clip_norm=cfg.clip_norm, min_banks=cfg.min_banks, round_no=r
+                params,
+                updates,
+                clip_norm=cfg.clip_norm,
+                min_banks=cfg.min_banks,
+                round_no=r,
+                noise_multiplier=cfg.noise_multiplier,
+                rng=noise,
             )
         except RoundFailed as exc:
             _append(
@@ -173,6 +181,12 @@ def run_rounds(grid: Grid, cfg: RunSettings) -> None:
         good.save(out / "model.json")
         summary["rounds_ok"] = r
     summary.setdefault("status", "ok")
+    if cfg.noise_multiplier > 0:
+        summary.update(
+            noise_multiplier=cfg.noise_multiplier,
+            epsilon=round(dp_epsilon(cfg.noise_multiplier, summary["rounds_ok"]), 3),
+            delta=1e-5,
+        )
     summary.update(finished=_now(), sha256=good.hash if good else None)
     tmp = out / "summary.json.tmp"
     tmp.write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")

@@ -14,6 +14,8 @@ class RunSettings:
     rounds: int = 3
     min_banks: int = 2
     clip_norm: float = 10.0
+    # differential privacy: Gaussian noise of this many clip norms on the sum (0: none)
+    noise_multiplier: float = 0.0
     steps: int = 60
     lr: float = 0.02
     architecture: str = "mlp"
