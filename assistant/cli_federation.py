@@ -114,7 +114,7 @@ def stop_cmd(app: AppContext, user: UserContext) -> None:
     help="Differential privacy: Gaussian noise of this many clip norms on each round's sum.",
 )
 @click.option(
-    "--architecture", type=click.Choice(["mlp", "logistic"]), default="mlp", show_default=True
+    "--architecture", type=click.Choice(["mlp", "logistic"]), default="logistic", show_default=True
 )
 @click.option(
     "--steps",
