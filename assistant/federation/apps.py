@@ -141,8 +141,12 @@ def run_rounds(grid: Grid, cfg: RunSettings) -> None:
             for node in nodes
         ]
         replies = list(grid.send_and_receive(messages, timeout=cfg.round_timeout))
-        updates = [_update(reply, names) for reply in replies]
-        answered = {reply.metadata.src_node_id for reply in replies}
+        # a reply names the message it answers; an error the SuperLink writes for a node that
+        # went away comes from the SuperLink itself, so the bank is found by that message
+        sent = {(m.metadata.message_id or m.object_id): m.metadata.dst_node_id for m in messages}
+        origin = [sent.get(r.metadata.reply_to_message_id, r.metadata.src_node_id) for r in replies]
+        updates = [_update(reply, node, names) for reply, node in zip(replies, origin, strict=True)]
+        answered = set(origin)
         for node in nodes:
             if node not in answered:
                 updates.append(
@@ -197,14 +201,13 @@ def _records(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
-def _update(reply: Message, names: dict[int, str]) -> Update:
-    """A bank's reply as an ``Update``; a reply carrying Flower's error (the ClientApp raised,
-    or the node went away) keeps the reason."""
-    node = reply.metadata.src_node_id
+def _update(reply: Message, node: int, names: dict[int, str]) -> Update:
+    """A bank's (``node``'s) reply as an ``Update``; a reply carrying Flower's error (the
+    ClientApp raised, or the node went away) keeps the reason."""
     if reply.has_error():
         return Update(
             bank=names.get(node, f"node-{node}"),
-            error=f"該行訓練失敗 / the bank's training failed: {reply.error.reason}",
+            error=f"該行未完成本輪 / the bank did not complete the round: {reply.error.reason}",
         )
     info = reply.content.config_records.get("info", ConfigRecord())
     bank = str(info.get("bank", f"node-{node}"))
@@ -233,10 +236,19 @@ _CACHE: dict[tuple[str, float, float], BankData] = {}
 @client.train()
 def _client_train(msg: Message, context: Context) -> Message:
     node = dict(context.node_config)
-    return Message(
-        bank_train(msg.content, str(node.get("bank", "")), str(node.get("ledger", ""))),
-        reply_to=msg,
-    )
+    bank = str(node.get("bank", "")) or "?"
+    try:
+        content = bank_train(msg.content, bank, str(node.get("ledger", "")))
+    except Exception as exc:
+        # answered, not raised: the coordinator then knows which bank failed and why
+        # (Flower's own error reply names neither)
+        info = {
+            "bank": bank,
+            "protocol": PROTOCOL,
+            "error": f"該行未完成本輪 / the bank did not complete the round: {exc}",
+        }
+        content = RecordDict({"info": ConfigRecord(info)})
+    return Message(content, reply_to=msg)
 
 
 def bank_train(content: RecordDict, bank: str, ledger: str) -> RecordDict:

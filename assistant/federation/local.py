@@ -43,6 +43,9 @@ class BankData:
 def ledger_url(ledger: str) -> str:
     """A database URL as given, or a path to a SQLite ledger file as its URL."""
     if "://" in ledger:
+        # a SQLite file that is not there would be created empty: say it is missing instead
+        if ledger.startswith("sqlite:///") and not Path(ledger[len("sqlite:///") :]).is_file():
+            raise AssistantError(f"找不到帳務資料庫 {ledger} / no ledger database at {ledger}")
         return ledger
     path = Path(ledger)
     if not path.is_file():
