@@ -28,7 +28,7 @@ DEMO_LOGIN = ASSISTANT_USER=$(DEMO_USER) ASSISTANT_PASSWORD=$(DEMO_PASSWORD)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install browser models-test demo test test-postgres lint eval eval-credit eval-fraud amlgentex bench security reliability clean
+.PHONY: install browser models-test demo test test-postgres lint eval eval-credit eval-fraud amlgentex federation bench security reliability clean
 
 install: $(STAMP)
 
@@ -135,6 +135,13 @@ amlgentex: install
 # run in $(AML_OUT) (make amlgentex).
 eval-fraud: install
 	$(FRAUD_EVAL) $(foreach d,$(wildcard $(AML_OUT)/amlgentex_s*),--amlgentex $(d)) --json
+
+# 金融盾: three banks as Flower processes on loopback (a SuperLink, one SuperNode each), each
+# having seen other typologies; per bank the local-only, federated and pooled AUC on the
+# typologies it saw and on those it never saw, printed and written as JSON (a few minutes).
+FEDERATION_JSON ?= $(VENV)/federation.json
+federation: install
+	FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION=1 OMP_NUM_THREADS=1 $(PY) -m evals.federation --processes --workdir $(VENV)/federation-run --json $(FEDERATION_JSON)
 
 bench: install
 	$(PY) -m benchmarks.retrieval --laws $(SHARED)/laws

@@ -396,6 +396,7 @@ def _register() -> None:
     from assistant.cli_credit import credit, eval_credit
     from assistant.cli_credit_pd import credit_score, credit_train, eval_credit_pd
     from assistant.cli_db import db
+    from assistant.cli_federation import federation
     from assistant.cli_fraud import eval_fraud, fraud
     from assistant.cli_fx import eval_fx, fx
     from assistant.cli_login import login, logout, whoami
@@ -416,6 +417,7 @@ def _register() -> None:
     eval_group.add_command(eval_agents)
     cli.add_command(fx)
     cli.add_command(fraud)
+    cli.add_command(federation)
     eval_group.add_command(eval_fraud)
     eval_group.add_command(eval_fx)
     cli.add_command(credit)

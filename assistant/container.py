@@ -51,6 +51,7 @@ if TYPE_CHECKING:  # the desks import their domains (sklearn, pypdf): built on f
     from assistant.desks.base import Desk
     from assistant.desks.compliance import ComplianceDesk
     from assistant.desks.credit import CreditDesk
+    from assistant.desks.federation import FederationDesk
     from assistant.desks.fraud import FraudDesk
     from assistant.desks.fx import FxDesk
 
@@ -261,6 +262,24 @@ class Container:
         from assistant.desks.fraud import FraudDesk
 
         return FraudDesk(self.fraud, self.fraud_actions, self.audit)
+
+    @cached_property
+    def federation_desk(self) -> FederationDesk:
+        """金融盾: the federation's processes live in the data folder; every run computes the
+        structuring features against this bank's reporting rule."""
+        from assistant.desks.federation import FederationDesk
+        from assistant.federation.processes import Federation
+
+        return FederationDesk(
+            Federation(self.settings.data_dir / "federation"),
+            self.fraud,
+            self.audit,
+            defaults={
+                "report_threshold": self.settings.fraud.report_threshold,
+                "structuring_band": self.settings.fraud.structuring_band,
+            },
+            ledger=self.settings.database_url,
+        )
 
     @cached_property
     def credit_desk(self) -> CreditDesk:
