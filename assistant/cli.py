@@ -399,6 +399,7 @@ def _register() -> None:
     from assistant.cli_login import login, logout, whoami
     from assistant.cli_model_files import model
     from assistant.cli_models import eval_exam, eval_models
+    from assistant.cli_monitor import alerts, monitor_cmd
 
     cli.add_command(ask)
     cli.add_command(review)
@@ -414,6 +415,8 @@ def _register() -> None:
     eval_group.add_command(eval_agents)
     cli.add_command(fx)
     cli.add_command(fraud)
+    fraud.add_command(monitor_cmd)
+    fraud.add_command(alerts)
     eval_group.add_command(eval_fraud)
     eval_group.add_command(eval_fx)
     cli.add_command(credit)

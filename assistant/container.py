@@ -53,6 +53,8 @@ if TYPE_CHECKING:  # the desks import their domains (sklearn, pypdf): built on f
     from assistant.desks.credit import CreditDesk
     from assistant.desks.fraud import FraudDesk
     from assistant.desks.fx import FxDesk
+    from assistant.desks.monitor import FraudMonitorDesk
+    from assistant.monitor.service import MonitorService
 
 
 class Container:
@@ -246,6 +248,18 @@ class Container:
         from assistant.desks.fraud import FraudDesk
 
         return FraudDesk(self.fraud, self.fraud_actions, self.audit)
+
+    @cached_property
+    def fraud_monitor(self) -> MonitorService:
+        from assistant.monitor.service import MonitorService
+
+        return MonitorService(self.engine)
+
+    @cached_property
+    def fraud_monitor_desk(self) -> FraudMonitorDesk:
+        from assistant.desks.monitor import FraudMonitorDesk
+
+        return FraudMonitorDesk(self.fraud_monitor, self.fraud, self.audit)
 
     @cached_property
     def credit_desk(self) -> CreditDesk:

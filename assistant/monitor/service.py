@@ -39,11 +39,16 @@ class BatchResult:
     decisions: list[dict[str, Any]] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     alerts: list[int] = field(default_factory=list)  # ids of the stored alerts
+    passed: int = 0  # passes not listed in ``decisions``
 
     def counts(self) -> dict[str, int]:
-        out = {"rows": len(self.decisions) + len(self.errors), "bad": len(self.errors)}
+        out = {
+            "rows": len(self.decisions) + len(self.errors) + self.passed,
+            "bad": len(self.errors),
+        }
         for action in ("pass", "alert", "hold"):
             out[action] = sum(1 for d in self.decisions if d["action"] == action)
+        out["pass"] += self.passed
         return out
 
     def to_dict(self, *, passes: bool = True) -> dict[str, Any]:
@@ -126,22 +131,29 @@ class MonitorService:
         ids = self._store([d])
         return d, (ids[0] if ids else None)
 
-    def score_batch(self, rows: Iterable[tuple[int, Mapping[str, Any]]]) -> BatchResult:
+    def score_batch(
+        self, rows: Iterable[tuple[int, Mapping[str, Any] | Transfer]], *, keep_passes: bool = True
+    ) -> BatchResult:
         """(row number, row) pairs in arrival order: a bad row is reported with its number and
-        reason, the others scored and their alerts stored."""
+        reason, the others scored and their alerts stored. ``keep_passes`` False: the result
+        counts passes but does not list them (a replay of a whole ledger)."""
         out = BatchResult()
         decided: list[Decision] = []
         with self._lock:
             monitor = self.monitor()
             for n, row in rows:
                 try:
-                    t = parse_transfer(row)
+                    t = row if isinstance(row, Transfer) else parse_transfer(row)
                 except AssistantError as exc:
                     out.errors.append({"row": n, "reason": str(exc)})
                     continue
                 d = monitor.process(t)
-                decided.append(d)
-                out.decisions.append(d.to_dict())
+                if d.action != "pass":
+                    decided.append(d)
+                if keep_passes or d.action != "pass":
+                    out.decisions.append(d.to_dict())
+                else:
+                    out.passed += 1
         out.alerts = self._store(decided)
         return out
 
