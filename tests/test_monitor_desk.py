@@ -230,3 +230,28 @@ def test_cli_monitor_a_csv_then_the_alert_queue_and_the_trace_of_an_alert(tmp_pa
     assert code != 0 and "fraud.read" in out
     code, out = run(data, "fraud", "monitor", role="fraud")
     assert code != 0 and "擇一" in out
+
+
+def test_cli_follow_reads_complete_lines_as_they_come(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    feed = tmp_path / "tail.csv"
+    lines = ["id,ts,from_account,to_account,amount"] + [
+        f"{r['id']},{r['ts']},{r['from_account']},{r['to_account']},{r['amount']}" for r in ROWS
+    ]
+    # the last line is still being written: no newline yet, so it is not read
+    feed.write_text("\n".join(lines) + "\nA5,2024-03-04T11:01:00,BOB,SH", encoding="utf-8")
+    code, out = run(
+        data,
+        "fraud",
+        "monitor",
+        str(feed),
+        "--follow",
+        "--interval",
+        "0.05",
+        "--idle-exit",
+        "0.2",
+        "--json",
+    )
+    assert code == 0, out
+    got = json.loads(out)
+    assert (got["rows"], got["bad"], got["hold"], got["pass"]) == (4, 1, 1, 2)

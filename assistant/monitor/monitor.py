@@ -109,6 +109,7 @@ class AccountState:
     sum_in: float = 0.0
     cash_in: float = 0.0
     cash_out: float = 0.0
+    peaks: dict[str, float] = field(default_factory=dict)  # rule id → highest window value
 
     def prune(self, now: int, horizon: int) -> None:
         edge = now - horizon
@@ -158,11 +159,18 @@ def _since(q: deque[tuple[int, float, str]], edge: int) -> list[tuple[int, float
     return out
 
 
-def _above_usual(p: dict[str, Any], now: float, so_far: float, st: AccountState, ts: int) -> bool:
-    """Whether ``now`` (a count or sum over the rule's window) is ``usual_factor`` times what
-    the account's own history averages per window: a shop's steady stream of payments is its
-    usual, a mule's sudden one is not. An account with less than ``min_history_s`` of history
-    has no usual yet, and every window counts as unusual."""
+def _above_usual(rule: Rule, now: float, so_far: float, st: AccountState, ts: int) -> bool:
+    """Whether ``now`` (a count or sum over the rule's window) is unusual for this account:
+    ``usual_factor`` times what its own history averages per window (a shop's steady stream of
+    payments is its usual, a mule's sudden one is not), and with ``above_peak`` higher than any
+    window of it before (a payroll run each month is as high as the last one). An account with
+    less than ``min_history_s`` of history has no average yet."""
+    p = rule.params
+    if p.get("above_peak"):
+        peak = st.peaks.get(rule.id, 0.0)
+        st.peaks[rule.id] = max(peak, now)
+        if now <= peak:
+            return False
     factor = p.get("usual_factor")
     if not factor:
         return True
@@ -357,7 +365,7 @@ class TransferMonitor:
             if payer is None:
                 return None
             n = 1 + len(_since(payer.out, t.ts - p["window_s"]))
-            if n <= p["max_count"] or not _above_usual(p, n, payer.n_out, payer, t.ts):
+            if n <= p["max_count"] or not _above_usual(rule, n, payer.n_out, payer, t.ts):
                 return None
             zh_w, en_w = _span(p["window_s"])
             who = t.from_account
@@ -377,7 +385,7 @@ class TransferMonitor:
             payers = len({f for _, _, f in got} | {t.from_account})
             if n <= p["max_count"] or payers < p.get("min_payers", 0):
                 return None
-            if not _above_usual(p, n, payee.n_in, payee, t.ts):
+            if not _above_usual(rule, n, payee.n_in, payee, t.ts):
                 return None
             zh_w, en_w = _span(p["window_s"])
             who = t.to_account
@@ -394,7 +402,7 @@ class TransferMonitor:
             if payer is None:
                 return None
             total = t.amount + sum(a for _, a, _ in _since(payer.out, t.ts - p["window_s"]))
-            if total < p["max_amount"] or not _above_usual(p, total, payer.sum_out, payer, t.ts):
+            if total < p["max_amount"] or not _above_usual(rule, total, payer.sum_out, payer, t.ts):
                 return None
             zh_w, en_w = _span(p["window_s"])
             who = t.from_account
@@ -498,7 +506,13 @@ class TransferMonitor:
         score = float(model.score_one(x)) if self.seen >= a["warmup"] else 0.0
         model.learn_one(x)
         if score >= a["threshold"]:
-            who = t.from_account if payer is not None else t.to_account
+            # A transfer to a payee the payer never paid before is suspect on the payee's side
+            # (a scam victim paying a mule); otherwise it is the payer's own behaviour.
+            who = (
+                t.to_account
+                if (new_payee and payee is not None) or payer is None
+                else t.from_account
+            )
             reasons.append(
                 Reason(
                     "anomaly",

@@ -20,10 +20,12 @@ from assistant.fraud.ledger import normalize_account
 DEFAULT_RULES = Path(__file__).with_name("default_rules.json")
 ACTIONS = ("alert", "hold")
 # Against the account's own history: fire only above ``usual_factor`` times its average per
-# window, once it has ``min_history_s`` of history (see ``monitor._above_usual``).
+# window, once it has ``min_history_s`` of history, and with ``above_peak`` only above its own
+# highest window so far (see ``monitor._above_usual``).
 _USUAL: dict[str, tuple[type, bool]] = {
     "usual_factor": (float, False),
     "min_history_s": (int, False),
+    "above_peak": (bool, False),
 }
 # Each kind and its parameters: name → (type, required). Windows are seconds.
 KINDS: dict[str, dict[str, tuple[type, bool]]] = {
