@@ -337,3 +337,89 @@ def rules_cmd(
         emit_json(out)
         return
     click.echo(f"規則 {out['from']} → {out['to']}: {', '.join(out['changes']) or '-'}")
+
+
+# ---- the clean room --------------------------------------------------------------------------
+
+
+@click.group("cleanroom")
+def cleanroom() -> None:
+    """金融無塵室 / match identifiers with a partner without handing lists over (PSI)."""
+
+
+def _identifiers(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AssistantError(f"無法讀取識別碼清單 / cannot read the identifiers: {exc}") from exc
+
+
+def _psi_out(report: Any, as_json: bool, out: Path | None) -> None:
+    d = report.to_dict(with_ids=True)
+    if out is not None and report.shared is not None:
+        out.write_text("".join(x + "\n" for x in report.shared), encoding="utf-8")
+    if as_json:
+        emit_json(d)
+        return
+    click.echo(
+        f"共有 shared {d['count']}（我方 own {d['own_items']}，對方 partner {d['other_items']}）"
+        f" {d['seconds']:.1f}s, verified={d['verified']}"
+    )
+    click.echo(d["revealed"])
+
+
+@needs_user
+@cleanroom.command("ask")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--partner", required=True, help="HOST:PORT where the partner answers.")
+@click.option("--mode", type=click.Choice(["ids", "count"]), default="ids", show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the shared identifiers here (mode ids).",
+)
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def ask_cmd(
+    app: AppContext,
+    user: UserContext,
+    path: Path,
+    partner: str,
+    mode: str,
+    out: Path | None,
+    as_json: bool,
+) -> None:
+    """PATH: identifiers, one a line (phone numbers, LINE IDs, wallets); ask the partner which
+    it holds too (ids) or how many (count)."""
+    host, _, port = partner.rpartition(":")
+    if not host or not port.isdigit():
+        raise AssistantError(f"--partner 須為 HOST:PORT / --partner must be HOST:PORT: {partner}")
+    report = app.container.cleanroom_desk.ask(
+        user, _identifiers(path), host, int(port), mode=mode, source=str(path)
+    )
+    _psi_out(report, as_json, out)
+
+
+@needs_user
+@cleanroom.command("answer")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--port", default=7700, show_default=True, help="0: any free port (printed).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--mode", type=click.Choice(["ids", "count"]), default="ids", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def answer_cmd(
+    app: AppContext, user: UserContext, path: Path, port: int, host: str, mode: str, as_json: bool
+) -> None:
+    """Answer one partner's query over PATH's identifiers (the side with the longer list
+    answering is faster)."""
+    report = app.container.cleanroom_desk.answer(
+        user,
+        _identifiers(path),
+        port,
+        host=host,
+        mode=mode,
+        source=str(path),
+        on_listen=lambda p: click.echo(json.dumps({"port": p}), err=True),
+    )
+    _psi_out(report, as_json, None)

@@ -49,6 +49,7 @@ if TYPE_CHECKING:  # the desks import their domains (sklearn, pypdf): built on f
     from assistant.desks.admin import AdminDesk
     from assistant.desks.audit import AuditDesk
     from assistant.desks.base import Desk
+    from assistant.desks.cleanroom import CleanRoomDesk
     from assistant.desks.compliance import ComplianceDesk
     from assistant.desks.credit import CreditDesk
     from assistant.desks.fraud import FraudDesk
@@ -260,6 +261,12 @@ class Container:
         from assistant.desks.monitor import FraudMonitorDesk
 
         return FraudMonitorDesk(self.fraud_monitor, self.fraud, self.audit)
+
+    @cached_property
+    def cleanroom_desk(self) -> CleanRoomDesk:
+        from assistant.desks.cleanroom import CleanRoomDesk
+
+        return CleanRoomDesk(self.audit)
 
     @cached_property
     def credit_desk(self) -> CreditDesk:
