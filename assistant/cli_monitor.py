@@ -93,6 +93,13 @@ def _chunks(rows: Iterator[Any], size: int) -> Iterator[list[Any]]:
     type=float,
     help="With --follow: stop after this many seconds with no new line (default: never).",
 )
+@click.option(
+    "--warm",
+    "warm_days",
+    type=int,
+    help="First feed the stored ledger's last N days through the monitor (no alerts), so it "
+    "knows each account's usual payees and volumes.",
+)
 @click.option("--all", "show_all", is_flag=True, help="List passes too (--json).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
@@ -104,6 +111,7 @@ def monitor_cmd(
     follow: bool,
     interval: float,
     idle_exit: float | None,
+    warm_days: int | None,
     show_all: bool,
     as_json: bool,
 ) -> None:
@@ -117,6 +125,9 @@ def monitor_cmd(
         raise AssistantError("請給 CSV 檔或 --ledger（擇一）/ give a CSV file or --ledger (one)")
     if path is not None and not path.is_file():
         raise AssistantError(f"找不到檔案 / no such file: {path}")
+    if warm_days is not None and not from_ledger:
+        n = desk.warm(user, days=warm_days)
+        click.echo(f"暖機 / warmed on {n} transfers of the ledger", err=True)
     if from_ledger:
         results = [desk.replay_ledger(user, keep_passes=show_all)]
     else:

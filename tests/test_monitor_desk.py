@@ -255,3 +255,22 @@ def test_cli_follow_reads_complete_lines_as_they_come(tmp_path: Path) -> None:
     assert code == 0, out
     got = json.loads(out)
     assert (got["rows"], got["bad"], got["hold"], got["pass"]) == (4, 1, 1, 2)
+
+
+def test_a_warm_start_knows_the_ledger_payees(tmp_path: Path) -> None:
+    """Warmed on the stored ledger, the monitor has each account's state; nothing is alerted
+    while warming, and the warm-up is audited."""
+    c = Container(make_settings(tmp_path / "data"))
+    try:
+        from datetime import date
+
+        c.fraud_desk.generate(
+            INV, accounts=300, transfers=3000, seed=1, start=date(2024, 1, 1), days=10, rings=1
+        )
+        n = c.fraud_monitor_desk.warm(INV, days=3)
+        assert 0 < n < 3000
+        assert _last(c)["name"] == "fraud.monitor.warm" and _last(c)["args"]["days"] == 3
+        assert c.fraud_monitor.monitor().seen == n
+        assert c.fraud_monitor_desk.alerts(INV, status=None) == []
+    finally:
+        c.close()

@@ -12,6 +12,7 @@ version before and after and what changed.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import timedelta
 from typing import Any
 
 from assistant.desks.base import AuditTrail, Desk
@@ -85,6 +86,22 @@ class FraudMonitorDesk(Desk):
         arrays = self._fraud.ledger.arrays()
         rows = enumerate(from_arrays(arrays), start=1)
         return self.score_batch(user, rows, source="ledger", keep_passes=keep_passes)
+
+    def warm(self, user: UserContext | None, *, days: int | None = None) -> int:
+        """The stored ledger (its last ``days`` only, if given) fed through the monitor to
+        build its state, without alerts: a warm start before scoring new transfers."""
+        from assistant.monitor.transfers import from_arrays
+
+        args = {"source": "ledger", "days": days}
+        u = self.allow(user, "fraud.monitor", args)
+        since = None
+        if days is not None:
+            latest = self._fraud.latest()
+            since = latest - timedelta(days=days) if latest is not None else None
+        arrays = self._fraud.ledger.arrays(since=since)
+        n = self._monitor.warm(from_arrays(arrays))
+        self.record(u, "fraud.monitor.warm", args, f"{n} 筆 transfers")
+        return n
 
     # ---- the alert queue ----------------------------------------------------------------------
 

@@ -157,6 +157,17 @@ class MonitorService:
         out.alerts = self._store(decided)
         return out
 
+    def warm(self, transfers: Iterable[Transfer]) -> int:
+        """Feed history through the monitor to build its state, storing no alerts (a monitor
+        started cold sees every payee as new and every account without a usual)."""
+        n = 0
+        with self._lock:
+            monitor = self.monitor()
+            for t in transfers:
+                monitor.process(t)
+                n += 1
+        return n
+
     def _store(self, decisions: list[Decision]) -> list[int]:
         rows = [
             {
