@@ -151,6 +151,7 @@ bench: install
 	$(PY) -m benchmarks.fraud_trace --workdir $(VENV)/bench-ledgers
 	$(PY) -m benchmarks.credit_extract --pdf $(SHARED)/statements/2301_202404_AI1.pdf
 	$(PY) -m benchmarks.pii
+	$(PY) -m benchmarks.cleanroom_psi
 
 # Prompt injection and access: every attack in evals/injection_attacks.jsonl, per model: no
 # model, the scripted attacker, the random-weight GGUF, and a real instruction-tuned model
