@@ -434,3 +434,84 @@ def answer_cmd(
         on_listen=lambda p: click.echo(json.dumps({"port": p}), err=True),
     )
     _psi_out(report, as_json, None)
+
+
+# ---- outside lists ---------------------------------------------------------------------------
+
+
+@click.group("signals", invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--user", "user_name", help="The investigator (as for every protected command).")
+@click.option("--password-stdin", is_flag=True)
+@click.pass_context
+def signals(ctx: click.Context, **options: Any) -> None:
+    """外部清單 / outside lists the monitor reads (165 open data, scam wallets): list, import."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(signals_list_cmd, **options)
+
+
+@needs_user
+@signals.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def signals_list_cmd(app: AppContext, user: UserContext, as_json: bool = False) -> None:
+    """Each list with its source, licence, date, rows and version."""
+    rows = app.container.fraud_monitor_desk.signals(user)
+    if as_json:
+        emit_json(rows)
+        return
+    for t in rows:
+        click.echo(
+            f"{t['name']} ({t['kind']}) v{t['version']}: {t['entries']} entries from {t['rows']} "
+            f"rows, as of {t['as_of']}; {t['source']}; licence: {t['licence']}"
+        )
+    if not rows:
+        click.echo("（沒有 / none）")
+
+
+@needs_user
+@signals.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--name", required=True, help="The list's name, e.g. 165-sites.")
+@click.option(
+    "--kind", type=click.Choice(["domain", "phone", "line_id", "account", "wallet"]), required=True
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["165-sites", "list"]),
+    default="list",
+    show_default=True,
+    help="165-sites: WEBSITE_NM,WEBURL,CNT,STA_SDATE,STA_EDATE.",
+)
+@click.option("--source", required=True, help="Where the file came from (URL, publisher).")
+@click.option("--licence", required=True, help="The licence it is published under.")
+@click.option("--as-of", help="The date the data speaks for (165-sites: its latest period).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def signals_import_cmd(
+    app: AppContext,
+    user: UserContext,
+    path: Path,
+    name: str,
+    kind: str,
+    fmt: str,
+    source: str,
+    licence: str,
+    as_of: str | None,
+    as_json: bool,
+) -> None:
+    """Import PATH as the outside list NAME (replacing its previous version); bad rows are
+    reported by line and the rest kept."""
+    out = app.container.fraud_monitor_desk.import_signals(
+        user, path, name=name, kind=kind, fmt=fmt, source=source, licence=licence, as_of=as_of
+    )
+    if as_json:
+        emit_json(out)
+        return
+    click.echo(
+        f"{out['name']} v{out['version']}: {out['entries']} entries from {out['rows']} rows "
+        f"({out['bad']} bad), as of {out['as_of']}"
+    )
+    for e in out["errors"][:20]:
+        click.echo(f"  line {e['line']}: {e['reason']}", err=True)

@@ -254,7 +254,7 @@ class Container:
     def fraud_monitor(self) -> MonitorService:
         from assistant.monitor.service import MonitorService
 
-        return MonitorService(self.engine)
+        return MonitorService(self.engine, signals_dir=self.settings.data_dir / "fraud" / "signals")
 
     @cached_property
     def fraud_monitor_desk(self) -> FraudMonitorDesk:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from assistant.desks.base import AuditTrail, Desk
@@ -161,6 +162,51 @@ class FraudMonitorDesk(Desk):
         out = self._monitor.outcomes()
         self.record(u, "fraud.monitor.outcomes", {}, f"{len(out)} rules")
         return out
+
+    # ---- outside lists ----------------------------------------------------------------------
+
+    def signals(self, user: UserContext | None) -> list[dict[str, Any]]:
+        """The outside lists the monitor reads: source, licence, date, counts, version."""
+        u = self.allow(user, "fraud.read")
+        out = self._monitor.signal_tables()
+        self.record(u, "fraud.monitor.signals", {}, f"{len(out)} 份 lists")
+        return out
+
+    def import_signals(
+        self,
+        user: UserContext | None,
+        path: Path,
+        *,
+        name: str,
+        kind: str,
+        fmt: str,
+        source: str,
+        licence: str,
+        as_of: str | None = None,
+    ) -> dict[str, Any]:
+        """A list from outside (165 open data, scam wallets) as a versioned table: it changes
+        what the monitor holds, so it is recorded like a change of rules, with its source,
+        licence, date and counts."""
+        args = {
+            "file": str(path),
+            "name": name,
+            "kind": kind,
+            "format": fmt,
+            "source": source,
+            "licence": licence,
+        }
+        u = self.allow(user, "fraud.rules", args)
+        meta, errors = self._monitor.import_signals(
+            path, name=name, kind=kind, fmt=fmt, source=source, licence=licence, as_of=as_of
+        )
+        self.record(
+            u,
+            "fraud.monitor.signals_import",
+            {**args, **{k: meta[k] for k in ("as_of", "rows", "bad", "entries", "version")}},
+            f"{meta['name']} v{meta['version']}: {meta['entries']} entries from {meta['rows']} "
+            f"rows ({meta['bad']} bad), as of {meta['as_of']}",
+        )
+        return {**meta, "errors": errors}
 
     # ---- the rules ----------------------------------------------------------------------------
 

@@ -21,11 +21,13 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from assistant.fraud.records import is_reserved
 from assistant.monitor.rules import Rule, RuleSet
+from assistant.monitor.signals import KIND_WORDS, SignalTable, hits
 from assistant.monitor.transfers import Transfer, iso
 
 SEVERITY = {"pass": 0, "alert": 1, "hold": 2}
@@ -185,8 +187,9 @@ class TransferMonitor:
     """Scores transfers one by one, in arrival order. Not thread-safe: one monitor per stream
     (the desk serialises calls to its own)."""
 
-    def __init__(self, rules: RuleSet) -> None:
+    def __init__(self, rules: RuleSet, signals: Sequence[SignalTable] = ()) -> None:
         self.rules = rules
+        self.signals = list(signals)  # outside lists (``monitor.signals``) the rules may read
         self.accounts: dict[str, AccountState] = {}
         self.seen = 0
         self._model: Any = None
@@ -311,6 +314,8 @@ class TransferMonitor:
         kind = rule.kind
         if kind == "watchlist":
             return self._watchlist(rule, t)
+        if kind == "signal":
+            return self._signal(rule, t)
         if kind == "structuring":
             if not self._near(rule, t):
                 return None
@@ -487,6 +492,30 @@ class TransferMonitor:
                     1.0,
                 )
         return None
+
+    def _signal(self, rule: Rule, t: Transfer) -> Reason | None:
+        if not self.signals:
+            return None
+        names = rule.params.get("tables") or []
+        tables = [s for s in self.signals if not names or s.name in names]
+        found = hits(tables, t.from_account, t.to_account, t.memo)
+        if not found:
+            return None
+        table, value, where = found[0]
+        zh_kind, en_kind = KIND_WORDS[table.kind]
+        zh_where = {"payee": "收款", "payer": "付款", "memo": "附言中的"}[where]
+        en_where = {"payee": "the payee", "payer": "the payer", "memo": "the memo names"}[where]
+        who = t.to_account if where != "payer" else t.from_account
+        when = table.as_of or table.imported_at[:10]
+        return Reason(
+            rule.id,
+            who,
+            rule.action,
+            f"{zh_where}{zh_kind} {value} 在外部清單「{table.name}」上（{table.source}，{when}）",
+            f"{en_where} {en_kind} {value}, on the outside list {table.name!r} "
+            f"({table.source}, {when})",
+            float(len(found)),
+        )
 
     # ---- the anomaly model ----------------------------------------------------------------
 

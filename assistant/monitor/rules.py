@@ -57,6 +57,7 @@ KINDS: dict[str, dict[str, tuple[type, bool]]] = {
         "kinds": (list, False),
     },
     "watchlist": {"accounts": (list, False), "memo_terms": (list, False)},
+    "signal": {"tables": (list, False)},  # outside lists by name (``monitor.signals``); []: all
 }
 ANOMALY: dict[str, tuple[type, bool]] = {
     "enabled": (bool, True),

@@ -22,6 +22,7 @@ from assistant.fraud.ledger import normalize_account
 from assistant.monitor.monitor import Decision, TransferMonitor
 from assistant.monitor.records import AlertRow, RuleSetRow
 from assistant.monitor.rules import DEFAULT_RULES, RuleSet, load_rules, parse_rules
+from assistant.monitor.signals import SignalStore
 from assistant.monitor.transfers import Transfer, parse_transfer
 
 STATUSES = ("open", "confirmed", "dismissed")
@@ -61,9 +62,15 @@ class BatchResult:
 
 
 class MonitorService:
-    def __init__(self, engine: Engine, default_rules: Path = DEFAULT_RULES) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        default_rules: Path = DEFAULT_RULES,
+        signals_dir: Path | None = None,
+    ) -> None:
         self._engine = engine
         self._default = default_rules
+        self._signals = SignalStore(signals_dir) if signals_dir is not None else None
         self._lock = threading.Lock()
         self._monitor: TransferMonitor | None = None
 
@@ -120,8 +127,25 @@ class MonitorService:
 
     def monitor(self) -> TransferMonitor:
         if self._monitor is None:
-            self._monitor = TransferMonitor(self.rules())
+            tables = self._signals.tables() if self._signals is not None else []
+            self._monitor = TransferMonitor(self.rules(), tables)
         return self._monitor
+
+    # ---- outside lists ----------------------------------------------------------------------
+
+    def signal_tables(self) -> list[dict[str, Any]]:
+        return [t.meta() for t in (self._signals.tables() if self._signals else [])]
+
+    def import_signals(self, path: Path, **kwargs: Any) -> tuple[dict[str, Any], list[dict]]:
+        """A list from outside, stored as a versioned table and read by the monitor from the
+        next transfer on: (its description, the rows that named nothing usable)."""
+        if self._signals is None:
+            raise AssistantError("未設定外部清單資料夾 / no folder for outside lists")
+        table, errors = self._signals.import_file(path, **kwargs)
+        with self._lock:
+            if self._monitor is not None:
+                self._monitor.signals = self._signals.tables()
+        return table.meta(), errors
 
     def score(self, row: Mapping[str, Any] | Transfer) -> tuple[Decision, int | None]:
         """One transfer on arrival: its decision, and the id of the stored alert (None: pass)."""
