@@ -99,7 +99,8 @@ def test_lists_of_accounts_phones_and_wallets(tmp_path: Path) -> None:
     (tmp_path / "accts.txt").write_text("# reported accounts\n822-0001-1122\n\n", encoding="utf-8")
     (tmp_path / "phones.txt").write_text("+886 912-345-678\n", encoding="utf-8")
     wallet = "0x" + "ab" * 20
-    (tmp_path / "wallets.txt").write_text(wallet.upper().replace("0X", "0x") + "\n", "utf-8")
+    # a JSON array, as wallet blacklists are published
+    (tmp_path / "wallets.txt").write_text(f'["{wallet.upper().replace("0X", "0x")}", ""]', "utf-8")
     for name, kind in (("accts", "account"), ("phones", "phone"), ("wallets", "wallet")):
         store.import_file(
             tmp_path / f"{name}.txt",

@@ -149,28 +149,37 @@ def read_165_sites(path: Path) -> tuple[set[str], int, int, str | None, list[dic
 
 
 def read_list(path: Path, kind: str) -> tuple[set[str], int, int, list[dict[str, Any]]]:
-    """One identifier a line (the first column of a CSV line); '#' lines are comments."""
+    """One identifier a line (the first column of a CSV line; '#' lines are comments), or a
+    JSON array of strings (then "line" is the position in it)."""
     values: set[str] = set()
     rows = bad = 0
     errors: list[dict[str, Any]] = []
-    with path.open(encoding="utf-8-sig") as fh:
-        for n, line in enumerate(fh, start=1):
-            raw = line.split(",", 1)[0].strip()
-            if not raw or raw.startswith("#"):
-                continue
-            rows += 1
-            try:
-                v = normalize(kind, raw)
-            except AssistantError as exc:
-                v, reason = "", str(exc)
-            else:
-                reason = f"空白或格式錯誤 / empty or malformed: {raw!r}"
-            if not v:
-                bad += 1
-                if len(errors) < 50:
-                    errors.append({"line": n, "reason": reason})
-                continue
-            values.add(v)
+    text = path.read_text(encoding="utf-8-sig")
+    if text.lstrip().startswith("["):  # a JSON array of strings (e.g. a wallet blacklist)
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise AssistantError(f"JSON 格式錯誤 / not JSON: {exc}") from exc
+        lines = [(n, str(x)) for n, x in enumerate(items, start=1)]
+    else:
+        lines = [(n, line.split(",", 1)[0]) for n, line in enumerate(text.splitlines(), 1)]
+    for n, item in lines:
+        raw = item.strip()
+        if not raw or raw.startswith("#"):
+            continue
+        rows += 1
+        try:
+            v = normalize(kind, raw)
+        except AssistantError as exc:
+            v, reason = "", str(exc)
+        else:
+            reason = f"空白或格式錯誤 / empty or malformed: {raw!r}"
+        if not v:
+            bad += 1
+            if len(errors) < 50:
+                errors.append({"line": n, "reason": reason})
+            continue
+        values.add(v)
     return values, rows, bad, errors
 
 
