@@ -175,9 +175,11 @@ def _lead(first: dict[str, int], last_hop: dict[str, int]) -> dict[str, Any]:
     }
 
 
-def replay_monitor(data: Replayable, warmup_days: int = 31) -> dict[str, Any]:
+def replay_monitor(
+    data: Replayable, warmup_days: int = 31, rules_path: Path = DEFAULT_RULES
+) -> dict[str, Any]:
     """The ledger through a fresh monitor in time order (see the module docstring)."""
-    rules = load_rules(DEFAULT_RULES)
+    rules = load_rules(rules_path)
     monitor = TransferMonitor(rules)
     transfers = list(from_arrays(data.arrays, data.transfer_pattern))
     start = transfers[0].ts if transfers else 0
@@ -367,8 +369,14 @@ def _side_by_side(monitor: dict[str, Any], batch: dict[str, Any]) -> dict[str, A
     }
 
 
-def evaluate(data: Replayable, *, warmup_days: int, batch_every_days: int = 1) -> dict[str, Any]:
-    mon = replay_monitor(data, warmup_days=warmup_days)
+def evaluate(
+    data: Replayable,
+    *,
+    warmup_days: int,
+    batch_every_days: int = 1,
+    rules_path: Path = DEFAULT_RULES,
+) -> dict[str, Any]:
+    mon = replay_monitor(data, warmup_days=warmup_days, rules_path=rules_path)
     batch = batch_nightly(data, mon["_last_hop"], every_days=batch_every_days, rules=_cash_rules())
     return {
         "ledger": data.name,
@@ -406,11 +414,17 @@ def main(argv: list[str] | None = None) -> int:
         help="An AMLGentex run folder (make amlgentex); may be repeated.",
     )
     ap.add_argument("--warmup-days", type=int, default=31)
+    ap.add_argument(
+        "--rules",
+        type=Path,
+        default=DEFAULT_RULES,
+        help="A rule set (JSON) to measure before putting it in force (default: the product's).",
+    )
     ap.add_argument("--batch-every-days", type=int, default=1)
     ap.add_argument("--json", type=Path, help="Also write the figures to this file.")
     args = ap.parse_args(argv)
     core = _one_core()
-    out: dict[str, Any] = {"cpu": core, "ledgers": [], "skipped": []}
+    out: dict[str, Any] = {"cpu": core, "rules": str(args.rules), "ledgers": [], "skipped": []}
     if not args.amlgentex:
         msg = (
             "找不到 AMLGentex 產生的帳務資料，略過（先執行 make amlgentex，或以 "
@@ -436,7 +450,12 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         out["ledgers"].append(
-            evaluate(data, warmup_days=args.warmup_days, batch_every_days=args.batch_every_days)
+            evaluate(
+                data,
+                warmup_days=args.warmup_days,
+                batch_every_days=args.batch_every_days,
+                rules_path=args.rules,
+            )
         )
     text_out = json.dumps(out, ensure_ascii=False, indent=2)
     print(text_out)
