@@ -402,6 +402,7 @@ def _register() -> None:
     from assistant.cli_login import login, logout, whoami
     from assistant.cli_model_files import model
     from assistant.cli_models import eval_exam, eval_models
+    from assistant.cli_monitor import alerts, cleanroom, monitor_cmd, signals
 
     cli.add_command(ask)
     cli.add_command(review)
@@ -418,6 +419,10 @@ def _register() -> None:
     cli.add_command(fx)
     cli.add_command(fraud)
     cli.add_command(federation)
+    fraud.add_command(monitor_cmd)
+    fraud.add_command(alerts)
+    fraud.add_command(cleanroom)
+    fraud.add_command(signals)
     eval_group.add_command(eval_fraud)
     eval_group.add_command(eval_fx)
     cli.add_command(credit)

@@ -49,11 +49,14 @@ if TYPE_CHECKING:  # the desks import their domains (sklearn, pypdf): built on f
     from assistant.desks.admin import AdminDesk
     from assistant.desks.audit import AuditDesk
     from assistant.desks.base import Desk
+    from assistant.desks.cleanroom import CleanRoomDesk
     from assistant.desks.compliance import ComplianceDesk
     from assistant.desks.credit import CreditDesk
     from assistant.desks.federation import FederationDesk
     from assistant.desks.fraud import FraudDesk
     from assistant.desks.fx import FxDesk
+    from assistant.desks.monitor import FraudMonitorDesk
+    from assistant.monitor.service import MonitorService
 
 
 # Dense weights (Chinese question, English question) by embedding engine, chosen with
@@ -280,6 +283,24 @@ class Container:
             },
             ledger=self.settings.database_url,
         )
+
+    @cached_property
+    def fraud_monitor(self) -> MonitorService:
+        from assistant.monitor.service import MonitorService
+
+        return MonitorService(self.engine, signals_dir=self.settings.data_dir / "fraud" / "signals")
+
+    @cached_property
+    def fraud_monitor_desk(self) -> FraudMonitorDesk:
+        from assistant.desks.monitor import FraudMonitorDesk
+
+        return FraudMonitorDesk(self.fraud_monitor, self.fraud, self.audit)
+
+    @cached_property
+    def cleanroom_desk(self) -> CleanRoomDesk:
+        from assistant.desks.cleanroom import CleanRoomDesk
+
+        return CleanRoomDesk(self.audit)
 
     @cached_property
     def credit_desk(self) -> CreditDesk:

@@ -21,6 +21,8 @@ from tests.conftest import make_settings
 DESKS = (
     "fraud_desk",
     "federation_desk",
+    "fraud_monitor_desk",
+    "cleanroom_desk",
     "credit_desk",
     "fx_desk",
     "compliance_desk",
