@@ -28,7 +28,7 @@ DEMO_LOGIN = ASSISTANT_USER=$(DEMO_USER) ASSISTANT_PASSWORD=$(DEMO_PASSWORD)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install browser models-test demo test test-postgres lint eval eval-credit eval-fraud amlgentex bench security reliability clean
+.PHONY: install browser models-test demo test test-postgres lint eval eval-credit eval-fraud amlgentex federation realtime bench security reliability clean
 
 install: $(STAMP)
 
@@ -136,6 +136,21 @@ amlgentex: install
 eval-fraud: install
 	$(FRAUD_EVAL) $(foreach d,$(wildcard $(AML_OUT)/amlgentex_s*),--amlgentex $(d)) --json
 
+# 金融盾: three banks as Flower processes on loopback (a SuperLink, one SuperNode each), each
+# having seen other typologies; per bank the local-only, federated and pooled AUC on the
+# typologies it saw and on those it never saw, printed and written as JSON (a few minutes).
+FEDERATION_JSON ?= $(VENV)/federation.json
+federation: install
+	FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION=1 OMP_NUM_THREADS=1 $(PY) -m evals.federation --processes --workdir $(VENV)/federation-run --json $(FEDERATION_JSON)
+
+# Real-time detection measured: the product generator's ledger and an AMLGentex run (the first in
+# $(AML_OUT), or REALTIME_AMLGENTEX=folder; said and skipped when there is none) replayed in time
+# order through the transfer monitor on one core, beside the batch scorer run nightly: latency
+# per transfer, transfers/s, alert precision and recall, lead time before the last laundering hop.
+REALTIME_AMLGENTEX ?= $(firstword $(wildcard $(AML_OUT)/amlgentex_s*))
+realtime: install
+	OMP_NUM_THREADS=1 $(PY) -m evals.realtime $(foreach d,$(REALTIME_AMLGENTEX),--amlgentex $(d)) --json $(VENV)/realtime.json
+
 bench: install
 	$(PY) -m benchmarks.retrieval --laws $(SHARED)/laws
 	$(PY) -m benchmarks.agents --laws $(SHARED)/laws/ChLaw.json
@@ -143,6 +158,7 @@ bench: install
 	$(PY) -m benchmarks.fraud_trace --workdir $(VENV)/bench-ledgers
 	$(PY) -m benchmarks.credit_extract --pdf $(SHARED)/statements/2301_202404_AI1.pdf
 	$(PY) -m benchmarks.pii
+	$(PY) -m benchmarks.cleanroom_psi
 
 # Prompt injection and access: every attack in evals/injection_attacks.jsonl, per model: no
 # model, the scripted attacker, the random-weight GGUF, and a real instruction-tuned model

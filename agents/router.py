@@ -58,8 +58,8 @@ class Router:
         if self._examples is None:
             texts = [e for s in self._specs for e in s.examples]
             self._owners = [i for i, s in enumerate(self._specs) for _ in s.examples]
-            self._examples = self._embedder.embed(texts)
-        sims = self._examples @ self._embedder.embed([question])[0]
+            self._examples = self._embedder.embed(texts, kind="query")
+        sims = self._examples @ self._embedder.embed([question], kind="query")[0]
         best = np.zeros(len(self._specs), dtype=np.float32)
         for owner, sim in zip(self._owners, sims, strict=True):
             best[owner] = max(best[owner], float(sim))

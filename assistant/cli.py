@@ -103,6 +103,8 @@ def _report_out(reports: list[dict[str, Any]], as_json: bool) -> None:
             f"新增 added {r['added']}, 修正 amended {r['amended']}, 刪除 removed {r['removed']}, "
             f"未變 unchanged {r['unchanged']} ({r['seconds']} s)"
         )
+        if r.get("reembedded"):
+            click.echo(f"  換了嵌入模型，重新嵌入 re-embedded for the new model: {r['reembedded']}")
         for c in r["changes"][:50]:
             click.echo(f"  {c['doc']}: +{c['added']} ~{c['amended']} -{c['removed']}")
         if len(r["changes"]) > 50:
@@ -400,11 +402,13 @@ def _register() -> None:
     from assistant.cli_credit import credit, eval_credit
     from assistant.cli_credit_pd import credit_score, credit_train, eval_credit_pd
     from assistant.cli_db import db
+    from assistant.cli_federation import federation
     from assistant.cli_fraud import eval_fraud, fraud
     from assistant.cli_fx import eval_fx, fx
     from assistant.cli_login import login, logout, whoami
     from assistant.cli_model_files import model
     from assistant.cli_models import eval_exam, eval_models
+    from assistant.cli_monitor import alerts, cleanroom, monitor_cmd, signals
 
     cli.add_command(ask)
     cli.add_command(review)
@@ -420,6 +424,11 @@ def _register() -> None:
     eval_group.add_command(eval_agents)
     cli.add_command(fx)
     cli.add_command(fraud)
+    cli.add_command(federation)
+    fraud.add_command(monitor_cmd)
+    fraud.add_command(alerts)
+    fraud.add_command(cleanroom)
+    fraud.add_command(signals)
     eval_group.add_command(eval_fraud)
     eval_group.add_command(eval_fx)
     cli.add_command(credit)

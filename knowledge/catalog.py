@@ -57,8 +57,16 @@ class Catalog:
             stmt = select(ChunkRow.doc_key).where(ChunkRow.source == source).distinct()
             return set(s.exec(stmt))
 
-    def apply(self, upserts: list[tuple[Chunk, list[str]]], deletes: Iterable[str]) -> None:
-        """One transaction: either the whole change is recorded or none of it."""
+    def apply(
+        self,
+        upserts: list[tuple[Chunk, list[str]]],
+        deletes: Iterable[str],
+        embedded_with: str = "",
+    ) -> None:
+        """One transaction: either the whole change is recorded or none of it. The stored hash
+        is the content's, then ``@`` and the embedding model's tag, so that a change of model
+        re-embeds unchanged text."""
+        suffix = f"@{embedded_with}" if embedded_with else ""
         rows = [
             {
                 "id": chunk.id,
@@ -68,7 +76,7 @@ class Catalog:
                 "law": chunk.law,
                 "article": chunk.article,
                 "lang": chunk.lang,
-                "hash": chunk.content_hash,
+                "hash": chunk.content_hash + suffix,
                 "tokens": " ".join(tokens),
                 "payload": json.dumps(chunk.payload(), ensure_ascii=False),
             }

@@ -54,6 +54,8 @@ class IngestReport:
     amended: int = 0
     removed: int = 0
     unchanged: int = 0
+    # Unchanged text embedded again because the embedding model changed.
+    reembedded: int = 0
     seconds: float = 0.0
     changes: list[DocChange] = field(default_factory=list)
 
@@ -70,6 +72,7 @@ class IngestReport:
             "amended": self.amended,
             "removed": self.removed,
             "unchanged": self.unchanged,
+            "reembedded": self.reembedded,
             "seconds": round(self.seconds, 2),
             "changes": [c.__dict__ for c in self.changes],
         }
@@ -98,6 +101,10 @@ class Ingestor:
         self._max_chars_en = max_chunk_chars_en
         self._max_bytes = max_file_mb * 1024 * 1024
         self._doc_class = default_doc_class
+
+    def embedding_tag(self) -> str:
+        """Which model embedded a chunk, and how much of it: kept beside its content hash."""
+        return f"{self._embedder.name}:{self._embedder.zh_chars}"
 
     def _check_file(self, path: Path) -> None:
         if not path.exists():
@@ -180,13 +187,19 @@ class Ingestor:
         new_ids = {c.id for c in chunks}
         per_doc: dict[str, DocChange] = defaultdict(lambda: DocChange(""))
         todo: list[Chunk] = []
+        model = self.embedding_tag()
         for c in chunks:
             old = existing.get(c.id)
+            content, _, embedded_with = old[0].partition("@") if old else ("", "", "")
             if old is None:
                 per_doc[c.doc_key].added += 1
                 todo.append(c)
-            elif old[0] != c.content_hash:
+            elif content != c.content_hash:
                 per_doc[c.doc_key].amended += 1
+                todo.append(c)
+            elif embedded_with != model:
+                # Vectors of two models cannot be compared: the text stays, the vector is new.
+                report.reembedded += 1
                 todo.append(c)
             else:
                 report.unchanged += 1
@@ -214,7 +227,9 @@ class Ingestor:
                 if progress:
                     progress("embed", done, len(todo))
 
-            vectors = self._embedder.embed([c.dense_text() for c in todo], progress=tick)
+            vectors = self._embedder.embed(
+                [c.dense_text(self._embedder.zh_chars) for c in todo], progress=tick
+            )
             # A server keeps both lexical fields in one sparse vector; characters are marked.
             sparse = [
                 t + [f"#{ch}" for ch in Analyzer.chars(c.lexical_text())]
@@ -229,7 +244,7 @@ class Ingestor:
                 self._store.upsert(ids, vectors, [c.payload() for c in todo], sparse)
                 self._store.delete(removed)
             # The catalog is written last: if anything above failed, the next run redoes it.
-            self._catalog.apply(list(zip(todo, tokens, strict=True)), removed)
+            self._catalog.apply(list(zip(todo, tokens, strict=True)), removed, embedded_with=model)
             if self._lexical is not None:
                 if progress:
                     progress("index", 0, 1)

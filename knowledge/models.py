@@ -53,10 +53,9 @@ class Chunk(BaseModel):
         """What the lexical index reads: the law name and headings give each article context."""
         return f"{self.law} {self.law_zh if self.law_zh != self.law else ''} {self.chapter}\n{self.text}"
 
-    def dense_text(self) -> str:
-        # The bundled MiniLM reads Chinese one character at a time and poorly: the head of a
-        # Chinese article carries what it can use, and a short window embeds twice as fast.
-        text = self.text if self.lang == "en" else self.text[:DENSE_ZH_CHARS]
+    def dense_text(self, zh_chars: int = DENSE_ZH_CHARS) -> str:
+        # A Chinese article is cut to what the embedding model can use (its ``zh_chars``).
+        text = self.text if self.lang == "en" else self.text[:zh_chars]
         return f"{self.label} {self.chapter}\n{text}"
 
     def payload(self) -> dict[str, Any]:

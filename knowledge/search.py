@@ -194,7 +194,7 @@ class Retriever:
         cached = self._last_embedding
         if cached is not None and cached[0] == text:
             return cached[1]
-        vector = self._embedder.embed([text])[0]
+        vector = self._embedder.embed([text], kind="query")[0]
         self._last_embedding = (text, vector)
         return vector
 

@@ -18,7 +18,17 @@ from assistant.errors import AuthError
 from assistant.permissions import OPERATIONS, ROLE_AGENTS, ROLES, UserContext
 from tests.conftest import make_settings
 
-DESKS = ("fraud_desk", "credit_desk", "fx_desk", "compliance_desk", "audit_desk", "admin_desk")
+DESKS = (
+    "fraud_desk",
+    "federation_desk",
+    "fraud_monitor_desk",
+    "cleanroom_desk",
+    "credit_desk",
+    "fx_desk",
+    "compliance_desk",
+    "audit_desk",
+    "admin_desk",
+)
 
 
 @pytest.fixture(scope="module")

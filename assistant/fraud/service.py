@@ -237,8 +237,44 @@ class FraudService:
                     "尚未訓練評分模型，請先執行 assistant fraud train / no mule scorer yet: run "
                     "`assistant fraud train`"
                 )
-            self._scorer = MuleScorer.load(self.model_path)
+            from assistant.federation.model import FederatedScorer, is_federated_file
+
+            # a federated model deployed in place of the local one (``deploy``) is JSON
+            if is_federated_file(self.model_path):
+                self._scorer = FederatedScorer.load(self.model_path)
+            else:
+                self._scorer = MuleScorer.load(self.model_path)
         return self._scorer
+
+    def deploy(self, model_file: Path) -> dict[str, Any]:
+        """Make a federated model (``federation.model`` file) the scorer: checked first (its
+        protocol, features and hash), then copied over the model path atomically. The next
+        ``train`` replaces it with a local model again."""
+        import os
+        import shutil
+
+        from assistant.federation.model import FederatedScorer
+
+        if self.model_path is None:
+            raise AssistantError("未設定模型檔位置 / no model path configured")
+        scorer = FederatedScorer.load(model_file)
+        self.model_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.model_path.with_name(self.model_path.name + ".deploy.tmp")
+        shutil.copyfile(model_file, tmp)
+        os.replace(tmp, self.model_path)
+        self._scorer = scorer
+        return {"model": str(self.model_path), **scorer.describe()}
+
+    def model_info(self) -> dict[str, str]:
+        """Which model scores: the federated one says so (rounds, banks, hash)."""
+        scorer = self._loaded()
+        if hasattr(scorer, "describe"):
+            return scorer.describe()
+        return {
+            "kind": "local",
+            "zh": "本行模型（僅本行帳務訓練）",
+            "en": "local model (this bank's ledger only)",
+        }
 
     def _row(self, account: str) -> tuple[str, Any, Any]:
         """The account's id, its row of the scorer's input (1 × n) and its features' own values
@@ -259,6 +295,7 @@ class FraudService:
             "account": acct_id,
             "score": round(p, 4),
             "reasons": self._reasons(scorer, x, raw, reasons) if reasons > 0 else [],
+            "model": self.model_info(),
         }
 
     def explain(self, account: str, reasons: int = 5) -> list[dict[str, Any]]:

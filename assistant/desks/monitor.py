@@ -1,0 +1,239 @@
+"""The fraud desk's transfer monitor: scoring transfers on arrival, the alert queue, the rules.
+
+Part of the fraud desk (its audit records carry the ``fraud`` area): every channel scores a
+transfer, lists or decides an alert and changes the rules through here, with the calling user.
+Each call checks the permission table and is recorded: a transfer scored alone is one record
+with its decision; a batch (a file, a replay, an API body) is one record that counts its
+decisions and names the alerts it stored (each alert row carries its transfer and reasons); a
+confirm / dismiss names the alert, its account and the outcome; a change of rules names the
+version before and after and what changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from assistant.desks.base import AuditTrail, Desk
+from assistant.fraud.service import FraudService
+from assistant.fraud.trace import TraceResult
+from assistant.monitor.service import BatchResult, MonitorService
+from assistant.monitor.transfers import Transfer
+from assistant.permissions import UserContext
+
+
+class FraudMonitorDesk(Desk):
+    area = "fraud"
+
+    def __init__(self, monitor: MonitorService, fraud: FraudService, audit: AuditTrail) -> None:
+        super().__init__(audit)
+        self._monitor = monitor
+        self._fraud = fraud
+
+    # ---- scoring ------------------------------------------------------------------------------
+
+    def score(self, user: UserContext | None, row: Mapping[str, Any]) -> dict[str, Any]:
+        """One transfer on arrival: its decision with reasons (and the alert's id, if stored)."""
+        args = {"transfer": _field(row, "id")}
+        u = self.allow(user, "fraud.monitor", args)
+        decision, alert_id = self._monitor.score(row)
+        out = {**decision.to_dict(), "alert_id": alert_id}
+        self.record(
+            u,
+            "fraud.monitor.score",
+            {**args, "rules_version": decision.rules_version},
+            f"{decision.action} {decision.account}"
+            + (f" #{alert_id}: " + "; ".join(r.rule for r in decision.reasons) if alert_id else ""),
+        )
+        return out
+
+    def score_batch(
+        self,
+        user: UserContext | None,
+        rows: Iterable[tuple[int, Mapping[str, Any] | Transfer]],
+        *,
+        source: str = "batch",
+        keep_passes: bool = True,
+    ) -> BatchResult:
+        """Rows in arrival order as (row number, row): a bad row is reported with its number and
+        reason, the rest are scored."""
+        u = self.allow(user, "fraud.monitor", {"source": source})
+        result = self._monitor.score_batch(rows, keep_passes=keep_passes)
+        counts = result.counts()
+        ids = result.alerts
+        self.record(
+            u,
+            "fraud.monitor.batch",
+            {
+                "source": source,
+                **counts,
+                "rules_version": self._monitor.monitor().rules.version,
+                "alert_ids": [ids[0], ids[-1]] if ids else [],
+                "bad_rows": [e["row"] for e in result.errors[:100]],
+            },
+            ", ".join(f"{k}={v}" for k, v in counts.items())
+            + (f"; alerts #{ids[0]}–#{ids[-1]}" if ids else ""),
+        )
+        return result
+
+    def replay_ledger(self, user: UserContext | None, *, keep_passes: bool = False) -> BatchResult:
+        """The stored ledger's transfers, in time order, through the monitor (a warm start for
+        its state, or a look at what the rules would have said)."""
+        from assistant.monitor.transfers import from_arrays
+
+        self.allow(user, "fraud.monitor", {"source": "ledger"})
+        arrays = self._fraud.ledger.arrays()
+        rows = enumerate(from_arrays(arrays), start=1)
+        return self.score_batch(user, rows, source="ledger", keep_passes=keep_passes)
+
+    def warm(self, user: UserContext | None, *, days: int | None = None) -> int:
+        """The stored ledger (its last ``days`` only, if given) fed through the monitor to
+        build its state, without alerts: a warm start before scoring new transfers."""
+        from assistant.monitor.transfers import from_arrays
+
+        args = {"source": "ledger", "days": days}
+        u = self.allow(user, "fraud.monitor", args)
+        since = None
+        if days is not None:
+            latest = self._fraud.latest()
+            since = latest - timedelta(days=days) if latest is not None else None
+        arrays = self._fraud.ledger.arrays(since=since)
+        n = self._monitor.warm(from_arrays(arrays))
+        self.record(u, "fraud.monitor.warm", args, f"{n} 筆 transfers")
+        return n
+
+    # ---- the alert queue ----------------------------------------------------------------------
+
+    def alerts(
+        self,
+        user: UserContext | None,
+        status: str | None = "open",
+        limit: int = 50,
+        account: str | None = None,
+    ) -> list[dict[str, Any]]:
+        args = {"status": status, "limit": limit, "account": account}
+        u = self.allow(user, "fraud.read", args)
+        rows = self._monitor.alerts(status, limit, account)
+        self.record(u, "fraud.monitor.alerts", args, f"{len(rows)} 筆 alerts")
+        return rows
+
+    def alert_trace(
+        self,
+        user: UserContext | None,
+        alert_id: int,
+        direction: str = "up",
+        hops: int = 3,
+        **options: Any,
+    ) -> tuple[dict[str, Any], TraceResult]:
+        """The alert and the money-flow trace of its account (``up``: 前期金流, where the money
+        came from; ``down``: where it went), by the fraud service's own trace."""
+        args = {"alert_id": alert_id, "direction": direction, "hops": hops}
+        u = self.allow(user, "fraud.read", args)
+        alert = self._monitor.alert(alert_id)
+        result = self._fraud.trace(alert["account"], direction, hops, **options)
+        self.record(
+            u,
+            "fraud.trace",
+            {**args, "account": alert["account"]},
+            f"{len(result.accounts)} 帳戶 accounts, {len(result.transfers)} 筆 transfers",
+        )
+        return alert, result
+
+    def decide(
+        self, user: UserContext | None, alert_id: int, *, confirm: bool, note: str = ""
+    ) -> dict[str, Any]:
+        """Confirm (fraud) or dismiss (not fraud) an alert; the outcome feeds the evaluation."""
+        args = {"alert_id": alert_id, "confirm": confirm, "note": note.strip()}
+        u = self.allow(user, "fraud.decide", args)
+        out = self._monitor.decide(alert_id, u.name, confirm=confirm, note=note)
+        self.record(
+            u,
+            f"fraud.monitor.{'confirm' if confirm else 'dismiss'}",
+            {**args, "account": out["account"], "transfer": out["transfer_id"]},
+            f"警示 #{alert_id} {'確認為詐騙' if confirm else '排除'} / alert "
+            f"{'confirmed' if confirm else 'dismissed'} ({out['account']})",
+        )
+        return out
+
+    def outcomes(self, user: UserContext | None) -> dict[str, Any]:
+        u = self.allow(user, "fraud.read")
+        out = self._monitor.outcomes()
+        self.record(u, "fraud.monitor.outcomes", {}, f"{len(out)} rules")
+        return out
+
+    # ---- outside lists ----------------------------------------------------------------------
+
+    def signals(self, user: UserContext | None) -> list[dict[str, Any]]:
+        """The outside lists the monitor reads: source, licence, date, counts, version."""
+        u = self.allow(user, "fraud.read")
+        out = self._monitor.signal_tables()
+        self.record(u, "fraud.monitor.signals", {}, f"{len(out)} 份 lists")
+        return out
+
+    def import_signals(
+        self,
+        user: UserContext | None,
+        path: Path,
+        *,
+        name: str,
+        kind: str,
+        fmt: str,
+        source: str,
+        licence: str,
+        as_of: str | None = None,
+    ) -> dict[str, Any]:
+        """A list from outside (165 open data, scam wallets) as a versioned table: it changes
+        what the monitor holds, so it is recorded like a change of rules, with its source,
+        licence, date and counts."""
+        args = {
+            "file": str(path),
+            "name": name,
+            "kind": kind,
+            "format": fmt,
+            "source": source,
+            "licence": licence,
+        }
+        u = self.allow(user, "fraud.rules", args)
+        meta, errors = self._monitor.import_signals(
+            path, name=name, kind=kind, fmt=fmt, source=source, licence=licence, as_of=as_of
+        )
+        self.record(
+            u,
+            "fraud.monitor.signals_import",
+            {**args, **{k: meta[k] for k in ("as_of", "rows", "bad", "entries", "version")}},
+            f"{meta['name']} v{meta['version']}: {meta['entries']} entries from {meta['rows']} "
+            f"rows ({meta['bad']} bad), as of {meta['as_of']}",
+        )
+        return {**meta, "errors": errors}
+
+    # ---- the rules ----------------------------------------------------------------------------
+
+    def rules(self, user: UserContext | None) -> dict[str, Any]:
+        u = self.allow(user, "fraud.read")
+        rs = self._monitor.rules()
+        self.record(u, "fraud.monitor.rules", {}, rs.version)
+        return {**rs.to_dict(), "history": self._monitor.rule_versions()}
+
+    def set_rules(
+        self, user: UserContext | None, doc: Mapping[str, Any], note: str = ""
+    ) -> dict[str, Any]:
+        """A new version of the rules, in force from the next transfer: itself a decision,
+        audited with the versions before and after and what changed."""
+        args = {"version": _field(doc, "version")[:40], "note": note.strip()[:500]}
+        u = self.allow(user, "fraud.rules", args)
+        old, new = self._monitor.set_rules(doc, u.name, note)
+        changes = new.diff(old)
+        self.record(
+            u,
+            "fraud.monitor.rules_change",
+            {**args, "from": old.version, "to": new.version, "changes": changes},
+            f"規則 {old.version} → {new.version} / rules changed: {', '.join(changes) or '-'}",
+        )
+        return {"from": old.version, "to": new.version, "changes": changes}
+
+
+def _field(doc: Any, key: str) -> str:
+    """A field for the audit record's arguments, read before the document is checked."""
+    return str(doc.get(key, ""))[:64] if isinstance(doc, Mapping) else ""

@@ -1,0 +1,291 @@
+"""The monitor as a service: the rules in force, one monitor with its state, the alert queue.
+
+Knows no users: ``by`` names who changed the rules or decided an alert, as the desk says. Every
+transfer scored here goes through one ``TransferMonitor`` under a lock, in arrival order; alerts
+and holds are stored with their reasons, an investigator's outcome stored on them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, insert, update
+from sqlmodel import Session, col, select
+
+from assistant.errors import AssistantError, NotFound
+from assistant.fraud.ledger import normalize_account
+from assistant.monitor.monitor import Decision, TransferMonitor
+from assistant.monitor.records import AlertRow, RuleSetRow
+from assistant.monitor.rules import DEFAULT_RULES, RuleSet, load_rules, parse_rules
+from assistant.monitor.signals import SignalStore
+from assistant.monitor.transfers import Transfer, parse_transfer
+
+STATUSES = ("open", "confirmed", "dismissed")
+_ALERT = AlertRow.__table__  # type: ignore[attr-defined]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass
+class BatchResult:
+    """A batch scored: a decision per good row, an error per bad one (the rest are kept)."""
+
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    alerts: list[int] = field(default_factory=list)  # ids of the stored alerts
+    passed: int = 0  # passes not listed in ``decisions``
+
+    def counts(self) -> dict[str, int]:
+        out = {
+            "rows": len(self.decisions) + len(self.errors) + self.passed,
+            "bad": len(self.errors),
+        }
+        for action in ("pass", "alert", "hold"):
+            out[action] = sum(1 for d in self.decisions if d["action"] == action)
+        out["pass"] += self.passed
+        return out
+
+    def to_dict(self, *, passes: bool = True) -> dict[str, Any]:
+        return {
+            **self.counts(),
+            "decisions": [d for d in self.decisions if passes or d["action"] != "pass"],
+            "errors": self.errors,
+            "alert_ids": self.alerts,
+        }
+
+
+class MonitorService:
+    def __init__(
+        self,
+        engine: Engine,
+        default_rules: Path = DEFAULT_RULES,
+        signals_dir: Path | None = None,
+    ) -> None:
+        self._engine = engine
+        self._default = default_rules
+        self._signals = SignalStore(signals_dir) if signals_dir is not None else None
+        self._lock = threading.Lock()
+        self._monitor: TransferMonitor | None = None
+
+    # ---- the rules --------------------------------------------------------------------------
+
+    def rules(self) -> RuleSet:
+        """The rule set in force: the newest stored version, else the product's first one."""
+        with Session(self._engine) as s:
+            row = s.exec(
+                select(RuleSetRow).order_by(col(RuleSetRow.created_at).desc()).limit(1)
+            ).first()
+        return parse_rules(row.body) if row is not None else load_rules(self._default)
+
+    def rule_versions(self) -> list[dict[str, Any]]:
+        with Session(self._engine) as s:
+            rows = s.exec(select(RuleSetRow).order_by(col(RuleSetRow.created_at).desc())).all()
+        return [
+            {
+                "version": r.version,
+                "created_at": r.created_at.isoformat(),
+                "created_by": r.created_by,
+                "note": r.note,
+            }
+            for r in rows
+        ]
+
+    def set_rules(self, doc: Mapping[str, Any], by: str, note: str = "") -> tuple[RuleSet, RuleSet]:
+        """Store a new version and put it in force: (the set before, the set now). A version
+        already used is refused: a version names one rule set for good."""
+        new = parse_rules(dict(doc))
+        with self._lock:
+            old = self.rules()
+            with Session(self._engine) as s:
+                if new.version == old.version or s.get(RuleSetRow, new.version) is not None:
+                    raise AssistantError(
+                        f"規則版本 {new.version} 已存在，請用新的版本號 / rules version "
+                        f"{new.version} exists already: give a new version"
+                    )
+                s.add(
+                    RuleSetRow(
+                        version=new.version,
+                        created_at=_now(),
+                        created_by=by,
+                        note=note.strip() or new.note,
+                        body=new.to_dict(),
+                    )
+                )
+                s.commit()
+            if self._monitor is not None:
+                self._monitor.replace_rules(new)
+        return old, new
+
+    # ---- scoring ----------------------------------------------------------------------------
+
+    def monitor(self) -> TransferMonitor:
+        if self._monitor is None:
+            tables = self._signals.tables() if self._signals is not None else []
+            self._monitor = TransferMonitor(self.rules(), tables)
+        return self._monitor
+
+    # ---- outside lists ----------------------------------------------------------------------
+
+    def signal_tables(self) -> list[dict[str, Any]]:
+        return [t.meta() for t in (self._signals.tables() if self._signals else [])]
+
+    def import_signals(self, path: Path, **kwargs: Any) -> tuple[dict[str, Any], list[dict]]:
+        """A list from outside, stored as a versioned table and read by the monitor from the
+        next transfer on: (its description, the rows that named nothing usable)."""
+        if self._signals is None:
+            raise AssistantError("未設定外部清單資料夾 / no folder for outside lists")
+        table, errors = self._signals.import_file(path, **kwargs)
+        with self._lock:
+            if self._monitor is not None:
+                self._monitor.signals = self._signals.tables()
+        return table.meta(), errors
+
+    def score(self, row: Mapping[str, Any] | Transfer) -> tuple[Decision, int | None]:
+        """One transfer on arrival: its decision, and the id of the stored alert (None: pass)."""
+        t = row if isinstance(row, Transfer) else parse_transfer(row)
+        with self._lock:
+            d = self.monitor().process(t)
+        ids = self._store([d])
+        return d, (ids[0] if ids else None)
+
+    def score_batch(
+        self, rows: Iterable[tuple[int, Mapping[str, Any] | Transfer]], *, keep_passes: bool = True
+    ) -> BatchResult:
+        """(row number, row) pairs in arrival order: a bad row is reported with its number and
+        reason, the others scored and their alerts stored. ``keep_passes`` False: the result
+        counts passes but does not list them (a replay of a whole ledger)."""
+        out = BatchResult()
+        decided: list[Decision] = []
+        with self._lock:
+            monitor = self.monitor()
+            for n, row in rows:
+                try:
+                    t = row if isinstance(row, Transfer) else parse_transfer(row)
+                except AssistantError as exc:
+                    out.errors.append({"row": n, "reason": str(exc)})
+                    continue
+                d = monitor.process(t)
+                if d.action != "pass":
+                    decided.append(d)
+                if keep_passes or d.action != "pass":
+                    out.decisions.append(d.to_dict())
+                else:
+                    out.passed += 1
+        out.alerts = self._store(decided)
+        return out
+
+    def warm(self, transfers: Iterable[Transfer]) -> int:
+        """Feed history through the monitor to build its state, storing no alerts (a monitor
+        started cold sees every payee as new and every account without a usual)."""
+        n = 0
+        with self._lock:
+            monitor = self.monitor()
+            for t in transfers:
+                monitor.process(t)
+                n += 1
+        return n
+
+    def _store(self, decisions: list[Decision]) -> list[int]:
+        rows = [
+            {
+                "created_at": _now(),
+                "transfer_id": d.transfer.id,
+                "ts": datetime.fromtimestamp(d.transfer.ts, UTC).replace(tzinfo=None),
+                "account": d.account,
+                "from_account": d.transfer.from_account,
+                "to_account": d.transfer.to_account,
+                "amount": d.transfer.amount,
+                "action": d.action,
+                "score": d.score,
+                "reasons": [r.to_dict() for r in d.reasons],
+                "rules_version": d.rules_version,
+                "status": "open",
+                "note": "",
+            }
+            for d in decisions
+            if d.action != "pass"
+        ]
+        if not rows:
+            return []
+        with self._engine.begin() as conn:
+            got = conn.execute(
+                insert(_ALERT).returning(_ALERT.c.id, sort_by_parameter_order=True), rows
+            )
+            ids = [r[0] for r in got]
+        return ids
+
+    # ---- the alert queue --------------------------------------------------------------------
+
+    def alerts(
+        self, status: str | None = "open", limit: int = 50, account: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Alerts, newest first."""
+        if status is not None and status not in STATUSES:
+            raise AssistantError(f"狀態須為 {'|'.join(STATUSES)} / status {status!r}")
+        q = select(AlertRow).order_by(col(AlertRow.id).desc()).limit(max(1, int(limit)))
+        if status:
+            q = q.where(AlertRow.status == status)
+        if account:
+            q = q.where(AlertRow.account == normalize_account(account))
+        with Session(self._engine) as s:
+            return [_as_dict(r) for r in s.exec(q)]
+
+    def alert(self, alert_id: int) -> dict[str, Any]:
+        with Session(self._engine) as s:
+            row = s.get(AlertRow, alert_id)
+        if row is None:
+            raise NotFound(f"沒有這筆警示 / no such alert: #{alert_id}")
+        return _as_dict(row)
+
+    def decide(self, alert_id: int, by: str, *, confirm: bool, note: str = "") -> dict[str, Any]:
+        """Confirm (it was fraud) or dismiss (it was not) an open alert; the outcome is kept."""
+        current = self.alert(alert_id)
+        if current["status"] != "open":
+            raise AssistantError(
+                f"警示 #{alert_id} 已處理（{current['status']}），不能再決定 / alert #{alert_id} "
+                f"was already {current['status']}"
+            )
+        with Session(self._engine) as s:
+            done = s.execute(
+                update(AlertRow)
+                .where(col(AlertRow.id) == alert_id, col(AlertRow.status) == "open")
+                .values(
+                    status="confirmed" if confirm else "dismissed",
+                    decided_by=by,
+                    decided_at=_now(),
+                    note=note.strip()[:2000],
+                )
+            )
+            s.commit()
+        if done.rowcount != 1:  # type: ignore[attr-defined]
+            raise AssistantError(f"警示 #{alert_id} 已被他人決定 / decided by someone else")
+        return self.alert(alert_id)
+
+    def outcomes(self) -> dict[str, Any]:
+        """What investigators made of the alerts, per rule: the precision they measured."""
+        per: dict[str, dict[str, int]] = {}
+        with Session(self._engine) as s:
+            rows = s.exec(select(AlertRow).where(col(AlertRow.status) != "open")).all()
+        for r in rows:
+            for reason in r.reasons:
+                c = per.setdefault(reason["rule"], {"confirmed": 0, "dismissed": 0})
+                c[r.status] += 1
+        return {
+            rule: {**c, "precision": round(c["confirmed"] / (c["confirmed"] + c["dismissed"]), 4)}
+            for rule, c in sorted(per.items())
+        }
+
+
+def _as_dict(row: AlertRow) -> dict[str, Any]:
+    d = row.model_dump()
+    for key in ("created_at", "decided_at", "ts"):
+        if d.get(key) is not None:
+            d[key] = d[key].replace(tzinfo=UTC).isoformat()
+    return d

@@ -1,0 +1,159 @@
+"""One transfer as the monitor sees it on arrival, read from a row of a file, an API body or the
+ledger.
+
+Times are int epoch seconds (UTC): the monitor compares and subtracts them millions of times, and
+an int does that without time-zone questions. A time written without a zone is Taiwan time
+(UTC+8), as the ledger's importers read it.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from assistant.errors import AssistantError
+from assistant.fraud.ledger import LedgerArrays, normalize_account
+from assistant.fraud.records import KINDS, is_reserved
+
+TAIPEI = timezone(timedelta(hours=8))
+REQUIRED = ("id", "ts", "from_account", "to_account", "amount")
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    id: str
+    ts: int  # epoch seconds, UTC
+    from_account: str
+    to_account: str
+    amount: float
+    kind: str = "transfer"  # transfer | cash_in | cash_out
+    channel: str = ""
+    memo: str | None = None
+    label: str | None = None  # ground truth (a replayed ledger's pattern); never read by rules
+
+    @property
+    def customer(self) -> str:
+        """The customer's side of a cash event (the other side is the bank's CASH account)."""
+        return self.to_account if self.kind == "cash_in" else self.from_account
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "ts": iso(self.ts),
+            "from_account": self.from_account,
+            "to_account": self.to_account,
+            "amount": self.amount,
+            "kind": self.kind,
+            "channel": self.channel,
+        }
+
+
+def iso(ts: int) -> str:
+    """Epoch seconds as Taiwan time, ISO with its offset (what an investigator reads)."""
+    return datetime.fromtimestamp(ts, TAIPEI).isoformat()
+
+
+def _epoch(raw: Any) -> int:
+    if isinstance(raw, datetime):
+        value = raw
+    elif isinstance(raw, int | float) and not isinstance(raw, bool):
+        if not math.isfinite(raw):
+            raise ValueError(raw)
+        return int(raw)
+    else:
+        text = str(raw).strip()
+        if text.isdigit():
+            return int(text)
+        value = datetime.fromisoformat(text.replace("/", "-"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=TAIPEI)
+    return int(value.astimezone(UTC).timestamp())
+
+
+def parse_transfer(row: Mapping[str, Any]) -> Transfer:
+    """A transfer from a mapping (a CSV row, a JSON body); AssistantError, in both languages,
+    naming what is wrong."""
+    missing = [k for k in REQUIRED if row.get(k) in (None, "")]
+    if missing:
+        raise AssistantError(f"缺少欄位 {', '.join(missing)} / missing {', '.join(missing)}")
+    try:
+        ts = _epoch(row["ts"])
+    except (ValueError, TypeError, OverflowError):
+        raise AssistantError(f"時間格式錯誤 / bad time: {row['ts']!r}") from None
+    raw_amount = row["amount"]
+    try:
+        amount = (
+            float(str(raw_amount).replace(",", ""))
+            if isinstance(raw_amount, str)
+            else float(raw_amount)
+        )
+    except (ValueError, TypeError):
+        raise AssistantError(f"金額錯誤 / bad amount: {raw_amount!r}") from None
+    if not math.isfinite(amount) or amount <= 0:
+        raise AssistantError(f"金額須為正數 / the amount must be positive: {raw_amount!r}")
+    kind = str(row.get("kind") or "transfer").strip()
+    if kind not in KINDS:
+        raise AssistantError(f"未知的交易種類 / unknown kind {kind!r}: {' | '.join(KINDS)}")
+    frm = normalize_account(row["from_account"])
+    to = normalize_account(row["to_account"])
+    if frm == to:
+        raise AssistantError(f"轉出與轉入帳號相同 / payer and payee are the same: {frm}")
+    memo = row.get("memo")
+    return Transfer(
+        id=str(row["id"]).strip()[:64],
+        ts=ts,
+        from_account=frm,
+        to_account=to,
+        amount=amount,
+        kind=kind,
+        channel=str(row.get("channel") or "")[:8],
+        memo=str(memo) if memo else None,
+        label=row.get("pattern") or None,
+    )
+
+
+def read_csv(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, row) of a CSV file with a header naming at least ``REQUIRED``."""
+    try:
+        handle = path.open(newline="", encoding="utf-8-sig")
+    except OSError as exc:
+        raise AssistantError(f"無法讀取檔案 / cannot read {path}: {exc.strerror}") from exc
+    with handle:
+        reader = csv.DictReader(handle)
+        absent = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
+        if absent:
+            raise AssistantError(
+                f"CSV 缺少欄位 {', '.join(absent)} / the CSV header lacks {', '.join(absent)}"
+            )
+        for row in reader:
+            yield reader.line_num, row
+
+
+def from_arrays(
+    arrays: LedgerArrays, labels: Iterable[str | None] | None = None
+) -> Iterator[Transfer]:
+    """The ledger's transfers in time order (stable for equal times), as the monitor gets them."""
+    import numpy as np
+
+    order = np.argsort(arrays.ts, kind="stable")
+    ids = arrays.account_ids
+    kinds = arrays.kinds()
+    label_list = list(labels) if labels is not None else None
+    for i in order.tolist():
+        yield Transfer(
+            id=arrays.transfer_ids[i],
+            ts=int(arrays.ts[i]),
+            from_account=ids[arrays.src[i]],
+            to_account=ids[arrays.dst[i]],
+            amount=float(arrays.amount[i]),
+            kind=KINDS[kinds[i]],
+            label=label_list[i] if label_list is not None else None,
+        )
+
+
+__all__ = ["Transfer", "from_arrays", "is_reserved", "iso", "parse_transfer", "read_csv"]

@@ -1,0 +1,276 @@
+"""The monitor through the fraud desk and the command line, on a real SQLite data dir: a batch
+with a bad row reports it and keeps the rest, alerts persist and are confirmed or dismissed,
+roles that may not use the monitor are refused and recorded, every decision is audited, and from
+an alert the account's trace is one command away."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from assistant.cli import cli
+from assistant.container import Container
+from assistant.errors import AssistantError, AuthError
+from assistant.permissions import UserContext
+from tests.cli_users import login_env
+from tests.conftest import make_settings
+
+INV = UserContext("inv", "fraud")
+ROWS = [
+    {
+        "id": "A1",
+        "ts": "2024-03-04T10:00:00",
+        "from_account": "V1",
+        "to_account": "MULE1",
+        "amount": "150000",
+    },
+    {
+        "id": "A2",
+        "ts": "2024-03-04T10:05:00",
+        "from_account": "V2",
+        "to_account": "MULE1",
+        "amount": "not-money",
+    },
+    {
+        "id": "A3",
+        "ts": "2024-03-04T10:20:00",
+        "from_account": "MULE1",
+        "to_account": "L1",
+        "amount": "140000",
+    },
+    {
+        "id": "A4",
+        "ts": "2024-03-04T11:00:00",
+        "from_account": "ALICE",
+        "to_account": "SHOP",
+        "amount": "450",
+    },
+]
+
+
+@pytest.fixture
+def c(tmp_path: Path) -> Iterator[Container]:
+    container = Container(make_settings(tmp_path / "data"))
+    yield container
+    container.close()
+
+
+def _last(c: Container):
+    return c.audit.recent(1)[0].tool_calls[0]
+
+
+def test_a_batch_with_a_bad_row_reports_it_and_keeps_the_rest(c: Container) -> None:
+    desk = c.fraud_monitor_desk
+    result = desk.score_batch(INV, enumerate(ROWS, start=2), source="test.csv")
+    counts = result.counts()
+    assert counts == {"rows": 4, "bad": 1, "pass": 2, "alert": 0, "hold": 1}
+    assert result.errors == [{"row": 3, "reason": "金額錯誤 / bad amount: 'not-money'"}]
+    held = [d for d in result.decisions if d["action"] == "hold"]
+    assert [d["transfer_id"] for d in held] == ["A3"]
+    assert held[0]["reasons"][0]["zh"].startswith("帳戶 MULE1 收到 NT$150,000")
+    # the hold is in the queue, with its reasons and the rules version
+    queue = desk.alerts(INV)
+    assert [(a["id"], a["transfer_id"], a["account"], a["status"]) for a in queue] == [
+        (result.alerts[0], "A3", "MULE1", "open")
+    ]
+    assert queue[0]["rules_version"] == "2026-12-05.1" and queue[0]["reasons"][0]["en"]
+    batch = c.audit.recent(2)[1].tool_calls[0]  # before the listing
+    assert batch["name"] == "fraud.monitor.batch"
+    assert batch["args"]["bad_rows"] == [3] and batch["args"]["hold"] == 1
+
+
+def test_alerts_persist_and_are_confirmed_or_dismissed_once(c: Container, tmp_path: Path) -> None:
+    desk = c.fraud_monitor_desk
+    desk.score_batch(INV, enumerate(ROWS, start=2))
+    one = desk.score(
+        INV,
+        {
+            "id": "B1",
+            "ts": "2024-03-04T10:40:00",
+            "from_account": "MULE1",
+            "to_account": "L2",
+            "amount": "9000",
+        },
+    )
+    assert one["action"] == "hold" and one["alert_id"] is not None
+    assert _last(c)["name"] == "fraud.monitor.score"
+    first, second = sorted(a["id"] for a in desk.alerts(INV))
+    done = desk.decide(INV, first, confirm=True, note="ring seen in trace")
+    assert (done["status"], done["decided_by"], done["note"]) == (
+        "confirmed",
+        "inv",
+        "ring seen in trace",
+    )
+    assert _last(c)["name"] == "fraud.monitor.confirm" and _last(c)["args"]["account"] == "MULE1"
+    desk.decide(INV, second, confirm=False)
+    with pytest.raises(AssistantError, match=r"已處理.*already dismissed"):
+        desk.decide(INV, second, confirm=True)
+    # stored: a second container on the same data dir sees the outcomes
+    other = Container(make_settings(tmp_path / "data"))
+    try:
+        rows = other.fraud_monitor_desk.alerts(INV, status=None)
+        assert sorted(a["status"] for a in rows) == ["confirmed", "dismissed"]
+        assert other.fraud_monitor_desk.outcomes(INV)["pass_through_2h"] == {
+            "confirmed": 1,
+            "dismissed": 1,
+            "precision": 0.5,
+        }
+    finally:
+        other.close()
+
+
+def test_roles_that_may_not_use_the_monitor_are_refused_and_recorded(c: Container) -> None:
+    desk = c.fraud_monitor_desk
+    for role in ("credit", "fx", "compliance", "auditor"):
+        user = UserContext(f"someone-{role}", role)
+        with pytest.raises(AuthError):
+            desk.score_batch(user, enumerate(ROWS))
+        assert _last(c)["name"] == "access_denied"
+        with pytest.raises(AuthError):
+            desk.alerts(user)
+        with pytest.raises(AuthError):
+            desk.set_rules(user, {"version": "x"})
+    assert desk.alerts(INV) == []  # nothing was scored for them
+    assert c.audit.verify().ok
+
+
+def test_a_rules_change_is_an_audited_decision_with_a_version(c: Container) -> None:
+    desk = c.fraud_monitor_desk
+    doc = desk.rules(INV)
+    doc.pop("history")
+    doc["version"] = "2026-12-06.1"
+    for r in doc["rules"]:
+        if r["kind"] == "watchlist":
+            r["params"]["accounts"] = ["SCAM001"]
+    out = desk.set_rules(INV, doc, note="165 list of the week")
+    assert out == {"from": "2026-12-05.1", "to": "2026-12-06.1", "changes": ["~watchlist"]}
+    rec = _last(c)
+    assert rec["name"] == "fraud.monitor.rules_change" and rec["args"]["from"] == "2026-12-05.1"
+    assert rec["args"]["to"] == "2026-12-06.1" and rec["args"]["note"] == "165 list of the week"
+    d = desk.score(
+        INV,
+        {
+            "id": "W1",
+            "ts": "2024-03-05T09:00",
+            "from_account": "BOB",
+            "to_account": "SCAM001",
+            "amount": "3000",
+        },
+    )
+    assert d["action"] == "hold" and d["rules_version"] == "2026-12-06.1"
+    with pytest.raises(AssistantError, match=r"已存在.*rules version 2026-12-06\.1 exists"):
+        desk.set_rules(INV, doc)
+    bad = {**doc, "version": "2026-12-07.1", "rules": [{"id": "x", "kind": "magic"}]}
+    with pytest.raises(AssistantError, match="unknown kind"):
+        desk.set_rules(INV, bad)
+    history = [h["version"] for h in desk.rules(INV)["history"]]
+    assert history == ["2026-12-06.1"]
+
+
+def run(data: Path, *args: str, role: str = "fraud") -> tuple[int, str]:
+    env = login_env(data, role)
+    result = CliRunner().invoke(cli, ["--data-dir", str(data), *args], env=env)
+    return result.exit_code, result.stdout if "--json" in args else result.output
+
+
+def test_cli_monitor_a_csv_then_the_alert_queue_and_the_trace_of_an_alert(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    code, out = run(
+        data,
+        "fraud",
+        "generate",
+        "--accounts",
+        "300",
+        "--transfers",
+        "3000",
+        "--rings",
+        "2",
+        "--days",
+        "10",
+        "--json",
+    )
+    assert code == 0, out
+    feed = tmp_path / "feed.csv"
+    with feed.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(ROWS[0]))
+        w.writeheader()
+        w.writerows(ROWS)
+    code, out = run(data, "fraud", "monitor", str(feed), "--json")
+    assert code == 0, out
+    got = json.loads(out)
+    assert (got["rows"], got["bad"], got["hold"]) == (4, 1, 1)
+    assert got["errors"][0]["row"] == 3
+    code, out = run(data, "fraud", "monitor", str(feed))
+    assert code == 0 and "line 3: 金額錯誤" in out and "快進快出" in out
+    # the stored ledger replayed in time order: its planted rings raise alerts
+    code, out = run(data, "fraud", "monitor", "--ledger", "--json")
+    assert code == 0, out
+    replay = json.loads(out)
+    assert replay["rows"] == 3000 and replay["hold"] > 0 and replay["alert_ids"]
+    code, out = run(data, "fraud", "alerts", "--limit", "3", "--json")
+    assert code == 0 and len(json.loads(out)) == 3
+    alert_id = replay["alert_ids"][0]
+    code, out = run(data, "fraud", "alerts", "trace", str(alert_id), "--hops", "2", "--json")
+    assert code == 0, out
+    traced = json.loads(out)
+    assert (
+        traced["alert"]["id"] == alert_id and traced["trace"]["root"] == traced["alert"]["account"]
+    )
+    code, out = run(data, "fraud", "alerts", "confirm", str(alert_id), "--note", "mule")
+    assert code == 0 and f"#{alert_id} confirmed" in out
+    code, out = run(data, "fraud", "alerts", "list", "--status", "confirmed", "--json")
+    assert [a["id"] for a in json.loads(out)] == [alert_id]
+    # another role: refused, nothing listed
+    code, out = run(data, "fraud", "alerts", role="credit")
+    assert code != 0 and "fraud.read" in out
+    code, out = run(data, "fraud", "monitor", role="fraud")
+    assert code != 0 and "擇一" in out
+
+
+def test_cli_follow_reads_complete_lines_as_they_come(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    feed = tmp_path / "tail.csv"
+    lines = ["id,ts,from_account,to_account,amount"] + [
+        f"{r['id']},{r['ts']},{r['from_account']},{r['to_account']},{r['amount']}" for r in ROWS
+    ]
+    # the last line is still being written: no newline yet, so it is not read
+    feed.write_text("\n".join(lines) + "\nA5,2024-03-04T11:01:00,BOB,SH", encoding="utf-8")
+    code, out = run(
+        data,
+        "fraud",
+        "monitor",
+        str(feed),
+        "--follow",
+        "--interval",
+        "0.05",
+        "--idle-exit",
+        "0.2",
+        "--json",
+    )
+    assert code == 0, out
+    got = json.loads(out)
+    assert (got["rows"], got["bad"], got["hold"], got["pass"]) == (4, 1, 1, 2)
+
+
+def test_a_warm_start_knows_the_ledger_payees(tmp_path: Path) -> None:
+    """Warmed on the stored ledger, the monitor has each account's state; nothing is alerted
+    while warming, and the warm-up is audited."""
+    c = Container(make_settings(tmp_path / "data"))
+    try:
+        from datetime import date
+
+        c.fraud_desk.generate(
+            INV, accounts=300, transfers=3000, seed=1, start=date(2024, 1, 1), days=10, rings=1
+        )
+        n = c.fraud_monitor_desk.warm(INV, days=3)
+        assert 0 < n < 3000
+        assert _last(c)["name"] == "fraud.monitor.warm" and _last(c)["args"]["days"] == 3
+        assert c.fraud_monitor.monitor().seen == n
+        assert c.fraud_monitor_desk.alerts(INV, status=None) == []
+    finally:
+        c.close()
