@@ -12,7 +12,8 @@ read is refused as encrypted.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,10 +56,23 @@ MIN_PAGE_CHARS = 20
 
 
 class PdfText:
-    """The text of a PDF's pages, read on demand and cached."""
+    """The text of a PDF's pages, read on demand and cached.
 
-    def __init__(self, path: Path | str) -> None:
+    With ``ocr`` (a function from a pypdf page to its text), a page without a text layer is
+    read by it instead; ``ocr_pages`` lists those pages (0-based) and ``ocr_seconds`` the time
+    they took. ``progress`` is told (1-based page, page count) before each page is OCR'd."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        ocr: Callable[[Any], str] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
         self.path = Path(path)
+        self._ocr = ocr
+        self._progress = progress
+        self.ocr_pages: list[int] = []
+        self.ocr_seconds = 0.0
         if not self.path.is_file():
             raise UnreadablePdf(f"找不到檔案 / file not found: {self.path}")
         # pypdf logs every recoverable oddity of real-world files (bad /Perms, xref offsets);
@@ -112,6 +126,8 @@ class PdfText:
                     # page's own stream again (a scan's is a few bytes) tells a decompression
                     # bomb from a scanned page, so the user is not told "no text layer".
                     contents.get_data()
+                if self._ocr is not None and len("".join(text.split())) < MIN_PAGE_CHARS:
+                    text = self._read_scan(index, page) or text
                 self._texts[index] = text
             except LimitReachedError as exc:
                 raise UnreadablePdf(
@@ -122,6 +138,17 @@ class PdfText:
             except Exception:  # one bad content stream must not sink the whole report
                 self._texts[index] = ""
         return self._texts[index]
+
+    def _read_scan(self, index: int, page: Any) -> str:
+        assert self._ocr is not None
+        if self._progress is not None:
+            self._progress(index + 1, self.page_count)
+        started = time.perf_counter()
+        try:
+            return self._ocr(page)
+        finally:
+            self.ocr_pages.append(index)
+            self.ocr_seconds += time.perf_counter() - started
 
     def pages(self) -> Iterator[tuple[int, str]]:
         """(0-based index, text) of every page, in order, read as the caller advances."""
