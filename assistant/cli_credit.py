@@ -439,6 +439,14 @@ def eval_credit(folder: Path, expected: Path | None, as_json: bool, details: boo
                 f"{p} {d}" for p, d in zip(c["periods"], c["differences"], strict=False) if d
             )
             click.echo(f"    ≠ {c['file']}: {c['description']} ({diffs})")
+    ocr = report["ocr"]
+    if ocr["reports"]:
+        balanced = ", ".join(f"{k} {v}" for k, v in ocr["balanced"].items())
+        click.echo(
+            f"OCR：{len(ocr['reports'])} 份掃描報告 scanned reports，{ocr['pages']} 頁 pages，"
+            f"{ocr['seconds_per_page']} 秒/頁 s/page；以 OCR 讀取且勾稽相符 read by OCR and "
+            f"balanced: {balanced}"
+        )
     cross = report["cross_report"]
     click.echo(
         f"跨報告勾稽 cross-report：{cross['pairs']} 對同公司報告 pairs of one company，"

@@ -191,6 +191,9 @@ def evaluate(
             files.append(entry)
             continue
         entry["seconds"] = round(x.seconds, 3)
+        if x.ocr_pages:
+            entry["ocr_pages"] = x.ocr_pages
+            entry["ocr_seconds"] = round(x.ocr_seconds, 1)
         entry["statements"] = {k: st.to_dict() for k, st in x.status.items()}
         for name in x.items:
             found_items[name] = found_items.get(name, 0) + 1
@@ -274,12 +277,32 @@ def evaluate(
             # different companies are not listed.
             "not_compared": [w for w in check.not_compared if "different companies" not in w],
         },
+        # Reports whose statement pages are scanned images, read by OCR: how many, and the
+        # time a page took (the text-layer reports never run it).
+        "ocr": _ocr_summary(files),
         "unreadable": [
             {"file": f["file"], "kind": f["error_kind"], "reason": f["error"]}
             for f in files
             if "error" in f
         ],
         "files": files,
+    }
+
+
+def _ocr_summary(files: list[dict[str, Any]]) -> dict[str, Any]:
+    ocr = [f for f in files if f.get("ocr_pages")]
+    pages = sum(len(f["ocr_pages"]) for f in ocr)
+    seconds = sum(f["ocr_seconds"] for f in ocr)
+    statements = {
+        k: sum(1 for f in ocr if f["statements"][k]["ocr"] and f["statements"][k]["balanced"])
+        for k in STATEMENT_KINDS
+    }
+    return {
+        "reports": [f["file"] for f in ocr],
+        "balanced": statements,
+        "pages": pages,
+        "seconds": round(seconds, 1),
+        "seconds_per_page": round(seconds / pages, 1) if pages else None,
     }
 
 

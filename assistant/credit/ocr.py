@@ -33,6 +33,7 @@ text, and only after the report failed to read from its text layer.
 
 from __future__ import annotations
 
+import itertools
 import re
 import statistics
 from collections.abc import Callable
@@ -40,10 +41,13 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from assistant.credit.schema import TITLES
+from assistant.credit.schema import BALANCE_SHEET, CASH_FLOW, INCOME_STATEMENT, TITLES
 
-# A figure as the recogniser reads it: 「$2,629,909」「$_8,204.829」「(79)」「79)」「12.361」.
-_FIGURE = re.compile(r"^[$＄_\s(（]*[-−]?\d[\d,.，]*[)）]?[$＄_\s]*$")
+# A figure as the recogniser reads it: 「$2,629,909」「$_8,204.829」「S_700,948,150」「(79)」
+# 「79)」「12.361」.
+_FIGURE = re.compile(r"^(?:[$＄S]?[_\s]*)[(（]?[-−]?\d[\d,.，]*[)）]?[$＄_\s]*$")
+# A date of the column header: 「112.3.31」「113年3月31日」「112年1月至3月」.
+_HEADER_DATE = re.compile(r"\d{2,4}[./]\d{1,2}[./]\d{1,2}|\d{2,4}\s*年|[一二三四五六七八九〇○]+年")
 # A printed dash (nil) as read: 「-」 and the strokes it is mistaken for.
 _DASH = re.compile(r"^[-–—－一二_~～]+$")
 # Account codes as read, with the usual confusions of the code column (l/I for 1, O for 0).
@@ -145,7 +149,7 @@ def _lines(boxes: list[Box]) -> list[list[Box]]:
 
 def _is_amount(text: str) -> bool:
     """A figure with a thousands separator or a currency sign: an amount, not a percentage."""
-    return bool(_FIGURE.match(text)) and bool(re.search(r"\d[,.，]\d{3}|[$＄]", text))
+    return bool(_FIGURE.match(text)) and bool(re.search(r"\d[,.，]\d{3}|^[$＄S]", text))
 
 
 def _amount_columns(boxes: list[Box], width: float) -> list[float]:
@@ -163,7 +167,7 @@ def _amount_columns(boxes: list[Box], width: float) -> list[float]:
 
 def _figure(text: str) -> str:
     """A figure as the text layer would print it: separators as commas, parentheses closed."""
-    s = re.sub(r"[$＄_\s]", "", text).replace("，", ",").replace("（", "(").replace("）", ")")
+    s = re.sub(r"^S|[$＄_\s]", "", text).replace("，", ",").replace("（", "(").replace("）", ")")
     digits = s.strip("()-−")
     # 「8,204.829」「12.361」: a point between groups of three is a misread comma (amounts in
     # a statement are whole units; per-share figures have two decimals, never three).
@@ -173,18 +177,68 @@ def _figure(text: str) -> str:
     return f"({digits})" if negative and digits else digits
 
 
+# Glyphs the recogniser confuses in these statements' typefaces, in words where the misread
+# makes no sense: 資座 (資產), 不動座, 負價 (負債), 應付恨款 (帳款), and 凈 for 淨.
+_REPAIRS = (
+    ("資座", "資產"),
+    ("動座", "動產"),
+    ("負價", "負債"),
+    ("恨款", "帳款"),
+    ("悵款", "帳款"),
+    ("凈", "淨"),
+)
+
+
 def _unit_repair(text: str) -> str:
+    for wrong, right in _REPAIRS:
+        text = text.replace(wrong, right)
     # 「單位：新台仟元」: the 幣 under a seal or misread.
     return re.sub(r"(單位[：:]?)新[台臺]幣?(?=(?:百萬|萬|仟|千)?元)", r"\1新台幣", text)
 
 
+def _panel_edge(columns: list[float]) -> float | None:
+    """Where the right-hand panel of a two-panel page starts (assets on the left, liabilities
+    and equity on the right, on one landscape page): after a gap between amount columns far
+    wider than the others. None for a page of one panel."""
+    gaps = [b - a for a, b in itertools.pairwise(columns)]
+    if len(gaps) < 3:
+        return None
+    widest = max(range(len(gaps)), key=lambda i: gaps[i])
+    if gaps[widest] < 2.5 * statistics.median(gaps):
+        return None
+    # Past the left panel's last percentage column, before the right panel's codes.
+    return columns[widest] + 0.1 * gaps[widest]
+
+
 def layout(boxes: list[Box], width: float) -> list[str]:
     """The boxes of one page as text lines in traditional characters, amounts one per amount
-    column (see the module)."""
+    column (see the module). A two-panel page gives the left panel's lines, then the right
+    one's, as if printed one under the other: a line then holds one row, so a subtotal printed
+    without a label in one panel is never read as more figures of the other's row."""
     convert = _to_traditional()
     boxes = [Box(b.x0, b.y0, b.x1, b.y1, convert(b.text)) for b in boxes]
     columns = _amount_columns(boxes, width)
-    tolerance = 0.025 * width
+    edge = _panel_edge(columns)
+    if edge is None:
+        return _layout(boxes, columns, width)
+    # The heading and the column header span both panels and stay whole lines: the subtitle
+    # 「民國…三月三十一日、…十二月三十一日及三月三十一日」 split in two would read as a period.
+    first_amount = min(b.yc for b in boxes if _is_amount(b.text))
+    dates = [b.y1 for b in boxes if b.yc < first_amount and _HEADER_DATE.search(b.text)]
+    top = max(dates, default=0.0)
+    head = [b for b in boxes if b.yc <= top]
+    body = [b for b in boxes if b.yc > top]
+    left = [b for b in body if b.x0 < edge]
+    right = [b for b in body if b.x0 >= edge]
+    return (
+        _layout(head, columns, width)
+        + _layout(left, [c for c in columns if c < edge], width)
+        + _layout(right, [c for c in columns if c >= edge], width)
+    )
+
+
+def _layout(boxes: list[Box], columns: list[float], width: float) -> list[str]:
+    slack = 0.01 * width
     # Everything right of this is the figures' area: only amounts and longer text (the labels
     # of a right-hand panel) are kept there.
     figures_from = min(columns) - 0.12 * width if columns else width
@@ -195,16 +249,20 @@ def layout(boxes: list[Box], width: float) -> list[str]:
             text = b.text.strip()
             if not text:
                 continue
-            near = min(columns, key=lambda c: abs(c - b.x1)) if columns else None
-            in_column = near is not None and abs(near - b.x1) <= tolerance
+            # An amount ends at its column's right edge; a percentage starts right of it.
+            in_column = any(b.x0 < c <= b.x1 + slack and b.x1 <= c + slack for c in columns)
+            if _VALID_CODE.match(text):
+                words.append(text)  # an account code (amounts of 1,000 or more have commas)
+                continue
             if _FIGURE.match(text) and re.search(r"\d", text):
                 if in_column and b.x1 > figures_from:
                     words.append(_figure(text))
                 elif b.x1 <= figures_from:
-                    words.append(text)  # a figure among the labels: a code or a note
+                    words.append(text)  # a figure among the labels: a note reference
                 continue
             if _DASH.match(text) and b.x0 > figures_from:
-                if in_column:
+                # A nil dash sits at the right of its amount column, narrower than a figure.
+                if any(c - 3.5 * slack <= b.x1 <= c + slack and b.x0 < c for c in columns):
                     words.append("-")
                 continue
             if b.x0 > figures_from and len(text) <= 2 and not re.search(r"[^\W\d_]{2}", text):
@@ -229,11 +287,26 @@ _IS_CODE = re.compile(r"^[4-9](?:\d{3}|\d{2}X|\dXX|XXX)$")
 _CF_CODE = re.compile(r"^(?:[A-H]\d{5}|[A-H]{4})$")
 
 
-def statement_kind(lines: list[str]) -> str | None:
-    """balance_sheet, income_statement or cash_flow by the codes that start the lines, or
-    None when no kind has at least five of them."""
-    from assistant.credit.schema import BALANCE_SHEET, CASH_FLOW, INCOME_STATEMENT
+# Line labels that only one statement prints, for statements printed without codes.
+_MARKERS = {
+    BALANCE_SHEET: ("流動資產", "非流動資產", "資產總計", "流動負債", "負債總計", "負債及權益總計"),
+    INCOME_STATEMENT: ("營業收入", "營業成本", "營業毛利", "營業費用", "稅前淨利", "每股盈餘"),
+    CASH_FLOW: (
+        "營業活動之現金流量",
+        "營業活動之淨現金",
+        "支付之所得稅",
+        "投資活動之現金流量",
+        "籌資活動之現金流量",
+        "期初現金及約當現金餘額",
+        "期末現金及約當現金餘額",
+    ),
+}
 
+
+def statement_kind(lines: list[str]) -> str | None:
+    """balance_sheet, income_statement or cash_flow by the codes that start the lines (five
+    at least of one statement's), else by the line labels only that statement prints (two at
+    least); None when neither names one."""
     counts = {BALANCE_SHEET: 0, INCOME_STATEMENT: 0, CASH_FLOW: 0}
     for line in lines:
         first = line.split(" ", 1)[0]
@@ -244,7 +317,14 @@ def statement_kind(lines: list[str]) -> str | None:
         elif _CF_CODE.match(first):
             counts[CASH_FLOW] += 1
     kind, n = max(counts.items(), key=lambda kv: kv[1])
-    return kind if n >= 5 else None
+    if n >= 5:
+        return kind
+    labels = {"".join(re.findall(r"[^\W\d_]+", line)) for line in lines}
+    hits = {
+        k: sum(any(lab.startswith(m) for lab in labels) for m in ms) for k, ms in _MARKERS.items()
+    }
+    kind, n = max(hits.items(), key=lambda kv: kv[1])
+    return kind if n >= 2 else None
 
 
 def title_for(kind: str, lines: list[str]) -> str:

@@ -1035,12 +1035,9 @@ def _ocr_page(page: Any) -> str:
     if image is None:
         return ""
     lines = ocr.layout(ocr.read_boxes(image), image.size[0])
-    if _title_of(lines) is None:
+    if _title_of(lines) is None and _has_rows(lines):
         kind = ocr.statement_kind(lines)
-        if kind is not None:
-            lines.insert(0, ocr.title_for(kind, lines))
-        elif _has_rows(lines):
-            lines.insert(0, _OTHER_TITLES[0])
+        lines.insert(0, ocr.title_for(kind, lines) if kind is not None else _OTHER_TITLES[0])
     return "\n".join(lines)
 
 
