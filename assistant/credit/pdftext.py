@@ -53,6 +53,10 @@ class StatementsNotFound(StatementError):
 # A page with fewer printable characters than this counts as having no text (a scanned page
 # may still carry a page number or a stamp in text).
 MIN_PAGE_CHARS = 20
+# Scanned pages read by OCR at most, per report (~13 s each on two cores): the statements
+# follow the auditor's report within the first ~20 pages, and a 300-page scan must not hold a
+# worker for an hour looking for them.
+MAX_OCR_PAGES = 30
 
 
 class PdfText:
@@ -126,8 +130,6 @@ class PdfText:
                     # page's own stream again (a scan's is a few bytes) tells a decompression
                     # bomb from a scanned page, so the user is not told "no text layer".
                     contents.get_data()
-                if self._ocr is not None and len("".join(text.split())) < MIN_PAGE_CHARS:
-                    text = self._read_scan(index, page) or text
                 self._texts[index] = text
             except LimitReachedError as exc:
                 raise UnreadablePdf(
@@ -137,6 +139,12 @@ class PdfText:
                 ) from exc
             except Exception:  # one bad content stream must not sink the whole report
                 self._texts[index] = ""
+            if (
+                self._ocr is not None
+                and len("".join(self._texts[index].split())) < MIN_PAGE_CHARS
+                and len(self.ocr_pages) < MAX_OCR_PAGES
+            ):
+                self._texts[index] = self._read_scan(index, page) or self._texts[index]
         return self._texts[index]
 
     def _read_scan(self, index: int, page: Any) -> str:
@@ -146,6 +154,10 @@ class PdfText:
         started = time.perf_counter()
         try:
             return self._ocr(page)
+        except StatementError:
+            raise  # the OCR cannot run at all (its package missing): say so, once
+        except Exception:  # one image that cannot be decoded must not sink the whole report
+            return ""
         finally:
             self.ocr_pages.append(index)
             self.ocr_seconds += time.perf_counter() - started

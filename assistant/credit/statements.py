@@ -1063,8 +1063,12 @@ def extract(
         if not ocr:
             raise
         scanned = exc
+    from assistant.credit.ocr import OcrUnavailable
+
     try:
         return _extract(PdfText(path, ocr=_ocr_page, progress=progress), started)
+    except OcrUnavailable:
+        raise
     except NoTextLayer as exc:
         raise NoTextLayer(
             f"{scanned}；OCR 也未能從掃描頁讀出報表 / OCR found no statement on the scanned "
