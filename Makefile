@@ -81,8 +81,8 @@ models-test: install
 test: install browser models-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
-	# The credit extraction over all 59 shared MOPS reports runs here (a minute), not again on
-	# PostgreSQL: it reads PDFs, no database.
+	# The credit extraction over all 59 shared MOPS reports runs here (7 min, 5 of them OCR of
+	# the three scanned reports), not again on PostgreSQL: it reads PDFs, no database.
 	ASSISTANT_TEST_SMOLLM2=$$(ASSISTANT_DATA_DIR=$(MODELS_CACHE) $(VENV)/bin/assistant model path smollm2) ASSISTANT_EVAL_MOPS=1 $(PY) -m pytest -q --durations=5
 
 # The same suite again with every data dir on its own PostgreSQL database (tests/conftest.py);
@@ -106,8 +106,9 @@ eval: install
 	$(VENV)/bin/assistant eval credit $(SHARED)/statements --expected evals/credit_expected/statements.json
 	$(VENV)/bin/assistant eval credit-pd $(SHARED)/credit/uci_taiwan_credit_default.csv --target DEFAULT --id-column ID
 
-# The credit extraction over the 59 real MOPS reports (about a minute): per statement the share
-# extracted and balanced, every failure's reason; the test asserts the measured thresholds.
+# The credit extraction over the 59 real MOPS reports (7 min, 5 of them OCR of the three
+# scanned reports): per statement the share extracted and balanced, every failure's reason;
+# the test asserts the measured thresholds.
 eval-credit: install
 	$(VENV)/bin/assistant eval credit $(SHARED)/statements/mops
 	ASSISTANT_EVAL_MOPS=1 $(PY) -m pytest -q tests/test_credit_mops.py

@@ -7,13 +7,14 @@ credit desk as a logged-in user (role credit or admin), and each is in the audit
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from assistant.cli_support import AppContext, emit_json, needs_user, pass_app
+from assistant.cli_support import AppContext, emit_json, needs_user, pass_app, progress
 from assistant.errors import AssistantError
 from assistant.permissions import UserContext
 
@@ -22,6 +23,11 @@ if TYPE_CHECKING:
     from assistant.credit.statements import Extraction
 
 _PDF = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+def _ocr_progress(report: Any, pdf: Path) -> Callable[[int, int], None]:
+    """A report's scanned pages being read by OCR (seconds a page), on the progress hook."""
+    return lambda page, count: report(f"OCR {pdf.name}", page, count)
 
 
 def _fmt(v: float | int | None, per_share: bool = False) -> str:
@@ -55,8 +61,10 @@ def extract_cmd(app: AppContext, user: UserContext, pdfs: tuple[Path, ...], as_j
     Amounts are NT$ with the report's unit applied (仟元 × 1000); EPS is NT$ per share.
     Income and cash-flow figures are year to date at each period end; a quarterly report's
     quarter-only figures are under "quarter_values", and "period_labels" says what each
-    period is. A report that cannot be read (scanned, encrypted, no statements) exits with
-    code 1 and says why.
+    period is. Statement pages that are scanned images are read by OCR (seconds a page,
+    progress on stderr); those statements say so ("ocr": true) and their figures count only
+    where the checks hold. A report that cannot be read (encrypted, no statements, scans the
+    OCR cannot read) exits with code 1 and says why.
 
     Several reports of one company given together are checked against each other: the same
     date's figure must agree (a quarter's prior year-end against the annual report); a
@@ -69,13 +77,14 @@ def extract_cmd(app: AppContext, user: UserContext, pdfs: tuple[Path, ...], as_j
     desk = app.container.credit_desk
     xs: list[Extraction] = []
     unread: list[dict[str, str]] = []
-    for pdf in pdfs:
-        try:
-            xs.append(desk.extract(user, pdf))
-        except StatementError as exc:
-            if len(pdfs) == 1:
-                raise
-            unread.append({"file": pdf.name, "error": str(exc)})
+    with progress() as report_progress:
+        for pdf in pdfs:
+            try:
+                xs.append(desk.extract(user, pdf, progress=_ocr_progress(report_progress, pdf)))
+            except StatementError as exc:
+                if len(pdfs) == 1:
+                    raise
+                unread.append({"file": pdf.name, "error": str(exc)})
     check = desk.cross_check(user, xs) if len(xs) > 1 else None
     if as_json:
         if len(pdfs) == 1:
@@ -378,7 +387,12 @@ def eval_credit(folder: Path, expected: Path | None, as_json: bool, details: boo
     from evals.credit import default_expected, evaluate
 
     try:
-        report = evaluate(folder, expected or default_expected(folder))
+        with progress() as report_progress:
+            report = evaluate(
+                folder,
+                expected or default_expected(folder),
+                progress=lambda pdf: _ocr_progress(report_progress, pdf),
+            )
     except ValueError as exc:
         raise AssistantError(str(exc)) from exc
     if as_json:
@@ -425,6 +439,14 @@ def eval_credit(folder: Path, expected: Path | None, as_json: bool, details: boo
                 f"{p} {d}" for p, d in zip(c["periods"], c["differences"], strict=False) if d
             )
             click.echo(f"    ≠ {c['file']}: {c['description']} ({diffs})")
+    ocr = report["ocr"]
+    if ocr["reports"]:
+        balanced = ", ".join(f"{k} {v}" for k, v in ocr["balanced"].items())
+        click.echo(
+            f"OCR：{len(ocr['reports'])} 份掃描報告 scanned reports，{ocr['pages']} 頁 pages，"
+            f"{ocr['seconds_per_page']} 秒/頁 s/page；以 OCR 讀取且勾稽相符 read by OCR and "
+            f"balanced: {balanced}"
+        )
     cross = report["cross_report"]
     click.echo(
         f"跨報告勾稽 cross-report：{cross['pairs']} 對同公司報告 pairs of one company，"

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -145,7 +146,13 @@ def score_file(extracted: dict[str, Any], expected: dict[str, Any]) -> dict[str,
     }
 
 
-def evaluate(folder: Path, expected_path: Path) -> dict[str, Any]:
+def evaluate(
+    folder: Path,
+    expected_path: Path,
+    progress: Callable[[Path], Callable[[int, int], None] | None] | None = None,
+) -> dict[str, Any]:
+    """The corpus figures; ``progress(pdf)`` gives the hook a report's OCR'd pages are told to
+    (reports with scanned statement pages take seconds a page)."""
     loaded = load_expected(expected_path)
     expected = dict(loaded)
     pdfs = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".pdf")
@@ -161,7 +168,7 @@ def evaluate(folder: Path, expected_path: Path) -> dict[str, Any]:
         want = expected.get(pdf.name)
         entry: dict[str, Any] = {"file": pdf.name}
         try:
-            x = extract(pdf)
+            x = extract(pdf, progress=progress(pdf) if progress is not None else None)
             read.append(x)
         except StatementError as exc:
             unreadable += 1
@@ -184,6 +191,9 @@ def evaluate(folder: Path, expected_path: Path) -> dict[str, Any]:
             files.append(entry)
             continue
         entry["seconds"] = round(x.seconds, 3)
+        if x.ocr_pages:
+            entry["ocr_pages"] = x.ocr_pages
+            entry["ocr_seconds"] = round(x.ocr_seconds, 1)
         entry["statements"] = {k: st.to_dict() for k, st in x.status.items()}
         for name in x.items:
             found_items[name] = found_items.get(name, 0) + 1
@@ -267,12 +277,32 @@ def evaluate(folder: Path, expected_path: Path) -> dict[str, Any]:
             # different companies are not listed.
             "not_compared": [w for w in check.not_compared if "different companies" not in w],
         },
+        # Reports whose statement pages are scanned images, read by OCR: how many, and the
+        # time a page took (the text-layer reports never run it).
+        "ocr": _ocr_summary(files),
         "unreadable": [
             {"file": f["file"], "kind": f["error_kind"], "reason": f["error"]}
             for f in files
             if "error" in f
         ],
         "files": files,
+    }
+
+
+def _ocr_summary(files: list[dict[str, Any]]) -> dict[str, Any]:
+    ocr = [f for f in files if f.get("ocr_pages")]
+    pages = sum(len(f["ocr_pages"]) for f in ocr)
+    seconds = sum(f["ocr_seconds"] for f in ocr)
+    statements = {
+        k: sum(1 for f in ocr if f["statements"][k]["ocr"] and f["statements"][k]["balanced"])
+        for k in STATEMENT_KINDS
+    }
+    return {
+        "reports": [f["file"] for f in ocr],
+        "balanced": statements,
+        "pages": pages,
+        "seconds": round(seconds, 1),
+        "seconds_per_page": round(seconds / pages, 1) if pages else None,
     }
 
 

@@ -147,6 +147,12 @@ def _labels(report: RatioReport) -> list[str]:
     return report.period_labels or report.periods
 
 
+def _ocr_note(x: Extraction, kind: str) -> str:
+    """Said beside a statement read by OCR from scanned pages: its figures are machine-read."""
+    status = x.status.get(kind)
+    return "（掃描頁 OCR 讀取 / read by OCR from scanned pages）" if status and status.ocr else ""
+
+
 def _missing_reasons(report: RatioReport, groups: tuple[str, ...]) -> list[str]:
     out = []
     for r in report.ratios:
@@ -383,8 +389,8 @@ def _people(x: Extraction, report: RatioReport, facility: Facility) -> Section:
         Table(
             ["報表 statement", "頁次 pages", "單位 unit"],
             [
-                [info.title, ", ".join(map(str, info.pages)), info.unit]
-                for info in x.statements.values()
+                [info.title, ", ".join(map(str, info.pages)) + _ocr_note(x, kind), info.unit]
+                for kind, info in x.statements.items()
             ],
             caption="財務報表來源 / where the statements are",
         )

@@ -12,7 +12,8 @@ read is refused as encrypted.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,13 +53,30 @@ class StatementsNotFound(StatementError):
 # A page with fewer printable characters than this counts as having no text (a scanned page
 # may still carry a page number or a stamp in text).
 MIN_PAGE_CHARS = 20
+# Scanned pages read by OCR at most, per report (~13 s each on two cores): the statements
+# follow the auditor's report within the first ~20 pages, and a 300-page scan must not hold a
+# worker for an hour looking for them.
+MAX_OCR_PAGES = 30
 
 
 class PdfText:
-    """The text of a PDF's pages, read on demand and cached."""
+    """The text of a PDF's pages, read on demand and cached.
 
-    def __init__(self, path: Path | str) -> None:
+    With ``ocr`` (a function from a pypdf page to its text), a page without a text layer is
+    read by it instead; ``ocr_pages`` lists those pages (0-based) and ``ocr_seconds`` the time
+    they took. ``progress`` is told (1-based page, page count) before each page is OCR'd."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        ocr: Callable[[Any], str] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
         self.path = Path(path)
+        self._ocr = ocr
+        self._progress = progress
+        self.ocr_pages: list[int] = []
+        self.ocr_seconds = 0.0
         if not self.path.is_file():
             raise UnreadablePdf(f"找不到檔案 / file not found: {self.path}")
         # pypdf logs every recoverable oddity of real-world files (bad /Perms, xref offsets);
@@ -121,7 +139,28 @@ class PdfText:
                 ) from exc
             except Exception:  # one bad content stream must not sink the whole report
                 self._texts[index] = ""
+            if (
+                self._ocr is not None
+                and len("".join(self._texts[index].split())) < MIN_PAGE_CHARS
+                and len(self.ocr_pages) < MAX_OCR_PAGES
+            ):
+                self._texts[index] = self._read_scan(index, page) or self._texts[index]
         return self._texts[index]
+
+    def _read_scan(self, index: int, page: Any) -> str:
+        assert self._ocr is not None
+        if self._progress is not None:
+            self._progress(index + 1, self.page_count)
+        started = time.perf_counter()
+        try:
+            return self._ocr(page)
+        except StatementError:
+            raise  # the OCR cannot run at all (its package missing): say so, once
+        except Exception:  # one image that cannot be decoded must not sink the whole report
+            return ""
+        finally:
+            self.ocr_pages.append(index)
+            self.ocr_seconds += time.perf_counter() - started
 
     def pages(self) -> Iterator[tuple[int, str]]:
         """(0-based index, text) of every page, in order, read as the caller advances."""

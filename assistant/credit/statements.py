@@ -28,13 +28,20 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from assistant.credit.pdftext import MIN_PAGE_CHARS, NoTextLayer, PdfText, StatementsNotFound
+from assistant.credit.pdftext import (
+    MIN_PAGE_CHARS,
+    NoTextLayer,
+    PdfText,
+    StatementError,
+    StatementsNotFound,
+)
 from assistant.credit.schema import (
     BALANCE_SHEET,
     CASH_FLOW,
@@ -171,6 +178,8 @@ class StatementStatus:
     # True when every arithmetic check of the statement that could be computed holds, False
     # when one fails, None when none could be computed.
     balanced: bool | None = None
+    # Read by OCR from scanned pages (see ``ocr``): its figures are as good as its checks.
+    ocr: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -178,6 +187,7 @@ class StatementStatus:
             "balanced": self.balanced,
             "reason": self.reason,
             "pages": self.pages,
+            "ocr": self.ocr,
         }
 
 
@@ -299,6 +309,9 @@ class Extraction:
     status: dict[str, StatementStatus] = field(default_factory=dict)
     # One per period: what it is and the spans its flow figures cover (see ``Period``).
     period_info: list[Period] = field(default_factory=list)
+    # 1-based pages read by OCR (scanned images without a text layer), and the time they took.
+    ocr_pages: list[int] = field(default_factory=list)
+    ocr_seconds: float = 0.0
 
     @property
     def interim(self) -> bool:
@@ -339,6 +352,8 @@ class Extraction:
             "pages_read": self.pages_read,
             "page_count": self.page_count,
             "seconds": round(self.seconds, 3),
+            "ocr_pages": self.ocr_pages,
+            "ocr_seconds": round(self.ocr_seconds, 1),
         }
 
 
@@ -1009,13 +1024,65 @@ def _page_ranges(pages: list[int]) -> str:
     return ", ".join(out)
 
 
-def extract(path: Path | str) -> Extraction:
+def _ocr_page(page: Any) -> str:
+    """A scanned page's text by OCR, laid out as a text layer's lines (see ``ocr``). A page
+    whose title the OCR could not read is titled by the account codes beside its lines, and a
+    page of rows that fits none of the three statements as the changes in equity, so that it
+    never runs on as a continuation of the statement before it."""
+    from assistant.credit import ocr
+
+    image = ocr.page_image(page)
+    if image is None:
+        return ""
+    lines = ocr.layout(ocr.read_boxes(image), image.size[0])
+    if _title_of(lines) is None and _has_rows(lines):
+        kind = ocr.statement_kind(lines)
+        lines.insert(0, ocr.title_for(kind, lines) if kind is not None else _OTHER_TITLES[0])
+    return "\n".join(lines)
+
+
+def extract(
+    path: Path | str,
+    *,
+    ocr: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> Extraction:
     """Read the three statements of the report at ``path``; see the module docstring.
 
     A statement that cannot be read is left out with its reason in ``status`` (and in the
-    warnings); the others are still returned. Only a report with no statement read raises."""
+    warnings); the others are still returned. Only a report with no statement read raises.
+
+    A report whose statement pages are scanned images is read again with ``ocr`` (see
+    ``assistant.credit.ocr``); its statements say so (``StatementStatus.ocr``), and
+    ``progress`` is told (page, page count) before each page is OCR'd. A report with a text
+    layer is read from it alone: OCR never runs on it."""
     started = time.perf_counter()
-    pdf = PdfText(path)
+    try:
+        return _extract(PdfText(path), started)
+    except NoTextLayer as exc:
+        if not ocr:
+            raise
+        scanned = exc
+    from assistant.credit.ocr import OcrUnavailable
+
+    try:
+        return _extract(PdfText(path, ocr=_ocr_page, progress=progress), started)
+    except OcrUnavailable:
+        raise
+    except NoTextLayer as exc:
+        raise NoTextLayer(
+            f"{scanned}；OCR 也未能從掃描頁讀出報表 / OCR found no statement on the scanned "
+            f"pages either"
+        ) from exc
+    except StatementError as exc:
+        raise NoTextLayer(
+            f"{scanned}；以 OCR 讀取掃描頁後仍無法擷取 / OCR of the scanned pages did not "
+            f"help either: {exc}"
+        ) from exc
+
+
+def _extract(pdf: PdfText, started: float) -> Extraction:
+    path = pdf.path
     found = _find(pdf)
     name = Path(path).name
     if not found:
@@ -1142,7 +1209,23 @@ def extract(path: Path | str) -> Extraction:
         pages_read=pdf.pages_read,
         page_count=pdf.page_count,
         status=status,
+        ocr_pages=[i + 1 for i in pdf.ocr_pages],
+        ocr_seconds=pdf.ocr_seconds,
     )
+    if pdf.ocr_pages:
+        scanned = set(result.ocr_pages)
+        for st in status.values():
+            st.ocr = bool(scanned & set(st.pages))
+        read = [k for k, st in status.items() if st.ocr and st.extracted]
+        if read:
+            names = "、".join(STATEMENT_ZH[k].split()[0] for k in read)
+            en = ", ".join(STATEMENT_ZH[k].split(" ", 1)[1] for k in read)
+            pages = _page_ranges(result.ocr_pages)
+            warnings.append(
+                f"{names}由掃描影像以 OCR 讀取（第 {pages} 頁），數字僅在通過勾稽時可用 / the "
+                f"{en} were read by OCR from scanned images (pages {pages}); their figures "
+                f"are usable only where they pass the checks"
+            )
     flow_kind = next((k for k in (INCOME_STATEMENT, CASH_FLOW) if k in result.statements), None)
     result.period_info = describe_periods(
         periods, result.statements[flow_kind].columns if flow_kind else [], flow_months

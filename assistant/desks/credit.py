@@ -8,6 +8,7 @@ final text).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,12 +53,19 @@ class CreditDesk(Desk):
     # ---- reading a borrower's report ----------------------------------------------------
 
     def extract(
-        self, user: UserContext | None, pdf: Path, *, conversation_id: str | None = None
+        self,
+        user: UserContext | None,
+        pdf: Path,
+        *,
+        conversation_id: str | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> Extraction:
+        """The report's statements; ``progress`` is told (page, page count) before each
+        scanned page is read by OCR (seconds a page, where a report has scanned statements)."""
         pdf = Path(pdf)
         args = {"file": pdf.name, "file_sha256": _sha(pdf)}
         u = self.allow(user, "credit.read", args, conversation_id=conversation_id)
-        x = extract(pdf)
+        x = extract(pdf, progress=progress)
         self.record(
             u,
             "credit.extract",
