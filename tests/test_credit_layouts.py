@@ -179,6 +179,10 @@ class _FakePdf:
 
     def __init__(self, pages: list[str]) -> None:
         self._pages = pages
+        # As PdfText: messages name the file; a text layer, so no page went through OCR.
+        self.path = Path("report.pdf")
+        self.ocr_pages: list[int] = []
+        self.ocr_seconds = 0.0
         self.page_count = len(pages)
         self.pages_read = 0
 

@@ -72,6 +72,10 @@ RECORD_TABLES = frozenset(
 RECORD_DIRS = ("uploads",)  # a turn's report, kept as its evidence (uploads/<user>/<sha>.pdf)
 DB_FILES = re.compile(r"\.(db|sqlite3?)(-wal|-shm|-journal)?$")
 HASH_UP_TO = 4 * 1024 * 1024
+# Inside a published Qdrant Edge version the engine keeps its own books when a reader opens it
+# (its config and tracker journals); a write never touches a published version, it makes a new
+# one and moves edge/current.json, which is compared. See knowledge/edge_store.py.
+EDGE_VERSION = re.compile(r"^edge/v\d+/")
 
 SIMPLIFIED_ONLY = set("这为们说时会过发对数错误无读档请输账户额图个长问题间类项")
 CLASS_NAME = re.compile(r"\b[A-Z][A-Za-z0-9]*(Error|Exception|Warning)\b|\bTraceback\b|File \"")
@@ -96,7 +100,7 @@ def snapshot(container: Any) -> dict[str, dict[str, Any]]:
     root = container.settings.data_dir
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         rel = path.relative_to(root).as_posix()
-        if DB_FILES.search(rel) or rel.endswith(".lock"):
+        if DB_FILES.search(rel) or rel.endswith(".lock") or EDGE_VERSION.match(rel):
             continue
         size = path.stat().st_size
         digest = _sha(path) if size <= HASH_UP_TO else ""
