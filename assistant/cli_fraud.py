@@ -267,6 +267,55 @@ def account_cmd(app: AppContext, user: UserContext, account: str, as_json: bool)
     _report(app.container.fraud_desk.account(user, account), as_json)
 
 
+@needs_user
+@fraud.command("ring")
+@click.argument("account")
+@click.option("--hops", type=click.IntRange(1, 6), help="Neighbourhood radius (default 3).")
+@click.option(
+    "--window-days",
+    callback=_number,
+    help="Links within this many days of the account's own (default 30).",
+)
+@click.option(
+    "--threshold",
+    callback=_number,
+    help="Share of the strongest tie a member needs, 0–1 (default: the evaluated one).",
+)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def ring_cmd(
+    app: AppContext,
+    user: UserContext,
+    account: str,
+    hops: int | None,
+    window_days: float | None,
+    threshold: float | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """這個帳戶的同夥有哪些 / the other accounts of ACCOUNT's ring, ranked, with reasons and the
+    transfers that tie them."""
+    out = app.container.fraud_desk.ring(
+        user, account, hops=hops, window_days=window_days, threshold=threshold, limit=limit
+    )
+    if as_json:
+        emit_json(out)
+        return
+    basis = "人頭分數加權 / weighted by mule scores" if out["scored"] else "未用評分 / label-free"
+    click.echo(
+        f"{out['seed']}: {len(out['members'])} 個同夥帳戶 / ring accounts "
+        f"({out['considered']} considered, {basis})"
+    )
+    for m in out["members"]:
+        why = "; ".join(f"{r['zh']} / {r['en']}" for r in m["reasons"])
+        click.echo(f"  {m['account']}  {m['score']:.3f}  {why}")
+        if m["transfers"]:
+            click.echo(f"    transfers: {', '.join(m['transfers'][:5])}")
+    if not out["members"]:
+        click.echo("（沒有 / none）")
+
+
 @fraud.command("status")
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
