@@ -457,6 +457,13 @@ def reject_cmd(
 )
 @click.option("--folds", default=5, show_default=True)
 @click.option("--seed", default=0, show_default=True, help="Seed of the folds and the models.")
+@click.option(
+    "--rings/--no-rings",
+    default=True,
+    show_default=True,
+    help="Ring expansion from one member of each pattern: fitted and tuned on the first "
+    "--amlgentex run, measured on the others (needs two or more).",
+)
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def eval_fraud(
@@ -466,6 +473,7 @@ def eval_fraud(
     product: tuple[int, ...],
     folds: int,
     seed: int,
+    rings: bool,
     as_json: bool,
 ) -> None:
     """Mule scoring per ledger by cross-validation (ROC AUC, precision at k, degree-only and
@@ -483,8 +491,13 @@ def eval_fraud(
     rules = CashRules(fs.report_threshold, fs.structuring_band)
     ledgers = [load_product(s, rules) for s in product]
     ledgers += [load_amlsim(f, rules) for f in amlsim]
-    ledgers += [load_amlgentex(f, rules) for f in amlgentex]
+    agx = [load_amlgentex(f, rules) for f in amlgentex]
+    ledgers += agx
     report = evaluate_generators(ledgers, folds=folds, seed=seed)
+    if rings and len(agx) > 1:
+        from evals.rings import evaluate_rings
+
+        report["rings"] = evaluate_rings(agx[0], agx[1:], seed=seed, folds=folds)
     if as_json:
         emit_json(report)
         return
@@ -507,3 +520,8 @@ def eval_fraud(
     if report["pooled"]:
         p = report["pooled"]
         click.echo(f"pooled: AUC {p['auc']:.3f} (degree+amount {p['degree_amount_auc']:.3f})")
+    if "rings" in report:
+        from evals.rings import table
+
+        click.echo("rings from one account (recall / precision of the pattern's accounts):")
+        click.echo(table(report["rings"]))

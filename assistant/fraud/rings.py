@@ -4,10 +4,10 @@ accounts of the laundering pattern around it, ranked, with the transfers that ti
 How (on ``LedgerArrays``, no labels):
 
 1. **New links only.** A ring moves money between accounts that have no standing relationship:
-   the laundering transfer is the first (often the only) one between the two. Transfers between
-   a pair that trade again and again (salary, rent, a supplier) are everyday flows. An edge here
-   is a customer-to-customer transfer whose pair (either direction) has at most
-   ``new_link_max`` transfers in the ledger. Cash deposits and withdrawals and the reserved
+   the laundering transfers between two of them come in one burst (one transfer, or a few
+   tranches within hours). A pair that trades again over weeks (salary, rent, a supplier) is an
+   everyday flow. An edge here is a customer-to-customer transfer whose pair (either direction)
+   has all its transfers within ``burst_days``. Cash deposits and withdrawals and the reserved
    CASH / OUTSIDE endpoints are left out: they join everyone to everyone.
 2. **Time-respecting window.** Only links within ``window_days`` of the seed's own new links are
    kept (a pattern runs over days or weeks, not the whole ledger).
@@ -40,11 +40,13 @@ from assistant.fraud.ledger import LedgerArrays, normalize_account
 DAY = 86_400
 # Chosen on AMLGentex seed 1 (10,000 accounts) by ``python -m evals.rings --train``; the other
 # seeds are measured with these unchanged.
-THRESHOLD = 0.2
-HOPS = 3
+THRESHOLD = 0.06
+HOPS = 2
 WINDOW_DAYS = 30
-NEW_LINK_MAX = 1
+BURST_DAYS = 2.0  # a pair's transfers all within this many days: a new link, not a standing one
 ALPHA = 0.3
+SHARP = 1.0  # links weigh (mule_u · mule_v) ** (SHARP / 2): higher keeps the walk on suspects
+OWN = 0.0  # exponent on a member's own mule score in its ring score (0: the tie alone)
 ITERATIONS = 30
 MAX_TRANSFERS = 200  # tying transfers returned per ring
 
@@ -119,7 +121,7 @@ class RingFinder:
         arrays: LedgerArrays,
         mule: np.ndarray | None = None,
         *,
-        new_link_max: int = NEW_LINK_MAX,
+        burst_days: float = BURST_DAYS,
     ) -> None:
         self.arrays = arrays
         n = len(arrays.account_ids)
@@ -134,8 +136,15 @@ class RingFinder:
         rows = np.flatnonzero(keep)
         a, b = arrays.src[rows], arrays.dst[rows]
         pair = np.minimum(a, b) * n + np.maximum(a, b)
-        _, inv, counts = np.unique(pair, return_inverse=True, return_counts=True)
-        new = counts[inv] <= new_link_max
+        _, inv = np.unique(pair, return_inverse=True)
+        t = arrays.ts[rows]
+        first = np.full(inv.max() + 1 if len(inv) else 0, np.iinfo(np.int64).max)
+        last = np.full(len(first), np.iinfo(np.int64).min)
+        np.minimum.at(first, inv, t)
+        np.maximum.at(last, inv, t)
+        # a pair whose transfers all fall within a burst is a new link; one that recurs over
+        # weeks (salary, rent, a supplier) is a standing relationship
+        new = (last - first)[inv] <= burst_days * DAY
         self.rows = rows[new]  # transfer rows that are new links
         self.u = a[new]
         self.v = b[new]
@@ -173,6 +182,8 @@ class RingFinder:
         window_days: float = WINDOW_DAYS,
         threshold: float = THRESHOLD,
         alpha: float = ALPHA,
+        own: float = OWN,
+        sharp: float = SHARP,
         limit: int = 50,
     ) -> RingResult:
         if not 1 <= hops <= 6:
@@ -183,7 +194,7 @@ class RingFinder:
             raise AssistantError(f"時間窗須為正數天 / the window must be positive: {window_days}")
         seed = self.position(account)
         acct = str(self.arrays.account_ids[seed])
-        scores, hop, links = self._scores(seed, hops, window_days * DAY, alpha)
+        scores, hop, links = self._scores(seed, hops, window_days * DAY, alpha, own, sharp)
         if scores is None:
             return RingResult(acct, [], threshold, 0, [], self.mule is not None)
         near = np.flatnonzero(hop >= 0)
@@ -228,7 +239,13 @@ class RingFinder:
         return set(np.concatenate([self.u[mine], self.v[mine]]).tolist()) - {pos}
 
     def _scores(
-        self, seed: int, hops: int, window_s: float, alpha: float
+        self,
+        seed: int,
+        hops: int,
+        window_s: float,
+        alpha: float,
+        power: float = OWN,
+        sharp: float = SHARP,
     ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
         """(ring score per account or None, hops from the seed per account (-1 beyond), the
         link positions inside the window and the neighbourhood)."""
@@ -256,7 +273,11 @@ class RingFinder:
         if len(links) == 0:
             return None, hop, links
         u, v = self.u[links], self.v[links]
-        w = np.ones(len(links)) if self.mule is None else np.sqrt(self.mule[u] * self.mule[v])
+        w = (
+            np.ones(len(links))
+            if self.mule is None
+            else (self.mule[u] * self.mule[v]) ** (sharp / 2)
+        )
         w = np.maximum(w, 1e-9)
         W = csr_matrix(
             (np.concatenate([w, w]), (np.concatenate([u, v]), np.concatenate([v, u]))),
@@ -271,6 +292,8 @@ class RingFinder:
         PT = P.T.tocsr()
         for _ in range(ITERATIONS):
             x = alpha * e + (1 - alpha) * (PT @ x)
+        if self.mule is not None and power:
+            x = x * self.mule**power  # the member's own suspicion, besides its tie to the seed
         x[seed] = 0.0
         top = x.max()
         if top <= 0:
