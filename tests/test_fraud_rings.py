@@ -163,7 +163,7 @@ def test_standing_relationships_and_far_off_links_are_not_ring_links() -> None:
     # A1 pays its landlord every month: a standing relationship, not a ring link
     rows += [(f"r{m}", "A1", "LANDLORD", 1.0 + 30 * m) for m in range(4)]
     rows += [(f"p{m}", "LANDLORD", f"T{m}", 2.0 + 30 * m) for m in range(4)]
-    rows += [("late", "C1", "Z", 200.0)]  # long after: outside the 30-day window
+    rows += [("late", "C1", "Z", 40.0)]  # a month after C1 was paid: outside the 7-day window
     result = RingFinder(_arrays(rows)).expand("A1", threshold=0.0)
     got = {m.account for m in result.members}
     assert got == {"A2", "A3", "C1", "D1"}  # not the landlord, its tenants, nor Z

@@ -9,8 +9,9 @@ How (on ``LedgerArrays``, no labels):
    everyday flow. An edge here is a customer-to-customer transfer whose pair (either direction)
    has all its transfers within ``burst_days``. Cash deposits and withdrawals and the reserved
    CASH / OUTSIDE endpoints are left out: they join everyone to everyone.
-2. **Time-respecting window.** Only links within ``window_days`` of the seed's own new links are
-   kept (a pattern runs over days or weeks, not the whole ledger).
+2. **Time-respecting.** From an account reached at hop k, only its links within ``window_days``
+   of the links that reached it are followed (a pattern runs over days or weeks, not the whole
+   ledger; the seed's own links are all followed).
 3. **Bounded neighbourhood.** Breadth-first over those links, ``hops`` in both directions.
 4. **Propagation.** Personalised PageRank from the seed over the neighbourhood (restart
    ``alpha``), each link weighted by the geometric mean of its two accounts' mule scores when a
@@ -42,7 +43,7 @@ DAY = 86_400
 # seeds are measured with these unchanged.
 THRESHOLD = 0.06
 HOPS = 2
-WINDOW_DAYS = 30
+WINDOW_DAYS = 7
 BURST_DAYS = 2.0  # a pair's transfers all within this many days: a new link, not a standing one
 ALPHA = 0.3
 SHARP = 1.0  # links weigh (mule_u · mule_v) ** (SHARP / 2): higher keeps the walk on suspects
@@ -72,8 +73,8 @@ class RingMember:
         days = max(0.0, (self.last - self.first) / DAY)
         out.append(
             (
-                f"與本帳戶同期的新往來 {days:.0f} 天內",
-                f"new links within {days:.0f} days of its own",
+                f"與本帳戶同期的新往來，集中在 {days:.0f} 天內",
+                f"new links in step with the account's, within {days:.0f} days",
             )
         )
         return out
@@ -254,15 +255,26 @@ class RingFinder:
         own = self._links_of(np.array([seed]))
         if len(own) == 0:
             return None, hop, own
-        lo, hi = self.ts[own].min() - window_s, self.ts[own].max() + window_s
+        # time-respecting: a link is followed from an account only within ``window_s`` of the
+        # links that reached that account (the seed itself: any of its own links)
+        lo = np.full(self.n, np.iinfo(np.int64).max, dtype=np.int64)
+        hi = np.full(self.n, np.iinfo(np.int64).min, dtype=np.int64)
+        lo[seed], hi[seed] = self.ts[own].min(), self.ts[own].max()
         frontier = np.array([seed])
         seen_links: list[np.ndarray] = []
         for k in range(1, hops + 1):
             links = self._links_of(frontier)
-            links = links[(self.ts[links] >= lo) & (self.ts[links] <= hi)]
+            u, v, t = self.u[links], self.v[links], self.ts[links]
+            # the end of each link that is on the frontier (hop k-1): its reach times bound it
+            at = np.where(hop[u] == k - 1, u, v)
+            ok = (t >= lo[at] - window_s) & (t <= hi[at] + window_s)
+            links, t = links[ok], t[ok]
+            far = np.where(at[ok] == self.u[links], self.v[links], self.u[links])
             seen_links.append(links)
-            ends = np.unique(np.concatenate([self.u[links], self.v[links]]))
-            new = ends[hop[ends] < 0]
+            fresh = hop[far] < 0
+            np.minimum.at(lo, far[fresh], t[fresh])
+            np.maximum.at(hi, far[fresh], t[fresh])
+            new = np.unique(far[fresh])
             hop[new] = k
             frontier = new
             if len(frontier) == 0:
