@@ -135,7 +135,7 @@ amlgentex: install
 # The fraud eval across generators: the product's ledger, the AMLSim sample and every AMLGentex
 # run in $(AML_OUT) (make amlgentex).
 eval-fraud: install
-	$(FRAUD_EVAL) $(foreach d,$(wildcard $(AML_OUT)/amlgentex_s*),--amlgentex $(d)) --json
+	$(FRAUD_EVAL) $(foreach d,$(sort $(wildcard $(AML_OUT)/amlgentex_s*)),--amlgentex $(d)) --json
 
 # 金融盾: three banks as Flower processes on loopback (a SuperLink, one SuperNode each), each
 # having seen other typologies; per bank the local-only, federated and pooled AUC on the

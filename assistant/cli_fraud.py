@@ -267,6 +267,55 @@ def account_cmd(app: AppContext, user: UserContext, account: str, as_json: bool)
     _report(app.container.fraud_desk.account(user, account), as_json)
 
 
+@needs_user
+@fraud.command("ring")
+@click.argument("account")
+@click.option("--hops", type=click.IntRange(1, 6), help="Neighbourhood radius (default 3).")
+@click.option(
+    "--window-days",
+    callback=_number,
+    help="Links within this many days of the account's own (default 30).",
+)
+@click.option(
+    "--threshold",
+    callback=_number,
+    help="Share of the strongest tie a member needs, 0–1 (default: the evaluated one).",
+)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def ring_cmd(
+    app: AppContext,
+    user: UserContext,
+    account: str,
+    hops: int | None,
+    window_days: float | None,
+    threshold: float | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """這個帳戶的同夥有哪些 / the other accounts of ACCOUNT's ring, ranked, with reasons and the
+    transfers that tie them."""
+    out = app.container.fraud_desk.ring(
+        user, account, hops=hops, window_days=window_days, threshold=threshold, limit=limit
+    )
+    if as_json:
+        emit_json(out)
+        return
+    basis = "人頭分數加權 / weighted by mule scores" if out["scored"] else "未用評分 / label-free"
+    click.echo(
+        f"{out['seed']}: {len(out['members'])} 個同夥帳戶 / ring accounts "
+        f"({out['considered']} considered, {basis})"
+    )
+    for m in out["members"]:
+        why = "; ".join(f"{r['zh']} / {r['en']}" for r in m["reasons"])
+        click.echo(f"  {m['account']}  {m['score']:.3f}  {why}")
+        if m["transfers"]:
+            click.echo(f"    transfers: {', '.join(m['transfers'][:5])}")
+    if not out["members"]:
+        click.echo("（沒有 / none）")
+
+
 @fraud.command("status")
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
@@ -408,6 +457,13 @@ def reject_cmd(
 )
 @click.option("--folds", default=5, show_default=True)
 @click.option("--seed", default=0, show_default=True, help="Seed of the folds and the models.")
+@click.option(
+    "--rings/--no-rings",
+    default=True,
+    show_default=True,
+    help="Ring expansion from one member of each pattern: fitted and tuned on the first "
+    "--amlgentex run, measured on the others (needs two or more).",
+)
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def eval_fraud(
@@ -417,6 +473,7 @@ def eval_fraud(
     product: tuple[int, ...],
     folds: int,
     seed: int,
+    rings: bool,
     as_json: bool,
 ) -> None:
     """Mule scoring per ledger by cross-validation (ROC AUC, precision at k, degree-only and
@@ -434,8 +491,13 @@ def eval_fraud(
     rules = CashRules(fs.report_threshold, fs.structuring_band)
     ledgers = [load_product(s, rules) for s in product]
     ledgers += [load_amlsim(f, rules) for f in amlsim]
-    ledgers += [load_amlgentex(f, rules) for f in amlgentex]
+    agx = [load_amlgentex(f, rules) for f in amlgentex]
+    ledgers += agx
     report = evaluate_generators(ledgers, folds=folds, seed=seed)
+    if rings and len(agx) > 1:
+        from evals.rings import evaluate_rings
+
+        report["rings"] = evaluate_rings(agx[0], agx[1:], seed=seed, folds=folds)
     if as_json:
         emit_json(report)
         return
@@ -458,3 +520,8 @@ def eval_fraud(
     if report["pooled"]:
         p = report["pooled"]
         click.echo(f"pooled: AUC {p['auc']:.3f} (degree+amount {p['degree_amount_auc']:.3f})")
+    if "rings" in report:
+        from evals.rings import table
+
+        click.echo("rings from one account (recall / precision of the pattern's accounts):")
+        click.echo(table(report["rings"]))

@@ -58,7 +58,7 @@ from assistant.fraud.features import (
 from assistant.fraud.generator import generate
 from assistant.fraud.importers import import_amlgentex, import_amlsim
 from assistant.fraud.ledger import Ledger, LedgerArrays
-from assistant.fraud.records import AccountRow
+from assistant.fraud.records import AccountRow, TransferRow, is_reserved
 from assistant.fraud.scoring import (
     MuleScorer,
     baseline_cross_validated_scores,
@@ -87,6 +87,21 @@ def patterns_for(ledger: Ledger, arrays: LedgerArrays) -> list[str | None]:
     with ledger.engine.connect() as conn:
         got = dict(conn.execute(select(t.c.id, t.c.pattern)).all())
     return [got.get(a) for a in arrays.account_ids.tolist()]
+
+
+def ring_members(ledger: Ledger, arrays: LedgerArrays) -> dict[str, np.ndarray]:
+    """Per planted pattern (the transfers' own ``pattern``), the customer accounts its
+    transfers touch, as positions in ``arrays.account_ids``."""
+    t = TransferRow.__table__  # type: ignore[attr-defined]
+    q = select(t.c.pattern, t.c.from_account, t.c.to_account).where(t.c.pattern.is_not(None))
+    found: dict[str, set[int]] = {}
+    with ledger.engine.connect() as conn:
+        for pattern, a, b in conn.execute(q):
+            for acct in (a, b):
+                pos = arrays.index.get(acct)
+                if pos is not None and not is_reserved(acct):
+                    found.setdefault(pattern, set()).add(pos)
+    return {k: np.array(sorted(v), dtype=np.int64) for k, v in found.items()}
 
 
 def precision_at_k(y: np.ndarray, scores: np.ndarray, k: int) -> float:
@@ -202,6 +217,9 @@ class Loaded:
     keep: np.ndarray  # positions in arrays.account_ids of the rows of X
     report: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    # planted pattern id → positions (in arrays.account_ids) of the accounts its transfers
+    # touch: an account may take part in several patterns (AMLGentex reuses accounts)
+    rings: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _load(
@@ -220,6 +238,7 @@ def _load(
             meta = account_meta(ledger)
             y_all = labels_for(ledger, arrays)
             patterns = patterns_for(ledger, arrays)
+            rings = ring_members(ledger, arrays)
         finally:
             engine.dispose()
     names, X = account_features(arrays, meta, rules=rules)
@@ -238,6 +257,7 @@ def _load(
         keep=keep,
         report=report,
         seconds=time.perf_counter() - t0,
+        rings=rings,
     )
 
 

@@ -54,6 +54,10 @@ SPEC = AgentSpec(
         "trace",
         "mule",
         "money flow",
+        # 「這個帳戶的同夥有哪些？」: the ring around an account
+        "同夥",
+        "共犯",
+        "accomplices",
         # the investigator's decisions (proposed here, confirmed by a person)
         "列為警示",
         "標記為警示",
@@ -67,6 +71,7 @@ SPEC = AgentSpec(
     examples=(
         "追查帳戶 0123-456-789012 近 7 天的前三層金流",
         "這個帳戶像水房嗎？",
+        "帳戶 0123-456-789012 的同夥有哪些？",
         "Trace where the money of account 822015930000107 went, 2 hops",
     ),
     build=build,

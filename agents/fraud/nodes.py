@@ -23,6 +23,7 @@ from agents.fraud.tools import (
     FRAUD_ACCOUNT,
     FRAUD_EXPLAIN,
     FRAUD_PROPOSE,
+    FRAUD_RING,
     FRAUD_SCORE,
     FRAUD_TRACE,
 )
@@ -70,6 +71,7 @@ def investigate(state: FraudState, runtime: Runtime[RunContext]) -> dict[str, An
     score = None
     account_info: dict[str, Any] | None = None
     proposals: list[dict[str, Any]] = []
+    ring: dict[str, Any] | None = None
     since = until = None
     with node_span(t, "fraud.investigate", steps) as note:
         desk = deps.fraud
@@ -132,6 +134,8 @@ def investigate(state: FraudState, runtime: Runtime[RunContext]) -> dict[str, An
                     score["reasons"] = (
                         call_tool(t, ctx, FRAUD_EXPLAIN, account, calls, problems) or []
                     )
+            if r.get("wants_ring"):
+                ring = call_tool(t, ctx, FRAUD_RING, {"account": r["account"]}, calls, problems)
             for kind, params in _decisions(r, since, until):
                 args = {
                     "kind": kind,
@@ -147,6 +151,7 @@ def investigate(state: FraudState, runtime: Runtime[RunContext]) -> dict[str, An
         "account_info": account_info,
         "traces": traces,
         "score": score,
+        "ring": ring,
         "proposals": proposals,
         "problems": problems,
         "tool_calls": calls,
@@ -181,6 +186,7 @@ def compose(state: FraudState, runtime: Runtime[RunContext]) -> dict[str, Any]:
             "score": state.get("score"),
             "account": state.get("account_info"),
             "proposals": state.get("proposals", []),
+            "ring": state.get("ring"),
         },
     )
     return {"result": result, "steps": steps}
@@ -261,6 +267,9 @@ def _compose(state: FraudState, english: bool) -> str:
     info = state.get("account_info")
     if info:
         lines.append(_account_line(info, english))
+    ring = state.get("ring")
+    if ring is not None:
+        lines.extend(_ring_lines(ring, english))
     for tr in state.get("traces", []):
         up = tr["direction"] == "up"
         accounts = [a for a in tr["accounts"] if a["role"] != "root"]
@@ -356,6 +365,22 @@ def _compose(state: FraudState, english: bool) -> str:
             "No trace or score was asked for." if english else "請說明要追查金流或評估風險。"
         )
     return "\n".join(lines).strip()
+
+
+def _ring_lines(ring: dict[str, Any], english: bool) -> list[str]:
+    members = ring["members"]
+    head = (
+        f"• Ring around {ring['seed']}: {len(members)} accounts "
+        f"(of {ring['considered']} within reach), strongest tie first"
+        if english
+        else f"• {ring['seed']} 的同夥帳戶：{len(members)} 個（鄰近 {ring['considered']} 個中），"
+        "關聯最強者在前"
+    )
+    out = [head]
+    for m in members[:10]:
+        why = "; ".join(r["en"] if english else r["zh"] for r in m["reasons"])
+        out.append(f"  {m['account']}（{m['score']:.2f}）{why}")
+    return out
 
 
 def _account_line(info: dict[str, Any], english: bool) -> str:

@@ -31,6 +31,8 @@ _LOOKUP = re.compile(
     r"look\s*up|who\s+holds",
     re.I,
 )
+# 「這個帳戶的同夥有哪些？」: the other accounts of its ring
+_RING = re.compile(r"同夥|共犯|同集團|同一集團|集團成員|ring\b|accomplices?|associates", re.I)
 _CN = {c: i for i, c in enumerate("零一二三四五六七八九", 0)}
 
 
@@ -47,6 +49,7 @@ class FraudRequest:
     wants_lookup: bool = False  # only the account's own record (bank, opened, status)
     flag: str | None = None  # 警示 / 衍生管制: a flag the investigator asks to propose
     wants_export: bool = False  # an evidence export to propose
+    wants_ring: bool = False  # the other accounts of its ring (rings.RingFinder)
     errors: list[str] = field(default_factory=list)
 
 
@@ -88,10 +91,13 @@ def parse_request(text: str) -> FraudRequest:
         req.flag and not re.search(r"像|分數|評分|風險|score|risk", text, re.I)
     )
     flows = bool(re.search(r"金流|追查|trace|flow", text, re.I))
+    req.wants_ring = bool(_RING.search(text))
     req.wants_lookup = bool(_LOOKUP.search(text)) and not flows and not req.wants_score
     # 「這個帳戶像水房嗎？」 asks for a score, not a trace, unless flows are mentioned too; a
     # decision or a lookup asks for neither.
-    req.wants_trace = flows or not (req.wants_score or req.wants_lookup or decision)
+    req.wants_trace = flows or not (
+        req.wants_score or req.wants_lookup or decision or req.wants_ring
+    )
     if req.wants_export and not flows:
         req.wants_trace = False  # the export itself runs the trace when it is confirmed
     return req

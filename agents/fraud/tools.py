@@ -33,6 +33,11 @@ class ScoreArgs(ToolArgs):
     reasons: int = 0  # the reasons come from fraud_explain, recorded as a call of their own
 
 
+class RingArgs(ToolArgs):
+    account: str
+    limit: int = 20
+
+
 class ProposeArgs(ToolArgs):
     kind: Literal["flag", "export"]
     account: str
@@ -79,6 +84,10 @@ def _score(ctx: RunContext, a: ScoreArgs) -> dict[str, Any]:
 
 def _explain(ctx: RunContext, a: AccountArgs) -> list[dict[str, Any]]:
     return desk(ctx).explain(ctx.user, a.account, conversation_id=ctx.conversation_id)
+
+
+def _ring(ctx: RunContext, a: RingArgs) -> dict[str, Any]:
+    return desk(ctx).ring(ctx.user, a.account, limit=a.limit, conversation_id=ctx.conversation_id)
 
 
 def _propose(ctx: RunContext, a: ProposeArgs) -> dict[str, Any]:
@@ -131,6 +140,15 @@ FRAUD_EXPLAIN: Tool[AccountArgs, list[dict[str, Any]]] = Tool(
     run=_explain,
     describe=lambda o: ", ".join(x["feature"] for x in o),
 )
+FRAUD_RING: Tool[RingArgs, dict[str, Any]] = Tool(
+    name="fraud_ring",
+    operation="fraud.read",
+    summary_zh="找出與帳戶同一洗錢模式的同夥帳戶（排序並附理由與關聯交易）",
+    summary_en="Find the other accounts of an account's laundering ring, ranked, with reasons",
+    args=RingArgs,
+    run=_ring,
+    describe=lambda o: f"{len(o['members'])} of {o['considered']} accounts",
+)
 FRAUD_PROPOSE: Tool[ProposeArgs, dict[str, Any]] = Tool(
     name="fraud_propose",
     operation="fraud.propose",
@@ -141,4 +159,4 @@ FRAUD_PROPOSE: Tool[ProposeArgs, dict[str, Any]] = Tool(
     describe=lambda o: f"#{o['id']} {o['kind']} {o['status']}",
     unshown=frozenset({"reason"}),
 )
-TOOLS = (FRAUD_ACCOUNT, FRAUD_TRACE, FRAUD_SCORE, FRAUD_EXPLAIN, FRAUD_PROPOSE)
+TOOLS = (FRAUD_ACCOUNT, FRAUD_TRACE, FRAUD_SCORE, FRAUD_EXPLAIN, FRAUD_RING, FRAUD_PROPOSE)

@@ -129,6 +129,31 @@ class FraudDesk(Desk):
         )
         return out
 
+    def ring(
+        self,
+        user: UserContext | None,
+        account: str,
+        *,
+        conversation_id: str | None = None,
+        **options: Any,
+    ) -> dict[str, Any]:
+        """這個帳戶的同夥有哪些：the accounts of the pattern around ``account``, ranked, with
+        the transfers that tie them (see :meth:`FraudService.ring` for the options)."""
+        args = {
+            "account": normalize_account(account),
+            **{k: v for k, v in options.items() if v is not None},
+        }
+        u = self.allow(user, "fraud.read", args, conversation_id=conversation_id)
+        out = self._fraud.ring(account, **options)
+        self.record(
+            u,
+            "fraud.ring",
+            args,
+            f"{len(out['members'])} 帳戶 accounts of {out['considered']} considered",
+            conversation_id=conversation_id,
+        )
+        return out
+
     def top(self, user: UserContext | None, n: int = 20) -> list[dict[str, Any]]:
         u = self.allow(user, "fraud.read", {"top": n})
         rows = self._fraud.top(n)

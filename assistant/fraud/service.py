@@ -54,6 +54,7 @@ class FraudService:
         self._features: tuple[int, list[str], Any] | None = None  # (id of index, names, X)
         self._positions: dict[str, int] = {}
         self._raw: Any = None  # the features' own values, rows as in the feature matrix
+        self._rings: tuple[int, Any, Any] | None = None  # (id of index, scorer, RingFinder)
 
     # ---- the ledger ---------------------------------------------------------------------
 
@@ -328,6 +329,53 @@ class FraudService:
         p[[i for i, a in enumerate(ids) if is_reserved(a)]] = -1.0
         order = p.argsort()[::-1][:n]
         return [{"account": ids[i], "score": round(float(p[i]), 4)} for i in order]
+
+    # ---- rings ------------------------------------------------------------------------------
+
+    def ring(
+        self,
+        account: str,
+        *,
+        hops: int | None = None,
+        window_days: float | None = None,
+        threshold: float | None = None,
+        limit: int = 50,
+    ) -> dict[str, Any]:
+        """The accounts of the pattern around ``account`` (``rings.RingFinder``): weighted by
+        the mule scorer when one is trained, label-free otherwise."""
+        from assistant.fraud import rings
+
+        finder = self._ring_finder()
+        result = finder.expand(
+            account,
+            hops=rings.HOPS if hops is None else hops,
+            window_days=rings.WINDOW_DAYS if window_days is None else window_days,
+            threshold=rings.THRESHOLD if threshold is None else threshold,
+            limit=limit,
+        )
+        return result.as_dict()
+
+    def _ring_finder(self) -> Any:
+        from assistant.fraud.rings import RingFinder
+
+        index = self.index()
+        try:
+            scorer = self._loaded()
+        except AssistantError:
+            scorer = None  # no model yet: the expansion is label-free
+        cached = self._rings
+        if cached is not None and cached[0] == id(index) and cached[1] is scorer:
+            return cached[2]
+        assert self._built is not None
+        arrays = self._built.arrays
+        mule = None
+        if scorer is not None:
+            _, _, (ids, X) = self._feature_matrix()
+            mule = scorer.score(X)
+            mule[[i for i, a in enumerate(ids) if is_reserved(a)]] = 0.0
+        finder = RingFinder(arrays, mule)
+        self._rings = (id(index), scorer, finder)
+        return finder
 
     @staticmethod
     def _known(index: TransferIndex, acct_id: str) -> bool:

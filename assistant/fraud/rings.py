@@ -1,0 +1,313 @@
+"""Rings from one account (「這個帳戶的同夥有哪些？」): from one flagged account, the other
+accounts of the laundering pattern around it, ranked, with the transfers that tie them.
+
+How (on ``LedgerArrays``, no labels):
+
+1. **New links only.** A ring moves money between accounts that have no standing relationship:
+   the laundering transfers between two of them come in one burst (one transfer, or a few
+   tranches within hours). A pair that trades again over weeks (salary, rent, a supplier) is an
+   everyday flow. An edge here is a customer-to-customer transfer whose pair (either direction)
+   has all its transfers within ``burst_days``. Cash deposits and withdrawals and the reserved
+   CASH / OUTSIDE endpoints are left out: they join everyone to everyone.
+2. **Time-respecting.** From an account reached at hop k, only its links within ``window_days``
+   of the links that reached it are followed (a pattern runs over days or weeks, not the whole
+   ledger; the seed's own links are all followed).
+3. **Bounded neighbourhood.** Breadth-first over those links, ``hops`` in both directions.
+4. **Propagation.** Personalised PageRank from the seed over the neighbourhood (restart
+   ``alpha``), each link weighted by the geometric mean of its two accounts' mule scores when a
+   scorer is given (label-free otherwise: every link weighs 1). An account's ring score is its
+   PageRank over the largest one among the others, so the strongest tie reads 1.0 and the
+   threshold is a share of it.
+
+Each member comes with its reasons: hops from the seed, counterparties shared with the seed, its
+mule score, and when its ring links ran (the temporal co-activity with the seed), and the ids of
+the transfers that tie it to the seed or to another member.
+
+The default threshold and weights are chosen on one AMLGentex seed and applied unchanged to the
+others (``evals.rings``: never tuned on the seed it is measured on).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.sparse import csr_matrix
+
+from assistant.errors import AssistantError
+from assistant.fraud.ledger import LedgerArrays, normalize_account
+
+DAY = 86_400
+# Chosen on AMLGentex seed 1 (10,000 accounts) by ``python -m evals.rings --train``; the other
+# seeds are measured with these unchanged.
+THRESHOLD = 0.08
+HOPS = 2
+WINDOW_DAYS = 7
+BURST_DAYS = 2.0  # a pair's transfers all within this many days: a new link, not a standing one
+ALPHA = 0.3
+SHARP = 1.0  # links weigh (mule_u · mule_v) ** (SHARP / 2): higher keeps the walk on suspects
+OWN = 0.0  # exponent on a member's own mule score in its ring score (0: the tie alone)
+ITERATIONS = 30
+MAX_TRANSFERS = 200  # tying transfers returned per ring
+
+
+@dataclass
+class RingMember:
+    account: str
+    score: float  # PageRank over the strongest tie's: 1.0 the strongest
+    hops: int
+    shared: int  # counterparties (over new links) shared with the seed
+    mule: float | None
+    first: int  # epoch seconds of its first and last ring link
+    last: int
+    transfers: list[str] = field(default_factory=list)
+
+    def reasons(self) -> list[tuple[str, str]]:
+        """(中文, English) reasons, most telling first."""
+        out = [(f"距離 {self.hops} 跳", f"{self.hops} hop(s) from the account")]
+        if self.shared:
+            out.append((f"共同交易對手 {self.shared} 個", f"{self.shared} shared counterparties"))
+        if self.mule is not None:
+            out.append((f"人頭分數 {self.mule:.2f}", f"mule score {self.mule:.2f}"))
+        days = max(0.0, (self.last - self.first) / DAY)
+        out.append(
+            (
+                f"與本帳戶同期的新往來，集中在 {days:.0f} 天內",
+                f"new links in step with the account's, within {days:.0f} days",
+            )
+        )
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "account": self.account,
+            "score": round(self.score, 4),
+            "hops": self.hops,
+            "shared": self.shared,
+            "mule": None if self.mule is None else round(self.mule, 4),
+            "first": self.first,
+            "last": self.last,
+            "transfers": self.transfers,
+            "reasons": [{"zh": zh, "en": en} for zh, en in self.reasons()],
+        }
+
+
+@dataclass
+class RingResult:
+    seed: str
+    members: list[RingMember]  # score ≥ threshold, best first
+    threshold: float
+    considered: int  # accounts in the bounded neighbourhood
+    transfers: list[str]  # ids of the new links among the seed and the members
+    scored: bool  # True when mule scores weighted the links
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "seed": self.seed,
+            "threshold": self.threshold,
+            "considered": self.considered,
+            "scored": self.scored,
+            "members": [m.as_dict() for m in self.members],
+            "transfers": self.transfers,
+        }
+
+
+class RingFinder:
+    """Built once per ledger (the new links and their times); ``expand`` per seed account.
+    ``mule``: a mule score per account (``arrays.account_ids`` order) or None."""
+
+    def __init__(
+        self,
+        arrays: LedgerArrays,
+        mule: np.ndarray | None = None,
+        *,
+        burst_days: float = BURST_DAYS,
+    ) -> None:
+        self.arrays = arrays
+        n = len(arrays.account_ids)
+        self.n = n
+        self.reserved = arrays.reserved
+        self.mule = None if mule is None else np.asarray(mule, dtype=float)
+        if self.mule is not None and len(self.mule) != n:
+            raise AssistantError("人頭分數數量不符 / one mule score per account expected")
+        cust = ~self.reserved
+        keep = (arrays.kinds() == 0) & cust[arrays.src] & cust[arrays.dst]
+        keep &= arrays.src != arrays.dst
+        rows = np.flatnonzero(keep)
+        a, b = arrays.src[rows], arrays.dst[rows]
+        pair = np.minimum(a, b) * n + np.maximum(a, b)
+        _, inv = np.unique(pair, return_inverse=True)
+        t = arrays.ts[rows]
+        first = np.full(inv.max() + 1 if len(inv) else 0, np.iinfo(np.int64).max)
+        last = np.full(len(first), np.iinfo(np.int64).min)
+        np.minimum.at(first, inv, t)
+        np.maximum.at(last, inv, t)
+        # a pair whose transfers all fall within a burst is a new link; one that recurs over
+        # weeks (salary, rent, a supplier) is a standing relationship
+        new = (last - first)[inv] <= burst_days * DAY
+        self.rows = rows[new]  # transfer rows that are new links
+        self.u = a[new]
+        self.v = b[new]
+        self.ts = arrays.ts[self.rows]
+        # undirected CSR: per account, the positions (into self.rows) of its new links
+        ends = np.concatenate([self.u, self.v])
+        link = np.concatenate([np.arange(len(self.u)), np.arange(len(self.u))])
+        order = np.argsort(ends, kind="stable")
+        self._link = link[order]
+        self._ptr = np.searchsorted(ends[order], np.arange(n + 1))
+
+    def _links_of(self, accounts: np.ndarray) -> np.ndarray:
+        if len(accounts) == 0:
+            return np.zeros(0, dtype=np.int64)
+        parts = [self._link[self._ptr[i] : self._ptr[i + 1]] for i in accounts.tolist()]
+        return np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+
+    def position(self, account: str) -> int:
+        acct = normalize_account(account)
+        pos = self.arrays.index.get(acct)
+        if pos is None:
+            raise AssistantError(f"查無帳戶 {account} / unknown account {account}")
+        if self.reserved[pos]:
+            raise AssistantError(
+                f"{account} 是現金或外部端點，不是客戶帳戶 / {account} is a cash or outside "
+                "endpoint, not a customer account"
+            )
+        return pos
+
+    def expand(
+        self,
+        account: str,
+        *,
+        hops: int = HOPS,
+        window_days: float = WINDOW_DAYS,
+        threshold: float = THRESHOLD,
+        alpha: float = ALPHA,
+        own: float = OWN,
+        sharp: float = SHARP,
+        limit: int = 50,
+    ) -> RingResult:
+        if not 1 <= hops <= 6:
+            raise AssistantError(f"跳數須為 1 到 6 / hops must be 1 to 6: {hops}")
+        if not (0.0 <= threshold <= 1.0):
+            raise AssistantError(f"門檻須介於 0 與 1 / the threshold must be 0 to 1: {threshold}")
+        if not window_days > 0:
+            raise AssistantError(f"時間窗須為正數天 / the window must be positive: {window_days}")
+        seed = self.position(account)
+        acct = str(self.arrays.account_ids[seed])
+        scores, hop, links = self._scores(seed, hops, window_days * DAY, alpha, own, sharp)
+        if scores is None:
+            return RingResult(acct, [], threshold, 0, [], self.mule is not None)
+        near = np.flatnonzero(hop >= 0)
+        near = near[near != seed]
+        chosen = near[scores[near] >= threshold]
+        chosen = chosen[np.argsort(-scores[chosen], kind="stable")][:limit]
+        ring = np.zeros(self.n, dtype=bool)
+        ring[chosen] = True
+        ring[seed] = True
+        seed_cp = self._counterparties(seed, links)
+        tying = links[ring[self.u[links]] & ring[self.v[links]]]
+        tying = tying[np.argsort(self.ts[tying], kind="stable")]
+        ids = self.arrays.transfer_ids
+        members = []
+        for pos in chosen.tolist():
+            own = links[(self.u[links] == pos) | (self.v[links] == pos)]
+            tie = own[ring[self.u[own]] & ring[self.v[own]]]
+            t = self.ts[own] if len(own) else np.array([0])
+            members.append(
+                RingMember(
+                    account=str(self.arrays.account_ids[pos]),
+                    score=float(scores[pos]),
+                    hops=int(hop[pos]),
+                    shared=len(seed_cp & self._counterparties(pos, links)),
+                    mule=None if self.mule is None else float(self.mule[pos]),
+                    first=int(t.min()),
+                    last=int(t.max()),
+                    transfers=[str(x) for x in ids[self.rows[tie]].tolist()][:20],
+                )
+            )
+        return RingResult(
+            acct,
+            members,
+            threshold,
+            len(near),
+            [str(x) for x in ids[self.rows[tying]].tolist()][:MAX_TRANSFERS],
+            self.mule is not None,
+        )
+
+    def _counterparties(self, pos: int, links: np.ndarray) -> set[int]:
+        mine = links[(self.u[links] == pos) | (self.v[links] == pos)]
+        return set(np.concatenate([self.u[mine], self.v[mine]]).tolist()) - {pos}
+
+    def _scores(
+        self,
+        seed: int,
+        hops: int,
+        window_s: float,
+        alpha: float,
+        power: float = OWN,
+        sharp: float = SHARP,
+    ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+        """(ring score per account or None, hops from the seed per account (-1 beyond), the
+        link positions inside the window and the neighbourhood)."""
+        hop = np.full(self.n, -1, dtype=np.int64)
+        hop[seed] = 0
+        own = self._links_of(np.array([seed]))
+        if len(own) == 0:
+            return None, hop, own
+        # time-respecting: a link is followed from an account only within ``window_s`` of the
+        # links that reached that account (the seed itself: any of its own links)
+        lo = np.full(self.n, np.iinfo(np.int64).max, dtype=np.int64)
+        hi = np.full(self.n, np.iinfo(np.int64).min, dtype=np.int64)
+        lo[seed], hi[seed] = self.ts[own].min(), self.ts[own].max()
+        frontier = np.array([seed])
+        seen_links: list[np.ndarray] = []
+        for k in range(1, hops + 1):
+            links = self._links_of(frontier)
+            u, v, t = self.u[links], self.v[links], self.ts[links]
+            # the end of each link that is on the frontier (hop k-1): its reach times bound it
+            at = np.where(hop[u] == k - 1, u, v)
+            ok = (t >= lo[at] - window_s) & (t <= hi[at] + window_s)
+            links, t = links[ok], t[ok]
+            far = np.where(at[ok] == self.u[links], self.v[links], self.u[links])
+            seen_links.append(links)
+            fresh = hop[far] < 0
+            np.minimum.at(lo, far[fresh], t[fresh])
+            np.maximum.at(hi, far[fresh], t[fresh])
+            new = np.unique(far[fresh])
+            hop[new] = k
+            frontier = new
+            if len(frontier) == 0:
+                break
+        links = np.unique(np.concatenate(seen_links))
+        # only links among the neighbourhood (the last hop's outward links end outside it)
+        links = links[(hop[self.u[links]] >= 0) & (hop[self.v[links]] >= 0)]
+        if len(links) == 0:
+            return None, hop, links
+        u, v = self.u[links], self.v[links]
+        w = (
+            np.ones(len(links))
+            if self.mule is None
+            else (self.mule[u] * self.mule[v]) ** (sharp / 2)
+        )
+        w = np.maximum(w, 1e-9)
+        W = csr_matrix(
+            (np.concatenate([w, w]), (np.concatenate([u, v]), np.concatenate([v, u]))),
+            shape=(self.n, self.n),
+        )
+        deg = np.asarray(W.sum(axis=1)).ravel()
+        deg[deg == 0] = 1.0
+        P = csr_matrix(W.multiply(1.0 / deg[:, None]))
+        e = np.zeros(self.n)
+        e[seed] = 1.0
+        x = e.copy()
+        PT = P.T.tocsr()
+        for _ in range(ITERATIONS):
+            x = alpha * e + (1 - alpha) * (PT @ x)
+        if self.mule is not None and power:
+            x = x * self.mule**power  # the member's own suspicion, besides its tie to the seed
+        x[seed] = 0.0
+        top = x.max()
+        if top <= 0:
+            return None, hop, links
+        return x / top, hop, links

@@ -1,0 +1,184 @@
+"""Rings from one account, on a generated ledger with planted rings: expansion from one mule
+finds most of its ring and few outsiders; the desk refuses other roles and audits; the CLI and
+the agent answer; an unknown account gets a clear bilingual error."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import text
+
+from assistant.cli import cli
+from assistant.container import Container
+from assistant.errors import AssistantError, AuthError
+from assistant.fraud.ledger import LedgerArrays
+from assistant.fraud.rings import RingFinder
+from tests.cli_users import login_env
+from tests.conftest import make_settings
+
+DAY = 86_400
+T0 = 1_700_000_000
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Container]:
+    c = Container(make_settings(tmp_path_factory.mktemp("fraud_rings") / "data"))
+    c.fraud.generate(
+        accounts=3000, transfers=30000, seed=3, start=date(2024, 1, 1), days=30, rings=6
+    )
+    yield c
+    c.close()
+
+
+def _rings(c: Container) -> dict[str, dict[str, str]]:
+    """ring → {account: role} from the generator's ground truth."""
+    with c.engine.connect() as db:
+        rows = db.execute(
+            text("SELECT id, pattern FROM fraud_account WHERE pattern IS NOT NULL")
+        ).all()
+    out: dict[str, dict[str, str]] = defaultdict(dict)
+    for acct, pattern in rows:
+        out[pattern.split(":")[0]][acct] = pattern.rsplit("/", 1)[-1]
+    return out
+
+
+def _expand_all(c: Container, user) -> tuple[int, int, int, int]:
+    """Over every planted ring, from its first mule: (accomplices found, accomplices, found,
+    found that belong to the ring at all, victims included)."""
+    hit = total = found = inside = 0
+    for members in _rings(c).values():
+        seed = sorted(a for a, role in members.items() if role == "mule")[0]
+        out = c.fraud_desk.ring(user, seed)
+        got = {m["account"] for m in out["members"]}
+        accomplices = {a for a, role in members.items() if role != "victim"} - {seed}
+        hit += len(got & accomplices)
+        total += len(accomplices)
+        found += len(got)
+        inside += len(got & set(members))
+    return hit, total, found, inside
+
+
+def test_expansion_from_one_mule_finds_its_ring_and_few_outsiders(app: Container) -> None:
+    investigator = app.users.ensure("ring-investigator", "fraud")
+    # label-free first (no scorer trained yet): the burst links alone already reach the ring
+    hit, total, found, inside = _expand_all(app, investigator)
+    assert hit / total >= 0.8
+    app.fraud.train()
+    hit, total, found, inside = _expand_all(app, investigator)
+    # weighted by the mule scores: most of each ring, and few accounts from outside it
+    assert hit / total >= 0.8, (hit, total)
+    assert inside / found >= 0.7, (inside, found)
+    out = app.fraud_desk.ring(investigator, sorted(_rings(app)["R002"])[0])
+    assert out["scored"] is True
+    m = out["members"][0]
+    assert m["reasons"][0]["zh"].startswith("距離") and m["reasons"][0]["en"].endswith("account")
+    # the transfers that tie the ring are real transfer ids of the ledger
+    ids = set(out["transfers"])
+    assert ids and set(m["transfers"]) <= ids
+
+
+def test_other_roles_are_refused_and_recorded(app: Container) -> None:
+    seed = sorted(_rings(app)["R001"])[0]
+    officer = app.users.ensure("ring-fx-officer", "fx")
+    with pytest.raises(AuthError) as err:
+        app.fraud_desk.ring(officer, seed)
+    assert "不能執行 fraud.read" in str(err.value)
+    record = app.audit.recent(1, user_name="ring-fx-officer")[0]
+    assert record.tool_calls[0]["name"] == "access_denied"
+    assert record.tool_calls[0]["args"]["account"] == seed
+    investigator = app.users.ensure("ring-investigator2", "fraud")
+    out = app.fraud_desk.ring(investigator, seed)
+    record = app.audit.recent(1, user_name="ring-investigator2")[0]
+    assert record.tool_calls[0]["name"] == "fraud.ring"
+    assert f"{len(out['members'])} 帳戶" in record.tool_calls[0]["summary"]
+
+
+def test_unknown_account_and_bad_options_are_clear(app: Container) -> None:
+    investigator = app.users.ensure("ring-investigator3", "fraud")
+    with pytest.raises(AssistantError, match="查無帳戶 999999999999 / unknown account"):
+        app.fraud_desk.ring(investigator, "999999999999")
+    seed = sorted(_rings(app)["R001"])[0]
+    with pytest.raises(AssistantError, match="門檻須介於 0 與 1 / the threshold"):
+        app.fraud_desk.ring(investigator, seed, threshold=2.0)
+    with pytest.raises(AssistantError, match="現金或外部端點"):
+        app.fraud_desk.ring(investigator, "CASH004")
+
+
+def test_cli_ring_prints_members_and_refuses_an_unknown_account(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = login_env(data, "fraud")
+
+    def run(*args: str):
+        return CliRunner().invoke(cli, ["--data-dir", str(data), *args], env=env)
+
+    r = run("fraud", "generate", "--accounts", "1500", "--transfers", "12000", "--rings", "3")
+    assert r.exit_code == 0, r.output
+    c = Container(make_settings(data))
+    try:
+        seed = sorted(
+            a for ring in _rings(c).values() for a, role in ring.items() if role == "mule"
+        )[0]
+    finally:
+        c.close()
+    r = run("fraud", "ring", seed, "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["seed"] == seed and out["members"] and out["scored"] is False
+    r = run("fraud", "ring", seed)
+    assert "同夥帳戶 / ring accounts" in r.output
+    r = run("fraud", "ring", "999999999999")
+    assert r.exit_code != 0
+    assert "查無帳戶 999999999999 / unknown account" in r.output
+
+
+def _arrays(rows: list[tuple[str, str, str, float]]) -> LedgerArrays:
+    """rows: (transfer id, from, to, days after T0)."""
+    names = sorted({r[1] for r in rows} | {r[2] for r in rows})
+    pos = {a: i for i, a in enumerate(names)}
+    return LedgerArrays(
+        account_ids=np.array(names, dtype=object),
+        index=pos,
+        transfer_ids=np.array([r[0] for r in rows], dtype=object),
+        src=np.array([pos[r[1]] for r in rows], dtype=np.int64),
+        dst=np.array([pos[r[2]] for r in rows], dtype=np.int64),
+        ts=np.array([T0 + int(r[3] * DAY) for r in rows], dtype=np.int64),
+        amount=np.full(len(rows), 1000.0),
+    )
+
+
+def test_standing_relationships_and_far_off_links_are_not_ring_links() -> None:
+    rows = [
+        ("f1", "A1", "C1", 10.0),  # fan-in of three into C1 within a day
+        ("f2", "A2", "C1", 10.2),
+        ("f3", "A3", "C1", 10.5),
+        ("f4", "C1", "D1", 10.8),  # and on
+    ]
+    # A1 pays its landlord every month: a standing relationship, not a ring link
+    rows += [(f"r{m}", "A1", "LANDLORD", 1.0 + 30 * m) for m in range(4)]
+    rows += [(f"p{m}", "LANDLORD", f"T{m}", 2.0 + 30 * m) for m in range(4)]
+    rows += [("late", "C1", "Z", 40.0)]  # a month after C1 was paid: outside the 7-day window
+    result = RingFinder(_arrays(rows)).expand("A1", threshold=0.0)
+    got = {m.account for m in result.members}
+    assert got == {"A2", "A3", "C1", "D1"}  # not the landlord, its tenants, nor Z
+    c1 = next(m for m in result.members if m.account == "C1")
+    assert c1.hops == 1 and set(c1.transfers) == {"f1", "f2", "f3", "f4"}
+    assert set(result.transfers) == {"f1", "f2", "f3", "f4"}
+
+
+def test_the_agent_answers_who_the_accomplices_are(app: Container) -> None:
+    investigator = app.users.ensure("ring-investigator4", "fraud")
+    seed = sorted(a for a, role in _rings(app)["R002"].items() if role == "mule")[0]
+    ans = app.service.ask(investigator, f"帳戶 {seed} 的同夥有哪些？")
+    assert ans.agent == "fraud"
+    assert [c.name for c in ans.tool_calls] == ["fraud_account", "fraud_ring"]
+    assert f"{seed} 的同夥帳戶" in ans.answer
+    ring = ans.data["ring"]
+    assert ring["seed"] == seed and ring["members"]
+    assert ring["members"][0]["account"] in ans.answer
