@@ -234,13 +234,16 @@ def feature_frame(
         near_lo = near_hi * (1.0 - rules.structuring_band)
     sql = spark.sql
     # all transfers with the reserved flags of both ends
+    # each intermediate that later steps read more than once is materialised once
+    # (``localCheckpoint``): without it every read would recompute its whole plan
     sql(
         """SELECT t.*, rs.reserved AS rsrc, rd.reserved AS rdst FROM ft t
            JOIN fa rs ON rs.id = t.src JOIN fa rd ON rd.id = t.dst"""
-    ).createOrReplaceTempView("ftr")
+    ).localCheckpoint().createOrReplaceTempView("ftr")
     # customer-to-customer transfers: the graph features' ledger
-    sql("SELECT * FROM ftr WHERE kind = 0 AND NOT rsrc AND NOT rdst").createOrReplaceTempView("fb")
-    sql("SELECT DISTINCT src, dst FROM fb").createOrReplaceTempView("fp")
+    sql("SELECT * FROM ftr WHERE kind = 0 AND NOT rsrc AND NOT rdst").localCheckpoint(
+    ).createOrReplaceTempView("fb")
+    sql("SELECT DISTINCT src, dst FROM fb").localCheckpoint().createOrReplaceTempView("fp")
     sql(
         """SELECT src AS acct, ts, amount FROM fb UNION ALL SELECT dst, ts, amount FROM fb"""
     ).createOrReplaceTempView("fe")
@@ -365,7 +368,7 @@ def feature_frame(
           {div("counter", "cash_events")} AS counter_share
         FROM f1 LEFT JOIN g_dwell ON g_dwell.acct = f1.id
                 LEFT JOIN g_cdwell ON g_cdwell.acct = f1.id"""
-    ).createOrReplaceTempView("f2")
+    ).localCheckpoint().createOrReplaceTempView("f2")
     # second-order features: the counterparties' degrees, repeat shares and smallest amounts
     sql(
         """SELECT f2.*,
@@ -382,7 +385,9 @@ def feature_frame(
                       JOIN f2 d ON d.id = u.b GROUP BY u.a) nb ON nb.id = f2.id"""
     ).createOrReplaceTempView("fbase_all")
     base_cols = ", ".join(f"CAST({_q(c)} AS DOUBLE) AS {_q(c)}" for c in BASE_FEATURES)
-    sql(f"SELECT id, {base_cols} FROM fbase_all").createOrReplaceTempView("fbase")
+    sql(f"SELECT id, {base_cols} FROM fbase_all").localCheckpoint().createOrReplaceTempView(
+        "fbase"
+    )
     means_to = ", ".join(f"avg(d.{_q(c)}) AS {_q('to_mean_' + c)}" for c in BASE_FEATURES)
     means_from = ", ".join(f"avg(d.{_q(c)}) AS {_q('from_mean_' + c)}" for c in BASE_FEATURES)
     names = ", ".join(_q(c) for c in FEATURE_NAMES)
@@ -675,6 +680,7 @@ class SparkFraudService(FraudService):
         self.conf = dict(conf or {})
         self._spark_ledger: SparkLedger | None = None
         self._spark_lock = threading.Lock()
+        self._frames_of: tuple[int, Any, Any] | None = None
 
     @property
     def spark(self) -> Any:
@@ -695,19 +701,26 @@ class SparkFraudService(FraudService):
         cached = self._features
         if cached is not None and cached[0] == id(sl):
             return None, cached[1], cached[2]
-        frame = feature_frame(self.spark, sl, self.cash_rules).localCheckpoint()
+        frame, ranks = self._frames()
         ids, raw = collect_matrix(frame, self.work_dir)
-        _, X = collect_matrix(rank_frame(self.spark, frame), self.work_dir)
+        _, X = collect_matrix(ranks, self.work_dir)
         self._raw = raw
         self._positions = {a: i for i, a in enumerate(ids)}
         self._features = (id(sl), list(FEATURE_NAMES), (ids, X))
         return None, list(FEATURE_NAMES), (ids, X)
 
+    def _frames(self) -> tuple[Any, Any]:
+        """The feature and rank frames of the staged ledger, materialised once per staging."""
+        sl = self.spark_ledger()
+        if self._frames_of is None or self._frames_of[0] != id(sl):
+            frame = feature_frame(self.spark, sl, self.cash_rules).localCheckpoint()
+            ranks = rank_frame(self.spark, frame).localCheckpoint()
+            self._frames_of = (id(sl), frame, ranks)
+        return self._frames_of[1], self._frames_of[2]
+
     def scores(self) -> Any:
         """Every account's score, computed on the executors: a DataFrame (id, score)."""
-        sl = self.spark_ledger()
-        ranks = rank_frame(self.spark, feature_frame(self.spark, sl, self.cash_rules))
-        return spark_scores(ranks, self._loaded())
+        return spark_scores(self._frames()[1], self._loaded())
 
     def top(self, n: int = 20) -> list[dict[str, Any]]:
         from pyspark.sql import functions as F
