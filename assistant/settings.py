@@ -338,7 +338,7 @@ class FraudSettings(BaseModel):
     )
     spark_conf: dict[str, str] = Field(
         default_factory=dict,
-        description="Extra Spark settings, e.g. {\"spark.driver.memory\": \"8g\"}.",
+        description='Extra Spark settings, e.g. {"spark.driver.memory": "8g"}.',
     )
 
 

@@ -26,7 +26,7 @@ pytest.importorskip("pyspark")
 if shutil.which("java") is None:  # pragma: no cover - CI installs Java 17
     pytest.skip("Spark needs Java 17 (openjdk-17-jre-headless)", allow_module_level=True)
 
-from assistant.fraud.spark_engine import SparkFraudService  # noqa: E402
+from assistant.fraud.spark_engine import SparkFraudService
 
 RULES = CashRules(report_threshold=500_000.0, structuring_band=0.1)
 T0 = datetime(2024, 3, 1, 0, 0)  # the edge cases' clock, UTC
@@ -54,8 +54,28 @@ def _edge_rows() -> list[dict[str, Any]]:
     ]
     # a hub: 30 senders into H, H pays 30 recipients (a cap of 5 cuts both ways)
     for i in range(30):
-        rows.append((f"H{i:02d}", T0 + timedelta(minutes=i), f"S{i:02d}", "H0", 1000.0 + i % 7, "transfer", ""))
-        rows.append((f"G{i:02d}", T0 + timedelta(hours=1, minutes=i // 2), "H0", f"R{i:02d}", 500.0 + i % 3, "transfer", ""))
+        rows.append(
+            (
+                f"H{i:02d}",
+                T0 + timedelta(minutes=i),
+                f"S{i:02d}",
+                "H0",
+                1000.0 + i % 7,
+                "transfer",
+                "",
+            )
+        )
+        rows.append(
+            (
+                f"G{i:02d}",
+                T0 + timedelta(hours=1, minutes=i // 2),
+                "H0",
+                f"R{i:02d}",
+                500.0 + i % 3,
+                "transfer",
+                "",
+            )
+        )
     rows.append(("Y01", T0 - timedelta(hours=1), "E1", "H0", 2_000.0, "transfer", ""))
     return [
         {
@@ -143,7 +163,16 @@ CASES = [
     ("E1", {"direction": "down", "hops": 3}),
     ("E1", {"direction": "down", "hops": 3, "window_hours": 2.0}),
     ("E3", {"direction": "up", "hops": 3, "per_hop_limit": 5}),
-    ("E1", {"direction": "down", "hops": 2, "per_hop_limit": 5, "order": "time", "attribution": "fifo"}),
+    (
+        "E1",
+        {
+            "direction": "down",
+            "hops": 2,
+            "per_hop_limit": 5,
+            "order": "time",
+            "attribution": "fifo",
+        },
+    ),
     ("S03", {"direction": "down", "hops": 2, "per_hop_limit": 5, "min_amount": 500.5}),
 ]
 
@@ -190,6 +219,17 @@ def test_hub_cap_is_recorded(engines: tuple[FraudService, SparkFraudService]) ->
     assert datetime.fromtimestamp(r.transfers[0].epoch, UTC) >= datetime(2024, 2, 20, tzinfo=UTC)
 
 
+def run(data: Path, *args: str, role: str = "fraud") -> tuple[int, str]:
+    from click.testing import CliRunner
+
+    from assistant.cli import cli
+    from tests.cli_users import login_env
+
+    env = login_env(data, role) if role else {}
+    result = CliRunner().invoke(cli, ["--data-dir", str(data), *args], env=env)
+    return result.exit_code, result.stdout if "--json" in args else result.output
+
+
 def test_cli_engine_switch_goes_through_the_desk(tmp_path: Path) -> None:
     """`--engine spark` answers as the local engine does, with the role check and the audit
     trail of the desk."""
@@ -199,11 +239,22 @@ def test_cli_engine_switch_goes_through_the_desk(tmp_path: Path) -> None:
 
     from assistant.db import make_engine
     from tests.conftest import make_settings
-    from tests.test_fraud_cli import run
 
     data = tmp_path / "data"
-    code, out = run(data, "fraud", "generate", "--accounts", "300", "--transfers", "2000",
-                    "--rings", "3", "--days", "10", "--json")
+    code, out = run(
+        data,
+        "fraud",
+        "generate",
+        "--accounts",
+        "300",
+        "--transfers",
+        "2000",
+        "--rings",
+        "3",
+        "--days",
+        "10",
+        "--json",
+    )
     assert code == 0, out
     assert run(data, "fraud", "train", "--json")[0] == 0
     local = run(data, "fraud", "score", "--top", "3", "--json")

@@ -125,7 +125,9 @@ def stage_ledger(ledger: Ledger, folder: Path) -> tuple[int, float]:
     (folder / "accounts").mkdir(parents=True)
     sqlite = ledger.engine.dialect.name == "sqlite"
     epoch = (
-        "CAST(strftime('%s', ts) AS INTEGER)" if sqlite else "CAST(EXTRACT(EPOCH FROM ts) AS BIGINT)"
+        "CAST(strftime('%s', ts) AS INTEGER)"
+        if sqlite
+        else "CAST(EXTRACT(EPOCH FROM ts) AS BIGINT)"
     )
     n = 0
     raw = ledger.engine.raw_connection()
@@ -177,8 +179,7 @@ def load_ledger(spark: Any, ledger: Ledger, folder: Path) -> SparkLedger:
     n, read_s = stage_ledger(ledger, folder / "csv")
     t0 = time.perf_counter()
     tschema = (
-        "pos LONG, id STRING, src STRING, dst STRING, ts LONG, amount DOUBLE, kind INT, "
-        "channel INT"
+        "pos LONG, id STRING, src STRING, dst STRING, ts LONG, amount DOUBLE, kind INT, channel INT"
     )
     aschema = "id STRING, opened DOUBLE, status STRING"
     t = spark.read.schema(tschema).csv(str(folder / "csv" / "transfers"))
@@ -241,8 +242,9 @@ def feature_frame(
            JOIN fa rs ON rs.id = t.src JOIN fa rd ON rd.id = t.dst"""
     ).localCheckpoint().createOrReplaceTempView("ftr")
     # customer-to-customer transfers: the graph features' ledger
-    sql("SELECT * FROM ftr WHERE kind = 0 AND NOT rsrc AND NOT rdst").localCheckpoint(
-    ).createOrReplaceTempView("fb")
+    sql(
+        "SELECT * FROM ftr WHERE kind = 0 AND NOT rsrc AND NOT rdst"
+    ).localCheckpoint().createOrReplaceTempView("fb")
     sql("SELECT DISTINCT src, dst FROM fb").localCheckpoint().createOrReplaceTempView("fp")
     sql(
         """SELECT src AS acct, ts, amount FROM fb UNION ALL SELECT dst, ts, amount FROM fb"""
@@ -385,9 +387,7 @@ def feature_frame(
                       JOIN f2 d ON d.id = u.b GROUP BY u.a) nb ON nb.id = f2.id"""
     ).createOrReplaceTempView("fbase_all")
     base_cols = ", ".join(f"CAST({_q(c)} AS DOUBLE) AS {_q(c)}" for c in BASE_FEATURES)
-    sql(f"SELECT id, {base_cols} FROM fbase_all").localCheckpoint().createOrReplaceTempView(
-        "fbase"
-    )
+    sql(f"SELECT id, {base_cols} FROM fbase_all").localCheckpoint().createOrReplaceTempView("fbase")
     means_to = ", ".join(f"avg(d.{_q(c)}) AS {_q('to_mean_' + c)}" for c in BASE_FEATURES)
     means_from = ", ".join(f"avg(d.{_q(c)}) AS {_q('from_mean_' + c)}" for c in BASE_FEATURES)
     names = ", ".join(_q(c) for c in FEATURE_NAMES)
@@ -407,9 +407,9 @@ def rank_frame(spark: Any, features: Any) -> Any:
     from pyspark.sql import functions as F
 
     stack = ", ".join(f"'{c}', {_q(c)}" for c in FEATURE_NAMES)
-    long = features.selectExpr(
-        "id", f"stack({len(FEATURE_NAMES)}, {stack}) AS (f, v)"
-    ).where("v IS NOT NULL")
+    long = features.selectExpr("id", f"stack({len(FEATURE_NAMES)}, {stack}) AS (f, v)").where(
+        "v IS NOT NULL"
+    )
     long.createOrReplaceTempView("flong")
     ranked = spark.sql(
         """SELECT id, f, (rank() OVER (PARTITION BY f ORDER BY v)
@@ -430,11 +430,17 @@ def collect_matrix(frame: Any, folder: Path) -> tuple[list[str], np.ndarray]:
         "nullValue", ""
     ).csv(str(out))
     parts = sorted(out.glob("part-*.csv"))
-    frames = [pd.read_csv(p, dtype={"id": str}, keep_default_na=False, na_values=[""]) for p in parts]
+    frames = [
+        pd.read_csv(p, dtype={"id": str}, keep_default_na=False, na_values=[""]) for p in parts
+    ]
     df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["id"])
     shutil.rmtree(out, ignore_errors=True)
     ids = df["id"].astype(str).tolist()
-    X = df[list(FEATURE_NAMES)].to_numpy(dtype=float) if len(df) else np.zeros((0, len(FEATURE_NAMES)))
+    X = (
+        df[list(FEATURE_NAMES)].to_numpy(dtype=float)
+        if len(df)
+        else np.zeros((0, len(FEATURE_NAMES)))
+    )
     return ids, X
 
 
@@ -539,7 +545,9 @@ def spark_trace(
                 hit = (
                     cand.select("pos", "near", "rel")
                     .join(F.broadcast(fr), F.col("near") == F.col("acct"))
-                    .where((F.col("arel") <= F.col("rel")) & (F.col("rel") - F.col("arel") <= window_s))
+                    .where(
+                        (F.col("arel") <= F.col("rel")) & (F.col("rel") - F.col("arel") <= window_s)
+                    )
                     .select("pos")
                     .distinct()
                 )
@@ -584,8 +592,16 @@ def spark_trace(
                     )
                 )
         rows = [
-            (r["pos"], r["id"], r["src"], r["dst"], int(r["ts"]), float(r["amount"]), r["near"],
-             int(r["rel"]))
+            (
+                r["pos"],
+                r["id"],
+                r["src"],
+                r["dst"],
+                int(r["ts"]),
+                float(r["amount"]),
+                r["near"],
+                int(r["rel"]),
+            )
             for r in kept.collect()
         ]
         # the in-memory engine's order: time, then account, then the cap's order, then row
@@ -616,7 +632,11 @@ def spark_trace(
 
 
 def _assemble(
-    account: str, direction: str, hops: int, levels: list[list[tuple[Any, ...]]], up: bool,
+    account: str,
+    direction: str,
+    hops: int,
+    levels: list[list[tuple[Any, ...]]],
+    up: bool,
     attribution: str,
 ) -> TraceResult:
     """The traced transfers (bounded by the caps) as a small ``TransferIndex``, and the
