@@ -202,6 +202,22 @@ def test_trace_of_generated_accounts_match(engines: tuple[FraudService, SparkFra
             assert got == want
 
 
+def test_a_later_service_reads_the_staged_ledger_and_results(
+    engines: tuple[FraudService, SparkFraudService],
+) -> None:
+    """A second command (a new service on the same data folder) stages nothing again and
+    reads the features written back by the first."""
+    local, spark = engines
+    spark._feature_matrix()
+    again = SparkFraudService(
+        local.ledger, cash_rules=RULES, master="local[2]", work_dir=spark.work_dir
+    )
+    assert again.spark_ledger().read_s == 0.0  # opened, not read from the database again
+    _, _, (ids, X) = again._feature_matrix()
+    _, _, (ids0, X0) = spark._feature_matrix()
+    assert ids == ids0 and np.array_equal(X, X0, equal_nan=True)
+
+
 def test_trace_refusals(engines: tuple[FraudService, SparkFraudService]) -> None:
     _, spark = engines
     with pytest.raises(AssistantError, match="查無帳戶"):

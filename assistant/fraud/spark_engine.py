@@ -22,6 +22,7 @@ roles are computed by the very code of ``trace.TransferIndex`` over those transf
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 import sys
@@ -176,6 +177,8 @@ def load_ledger(spark: Any, ledger: Ledger, folder: Path) -> SparkLedger:
     Parquet under ``folder`` and return the DataFrames read back from the Parquet."""
     from pyspark.sql import functions as F
 
+    (folder / "staged.json").unlink(missing_ok=True)
+    shutil.rmtree(folder / "results", ignore_errors=True)
     n, read_s = stage_ledger(ledger, folder / "csv")
     t0 = time.perf_counter()
     tschema = (
@@ -199,14 +202,31 @@ def load_ledger(spark: Any, ledger: Ledger, folder: Path) -> SparkLedger:
     accounts = spark.read.parquet(str(folder / "accounts.parquet"))
     shutil.rmtree(folder / "csv", ignore_errors=True)
     row = t.agg(F.min("ts"), F.max("ts")).collect()[0]
+    tmin, tmax = int(row[0] or 0), int(row[1] or 0)
+    # written last: a staging cut short is not taken for a finished one
+    (folder / "staged.json").write_text(
+        json.dumps({"transfers": n, "tmin": tmin, "tmax": tmax}), encoding="utf-8"
+    )
+    return SparkLedger(t, accounts, n, tmin, tmax, read_s, time.perf_counter() - t0)
+
+
+def open_staged(spark: Any, folder: Path, count: int) -> SparkLedger | None:
+    """The ledger staged earlier (by this or another process) if it holds ``count`` transfers,
+    else None: a command run after another does not stage the ledger again."""
+    try:
+        meta = json.loads((folder / "staged.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if meta.get("transfers") != count:
+        return None
     return SparkLedger(
-        transfers=t,
-        accounts=accounts,
-        count=n,
-        tmin=int(row[0] or 0),
-        tmax=int(row[1] or 0),
-        read_s=read_s,
-        stage_s=time.perf_counter() - t0,
+        spark.read.parquet(str(folder / "transfers.parquet")),
+        spark.read.parquet(str(folder / "accounts.parquet")),
+        count,
+        int(meta["tmin"]),
+        int(meta["tmax"]),
+        0.0,
+        0.0,
     )
 
 
@@ -712,7 +732,10 @@ class SparkFraudService(FraudService):
             count = self.ledger.counts()["transfers"]
             sl = self._spark_ledger
             if sl is None or sl.count != count:
-                sl = self._spark_ledger = load_ledger(self.spark, self.ledger, self.work_dir)
+                sl = open_staged(self.spark, self.work_dir, count) or load_ledger(
+                    self.spark, self.ledger, self.work_dir
+                )
+                self._spark_ledger = sl
                 self._features = None
             return sl
 
@@ -730,11 +753,30 @@ class SparkFraudService(FraudService):
         return None, list(FEATURE_NAMES), (ids, X)
 
     def _frames(self) -> tuple[Any, Any]:
-        """The feature and rank frames of the staged ledger, materialised once per staging."""
+        """The feature and rank frames of the staged ledger: computed once per staging and
+        written back as Parquet (``results/``), where a later command reads them."""
         sl = self.spark_ledger()
         if self._frames_of is None or self._frames_of[0] != id(sl):
-            frame = feature_frame(self.spark, sl, self.cash_rules).localCheckpoint()
-            ranks = rank_frame(self.spark, frame).localCheckpoint()
+            out = self.work_dir / "results"
+            rules = self.cash_rules
+            key = {
+                "transfers": sl.count,
+                "rules": None
+                if rules is None
+                else [rules.report_threshold, rules.structuring_band],
+            }
+            try:
+                done = json.loads((out / "done.json").read_text(encoding="utf-8")) == key
+            except (OSError, ValueError):
+                done = False
+            if not done:
+                shutil.rmtree(out, ignore_errors=True)
+                frame = feature_frame(self.spark, sl, rules).localCheckpoint()
+                frame.write.parquet(str(out / "features.parquet"))
+                rank_frame(self.spark, frame).write.parquet(str(out / "ranks.parquet"))
+                (out / "done.json").write_text(json.dumps(key), encoding="utf-8")
+            frame = self.spark.read.parquet(str(out / "features.parquet"))
+            ranks = self.spark.read.parquet(str(out / "ranks.parquet"))
             self._frames_of = (id(sl), frame, ranks)
         return self._frames_of[1], self._frames_of[2]
 
