@@ -26,7 +26,7 @@ pytest.importorskip("pyspark")
 if shutil.which("java") is None:  # pragma: no cover - CI installs Java 17
     pytest.skip("Spark needs Java 17 (openjdk-17-jre-headless)", allow_module_level=True)
 
-from assistant.fraud.spark_engine import SparkFraudService
+from assistant.fraud.spark_engine import SparkFraudService, stop_sessions
 
 RULES = CashRules(report_threshold=500_000.0, structuring_band=0.1)
 T0 = datetime(2024, 3, 1, 0, 0)  # the edge cases' clock, UTC
@@ -91,6 +91,14 @@ def _edge_rows() -> list[dict[str, Any]]:
         }
         for i, t, f, d, x, k, c in rows
     ]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_session_for_the_module() -> Any:
+    """The tests share one SparkSession; stopped at the end so the rest of the suite gets the
+    JVM's memory back."""
+    yield
+    stop_sessions()
 
 
 @pytest.fixture(scope="module")
@@ -224,6 +232,12 @@ def test_trace_refusals(engines: tuple[FraudService, SparkFraudService]) -> None
         spark.trace("NOPE1", "down", 2)
     with pytest.raises(AssistantError, match="保留帳號"):
         spark.trace("CASH822", "down", 2)
+    # the desk's other ledger questions, answered without an in-memory index
+    assert spark.account("E3")["opened"] == "2024-02-01"
+    assert spark.account("S03") == {"id": "S03"}  # an endpoint the account table lacks
+    with pytest.raises(AssistantError, match="查無帳戶"):
+        spark.account("NOPE1")
+    assert spark.latest() is not None and spark._built is None
 
 
 def test_hub_cap_is_recorded(engines: tuple[FraudService, SparkFraudService]) -> None:

@@ -97,9 +97,7 @@ class FraudService:
     def account(self, account: str) -> dict[str, Any]:
         acct_id = normalize_account(account)
         row = self.ledger.account(acct_id)
-        index = self.index()
-        pos = index.position(acct_id) if self._known(index, acct_id) else None
-        if row is None and pos is None:
+        if row is None and not self._known(self.index(), acct_id):
             raise AssistantError(f"查無帳戶 {account} / unknown account {account}")
         info: dict[str, Any] = {"id": acct_id}
         if row is not None:

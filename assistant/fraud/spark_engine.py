@@ -29,6 +29,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,14 @@ def spark_session(master: str = "local[2]", conf: dict[str, str] | None = None) 
         session.sparkContext.setLogLevel("ERROR")
         _SESSIONS[master] = session
         return session
+
+
+def stop_sessions() -> None:
+    """Stop the process's Spark session (its JVM's memory is given back)."""
+    with _SESSION_LOCK:
+        for session in _SESSIONS.values():
+            session.stop()
+        _SESSIONS.clear()
 
 
 # ---------------------------------------------------------------------------- the ledger
@@ -796,10 +805,23 @@ class SparkFraudService(FraudService):
         )
         return [{"account": r["id"], "score": round(float(r["score"]), 4)} for r in rows]
 
+    # The ledger-level questions the desk asks, answered from the staged ledger so that the
+    # in-memory index is never built on this engine.
+
+    def _known(self, index: Any, acct_id: str) -> bool:  # type: ignore[override]
+        sl = self.spark_ledger()
+        return bool(sl.accounts.where(sl.accounts["id"] == acct_id).limit(1).count())
+
+    def index(self) -> Any:
+        return None
+
+    def latest(self) -> datetime | None:
+        sl = self.spark_ledger()
+        return datetime.fromtimestamp(sl.tmax, UTC) if sl.count else None
+
     def _run_trace(self, acct_id: str, account: str, **options: Any) -> TraceResult:
         sl = self.spark_ledger()
-        known = sl.accounts.where(sl.accounts["id"] == acct_id).limit(1).count()
-        if not known:
+        if not self._known(None, acct_id):
             raise AssistantError(f"查無帳戶 {account} / unknown account {account}")
         direction = options.pop("direction")
         hops = options.pop("hops")
