@@ -170,7 +170,7 @@ class FraudService:
             window_s=int(window_hours * 3600) if window_hours else None,
             min_amount=min_amount,
             per_hop_limit=per_hop_limit,
-            order=order,  # type: ignore[arg-type]
+            order=order,
             attribution=attribution,
         )
 
