@@ -168,6 +168,9 @@ def test_scores_match(engines: tuple[FraudService, SparkFraudService]) -> None:
 
 
 CASES = [
+    # hop 1 bounded by Taiwan calendar days
+    ("H0", {"direction": "up", "hops": 2, "since": date(2024, 3, 1), "until": date(2024, 3, 1)}),
+    ("E2", {"direction": "down", "hops": 2, "until": date(2024, 3, 1)}),
     ("E1", {"direction": "down", "hops": 3}),
     ("E1", {"direction": "down", "hops": 3, "window_hours": 2.0}),
     ("E3", {"direction": "up", "hops": 3, "per_hop_limit": 5}),
