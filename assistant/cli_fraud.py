@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -142,6 +143,19 @@ def generate_cmd(
     _report(out, as_json)
 
 
+def _engine_option(f: Any) -> Any:
+    return click.option(
+        "--engine",
+        type=click.Choice(["local", "spark"]),
+        help="Which engine computes (default: the setting fraud.engine).",
+    )(f)
+
+
+def _use_engine(app: AppContext, engine: str | None) -> None:
+    if engine:
+        app.container.use_fraud_engine(engine)
+
+
 @needs_user
 @fraud.command("trace")
 @click.argument("account")
@@ -194,6 +208,7 @@ def generate_cmd(
     help="Also write the evidence table (one row per transfer) to this CSV file.",
 )
 @click.option("--json", "as_json", is_flag=True)
+@_engine_option
 @pass_app
 def trace_cmd(
     app: AppContext,
@@ -210,8 +225,10 @@ def trace_cmd(
     attribution: str,
     csv_path: Path | None,
     as_json: bool,
+    engine: str | None,
 ) -> None:
     """追查金流 / trace ACCOUNT's money hop by hop in time order, with transfer ids."""
+    _use_engine(app, engine)
     result = app.container.fraud_desk.trace(
         user,
         account,
@@ -338,11 +355,18 @@ def train_cmd(app: AppContext, user: UserContext, as_json: bool) -> None:
 @click.argument("account", required=False)
 @click.option("--top", "top_n", type=int, help="The N accounts with the highest scores.")
 @click.option("--json", "as_json", is_flag=True)
+@_engine_option
 @pass_app
 def score_cmd(
-    app: AppContext, user: UserContext, account: str | None, top_n: int | None, as_json: bool
+    app: AppContext,
+    user: UserContext,
+    account: str | None,
+    top_n: int | None,
+    as_json: bool,
+    engine: str | None,
 ) -> None:
     """人頭／水房風險 / ACCOUNT's mule score with its reasons, or --top N accounts."""
+    _use_engine(app, engine)
     desk = app.container.fraud_desk
     if account is None and top_n is None:
         raise AssistantError("請給帳號或 --top N / give an ACCOUNT or --top N")

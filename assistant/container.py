@@ -250,11 +250,30 @@ class Container:
             report_threshold=self.settings.fraud.report_threshold,
             structuring_band=self.settings.fraud.structuring_band,
         )
-        return FraudService(
-            Ledger(self.engine),
-            model_path=self.settings.data_dir / "fraud" / "mule_scorer.joblib",
-            cash_rules=rules,
-        )
+        model_path = self.settings.data_dir / "fraud" / "mule_scorer.joblib"
+        if self.settings.fraud.engine == "spark":
+            # imported only when chosen: pyspark starts a JVM
+            from assistant.fraud.spark_engine import SparkFraudService
+
+            return SparkFraudService(
+                Ledger(self.engine),
+                model_path=model_path,
+                cash_rules=rules,
+                master=self.settings.fraud.spark_master,
+                work_dir=self.settings.data_dir / "fraud" / "spark",
+                conf=self.settings.fraud.spark_conf,
+            )
+        return FraudService(Ledger(self.engine), model_path=model_path, cash_rules=rules)
+
+    def use_fraud_engine(self, engine: str) -> None:
+        """Run the fraud desk on ``engine`` (``local`` | ``spark``) from now on, for this
+        container only (a command's ``--engine``); the settings file is left as it is."""
+        if engine == self.settings.fraud.engine:
+            return
+        fraud = self.settings.fraud.model_copy(update={"engine": engine})
+        self.settings = self.settings.model_copy(update={"fraud": fraud})
+        for name in ("fraud", "fraud_actions", "fraud_desk"):
+            self.__dict__.pop(name, None)
 
     @cached_property
     def switches(self) -> Switches:

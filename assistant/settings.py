@@ -343,6 +343,24 @@ class FraudSettings(BaseModel):
             "the threshold (0.1: NT$450,000 up to NT$500,000)."
         ),
     )
+    engine: Literal["local", "spark"] = Field(
+        "local",
+        description=(
+            "Which engine computes the fraud desk's features, scores and traces: `local` (the "
+            "ledger in this process's memory) or `spark` (Apache Spark; needs Java 17)."
+        ),
+    )
+    spark_master: str = Field(
+        "local[2]",
+        description=(
+            "The Spark master when `engine` is `spark`: `local[N]` on this machine, "
+            "`spark://host:7077` for a standalone cluster."
+        ),
+    )
+    spark_conf: dict[str, str] = Field(
+        default_factory=dict,
+        description='Extra Spark settings, e.g. {"spark.driver.memory": "8g"}.',
+    )
 
 
 class UISettings(BaseModel):

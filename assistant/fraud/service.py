@@ -98,9 +98,7 @@ class FraudService:
     def account(self, account: str) -> dict[str, Any]:
         acct_id = normalize_account(account)
         row = self.ledger.account(acct_id)
-        index = self.index()
-        pos = index.position(acct_id) if self._known(index, acct_id) else None
-        if row is None and pos is None:
+        if row is None and not self._known(self.index(), acct_id):
             raise AssistantError(f"查無帳戶 {account} / unknown account {account}")
         info: dict[str, Any] = {"id": acct_id}
         if row is not None:
@@ -163,22 +161,26 @@ class FraudService:
                 f"時間窗須為正數小時 / the window must be a positive number of hours: "
                 f"{window_hours}"
             )
-        index = self.index()
-        acct_id = normalize_account(account)
-        if not self._known(index, acct_id):
-            raise AssistantError(f"查無帳戶 {account} / unknown account {account}")
-        return index.trace(
-            acct_id,
-            direction,  # type: ignore[arg-type]
-            hops,
+        return self._run_trace(
+            normalize_account(account),
+            account,
+            direction=direction,
+            hops=hops,
             since=_epoch(since, end=False),
             until=_epoch(until, end=True),
             window_s=int(window_hours * 3600) if window_hours else None,
             min_amount=min_amount,
             per_hop_limit=per_hop_limit,
-            order=order,  # type: ignore[arg-type]
-            attribution=attribution,  # type: ignore[arg-type]
+            order=order,
+            attribution=attribution,
         )
+
+    def _run_trace(self, acct_id: str, account: str, **options: Any) -> TraceResult:
+        """The trace itself, on the in-memory index (the Spark engine runs it as joins)."""
+        index = self.index()
+        if not self._known(index, acct_id):
+            raise AssistantError(f"查無帳戶 {account} / unknown account {account}")
+        return index.trace(acct_id, **options)
 
     # ---- scoring --------------------------------------------------------------------------
 
