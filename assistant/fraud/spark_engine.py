@@ -55,7 +55,7 @@ from assistant.fraud.trace import (
     TraceResult,
     TransferIndex,
     Truncation,
-    _iso,
+    trace_parameters,
 )
 
 _CHUNK = 200_000
@@ -663,17 +663,9 @@ def spark_trace(
 
     result = _assemble(account, direction, hops, levels, up, attribution)
     result.truncated = cuts
-    result.parameters = {
-        "since": since,
-        "until": until,
-        "since_iso": _iso(since) if since is not None else None,
-        "until_iso": _iso(until) if until is not None else None,
-        "window_s": window_s,
-        "min_amount": min_amount,
-        "per_hop_limit": per_hop_limit,
-        "order": order,
-        "attribution": attribution,
-    }
+    result.parameters = trace_parameters(
+        since, until, window_s, min_amount, per_hop_limit, order, attribution
+    )
     result.rule = RULES[(attribution, direction)]
     result.elapsed_ms = round((time.perf_counter() - t0) * 1000, 3)
     return result

@@ -115,6 +115,29 @@ def _iso(ts: int) -> str:
     return datetime.fromtimestamp(int(ts), tz=UTC).astimezone(TAIPEI).isoformat()
 
 
+def trace_parameters(
+    since: float | None,
+    until: float | None,
+    window_s: float,
+    min_amount: float,
+    per_hop_limit: int,
+    order: str,
+    attribution: str,
+) -> dict[str, Any]:
+    """What a trace was asked, as every engine reports it beside its result."""
+    return {
+        "since": since,
+        "until": until,
+        "since_iso": _iso(since) if since is not None else None,
+        "until_iso": _iso(until) if until is not None else None,
+        "window_s": window_s,
+        "min_amount": min_amount,
+        "per_hop_limit": per_hop_limit,
+        "order": order,
+        "attribution": attribution,
+    }
+
+
 def _heads(sorted_values: np.ndarray) -> np.ndarray:
     """Where each run of equal values starts in a sorted array."""
     new = np.empty(len(sorted_values), dtype=bool)
@@ -611,17 +634,9 @@ class TransferIndex:
         attributed = self._attribute(levels, groups, up, near, far, attribution)
         result = self._result(account, root, direction, hops, levels, attributed, up, far, compact)
         result.truncated = cuts
-        result.parameters = {
-            "since": since,
-            "until": until,
-            "since_iso": _iso(since) if since is not None else None,
-            "until_iso": _iso(until) if until is not None else None,
-            "window_s": window_s,
-            "min_amount": min_amount,
-            "per_hop_limit": per_hop_limit,
-            "order": order,
-            "attribution": attribution,
-        }
+        result.parameters = trace_parameters(
+            since, until, window_s, min_amount, per_hop_limit, order, attribution
+        )
         result.rule = RULES[(attribution, direction)]
         result.elapsed_ms = round((time.perf_counter() - t0) * 1000, 3)
         return result
