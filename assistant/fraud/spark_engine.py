@@ -50,11 +50,11 @@ from assistant.fraud.ledger import Ledger
 from assistant.fraud.records import CHANNEL_CODE, KIND_CODE, is_reserved
 from assistant.fraud.service import FraudService
 from assistant.fraud.trace import (
-    MAX_HOPS,
     RULES,
     TraceResult,
     TransferIndex,
     Truncation,
+    check_trace_request,
     trace_parameters,
 )
 
@@ -533,22 +533,7 @@ def spark_trace(
     from pyspark.sql import functions as F
 
     t0 = time.perf_counter()
-    if direction not in ("up", "down"):
-        raise AssistantError(f"方向須為 up 或 down / direction must be up or down: {direction}")
-    if not isinstance(hops, int) or not 1 <= hops <= MAX_HOPS:
-        raise AssistantError(
-            f"層數須介於 1 到 {MAX_HOPS} / hops must be between 1 and {MAX_HOPS}: {hops}"
-        )
-    if per_hop_limit < 1:
-        raise AssistantError("每層上限須至少為 1 / per_hop_limit must be at least 1")
-    if order not in ("amount", "time"):
-        raise AssistantError(f"排序須為 amount 或 time / order must be amount or time: {order}")
-    if attribution not in ("proportional", "fifo"):
-        raise AssistantError(
-            "歸屬規則須為 proportional 或 fifo / attribution must be proportional or fifo"
-        )
-    if window_s is not None and window_s < 0:
-        raise AssistantError("時間窗不可為負 / window_s must not be negative")
+    check_trace_request(direction, hops, per_hop_limit, order, attribution, window_s)
     if is_reserved(account):
         raise AssistantError(
             f"{account} 是現金或行外的保留帳號，請追查客戶帳戶 / {account} is a reserved cash "

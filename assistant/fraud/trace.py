@@ -115,6 +115,33 @@ def _iso(ts: int) -> str:
     return datetime.fromtimestamp(int(ts), tz=UTC).astimezone(TAIPEI).isoformat()
 
 
+def check_trace_request(
+    direction: str,
+    hops: object,
+    per_hop_limit: int,
+    order: str,
+    attribution: str,
+    window_s: float | None,
+) -> None:
+    """A trace's parameters, refused clearly before any engine starts on them."""
+    if direction not in ("up", "down"):
+        raise AssistantError(f"方向須為 up 或 down / direction must be up or down: {direction}")
+    if not isinstance(hops, int) or not 1 <= hops <= MAX_HOPS:
+        raise AssistantError(
+            f"層數須介於 1 到 {MAX_HOPS} / hops must be between 1 and {MAX_HOPS}: {hops}"
+        )
+    if per_hop_limit < 1:
+        raise AssistantError("每層上限須至少為 1 / per_hop_limit must be at least 1")
+    if order not in ("amount", "time"):
+        raise AssistantError(f"排序須為 amount 或 time / order must be amount or time: {order}")
+    if attribution not in ("proportional", "fifo"):
+        raise AssistantError(
+            "歸屬規則須為 proportional 或 fifo / attribution must be proportional or fifo"
+        )
+    if window_s is not None and window_s < 0:
+        raise AssistantError("時間窗不可為負 / window_s must not be negative")
+
+
 def trace_parameters(
     since: float | None,
     until: float | None,
@@ -465,22 +492,7 @@ class TransferIndex:
         """Trace ``account``'s money ``hops`` hops up- or downstream; see the module docstring
         for the time rule, the truncation rule and the attribution rules."""
         t0 = time.perf_counter()
-        if direction not in ("up", "down"):
-            raise AssistantError(f"方向須為 up 或 down / direction must be up or down: {direction}")
-        if not isinstance(hops, int) or not 1 <= hops <= MAX_HOPS:
-            raise AssistantError(
-                f"層數須介於 1 到 {MAX_HOPS} / hops must be between 1 and {MAX_HOPS}: {hops}"
-            )
-        if per_hop_limit < 1:
-            raise AssistantError("每層上限須至少為 1 / per_hop_limit must be at least 1")
-        if order not in ("amount", "time"):
-            raise AssistantError(f"排序須為 amount 或 time / order must be amount or time: {order}")
-        if attribution not in ("proportional", "fifo"):
-            raise AssistantError(
-                "歸屬規則須為 proportional 或 fifo / attribution must be proportional or fifo"
-            )
-        if window_s is not None and window_s < 0:
-            raise AssistantError("時間窗不可為負 / window_s must not be negative")
+        check_trace_request(direction, hops, per_hop_limit, order, attribution, window_s)
         root = self.position(account)
         if self.terminal[root]:
             raise AssistantError(
