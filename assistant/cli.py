@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from assistant.cli_support import USER_HELP, AppContext, emit_json, pass_app, progress
+from assistant.cli_usage import BilingualError, bilingual
 from assistant.errors import AssistantError
 from assistant.llm.base import LLMError
 from assistant.settings import load_settings
@@ -21,13 +22,23 @@ from knowledge.models import Hit, SearchFilters
 
 
 class AppGroup(click.Group):
-    """Turns the errors a user can act on into a clear message and exit code 1, no traceback."""
+    """Turns the errors a user can act on into a clear message and exit code 1, no traceback,
+    and click's usage errors (for every subcommand, parsed inside this group) into Chinese
+    first, then English, exit code 2."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as exc:
+            raise bilingual(exc) from exc
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except (KnowledgeError, AssistantError, LLMError) as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise BilingualError(str(exc)) from exc
+        except click.UsageError as exc:
+            raise bilingual(exc) from exc
 
 
 @click.group(cls=AppGroup, context_settings={"help_option_names": ["-h", "--help"]})
