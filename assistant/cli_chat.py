@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -153,7 +154,27 @@ def serve(app: AppContext, host: str | None, port: int | None) -> None:
             err=True,
         )
     threading.Thread(target=_warm_up, args=(c,), name="warm-up", daemon=True).start()
-    serve_ui(c, host=host or c.settings.ui.host, port=port or c.settings.ui.port)
+    # A service manager (systemd, a container runtime, `kill`) stops with SIGTERM, whose default
+    # ends the process on the spot: the server and the container (database, vector store,
+    # traces) would not be closed. Here SIGTERM, like Ctrl-C, closes the server and then the
+    # container. The signal only sets a flag, so one that arrives while the server is still
+    # starting stops it once it has started, never half-way.
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    demo = serve_ui(
+        c,
+        host=host or c.settings.ui.host,
+        port=port or c.settings.ui.port,
+        prevent_thread_lock=True,
+    )
+    try:
+        while demo.is_running and not stop.wait(0.2):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        demo.close()
+    click.echo("已停止 / stopped", err=True)
 
 
 def _warm_up(c: Container) -> None:

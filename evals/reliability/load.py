@@ -11,7 +11,8 @@ the time is up. Checked per answer: no error, the session's own conversation, an
 Checked at the end: each conversation's stored messages hold only that session's markers and
 every answered one, each user lists only its own conversation, every answered turn has its
 audit record (the session's user, conversation and marker), the audit chain verifies, and the
-server log has no "database is locked" and no traceback. The server is stopped with SIGINT.
+server log has no "database is locked" and no traceback. The server is stopped with SIGTERM,
+as a service manager stops it.
 
     python -m evals.reliability.load --sessions 20 --seconds 300 --json load.json
 """
@@ -220,24 +221,22 @@ class Server:
         return self.log.read_text(encoding="utf-8", errors="replace")
 
     def stop(self, timeout_s: float = 60.0) -> dict[str, Any]:
-        """SIGINT (Gradio closes, the CLI closes the container), then SIGTERM, then SIGKILL."""
+        """SIGTERM (Gradio closes, then the CLI closes the container; what a service manager
+        sends, and unlike SIGINT not ignored by a server started in the background), then
+        SIGKILL. Clean: it exited by itself with code 0."""
         how = "already exited"
         if self.proc.poll() is None:
-            how = "SIGINT"
-            self.proc.send_signal(signal.SIGINT)
+            how = "SIGTERM"
+            self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout_s)
             except subprocess.TimeoutExpired:
-                how = "SIGTERM"
-                self.proc.terminate()
-                try:
-                    self.proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    how = "SIGKILL"
-                    self.proc.kill()
-                    self.proc.wait()
+                how = "SIGKILL"
+                self.proc.kill()
+                self.proc.wait()
         self._fh.close()
-        return {"stopped_by": how, "returncode": self.proc.returncode, "clean": how == "SIGINT"}
+        clean = how == "SIGTERM" and self.proc.returncode == 0
+        return {"stopped_by": how, "returncode": self.proc.returncode, "clean": clean}
 
 
 # ---- the sessions -------------------------------------------------------------------------
