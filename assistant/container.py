@@ -462,6 +462,7 @@ class Container:
             # refusal with a small file); it was a fixed 50 MiB
             max_upload_mb=self.settings.credit.max_upload_mb,
             reviews=self.review_gates(),
+            pin=lambda: self.retriever.pinned(),
         )
 
     def warm_up(self) -> None:

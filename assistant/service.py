@@ -9,6 +9,7 @@ import re
 import shutil
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +44,12 @@ class AssistantService:
         model_sha256: Callable[[], str] | None = None,
         max_upload_mb: int = MAX_UPLOAD_MB,
         reviews: Sequence[ReviewGate] = (),
+        pin: Callable[[], AbstractContextManager[Any]] | None = None,
     ) -> None:
         self._graph = graph
+        # Around each turn: the knowledge base's version every search of the turn reads, so an
+        # ingestion published mid-answer is seen by the next answer, never by half of this one.
+        self._pin = pin or nullcontext
         self._model = model
         self._conversations = conversations
         self._audit = audit
@@ -232,9 +237,12 @@ class AssistantService:
         # The graph adds its dependencies to the context (agents.graph.AgentGraph).
         ctx = RunContext(user=user, llm=llm, conversation_id=conv)
         config = {"configurable": {"thread_id": conv}, "recursion_limit": 40}
-        with self._t.span(
-            "assistant.ask", **{"user.role": user.role, "conversation.id": conv}
-        ) as span:
+        with (
+            self._pin(),
+            self._t.span(
+                "assistant.ask", **{"user.role": user.role, "conversation.id": conv}
+            ) as span,
+        ):
             self._t.content(span, "question", question)
             final: dict[str, Any] = {}
             for _ns, mode, chunk in self._graph.stream(

@@ -23,6 +23,7 @@ once; its durability comes from the flush before it is published.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import fcntl
 import json
 import os
@@ -176,7 +177,12 @@ class EdgeStore:
         self.is_server = False
         self.sparse_in_qdrant = True
         self._lock = threading.Lock()
-        self._local = threading.local()
+        # The version pinned by the running search or answer. A context variable, not a
+        # thread-local: LangGraph runs an answer's nodes on its own worker threads with a copy of
+        # the caller's context, so a pin taken around the whole answer reaches every node.
+        self._pin: contextvars.ContextVar[_Version | None] = contextvars.ContextVar(
+            f"edge-pin-{id(self)}", default=None
+        )
         self._current: _Version | None = None
         self._pointer_stamp: tuple[int, int] | None = None
         self._writer: _Writer | None = None
@@ -226,8 +232,9 @@ class EdgeStore:
 
     @contextlib.contextmanager
     def pinned(self) -> Iterator[Any]:
-        """The shard one search (or one answer) reads from, start to end."""
-        held: _Version | None = getattr(self._local, "version", None)
+        """The shard one search (or one answer: every search inside it, on any thread that
+        runs with a copy of this context) reads from, start to end."""
+        held = self._pin.get()
         if held is not None:
             yield held.shard
             return
@@ -237,11 +244,14 @@ class EdgeStore:
             return
         with self._lock:
             v.users += 1
-        self._local.version = v
+        token = self._pin.set(v)
         try:
             yield v.shard
         finally:
-            self._local.version = None
+            try:
+                self._pin.reset(token)
+            except ValueError:  # a generator closed from another context: unpin here
+                self._pin.set(None)
             with self._lock:
                 v.users -= 1
                 if v.retired and v.users == 0:

@@ -13,7 +13,7 @@ import re
 import threading
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -119,9 +119,15 @@ class Retriever:
             raise SearchError("k 必須至少為 1 / k must be at least 1")
         # One version of the store for the whole search: an ingestion publishing meanwhile is
         # seen by the next search, never half by this one.
-        pin = getattr(self._store, "pinned", None)
-        with pin() if pin is not None else contextlib.nullcontext():
+        with self.pinned():
             return self._search(question, k, filters, mode)
+
+    def pinned(self) -> contextlib.AbstractContextManager[Any]:
+        """One version of the store for everything inside (an answer's searches, its rewrite's
+        second search included), where the store keeps versions (Qdrant Edge); elsewhere
+        nothing to pin."""
+        pin = getattr(self._store, "pinned", None)
+        return pin() if pin is not None else contextlib.nullcontext()
 
     def _search(
         self, question: str, k: int, filters: SearchFilters | None, mode: Mode

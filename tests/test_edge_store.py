@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 
 from assistant.container import Container
-from assistant.settings import load_settings
+from assistant.llm.none import NoLLM
+from assistant.settings import AgentSettings, load_settings
 from knowledge.edge_store import EdgeStore
 from knowledge.models import SearchFilters
+from tests.agent_support import ScriptedLLM, make_service
 from tests.conftest import ROOT, make_settings
 from tests.test_ingest import AML, BANK, write
 
@@ -186,3 +188,33 @@ def test_searches_during_reingests_never_mix_versions(edge: Container, tmp_path:
         s for s in seen if s[0] != 4 or len(s[1]) != 1
     ][:3]
     assert seen[-1][1] == {"（第3版）"}
+
+
+class _IngestsMidAnswer(ScriptedLLM):
+    """A model whose rewrite call publishes an ingestion first: a re-ingest landing between the
+    answer's first search and its second."""
+
+    def __init__(self, container: Container, path: Path) -> None:
+        super().__init__([{"query": "攜帶黃金出境 申報"}, "依〔測試洗錢防制法第14條〕應申報。"])
+        self._container, self._path = container, path
+
+    def complete(self, messages, **kwargs):  # type: ignore[no-untyped-def]
+        self._container.ingestor.ingest_laws(write(self._path, [AML]))
+        return super().complete(messages, **kwargs)
+
+
+def test_one_answer_reads_one_version_across_its_searches(edge: Container, tmp_path: Path) -> None:
+    """The graph runs an answer's nodes on worker threads; the turn's pin reaches them all, so
+    the rewrite's second search reads the version the first one read."""
+    edge.ingestor.ingest_laws(write(tmp_path / "ChLaw.json", [BANK]))
+    before = edge.vector_store.version
+    llm = _IngestsMidAnswer(edge, tmp_path / "Other.json")
+    svc = make_service(edge, llm, agents=AgentSettings(rewrite_weak=True))
+    user = edge.users.ensure("officer", "compliance")
+    ans = svc.ask(user, "客人出國帶金條要不要跟海關講？")
+    assert [t.args["query"] for t in ans.tool_calls][1] == "攜帶黃金出境 申報"
+    assert edge.vector_store.version != before  # published during the answer
+    assert all(c.law == "測試銀行法" for c in ans.citations), ans.citations
+    # The next answer reads the new version.
+    again = make_service(edge, NoLLM()).ask(user, "攜帶黃金出境要申報嗎？")
+    assert ("測試洗錢防制法", "14") in [(c.law, c.article) for c in again.citations]
