@@ -23,6 +23,7 @@ from assistant.audit import AuditRow
 from assistant.container import Container
 from assistant.permissions import OPERATIONS, UserContext
 from tests.test_ui import PASSWORD, Served
+from tests.test_ui_alerts import open_alert, transfer
 from tests.test_ui_panels import _normal_account, desk, runs, served  # noqa: F401  (fixtures)
 
 # Every named route, and what decides who may use it once Gradio's login let the caller in:
@@ -38,6 +39,10 @@ ROUTES: dict[str, str] = {
     "messages": "service",
     "fraud_actions": "fraud.read",
     "fraud_decide": "fraud.decide",
+    "fraud_alerts": "fraud.read",
+    "fraud_alert_decide": "fraud.decide",
+    "fraud_alert_trace": "fraud.read",
+    "fraud_monitor_score": "fraud.monitor",
     "eval_runs": "admin.evals",
     "eval_run": "admin.evals",
 }
@@ -115,6 +120,27 @@ CASES: dict[str, Case] = {
         "compliance",
         "fraud",
         "fraud.flag.reject",
+    ),
+    "fraud_alerts": (lambda c, r: ("all", 10, ""), "compliance", "fraud", "fraud.monitor.alerts"),
+    "fraud_alert_decide": (
+        lambda c, r: (open_alert(c)["alert_id"], False, "查無異常"),
+        "fx",
+        "fraud",
+        "fraud.monitor.dismiss",
+    ),
+    "fraud_alert_trace": (
+        lambda c, r: (open_alert(c, _normal_account(c, 7))["alert_id"], "up", 1),
+        "auditor",
+        "fraud",
+        "fraud.trace",
+    ),
+    "fraud_monitor_score": (
+        lambda c, r: (
+            transfer(f"CH-{uuid.uuid4().hex[:8]}", "2024-03-06T09:00:00", "CHA1", "CHB1", 500),
+        ),
+        "credit",
+        "fraud",
+        "fraud.monitor.score",
     ),
     "eval_runs": (lambda c, r: (), "fraud", "admin", "admin.evals"),
     "eval_run": (lambda c, r: (r["done"],), "auditor", "admin", "admin.eval"),

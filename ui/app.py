@@ -8,7 +8,8 @@ It checks no role: a desk refuses, records the refusal, and the page shows the d
 
 Named API endpoints (``/ask``, ``/ask_with_file``, ``/review``, ``/feedback``,
 ``/conversations``, ``/messages``; with the fraud desk ``/fraud_actions`` and ``/fraud_decide``;
-with the admin desk ``/eval_runs`` and ``/eval_run``) let scripts and tests use
+with the monitor desk ``/fraud_alerts``, ``/fraud_alert_decide``, ``/fraud_alert_trace`` and
+``/fraud_monitor_score``; with the admin desk ``/eval_runs`` and ``/eval_run``) let scripts and tests use
 ``gradio_client`` with the same login; the page's own handlers are private. Every route is
 listed, with what guards it, in tests/test_channels.py: a new one fails that test until it is.
 """
@@ -31,7 +32,7 @@ from assistant.pii.logs import install_log_masking
 from assistant.service import AssistantService
 from assistant.users import UserStore
 from knowledge.errors import KnowledgeError
-from ui import admin_panel, fraud_panel, fx_panel, render
+from ui import admin_panel, alerts_panel, fraud_panel, fx_panel, render
 from ui.flow import flow_figure
 from ui.i18n import LANG_CHOICES, both, normalise, t
 from ui.sessions import ExpiringTokens
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from assistant.desks.admin import AdminDesk
     from assistant.desks.fraud import FraudDesk
     from assistant.desks.fx import FxDesk
+    from assistant.desks.monitor import FraudMonitorDesk
 
 log = logging.getLogger(__name__)
 
@@ -81,15 +83,19 @@ def build_app(
     concurrency: int = 4,
     fx: FxDesk | None = None,
     fraud: FraudDesk | None = None,
+    monitor: FraudMonitorDesk | None = None,
     admin: AdminDesk | None = None,
 ) -> gr.Blocks:
     """The page and the API, over one service and the desks. Launch it with ``auth=`` (see
     `serve_ui`): every handler refuses to run without a logged-in user.
 
     ``fx`` (an `FxDesk`) fills the 外匯 tab; ``fraud`` (a `FraudDesk`) adds the 防詐 tab and
-    the ``/fraud_actions`` and ``/fraud_decide`` endpoints; ``admin`` (an `AdminDesk`) adds the
-    管理 tab and ``/eval_runs`` and ``/eval_run``. The 防詐 and 管理 tabs start hidden and are
-    shown, on the page's load, to the roles the permission table lets read them."""
+    the ``/fraud_actions`` and ``/fraud_decide`` endpoints; ``monitor`` (a `FraudMonitorDesk`)
+    adds the 警示 tab (its ring button through ``fraud``, when given) and ``/fraud_alerts``,
+    ``/fraud_alert_decide``, ``/fraud_alert_trace`` and ``/fraud_monitor_score``; ``admin`` (an
+    `AdminDesk`) adds the 管理 tab and ``/eval_runs`` and ``/eval_run``. The 防詐, 警示 and 管理
+    tabs start hidden and are shown, on the page's load, to the roles the permission table lets
+    read them."""
     lang0 = normalise(language)
 
     with gr.Blocks(title=t("title", lang0), analytics_enabled=False) as demo:
@@ -226,6 +232,20 @@ def build_app(
                         tab=tab,
                     )
                 panels.append((tab, fraud_panel.tab_label, relabel_fn, outputs))
+            if monitor is not None:
+                with gr.Tab(
+                    alerts_panel.tab_label(lang0), elem_id="twfin-tab-alerts", visible=False
+                ) as tab:
+                    relabel_fn, outputs = alerts_panel.build(
+                        monitor,
+                        fraud,
+                        lambda r: _user(users, r),
+                        lang0,
+                        lang=lang,
+                        demo=demo,
+                        tab=tab,
+                    )
+                panels.append((tab, alerts_panel.tab_label, relabel_fn, outputs))
             if admin is not None:
                 with gr.Tab(
                     admin_panel.tab_label(lang0), elem_id="twfin-tab-admin", visible=False
@@ -755,6 +775,8 @@ def build_app(
         gr.api(messages, api_name="messages")
         if fraud is not None:
             fraud_panel.register_api(fraud, lambda r: _user(users, r))
+        if monitor is not None:
+            alerts_panel.register_api(monitor, lambda r: _user(users, r))
         if admin is not None:
             admin_panel.register_api(admin, lambda r: _user(users, r))
 
@@ -817,6 +839,7 @@ def serve_ui(container: Any, host: str, port: int, **launch_kwargs: Any) -> gr.B
         language=container.settings.language,
         fx=container.fx_desk,
         fraud=container.fraud_desk,
+        monitor=container.fraud_monitor_desk,
         admin=container.admin_desk,
     )
     kwargs: dict[str, Any] = {
