@@ -272,7 +272,7 @@ class Container:
             return
         fraud = self.settings.fraud.model_copy(update={"engine": engine})
         self.settings = self.settings.model_copy(update={"fraud": fraud})
-        for name in ("fraud", "fraud_actions", "fraud_desk"):
+        for name in ("fraud", "fraud_actions", "fraud_desk", "fraud_monitor_desk"):
             self.__dict__.pop(name, None)
 
     @cached_property

@@ -172,6 +172,15 @@ def test_a_rules_change_is_an_audited_decision_with_a_version(c: Container) -> N
     assert history == ["2026-12-06.1"]
 
 
+def test_an_engine_switch_reaches_the_monitor_desk(c: Container) -> None:
+    """The monitor's trace from an alert runs on the engine the command chose, like the fraud
+    desk's own (the Spark service is only built here: no session starts)."""
+    assert c.fraud_monitor_desk._fraud is c.fraud
+    local = c.fraud
+    c.use_fraud_engine("spark")
+    assert c.fraud is not local and c.fraud_monitor_desk._fraud is c.fraud
+
+
 def run(data: Path, *args: str, role: str = "fraud") -> tuple[int, str]:
     env = login_env(data, role)
     result = CliRunner().invoke(cli, ["--data-dir", str(data), *args], env=env)

@@ -78,6 +78,10 @@ def _epoch(raw: Any) -> int:
 def parse_transfer(row: Mapping[str, Any]) -> Transfer:
     """A transfer from a mapping (a CSV row, a JSON body); AssistantError, in both languages,
     naming what is wrong."""
+    if not isinstance(row, Mapping):
+        raise AssistantError(
+            "一筆轉帳須為含欄位的物件（JSON object）/ a transfer must be an object with fields"
+        )
     missing = [k for k in REQUIRED if row.get(k) in (None, "")]
     if missing:
         raise AssistantError(f"缺少欄位 {', '.join(missing)} / missing {', '.join(missing)}")
