@@ -31,6 +31,9 @@ export TRANSFORMERS_OFFLINE := 1
 .PHONY: install browser java models-test demo test test-postgres lint eval eval-credit eval-fraud amlgentex federation realtime bench security reliability clean
 
 install: $(STAMP)
+	@# The reference mule scorer (scores a ledger without labels of its own), fitted once on
+	@# generated ledgers into the venv (about a minute); rebuilt only when the model changed.
+	@$(PY) -m assistant.fraud.reference
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)

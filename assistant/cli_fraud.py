@@ -387,6 +387,8 @@ def score_cmd(
         return
     for r in rows:
         click.echo(f"{r['account']}  {r['score']:.3f}")
+    model = desk.model(user)
+    click.echo(f"模型 / model: {model['zh']} / {model['en']}")
 
 
 def _action_line(a: dict) -> str:
@@ -488,6 +490,13 @@ def reject_cmd(
     help="Ring expansion from one member of each pattern: fitted and tuned on the first "
     "--amlgentex run, measured on the others (needs two or more).",
 )
+@click.option(
+    "--reference/--no-reference",
+    default=True,
+    show_default=True,
+    help="Also score each ledger as a bank without labels would: with the reference scorer "
+    "(fitted on generated ledgers), beside label-free alternatives.",
+)
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def eval_fraud(
@@ -498,6 +507,7 @@ def eval_fraud(
     folds: int,
     seed: int,
     rings: bool,
+    reference: bool,
     as_json: bool,
 ) -> None:
     """Mule scoring per ledger by cross-validation (ROC AUC, precision at k, degree-only and
@@ -522,6 +532,14 @@ def eval_fraud(
         from evals.rings import evaluate_rings
 
         report["rings"] = evaluate_rings(agx[0], agx[1:], seed=seed, folds=folds)
+    if reference:
+        from assistant.fraud.reference import FILE_NAME, ReferenceModel, installed_path
+        from evals.fraud import evaluate_reference
+
+        ref = ReferenceModel(
+            fs.reference_model or installed_path(), app.settings.data_dir / "fraud" / FILE_NAME
+        )
+        report["reference"] = evaluate_reference(ledgers, ref, rules=rules)
     if as_json:
         emit_json(report)
         return
@@ -544,6 +562,16 @@ def eval_fraud(
     if report["pooled"]:
         p = report["pooled"]
         click.echo(f"pooled: AUC {p['auc']:.3f} (degree+amount {p['degree_amount_auc']:.3f})")
+    if "reference" in report:
+        click.echo(
+            "without labels (reference scorer / degree+amount on the same / isolation "
+            "forest / degree):"
+        )
+        for r in report["reference"]["ledgers"]:
+            click.echo(
+                f"  {r['ledger']:24} AUC {r['auc']:.3f} / {r['degree_amount_auc']:.3f} / "
+                f"{r['isolation_forest_auc']:.3f} / {r['degree_auc']:.3f}"
+            )
     if "rings" in report:
         from evals.rings import table
 

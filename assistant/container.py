@@ -251,6 +251,14 @@ class Container:
             structuring_band=self.settings.fraud.structuring_band,
         )
         model_path = self.settings.data_dir / "fraud" / "mule_scorer.joblib"
+        reference = None
+        if self.settings.fraud.use_reference:
+            from assistant.fraud.reference import FILE_NAME, ReferenceModel, installed_path
+
+            reference = ReferenceModel(
+                installed=self.settings.fraud.reference_model or installed_path(),
+                fallback=self.settings.data_dir / "fraud" / FILE_NAME,
+            )
         if self.settings.fraud.engine == "spark":
             # imported only when chosen: pyspark starts a JVM
             from assistant.fraud.spark_engine import SparkFraudService
@@ -259,11 +267,14 @@ class Container:
                 Ledger(self.engine),
                 model_path=model_path,
                 cash_rules=rules,
+                reference=reference,
                 master=self.settings.fraud.spark_master,
                 work_dir=self.settings.data_dir / "fraud" / "spark",
                 conf=self.settings.fraud.spark_conf,
             )
-        return FraudService(Ledger(self.engine), model_path=model_path, cash_rules=rules)
+        return FraudService(
+            Ledger(self.engine), model_path=model_path, cash_rules=rules, reference=reference
+        )
 
     def use_fraud_engine(self, engine: str) -> None:
         """Run the fraud desk on ``engine`` (``local`` | ``spark``) from now on, for this

@@ -357,6 +357,19 @@ class FraudSettings(BaseModel):
             "`spark://host:7077` for a standalone cluster."
         ),
     )
+    reference_model: Path | None = Field(
+        None,
+        description=(
+            "The reference mule scorer, which scores a ledger that has no model of its own (no "
+            "labels to train on): fitted on generated ledgers by `make install` into the "
+            "virtual environment (None: that file; if it is missing, built once into "
+            "DATA_DIR/fraud). A model trained with `assistant fraud train` takes precedence."
+        ),
+    )
+    use_reference: bool = Field(
+        True,
+        description="Score a ledger without a model of its own with the reference scorer.",
+    )
     spark_conf: dict[str, str] = Field(
         default_factory=dict,
         description='Extra Spark settings, e.g. {"spark.driver.memory": "8g"}.',

@@ -59,6 +59,7 @@ from assistant.fraud.generator import generate
 from assistant.fraud.importers import import_amlgentex, import_amlsim
 from assistant.fraud.ledger import Ledger, LedgerArrays
 from assistant.fraud.records import AccountRow, TransferRow, is_reserved
+from assistant.fraud.reference import ReferenceModel
 from assistant.fraud.scoring import (
     MuleScorer,
     baseline_cross_validated_scores,
@@ -450,6 +451,55 @@ def _pooled(ledgers: list[Loaded], folds: int, seed: int) -> dict[str, Any]:
         "degree_amount_auc": _auc(y, da),
         "degree_amount_precision_at_k": precision_at_k(y, da, int(y.sum())),
         "per_ledger": per,
+    }
+
+
+def evaluate_reference(
+    ledgers: list[Loaded], reference: ReferenceModel, *, rules: CashRules | None = None
+) -> dict[str, Any]:
+    """Each ledger as a bank without labels sees it: scored by the reference scorer (fitted on
+    the product's generated ledgers, ``assistant.fraud.reference``), none of the ledger's
+    labels used, side by side with what else works without them: the same gradient-boosted
+    model on raw degree and amount fitted on the same generated ledgers, an isolation forest
+    on the ledger's own percentiles (label-free) and the account's degree alone."""
+    from sklearn.ensemble import IsolationForest
+
+    from assistant.fraud.reference import LEDGERS, training_rows
+
+    t0 = time.perf_counter()
+    scorer = reference.load(cash_rules=rules)
+    parts = [training_rows(spec, rules) for spec in LEDGERS]
+    names = parts[0][0]
+    dn, dx = degree_amount(names, np.vstack([p[2] for p in parts]))
+    y_ref = np.concatenate([p[3] for p in parts])
+    baseline = MuleScorer(seed=0).fit(dn, dx, y_ref)
+    deg = [names.index("in_degree"), names.index("out_degree")]
+    out = []
+    for d in ledgers:
+        s = scorer.score(d.X)
+        _, dxt = degree_amount(names, d.raw)
+        b = baseline.score(dxt)
+        forest = IsolationForest(n_estimators=200, random_state=0)
+        iso = -forest.fit(np.nan_to_num(d.X, nan=0.5)).score_samples(np.nan_to_num(d.X, nan=0.5))
+        degree = np.nansum(d.raw[:, deg], axis=1)
+        m = _measure(d.y, s)
+        out.append(
+            {
+                "ledger": d.name,
+                "generator": d.generator,
+                "n_accounts": len(d.y),
+                "n_fraud": int(d.y.sum()),
+                "auc": m["auc"],
+                "precision_at_k": m["precision_at_k"],
+                "degree_amount_auc": _auc(d.y, b),
+                "isolation_forest_auc": _auc(d.y, iso),
+                "degree_auc": _auc(d.y, degree),
+            }
+        )
+    return {
+        "ledgers": out,
+        "trained_on": [dict(spec) for spec in LEDGERS],
+        "seconds": round(time.perf_counter() - t0, 1),
     }
 
 

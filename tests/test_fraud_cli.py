@@ -153,8 +153,15 @@ def test_amlsim_and_csv_imports(tmp_path: Path) -> None:
 
 
 def test_train_score_and_eval_commands(ledger_dir: Path) -> None:
+    # No model of its own yet: the reference scorer scores, and says so.
     code, out = run(ledger_dir, "fraud", "score", "--top", "3")
-    assert code == 1 and "assistant fraud train" in out  # no model yet: says what to do
+    assert code == 0 and "參考模型" in out and "reference model" in out, out
+    # Without the reference, the ledger is not scored and the message says what to do.
+    env = {**login_env(ledger_dir, "fraud"), "ASSISTANT_FRAUD_USE_REFERENCE": "false"}
+    result = CliRunner().invoke(
+        cli, ["--data-dir", str(ledger_dir), "fraud", "score", "--top", "3"], env=env
+    )
+    assert result.exit_code == 1 and "assistant fraud train" in result.output
     code, out = run(ledger_dir, "fraud", "train", "--json")
     assert code == 0, out
     assert json.loads(out)["fraud"] > 0
@@ -162,6 +169,7 @@ def test_train_score_and_eval_commands(ledger_dir: Path) -> None:
     assert code == 0, out
     scored = json.loads(out)
     assert scored["score"] > 0.5 and scored["reasons"][0]["zh"]
+    assert scored["model"]["kind"] == "local"  # the bank's own model takes precedence
     code, out = run(ledger_dir, "fraud", "score", "--top", "3", "--json")
     assert code == 0 and len(json.loads(out)) == 3
 

@@ -130,7 +130,13 @@ def test_cli_ring_prints_members_and_refuses_an_unknown_account(tmp_path: Path) 
     r = run("fraud", "ring", seed, "--json")
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
-    assert out["seed"] == seed and out["members"] and out["scored"] is False
+    # no model of its own: the reference scorer weighs the links
+    assert out["seed"] == seed and out["members"] and out["scored"] is True
+    env["ASSISTANT_FRAUD_USE_REFERENCE"] = "false"
+    r = run("fraud", "ring", seed, "--json")
+    out = json.loads(r.stdout)
+    assert out["members"] and out["scored"] is False  # without it, label-free
+    del env["ASSISTANT_FRAUD_USE_REFERENCE"]
     r = run("fraud", "ring", seed)
     assert "同夥帳戶 / ring accounts" in r.output
     r = run("fraud", "ring", "999999999999")

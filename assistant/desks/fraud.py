@@ -154,6 +154,12 @@ class FraudDesk(Desk):
         )
         return out
 
+    def model(self, user: UserContext | None) -> dict[str, str]:
+        """Which scorer scores this ledger: the bank's own, a federated one, or the reference
+        (no labels here to train on); what a list of scores is read with."""
+        self.allow(user, "fraud.read")
+        return self._fraud.model_info()
+
     def top(self, user: UserContext | None, n: int = 20) -> list[dict[str, Any]]:
         u = self.allow(user, "fraud.read", {"top": n})
         rows = self._fraud.top(n)

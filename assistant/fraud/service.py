@@ -20,6 +20,7 @@ from assistant.fraud.generator import generate
 from assistant.fraud.importers import ImportReport, import_amlgentex, import_amlsim, import_csv
 from assistant.fraud.ledger import Ledger, normalize_account
 from assistant.fraud.records import is_reserved
+from assistant.fraud.reference import ReferenceModel
 from assistant.fraud.trace import TraceResult, TransferIndex
 
 TAIPEI_OFFSET = timedelta(hours=8)
@@ -41,11 +42,16 @@ class FraudService:
         model_path: Path | None = None,
         stale_s: float = 30.0,
         cash_rules: Any = None,
+        reference: ReferenceModel | None = None,
     ) -> None:
         """``cash_rules``: a ``features.CashRules`` (the reporting threshold the structuring
-        features measure against, from the settings); None leaves those features empty."""
+        features measure against, from the settings); None leaves those features empty.
+        ``reference``: the scorer for a ledger without a model of its own (no labels to train
+        on); None: such a ledger is not scored."""
         self.ledger = ledger
         self.model_path = model_path
+        self.reference = reference
+        self._is_reference = False
         self.cash_rules = cash_rules
         self._stale_s = stale_s
         self._built: _Built | None = None
@@ -228,18 +234,28 @@ class FraudService:
         scorer = MuleScorer().fit(names, X[keep], y)
         self.model_path.parent.mkdir(parents=True, exist_ok=True)
         scorer.save(self.model_path)
-        self._scorer = scorer
+        self._scorer, self._is_reference = scorer, False
         return {"accounts": len(keep), "fraud": int(y.sum()), "model": str(self.model_path)}
 
     def _loaded(self) -> Any:
         from assistant.fraud.scoring import MuleScorer
 
+        own = self.model_path is not None and self.model_path.is_file()
+        if self._is_reference and own:
+            self._scorer, self._is_reference = None, False  # trained since: the bank's own
         if self._scorer is None:
-            if self.model_path is None or not self.model_path.is_file():
+            if not own and self.reference is not None:
+                # No labels here to train on: the reference scorer, fitted on generated ledgers,
+                # reads this ledger through the same within-ledger percentiles.
+                self._scorer = self.reference.load(cash_rules=self.cash_rules)
+                self._is_reference = True
+                return self._scorer
+            if not own:
                 raise AssistantError(
                     "尚未訓練評分模型，請先執行 assistant fraud train / no mule scorer yet: run "
                     "`assistant fraud train`"
                 )
+            assert self.model_path is not None
             from assistant.federation.model import FederatedScorer, is_federated_file
 
             # a federated model deployed in place of the local one (``deploy``) is JSON
@@ -265,7 +281,7 @@ class FraudService:
         tmp = self.model_path.with_name(self.model_path.name + ".deploy.tmp")
         shutil.copyfile(model_file, tmp)
         os.replace(tmp, self.model_path)
-        self._scorer = scorer
+        self._scorer, self._is_reference = scorer, False
         return {"model": str(self.model_path), **scorer.describe()}
 
     def model_info(self) -> dict[str, str]:
@@ -273,6 +289,14 @@ class FraudService:
         scorer = self._loaded()
         if hasattr(scorer, "describe"):
             return scorer.describe()
+        if self._is_reference:
+            return {
+                "kind": "reference",
+                "zh": "參考模型（以合成帳務訓練，未使用本行標記；有標記時請執行 assistant fraud "
+                "train）",
+                "en": "reference model (trained on generated ledgers, not on this bank's labels; "
+                "run `assistant fraud train` where labels exist)",
+            }
         return {
             "kind": "local",
             "zh": "本行模型（僅本行帳務訓練）",

@@ -714,12 +714,13 @@ class SparkFraudService(FraudService):
         model_path: Path | None = None,
         stale_s: float = 30.0,
         cash_rules: Any = None,
+        reference: Any = None,
         *,
         master: str = "local[2]",
         work_dir: Path,
         conf: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(ledger, model_path, stale_s, cash_rules)
+        super().__init__(ledger, model_path, stale_s, cash_rules, reference)
         self.master = master
         self.work_dir = Path(work_dir)
         self.conf = dict(conf or {})
