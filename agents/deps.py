@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # the desks import their domains (sklearn, pypdf): typed, not
     from assistant.desks.credit import CreditDesk
     from assistant.desks.fraud import FraudDesk
     from assistant.desks.fx import FxDesk
+    from assistant.desks.monitor import FraudMonitorDesk
     from assistant.settings import AgentSettings
     from assistant.telemetry import Telemetry
     from knowledge.analyzer import Analyzer
@@ -38,6 +39,7 @@ class AgentDeps:
     embedder: Embedder | None = None  # for the router's similarity to example questions
     fx: FxDesk | None = None
     fraud: FraudDesk | None = None
+    fraud_monitor: FraudMonitorDesk | None = None  # the alert queue (「警示 #12 …」)
     credit_desk: CreditDesk | None = None
 
     @property

@@ -446,6 +446,7 @@ class Container:
             embedder=self.embedder if len(specs) > 1 else None,
             fx=self.fx_desk,
             fraud=self.fraud_desk,
+            fraud_monitor=self.fraud_monitor_desk,
             credit_desk=self.credit_desk,
         )
         return build_graph(deps, specs, self._checkpointer[0])

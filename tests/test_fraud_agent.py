@@ -193,3 +193,49 @@ def test_unknown_action_and_unknown_account_proposals_are_clear(desk: Container)
         desk.fraud_desk.propose(investigator, "flag", "9999-999-999999")
     with pytest.raises(AssistantError, match="未知的動作"):
         desk.fraud_desk.propose(investigator, "close", _mule(desk))
+
+
+def test_one_question_from_an_alert_to_its_accounts_prior_flows(desk: Container) -> None:
+    """「警示 #N 的前期金流」: the monitor's alert names the account; the agent traces where its
+    money came from, and the answer says which alert it started from."""
+    mule = _mule(desk)
+    monitor = desk.fraud_monitor_desk
+    investigator = desk.users.ensure("investigator3", "fraud")
+    rows = [
+        {
+            "id": f"M{i}",
+            "ts": f"2024-01-31T10:{i:02d}:00",
+            "from_account": f"V{i}",
+            "to_account": mule,
+            "amount": "150000",
+        }
+        for i in range(4)
+    ] + [
+        {
+            "id": "M9",
+            "ts": "2024-01-31T10:20:00",
+            "from_account": mule,
+            "to_account": "X1",
+            "amount": "590000",
+        }
+    ]
+    result = monitor.score_batch(investigator, enumerate(rows, start=1))
+    ours = [a for a in monitor.alerts(investigator, "open", 50, mule)]
+    assert result.alerts and ours, result.counts()
+    alert_id = ours[0]["id"]
+    ans = desk.service.ask(investigator, f"警示 #{alert_id} 的前期金流")
+    assert ans.agent == "fraud"
+    names = [c.name for c in ans.tool_calls]
+    assert names[:2] == ["fraud_alert", "fraud_account"] and names[2:] == ["fraud_trace"]
+    assert ans.tool_calls[2].args == {**ans.tool_calls[2].args, "account": mule, "direction": "up"}
+    assert f"警示 #{alert_id}" in ans.answer and mule in ans.answer
+    assert [t["direction"] for t in ans.data["traces"]] == ["up"]
+    # An alert that does not exist is said, and nothing else is looked at.
+    missing = desk.service.ask(investigator, "警示 #999999 的前期金流")
+    assert "沒有這筆警示" in missing.answer and [c.name for c in missing.tool_calls] == [
+        "fraud_alert"
+    ]
+    # Another role may not read the alert: refused by the desk, and recorded.
+    officer = desk.users.ensure("fx-officer2", "fx")
+    refused = desk.service.ask(officer, f"警示 #{alert_id} 的前期金流")
+    assert refused.refused and desk.audit.get(refused.audit_id).refused

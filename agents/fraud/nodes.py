@@ -21,6 +21,7 @@ from agents.fraud.parse import parse_request
 from agents.fraud.state import FraudState
 from agents.fraud.tools import (
     FRAUD_ACCOUNT,
+    FRAUD_ALERT,
     FRAUD_EXPLAIN,
     FRAUD_PROPOSE,
     FRAUD_RING,
@@ -73,8 +74,22 @@ def investigate(state: FraudState, runtime: Runtime[RunContext]) -> dict[str, An
     proposals: list[dict[str, Any]] = []
     ring: dict[str, Any] | None = None
     since = until = None
+    alert: dict[str, Any] | None = None
     with node_span(t, "fraud.investigate", steps) as note:
         desk = deps.fraud
+        if desk is not None and r.get("alert_id") is not None and not r["account"]:
+            # 「警示 #12 的前期金流」: the alert names the account; the rest as for an account.
+            alert = call_tool(t, ctx, FRAUD_ALERT, {"alert_id": r["alert_id"]}, calls, problems)
+            if alert is None:
+                note("unknown alert")
+                return {
+                    "traces": [],
+                    "score": None,
+                    "problems": problems,
+                    "tool_calls": calls,
+                    "steps": steps,
+                }
+            r = {**r, "account": alert["account"]}
         if desk is None:
             problems.append("防詐服務未啟用 / the fraud service is not configured")
         elif not r["account"] and not _ACTION.search(state["question"]):
@@ -148,6 +163,7 @@ def investigate(state: FraudState, runtime: Runtime[RunContext]) -> dict[str, An
                     proposals.append(proposal)
         note(f"{len(traces)} traces, score {'yes' if score else 'no'}, {len(proposals)} proposals")
     return {
+        "alert": alert,
         "account_info": account_info,
         "traces": traces,
         "score": score,
@@ -231,6 +247,24 @@ def _reason(question: str, score: dict[str, Any] | None) -> str:
     return text
 
 
+def _alert_line(alert: dict[str, Any], english: bool) -> str:
+    """The alert the question named: when, which transfer, what the monitor decided and why."""
+    reasons = "; ".join(
+        r.get("en" if english else "zh", r.get("rule", "")) for r in alert["reasons"]
+    )
+    when = str(alert["ts"])[:16].replace("T", " ")
+    if english:
+        return (
+            f"• Alert #{alert['id']} ({alert['status']}): {alert['action']} on transfer "
+            f"{alert['transfer_id']} at {when}, {alert['amount']:,.0f}, account "
+            f"{alert['account']}; {reasons}"
+        )
+    return (
+        f"• 警示 #{alert['id']}（{alert['status']}）：{when} 交易 {alert['transfer_id']}，"
+        f"金額 {alert['amount']:,.0f}，帳戶 {alert['account']}，決定 {alert['action']}；{reasons}"
+    )
+
+
 def _last_account(history: list[Any]) -> str | None:
     for turn in reversed(history):
         for text in (turn.get("question", ""), turn.get("answer", "")):
@@ -264,6 +298,9 @@ def _compose(state: FraudState, english: bool) -> str:
         if english
         else "以下依帳務資料計算（非語言模型生成）："
     ]
+    alert = state.get("alert")
+    if alert:
+        lines.append(_alert_line(alert, english))
     info = state.get("account_info")
     if info:
         lines.append(_account_line(info, english))

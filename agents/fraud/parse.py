@@ -33,6 +33,13 @@ _LOOKUP = re.compile(
 )
 # 「這個帳戶的同夥有哪些？」: the other accounts of its ring
 _RING = re.compile(r"同夥|共犯|同集團|同一集團|集團成員|ring\b|accomplices?|associates", re.I)
+# 「警示 #12」「警示編號 12」「第 12 號警示」「alert #12」: one of the monitor's alerts. A number
+# needs the # or 編號 after 警示, since 警示 alone is also an account status (警示帳戶).
+_ALERT = re.compile(
+    r"(?:警示|告警)\s*(?:編號|案號)?\s*[#＃]\s*(\d{1,9})|(?:警示|告警)\s*(?:編號|案號)\s*(\d{1,9})|"
+    r"第\s*(\d{1,9})\s*號\s*(?:警示|告警)|\balert\s*(?:no\.?|id)?\s*[#＃]?\s*(\d{1,9})\b",
+    re.I,
+)
 _CN = {c: i for i, c in enumerate("零一二三四五六七八九", 0)}
 
 
@@ -50,6 +57,7 @@ class FraudRequest:
     flag: str | None = None  # 警示 / 衍生管制: a flag the investigator asks to propose
     wants_export: bool = False  # an evidence export to propose
     wants_ring: bool = False  # the other accounts of its ring (rings.RingFinder)
+    alert_id: int | None = None  # 「警示 #12 …」: the alert's account, 前期金流 by default
     errors: list[str] = field(default_factory=list)
 
 
@@ -66,6 +74,10 @@ def _cn_small(text: str) -> int:
 
 def parse_request(text: str) -> FraudRequest:
     req = FraudRequest()
+    alert = _ALERT.search(text)
+    if alert:
+        req.alert_id = int(next(g for g in alert.groups() if g))
+        text = text[: alert.start()] + " " + text[alert.end() :]  # its number is no account
     accounts = find_accounts(text)
     if accounts:
         a = accounts[0]
@@ -73,6 +85,8 @@ def parse_request(text: str) -> FraudRequest:
     up, down = bool(_UP.search(text)), bool(_DOWN.search(text))
     if up != down:
         req.directions = ["up"] if up else ["down"]
+    elif req.alert_id is not None and not down:
+        req.directions = ["up"]  # after an alert, the question is where the money came from
     hops = find_hops(text)
     if hops is not None:
         req.hops = max(1, min(6, hops))

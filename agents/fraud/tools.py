@@ -38,6 +38,10 @@ class RingArgs(ToolArgs):
     limit: int = 20
 
 
+class AlertArgs(ToolArgs):
+    alert_id: int
+
+
 class ProposeArgs(ToolArgs):
     kind: Literal["flag", "export"]
     account: str
@@ -54,6 +58,13 @@ def desk(ctx: RunContext) -> FraudDesk:
     if d is None:
         raise AssistantError("防詐服務未啟用 / the fraud service is not configured")
     return d
+
+
+def _alert(ctx: RunContext, a: AlertArgs) -> dict[str, Any]:
+    d = ctx.services.fraud_monitor
+    if d is None:
+        raise AssistantError("即時監控未啟用 / the transfer monitor is not configured")
+    return d.alert(ctx.user, a.alert_id, conversation_id=ctx.conversation_id)
 
 
 def _when(value: str | None) -> date | datetime | None:
@@ -149,6 +160,15 @@ FRAUD_RING: Tool[RingArgs, dict[str, Any]] = Tool(
     run=_ring,
     describe=lambda o: f"{len(o['members'])} of {o['considered']} accounts",
 )
+FRAUD_ALERT: Tool[AlertArgs, dict[str, Any]] = Tool(
+    name="fraud_alert",
+    operation="fraud.read",
+    summary_zh="查詢即時監控的一筆警示（帳戶、交易、理由）",
+    summary_en="Look up one of the transfer monitor's alerts (account, transfer, reasons)",
+    args=AlertArgs,
+    run=_alert,
+    describe=lambda o: f"#{o['id']} {o['account']} {o['status']}",
+)
 FRAUD_PROPOSE: Tool[ProposeArgs, dict[str, Any]] = Tool(
     name="fraud_propose",
     operation="fraud.propose",
@@ -159,4 +179,12 @@ FRAUD_PROPOSE: Tool[ProposeArgs, dict[str, Any]] = Tool(
     describe=lambda o: f"#{o['id']} {o['kind']} {o['status']}",
     unshown=frozenset({"reason"}),
 )
-TOOLS = (FRAUD_ACCOUNT, FRAUD_TRACE, FRAUD_SCORE, FRAUD_EXPLAIN, FRAUD_RING, FRAUD_PROPOSE)
+TOOLS = (
+    FRAUD_ACCOUNT,
+    FRAUD_TRACE,
+    FRAUD_SCORE,
+    FRAUD_EXPLAIN,
+    FRAUD_RING,
+    FRAUD_ALERT,
+    FRAUD_PROPOSE,
+)

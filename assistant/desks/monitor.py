@@ -119,6 +119,23 @@ class FraudMonitorDesk(Desk):
         self.record(u, "fraud.monitor.alerts", args, f"{len(rows)} 筆 alerts")
         return rows
 
+    def alert(
+        self, user: UserContext | None, alert_id: int, *, conversation_id: str | None = None
+    ) -> dict[str, Any]:
+        """One alert with its account, transfer and reasons (the chat's 「警示 #12 的前期金流」
+        starts here)."""
+        args = {"alert_id": alert_id}
+        u = self.allow(user, "fraud.read", args, conversation_id=conversation_id)
+        out = self._monitor.alert(alert_id)
+        self.record(
+            u,
+            "fraud.monitor.alert",
+            {**args, "account": out["account"]},
+            f"警示 #{alert_id} {out['status']} ({out['account']})",
+            conversation_id=conversation_id,
+        )
+        return out
+
     def alert_trace(
         self,
         user: UserContext | None,
