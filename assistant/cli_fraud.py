@@ -112,6 +112,20 @@ def import_csv_cmd(
 @click.option("--start", default="2024-01-01", show_default=True, help="First day (ISO or 民國).")
 @click.option("--days", default=60, show_default=True)
 @click.option("--rings", default=40, show_default=True, help="Planted fraud rings.")
+@click.option(
+    "--rented",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of mules that are rented accounts with years of ordinary history (人頭帳戶).",
+)
+@click.option(
+    "--reuse",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Chance that a layering or cash-out account is a hub an earlier ring used.",
+)
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def generate_cmd(
@@ -123,6 +137,8 @@ def generate_cmd(
     start: str,
     days: int,
     rings: int,
+    rented: float,
+    reuse: float,
     as_json: bool,
 ) -> None:
     """A synthetic ledger with everyday flows and planted fraud (seeded, reproducible)."""
@@ -137,6 +153,8 @@ def generate_cmd(
             start=first,
             days=days,
             rings=rings,
+            rented=rented,
+            reuse=reuse,
         )
     except ValueError as exc:
         raise AssistantError(str(exc)) from exc

@@ -267,6 +267,34 @@ def test_planted_patterns_are_what_they_claim(small: object) -> None:
     assert sum(pd is not None for pd in t.pattern) == sum(len(p) for p in _paths(patterns))
 
 
+def test_rented_mules_and_shared_hubs_on_request() -> None:
+    """人頭帳戶 rented from people with years of history, and laundering hubs that serve several
+    rings: what a ledger of another generator (or a bank's) shows and a model should see."""
+    kw = {"start": date(2024, 3, 1), "days": 45, "fraud_rings": 12}
+    plain = generate(3000, 30_000, seed=5, **kw)
+    varied = generate(3000, 30_000, seed=5, rented_share=1.0, reuse_share=0.6, **kw)
+    opened = {a["id"]: a["opened"] for a in varied.accounts}
+    fresh = {a["id"]: a["opened"] for a in plain.accounts}
+    start = kw["start"]
+    mules_plain = [m for p in plain.patterns for m in p.mules]
+    mules_varied = [m for p in varied.patterns for m in p.mules]
+    assert all((start - fresh[m]).days < 90 for m in mules_plain)  # recently opened
+    assert all((start - opened[m]).days >= 30 for m in mules_varied)  # rented: kept their age
+    assert sum((start - opened[m]).days >= 90 for m in mules_varied) > len(mules_varied) / 2
+
+    def hubs_in_several(g: object) -> int:
+        seen: dict[str, set[str]] = defaultdict(set)
+        for p in g.patterns:  # type: ignore[attr-defined]
+            for a in [*p.layer, *p.cashout]:
+                seen[a].add(p.id)
+        return sum(len(v) > 1 for v in seen.values())
+
+    assert hubs_in_several(plain) == 0 and hubs_in_several(varied) >= 3
+    assert all(varied.labels[a] is True for p in varied.patterns for a in p.fraud_accounts)
+    with pytest.raises(ValueError, match="shares"):
+        generate(3000, 30_000, seed=5, reuse_share=1.5, **kw)
+
+
 def _paths(patterns: list) -> list:
     return [sorted({i for path in p.paths for i in path}) for p in patterns]
 

@@ -108,9 +108,19 @@ def generate(
     start: date,
     days: int,
     fraud_rings: int,
+    rented_share: float = 0.0,
+    reuse_share: float = 0.0,
 ) -> GeneratedLedger:
     """About ``n_transfers`` transfers (everyday flows fill what the rings leave) among
-    ``n_accounts`` accounts over ``days`` days from ``start``."""
+    ``n_accounts`` accounts over ``days`` days from ``start``.
+
+    ``rented_share``: the share of first-layer mules that are rented or bought accounts (人頭帳戶
+    of people with years of ordinary activity) instead of recently opened ones. ``reuse_share``:
+    the chance that a layering or cash-out account is one an earlier ring already used (a
+    professional laundering hub serving several rings, busy as few customers are). Both 0 by
+    default: the ledger of a seed stays what it was."""
+    if not (0.0 <= rented_share <= 1.0 and 0.0 <= reuse_share <= 1.0):
+        raise ValueError("rented_share and reuse_share are shares between 0 and 1")
     if n_accounts < 200 or n_transfers < 1000 or days < 7 or fraud_rings < 0:
         raise ValueError("need n_accounts ≥ 200, n_transfers ≥ 1000, days ≥ 7, fraud_rings ≥ 0")
     rng = np.random.default_rng(seed)
@@ -165,12 +175,20 @@ def generate(
     all_ids = np.concatenate([ids, np.array(cash_ids, dtype=object)])
     all_bank = np.concatenate([acct_bank, codes])
 
+    hubs: list[int] = []  # layering and cash-out accounts of the rings so far
+
     def other_bank(than: str, k: int) -> list[int]:
-        """k fresh people each in a bank other than ``than`` and than the one before."""
+        """k people each in a bank other than ``than`` and than the one before: fresh ones, or
+        (``reuse_share``) a hub an earlier ring used."""
         out: list[int] = []
         prev = than
         while len(out) < k:
-            cand = draw(1)[0]
+            if reuse_share > 0 and hubs and rng.random() < reuse_share:
+                cand = int(hubs[int(rng.integers(0, len(hubs)))])
+                if cand in out:
+                    continue
+            else:
+                cand = draw(1)[0]
             if all_bank[cand] != prev:
                 out.append(cand)
                 prev = all_bank[cand]
@@ -183,6 +201,8 @@ def generate(
         mules = draw(int(rng.integers(1, 4)))
         victims: list[int] = []
         for m in mules:
+            if rented_share > 0 and rng.random() < rented_share:
+                continue  # a rented account keeps its age and its owner's everyday flows
             opened_days[m] = int(rng.integers(5, 90))
         # the layering structure after the mules
         anchor = str(all_bank[mules[0]])
@@ -267,7 +287,8 @@ def generate(
         for x in layer:
             labels.setdefault(x, (True, f"{tag}/layer", "normal"))
         if collector not in mules:
-            labels[collector] = (True, f"{tag}/cashout", "normal")
+            labels.setdefault(collector, (True, f"{tag}/cashout", "normal"))
+        hubs.extend(x for x in [*layer, collector] if x not in mules and x not in hubs)
         patterns.append(pat)
 
     # ---------------------------------------------------------------- everyday flows

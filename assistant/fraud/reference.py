@@ -73,6 +73,8 @@ def training_rows(
         start=date(2024, 1, 1),
         days=spec["days"],
         fraud_rings=spec["rings"],
+        rented_share=spec.get("rented", 0) / 100,
+        reuse_share=spec.get("reuse", 0) / 100,
     )
     with tempfile.TemporaryDirectory(prefix="twfin-reference-") as tmp:
         engine = open_engine(f"sqlite:///{Path(tmp) / 'ledger.db'}")

@@ -88,8 +88,19 @@ class FraudService:
         start: date,
         days: int,
         rings: int,
+        rented: float = 0.0,
+        reuse: float = 0.0,
     ) -> dict[str, Any]:
-        g = generate(accounts, transfers, seed=seed, start=start, days=days, fraud_rings=rings)
+        g = generate(
+            accounts,
+            transfers,
+            seed=seed,
+            start=start,
+            days=days,
+            fraud_rings=rings,
+            rented_share=rented,
+            reuse_share=reuse,
+        )
         written = g.write_to(self.ledger)
         self._built = None
         return {**written, "patterns": len(g.patterns), "seed": seed}
