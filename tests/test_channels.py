@@ -43,6 +43,8 @@ ROUTES: dict[str, str] = {
     "fraud_alert_decide": "fraud.decide",
     "fraud_alert_trace": "fraud.read",
     "fraud_monitor_score": "fraud.monitor",
+    "fraud_monitor_batch": "fraud.monitor",
+    "fraud_monitor_warm": "fraud.monitor",
     "eval_runs": "admin.evals",
     "eval_run": "admin.evals",
 }
@@ -142,6 +144,15 @@ CASES: dict[str, Case] = {
         "fraud",
         "fraud.monitor.score",
     ),
+    "fraud_monitor_batch": (
+        lambda c, r: (
+            [transfer(f"CH-{uuid.uuid4().hex[:8]}", "2024-03-06T09:00:00", "CHA1", "CHB1", 500)],
+        ),
+        "auditor",
+        "fraud",
+        "fraud.monitor.batch",
+    ),
+    "fraud_monitor_warm": (lambda c, r: (1,), "compliance", "fraud", "fraud.monitor.warm"),
     "eval_runs": (lambda c, r: (), "fraud", "admin", "admin.evals"),
     "eval_run": (lambda c, r: (r["done"],), "auditor", "admin", "admin.eval"),
 }

@@ -263,3 +263,19 @@ def test_the_product_ledger_rules_for_money_moving_fire_on_planted_rings() -> No
             hits["planted" if t.label else "other"] += 1
     assert hits["planted"] >= 0.3 * planted
     assert hits["other"] <= 0.02 * hits["planted"]
+
+
+def test_a_late_transfer_is_scored_not_crashed() -> None:
+    """Feeds deliver out of order, and history is fed after newer transfers were scored (a
+    warm-up on a running server): an earlier transfer moves the account's first sighting back
+    and is scored like any other."""
+    doc = _doc()
+    doc["anomaly"].update(enabled=True, warmup=5)
+    m = TransferMonitor(parse_rules(doc))
+    for i in range(10):
+        m.process(Transfer(f"N{i}", T0 + i * HOUR, "C1", f"SHOP{i % 3}", 500.0))
+    late = m.process(Transfer("LATE", T0 - 30 * DAY, "C1", "SHOP1", 800.0))
+    assert late.action in {"pass", "alert", "hold"} and late.score >= 0
+    assert m.accounts["C1"].first_ts == T0 - 30 * DAY
+    after = m.process(Transfer("NEXT", T0 + 11 * HOUR, "C1", "SHOP2", 500.0))
+    assert after.action in {"pass", "alert", "hold"}

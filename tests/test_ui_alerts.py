@@ -345,6 +345,35 @@ def test_the_api_scores_lists_traces_and_decides(
     assert desk.fraud_monitor_desk.outcomes(inv)["pass_through_2h"]["dismissed"] >= 1
 
 
+def test_the_api_scores_a_batch_keeping_the_good_items_and_warms_the_monitor(
+    served: Served,  # noqa: F811
+    desk: Container,  # noqa: F811
+) -> None:
+    inv = _user(desk, "fraud")
+    client = _client(served, inv)
+    warmed = client.predict(30, api_name="/fraud_monitor_warm")
+    assert warmed["days"] == 30 and warmed["transfers"] > 0
+    assert _last(desk, inv).tool_calls[0]["name"] == "fraud.monitor.warm"
+    account, tag = busy_account(desk, 2), uuid.uuid4().hex[:8]
+    payer, payee = _synthetic("V"), _synthetic("L")
+    batch = [
+        transfer(f"B-IN-{tag}", "2024-03-07T09:00:00", payer, account, "200,000"),
+        {"id": f"B-BAD-{tag}", "ts": "2024-03-07T09:05:00", "from_account": payer},
+        transfer(f"B-OUT-{tag}", "2024-03-07T09:10:00", account, payee, 190_000),
+    ]
+    out = client.predict(batch, api_name="/fraud_monitor_batch")
+    assert (out["rows"], out["bad"]) == (3, 1)
+    assert out["errors"] == [{"row": 2, "reason": out["errors"][0]["reason"]}]
+    assert "缺少欄位" in out["errors"][0]["reason"] and "missing" in out["errors"][0]["reason"]
+    (held,) = [d for d in out["decisions"] if d["action"] != "pass"]
+    assert held["transfer_id"] == f"B-OUT-{tag}" and held["account"] == account
+    assert len(out["alert_ids"]) == 1
+    call = _last(desk, inv).tool_calls[0]
+    assert call["name"] == "fraud.monitor.batch" and call["args"]["bad_rows"] == [2]
+    listed = client.predict("open", 10, account, api_name="/fraud_alerts")
+    assert out["alert_ids"][0] in [a["id"] for a in listed]
+
+
 @pytest.mark.parametrize(
     ("route", "args", "said"),
     [
@@ -364,6 +393,9 @@ def test_the_api_scores_lists_traces_and_decides(
             "時間格式錯誤 / bad time",
         ),
         ("/fraud_monitor_score", ("not a transfer",), "轉帳須為 JSON 物件"),
+        ("/fraud_monitor_batch", ("[]",), "請送出轉帳的 JSON 陣列 / send the transfers"),
+        ("/fraud_monitor_batch", ({"id": "X"},), "請送出轉帳的 JSON 陣列"),
+        ("/fraud_monitor_warm", (0,), "days 須介於 1 到 400"),
         ("/fraud_alert_decide", (999_999, True, ""), "沒有這筆警示 / no such alert: #999999"),
         ("/fraud_alert_decide", ("seven", True, ""), "alert_id 須為整數 / alert_id must be"),
         ("/fraud_alert_decide", (1, "maybe", ""), "confirm 須為 true 或 false / confirm must"),

@@ -281,6 +281,28 @@ def transfer_body(value: Any) -> dict[str, Any]:
     return dict(value)
 
 
+MAX_BATCH = 10_000  # transfers in one batch call; a feed sends more as more calls
+
+
+def transfer_batch(value: Any) -> list[Any]:
+    """A batch as a JSON array of transfer objects (or its text). A bad item is the monitor's
+    to report by its position; only a body that is no array at all is refused here."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            value = None
+    if not isinstance(value, list) or not value:
+        raise AssistantError(
+            "請送出轉帳的 JSON 陣列 / send the transfers as a non-empty JSON array of objects"
+        )
+    if len(value) > MAX_BATCH:
+        raise AssistantError(
+            f"一次最多 {MAX_BATCH:,} 筆 / at most {MAX_BATCH:,} transfers a call: {len(value):,}"
+        )
+    return value
+
+
 # ---- the tab -------------------------------------------------------------------------------
 
 
@@ -594,10 +616,41 @@ def register_api(monitor: Any, user_of: Callable[[gr.Request | None], Any]) -> N
         except AssistantError as exc:
             raise gr.Error(str(exc), print_exception=False) from exc
 
+    def fraud_monitor_batch(
+        transfers: list[dict[str, Any]] | str, request: gr.Request | None = None
+    ) -> dict[str, Any]:
+        """Score transfers in arrival order: a JSON array of transfer objects (as for
+        ``/fraud_monitor_score``). A bad item is reported by its position (1-based) with the
+        reason and the others are scored; returns the counts, the alerts and holds with their
+        reasons, the errors and the stored alerts' ids."""
+        try:
+            user = user_of(request)
+            rows = transfer_batch(transfers)
+            result = monitor.score_batch(
+                user, enumerate(rows, start=1), source="api", keep_passes=False
+            )
+        except AssistantError as exc:
+            raise gr.Error(str(exc), print_exception=False) from exc
+        return result.to_dict(passes=False)
+
+    def fraud_monitor_warm(days: int = 30, request: gr.Request | None = None) -> dict[str, Any]:
+        """Feed the stored ledger's last ``days`` (1 to 400) through this server's monitor, so
+        that transfers scored next are judged against each account's usual (a server starts
+        cold). No alerts are raised; returns how many transfers it read."""
+        try:
+            user = user_of(request)
+            count = whole(days, "days", 1, 400)
+            n = monitor.warm(user, days=count)
+        except AssistantError as exc:
+            raise gr.Error(str(exc), print_exception=False) from exc
+        return {"transfers": n, "days": count}
+
     gr.api(fraud_alerts, api_name="fraud_alerts")
     gr.api(fraud_alert_decide, api_name="fraud_alert_decide")
     gr.api(fraud_alert_trace, api_name="fraud_alert_trace")
     gr.api(fraud_monitor_score, api_name="fraud_monitor_score")
+    gr.api(fraud_monitor_batch, api_name="fraud_monitor_batch")
+    gr.api(fraud_monitor_warm, api_name="fraud_monitor_warm")
 
 
 def tab_label(lang: str) -> str:

@@ -225,6 +225,10 @@ class TransferMonitor:
         st = self.accounts.get(account)
         if st is None:
             st = self.accounts[account] = AccountState(first_ts=ts)
+        elif ts < st.first_ts:
+            # A late transfer (a feed delivers out of order, or history is fed after newer
+            # transfers were scored): the account was seen first then, not later.
+            st.first_ts = ts
         return st
 
     def features(self, account: str) -> dict[str, float] | None:
@@ -566,7 +570,7 @@ class TransferMonitor:
         in_1h = len(_since(payee.inc, t.ts - 3600)) if payee is not None else 0
         got = _since(payer.inc, t.ts - 7200) if payer is not None else []
         total_in = sum(a for _, a, _ in got)
-        age = (t.ts - payer.first_ts) if payer is not None else 0
+        age = max(0, t.ts - payer.first_ts) if payer is not None else 0
         return {
             "amount": min(1.0, math.log10(1.0 + t.amount) / 7.0),
             "hour": hour,
