@@ -200,6 +200,8 @@ def test_a_transfer_row_is_read_or_refused_in_both_languages() -> None:
     ):
         with pytest.raises(AssistantError, match=words):
             parse_transfer({**bad, **change})
+    for word, kind in (("提款", "cash_out"), ("Deposit", "cash_in"), ("轉帳", "transfer")):
+        assert parse_transfer({**bad, "amount": "5", "kind": word}).kind == kind
     for not_an_object in (["X", 5], "X,5", 5, None):
         with pytest.raises(AssistantError, match=r"須為含欄位的物件.*must be an object"):
             parse_transfer(not_an_object)  # type: ignore[arg-type]

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.errors import AssistantError
+from assistant.fraud.importers import KIND_WORDS
 from assistant.fraud.ledger import LedgerArrays, normalize_account
 from assistant.fraud.records import KINDS, is_reserved
 
@@ -100,9 +101,11 @@ def parse_transfer(row: Mapping[str, Any]) -> Transfer:
         raise AssistantError(f"金額錯誤 / bad amount: {raw_amount!r}") from None
     if not math.isfinite(amount) or amount <= 0:
         raise AssistantError(f"金額須為正數 / the amount must be positive: {raw_amount!r}")
-    kind = str(row.get("kind") or "transfer").strip()
-    if kind not in KINDS:
-        raise AssistantError(f"未知的交易種類 / unknown kind {kind!r}: {' | '.join(KINDS)}")
+    # the words the ledger's CSV import takes (轉帳, 存款, 提款, deposit, withdrawal …)
+    word = str(row.get("kind") or "transfer").strip()
+    kind = KIND_WORDS.get(word.lower())
+    if kind is None:
+        raise AssistantError(f"未知的交易種類 / unknown kind {word!r}: {' | '.join(KINDS)}")
     frm = normalize_account(row["from_account"])
     to = normalize_account(row["to_account"])
     if frm == to:
