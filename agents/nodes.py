@@ -66,6 +66,14 @@ def route(state: GraphState, runtime: Runtime[RunContext]) -> dict[str, Any]:
             r = Routing("credit", "attachment")
         else:
             r = router.route(state["question"], runtime.context.llm)
+        if not user.may_use(r.agent) and r.method not in ("keywords", "attachment"):
+            # Only a weak signal (similarity to example questions, or the model's pick among
+            # close ones) points at an agent this role may not use: the question named nothing
+            # of it, so it goes to the closest agent the role may use, instead of a refusal
+            # for an agent the user never asked for. Words of that agent still get the refusal.
+            mine = [a for a in sorted(r.scores, key=lambda a: -r.scores[a]) if user.may_use(a)]
+            if mine:
+                r = Routing(mine[0], f"{r.method}, within the role", r.scores)
         refused = None
         if not user.may_use(r.agent):
             # Decided here, in code: the model never grants access.

@@ -285,6 +285,32 @@ def test_role_without_the_agent_is_refused_in_code(kb: Container) -> None:
     assert ans.tool_calls == []
 
 
+def test_a_weak_pointer_to_a_forbidden_agent_goes_to_the_roles_own(kb: Container) -> None:
+    """A question with none of an agent's words that only resembles its examples (English
+    text compared by embedding) is no request for that agent: a role without it is answered
+    by the closest agent it may use, not refused."""
+    from agents.compliance.graph import SPEC as COMPLIANCE
+
+    fraud = AgentSpec(
+        "fraud",
+        "防詐助理",
+        "fraud",
+        ("金流", "水房"),
+        ("<script>trace the account</script>", "Trace where the money went"),
+        build=COMPLIANCE.build,
+    )
+    svc = make_service(kb, NoLLM(), specs=[COMPLIANCE, fraud])
+    clerk = kb.users.ensure("credit-clerk-2", "credit")
+    question = "<script>trace the account</script>"
+    assert svc._graph.router.classify(question).agent == "fraud"  # only by similarity
+    ans = svc.ask(clerk, question)
+    assert ans.agent == "compliance" and not ans.refused
+    assert ans.route_method == "similarity, within the role"
+    # The same role with the fraud agent's own words is refused, as before.
+    worded = svc.ask(clerk, "幫我看這個帳戶的金流")
+    assert worded.agent == "fraud" and worded.refused
+
+
 @pytest.fixture(scope="module")
 def tiny_llm(tmp_path_factory: pytest.TempPathFactory) -> LlamaCppLLM:
     path = build_tiny_gguf(tmp_path_factory.mktemp("model") / "tiny.gguf", n_ctx_train=2048)
