@@ -122,6 +122,23 @@ class Retriever:
         with self.pinned():
             return self._search(question, k, filters, mode)
 
+    def absent_articles(self, q: AnalysedQuery) -> list[tuple[str, str]]:
+        """Articles the question names by number in the one law it names that the law does not
+        have (a typo, a repealed number, 「銀行法第100條之1」): said, instead of answering with
+        other articles as if they were the one asked for."""
+        if len(q.laws) != 1 or not q.articles:
+            return []
+        law = q.laws[0]
+        found = {a for a in q.articles if self._catalog.find([law], [a])}
+        return [(law, a) for a in q.articles if a not in found]
+
+    def english_name(self, law_zh: str) -> str:
+        """The law's English name where the English text is indexed, else its Chinese name."""
+        names = [
+            own for zh, own, lang in self._catalog.law_names() if zh == law_zh and lang == "en"
+        ]
+        return names[0] if names else law_zh
+
     def pinned(self) -> contextlib.AbstractContextManager[Any]:
         """One version of the store for everything inside (an answer's searches, its rewrite's
         second search included), where the store keeps versions (Qdrant Edge); elsewhere

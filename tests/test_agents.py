@@ -403,3 +403,17 @@ def test_weak_search_without_a_model_answers_with_a_caveat(kb: Container, office
     ans = make_service(kb, NoLLM()).ask(officer, "帳戶怪怪的銀行能不能先凍起來？")
     assert len(ans.tool_calls) == 1 and ans.llm_calls == 0
     assert ans.citations and "沒有直接回答此問題的條文" in ans.answer and not ans.no_basis
+
+
+def test_an_article_the_law_does_not_have_is_said_first(kb: Container, officer) -> None:
+    svc = make_service(kb, NoLLM())
+    events = list(svc.stream(officer, "銀行法第100條之1的規定是什麼？"))
+    ans = events[-1].answer
+    notice = "⚠ 知識庫中的《銀行法》沒有第100條之1；以下是最接近的條文。"
+    assert ans.answer.startswith(notice)
+    assert next(e.text for e in events if e.kind == "token").startswith(notice)  # streamed first
+    assert all((c.law, c.article) != ("銀行法", "100-1") for c in ans.citations)
+    english = svc.ask(officer, "What does Article 9999 of the Banking Act say?")
+    assert english.answer.startswith("⚠ ") and "has no Article 9999" in english.answer
+    held = svc.ask(officer, "銀行法第45-2條的規定是什麼？")
+    assert not held.answer.startswith("⚠") and held.citations[0].article == "45-2"

@@ -120,7 +120,13 @@ def compose(state: ComplianceState, runtime: Runtime[RunContext]) -> dict[str, A
     # whatever other laws' articles share its words.
     missing = asked.unknown_laws if not asked.laws else []
     result: dict[str, Any] = {"generated": False, "no_basis": False, "thinking": ""}
+    pairs = deps.retriever.absent_articles(asked)
+    law_en = deps.retriever.english_name(pairs[0][0]) if pairs and english else ""
+    absent = prompts.absent_articles(pairs, english, law_en)
     with node_span(t, "compliance.compose", steps) as note:
+        if absent:
+            emit("token", absent)
+            note("named articles absent")
         if missing:
             result.update(answer=prompts.missing_law(missing, english), citations=[], no_basis=True)
             emit("token", result["answer"])
@@ -156,6 +162,8 @@ def compose(state: ComplianceState, runtime: Runtime[RunContext]) -> dict[str, A
             )
             emit("token", result["answer"])
             note(f"composed from {len(cited)} articles")
+    if absent:
+        result["answer"] = absent + result["answer"]
     result.update(
         tool_calls=state.get("tool_calls", []),
         steps=steps,
