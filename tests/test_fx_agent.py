@@ -168,6 +168,24 @@ def test_parse_request(
     assert (r.amount, r.amount_currency, r.ytd_usd) == (Decimal(amount), currency, Decimal(ytd))
 
 
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("把 1e400 美元換成台幣", "金額看不懂 / cannot read the amount: '1e400'"),
+        ("匯 12345678901234567890 美元", "金額看不懂 / cannot read the amount"),
+        ("客戶要匯出 3,000,000,000,000,000 台幣", "金額過大（上限 1,000 兆）/ the amount is"),
+        ("convert 600000 XYZ to TWD", "不認得的幣別 / unknown currency: XYZ"),
+    ],
+)
+def test_an_amount_or_currency_that_cannot_be_read_is_said(
+    desk: Container, teller, text: str, said: str
+) -> None:
+    assert said in " ".join(parse_request(text).errors)
+    ans = desk.service.ask(teller, text)
+    # said as the problem, not answered from the regulations as if no amount were given
+    assert ans.agent == "fx" and said in ans.answer and ans.citations == []
+
+
 def test_fx_tab_in_the_browser(desk: Container) -> None:
     from playwright.sync_api import expect
 

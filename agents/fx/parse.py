@@ -14,6 +14,7 @@ from datetime import date
 from decimal import Decimal
 
 from assistant.extract import Amount, check_dates, find_amounts, find_currencies, find_dates
+from assistant.fx.convert import MAX_AMOUNT
 
 CUSTOMERS: tuple[tuple[str, str], ...] = (
     # Most specific first: 未成年個人 is a minor, 外國公司 without residence a nonresident.
@@ -106,4 +107,50 @@ def parse_request(text: str, today: date | None = None) -> FxRequest:
             req.target = next((c for c in foreign if c != req.currency), None)
     if req.amount_currency == "TWD" and req.side_assumed:
         req.side_assumed = False  # TWD handed over for foreign currency: the customer buys
+    req.errors += _unread_amounts(text, this, foreign or find_currencies(text))
+    if req.amount is not None and req.amount >= MAX_AMOUNT:
+        req.errors.append(
+            "金額過大（上限 1,000 兆）/ the amount is implausibly large (limit 10^15): "
+            f"{req.amount:,}"
+        )
+    req.errors += _unknown_codes(text)
     return req
+
+
+# A number the amount reader could not take as money: scientific notation, or a run of digits
+# too long for any settlement. Next to a currency it was meant as the amount.
+_ODD_NUMBER = re.compile(
+    r"(?<![\w.])\d[\d,]*(?:\.\d+)?[eE][+-]?\d+(?![\w.])|(?<![\w.,])\d{19,}(?![\w])"
+)
+# A three-letter code written next to an amount (600000 XYZ, XYZ 600000).
+_CODE_BY_AMOUNT = re.compile(
+    r"(?<![A-Za-z])([A-Z]{3})\s*[\d０-９]|[\d０-９][\d,.]*\s*([A-Z]{3})(?![A-Za-z])"
+)
+
+
+def _unread_amounts(text: str, amounts: list[Amount], currencies: list[str]) -> list[str]:
+    """An amount that was written but could not be read is said, rather than the question
+    being answered as if it named none."""
+    if amounts or not currencies:
+        return []
+    odd = _ODD_NUMBER.search(text)
+    if odd is None:
+        return []
+    return [
+        f"金額看不懂 / cannot read the amount: {odd.group(0)!r} (e.g. 700000, 600,000, 70萬, 1.5億)"
+    ]
+
+
+def _unknown_codes(text: str) -> list[str]:
+    """A currency code next to an amount that no board quotes (XYZ), said instead of converting
+    something else or answering from the regulations."""
+    out: list[str] = []
+    for m in _CODE_BY_AMOUNT.finditer(text):
+        code = m.group(1) or m.group(2)
+        if code not in out and not find_currencies(code) and code not in _NOT_CURRENCIES:
+            out.append(code)
+    return [f"不認得的幣別 / unknown currency: {code}" for code in out]
+
+
+# Three-letter words written next to amounts that are not currencies.
+_NOT_CURRENCIES = frozenset({"ATM", "DBU", "OBU", "OTC", "API", "CSV", "PDF", "KYC", "AML"})
