@@ -201,7 +201,10 @@ _MULT = {"k": 10**3, "thousand": 10**3, "m": 10**6, "mn": 10**6, "mm": 10**6}
 _MULT |= {"million": 10**6, "b": 10**9, "bn": 10**9, "billion": 10**9}
 # A number followed by a counter word counts things (3筆, 30天, 5%) rather than money.
 _COUNTED = re.compile(
-    r"\s*(?:[年月日號号天週周時分秒歲筆次個个位名人件張家戶條項款章節層跳階級樓倍成趟頁則題份支部種組期季度%點折碼代輪股口]"
+    # 年, 月 and 期 count things except where they begin the next word: 500萬 年利率 2%,
+    # 3萬 月付, 3000萬 期限 2 年 are money followed by a term, not 500萬年 or 3000萬期.
+    r"\s*(?:年(?![利息費度底])|月(?![付繳息底初費薪])|期(?![限間])"
+    r"|[日號号天週周時分秒歲筆次個个位名人件張家戶條項款章節層跳階級樓倍成趟頁則題份支部種組季度%點折碼代輪股口]"
     r"|(?<![A-Za-z])(?i:percent|pct|bps?|basis\s+points?|days?|weeks?|months?|years?|yrs?|hours?"
     r"|hrs?|minutes?|mins?|seconds?|secs?|times|hops?|levels?|layers?|tiers?|degrees?|transactions?"
     r"|txns?|transfers?|accounts?|records?|rows?|items?|people|persons?|customers?|clients?|cases?"

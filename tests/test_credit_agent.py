@@ -79,6 +79,40 @@ def test_facility_facts_are_read_from_the_question() -> None:
     assert parse_request("利害關係人授信有什麼限制？").about_rules
 
 
+@pytest.mark.parametrize(
+    ("text", "said", "amount", "tenor"),
+    [
+        ("授信額度 -5000萬，期間 12 個月", "授信金額須大於 0", None, 12),
+        ("授信額度 0 元，期間 12 個月", "授信金額須大於 0", None, 12),
+        ("授信額度 1e400，期限 2 年", "授信金額看不懂 / cannot read the facility amount", None, 24),
+        (
+            "授信額度 5000萬，期間 9999 個月",
+            "期限須為 1 到 600 個月 / the tenor must be",
+            "50000000",
+            None,
+        ),
+        ("授信額度 5000萬，期限 0 個月", "期限須為 1 到 600 個月", "50000000", None),
+    ],
+)
+def test_terms_that_cannot_be_taken_are_said_and_the_rest_kept(
+    text: str, said: str, amount: str | None, tenor: int | None
+) -> None:
+    req = parse_request(text)
+    assert any(said in p for p in req.problems), req.problems
+    assert (req.facility["amount"], req.facility["tenor_months"]) == (amount, tenor)
+
+
+def test_a_draft_says_above_it_what_the_request_could_not_give(desk: Container) -> None:
+    analyst = desk.users.ensure("analyst-terms", "credit")
+    ans = desk.service.ask(
+        analyst, "請依這份財報草擬徵信報告，授信額度 -5000萬，期間 12 個月", attachments=[PDF]
+    )
+    assert ans.pending and ans.answer.startswith(
+        "⚠ 授信金額須大於 0 / the facility amount must be positive: -5000萬"
+    )
+    assert "金額 未提供 not given；期限 12 個月" in ans.answer
+
+
 def test_draft_waits_for_review_and_a_restarted_server_approves_it(
     kb: Container, desk: Container, data_dir: Path, report: RatioReport
 ) -> None:

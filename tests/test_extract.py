@@ -117,6 +117,19 @@ def test_amounts_in_a_question() -> None:
     assert found == [(Decimal(5000), "EUR"), (Decimal(3000), "GBP")]
 
 
+def test_a_term_word_after_an_amount_does_not_make_it_a_count() -> None:
+    """年, 月 and 期 count (12 期, 3000 年) except where they begin the next word."""
+    for text, raw in (
+        ("額度 3000萬 期限 2 年", "3000萬"),
+        ("貸款 500萬 年利率 2%", "500萬"),
+        ("3萬 月付", "3萬"),
+        ("5000萬 期間一年", "5000萬"),
+    ):
+        assert [a.raw for a in find_amounts(text)] == [raw], text
+    for text in ("分 12 期", "3 萬期", "20000 個月"):
+        assert find_amounts(text) == [], text
+
+
 def test_amount_span_indexes_the_original_text() -> None:
     text = "ＵＳＤ　６００，０００ please"
     (amount,) = find_amounts(text)

@@ -99,7 +99,10 @@ def review(state: CreditState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     ctx = runtime.context
     steps = list(state.get("steps", []))
     draft = state["draft"] or {}
-    shown = summary(draft)
+    # What the request said that could not be taken (a negative amount, a tenor of 9999
+    # months) stands above the draft, so the analyst sees why a term is "not given".
+    said = "".join(f"⚠ {p}\n" for p in state.get("problems", []))
+    shown = said + summary(draft)
     result = _result(
         f"{shown}\n\n⏳ {PENDING_ZH}：{how_to_decide(draft['id'])}", state, draft, steps
     )

@@ -74,6 +74,55 @@ def _number(text: str) -> int | None:
     return cn_number(text.replace("兩", "二"))
 
 
+# A tenor written with its word (期限 9999 個月, 期間 0 個月) that no facility has: said, not
+# silently taken as "not given". 600 months (50 years) is beyond any facility a bank writes.
+MAX_TENOR_MONTHS = 600
+_TENOR_WORDED = re.compile(r"(?:期限|期間|為期|借期)\s*[:：為是]?\s*(\d+)\s*(年|個月|月)")
+# The facility amount written but not readable as money (1e400, a 19-digit run).
+_ODD_AMOUNT = re.compile(
+    r"(?:額度|金額|借款|貸款|授信)\s*[:：為是]?\s*(?:新[台臺]幣|NT\$)?\s*"
+    r"([-−－]?\d[\d,]*(?:\.\d+)?[eE][+-]?\d+|\d{19,})"
+)
+_MINUS = re.compile(r"(^|[^\d\w])[-−－]\s*$|負\s*$")
+
+
+def _term_problems(text: str, amounts: list[Any]) -> tuple[list[str], bool, bool]:
+    """What the analyst wrote that cannot be a facility's amount or tenor, in both languages;
+    and whether the amount and the tenor must be left unset because of it."""
+    problems: list[str] = []
+    drop_amount = drop_tenor = False
+    if amounts and _MINUS.search(text[: amounts[0].span[0]]):
+        problems.append(
+            f"授信金額須大於 0 / the facility amount must be positive: -{amounts[0].raw.strip()}"
+        )
+        drop_amount = True
+    elif amounts and amounts[0].value <= 0:
+        problems.append(
+            f"授信金額須大於 0 / the facility amount must be positive: {amounts[0].raw}"
+        )
+        drop_amount = True
+    elif amounts and amounts[0].value >= 10**15:
+        problems.append(
+            "授信金額過大（上限 1,000 兆）/ the facility amount is implausibly large: "
+            f"{amounts[0].raw.strip()}"
+        )
+        drop_amount = True
+    elif not amounts and (odd := _ODD_AMOUNT.search(text)):
+        problems.append(
+            f"授信金額看不懂 / cannot read the facility amount: {odd.group(1)!r} "
+            "(e.g. 5000萬, 1.2億, 30,000,000)"
+        )
+    for m in _TENOR_WORDED.finditer(text):
+        months = int(m.group(1)) * (12 if m.group(2) == "年" else 1)
+        if not 1 <= months <= MAX_TENOR_MONTHS:
+            problems.append(
+                f"期限須為 1 到 {MAX_TENOR_MONTHS} 個月 / the tenor must be 1 to "
+                f"{MAX_TENOR_MONTHS} months: {m.group(0).strip()}"
+            )
+            drop_tenor = True
+    return problems, drop_amount, drop_tenor
+
+
 def _tenor_months(text: str) -> int | None:
     if _HALF_YEAR.search(text):
         return 6
@@ -133,6 +182,12 @@ def parse_request(text: str) -> CreditRequest:
     amounts = [a for a in find_amounts(text) if a.currency in (None, "TWD")]
     amount: Decimal | None = amounts[0].value if amounts else None
     tenor = _tenor_months(text)
+    problems, drop_amount, drop_tenor = _term_problems(text, amounts)
+    req.problems += problems
+    if drop_amount:
+        amount = None
+    if drop_tenor:
+        tenor = None
     kind = _facility_type(text, tenor)
     related = bool(_RELATED.search(text)) and not _NOT_RELATED.search(text)
     facts = {
