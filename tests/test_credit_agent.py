@@ -102,11 +102,17 @@ def test_terms_that_cannot_be_taken_are_said_and_the_rest_kept(
     assert (req.facility["amount"], req.facility["tenor_months"]) == (amount, tenor)
 
 
-def test_a_draft_says_above_it_what_the_request_could_not_give(desk: Container) -> None:
-    analyst = desk.users.ensure("analyst-terms", "credit")
-    ans = desk.service.ask(
-        analyst, "請依這份財報草擬徵信報告，授信額度 -5000萬，期間 12 個月", attachments=[PDF]
-    )
+def test_a_draft_says_above_it_what_the_request_could_not_give(
+    kb: Container, tmp_path: Path
+) -> None:
+    own = _borrowing(kb, tmp_path / "data")  # its draft stays out of the other tests' counts
+    analyst = own.users.ensure("analyst-terms", "credit")
+    try:
+        ans = own.service.ask(
+            analyst, "請依這份財報草擬徵信報告，授信額度 -5000萬，期間 12 個月", attachments=[PDF]
+        )
+    finally:
+        own.close()
     assert ans.pending and ans.answer.startswith(
         "⚠ 授信金額須大於 0 / the facility amount must be positive: -5000萬"
     )
