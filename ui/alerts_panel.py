@@ -21,9 +21,9 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from assistant.errors import AssistantError, AuthError
+from assistant.errors import AssistantError
 from ui.flow import flow_figure
-from ui.fraud_panel import VIEW, error_line, md_escape, when
+from ui.fraud_panel import VIEW, decision_handler, error_line, md_escape, when
 from ui.i18n import normalise, t
 
 # The filter's values: the desk's own statuses, or everything.
@@ -432,33 +432,16 @@ def build(
         return read(show_value, lang_value, request)
 
     def decide(confirmed: bool) -> Callable[..., dict[Any, Any]]:
-        def handler(
-            alert_id: int | None,
-            text: str,
-            show_value: str,
-            lang_value: str,
-            request: gr.Request,
-        ) -> dict[Any, Any]:
-            lg = normalise(lang_value)
-            if alert_id is None:
-                return {status: error_line(AssistantError(t("alerts_pick_first", lg)), lg)}
-            try:
-                user = user_of(request)
-                done = monitor.decide(user, int(alert_id), confirm=confirmed, note=text or "")
-            except AuthError as exc:
-                # Refused by the desk (and recorded there): said, nothing changed, no queue.
-                return {status: error_line(exc, lg)}
-            except AssistantError as exc:
-                # Already decided, unknown id: said, with the queue as it now is.
-                out = read(show_value, lang_value, request)
-                out[status] = error_line(exc, lg)
-                return out
-            out = read(show_value, lang_value, request)
-            out[status] = outcome_line(done, lg)
-            out[note] = ""
-            return out
-
-        return handler
+        return decision_handler(
+            monitor.decide,
+            user_of,
+            read,
+            status,
+            note,
+            outcome_line,
+            "alerts_pick_first",
+            confirmed,
+        )
 
     def _detail_error(exc: AssistantError, lg: str) -> dict[Any, Any]:
         return {

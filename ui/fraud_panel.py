@@ -281,33 +281,9 @@ def build(
         return read(show_value, lang_value, request)
 
     def decide(confirmed: bool) -> Callable[..., dict[Any, Any]]:
-        def handler(
-            action_id: int | None,
-            text: str,
-            show_value: str,
-            lang_value: str,
-            request: gr.Request,
-        ) -> dict[Any, Any]:
-            lg = normalise(lang_value)
-            if action_id is None:
-                return {status: error_line(AssistantError(t("fraud_pick_first", lg)), lg)}
-            try:
-                user = user_of(request)
-                done = desk.decide(user, int(action_id), confirm=confirmed, note=text or "")
-            except AuthError as exc:
-                # Refused by the desk (and recorded there): said, nothing changed, no queue.
-                return {status: error_line(exc, lg)}
-            except AssistantError as exc:
-                # Already decided, unknown id: said, with the queue as it now is.
-                out = read(show_value, lang_value, request)
-                out[status] = error_line(exc, lg)
-                return out
-            out = read(show_value, lang_value, request)
-            out[status] = outcome_line(done, lg)
-            out[note] = ""
-            return out
-
-        return handler
+        return decision_handler(
+            desk.decide, user_of, read, status, note, outcome_line, "fraud_pick_first", confirmed
+        )
 
     queue_outputs = [grid, pick, status]
     if tab is not None:
@@ -367,6 +343,49 @@ def register_api(desk: Any, user_of: Callable[[gr.Request | None], Any]) -> None
 
     gr.api(fraud_actions, api_name="fraud_actions")
     gr.api(fraud_decide, api_name="fraud_decide")
+
+
+def decision_handler(
+    decide: Callable[..., dict[str, Any]],
+    user_of: Callable[[gr.Request | None], Any],
+    read: Callable[[str, str, gr.Request], dict[Any, Any]],
+    status: Any,
+    note: Any,
+    outcome_line: Callable[[Any, str], str],
+    pick_first: str,
+    confirmed: bool,
+) -> Callable[..., dict[Any, Any]]:
+    """A queue's confirm or dismiss button (proposals here, the monitor's alerts in the 警示
+    tab): the desk decides with the logged-in user; its refusal is said with nothing changed,
+    any other error with the queue as it now is."""
+
+    def handler(
+        item_id: int | None,
+        text: str,
+        show_value: str,
+        lang_value: str,
+        request: gr.Request,
+    ) -> dict[Any, Any]:
+        lg = normalise(lang_value)
+        if item_id is None:
+            return {status: error_line(AssistantError(t(pick_first, lg)), lg)}
+        try:
+            user = user_of(request)
+            done = decide(user, int(item_id), confirm=confirmed, note=text or "")
+        except AuthError as exc:
+            # Refused by the desk (and recorded there): said, nothing changed, no queue.
+            return {status: error_line(exc, lg)}
+        except AssistantError as exc:
+            # Already decided, unknown id: said, with the queue as it now is.
+            out = read(show_value, lang_value, request)
+            out[status] = error_line(exc, lg)
+            return out
+        out = read(show_value, lang_value, request)
+        out[status] = outcome_line(done, lg)
+        out[note] = ""
+        return out
+
+    return handler
 
 
 def tab_label(lang: str) -> str:
