@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from assistant.cli_support import AppContext, emit_json, needs_user, pass_app
+from assistant.cli_usage import BilingualError
 from assistant.federation.processes import Tls
 from assistant.permissions import UserContext
 
@@ -155,7 +156,7 @@ def run_cmd(app: AppContext, user: UserContext, as_json: bool, **settings: Any) 
     if s.get("epsilon") is not None:
         click.echo(f"差分隱私 / differential privacy: ε = {s['epsilon']} (δ = {s['delta']})")
     if s.get("error"):
-        raise click.ClickException(s["error"])
+        raise BilingualError(s["error"])
 
 
 @needs_user
