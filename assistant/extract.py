@@ -340,13 +340,18 @@ def _account(t: str, text: str, groups: list[str], span: tuple[int, int]) -> Acc
     if len(rest) == 1 and len(groups[0]) == 3 and 10 <= len(rest[0]) <= 16:
         return Account(rest[0], groups[0], raw, span)  # 822-1234567890123: 銀行代碼 + account
     digits = "".join(groups)
+    if len(digits) == 17 and len(groups) == 1:
+        # 銀行代碼 written together with a 14-digit account (中華郵政 700 + 14 digits): the
+        # longest account number in use, and what a ledger export's id column holds.
+        return Account(digits[3:], digits[:3], raw, span)
     if not 10 <= len(digits) <= 16 or _is_phone(groups):
         return None
     return Account(digits, None, raw, span)
 
 
 def find_accounts(text: str) -> list[Account]:
-    """Bank accounts (10–16 digits, grouped by dashes or spaces) and ledger ids like ACC000123."""
+    """Bank accounts (10–16 digits, grouped by dashes or spaces; 17 written as one number are a
+    bank code and a 14-digit account) and ledger ids like ACC000123."""
     t = _norm(text)
     dates = [h.span for h in _date_hits(t)]
     found: list[Account] = []

@@ -170,6 +170,8 @@ def test_find_currencies(text: str, expected: list[str]) -> None:
         ("ACC000123", "ACC000123", None),
         ("a0001234 的交易", "A0001234", None),
         ("帳號１２３４５６７８９０", "1234567890", None),
+        # 中華郵政 700 + 14 digits as one number, as a ledger export writes it
+        ("追查帳戶 70000069525793037 的金流", "00069525793037", "700"),
     ],
 )
 def test_find_accounts(text: str, number: str, bank_code: str | None) -> None:

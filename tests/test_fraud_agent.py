@@ -66,6 +66,18 @@ def test_investigator_traces_then_asks_for_a_score(desk: Container) -> None:
     assert desk.audit.get(second.audit_id).tool_calls[1]["name"] == "fraud_score"
 
 
+def test_the_longest_account_numbers_are_read(desk: Container) -> None:
+    """The generator's (and a bank export's) ids run to 17 digits: 中華郵政 700 + 14."""
+    with desk.engine.connect() as db:
+        longest = db.execute(
+            text("SELECT id FROM fraud_account WHERE LENGTH(id) = 17 ORDER BY id LIMIT 1")
+        ).scalar_one()
+    investigator = desk.users.ensure("investigator-17", "fraud")
+    ans = desk.service.ask(investigator, f"追查帳戶 {longest} 的前兩層金流")
+    assert [c.name for c in ans.tool_calls][:2] == ["fraud_account", "fraud_trace"]
+    assert ans.tool_calls[1].args["account"] == longest and "請提供帳號" not in ans.answer
+
+
 def test_other_roles_are_refused_and_the_attempt_is_recorded(desk: Container) -> None:
     officer = desk.users.ensure("fx-officer", "fx")
     events = list(desk.service.stream(officer, f"追查帳戶 {_mule(desk)} 的前三層金流"))
