@@ -76,6 +76,9 @@ def test_the_longest_account_numbers_are_read(desk: Container) -> None:
     ans = desk.service.ask(investigator, f"追查帳戶 {longest} 的前兩層金流")
     assert [c.name for c in ans.tool_calls][:2] == ["fraud_account", "fraud_trace"]
     assert ans.tool_calls[1].args["account"] == longest and "請提供帳號" not in ans.answer
+    deep = desk.service.ask(investigator, f"追查帳戶 {longest} 的前 99 層金流")
+    assert all(t["hops"] == 6 for t in deep.data["traces"])
+    assert "一次最多追查 6 層，已查 6 層 / at most 6 hops a trace" in deep.answer
 
 
 def test_other_roles_are_refused_and_the_attempt_is_recorded(desk: Container) -> None:

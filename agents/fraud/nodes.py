@@ -57,7 +57,7 @@ def understand(state: FraudState, runtime: Runtime[RunContext]) -> dict[str, Any
     d = asdict(req)
     d["since"] = req.since.isoformat() if req.since else None
     d["until"] = req.until.isoformat() if req.until else None
-    return {"request": d, "steps": steps, "problems": list(req.errors)}
+    return {"request": d, "steps": steps, "problems": [*req.errors, *req.notes]}
 
 
 def investigate(state: FraudState, runtime: Runtime[RunContext]) -> dict[str, Any]:

@@ -41,6 +41,7 @@ _ALERT = re.compile(
     re.I,
 )
 _CN = {c: i for i, c in enumerate("零一二三四五六七八九", 0)}
+MAX_HOPS = 6  # the desk's own limit on a trace's depth
 
 
 @dataclass
@@ -59,6 +60,7 @@ class FraudRequest:
     wants_ring: bool = False  # the other accounts of its ring (rings.RingFinder)
     alert_id: int | None = None  # 「警示 #12 …」: the alert's account, 前期金流 by default
     errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # said beside the answer, nothing blocked
 
 
 def _cn_small(text: str) -> int:
@@ -89,7 +91,12 @@ def parse_request(text: str) -> FraudRequest:
         req.directions = ["up"]  # after an alert, the question is where the money came from
     hops = find_hops(text)
     if hops is not None:
-        req.hops = max(1, min(6, hops))
+        req.hops = max(1, min(MAX_HOPS, hops))
+        if hops > MAX_HOPS:
+            req.notes.append(
+                f"一次最多追查 {MAX_HOPS} 層，已查 {MAX_HOPS} 層 / at most {MAX_HOPS} hops a trace: "
+                f"{MAX_HOPS} traced, not {hops}"
+            )
     m = _DAYS.search(text)
     if m:
         req.days = _cn_small(m.group(1) or m.group(2))
