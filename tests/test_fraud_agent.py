@@ -81,6 +81,23 @@ def test_the_longest_account_numbers_are_read(desk: Container) -> None:
     assert "一次最多追查 6 層，已查 6 層 / at most 6 hops a trace" in deep.answer
 
 
+def test_the_highest_scored_accounts_by_chat(desk: Container) -> None:
+    investigator = desk.users.ensure("investigator-top", "fraud")
+    ans = desk.service.ask(investigator, "目前風險最高的前 5 名帳戶是哪些？")
+    assert ans.agent == "fraud" and [c.name for c in ans.tool_calls] == ["fraud_top"]
+    rows = ans.data["top"]["accounts"]
+    assert [r["account"] for r in rows] == [
+        r["account"] for r in desk.fraud_desk.top(investigator, 5)
+    ]
+    assert "人頭／水房風險分數最高的 5 個帳戶" in ans.answer and rows[0]["account"] in ans.answer
+    assert "由調查人員決定" in ans.answer and ans.data["top"]["model"]["kind"] == "local"
+    english = desk.service.ask(investigator, "Which are the top 3 riskiest accounts?")
+    assert english.agent == "fraud" and len(english.data["top"]["accounts"]) == 3
+    # another role asking the same is refused, as for any fraud question
+    refused = desk.service.ask(desk.users.ensure("fx-top", "fx"), "風險最高的帳戶是哪些？")
+    assert refused.refused and refused.tool_calls == []
+
+
 def test_other_roles_are_refused_and_the_attempt_is_recorded(desk: Container) -> None:
     officer = desk.users.ensure("fx-officer", "fx")
     events = list(desk.service.stream(officer, f"追查帳戶 {_mule(desk)} 的前三層金流"))

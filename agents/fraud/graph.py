@@ -67,6 +67,11 @@ SPEC = AgentSpec(
         "證據",  # 「匯出…的證據」: 匯出 alone is also the FX desk's outward remittance
         "flag account",
         "export the evidence",
+        # 「目前風險最高的帳戶是哪些？」: the ledger's highest scores
+        "風險最高",
+        "最可疑",
+        "highest risk",
+        "riskiest",
     ),
     examples=(
         "追查帳戶 0123-456-789012 近 7 天的前三層金流",

@@ -26,6 +26,7 @@ from agents.fraud.tools import (
     FRAUD_PROPOSE,
     FRAUD_RING,
     FRAUD_SCORE,
+    FRAUD_TOP,
     FRAUD_TRACE,
 )
 from agents.steps import composed_result, emit, node_span
@@ -90,6 +91,18 @@ def investigate(state: FraudState, runtime: Runtime[RunContext]) -> dict[str, An
                     "steps": steps,
                 }
             r = {**r, "account": alert["account"]}
+        if desk is not None and r.get("top") and not r["account"]:
+            # 「目前風險最高的帳戶是哪些？」: the ledger's highest scores, which model gave them.
+            top = call_tool(t, ctx, FRAUD_TOP, {"n": r["top"]}, calls, problems)
+            note(f"top {r['top']}")
+            return {
+                "top": top,
+                "traces": [],
+                "score": None,
+                "problems": problems,
+                "tool_calls": calls,
+                "steps": steps,
+            }
         if desk is None:
             problems.append("防詐服務未啟用 / the fraud service is not configured")
         elif not r["account"] and not _ACTION.search(state["question"]):
@@ -203,6 +216,7 @@ def compose(state: FraudState, runtime: Runtime[RunContext]) -> dict[str, Any]:
             "account": state.get("account_info"),
             "proposals": state.get("proposals", []),
             "ring": state.get("ring"),
+            "top": state.get("top"),
         },
     )
     return {"result": result, "steps": steps}
@@ -245,6 +259,25 @@ def _reason(question: str, score: dict[str, Any] | None) -> str:
     if score:
         text += f"；風險分數 / score {score['score']:.2f}"
     return text
+
+
+def _top_lines(top: dict[str, Any], english: bool) -> list[str]:
+    """The highest-scored accounts, and which model scored them (the bank's own, federated, or
+    the reference where the ledger has no labels)."""
+    rows = top["accounts"]
+    model = top["model"]["en" if english else "zh"]
+    head = (
+        f"• The {len(rows)} accounts with the highest mule scores ({model}):"
+        if english
+        else f"• 人頭／水房風險分數最高的 {len(rows)} 個帳戶（{model}）："
+    )
+    body = [f"  {i}. {r['account']}  {r['score']:.3f}" for i, r in enumerate(rows, start=1)]
+    tail = (
+        "  A score ranks accounts for a look; an investigator decides."
+        if english
+        else "  分數僅供排序調查優先順序，是否為人頭帳戶由調查人員決定。"
+    )
+    return [head, *body, tail]
 
 
 def _alert_line(alert: dict[str, Any], english: bool) -> str:
@@ -301,6 +334,9 @@ def _compose(state: FraudState, english: bool) -> str:
     alert = state.get("alert")
     if alert:
         lines.append(_alert_line(alert, english))
+    top = state.get("top")
+    if top:
+        lines.extend(_top_lines(top, english))
     info = state.get("account_info")
     if info:
         lines.append(_account_line(info, english))

@@ -40,6 +40,14 @@ _ALERT = re.compile(
     r"第\s*(\d{1,9})\s*號\s*(?:警示|告警)|\balert\s*(?:no\.?|id)?\s*[#＃]?\s*(\d{1,9})\b",
     re.I,
 )
+# 「風險最高的帳戶」「前 20 名可疑帳戶」「top 10 riskiest accounts」: the ledger's highest scores.
+_TOP = re.compile(
+    r"風險最高|最可疑|分數最高|前\s*(\d{1,3})\s*(?:名|個|大)|\btop\s*(\d{1,3})\b|"
+    r"highest[- ]risk|riskiest",
+    re.I,
+)
+_TOP_N = re.compile(r"前\s*(\d{1,3})\s*(?:名|個|大)|\btop\s*(\d{1,3})\b", re.I)
+MAX_TOP = 100
 _CN = {c: i for i, c in enumerate("零一二三四五六七八九", 0)}
 MAX_HOPS = 6  # the desk's own limit on a trace's depth
 
@@ -59,6 +67,7 @@ class FraudRequest:
     wants_export: bool = False  # an evidence export to propose
     wants_ring: bool = False  # the other accounts of its ring (rings.RingFinder)
     alert_id: int | None = None  # 「警示 #12 …」: the alert's account, 前期金流 by default
+    top: int | None = None  # 「風險最高的帳戶」: how many of the highest-scored accounts
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # said beside the answer, nothing blocked
 
@@ -100,6 +109,10 @@ def parse_request(text: str) -> FraudRequest:
     m = _DAYS.search(text)
     if m:
         req.days = _cn_small(m.group(1) or m.group(2))
+    if _TOP.search(text) and req.account is None and req.alert_id is None:
+        count = _TOP_N.search(text)
+        n = int(count.group(1) or count.group(2)) if count else 10
+        req.top = max(1, min(MAX_TOP, n))
     req.errors = check_dates(text)
     if not req.errors:
         req.since, req.until = find_date_range(text)

@@ -21,6 +21,7 @@ class FraudState(FraudInput, FraudOutput, total=False):
     traces: list[dict[str, Any]]  # TraceResult.to_dict() per direction
     score: dict[str, Any] | None
     account_info: dict[str, Any] | None  # the account's own record (bank, opened, status)
+    top: dict[str, Any] | None  # 「風險最高的帳戶」: the highest scores and the model behind them
     alert: dict[str, Any] | None  # the monitor's alert the question named (「警示 #12 …」)
     ring: dict[str, Any] | None  # rings.RingResult.as_dict() when the ring was asked for
     proposals: list[dict[str, Any]]  # decisions proposed for an investigator to confirm

@@ -38,6 +38,10 @@ class RingArgs(ToolArgs):
     limit: int = 20
 
 
+class TopArgs(ToolArgs):
+    n: int = 10
+
+
 class AlertArgs(ToolArgs):
     alert_id: int
 
@@ -58,6 +62,11 @@ def desk(ctx: RunContext) -> FraudDesk:
     if d is None:
         raise AssistantError("防詐服務未啟用 / the fraud service is not configured")
     return d
+
+
+def _top(ctx: RunContext, a: TopArgs) -> dict[str, Any]:
+    d = desk(ctx)
+    return {"accounts": d.top(ctx.user, a.n), "model": d.model(ctx.user)}
 
 
 def _alert(ctx: RunContext, a: AlertArgs) -> dict[str, Any]:
@@ -160,6 +169,15 @@ FRAUD_RING: Tool[RingArgs, dict[str, Any]] = Tool(
     run=_ring,
     describe=lambda o: f"{len(o['members'])} of {o['considered']} accounts",
 )
+FRAUD_TOP: Tool[TopArgs, dict[str, Any]] = Tool(
+    name="fraud_top",
+    operation="fraud.read",
+    summary_zh="列出帳務中人頭／水房風險分數最高的帳戶",
+    summary_en="List the ledger's accounts with the highest mule scores",
+    args=TopArgs,
+    run=_top,
+    describe=lambda o: f"{len(o['accounts'])} accounts",
+)
 FRAUD_ALERT: Tool[AlertArgs, dict[str, Any]] = Tool(
     name="fraud_alert",
     operation="fraud.read",
@@ -185,6 +203,7 @@ TOOLS = (
     FRAUD_SCORE,
     FRAUD_EXPLAIN,
     FRAUD_RING,
+    FRAUD_TOP,
     FRAUD_ALERT,
     FRAUD_PROPOSE,
 )
