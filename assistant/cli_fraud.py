@@ -551,13 +551,11 @@ def eval_fraud(
 
         report["rings"] = evaluate_rings(agx[0], agx[1:], seed=seed, folds=folds)
     if reference:
-        from assistant.fraud.reference import FILE_NAME, ReferenceModel, installed_path
         from evals.fraud import evaluate_reference
 
-        ref = ReferenceModel(
-            fs.reference_model or installed_path(), app.settings.data_dir / "fraud" / FILE_NAME
+        report["reference"] = evaluate_reference(
+            ledgers, app.container.fraud_reference, rules=rules
         )
-        report["reference"] = evaluate_reference(ledgers, ref, rules=rules)
     if as_json:
         emit_json(report)
         return

@@ -58,6 +58,7 @@ if TYPE_CHECKING:  # the desks import their domains (sklearn, pypdf): built on f
     from assistant.desks.fraud import FraudDesk
     from assistant.desks.fx import FxDesk
     from assistant.desks.monitor import FraudMonitorDesk
+    from assistant.fraud.reference import ReferenceModel
     from assistant.monitor.service import MonitorService
 
 
@@ -251,14 +252,7 @@ class Container:
             structuring_band=self.settings.fraud.structuring_band,
         )
         model_path = self.settings.data_dir / "fraud" / "mule_scorer.joblib"
-        reference = None
-        if self.settings.fraud.use_reference:
-            from assistant.fraud.reference import FILE_NAME, ReferenceModel, installed_path
-
-            reference = ReferenceModel(
-                installed=self.settings.fraud.reference_model or installed_path(),
-                fallback=self.settings.data_dir / "fraud" / FILE_NAME,
-            )
+        reference = self.fraud_reference if self.settings.fraud.use_reference else None
         if self.settings.fraud.engine == "spark":
             # imported only when chosen: pyspark starts a JVM
             from assistant.fraud.spark_engine import SparkFraudService
@@ -274,6 +268,17 @@ class Container:
             )
         return FraudService(
             Ledger(self.engine), model_path=model_path, cash_rules=rules, reference=reference
+        )
+
+    @cached_property
+    def fraud_reference(self) -> ReferenceModel:
+        """Where the reference mule scorer is looked for: the installed file (or the setting's),
+        then DATA_DIR/fraud, where it is built when neither loads."""
+        from assistant.fraud.reference import FILE_NAME, ReferenceModel, installed_path
+
+        return ReferenceModel(
+            installed=self.settings.fraud.reference_model or installed_path(),
+            fallback=self.settings.data_dir / "fraud" / FILE_NAME,
         )
 
     def use_fraud_engine(self, engine: str) -> None:

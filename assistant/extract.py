@@ -294,6 +294,28 @@ def find_amounts(text: str) -> list[Amount]:
     return out
 
 
+# 1,000 兆 in any currency: far beyond any one settlement or facility; money above it is a typo.
+MAX_AMOUNT = Decimal(10) ** 15
+# find_amounts reads digits, not a sign: a minus or 負 just before an amount negates it.
+_NEGATED = re.compile(r"(^|[^\d\w])[-−－]\s*$|負\s*$")
+# A number written but not readable as money: scientific notation, or a run of digits too long
+# for any amount (find_amounts leaves both out).
+_UNREADABLE = re.compile(
+    r"(?<![\w.])[-−－]?\d[\d,]*(?:\.\d+)?[eE][+-]?\d+(?![\w.])|(?<![\w.,])\d{19,}(?!\w)"
+)
+
+
+def negated(text: str, amount: Amount) -> bool:
+    """Whether ``amount`` (found in ``text``) is written with a minus or 負 before it."""
+    return bool(_NEGATED.search(text[: amount.span[0]]))
+
+
+def find_unreadable_number(text: str) -> str | None:
+    """The first number that looks meant as an amount but cannot be one (1e400, 20 digits)."""
+    m = _UNREADABLE.search(_norm(text))
+    return m.group(0) if m else None
+
+
 def find_currencies(text: str) -> list[str]:
     """ISO codes mentioned, first appearance first; 元 and $ count only next to an amount."""
     t = _norm(text)

@@ -266,19 +266,15 @@ def flag(value: Any, name: str) -> bool:
     raise AssistantError(f"{name} 須為 true 或 false / {name} must be true or false: {value!r}")
 
 
-def transfer_body(value: Any) -> dict[str, Any]:
-    """One transfer as a JSON object (or its text); the monitor checks its fields."""
+def transfer_body(value: Any) -> Any:
+    """One transfer as the API caller sent it: a JSON object, or its text decoded. Whether it
+    is one (an object with the fields) is the monitor's to say (``parse_transfer``)."""
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            return json.loads(value)
         except json.JSONDecodeError:
-            value = None
-    if not isinstance(value, Mapping):
-        raise AssistantError(
-            "轉帳須為 JSON 物件（id, ts, from_account, to_account, amount）/ the transfer must be "
-            "a JSON object (id, ts, from_account, to_account, amount)"
-        )
-    return dict(value)
+            return value
+    return value
 
 
 MAX_BATCH = 10_000  # transfers in one batch call; a feed sends more as more calls

@@ -8,8 +8,9 @@ It checks no role: a desk refuses, records the refusal, and the page shows the d
 
 Named API endpoints (``/ask``, ``/ask_with_file``, ``/review``, ``/feedback``,
 ``/conversations``, ``/messages``; with the fraud desk ``/fraud_actions`` and ``/fraud_decide``;
-with the monitor desk ``/fraud_alerts``, ``/fraud_alert_decide``, ``/fraud_alert_trace`` and
-``/fraud_monitor_score``; with the admin desk ``/eval_runs`` and ``/eval_run``) let scripts and tests use
+with the monitor desk ``/fraud_alerts``, ``/fraud_alert_decide``, ``/fraud_alert_trace``,
+``/fraud_monitor_score``, ``/fraud_monitor_batch`` and ``/fraud_monitor_warm``; with the admin
+desk ``/eval_runs`` and ``/eval_run``) let scripts and tests use
 ``gradio_client`` with the same login; the page's own handlers are private. Every route is
 listed, with what guards it, in tests/test_channels.py: a new one fails that test until it is.
 """
@@ -91,8 +92,8 @@ def build_app(
 
     ``fx`` (an `FxDesk`) fills the 外匯 tab; ``fraud`` (a `FraudDesk`) adds the 防詐 tab and
     the ``/fraud_actions`` and ``/fraud_decide`` endpoints; ``monitor`` (a `FraudMonitorDesk`)
-    adds the 警示 tab (its ring button through ``fraud``, when given) and ``/fraud_alerts``,
-    ``/fraud_alert_decide``, ``/fraud_alert_trace`` and ``/fraud_monitor_score``; ``admin`` (an
+    adds the 警示 tab (its ring button through ``fraud``, when given) and the monitor's
+    endpoints (``alerts_panel.register_api``); ``admin`` (an
     `AdminDesk`) adds the 管理 tab and ``/eval_runs`` and ``/eval_run``. The 防詐, 警示 and 管理
     tabs start hidden and are shown, on the page's load, to the roles the permission table lets
     read them."""

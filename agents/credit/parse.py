@@ -14,7 +14,13 @@ from decimal import Decimal
 from typing import Any
 
 from assistant.credit.rules import FACILITY_ALIASES, Facility
-from assistant.extract import cn_number, find_amounts
+from assistant.extract import (
+    MAX_AMOUNT,
+    cn_number,
+    find_amounts,
+    find_unreadable_number,
+    negated,
+)
 
 # Words asking for work on a report: a draft, an analysis, ratios, another run of the same one.
 _WORK = re.compile(
@@ -78,12 +84,8 @@ def _number(text: str) -> int | None:
 # silently taken as "not given". 600 months (50 years) is beyond any facility a bank writes.
 MAX_TENOR_MONTHS = 600
 _TENOR_WORDED = re.compile(r"(?:期限|期間|為期|借期)\s*[:：為是]?\s*(\d+)\s*(年|個月|月)")
-# The facility amount written but not readable as money (1e400, a 19-digit run).
-_ODD_AMOUNT = re.compile(
-    r"(?:額度|金額|借款|貸款|授信)\s*[:：為是]?\s*(?:新[台臺]幣|NT\$)?\s*"
-    r"([-−－]?\d[\d,]*(?:\.\d+)?[eE][+-]?\d+|\d{19,})"
-)
-_MINUS = re.compile(r"(^|[^\d\w])[-−－]\s*$|負\s*$")
+# Words that make a number the facility's amount (an unreadable one is then said).
+_AMOUNT_WORDS = re.compile(r"額度|金額|借款|貸款|授信")
 
 
 def _term_problems(text: str, amounts: list[Any]) -> tuple[list[str], bool, bool]:
@@ -91,7 +93,7 @@ def _term_problems(text: str, amounts: list[Any]) -> tuple[list[str], bool, bool
     and whether the amount and the tenor must be left unset because of it."""
     problems: list[str] = []
     drop_amount = drop_tenor = False
-    if amounts and _MINUS.search(text[: amounts[0].span[0]]):
+    if amounts and negated(text, amounts[0]):
         problems.append(
             f"授信金額須大於 0 / the facility amount must be positive: -{amounts[0].raw.strip()}"
         )
@@ -101,15 +103,15 @@ def _term_problems(text: str, amounts: list[Any]) -> tuple[list[str], bool, bool
             f"授信金額須大於 0 / the facility amount must be positive: {amounts[0].raw}"
         )
         drop_amount = True
-    elif amounts and amounts[0].value >= 10**15:
+    elif amounts and amounts[0].value >= MAX_AMOUNT:
         problems.append(
             "授信金額過大（上限 1,000 兆）/ the facility amount is implausibly large: "
             f"{amounts[0].raw.strip()}"
         )
         drop_amount = True
-    elif not amounts and (odd := _ODD_AMOUNT.search(text)):
+    elif not amounts and _AMOUNT_WORDS.search(text) and (odd := find_unreadable_number(text)):
         problems.append(
-            f"授信金額看不懂 / cannot read the facility amount: {odd.group(1)!r} "
+            f"授信金額看不懂 / cannot read the facility amount: {odd!r} "
             "(e.g. 5000萬, 1.2億, 30,000,000)"
         )
     for m in _TENOR_WORDED.finditer(text):

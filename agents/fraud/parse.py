@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from assistant.extract import check_dates, find_accounts, find_date_range, find_hops
+from assistant.fraud.trace import MAX_HOPS  # the desk's own limit on a trace's depth
 
 _UP = re.compile(
     r"前期金流|上游|來源|從哪(裡|兒)?來|哪來|匯入來源|upstream|came\s+from|source", re.I
@@ -49,7 +50,6 @@ _TOP = re.compile(
 _TOP_N = re.compile(r"前\s*(\d{1,3})\s*(?:名|個|大)|\btop\s*(\d{1,3})\b", re.I)
 MAX_TOP = 100
 _CN = {c: i for i, c in enumerate("零一二三四五六七八九", 0)}
-MAX_HOPS = 6  # the desk's own limit on a trace's depth
 
 
 @dataclass

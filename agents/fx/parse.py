@@ -13,8 +13,16 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from assistant.extract import Amount, check_dates, find_amounts, find_currencies, find_dates
-from assistant.fx.convert import MAX_AMOUNT
+from assistant.extract import (
+    MAX_AMOUNT,
+    Amount,
+    check_dates,
+    find_amounts,
+    find_currencies,
+    find_dates,
+    find_unreadable_number,
+    negated,
+)
 
 CUSTOMERS: tuple[tuple[str, str], ...] = (
     # Most specific first: 未成年個人 is a minor, 外國公司 without residence a nonresident.
@@ -95,7 +103,7 @@ def parse_request(text: str, today: date | None = None) -> FxRequest:
     if this:
         first = this[0]
         # find_amounts reads digits, not a sign: "-100 美元" would be converted as 100.
-        if re.search(r"(^|[^\d\w])[-−－]\s*$|負\s*$", text[: first.span[0]]):
+        if negated(text, first):
             req.errors.append(f"金額須大於 0 / the amount must be positive: -{first.raw.strip()}")
         req.amount = first.value
         req.amount_currency = first.currency or (foreign[0] if foreign else "TWD")
@@ -117,11 +125,6 @@ def parse_request(text: str, today: date | None = None) -> FxRequest:
     return req
 
 
-# A number the amount reader could not take as money: scientific notation, or a run of digits
-# too long for any settlement. Next to a currency it was meant as the amount.
-_ODD_NUMBER = re.compile(
-    r"(?<![\w.])\d[\d,]*(?:\.\d+)?[eE][+-]?\d+(?![\w.])|(?<![\w.,])\d{19,}(?![\w])"
-)
 # A three-letter code written next to an amount (600000 XYZ, XYZ 600000).
 _CODE_BY_AMOUNT = re.compile(
     r"(?<![A-Za-z])([A-Z]{3})\s*[\d０-９]|[\d０-９][\d,.]*\s*([A-Z]{3})(?![A-Za-z])"
@@ -130,15 +133,13 @@ _CODE_BY_AMOUNT = re.compile(
 
 def _unread_amounts(text: str, amounts: list[Amount], currencies: list[str]) -> list[str]:
     """An amount that was written but could not be read is said, rather than the question
-    being answered as if it named none."""
+    being answered as if it named none. With a currency in the text it was meant as money."""
     if amounts or not currencies:
         return []
-    odd = _ODD_NUMBER.search(text)
+    odd = find_unreadable_number(text)
     if odd is None:
         return []
-    return [
-        f"金額看不懂 / cannot read the amount: {odd.group(0)!r} (e.g. 700000, 600,000, 70萬, 1.5億)"
-    ]
+    return [f"金額看不懂 / cannot read the amount: {odd!r} (e.g. 700000, 600,000, 70萬, 1.5億)"]
 
 
 def _unknown_codes(text: str) -> list[str]:

@@ -26,6 +26,7 @@ from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
 from assistant.errors import AssistantError
+from assistant.extract import MAX_AMOUNT
 from assistant.fx.rates import BASE, KIND_ZH, Rate, check_currency
 
 if TYPE_CHECKING:
@@ -35,7 +36,6 @@ Side = Literal["customer-buys", "customer-sells"]
 SIDES: tuple[str, ...] = ("customer-buys", "customer-sells")
 CONVERT_KINDS: tuple[str, ...] = ("cash", "spot")
 WHOLE_UNITS = frozenset({"TWD", "JPY", "KRW", "VND"})
-MAX_AMOUNT = Decimal(10) ** 15  # 1,000 兆 in any currency: far beyond any one settlement
 _CROSS = Context(prec=8, rounding=ROUND_HALF_UP)  # an effective cross rate, 8 significant digits
 
 
