@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -41,6 +42,7 @@ LEDGERS: tuple[dict[str, int], ...] = (
 )
 FILE_NAME = "mule_reference.joblib"
 log = logging.getLogger(__name__)
+_BUILDING = threading.Lock()
 
 Progress = Callable[[str], None]
 
@@ -137,6 +139,16 @@ class ReferenceModel:
     fallback: Path
 
     def load(self, *, cash_rules: Any = None, progress: Progress | None = None) -> MuleScorer:
+        found = self._found()
+        if found is not None:
+            return found
+        with _BUILDING:  # two first requests at once build it once
+            found = self._found()
+            if found is not None:
+                return found
+            return self._build(cash_rules, progress)
+
+    def _found(self) -> MuleScorer | None:
         from assistant.fraud.scoring import MuleScorer
 
         for path in (self.installed, self.fallback):
@@ -144,7 +156,10 @@ class ReferenceModel:
                 try:
                     return MuleScorer.load(path)
                 except AssistantError:
-                    continue  # another model version: build a current one below
+                    continue  # another model version: build a current one
+        return None
+
+    def _build(self, cash_rules: Any, progress: Progress | None) -> MuleScorer:
         log.warning(
             "尚無參考模型，首次使用需建立（約一分鐘）/ no reference mule scorer yet: building "
             "it once (about a minute) at %s",
