@@ -417,3 +417,9 @@ def test_an_article_the_law_does_not_have_is_said_first(kb: Container, officer) 
     assert english.answer.startswith("⚠ ") and "has no Article 9999" in english.answer
     held = svc.ask(officer, "銀行法第45-2條的規定是什麼？")
     assert not held.answer.startswith("⚠") and held.citations[0].article == "45-2"
+    # With a model the nearest articles are quoted, not worded: a model told the article is
+    # absent still described the nearest one as the article asked for.
+    llm = ScriptedLLM(["銀行法第100條之1的規定是：有下列情事之一者，處罰鍰。"])
+    quoted = make_service(kb, llm).ask(officer, "銀行法第100條之1的規定是什麼？")
+    assert quoted.answer.startswith(notice) and not quoted.generated and llm.prompts == []
+    assert "銀行法第100條之1的規定是" not in quoted.answer and quoted.citations

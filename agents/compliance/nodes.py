@@ -140,7 +140,10 @@ def compose(state: ComplianceState, runtime: Runtime[RunContext]) -> dict[str, A
             )
             emit("token", result["answer"])
             note("no basis in the corpus")
-        elif llm.available:
+        elif llm.available and not absent:
+            # (An article the law does not have is never worded by a model: a small one,
+            # told so, still presented the nearest article as the one asked for. The nearest
+            # articles are quoted instead, below.)
             try:
                 result.update(
                     _generate(deps, state, hits, terms, english, weak, llm, runtime.context.fence)
