@@ -44,6 +44,7 @@ from knowledge.errors import KnowledgeError
 from knowledge.ingest import Ingestor
 from knowledge.lexical import LexicalIndex
 from knowledge.search import Retriever
+from knowledge.server_store import ServerStore
 from knowledge.vectorstore import QdrantStore
 
 if TYPE_CHECKING:  # the desks import their domains (sklearn, pypdf): built on first use
@@ -128,28 +129,34 @@ class Container:
         return embedder
 
     @cached_property
-    def vector_store(self) -> QdrantStore | EdgeStore:
+    def vector_store(self) -> QdrantStore | EdgeStore | ServerStore:
         q = self.settings.qdrant
         mode = q.resolved_mode
         if mode == "server" and not q.url:
             raise KnowledgeError(
                 "Qdrant 伺服器模式需要網址 / qdrant.mode is 'server': set ASSISTANT_QDRANT_URL"
             )
+        r = self.settings.retrieval
+        # Edge and a server share one layout, weighting and fusion (knowledge.bm25).
         if mode == "edge":
-            r = self.settings.retrieval
             return EdgeStore(
                 self.settings.edge_path,
                 fusion=q.edge_fusion,
                 char_weight=r.char_weight,
                 rrf_k=r.rrf_k,
             )
-        return QdrantStore(
-            q.collection,
-            path=self.settings.qdrant_path,
-            url=q.url if mode == "server" else None,
-            api_key=q.api_key,
-            timeout_s=q.timeout_s,
-        )
+        if mode == "server":
+            assert q.url is not None
+            return ServerStore.connect(
+                q.url,
+                q.collection,
+                api_key=q.api_key,
+                timeout_s=q.timeout_s,
+                fusion=q.edge_fusion,
+                char_weight=r.char_weight,
+                rrf_k=r.rrf_k,
+            )
+        return QdrantStore(q.collection, path=self.settings.qdrant_path)
 
     @cached_property
     def lexical(self) -> LexicalIndex | None:

@@ -27,7 +27,8 @@ class QdrantSettings(BaseModel):
         description=(
             "Vector store: 'edge' (Qdrant Edge in-process, a shard in DATA_DIR/edge; sparse "
             "vectors, filters and fusion in the engine), 'local' (qdrant-client local mode plus "
-            "a bm25s index, the earlier default), 'server' (a Qdrant server at url). Unset: "
+            "a bm25s index, the earlier default), 'server' (a Qdrant server at url, the same "
+            "collection layout and ranking as 'edge'). Unset: "
             "'server' when url is set, else 'edge'."
         ),
     )
@@ -44,7 +45,8 @@ class QdrantSettings(BaseModel):
     edge_fusion: Literal["code", "rrf", "dbsf"] = Field(
         "code",
         description=(
-            "Where Qdrant Edge fuses the dense side and the two lexical fields: 'code' "
+            "Where Qdrant Edge (and a Qdrant server, which shares its layout) fuses the dense "
+            "side and the two lexical fields: 'code' "
             "(min-max weighted with retrieval.dense_weight_* and char_weight, as the bm25s path) "
             "or in the engine ('rrf' weighted by the same weights, 'dbsf'). Chosen with the eval."
         ),

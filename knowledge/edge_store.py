@@ -1,11 +1,11 @@
 """Qdrant Edge adapter: the Qdrant engine in-process, a shard in the data folder.
 
-Same interface as ``QdrantStore``; the lexical side lives in the shard as two sparse vectors
-with the IDF modifier, BM25-weighted at ingestion:
+Same interface and collection layout as ``ServerStore`` (a Qdrant server): a dense vector and
+the lexical side as two BM25-weighted sparse vectors with the IDF modifier (``terms``, what the
+bm25s ``bm25`` field held, and ``chars``, single Chinese characters).
 
-- ``terms``: the analyzer's terms (jieba words, character bigrams, single-character runs,
-  lexicon words), what the bm25s ``bm25`` field held;
-- ``chars``: single Chinese characters (the ``#`` tokens), what the bm25s ``chars`` field held.
+The weighting, and its re-weighting when the average field length moves, is
+``knowledge.bm25``'s, shared with the Qdrant server adapter.
 
 Payload filters are evaluated in the engine on payload indexes. Fusion of the two lexical
 fields and of the dense side happens in code (``fusion="code"``: min-max weighted, exactly as
@@ -30,8 +30,6 @@ import os
 import re
 import shutil
 import threading
-import zlib
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,13 +37,13 @@ from typing import Any, Literal
 
 import numpy as np
 
+from knowledge import bm25
+from knowledge.bm25 import CHARS, TERMS, bm25_query, split_terms
 from knowledge.errors import KnowledgeError
 from knowledge.fusion import weighted
 from knowledge.models import SearchFilters
 
 DENSE = "dense"
-TERMS = "terms"
-CHARS = "chars"
 POINTER = "current.json"
 _VERSION = re.compile(r"^v(\d{6})$")
 EdgeFusion = Literal["code", "rrf", "dbsf"]
@@ -60,35 +58,6 @@ def _edge() -> Any:
             "qdrant-edge-py 未安裝 / qdrant-edge-py is not installed: pip install qdrant-edge-py"
         ) from exc
     return qdrant_edge
-
-
-def term_id(term: str) -> int:
-    """Stable id of a lexical term (the server path hashes the same way)."""
-    return zlib.crc32(term.encode("utf-8")) & 0x7FFFFFFF
-
-
-def split_terms(tokens: Sequence[str]) -> tuple[list[str], list[str]]:
-    """The store's token list (analyzer terms, then characters marked ``#``) as two fields."""
-    terms = [t for t in tokens if not t.startswith("#")]
-    chars = [t[1:] for t in tokens if t.startswith("#") and len(t) > 1]
-    return terms, chars
-
-
-def bm25_doc(
-    terms: Sequence[str], avgdl: float, k1: float, b: float
-) -> tuple[list[int], list[float]]:
-    """BM25's term-frequency part with length normalisation; the engine multiplies in IDF."""
-    counts = Counter(term_id(t) for t in terms)
-    norm = k1 * (1 - b + b * len(terms) / max(avgdl, 1.0))
-    idx = sorted(counts)
-    return idx, [counts[i] * (k1 + 1) / (counts[i] + norm) for i in idx]
-
-
-def bm25_query(terms: Sequence[str], weight: float = 1.0) -> tuple[list[int], list[float]]:
-    """A repeated query term counts again, as in bm25s."""
-    counts = Counter(term_id(t) for t in terms)
-    idx = sorted(counts)
-    return idx, [weight * counts[i] for i in idx]
 
 
 def build_filter(filters: SearchFilters | None) -> Any:
@@ -162,8 +131,6 @@ class EdgeStore:
         fusion: EdgeFusion = "code",
         char_weight: float = 0.5,
         rrf_k: int = 60,
-        k1: float = 1.2,
-        b: float = 0.75,
         keep_versions: int = 2,
     ) -> None:
         _edge()
@@ -171,8 +138,6 @@ class EdgeStore:
         self.fusion = fusion
         self.char_weight = char_weight
         self._rrf_k = rrf_k
-        self._k1 = k1
-        self._b = b
         self._keep = max(2, keep_versions)
         self.is_server = False
         self.sparse_in_qdrant = True
@@ -293,6 +258,7 @@ class EdgeStore:
         try:
             yield
             if writer.shard is not None and writer.changed:
+                self._reweight(writer)
                 writer.shard.flush()
                 writer.shard.optimize()
                 writer.shard.flush()
@@ -375,14 +341,6 @@ class EdgeStore:
             w.meta.update(dim=dim, docs=0, terms_len=0, chars_len=0)
             w.changed = True
 
-    def _avgdl(self, meta: dict[str, Any], key: str, batch_lengths: list[int]) -> float:
-        """Average field length for BM25's normalisation: over what is stored and this batch
-        (an upsert does not re-weight what is stored; the drift is small and a fresh
-        ingestion resets it)."""
-        docs = meta.get("docs", 0) + len(batch_lengths)
-        total = meta.get(f"{key}_len", 0) + sum(batch_lengths)
-        return total / docs if docs else 1.0
-
     def upsert(
         self,
         ids: Sequence[str],
@@ -397,24 +355,77 @@ class EdgeStore:
         with self._writing() as w:
             if w.shard is None:
                 self.ensure_collection(int(vectors.shape[1]))
-            fields = [split_terms(t) for t in tokens]
-            avg_terms = self._avgdl(w.meta, "terms", [len(f[0]) for f in fields])
-            avg_chars = self._avgdl(w.meta, "chars", [len(f[1]) for f in fields])
+            # Weighted with the average as it will be with this batch; the batch's end counts
+            # it exactly and weights again what moved.
+            n_terms, n_chars = bm25.lengths(tokens)
+            docs = w.meta.get("docs", 0) + len(ids)
+            w.meta.update(
+                docs=docs,
+                terms_len=w.meta.get("terms_len", 0) + n_terms,
+                chars_len=w.meta.get("chars_len", 0) + n_chars,
+            )
+            avgs = (w.meta["terms_len"] / docs, w.meta["chars_len"] / docs)
             for start in range(0, len(ids), batch):
                 points = []
                 for i in range(start, min(start + batch, len(ids))):
-                    terms, chars = fields[i]
+                    sparse, extra = bm25.document(tokens[i], avgs)
                     vector: dict[str, Any] = {DENSE: vectors[i].tolist()}
-                    for name, words, avg in ((TERMS, terms, avg_terms), (CHARS, chars, avg_chars)):
-                        if words:
-                            idx, val = bm25_doc(words, avg, self._k1, self._b)
-                            vector[name] = qe.SparseVector(idx, val)
-                    points.append(qe.Point(ids[i], vector, payloads[i]))
+                    vector.update({n: qe.SparseVector(*sv) for n, sv in sparse.items()})
+                    points.append(qe.Point(ids[i], vector, {**payloads[i], **extra}))
                 w.shard.update(qe.UpdateOperation.upsert_points(points))
-            w.meta["docs"] = w.meta.get("docs", 0) + len(ids)
-            w.meta["terms_len"] = w.meta.get("terms_len", 0) + sum(len(f[0]) for f in fields)
-            w.meta["chars_len"] = w.meta.get("chars_len", 0) + sum(len(f[1]) for f in fields)
             w.changed = True
+
+    def _stored(self, shard: Any) -> dict[str, list[float]]:
+        """Every point's field lengths and the averages it was weighted with."""
+        qe = _edge()
+        out: dict[str, list[float]] = {}
+        offset = None
+        while True:
+            request = qe.ScrollRequest(
+                offset=offset,
+                limit=2048,
+                with_payload=[bm25.BM25_LEN, bm25.BM25_AVG],
+                with_vector=False,
+            )
+            records, offset = shard.scroll(request)
+            for r in records:
+                entry = bm25.stored_entry(r.payload)
+                if entry is not None:
+                    out[str(r.id)] = entry
+            if offset is None:
+                return out
+
+    def _reweight(self, w: _Writer, batch: int = 512) -> int:
+        """Count the average field lengths exactly and weight again the points weighted with an
+        average that has moved; returns how many were weighted again."""
+        qe = _edge()
+        stored = self._stored(w.shard)
+        if not stored:
+            return 0
+        now = bm25.averages(stored)
+        # A deleted or replaced article leaves the running totals; the exact count replaces them.
+        w.meta.update(
+            docs=len(stored),
+            terms_len=round(now[0] * len(stored)),
+            chars_len=round(now[1] * len(stored)),
+        )
+        stale = bm25.stale(stored, now)
+        for start in range(0, len(stale), batch):
+            chunk = stale[start : start + batch]
+            updates = []
+            for r in w.shard.retrieve(chunk, False, [TERMS, CHARS]):
+                have = {
+                    name: (list(sv.indices), list(sv.values))
+                    for name, sv in (r.vector or {}).items()
+                }
+                new = bm25.reweight_vectors(have, stored[str(r.id)], now)
+                if new:
+                    vector = {n: qe.SparseVector(*sv) for n, sv in new.items()}
+                    updates.append(qe.PointVectors(r.id, vector))
+            if updates:
+                w.shard.update(qe.UpdateOperation.update_vectors(updates))
+            w.shard.update(qe.UpdateOperation.set_payload(list(chunk), {bm25.BM25_AVG: list(now)}))
+        return len(stale)
 
     def delete(self, ids: Sequence[str]) -> None:
         if not ids:

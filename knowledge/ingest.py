@@ -20,6 +20,7 @@ from knowledge.errors import IngestError
 from knowledge.laws import read_laws
 from knowledge.lexical import LexicalIndex
 from knowledge.models import Chunk
+from knowledge.server_store import ServerStore
 from knowledge.vectorstore import QdrantStore
 
 Progress = Callable[[str, int, int], None]
@@ -82,7 +83,7 @@ class Ingestor:
     def __init__(
         self,
         catalog: Catalog,
-        store: QdrantStore | EdgeStore,
+        store: QdrantStore | EdgeStore | ServerStore,
         lexical: LexicalIndex | None,
         embedder: Embedder,
         analyzer: Analyzer,

@@ -27,6 +27,7 @@ from knowledge.lexical import LexicalIndex
 from knowledge.lexicon import OTHER_SECTORS
 from knowledge.models import Hit, SearchFilters
 from knowledge.query import AnalysedQuery, QueryAnalyser
+from knowledge.server_store import ServerStore
 from knowledge.vectorstore import QdrantStore
 
 _FORMAL = re.compile(r"^the\s+|\s+of\s+the\s+republic\s+of\s+china\b", re.IGNORECASE)
@@ -42,7 +43,7 @@ class Retriever:
     def __init__(
         self,
         catalog: Catalog,
-        store: QdrantStore | EdgeStore,
+        store: QdrantStore | EdgeStore | ServerStore,
         lexical: LexicalIndex | None,
         embedder: Embedder,
         analyzer: Analyzer,

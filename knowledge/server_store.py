@@ -1,0 +1,396 @@
+"""Qdrant server adapter: the collection layout, weighting and fusion of Qdrant Edge, on a server.
+
+A bank that outgrows one machine moves the knowledge base to a Qdrant server and keeps its
+ranking: the same dense vector, the same two BM25-weighted sparse vectors with the IDF modifier
+(``knowledge.bm25``), the same payload indexes, and the same fusion (in code, min-max weighted,
+or weighted RRF or DBSF in the engine), so ``assistant eval retrieval`` measures one ranking in
+both modes.
+
+The client is the transport seam: ``ServerStore.connect(url)`` talks to a server; the tests
+hand in a qdrant-client local-mode client, which speaks the same API (no server runs here).
+
+Versions: a server serves the live collection; an ingestion's points are visible as they are
+written (Edge, in-process, publishes whole versions instead).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import warnings
+from collections.abc import Iterator, Sequence
+from typing import Any, Literal
+
+import numpy as np
+
+from knowledge import bm25
+from knowledge.bm25 import CHARS, TERMS, bm25_query, split_terms
+from knowledge.errors import KnowledgeError
+from knowledge.fusion import weighted
+from knowledge.models import SearchFilters
+
+DENSE = "dense"
+KEYWORDS = ("law_zh", "law", "level", "lang", "doc_class")
+ServerFusion = Literal["code", "rrf", "dbsf"]
+
+
+def build_filter(filters: SearchFilters | None) -> Any:
+    """SearchFilters as a Qdrant filter, evaluated by the server on its payload indexes."""
+    from qdrant_client import models as m
+
+    if filters is None:
+        return None
+    must: list[Any] = []
+
+    def any_of(key: str, values: list[str]) -> Any:
+        return m.FieldCondition(key=key, match=m.MatchAny(any=list(values)))
+
+    if filters.laws:
+        must.append(m.Filter(should=[any_of("law_zh", filters.laws), any_of("law", filters.laws)]))
+    if filters.levels:
+        must.append(any_of("level", filters.levels))
+    if filters.langs:
+        must.append(any_of("lang", filters.langs))
+    if filters.doc_classes is not None:
+        must.append(any_of("doc_class", filters.doc_classes))
+    if filters.categories:
+        must.append(
+            m.Filter(
+                should=[
+                    m.FieldCondition(key="category", match=m.MatchText(text=c))
+                    for c in filters.categories
+                ]
+            )
+        )
+    if filters.amended_from or filters.amended_to:
+
+        def as_int(d: str | None) -> int | None:
+            return int(d.replace("-", "")) if d else None
+
+        must.append(
+            m.FieldCondition(
+                key="amended_int",
+                range=m.Range(gte=as_int(filters.amended_from), lte=as_int(filters.amended_to)),
+            )
+        )
+    return m.Filter(must=must) if must else None
+
+
+class ServerStore:
+    is_server = True
+    sparse_in_qdrant = True
+
+    def __init__(
+        self,
+        client: Any,
+        collection: str,
+        *,
+        fusion: ServerFusion = "code",
+        char_weight: float = 0.5,
+        rrf_k: int = 60,
+    ) -> None:
+        self._client = client
+        self.collection = collection
+        self.fusion = fusion
+        self.char_weight = char_weight
+        self._rrf_k = rrf_k
+        self._lock = threading.Lock()
+        self._batch_owner: int | None = None
+        self._changed = False
+        self._totals: list[int] | None = None  # docs, terms length, chars length
+
+    @classmethod
+    def connect(
+        cls,
+        url: str,
+        collection: str,
+        *,
+        api_key: str | None = None,
+        timeout_s: float = 10.0,
+        **options: Any,
+    ) -> ServerStore:
+        try:
+            from qdrant_client import QdrantClient
+        except ImportError as exc:  # pragma: no cover - dependency of the package
+            raise KnowledgeError("qdrant-client 未安裝 / qdrant-client is not installed") from exc
+        client = QdrantClient(url=url, api_key=api_key, timeout=int(timeout_s))
+        return cls(client, collection, **options)
+
+    @property
+    def engine_fusion(self) -> bool:
+        return self.fusion != "code"
+
+    def close(self) -> None:
+        self._client.close()
+
+    def exists(self) -> bool:
+        return bool(self._client.collection_exists(self.collection))
+
+    def ensure_collection(self, dim: int) -> None:
+        from qdrant_client import models as m
+
+        if self.exists():
+            info = self._client.get_collection(self.collection)
+            vectors = info.config.params.vectors
+            size = vectors[DENSE].size if isinstance(vectors, dict) and DENSE in vectors else None
+            sparse = info.config.params.sparse_vectors or {}
+            if size != dim or set(sparse) != set(bm25.FIELDS):
+                raise KnowledgeError(
+                    f"集合 {self.collection} 的結構與目前版本不同（向量維度 {size}，模型 {dim}）/ "
+                    f"the collection was built with another embedding model or layout; ingest "
+                    f"into a new collection (qdrant.collection)"
+                )
+            return
+        self._client.create_collection(
+            self.collection,
+            vectors_config={DENSE: m.VectorParams(size=dim, distance=m.Distance.COSINE)},
+            sparse_vectors_config={
+                name: m.SparseVectorParams(modifier=m.Modifier.IDF) for name in bm25.FIELDS
+            },
+        )
+        indexes = [(key, m.PayloadSchemaType.KEYWORD) for key in KEYWORDS]
+        indexes += [
+            ("category", m.PayloadSchemaType.TEXT),
+            ("amended_int", m.PayloadSchemaType.INTEGER),
+        ]
+        with warnings.catch_warnings():
+            # qdrant-client's local mode (the tests' transport) ignores payload indexes and says so.
+            warnings.filterwarnings("ignore", message="Payload indexes have no effect")
+            for key, schema in indexes:
+                self._client.create_payload_index(self.collection, key, schema)
+
+    # ---- writing ------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """One ingestion's writes; at the end the average field lengths are counted again and
+        what they moved is weighted again. Nested calls in the same thread join the batch."""
+        if self._batch_owner == threading.get_ident():
+            yield
+            return
+        with self._lock:
+            self._batch_owner = threading.get_ident()
+            self._changed = False
+            self._totals = None
+            try:
+                yield
+                if self._changed and self.exists():
+                    self._reweight()
+            finally:
+                self._batch_owner = None
+                self._totals = None
+
+    def _stored(self) -> dict[str, list[float]]:
+        out: dict[str, list[float]] = {}
+        offset = None
+        while True:
+            records, offset = self._client.scroll(
+                self.collection,
+                offset=offset,
+                limit=2048,
+                with_payload=[bm25.BM25_LEN, bm25.BM25_AVG],
+                with_vectors=False,
+            )
+            for r in records:
+                entry = bm25.stored_entry(r.payload)
+                if entry is not None:
+                    out[str(r.id)] = entry
+            if offset is None:
+                return out
+
+    def upsert(
+        self,
+        ids: Sequence[str],
+        vectors: np.ndarray,
+        payloads: Sequence[dict[str, Any]],
+        tokens: Sequence[Sequence[str]],
+        batch: int = 256,
+    ) -> None:
+        from qdrant_client import models as m
+
+        if not ids:
+            return
+        with self.batch():
+            self.ensure_collection(int(vectors.shape[1]))
+            if self._totals is None:
+                stored = self._stored()
+                avgs = bm25.averages(stored)
+                self._totals = [
+                    len(stored),
+                    round(avgs[0] * len(stored)),
+                    round(avgs[1] * len(stored)),
+                ]
+            n_terms, n_chars = bm25.lengths(tokens)
+            t = self._totals
+            t[0], t[1], t[2] = t[0] + len(ids), t[1] + n_terms, t[2] + n_chars
+            avgs = (t[1] / t[0], t[2] / t[0])
+            for start in range(0, len(ids), batch):
+                points = []
+                for i in range(start, min(start + batch, len(ids))):
+                    sparse, extra = bm25.document(tokens[i], avgs)
+                    vector: dict[str, Any] = {DENSE: vectors[i].tolist()}
+                    vector.update(
+                        {n: m.SparseVector(indices=ix, values=vs) for n, (ix, vs) in sparse.items()}
+                    )
+                    points.append(
+                        m.PointStruct(id=ids[i], vector=vector, payload={**payloads[i], **extra})
+                    )
+                self._client.upsert(self.collection, points=points, wait=True)
+            self._changed = True
+
+    def _reweight(self, batch: int = 256) -> int:
+        from qdrant_client import models as m
+
+        stored = self._stored()
+        if not stored:
+            return 0
+        now = bm25.averages(stored)
+        stale = bm25.stale(stored, now)
+        for start in range(0, len(stale), batch):
+            chunk = stale[start : start + batch]
+            updates = []
+            for r in self._client.retrieve(
+                self.collection, ids=chunk, with_payload=False, with_vectors=list(bm25.FIELDS)
+            ):
+                have = {
+                    name: (list(sv.indices), list(sv.values))
+                    for name, sv in (r.vector or {}).items()
+                    if name in bm25.FIELDS
+                }
+                new = bm25.reweight_vectors(have, stored[str(r.id)], now)
+                if new:
+                    vector = {
+                        n: m.SparseVector(indices=ix, values=vs) for n, (ix, vs) in new.items()
+                    }
+                    updates.append(m.PointVectors(id=r.id, vector=vector))
+            if updates:
+                self._client.update_vectors(self.collection, points=updates, wait=True)
+            self._client.set_payload(
+                self.collection, payload={bm25.BM25_AVG: list(now)}, points=chunk, wait=True
+            )
+        return len(stale)
+
+    def delete(self, ids: Sequence[str]) -> None:
+        from qdrant_client import models as m
+
+        if not ids or not self.exists():
+            return
+        with self.batch():
+            self._client.delete(self.collection, points_selector=m.PointIdsList(points=list(ids)))
+            self._changed = True
+
+    # ---- reading ------------------------------------------------------------------------
+
+    def count(self) -> int:
+        return self._client.count(self.collection).count if self.exists() else 0
+
+    def payloads(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        if not ids or not self.exists():
+            return {}
+        records = self._client.retrieve(self.collection, ids=list(ids), with_payload=True)
+        return {str(r.id): dict(r.payload or {}) for r in records}
+
+    def doc_classes(self) -> set[str]:
+        if not self.exists():
+            return set()
+        facet = self._client.facet(self.collection, key="doc_class", limit=100, exact=True)
+        return {str(h.value) for h in facet.hits}
+
+    def _query(self, **request: Any) -> list[tuple[str, float]]:
+        if not self.exists():
+            return []
+        res = self._client.query_points(self.collection, with_payload=False, **request)
+        return [(str(p.id), float(p.score)) for p in res.points]
+
+    @staticmethod
+    def _sparse_vector(terms: Sequence[str]) -> Any:
+        from qdrant_client import models as m
+
+        idx, val = bm25_query(terms)
+        return m.SparseVector(indices=idx, values=val)
+
+    def dense(
+        self, vector: np.ndarray, filters: SearchFilters | None, limit: int
+    ) -> list[tuple[str, float]]:
+        return self._query(
+            query=vector.tolist(), using=DENSE, query_filter=build_filter(filters), limit=limit
+        )
+
+    def _lexical_prefetches(
+        self, terms: list[str], chars: list[str], flt: Any, n: int
+    ) -> list[tuple[Any, float]]:
+        """(prefetch, its weight within the lexical side) for each field the query has."""
+        from qdrant_client import models as m
+
+        out = []
+        if terms:
+            query = self._sparse_vector(terms)
+            out.append(
+                (m.Prefetch(query=query, using=TERMS, filter=flt, limit=n), 1.0 - self.char_weight)
+            )
+        if chars and self.char_weight > 0:
+            query = self._sparse_vector(chars)
+            out.append(
+                (m.Prefetch(query=query, using=CHARS, filter=flt, limit=n), self.char_weight)
+            )
+        return out
+
+    def _fusion(self, weights: list[float]) -> Any:
+        from qdrant_client import models as m
+
+        if self.fusion == "dbsf":
+            return m.FusionQuery(fusion=m.Fusion.DBSF)
+        return m.RrfQuery(rrf=m.Rrf(k=self._rrf_k, weights=weights))
+
+    def sparse(
+        self, tokens: Sequence[str], filters: SearchFilters | None, limit: int
+    ) -> list[tuple[str, float]]:
+        """Both lexical fields, fused in code (min-max, char_weight) or in the engine."""
+        terms, chars = split_terms(tokens)
+        flt = build_filter(filters)
+        pre = self._lexical_prefetches(terms, chars, flt, limit)
+        if not pre:
+            return []
+        if self.fusion == "code" or len(pre) == 1:
+            ranked = [
+                (self._query(query=p.query, using=p.using, query_filter=flt, limit=limit), w)
+                for p, w in pre
+            ]
+            if len(ranked) == 1:
+                return ranked[0][0][:limit]
+            return weighted(ranked)[:limit]
+        fusion = self._fusion([w for _, w in pre])
+        return self._query(prefetch=[p for p, _ in pre], query=fusion, limit=limit)
+
+    def fused(
+        self,
+        vector: np.ndarray,
+        tokens: Sequence[str],
+        filters: SearchFilters | None,
+        limit: int,
+        candidates: int,
+        dense_weight: float = 0.5,
+    ) -> list[tuple[str, float]]:
+        """Dense and both lexical fields prefetched and fused by the engine."""
+        from qdrant_client import models as m
+
+        terms, chars = split_terms(tokens)
+        flt = build_filter(filters)
+        dense = m.Prefetch(query=vector.tolist(), using=DENSE, filter=flt, limit=candidates)
+        lexical = self._lexical_prefetches(terms, chars, flt, candidates)
+        if self.fusion == "dbsf":
+            # DBSF takes no weights: the lexical fields are fused first, then with dense.
+            prefetches = [p for p, _ in lexical]
+            inner = (
+                prefetches[0]
+                if len(prefetches) == 1
+                else m.Prefetch(
+                    prefetch=prefetches, query=m.FusionQuery(fusion=m.Fusion.DBSF), limit=candidates
+                )
+            )
+            pre = [dense, inner] if lexical else [dense]
+            return self._query(prefetch=pre, query=m.FusionQuery(fusion=m.Fusion.DBSF), limit=limit)
+        pre = [dense, *(p for p, _ in lexical)]
+        weights = [dense_weight, *((1.0 - dense_weight) * w for _, w in lexical)]
+        rrf = m.RrfQuery(rrf=m.Rrf(k=self._rrf_k, weights=weights))
+        return self._query(prefetch=pre, query=rrf, limit=limit)
