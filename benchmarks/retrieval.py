@@ -67,7 +67,8 @@ def qdrant_sparse_alternative(c: Container, questions: list[str], folder: Path) 
     from qdrant_client import QdrantClient
     from qdrant_client import models as m
 
-    from knowledge.vectorstore import sparse_terms, speed_up_local_writes
+    from knowledge.bm25 import bm25_doc, bm25_query
+    from knowledge.vectorstore import speed_up_local_writes
 
     client = QdrantClient(path=str(folder))
     client.create_collection(
@@ -78,10 +79,14 @@ def qdrant_sparse_alternative(c: Container, questions: list[str], folder: Path) 
     speed_up_local_writes(client)
     batch: list[m.PointStruct] = []
     started = time.perf_counter()
-    for chunk in c.catalog.iter_all():
-        idx, val = sparse_terms(chunk.tokens + [f"#{ch}" for ch in _chars(chunk.payload)])
+    chunks = [
+        (ch.id, ch.tokens + [f"#{x}" for x in _chars(ch.payload)]) for ch in c.catalog.iter_all()
+    ]
+    avgdl = sum(len(t) for _, t in chunks) / max(len(chunks), 1)
+    for chunk_id, terms in chunks:
+        idx, val = bm25_doc(terms, avgdl)
         batch.append(
-            m.PointStruct(id=chunk.id, vector={"lexical": m.SparseVector(indices=idx, values=val)})
+            m.PointStruct(id=chunk_id, vector={"lexical": m.SparseVector(indices=idx, values=val)})
         )
         if len(batch) == 512:
             client.upsert("sparse", batch)
@@ -92,10 +97,10 @@ def qdrant_sparse_alternative(c: Container, questions: list[str], folder: Path) 
 
     def query(q: str) -> None:
         a = c.retriever.analyse(q)
-        idx, _ = sparse_terms(a.tokens + [f"#{ch}" for ch in a.chars])
+        idx, val = bm25_query(a.tokens + [f"#{ch}" for ch in a.chars])
         client.query_points(
             "sparse",
-            query=m.SparseVector(indices=idx, values=[1.0] * len(idx)),
+            query=m.SparseVector(indices=idx, values=val),
             using="lexical",
             limit=100,
         )
