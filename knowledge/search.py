@@ -251,23 +251,29 @@ class Retriever:
     def _collapse(
         self, scored: dict[str, float], k: int, prefer_lang: str, question: str = ""
     ) -> list[Hit]:
-        """One hit per (language, law, article): its best part, carrying that part's score."""
+        """One hit per article (law, article number), in the question's language where the
+        article is held in it, carrying the best score of any of its parts in any language: the
+        Chinese article and its English translation are one source, not two of the five."""
         order = sorted(scored.items(), key=lambda kv: -kv[1])[: max(60, 8 * k)]
         payloads = self._payloads([cid for cid, _ in order])
-        best: dict[tuple[str, str, str], Hit] = {}
+        best: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
         for cid, s in order:
             p = payloads.get(cid)
             if p is None:
                 continue  # deleted between search and fetch
-            key = (p.get("lang", ""), p["law_zh"], p["article"] or cid)
-            if key not in best:
-                # An act (法律) outranks the regulations made under it when both match about
-                # as well: they repeat its words, but the act is what is cited.
-                bonus = self.act_prior if p.get("level") == "法律" else 0.0
-                if _other_sector(p["law_zh"], question):
-                    bonus -= self.sector_penalty
-                best[key] = Hit.from_payload(p, s + bonus)
-        hits = sorted(best.values(), key=lambda h: (-h.score, h.lang != prefer_lang))
+            key = (p["law_zh"], p["article"] or cid)
+            # An act (法律) outranks the regulations made under it when both match about as
+            # well: they repeat its words, but the act is what is cited.
+            bonus = self.act_prior if p.get("level") == "法律" else 0.0
+            if _other_sector(p["law_zh"], question):
+                bonus -= self.sector_penalty
+            held = best.get(key)
+            if held is None:
+                best[key] = (s + bonus, p)
+            elif held[1].get("lang") != prefer_lang and p.get("lang") == prefer_lang:
+                best[key] = (held[0], p)  # the best score, shown in the question's language
+        hits = [Hit.from_payload(p, score) for score, p in best.values()]
+        hits.sort(key=lambda h: (-h.score, h.lang != prefer_lang))
         return hits[:k]
 
 
