@@ -15,6 +15,7 @@ from agents.router import Router, Routing
 from agents.state import GraphState
 from agents.steps import emit, node_span
 from agents.turns import record_turn, to_answer
+from assistant.llm.script import to_traditional
 
 
 def _router(runtime: Runtime[RunContext]) -> Router:
@@ -28,9 +29,15 @@ def guard(state: GraphState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     deps = deps_of(runtime)
     steps: list[dict[str, Any]] = []
     user = runtime.context.user
-    question = (state.get("question") or "").strip()
+    asked = (state.get("question") or "").strip()
+    # The knowledge base, the law names and the agents' words are Taiwan Traditional: a question
+    # typed or pasted in Simplified (洗钱防制法第5条) is read in Traditional, runs of Simplified
+    # characters only; the record keeps what was typed.
+    question = to_traditional(asked)
     refused = None
     with node_span(deps.telemetry, "guard", steps) as note:
+        if question != asked:
+            note("簡體字轉為正體 / Simplified read as Traditional")
         limit = deps.settings.max_question_chars
         if not question:
             refused = "問題是空的 / the question is empty"
@@ -45,6 +52,7 @@ def guard(state: GraphState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     # Each turn starts clean: only history carries over from the checkpoint.
     return {
         "question": question,
+        "asked": asked,
         "refused": refused,
         "steps": steps,
         "agent": "",
@@ -112,7 +120,7 @@ def audit(state: GraphState, runtime: Runtime[RunContext]) -> dict[str, Any]:
             deps.conversations,
             ctx.user,
             state["conversation_id"],
-            state["question"],
+            state.get("asked") or state["question"],
             to_answer(state, ctx),
             state["result"].get("chunks", []),
             deps.model_sha256(),

@@ -31,7 +31,8 @@ class Result(TypedDict, total=False):
 
 
 class GraphState(TypedDict, total=False):
-    question: str
+    question: str  # in Taiwan Traditional: what routing, search and the parsers read
+    asked: str  # as the user typed it (Simplified included): what the audit records
     conversation_id: str
     history: Annotated[list[Turn], operator.add]  # grows by one turn per answer
     agent: str

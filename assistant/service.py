@@ -159,7 +159,7 @@ class AssistantService:
         question = gate.contract.question(payload, d)
         # The turn's question becomes the decision, so the audit record and the conversation
         # written by the audit node when the run ends say what was decided.
-        command = Command(resume=d.model_dump(), update={"question": question})
+        command = Command(resume=d.model_dump(), update={"question": question, "asked": question})
         yield from self._run(user, question, conv, command)
 
     def pending(self, user: UserContext, conversation_id: str) -> dict[str, Any] | None:

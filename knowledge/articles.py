@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 _CN_DIGITS = {
@@ -31,6 +32,9 @@ def cn_to_int(text: str) -> int | None:
         return int(text)
     if not text or any(ch not in _CN_NUM for ch in text):
         return None
+    if len(text) > 1 and not any(ch in _CN_UNITS for ch in text):
+        # Written digit by digit (四五 for 45, 一〇五 for 105), as people do in a hurry.
+        return int("".join(str(_CN_DIGITS[ch]) for ch in text))
     total, digit = 0, None
     for ch in text:
         if ch in _CN_DIGITS:
@@ -43,8 +47,17 @@ def cn_to_int(text: str) -> int | None:
 
 
 _NUM = rf"(?:\d+|[{_CN_NUM}]+)"
-# 第 12 條、第 12-1 條、第十二條之一、第 12 條之 1
-_ZH_ARTICLE = re.compile(rf"第\s*({_NUM})\s*(?:[-－—]\s*({_NUM}))?\s*條(?:\s*之\s*({_NUM}))?")
+# 第 12 條、第 12-1 條、第十二條之一、第 12 條之 1、第十二之一條
+_ZH_ARTICLE = re.compile(
+    rf"第\s*({_NUM})\s*(?:[-－—]\s*({_NUM}))?\s*(?:之\s*({_NUM})\s*)?條(?:\s*之\s*({_NUM}))?"
+)
+# Right after a law's name, without 第: 銀行法45條之2, 銀行法 45-2, 銀行法33。
+_AFTER_LAW = re.compile(rf"\s*({_NUM})(?:\s*[-－—]\s*({_NUM}))?\s*(條)?(?:\s*之\s*({_NUM})\s*條?)?")
+# What may follow a bare number for it to be an article, not an amount or a year (銀行法100萬,
+# 洗錢防制法2024年修正): the end, a punctuation mark, or words that ask about the article.
+_ENDS_REFERENCE = re.compile(
+    r"\s*(?:$|[，。？?！!、；;:：,.)）」』》\]]|的|規定|條文|內容|說|講|寫|怎)"
+)
 _EN_ARTICLE = re.compile(r"(?:Article|Art\.?|§)\s*(\d+)(?:\s*-\s*(\d+))?", re.IGNORECASE)
 
 
@@ -58,7 +71,7 @@ def normalise_article(raw: str) -> str:
     m = _ZH_ARTICLE.search(raw)
     if m:
         main = cn_to_int(m.group(1))
-        sub = m.group(2) or m.group(3)
+        sub = m.group(2) or m.group(3) or m.group(4)
         if main is not None:
             sub_n = cn_to_int(sub) if sub else None
             return f"{main}-{sub_n}" if sub_n else str(main)
@@ -71,15 +84,33 @@ def normalise_article(raw: str) -> str:
     return re.sub(r"\s+", "", raw)
 
 
-def find_article_refs(text: str) -> list[str]:
-    """Every article reference in a question, normalised, in order of appearance."""
+def _after_law(text: str, end: int) -> tuple[int, str] | None:
+    """An article number written right after a law's name ending at ``end``, if it is one."""
+    m = _AFTER_LAW.match(text, end)
+    if m is None:
+        return None
+    main, dash, tiao, sub = m.group(1), m.group(2), m.group(3), m.group(4)
+    if not (tiao or dash or sub or _ENDS_REFERENCE.match(text, m.end())):
+        return None
+    n, s = cn_to_int(main), cn_to_int(dash or sub or "")
+    if n is None:
+        return None
+    return m.start(1), f"{n}-{s}" if s else str(n)
+
+
+def find_article_refs(text: str, law_ends: Sequence[int] = ()) -> list[str]:
+    """Every article reference in a question, normalised, in order of appearance.
+    ``law_ends``: where named laws end in ``text`` (NFKC), so 銀行法45-2 is read as an article."""
     text = unicodedata.normalize("NFKC", text)
     spans: list[tuple[int, str]] = []
     for m in _ZH_ARTICLE.finditer(text):
         spans.append((m.start(), normalise_article(m.group(0))))
     for m in _EN_ARTICLE.finditer(text):
         spans.append((m.start(), normalise_article(m.group(0))))
-    return [a for _, a in sorted(spans)]
+    for end in law_ends:
+        if text[end : end + 1] != "第" and (found := _after_law(text, end)) is not None:
+            spans.append(found)
+    return list(dict.fromkeys(a for _, a in sorted(spans)))
 
 
 def article_label(law: str, article: str, lang: str = "zh-TW") -> str:

@@ -213,6 +213,15 @@ class QueryAnalyser:
         return out
 
     def _law_spans(self, text: str) -> list[tuple[str, tuple[int, int]]]:
+        """Each named law once, at its first mention."""
+        found: list[tuple[str, tuple[int, int]]] = []
+        for law, span in self._mentions(text):
+            if all(law != seen for seen, _ in found):
+                found.append((law, span))
+        return found
+
+    def _mentions(self, text: str) -> list[tuple[str, tuple[int, int]]]:
+        """Every mention of a known law in ``fold(text)``, in order."""
         folded = fold(text)
         lower = folded.lower()
         found: list[tuple[str, tuple[int, int]]] = []
@@ -225,8 +234,7 @@ class QueryAnalyser:
                 end = start + len(needle)
                 if all(end <= s or start >= e for s, e in taken):
                     taken.append((start, end))
-                    if all(self._names[name] != law for law, _ in found):
-                        found.append((self._names[name], (start, end)))
+                    found.append((self._names[name], (start, end)))
                 start = hay.find(needle, end)
         return sorted(found, key=lambda f: f[1])
 
@@ -248,7 +256,7 @@ class QueryAnalyser:
             text=text,
             english=english,
             laws=[law for law, _ in spans],
-            articles=find_article_refs(text),
+            articles=find_article_refs(folded, [end for _, (_, end) in self._mentions(text)]),
             expansions=expansions,
             tokens=self._analyzer.query_tokens(" ".join([text, *expansions])),
             chars=self._analyzer.query_chars(" ".join([text, *expansions])),

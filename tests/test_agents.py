@@ -423,3 +423,25 @@ def test_an_article_the_law_does_not_have_is_said_first(kb: Container, officer) 
     quoted = make_service(kb, llm).ask(officer, "銀行法第100條之1的規定是什麼？")
     assert quoted.answer.startswith(notice) and not quoted.generated and llm.prompts == []
     assert "銀行法第100條之1的規定是" not in quoted.answer and quoted.citations
+
+
+def test_a_question_in_simplified_is_read_in_traditional(kb: Container, officer) -> None:
+    """Typed or pasted in Simplified, a question finds the Traditional corpus, its law names and
+    article numbers; the record keeps what was typed and the answer stays Traditional."""
+    from assistant.llm.script import simplified_share
+
+    svc = make_service(kb, NoLLM())
+    asked = "银行对疑似不法或显属异常交易的存款账户可以怎么处理？"
+    ans = svc.ask(officer, asked)
+    assert ("銀行法", "45-2") in [(c.law, c.article) for c in ans.citations]
+    assert "Simplified" in ans.steps[0].detail
+    assert simplified_share(ans.answer) == 0.0
+    record = kb.audit.get(ans.audit_id)
+    assert record.question == asked
+    query = record.tool_calls[0]["args"]["query"]
+    assert query.startswith("銀行對疑似不法") and simplified_share(query) == 0.0
+    named = svc.ask(officer, "银行法第45-2条")
+    assert (named.citations[0].law, named.citations[0].article) == ("銀行法", "45-2")
+    # the desk's own search (the command line's) reads Simplified the same way
+    hits = kb.compliance_desk.lookup(officer, "洗钱防制法第5条", k=1)
+    assert [(h.law, h.article) for h in hits] == [("洗錢防制法", "5")]

@@ -29,6 +29,9 @@ def test_chinese_numerals() -> None:
     assert cn_to_int("一百零五") == 105
     assert cn_to_int("兩千") == 2000
     assert cn_to_int("abc") is None
+    # digit by digit, as people write in a hurry
+    assert cn_to_int("四五") == 45
+    assert cn_to_int("一〇五") == 105
     assert int_to_cn(5) == "五"
     assert int_to_cn(10) == "十"
     assert int_to_cn(105) == "一百零五"
@@ -40,6 +43,25 @@ def test_article_refs_in_questions() -> None:
     assert find_article_refs("銀行法第12條之1和第33條之3") == ["12-1", "33-3"]
     assert find_article_refs("洗錢防制法§8 規定什麼") == ["8"]
     assert find_article_refs("沒有條號的問題") == []
+    assert find_article_refs("銀行法第四十五之二條") == ["45-2"]
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("銀行法45條之2", ["45-2"]),
+        ("銀行法45-2", ["45-2"]),
+        ("依銀行法33，可以嗎", ["33"]),
+        ("個資法20條怎麼說", ["20"]),
+        ("銀行法第33條", ["33"]),
+        # an amount, a year or a count after the name is not an article
+        ("銀行法100萬以上要申報嗎", []),
+        ("洗錢防制法2024年修正了什麼", []),
+        ("銀行法 3 種業務", []),
+    ],
+)
+def test_an_article_written_right_after_the_law(kb, question: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
+    assert kb.retriever.analyse(question).articles == expected
 
 
 def test_numerals_are_spelled_as_statutes_spell_them() -> None:
