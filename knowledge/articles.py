@@ -56,7 +56,8 @@ _AFTER_LAW = re.compile(rf"\s*({_NUM})(?:\s*[-－—]\s*({_NUM}))?\s*(條)?(?:\s
 # What may follow a bare number for it to be an article, not an amount or a year (銀行法100萬,
 # 洗錢防制法2024年修正): the end, a punctuation mark, or words that ask about the article.
 _ENDS_REFERENCE = re.compile(
-    r"\s*(?:$|[，。？?！!、；;:：,.)）」』》\]]|的|規定|條文|內容|說|講|寫|怎)"
+    r"\s*(?:$|[，。？?！!、；;:：,.)）」』》\]]"
+    r"|的|規定|規範|條文|內容|說|講|寫|怎|有何|是|跟|和|與|及|或|提到|要求)"
 )
 _EN_ARTICLE = re.compile(r"(?:Article|Art\.?|§)\s*(\d+)(?:\s*-\s*(\d+))?", re.IGNORECASE)
 
@@ -98,9 +99,9 @@ def _after_law(text: str, end: int) -> tuple[int, str] | None:
     return m.start(1), f"{n}-{s}" if s else str(n)
 
 
-def find_article_refs(text: str, law_ends: Sequence[int] = ()) -> list[str]:
-    """Every article reference in a question, normalised, in order of appearance.
-    ``law_ends``: where named laws end in ``text`` (NFKC), so 銀行法45-2 is read as an article."""
+def article_refs_at(text: str, law_ends: Sequence[int] = ()) -> list[tuple[int, str]]:
+    """Every article reference in ``text`` (NFKC) with where it starts, in order; ``law_ends``:
+    where named laws end, so 銀行法45-2 is read as an article."""
     text = unicodedata.normalize("NFKC", text)
     spans: list[tuple[int, str]] = []
     for m in _ZH_ARTICLE.finditer(text):
@@ -110,7 +111,12 @@ def find_article_refs(text: str, law_ends: Sequence[int] = ()) -> list[str]:
     for end in law_ends:
         if text[end : end + 1] != "第" and (found := _after_law(text, end)) is not None:
             spans.append(found)
-    return list(dict.fromkeys(a for _, a in sorted(spans)))
+    return sorted(set(spans))
+
+
+def find_article_refs(text: str, law_ends: Sequence[int] = ()) -> list[str]:
+    """Every article reference in a question, normalised, in order of appearance."""
+    return list(dict.fromkeys(a for _, a in article_refs_at(text, law_ends)))
 
 
 def article_label(law: str, article: str, lang: str = "zh-TW") -> str:

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 
 from knowledge.analyzer import Analyzer, fold, is_mostly_english
-from knowledge.articles import find_article_refs
+from knowledge.articles import article_refs_at
 from knowledge.lexicon import LAW_ALIASES, TERM_EXPANSIONS
 
 _DIGITS = "零一二三四五六七八九"
@@ -145,6 +145,9 @@ class AnalysedQuery:
     inner_chars: list[str] = field(default_factory=list)
     # Laws the question names that the corpus does not hold (勞動基準法 in a banking corpus).
     unknown_laws: list[str] = field(default_factory=list)
+    # Each article with the law named last before it (None: no law before it), so
+    # 「洗錢防制法第5條及銀行法第33條」 asks for two articles, not every pairing of the two.
+    pairs: list[tuple[str | None, str]] = field(default_factory=list)
 
 
 class QueryAnalyser:
@@ -249,6 +252,12 @@ class QueryAnalyser:
             expansions.extend(numeral_expansions(text))
             expansions.extend(definition_expansions(text))
         spans = self._law_spans(text)
+        mentions = self._mentions(text)
+        refs = article_refs_at(folded, [end for _, (_, end) in mentions])
+        pairs = [
+            (next((law for law, (start, _) in reversed(mentions) if start < at), None), article)
+            for at, article in refs
+        ]
         inner = folded
         for _, (start, end) in sorted(spans, key=lambda f: -f[1][0]):
             inner = inner[:start] + " " + inner[end:]
@@ -256,11 +265,12 @@ class QueryAnalyser:
             text=text,
             english=english,
             laws=[law for law, _ in spans],
-            articles=find_article_refs(folded, [end for _, (_, end) in self._mentions(text)]),
+            articles=list(dict.fromkeys(a for _, a in refs)),
             expansions=expansions,
             tokens=self._analyzer.query_tokens(" ".join([text, *expansions])),
             chars=self._analyzer.query_chars(" ".join([text, *expansions])),
             inner_tokens=self._analyzer.query_tokens(" ".join([inner, *expansions])),
             inner_chars=self._analyzer.query_chars(" ".join([inner, *expansions])),
             unknown_laws=self.unknown_laws(text, spans),
+            pairs=pairs,
         )

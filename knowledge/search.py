@@ -233,7 +233,10 @@ class Retriever:
     def _exact(self, q: AnalysedQuery, filters: SearchFilters | None) -> list[str]:
         if not (q.laws and q.articles):
             return []
-        ids = self._catalog.find(q.laws, q.articles)
+        if len(q.laws) > 1 and q.pairs and all(law for law, _ in q.pairs):
+            ids = [i for law, a in q.pairs if law for i in self._catalog.find([law], [a])]
+        else:
+            ids = self._catalog.find(q.laws, q.articles)
         if filters is None:
             return ids
         allowed = set(self._filter_ids(ids, filters))

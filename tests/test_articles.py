@@ -53,6 +53,8 @@ def test_article_refs_in_questions() -> None:
         ("銀行法45-2", ["45-2"]),
         ("依銀行法33，可以嗎", ["33"]),
         ("個資法20條怎麼說", ["20"]),
+        ("銀行法33有何不同", ["33"]),
+        ("銀行法33和35", ["33"]),
         ("銀行法第33條", ["33"]),
         # an amount, a year or a count after the name is not an article
         ("銀行法100萬以上要申報嗎", []),

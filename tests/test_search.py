@@ -24,6 +24,12 @@ def test_named_article_comes_first(kb: Container, question: str, expected: str) 
     assert labels(kb.retriever.search(question, k=3))[0] == expected
 
 
+def test_articles_of_two_laws_are_each_taken_with_their_own_law(kb: Container) -> None:
+    hits = kb.retriever.search("洗錢防制法第5條及銀行法33有何不同", k=5)
+    assert {(h.law, h.article) for h in hits[:2]} == {("洗錢防制法", "5"), ("銀行法", "33")}
+    assert ("銀行法", "5") not in [(h.law, h.article) for h in hits[:2]]
+
+
 def test_hits_carry_citation_fields(kb: Container) -> None:
     hit = kb.retriever.search("行員可以收客戶的佣金嗎", k=5)[0]
     assert (hit.law, hit.article) == ("銀行法", "35")
