@@ -82,7 +82,10 @@ def import_amlgentex_cmd(app: AppContext, user: UserContext, path: Path, as_json
     "to_account, amount required; id, currency, channel, from_bank, to_bank, memo, kind, "
     "place optional; kind: transfer / cash_in (存款) / cash_out (提款)).",
 )
-@click.option("--date-format", help="strptime format of the time column (default: ISO).")
+@click.option(
+    "--date-format",
+    help="strptime format of the time column (default: ISO, or 民國 113/01/05 09:30, 2024/1/5 9:30).",
+)
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def import_csv_cmd(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date
+from datetime import date, datetime
 
 _PATTERN = re.compile(
     r"^(?:民國|中華民國)?\s*(\d{2,4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$"
@@ -24,3 +24,38 @@ def parse_date(text: str) -> date:
         return date(year, month, day)
     except ValueError as exc:
         raise ValueError(f"日期不存在 / no such date: {text!r}") from exc
+
+
+_CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?$")
+
+
+def parse_datetime(text: str) -> datetime:
+    """ISO 8601 (also with ``/``), or a date as :func:`parse_date` reads it with an optional
+    clock time after a space or ``T`` (民國 113/01/05 09:30, 2024/1/5 9:30:15). The zone is
+    kept where ISO gives one; ValueError names what is wrong."""
+    raw = unicodedata.normalize("NFKC", str(text)).strip()
+    try:
+        return datetime.fromisoformat(raw.replace("/", "-"))
+    except ValueError:
+        pass
+    m = re.match(r"^(.*?[\d日])(?:\s+|T)(.+)$", raw)
+    day_part, clock = (m.group(1), m.group(2).strip()) if m else (raw, "")
+    day = parse_date(day_part)
+    if not clock:
+        return datetime(day.year, day.month, day.day)
+    t = _CLOCK.match(clock)
+    if t is None:
+        raise ValueError(f"時間格式錯誤 / not a time of day (HH:MM[:SS]): {clock!r}")
+    h, mi, sec, frac = t.groups()
+    try:
+        return datetime(
+            day.year,
+            day.month,
+            day.day,
+            int(h),
+            int(mi),
+            int(sec or 0),
+            int((frac or "0").ljust(6, "0")),
+        )
+    except ValueError as exc:
+        raise ValueError(f"時間不存在 / no such time: {clock!r}") from exc

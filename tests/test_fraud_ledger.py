@@ -175,6 +175,36 @@ def test_generic_csv_import_with_mapping(tmp_path: Path) -> None:
         import_csv(ledger, path, {"ts": "交易時間"})
 
 
+def test_dates_as_bank_exports_write_them(tmp_path: Path) -> None:
+    """A bank's export writes 民國 dates and short times; without --date-format they are read,
+    and an impossible one is reported with its reason."""
+    path = tmp_path / "roc.csv"
+    path.write_text(
+        HEADER + "B1,113/05/01 10:00:00,8221234567890120,0045555666677770,100,822,004\n"
+        "B2,2024/5/1 9:30,8221234567890120,0045555666677770,200,822,004\n"
+        "B3,民國113年5月2日 08:05,8221234567890120,0045555666677770,300,822,004\n"
+        "B4,113/05/02,8221234567890120,0045555666677770,400,822,004\n"
+        "B5,113/13/02 10:00,8221234567890120,0045555666677770,500,822,004\n"
+        "B6,113/05/02 25:00,8221234567890120,0045555666677770,600,822,004\n"
+        "B7,113/05/03 10:00,8221234567890120,,700,822,004\n"
+        "B8,113/05/03 11:00,8221234567890120,822-1234567890120,800,822,822\n",
+        encoding="utf-8",
+    )
+    ledger = _ledger(tmp_path)
+    report = import_csv(ledger, path, MAPPING)
+    assert (report.added, report.skipped) == (4, 4)
+    assert "no such date" in report.errors[0][1] and "no such time" in report.errors[1][1]
+    assert "mark such rows with a kind column" in report.errors[2][1]
+    assert "payer and payee are the same" in report.errors[3][1]
+    times = sorted(t.ts for t in ledger.transfers_out("8221234567890120"))
+    assert times == [  # stored in UTC: Taipei minus eight hours
+        datetime(2024, 5, 1, 1, 30),
+        datetime(2024, 5, 1, 2, 0),
+        datetime(2024, 5, 1, 16, 0),
+        datetime(2024, 5, 2, 0, 5),
+    ]
+
+
 def test_failure_mid_import_rolls_back(tmp_path: Path) -> None:
     ledger = _ledger(tmp_path, chunk_size=2)
     first = tmp_path / "a.csv"

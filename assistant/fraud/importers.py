@@ -40,6 +40,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from assistant.dates import parse_datetime
 from assistant.errors import AssistantError
 from assistant.fraud.generator import BANKS
 from assistant.fraud.ledger import Ledger, normalize_account
@@ -306,7 +307,8 @@ def import_csv(
     the customer's account (to_account of a deposit, from_account of a withdrawal), its other
     account column empty or a reserved CASH account, and its bank is that account's bank.
     ``place``: where the cash moved (branch, ATM), kept up to 64 characters. Times without a zone are read in ``tz`` (Taiwan time) and
-    stored as UTC; ``date_format`` is a ``strptime`` format, else ISO 8601 (also with ``/``).
+    stored as UTC; ``date_format`` is a ``strptime`` format, else ISO 8601 or a date as staff
+    write it with an optional time (民國 113/01/05 09:30, 2024/1/5 9:30; ``parse_datetime``).
     Accounts met for the first time are added with the bank given on the row."""
     unknown = sorted(set(mapping) - set(FIELDS))
     if unknown:
@@ -340,8 +342,8 @@ def import_csv(
         get = {f: row[i].strip() for f, i in col.items()}
         try:
             ts = _when(get["ts"], date_format, tz)
-        except ValueError:
-            report.bad(n, f"時間錯誤 / bad time {get['ts']!r}")
+        except ValueError as exc:
+            report.bad(n, f"時間錯誤 / bad time {get['ts']!r}: {exc}")
             continue
         kind = KIND_WORDS.get((get.get("kind") or "transfer").lower())
         if kind is None:
@@ -565,7 +567,15 @@ def _endpoints(kind: str, frm_raw: str, to_raw: str) -> tuple[str, str]:
     """The two accounts of a row. A transfer needs both; a deposit only ``to``, a withdrawal
     only ``from`` (its cash side, empty or a reserved CASH account, is filled in later)."""
     if kind == "transfer":
+        empty = [side for side, raw in (("轉出 payer", frm_raw), ("轉入 payee", to_raw)) if not raw]
+        if empty:
+            raise AssistantError(
+                f"{'、'.join(empty)} 帳號空白 / empty account; a cash deposit or withdrawal names one "
+                "account: mark such rows with a kind column (存款 cash_in, 提款 cash_out)"
+            )
         frm, to = normalize_account(frm_raw), normalize_account(to_raw)
+        if frm == to:
+            raise AssistantError(f"轉出與轉入帳號相同 / payer and payee are the same: {frm_raw!r}")
         if is_reserved(frm) or is_reserved(to):
             raise AssistantError(
                 f"保留帳號只用於現金交易 / reserved account in a transfer: {frm_raw!r}, {to_raw!r}"
@@ -584,10 +594,7 @@ def _endpoints(kind: str, frm_raw: str, to_raw: str) -> tuple[str, str]:
 
 
 def _when(raw: str, date_format: str | None, tz: timezone) -> datetime:
-    if date_format:
-        value = datetime.strptime(raw, date_format)
-    else:
-        value = datetime.fromisoformat(raw.replace("/", "-"))
+    value = datetime.strptime(raw, date_format) if date_format else parse_datetime(raw)
     if value.tzinfo is None:
         value = value.replace(tzinfo=tz)
     return value.astimezone(UTC).replace(tzinfo=None)

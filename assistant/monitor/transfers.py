@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from assistant.dates import parse_datetime
 from assistant.errors import AssistantError
 from assistant.fraud.importers import KIND_WORDS
 from assistant.fraud.ledger import LedgerArrays, normalize_account
@@ -70,7 +71,7 @@ def _epoch(raw: Any) -> int:
         text = str(raw).strip()
         if text.isdigit():
             return int(text)
-        value = datetime.fromisoformat(text.replace("/", "-"))
+        value = parse_datetime(text)
     if value.tzinfo is None:
         value = value.replace(tzinfo=TAIPEI)
     return int(value.astimezone(UTC).timestamp())
