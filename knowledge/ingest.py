@@ -231,13 +231,15 @@ class Ingestor:
             vectors = self._embedder.embed(
                 [c.dense_text(self._embedder.zh_chars) for c in todo], progress=tick
             )
-            # A server keeps both lexical fields in one sparse vector; characters are marked.
+            # The store's token list: the analyzer's terms, then single characters marked "#"
+            # (Edge and a server split them into their two sparse fields, knowledge.bm25).
             sparse = [
                 t + [f"#{ch}" for ch in Analyzer.chars(c.lexical_text())]
                 for c, t in zip(todo, tokens, strict=True)
             ]
             # Qdrant Edge builds the change into a new version and publishes it at the end of
-            # the batch, while a running server keeps searching the one before.
+            # the batch, while a running server keeps searching the one before; Edge and a
+            # Qdrant server re-weight BM25 at the end of the batch if the average length moved.
             batch = getattr(self._store, "batch", None)
             with batch() if batch is not None else contextlib.nullcontext():
                 self._store.ensure_collection(self._embedder.dim or vectors.shape[1])
