@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import zlib
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 TERMS = "terms"
 CHARS = "chars"
@@ -137,3 +138,48 @@ def reweight_vectors(
             continue
         out[name] = (list(sv[0]), reweighted(sv[1], entry[i], entry[2 + i], now[i]))
     return out
+
+
+def stored_lengths(scroll: Callable[[Any], tuple[Iterable[Any], Any]]) -> dict[str, list[float]]:
+    """Every point's lengths and averages, paging with ``scroll(offset) -> (records, next)``
+    (each engine's scroll over the payload fields ``BM25_LEN`` and ``BM25_AVG``)."""
+    out: dict[str, list[float]] = {}
+    offset = None
+    while True:
+        records, offset = scroll(offset)
+        for r in records:
+            entry = stored_entry(r.payload)
+            if entry is not None:
+                out[str(r.id)] = entry
+        if offset is None:
+            return out
+
+
+def reweight(
+    stored: Stored,
+    fetch: Callable[[list[str]], Iterable[Any]],
+    write: Callable[[list[tuple[Any, dict[str, Sparse]]], list[str], tuple[float, float]], None],
+    batch: int = 512,
+) -> int:
+    """Weight again, under the averages counted now, every point weighted with averages that
+    have moved: ``fetch(ids)`` returns the engine's records with their sparse vectors (``.id``,
+    ``.vector`` by field name, each with ``.indices`` and ``.values``); ``write(updates, ids,
+    averages)`` stores the new vectors and records the averages on ``ids``. Returns how many."""
+    if not stored:
+        return 0
+    now = averages(stored)
+    todo = stale(stored, now)
+    for start in range(0, len(todo), batch):
+        chunk = todo[start : start + batch]
+        updates = []
+        for r in fetch(chunk):
+            have = {
+                name: (list(sv.indices), list(sv.values))
+                for name, sv in (r.vector or {}).items()
+                if name in FIELDS
+            }
+            new = reweight_vectors(have, stored[str(r.id)], now)
+            if new:
+                updates.append((r.id, new))
+        write(updates, chunk, now)
+    return len(todo)

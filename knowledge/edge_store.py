@@ -40,6 +40,7 @@ import numpy as np
 from knowledge import bm25
 from knowledge.bm25 import CHARS, TERMS, bm25_query, split_terms
 from knowledge.errors import KnowledgeError
+from knowledge.filters import Condition, filter_groups
 from knowledge.fusion import weighted
 from knowledge.models import SearchFilters
 
@@ -62,46 +63,20 @@ def _edge() -> Any:
 
 def build_filter(filters: SearchFilters | None) -> Any:
     """SearchFilters as an engine filter, evaluated on the payload indexes."""
-    if filters is None:
+    groups = filter_groups(filters)
+    if not groups:
         return None
     qe = _edge()
-    must: list[Any] = []
 
-    def any_of(key: str, values: list[str]) -> Any:
-        return qe.FieldCondition(key=key, match=qe.MatchAny(list(values)))
+    def one(c: Condition) -> Any:
+        if c.kind == "any":
+            return qe.FieldCondition(key=c.key, match=qe.MatchAny(list(c.values)))
+        if c.kind == "substring":
+            return qe.FieldCondition(key=c.key, match=qe.MatchSubstring(c.values[0]))
+        return qe.FieldCondition(key=c.key, range=qe.RangeFloat(gte=c.gte, lte=c.lte))
 
-    if filters.laws:
-        must.append(qe.Filter(should=[any_of("law_zh", filters.laws), any_of("law", filters.laws)]))
-    if filters.levels:
-        must.append(any_of("level", filters.levels))
-    if filters.langs:
-        must.append(any_of("lang", filters.langs))
-    if filters.doc_classes is not None:
-        must.append(any_of("doc_class", filters.doc_classes))
-    if filters.categories:
-        # A category filter matches part of the path (銀行 in 行政＞金融監督管理委員會＞銀行目).
-        must.append(
-            qe.Filter(
-                should=[
-                    qe.FieldCondition(key="category", match=qe.MatchSubstring(c))
-                    for c in filters.categories
-                ]
-            )
-        )
-    if filters.amended_from or filters.amended_to:
-
-        def as_int(d: str | None) -> int | None:
-            return int(d.replace("-", "")) if d else None
-
-        must.append(
-            qe.FieldCondition(
-                key="amended_int",
-                range=qe.RangeFloat(
-                    gte=as_int(filters.amended_from), lte=as_int(filters.amended_to)
-                ),
-            )
-        )
-    return qe.Filter(must=must) if must else None
+    must = [one(g[0]) if len(g) == 1 else qe.Filter(should=[one(c) for c in g]) for g in groups]
+    return qe.Filter(must=must)
 
 
 @dataclass
@@ -378,54 +353,39 @@ class EdgeStore:
     def _stored(self, shard: Any) -> dict[str, list[float]]:
         """Every point's field lengths and the averages it was weighted with."""
         qe = _edge()
-        out: dict[str, list[float]] = {}
-        offset = None
-        while True:
-            request = qe.ScrollRequest(
-                offset=offset,
-                limit=2048,
-                with_payload=[bm25.BM25_LEN, bm25.BM25_AVG],
-                with_vector=False,
+        fields = [bm25.BM25_LEN, bm25.BM25_AVG]
+        return bm25.stored_lengths(
+            lambda offset: shard.scroll(
+                qe.ScrollRequest(offset=offset, limit=2048, with_payload=fields, with_vector=False)
             )
-            records, offset = shard.scroll(request)
-            for r in records:
-                entry = bm25.stored_entry(r.payload)
-                if entry is not None:
-                    out[str(r.id)] = entry
-            if offset is None:
-                return out
+        )
 
-    def _reweight(self, w: _Writer, batch: int = 512) -> int:
+    def _reweight(self, w: _Writer) -> int:
         """Count the average field lengths exactly and weight again the points weighted with an
         average that has moved; returns how many were weighted again."""
         qe = _edge()
         stored = self._stored(w.shard)
-        if not stored:
-            return 0
-        now = bm25.averages(stored)
-        # A deleted or replaced article leaves the running totals; the exact count replaces them.
-        w.meta.update(
-            docs=len(stored),
-            terms_len=round(now[0] * len(stored)),
-            chars_len=round(now[1] * len(stored)),
+        if stored:
+            # A deleted or replaced article leaves the running totals; the exact count replaces
+            # them.
+            now = bm25.averages(stored)
+            n = len(stored)
+            w.meta.update(docs=n, terms_len=round(now[0] * n), chars_len=round(now[1] * n))
+
+        def write(
+            updates: list[tuple[Any, dict[str, bm25.Sparse]]], ids: list[str], now: Any
+        ) -> None:
+            vectors = [
+                qe.PointVectors(pid, {n: qe.SparseVector(*sv) for n, sv in new.items()})
+                for pid, new in updates
+            ]
+            if vectors:
+                w.shard.update(qe.UpdateOperation.update_vectors(vectors))
+            w.shard.update(qe.UpdateOperation.set_payload(ids, {bm25.BM25_AVG: list(now)}))
+
+        return bm25.reweight(
+            stored, lambda ids: w.shard.retrieve(ids, False, [TERMS, CHARS]), write
         )
-        stale = bm25.stale(stored, now)
-        for start in range(0, len(stale), batch):
-            chunk = stale[start : start + batch]
-            updates = []
-            for r in w.shard.retrieve(chunk, False, [TERMS, CHARS]):
-                have = {
-                    name: (list(sv.indices), list(sv.values))
-                    for name, sv in (r.vector or {}).items()
-                }
-                new = bm25.reweight_vectors(have, stored[str(r.id)], now)
-                if new:
-                    vector = {n: qe.SparseVector(*sv) for n, sv in new.items()}
-                    updates.append(qe.PointVectors(r.id, vector))
-            if updates:
-                w.shard.update(qe.UpdateOperation.update_vectors(updates))
-            w.shard.update(qe.UpdateOperation.set_payload(list(chunk), {bm25.BM25_AVG: list(now)}))
-        return len(stale)
 
     def delete(self, ids: Sequence[str]) -> None:
         if not ids:

@@ -26,6 +26,7 @@ import numpy as np
 from knowledge import bm25
 from knowledge.bm25 import CHARS, TERMS, bm25_query, split_terms
 from knowledge.errors import KnowledgeError
+from knowledge.filters import Condition, filter_groups
 from knowledge.fusion import weighted
 from knowledge.models import SearchFilters
 
@@ -38,42 +39,27 @@ def build_filter(filters: SearchFilters | None) -> Any:
     """SearchFilters as a Qdrant filter, evaluated by the server on its payload indexes."""
     from qdrant_client import models as m
 
-    if filters is None:
+    groups = filter_groups(filters)
+    if not groups:
         return None
-    must: list[Any] = []
 
-    def any_of(key: str, values: list[str]) -> Any:
-        return m.FieldCondition(key=key, match=m.MatchAny(any=list(values)))
+    def one(c: Condition) -> Any:
+        if c.kind == "any":
+            return m.FieldCondition(key=c.key, match=m.MatchAny(any=list(c.values)))
+        if c.kind == "substring":  # the category's full-text index
+            return m.FieldCondition(key=c.key, match=m.MatchText(text=c.values[0]))
+        return m.FieldCondition(key=c.key, range=m.Range(gte=c.gte, lte=c.lte))
 
-    if filters.laws:
-        must.append(m.Filter(should=[any_of("law_zh", filters.laws), any_of("law", filters.laws)]))
-    if filters.levels:
-        must.append(any_of("level", filters.levels))
-    if filters.langs:
-        must.append(any_of("lang", filters.langs))
-    if filters.doc_classes is not None:
-        must.append(any_of("doc_class", filters.doc_classes))
-    if filters.categories:
-        must.append(
-            m.Filter(
-                should=[
-                    m.FieldCondition(key="category", match=m.MatchText(text=c))
-                    for c in filters.categories
-                ]
-            )
-        )
-    if filters.amended_from or filters.amended_to:
+    must = [one(g[0]) if len(g) == 1 else m.Filter(should=[one(c) for c in g]) for g in groups]
+    return m.Filter(must=must)
 
-        def as_int(d: str | None) -> int | None:
-            return int(d.replace("-", "")) if d else None
 
-        must.append(
-            m.FieldCondition(
-                key="amended_int",
-                range=m.Range(gte=as_int(filters.amended_from), lte=as_int(filters.amended_to)),
-            )
-        )
-    return m.Filter(must=must) if must else None
+def collection_layout(client: Any, collection: str) -> tuple[int | None, list[str]]:
+    """An existing collection's dense size and sparse vector names."""
+    params = client.get_collection(collection).config.params
+    vectors = params.vectors
+    size = vectors[DENSE].size if isinstance(vectors, dict) and DENSE in vectors else None
+    return size, sorted(params.sparse_vectors or {})
 
 
 class ServerStore:
@@ -130,10 +116,7 @@ class ServerStore:
         from qdrant_client import models as m
 
         if self.exists():
-            info = self._client.get_collection(self.collection)
-            vectors = info.config.params.vectors
-            size = vectors[DENSE].size if isinstance(vectors, dict) and DENSE in vectors else None
-            sparse = info.config.params.sparse_vectors or {}
+            size, sparse = collection_layout(self._client, self.collection)
             if size != dim or set(sparse) != set(bm25.FIELDS):
                 raise KnowledgeError(
                     f"集合 {self.collection} 的結構與目前版本不同（向量維度 {size}，模型 {dim}）/ "
@@ -181,22 +164,12 @@ class ServerStore:
                 self._totals = None
 
     def _stored(self) -> dict[str, list[float]]:
-        out: dict[str, list[float]] = {}
-        offset = None
-        while True:
-            records, offset = self._client.scroll(
-                self.collection,
-                offset=offset,
-                limit=2048,
-                with_payload=[bm25.BM25_LEN, bm25.BM25_AVG],
-                with_vectors=False,
+        fields = [bm25.BM25_LEN, bm25.BM25_AVG]
+        return bm25.stored_lengths(
+            lambda offset: self._client.scroll(
+                self.collection, offset=offset, limit=2048, with_payload=fields, with_vectors=False
             )
-            for r in records:
-                entry = bm25.stored_entry(r.payload)
-                if entry is not None:
-                    out[str(r.id)] = entry
-            if offset is None:
-                return out
+        )
 
     def upsert(
         self,
@@ -238,37 +211,33 @@ class ServerStore:
                 self._client.upsert(self.collection, points=points, wait=True)
             self._changed = True
 
-    def _reweight(self, batch: int = 256) -> int:
+    def _reweight(self) -> int:
         from qdrant_client import models as m
 
-        stored = self._stored()
-        if not stored:
-            return 0
-        now = bm25.averages(stored)
-        stale = bm25.stale(stored, now)
-        for start in range(0, len(stale), batch):
-            chunk = stale[start : start + batch]
-            updates = []
-            for r in self._client.retrieve(
-                self.collection, ids=chunk, with_payload=False, with_vectors=list(bm25.FIELDS)
-            ):
-                have = {
-                    name: (list(sv.indices), list(sv.values))
-                    for name, sv in (r.vector or {}).items()
-                    if name in bm25.FIELDS
-                }
-                new = bm25.reweight_vectors(have, stored[str(r.id)], now)
-                if new:
-                    vector = {
-                        n: m.SparseVector(indices=ix, values=vs) for n, (ix, vs) in new.items()
-                    }
-                    updates.append(m.PointVectors(id=r.id, vector=vector))
-            if updates:
-                self._client.update_vectors(self.collection, points=updates, wait=True)
-            self._client.set_payload(
-                self.collection, payload={bm25.BM25_AVG: list(now)}, points=chunk, wait=True
+        def fetch(ids: list[str]) -> list[Any]:
+            return self._client.retrieve(
+                self.collection, ids=ids, with_payload=False, with_vectors=list(bm25.FIELDS)
             )
-        return len(stale)
+
+        def write(
+            updates: list[tuple[Any, dict[str, bm25.Sparse]]], ids: list[str], now: Any
+        ) -> None:
+            points = [
+                m.PointVectors(
+                    id=pid,
+                    vector={
+                        n: m.SparseVector(indices=ix, values=vs) for n, (ix, vs) in new.items()
+                    },
+                )
+                for pid, new in updates
+            ]
+            if points:
+                self._client.update_vectors(self.collection, points=points, wait=True)
+            self._client.set_payload(
+                self.collection, payload={bm25.BM25_AVG: list(now)}, points=ids, wait=True
+            )
+
+        return bm25.reweight(self._stored(), fetch, write)
 
     def delete(self, ids: Sequence[str]) -> None:
         from qdrant_client import models as m

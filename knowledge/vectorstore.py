@@ -18,7 +18,7 @@ import numpy as np
 
 from knowledge.errors import KnowledgeError
 from knowledge.models import SearchFilters
-from knowledge.server_store import DENSE, build_filter
+from knowledge.server_store import DENSE, build_filter, collection_layout
 
 
 def speed_up_local_writes(client: Any) -> None:
@@ -70,9 +70,7 @@ class QdrantStore:
         from qdrant_client import models as m
 
         if self.exists():
-            info = self._client.get_collection(self.collection)
-            vectors = info.config.params.vectors
-            size = vectors[DENSE].size if isinstance(vectors, dict) else None
+            size, _ = collection_layout(self._client, self.collection)
             if size != dim:
                 raise KnowledgeError(
                     f"集合 {self.collection} 的向量維度是 {size}，模型是 {dim} / the collection was "
