@@ -258,6 +258,19 @@ def test_ranking_does_not_depend_on_the_order_of_ingestion(
         return got
 
     assert in_two_steps("two") == expected
+
+    # A law removed from its file leaves the store; the average is counted again without it,
+    # so what is left scores as if it had been ingested alone.
+    only_bank = write(laws / "Bank.json", [BANK])
+    alone = Container(make_settings(tmp_path / "alone"))
+    alone.ingestor.ingest_laws(only_bank)
+    bank_alone = scores(alone)
+    alone.close()
+    shrunk = Container(make_settings(tmp_path / "shrunk"))
+    shrunk.ingestor.ingest_laws(write(tmp_path / "a" / "Bank.json", [BANK, AML]))
+    shrunk.ingestor.ingest_laws(write(tmp_path / "a" / "Bank.json", [BANK]))
+    assert scores(shrunk) == bank_alone
+    shrunk.close()
     # and the check can fail: with the re-weighting switched off the scores differ
     monkeypatch.setattr(bm25, "REWEIGHT_TOLERANCE", 1e9)
     assert in_two_steps("stale") != expected
