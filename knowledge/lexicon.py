@@ -37,6 +37,8 @@ TERM_EXPANSIONS: dict[str, tuple[str, ...]] = {
     "銀行員": ("職員",),
     "理專": ("理財專員", "業務人員"),
     "老闆": ("負責人",),
+    # 公司法 §8: a director is one of the company's 負責人, the word banking law restricts.
+    "董事": ("負責人",),
     "董事長": ("負責人", "董事"),
     "個資": ("個人資料",),
     "開戶": ("開立", "帳戶", "建立業務關係"),
