@@ -98,6 +98,7 @@ def test_rule_question_without_an_amount_is_answered_from_the_regulations(
 def test_a_missing_rate_is_said_and_nothing_unrelated_is_cited(desk: Container, teller) -> None:
     ans = desk.service.ask(teller, "換 3000 日圓現鈔要多少台幣")
     assert "沒有 JPY 的匯率" in ans.answer and "assistant fx import-rates" in ans.answer
+    assert ans.answer.count("沒有 JPY 的匯率") == 1  # both tools fail on it; said once
     assert all(t.name != "search_regulations" for t in ans.tool_calls)
     assert [t.ok for t in ans.tool_calls] == [False, False]
 

@@ -283,7 +283,8 @@ def _facts(state: FxState, english: bool) -> str:
             lines.append(f"  – {_one_language(reason, english)}")
         for note in check.get("notes", []):
             lines.append(f"  ※ {_one_language(note, english)}")
-    for problem in state.get("problems", []):
+    # The conversion and the check may both fail on the same missing rate: say it once.
+    for problem in dict.fromkeys(state.get("problems", [])):
         lines.append(f"⚠ {problem}")
     return "\n".join(lines) if len(lines) > 1 else ""
 
