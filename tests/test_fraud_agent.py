@@ -96,6 +96,10 @@ def test_the_highest_scored_accounts_by_chat(desk: Container) -> None:
     # another role asking the same is refused, as for any fraud question
     refused = desk.service.ask(desk.users.ensure("fx-top", "fx"), "風險最高的帳戶是哪些？")
     assert refused.refused and refused.tool_calls == []
+    # one account's score, asked with its number: the fraud desk, not the regulations
+    first = rows[0]["account"]
+    one = desk.service.ask(investigator, f"{first} 這個帳戶的風險分數")
+    assert one.agent == "fraud" and "人頭／水房風險分數" in one.answer
 
 
 def test_other_roles_are_refused_and_the_attempt_is_recorded(desk: Container) -> None:

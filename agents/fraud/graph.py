@@ -67,7 +67,11 @@ SPEC = AgentSpec(
         "證據",  # 「匯出…的證據」: 匯出 alone is also the FX desk's outward remittance
         "flag account",
         "export the evidence",
-        # 「目前風險最高的帳戶是哪些？」: the ledger's highest scores
+        # 「目前風險最高的帳戶是哪些？」「這個帳戶的風險分數」: the mule scores
+        "風險分數",
+        "人頭分數",
+        "risk score",
+        "mule score",
         "風險最高",
         "最可疑",
         "highest risk",
