@@ -445,3 +445,23 @@ def test_a_question_in_simplified_is_read_in_traditional(kb: Container, officer)
     # the desk's own search (the command line's) reads Simplified the same way
     hits = kb.compliance_desk.lookup(officer, "洗钱防制法第5条", k=1)
     assert [(h.law, h.article) for h in hits] == [("洗錢防制法", "5")]
+
+
+def test_a_yes_over_articles_that_forbid_is_flagged(kb: Container, officer) -> None:
+    """A small model answered 「可以」 over 銀行法 §35's 「不得」: the answer keeps what the model
+    wrote and says, under it, that the article forbids; a no, or a yes over an article that
+    allows, gets no such line."""
+    question = "行員可以收客戶的佣金嗎？"
+    yes = make_service(kb, ScriptedLLM(["可以，沒有問題[1]。"])).ask(officer, question)
+    assert (yes.citations[0].law, yes.citations[0].article) == ("銀行法", "35")
+    assert "與上面「可以」的說法可能不一致" in yes.answer
+    warned = yes.answer.index("⚠ 所依條文")
+    assert yes.answer.index("可以，沒有問題") < warned < yes.answer.index("參考條文")
+    no = make_service(kb, ScriptedLLM(["不可以收受佣金[1]。"])).ask(officer, question)
+    assert "可能不一致" not in no.answer
+    allowed = make_service(kb, ScriptedLLM(["可以先暫停[1]。"])).ask(officer, Q_ACCOUNT)
+    assert "可能不一致" not in allowed.answer
+    en = make_service(kb, ScriptedLLM(["Yes, staff may take it [1]."])).ask(
+        officer, "Can bank staff accept a commission from a customer?"
+    )
+    assert "may contradict them" in en.answer

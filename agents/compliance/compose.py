@@ -119,3 +119,46 @@ def _date(hit: dict[str, Any], english: bool) -> str:
     if not amended:
         return ""
     return f" (amended {amended}) " if english else f"（修正日期 {amended}）"
+
+
+# A question about what is allowed, a first clause that allows without a negation, and articles
+# that forbid: a small model gets the direction wrong (Qwen2.5-Coder-0.5B answered 「可以」 to
+# whether staff may take a customer's commission, over 銀行法 §35's 「不得」).
+_ASKS_ZH = re.compile(r"可以|可不可以|能不能|能否|可否|是否可|是否得|得否|准不准|允不允許")
+_ASKS_EN = re.compile(r"^\s*(?:can|may|could|is it (?:allowed|permitted|legal))\b", re.IGNORECASE)
+_ALLOWS_ZH = re.compile(r"^\s*是|可以|得以|允許|准許|能夠")
+_NEGATES_ZH = re.compile(r"[不無未非禁否毋]")
+_ALLOWS_EN = re.compile(r"^\s*(?:yes\b|\w+(?: \w+)? (?:can|may)\b)", re.IGNORECASE)
+_NEGATES_EN = re.compile(r"\b(?:not|no|never|cannot|prohibit\w*)\b|n't", re.IGNORECASE)
+_FORBIDS_ZH = ("不得", "禁止", "不可", "不能")
+_FORBIDS_EN = ("shall not", "may not", "must not", "prohibit")
+_FIRST_CLAUSE = re.compile(r"[。，,.;；！!？?\n]")
+CONFLICT_ZH = (
+    "⚠ 所依條文有「不得」或「禁止」的規定，與上面「可以」的說法可能不一致，請以條文原文為準。"
+)
+CONFLICT_EN = (
+    '⚠ The articles this rests on say what may not be done; the "yes" above may contradict '
+    "them: rely on the articles' own text."
+)
+
+
+def permission_conflict(
+    question: str, answer: str, excerpts: list[tuple[str, str]], english: bool
+) -> str:
+    """A warning to put under a model's answer that allows what the articles it rests on (the
+    first, and any its first clause cites) forbid; "" when there is nothing to say. Code cannot
+    read the law's exceptions (「不得…但…得」), so it warns and never rewrites."""
+    first = _FIRST_CLAUSE.split(answer.strip(), maxsplit=1)[0]
+    if english:
+        asks = _ASKS_EN.search(question)
+        allows = _ALLOWS_EN.search(first) and not _NEGATES_EN.search(first)
+        words = _FORBIDS_EN
+    else:
+        asks = _ASKS_ZH.search(question)
+        allows = _ALLOWS_ZH.search(first) and not _NEGATES_ZH.search(first)
+        words = _FORBIDS_ZH
+    if not (asks and allows and excerpts):
+        return ""
+    resting = [excerpts[0]] + [e for e in excerpts[1:] if f"〔{e[0]}〕" in answer.split("。")[0]]
+    forbids = any(w in text.lower() for _, text in resting for w in words)
+    return (CONFLICT_EN if english else CONFLICT_ZH) if forbids else ""

@@ -16,6 +16,7 @@ from agents.compliance.compose import (
     coverage,
     key_terms,
     model_excerpts,
+    permission_conflict,
     see_also_line,
     sources_line,
 )
@@ -214,6 +215,10 @@ def _generate(
         # retrieval found stand, quoted.
         body = compose_without_model(deps.analyzer, terms, cited, english)
         emit("token", body)
+    warning = permission_conflict(state["question"], written.text, excerpts, english)
+    if warning:
+        body += "\n\n" + warning
+        emit("token", "\n\n" + warning)
     tail = "\n\n" + sources_line(cited[: len(read)], english, dated=True)
     if cited[len(read) :]:
         tail += "\n" + see_also_line(cited[len(read) :], english)
