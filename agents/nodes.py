@@ -15,7 +15,7 @@ from agents.router import Router, Routing
 from agents.state import GraphState
 from agents.steps import emit, node_span
 from agents.turns import record_turn, to_answer
-from assistant.llm.script import to_traditional
+from assistant.llm.script import as_typed_for_reading
 
 
 def _router(runtime: Runtime[RunContext]) -> Router:
@@ -32,12 +32,15 @@ def guard(state: GraphState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     asked = (state.get("question") or "").strip()
     # The knowledge base, the law names and the agents' words are Taiwan Traditional: a question
     # typed or pasted in Simplified (洗钱防制法第5条) is read in Traditional, runs of Simplified
-    # characters only; the record keeps what was typed.
-    question = to_traditional(asked)
+    # characters only, and without the invisible characters pasted text carries; the record
+    # keeps what was typed.
+    question = as_typed_for_reading(asked)
     refused = None
     with node_span(deps.telemetry, "guard", steps) as note:
         if question != asked:
-            note("簡體字轉為正體 / Simplified read as Traditional")
+            note(
+                "簡體字轉為正體、去除不可見字元 / read as Traditional, invisible characters removed"
+            )
         limit = deps.settings.max_question_chars
         if not question:
             refused = "問題是空的 / the question is empty"

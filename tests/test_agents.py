@@ -434,7 +434,7 @@ def test_a_question_in_simplified_is_read_in_traditional(kb: Container, officer)
     asked = "银行对疑似不法或显属异常交易的存款账户可以怎么处理？"
     ans = svc.ask(officer, asked)
     assert ("銀行法", "45-2") in [(c.law, c.article) for c in ans.citations]
-    assert "Simplified" in ans.steps[0].detail
+    assert "read as Traditional" in ans.steps[0].detail
     assert simplified_share(ans.answer) == 0.0
     record = kb.audit.get(ans.audit_id)
     assert record.question == asked

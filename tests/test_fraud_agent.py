@@ -81,6 +81,21 @@ def test_the_longest_account_numbers_are_read(desk: Container) -> None:
     assert "一次最多追查 6 層，已查 6 層 / at most 6 hops a trace" in deep.answer
 
 
+def test_an_account_pasted_with_invisible_characters_or_grouped_is_read(desk: Container) -> None:
+    """Text pasted from a chat app or a spreadsheet carries zero-width characters; staff group
+    digits with spaces and say 「往下追兩層」."""
+    mule = _mule(desk)
+    investigator = desk.users.ensure("investigator-paste", "fraud")
+    pasted = f"帳戶 {mule[:3]}\u200b{mule[3:]}\ufeff 的前兩層金流"
+    ans = desk.service.ask(investigator, pasted)
+    assert ans.agent == "fraud" and ans.tool_calls[0].args["account"] == mule
+    grouped = " ".join(mule[i : i + 4] for i in range(0, len(mule), 4))
+    down = desk.service.ask(investigator, f"帳號:{grouped} 往下追兩層")
+    assert down.agent == "fraud" and down.route_method == "keywords"
+    assert [t["direction"] for t in down.data["traces"]] == ["down"]
+    assert down.data["traces"][0]["hops"] == 2
+
+
 def test_the_highest_scored_accounts_by_chat(desk: Container) -> None:
     investigator = desk.users.ensure("investigator-top", "fraud")
     ans = desk.service.ask(investigator, "目前風險最高的前 5 名帳戶是哪些？")

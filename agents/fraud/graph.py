@@ -51,6 +51,11 @@ SPEC = AgentSpec(
         "資金流向",
         "上游",
         "下游",
+        # 「往下追兩層」「往上追 3 層」: how investigators ask for a trace
+        "往下追",
+        "往上追",
+        "向下追",
+        "向上追",
         "trace",
         "mule",
         "money flow",

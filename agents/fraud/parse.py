@@ -11,9 +11,11 @@ from assistant.extract import check_dates, find_accounts, find_date_range, find_
 from assistant.fraud.trace import MAX_HOPS  # the desk's own limit on a trace's depth
 
 _UP = re.compile(
-    r"前期金流|上游|來源|從哪(裡|兒)?來|哪來|匯入來源|upstream|came\s+from|source", re.I
+    r"前期金流|上游|來源|從哪(裡|兒)?來|哪來|匯入來源|[往向]上追|upstream|came\s+from|source", re.I
 )
-_DOWN = re.compile(r"下游|去向|流向|流到|流去|轉去|轉到哪|downstream|went|where\s+.*go", re.I)
+_DOWN = re.compile(
+    r"下游|去向|流向|流到|流去|轉去|轉到哪|[往向]下追|downstream|went|where\s+.*go", re.I
+)
 _SCORE = re.compile(r"水房|人頭|車手|風險|可疑|像不像|分數|評分|mule|risk|score|suspicious", re.I)
 _DAYS = re.compile(
     r"(?:近|最近|過去|前)\s*(\d{1,3}|[一二三四五六七八九十]{1,3})\s*(?:天|日)|last\s+(\d{1,3})\s+days",

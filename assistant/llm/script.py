@@ -138,3 +138,15 @@ def to_traditional_data(data: Any) -> Any:
     if isinstance(data, dict):
         return {k: to_traditional_data(v) for k, v in data.items()}
     return data
+
+
+# Zero-width spaces and joiners, direction marks and the byte-order mark: invisible in a chat box,
+# they come with text pasted from chat apps, spreadsheets and web pages, and split an account
+# number (005\u200b096041084307) or a law's name in two.
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+
+
+def as_typed_for_reading(text: str) -> str:
+    """A user's question as the product reads it: invisible format characters removed, and
+    Simplified runs in Taiwan Traditional (``to_traditional``)."""
+    return to_traditional(_INVISIBLE.sub("", text))
