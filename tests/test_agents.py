@@ -465,3 +465,18 @@ def test_a_yes_over_articles_that_forbid_is_flagged(kb: Container, officer) -> N
         officer, "Can bank staff accept a commission from a customer?"
     )
     assert "may contradict them" in en.answer
+
+
+def test_an_article_number_alone_asks_which_law(kb: Container, officer) -> None:
+    """「第33條」 alone: hundreds of laws have one. The answer asks for the law first; in a
+    conversation about one law the follow-up is searched in it and nothing is asked."""
+    svc = make_service(kb, NoLLM())
+    bare = svc.ask(officer, "第33條規定什麼？")
+    assert bare.answer.startswith("⚠ 請寫明法規名稱，例如「銀行法第33條」")
+    english = svc.ask(officer, "What does Article 33 say?")
+    assert english.answer.startswith("⚠ Which law's Article 33?")
+    named = svc.ask(officer, "銀行法第33條")
+    assert "請寫明法規名稱" not in named.answer
+    follow = svc.ask(officer, "第33條呢？", named.conversation_id)
+    assert "請寫明法規名稱" not in follow.answer
+    assert (follow.citations[0].law, follow.citations[0].article) == ("銀行法", "33")

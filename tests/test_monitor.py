@@ -193,6 +193,13 @@ def test_a_transfer_row_is_read_or_refused_in_both_languages() -> None:
         {"id": "X2", "ts": "113/03/04 10:00", "from_account": "A1", "to_account": "B1", "amount": 5}
     )
     assert roc.ts == T0  # 民國 dates as exports write them
+    with pytest.raises(AssistantError, match="no such date"):
+        parse_transfer(
+            {
+                **{"id": "X3", "from_account": "A1", "to_account": "B1", "amount": 5},
+                "ts": "113/13/04 10:00",
+            }
+        )
     bad = {"id": "X", "ts": "2024-03-04T10:00", "from_account": "A1", "to_account": "B1"}
     for change, words in (
         ({"amount": "abc"}, "金額錯誤 / bad amount"),

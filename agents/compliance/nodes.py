@@ -124,6 +124,8 @@ def compose(state: ComplianceState, runtime: Runtime[RunContext]) -> dict[str, A
     pairs = deps.retriever.absent_articles(asked)
     law_en = deps.retriever.english_name(pairs[0][0]) if pairs and english else ""
     absent = prompts.absent_articles(pairs, english, law_en)
+    if _bare_article(asked) and not state.get("history"):
+        absent = prompts.law_not_named(asked.articles, english)
     with node_span(t, "compliance.compose", steps) as note:
         if absent:
             emit("token", absent)
@@ -174,6 +176,19 @@ def compose(state: ComplianceState, runtime: Runtime[RunContext]) -> dict[str, A
         chunks=[{k: h.get(k) for k in ("chunk_id", "law", "article", "amended")} for h in hits],
     )
     return {"result": result, "steps": steps}
+
+
+_FILLER = re.compile(
+    r"第\s*[\d一二三四五六七八九十百千零〇兩]+\s*(?:[-－—]\s*[\d一二三四五六七八九十]+)?\s*條"
+    r"(?:\s*之\s*[\d一二三四五六七八九十]+)?|article\s*\d+(?:-\d+)?|art\.?\s*\d+|§\s*\d+(?:-\d+)?"
+    r"|規定|內容|是什麼|什麼|說了|說|寫|的|呢|嗎|請問|what|does|say|is|[\s\W_]",
+    re.IGNORECASE,
+)
+
+
+def _bare_article(asked: Any) -> bool:
+    """Only an article number, nothing else to search by, and no law named."""
+    return bool(asked.articles) and not asked.laws and not _FILLER.sub("", asked.text)
 
 
 def _generate(
@@ -234,10 +249,12 @@ def _generate(
 
 
 def _with_context(deps: AgentDeps, question: str, history: list[Any]) -> str:
-    """A follow-up that names no law is searched with the law the last answer cited."""
-    if not history or not _FOLLOW_UP.match(question.strip()):
+    """A follow-up that names no law is searched with the law the last answer cited; so is an
+    article number alone (「第35條呢？」 after an answer about 銀行法)."""
+    if not history:
         return question
-    if deps.retriever.analyse(question).laws:
+    asked = deps.retriever.analyse(question)
+    if asked.laws or not (_FOLLOW_UP.match(question.strip()) or _bare_article(asked)):
         return question
     cited = history[-1].get("citations") or []
     law = re.sub(r"(第.+條| Article .+)$", "", cited[0]) if cited else ""

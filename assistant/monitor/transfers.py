@@ -89,8 +89,10 @@ def parse_transfer(row: Mapping[str, Any]) -> Transfer:
         raise AssistantError(f"缺少欄位 {', '.join(missing)} / missing {', '.join(missing)}")
     try:
         ts = _epoch(row["ts"])
-    except (ValueError, TypeError, OverflowError):
-        raise AssistantError(f"時間格式錯誤 / bad time: {row['ts']!r}") from None
+    except (ValueError, TypeError, OverflowError) as exc:
+        # parse_datetime's own words say which part is wrong (no such date, no such time).
+        why = f" ({exc})" if "/" in str(exc) else ""
+        raise AssistantError(f"時間格式錯誤 / bad time: {row['ts']!r}{why}") from None
     raw_amount = row["amount"]
     try:
         amount = (
