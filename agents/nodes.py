@@ -15,7 +15,7 @@ from agents.router import Router, Routing
 from agents.state import GraphState
 from agents.steps import emit, node_span
 from agents.turns import record_turn, to_answer
-from assistant.llm.script import as_typed_for_reading
+from assistant.llm.script import normalise_question
 
 
 def _router(runtime: Runtime[RunContext]) -> Router:
@@ -34,7 +34,7 @@ def guard(state: GraphState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     # typed or pasted in Simplified (洗钱防制法第5条) is read in Traditional, runs of Simplified
     # characters only, and without the invisible characters pasted text carries; the record
     # keeps what was typed.
-    question = as_typed_for_reading(asked)
+    question = normalise_question(asked)
     refused = None
     with node_span(deps.telemetry, "guard", steps) as note:
         if question != asked:

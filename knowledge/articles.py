@@ -114,6 +114,12 @@ def article_refs_at(text: str, law_ends: Sequence[int] = ()) -> list[tuple[int, 
     return sorted(set(spans))
 
 
+def without_article_refs(text: str) -> str:
+    """``text`` (NFKC) with its 第…條 and Article / § references taken out."""
+    text = unicodedata.normalize("NFKC", text)
+    return _EN_ARTICLE.sub(" ", _ZH_ARTICLE.sub(" ", text))
+
+
 def find_article_refs(text: str, law_ends: Sequence[int] = ()) -> list[str]:
     """Every article reference in a question, normalised, in order of appearance."""
     return list(dict.fromkeys(a for _, a in article_refs_at(text, law_ends)))

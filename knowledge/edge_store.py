@@ -114,8 +114,6 @@ class EdgeStore:
         self.char_weight = char_weight
         self._rrf_k = rrf_k
         self._keep = max(2, keep_versions)
-        self.is_server = False
-        self.sparse_in_qdrant = True
         self._lock = threading.Lock()
         # The version pinned by the running search or answer. A context variable, not a
         # thread-local: LangGraph runs an answer's nodes on its own worker threads with a copy of

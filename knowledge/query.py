@@ -150,6 +150,17 @@ class AnalysedQuery:
     pairs: list[tuple[str | None, str]] = field(default_factory=list)
 
 
+def _first_mentions(
+    mentions: list[tuple[str, tuple[int, int]]],
+) -> list[tuple[str, tuple[int, int]]]:
+    """Each named law once, at its first mention."""
+    found: list[tuple[str, tuple[int, int]]] = []
+    for law, span in mentions:
+        if all(law != seen for seen, _ in found):
+            found.append((law, span))
+    return found
+
+
 class QueryAnalyser:
     """Knows the law names in the corpus (Chinese and English) and the everyday lexicon."""
 
@@ -169,7 +180,7 @@ class QueryAnalyser:
         ]
 
     def laws_named(self, text: str) -> list[str]:
-        return [law for law, _ in self._law_spans(text)]
+        return [law for law, _ in _first_mentions(self._mentions(text))]
 
     def _known(self, name: str) -> bool:
         """A name the corpus holds, a part of one, or a variant close to one: most of its words
@@ -215,14 +226,6 @@ class QueryAnalyser:
                 out.append(name)
         return out
 
-    def _law_spans(self, text: str) -> list[tuple[str, tuple[int, int]]]:
-        """Each named law once, at its first mention."""
-        found: list[tuple[str, tuple[int, int]]] = []
-        for law, span in self._mentions(text):
-            if all(law != seen for seen, _ in found):
-                found.append((law, span))
-        return found
-
     def _mentions(self, text: str) -> list[tuple[str, tuple[int, int]]]:
         """Every mention of a known law in ``fold(text)``, in order."""
         folded = fold(text)
@@ -251,8 +254,8 @@ class QueryAnalyser:
         if not english:  # Chinese numerals only help a Chinese question
             expansions.extend(numeral_expansions(text))
             expansions.extend(definition_expansions(text))
-        spans = self._law_spans(text)
         mentions = self._mentions(text)
+        spans = _first_mentions(mentions)
         refs = article_refs_at(folded, [end for _, (_, end) in mentions])
         pairs = [
             (next((law for law, (start, _) in reversed(mentions) if start < at), None), article)

@@ -63,9 +63,6 @@ def collection_layout(client: Any, collection: str) -> tuple[int | None, list[st
 
 
 class ServerStore:
-    is_server = True
-    sparse_in_qdrant = True
-
     def __init__(
         self,
         client: Any,

@@ -35,9 +35,6 @@ def speed_up_local_writes(client: Any) -> None:
 
 
 class QdrantStore:
-    is_server = False
-    sparse_in_qdrant = False
-
     def __init__(self, collection: str, *, path: Path) -> None:
         try:
             from qdrant_client import QdrantClient

@@ -30,6 +30,7 @@ from agents.prose import write_over
 from agents.steps import emit, node_span
 from assistant.llm.base import LLMError, Message
 from knowledge.analyzer import is_mostly_english
+from knowledge.articles import find_article_refs, without_article_refs
 from knowledge.fusion import rrf
 
 # A short question that points back ("那第二項呢？", "what about fines?") continues the last turn.
@@ -178,17 +179,17 @@ def compose(state: ComplianceState, runtime: Runtime[RunContext]) -> dict[str, A
     return {"result": result, "steps": steps}
 
 
+# What a question that is only an article number says around it (「第33條規定什麼？」).
 _FILLER = re.compile(
-    r"第\s*[\d一二三四五六七八九十百千零〇兩]+\s*(?:[-－—]\s*[\d一二三四五六七八九十]+)?\s*條"
-    r"(?:\s*之\s*[\d一二三四五六七八九十]+)?|article\s*\d+(?:-\d+)?|art\.?\s*\d+|§\s*\d+(?:-\d+)?"
-    r"|規定|內容|是什麼|什麼|說了|說|寫|的|呢|嗎|請問|what|does|say|is|[\s\W_]",
-    re.IGNORECASE,
+    r"規定|內容|是什麼|什麼|說了|說|寫|的|呢|嗎|請問|what|does|say|is|[\s\W_]", re.IGNORECASE
 )
 
 
 def _bare_article(asked: Any) -> bool:
     """Only an article number, nothing else to search by, and no law named."""
-    return bool(asked.articles) and not asked.laws and not _FILLER.sub("", asked.text)
+    if not asked.articles or asked.laws:
+        return False
+    return not _FILLER.sub("", without_article_refs(asked.text))
 
 
 def _generate(
@@ -251,10 +252,11 @@ def _generate(
 def _with_context(deps: AgentDeps, question: str, history: list[Any]) -> str:
     """A follow-up that names no law is searched with the law the last answer cited; so is an
     article number alone (「第35條呢？」 after an answer about 銀行法)."""
-    if not history:
-        return question
+    follow_up = bool(_FOLLOW_UP.match(question.strip()))
+    if not history or not (follow_up or find_article_refs(question)):
+        return question  # the common case, decided without analysing the question
     asked = deps.retriever.analyse(question)
-    if asked.laws or not (_FOLLOW_UP.match(question.strip()) or _bare_article(asked)):
+    if asked.laws or not (follow_up or _bare_article(asked)):
         return question
     cited = history[-1].get("citations") or []
     law = re.sub(r"(第.+條| Article .+)$", "", cited[0]) if cited else ""

@@ -7,7 +7,7 @@ confidential letters), whatever the question or a model asks for.
 from __future__ import annotations
 
 from assistant.desks.base import AuditTrail, Desk
-from assistant.llm.script import as_typed_for_reading
+from assistant.llm.script import normalise_question
 from assistant.permissions import UserContext
 from knowledge.models import Hit, SearchFilters
 from knowledge.search import Mode, Retriever
@@ -41,7 +41,7 @@ class ComplianceDesk(Desk):
             return []
         scoped = (filters or SearchFilters()).model_copy(update={"doc_classes": classes})
         # The corpus is Taiwan Traditional: a query in Simplified is searched in Traditional.
-        query = as_typed_for_reading(query)
+        query = normalise_question(query)
         return self._retriever.search(query, k=k, filters=scoped, mode=mode)
 
     def lookup(

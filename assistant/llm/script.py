@@ -146,7 +146,7 @@ def to_traditional_data(data: Any) -> Any:
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 
 
-def as_typed_for_reading(text: str) -> str:
+def normalise_question(text: str) -> str:
     """A user's question as the product reads it: invisible format characters removed, and
     Simplified runs in Taiwan Traditional (``to_traditional``)."""
     return to_traditional(_INVISIBLE.sub("", text))

@@ -65,7 +65,7 @@ def _epoch(raw: Any) -> int:
         value = raw
     elif isinstance(raw, int | float) and not isinstance(raw, bool):
         if not math.isfinite(raw):
-            raise ValueError(raw)
+            raise ValueError(f"不是有限的數字 / not a finite number: {raw!r}")
         return int(raw)
     else:
         text = str(raw).strip()
@@ -89,10 +89,10 @@ def parse_transfer(row: Mapping[str, Any]) -> Transfer:
         raise AssistantError(f"缺少欄位 {', '.join(missing)} / missing {', '.join(missing)}")
     try:
         ts = _epoch(row["ts"])
-    except (ValueError, TypeError, OverflowError) as exc:
-        # parse_datetime's own words say which part is wrong (no such date, no such time).
-        why = f" ({exc})" if "/" in str(exc) else ""
-        raise AssistantError(f"時間格式錯誤 / bad time: {row['ts']!r}{why}") from None
+    except ValueError as exc:  # its own words say which part is wrong (no such date …)
+        raise AssistantError(f"時間格式錯誤 / bad time: {row['ts']!r} ({exc})") from None
+    except (TypeError, OverflowError):
+        raise AssistantError(f"時間格式錯誤 / bad time: {row['ts']!r}") from None
     raw_amount = row["amount"]
     try:
         amount = (
