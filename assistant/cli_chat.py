@@ -148,7 +148,8 @@ def serve(app: AppContext, host: str | None, port: int | None) -> None:
 
     upgrade_at_start(app)  # before the container's gate: serving is the operator's start
     c = app.container
-    if not c.users.list():
+    # the accounts the system makes for itself (evaluations, the monitor) cannot log in
+    if not any(u.active and u.password_hash for u in c.users.list()):
         click.echo(
             "尚無使用者，請先執行 / no users yet: assistant users add NAME --role compliance",
             err=True,
