@@ -148,11 +148,16 @@ def serve(app: AppContext, host: str | None, port: int | None) -> None:
 
     upgrade_at_start(app)  # before the container's gate: serving is the operator's start
     c = app.container
-    if not c.users.list():
+    # the accounts the system makes for itself (evaluations, the monitor) cannot log in
+    if not any(u.active and u.password_hash for u in c.users.list()):
         click.echo(
             "尚無使用者，請先執行 / no users yet: assistant users add NAME --role compliance",
             err=True,
         )
+    # The monitor on a thread of its own, started first: it holds the monitor's lock from its
+    # first look at the saved state to the end of a warm (seconds after this, while the server
+    # is still starting), so a transfer sent meanwhile waits and is judged on the warm state.
+    threading.Thread(target=_start_monitor, args=(c,), name="monitor-start", daemon=True).start()
     threading.Thread(target=_warm_up, args=(c,), name="warm-up", daemon=True).start()
     # A service manager (systemd, a container runtime, `kill`) stops with SIGTERM, whose default
     # ends the process on the spot: the server and the container (database, vector store,
@@ -182,6 +187,28 @@ def _warm_up(c: Container) -> None:
         c.warm_up()
     except Exception as exc:  # the first question will report it properly; say it now too
         click.echo(f"預載失敗 / warm-up failed: {exc}", err=True)
+
+
+def _start_monitor(c: Container) -> None:
+    """The transfer monitor's saved state, or a warm on the ledger's last days (progress on
+    stderr); a failure is reported and the monitor starts cold on the first transfer."""
+    days = c.settings.monitor.warm_days
+
+    def progress(n: int) -> None:
+        click.echo(f"監控暖機中 / monitor warming: {n:,} 筆 transfers", err=True)
+
+    try:
+        n = c.start_monitor(progress)
+    except Exception as exc:
+        click.echo(f"監控啟動失敗 / monitor start failed: {exc}", err=True)
+        return
+    if n is None:
+        click.echo("監控：已由已存狀態開始 / monitor: started from its saved state", err=True)
+    elif n:
+        click.echo(
+            f"監控暖機完成 / monitor warmed on {n:,} 筆 transfers of the ledger's last {days} days",
+            err=True,
+        )
 
 
 @click.group()

@@ -97,8 +97,8 @@ def _chunks(rows: Iterator[Any], size: int) -> Iterator[list[Any]]:
     "--warm",
     "warm_days",
     type=int,
-    help="First feed the stored ledger's last N days through the monitor (no alerts), so it "
-    "knows each account's usual payees and volumes.",
+    help="When the monitor starts without saved state, first feed the stored ledger's last N "
+    "days through it (no alerts), so it knows each account's usual payees and volumes.",
 )
 @click.option("--all", "show_all", is_flag=True, help="List passes too (--json).")
 @click.option("--json", "as_json", is_flag=True)
@@ -126,8 +126,13 @@ def monitor_cmd(
     if path is not None and not path.is_file():
         raise AssistantError(f"找不到檔案 / no such file: {path}")
     if warm_days is not None and not from_ledger:
-        n = desk.warm(user, days=warm_days)
-        click.echo(f"暖機 / warmed on {n} transfers of the ledger", err=True)
+        n = desk.warm(user, days=warm_days, only_cold=True)
+        click.echo(
+            f"暖機 / warmed on {n} transfers of the ledger"
+            if n is not None
+            else "已由已存狀態開始，未暖機 / started from the saved state: not warmed",
+            err=True,
+        )
     if from_ledger:
         results = [desk.replay_ledger(user, keep_passes=show_all)]
     else:

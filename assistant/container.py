@@ -344,8 +344,16 @@ class Container:
     @cached_property
     def fraud_monitor(self) -> MonitorService:
         from assistant.monitor.service import MonitorService
+        from assistant.monitor.state import FILE_NAME
 
-        return MonitorService(self.engine, signals_dir=self.settings.data_dir / "fraud" / "signals")
+        m = self.settings.monitor
+        return MonitorService(
+            self.engine,
+            signals_dir=self.settings.data_dir / "fraud" / "signals",
+            state_path=self.settings.data_dir / "fraud" / FILE_NAME if m.persist else None,
+            save_every=m.save_every,
+            save_every_s=m.save_every_s,
+        )
 
     @cached_property
     def fraud_monitor_desk(self) -> FraudMonitorDesk:
@@ -498,6 +506,24 @@ class Container:
             self.llm.count_tokens("銀行")  # loads the GGUF file
         self.model_sha256()
 
+    def start_monitor(self, progress: Callable[[int], None] | None = None) -> int | None:
+        """For `assistant serve`, in the background: the transfer monitor from its saved state,
+        or, with none usable, warmed on the ledger's last ``monitor.warm_days`` days (how many
+        transfers; None: the saved state was used). A system action, done through the fraud
+        desk as ``monitor.system_user`` and recorded like any warm."""
+        days = self.settings.monitor.warm_days
+        if not days:
+            self.fraud_monitor.restored()  # loads it, so the first transfer does not wait
+            return None
+        return self.fraud_monitor_desk.warm(
+            self.monitor_user(), days=days, only_cold=True, progress=progress
+        )
+
+    def monitor_user(self) -> UserContext:
+        """The account the server's own monitor actions are recorded under: made on first use,
+        without a password, so nobody can log in as it."""
+        return self.users.ensure(self.settings.monitor.system_user, "fraud")
+
     def eval_user(self) -> UserContext:
         """The account evaluations ask as: made on first use, without a password, so nobody
         can log in as it; evaluations read regulations and the files given to them."""
@@ -508,6 +534,8 @@ class Container:
         return name in self.__dict__ and name not in self._lent
 
     def close(self) -> None:
+        if self._own("fraud_monitor"):
+            self.fraud_monitor.close()  # saves the monitor's state
         if self._own("service"):
             self.service.close()
         if self._own("vector_store"):

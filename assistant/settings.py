@@ -378,6 +378,50 @@ class FraudSettings(BaseModel):
     )
 
 
+class MonitorSettings(BaseModel):
+    persist: bool = Field(
+        True,
+        description=(
+            "Keep the transfer monitor's state (each account's recent transfers and payees, the "
+            "anomaly model) in DATA_DIR/fraud/monitor_state.json.gz, so a restart continues "
+            "where it stopped; off: every process starts cold."
+        ),
+    )
+    save_every: int = Field(
+        10_000,
+        ge=0,
+        description=(
+            "Save the monitor's state after this many transfers scored since the last save "
+            "(0: only by time and when the process closes)."
+        ),
+    )
+    save_every_s: float = Field(
+        300.0,
+        ge=0,
+        description=(
+            "Save the monitor's state when this many seconds have passed since the last save "
+            "and transfers were scored since (0: only by count and when the process closes)."
+        ),
+    )
+    warm_days: int = Field(
+        30,
+        ge=0,
+        le=400,
+        description=(
+            "At `assistant serve` start with no usable saved state, feed the stored ledger's "
+            "last this many days through the monitor in the background (0: start cold)."
+        ),
+    )
+    system_user: str = Field(
+        "system-monitor",
+        description=(
+            "Account the server's own monitor actions are recorded under (the warm-up at "
+            "start); made on first use with the fraud role and no password, so nobody can log "
+            "in as it."
+        ),
+    )
+
+
 class UISettings(BaseModel):
     host: str = Field("127.0.0.1", description="Address `assistant serve` listens on.")
     port: int = Field(7860, ge=1, le=65535, description="Port `assistant serve` listens on.")
@@ -429,6 +473,7 @@ class Settings(BaseSettings):
     agents: AgentSettings = Field(default_factory=AgentSettings)
     credit: CreditSettings = Field(default_factory=CreditSettings)
     fraud: FraudSettings = Field(default_factory=FraudSettings)
+    monitor: MonitorSettings = Field(default_factory=MonitorSettings)
     ui: UISettings = Field(default_factory=UISettings)
     model_path: Path | None = Field(
         None,

@@ -60,5 +60,8 @@ def test_sigterm_stops_the_server_cleanly(tmp_path: Path) -> None:
     assert "已停止 / stopped" in text
     assert "Traceback" not in text
     assert not (data / "assistant.db-wal").exists(), "the database was not closed"
+    # the transfer monitor's state, written by the clean stop (on an empty ledger the start
+    # warms nothing and so writes nothing)
+    assert (data / "fraud" / "monitor_state.json.gz").is_file(), text
     with socket.socket() as s:  # the port is free again
         s.bind(("127.0.0.1", port))

@@ -11,7 +11,7 @@ version before and after and what changed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -88,20 +88,42 @@ class FraudMonitorDesk(Desk):
         rows = enumerate(from_arrays(arrays), start=1)
         return self.score_batch(user, rows, source="ledger", keep_passes=keep_passes)
 
-    def warm(self, user: UserContext | None, *, days: int | None = None) -> int:
+    def warm(
+        self,
+        user: UserContext | None,
+        *,
+        days: int | None = None,
+        only_cold: bool = False,
+        progress: Callable[[int], None] | None = None,
+    ) -> int | None:
         """The stored ledger (its last ``days`` only, if given) fed through the monitor to
-        build its state, without alerts: a warm start before scoring new transfers."""
+        build its state, without alerts: a warm start before scoring new transfers.
+        ``only_cold``: not when the monitor started from its saved state (returns None; the
+        server's warm at start, a command's ``--warm``). The ledger is read under the monitor's
+        lock, so a transfer scored meanwhile waits and is judged on the warmed state."""
         from assistant.monitor.transfers import from_arrays
 
-        args = {"source": "ledger", "days": days}
+        args: dict[str, Any] = {"source": "ledger", "days": days}
+        if only_cold:
+            args["only_cold"] = True
         u = self.allow(user, "fraud.monitor", args)
-        since = None
-        if days is not None:
-            latest = self._fraud.latest()
-            since = latest - timedelta(days=days) if latest is not None else None
-        arrays = self._fraud.ledger.arrays(since=since)
-        n = self._monitor.warm(from_arrays(arrays))
-        self.record(u, "fraud.monitor.warm", args, f"{n} 筆 transfers")
+
+        def history() -> Iterator[Transfer]:  # read when the monitor first asks, under its lock
+            since = None
+            if days is not None:
+                latest = self._fraud.latest()
+                since = latest - timedelta(days=days) if latest is not None else None
+            yield from from_arrays(self._fraud.ledger.arrays(since=since))
+
+        n = self._monitor.warm(history(), only_cold=only_cold, progress=progress)
+        self.record(
+            u,
+            "fraud.monitor.warm",
+            args,
+            f"{n} 筆 transfers"
+            if n is not None
+            else "已由已存狀態開始，未暖機 / started from the saved state: not warmed",
+        )
         return n
 
     # ---- the alert queue ----------------------------------------------------------------------

@@ -3,12 +3,21 @@
 Knows no users: ``by`` names who changed the rules or decided an alert, as the desk says. Every
 transfer scored here goes through one ``TransferMonitor`` under a lock, in arrival order; alerts
 and holds are stored with their reasons, an investigator's outcome stored on them.
+
+With a ``state_path`` the monitor's state outlives the process (``assistant.monitor.state``):
+read when the monitor is first needed, saved every ``save_every`` transfers or ``save_every_s``
+seconds (by the call that scored the transfer that crossed the mark, after the lock is
+released) and by :meth:`close`. One process at a time owns the file (an OS lock beside it,
+where the OS has ``fcntl``): another process on the same data folder starts from the snapshot
+and does not write it back, so it never overwrites the owner's newer state.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +34,7 @@ from assistant.monitor.rules import DEFAULT_RULES, RuleSet, load_rules, parse_ru
 from assistant.monitor.signals import SignalStore
 from assistant.monitor.transfers import Transfer, parse_transfer
 
+log = logging.getLogger(__name__)
 STATUSES = ("open", "confirmed", "dismissed")
 _ALERT = AlertRow.__table__  # type: ignore[attr-defined]
 
@@ -67,12 +77,30 @@ class MonitorService:
         engine: Engine,
         default_rules: Path = DEFAULT_RULES,
         signals_dir: Path | None = None,
+        *,
+        state_path: Path | None = None,
+        save_every: int = 10_000,
+        save_every_s: float = 300.0,
     ) -> None:
+        """``state_path``: where the monitor's state is kept between processes (None: in this
+        process only); ``save_every`` transfers or ``save_every_s`` seconds (0: never by that
+        measure) between saves while scoring."""
         self._engine = engine
         self._default = default_rules
         self._signals = SignalStore(signals_dir) if signals_dir is not None else None
         self._lock = threading.Lock()
         self._monitor: TransferMonitor | None = None
+        self._state_path = state_path
+        self._save_every = save_every
+        self._save_every_s = save_every_s
+        self._save_lock = threading.Lock()  # one save at a time; taken before ``_lock``
+        self._owner: Any = None  # the open lock file while this process owns the state file
+        self._restored = False  # the monitor started from a saved snapshot
+        self._unsaved = 0  # transfers scored since the last save
+        self._saved_at = time.monotonic()
+        self._closed = False
+        self._stop = threading.Event()  # set by close: a warm under way stops
+        self._partial = False  # a warm was stopped half-way: this state is not saved
 
     # ---- the rules --------------------------------------------------------------------------
 
@@ -126,10 +154,131 @@ class MonitorService:
     # ---- scoring ----------------------------------------------------------------------------
 
     def monitor(self) -> TransferMonitor:
+        """The one monitor: on first use from the saved state if there is a usable one, else
+        cold. Call under ``_lock`` where others may be scoring."""
         if self._monitor is None:
             tables = self._signals.tables() if self._signals is not None else []
-            self._monitor = TransferMonitor(self.rules(), tables)
+            rules = self.rules()
+            self._monitor = self._load(rules, tables) or TransferMonitor(rules, tables)
         return self._monitor
+
+    # ---- the state between processes ------------------------------------------------------
+
+    def _load(self, rules: RuleSet, tables: list[Any]) -> TransferMonitor | None:
+        from assistant.monitor import state
+
+        path = self._state_path
+        if path is None:
+            return None
+        self._owner = _own(path)
+        if self._owner is None:
+            log.warning(
+                "另一個程序持有監控狀態檔 %s：本程序由其快照開始，不寫回 / another process owns the "
+                "monitor's state file %s: this one starts from its snapshot and does not write "
+                "it back",
+                path,
+                path,
+            )
+        try:
+            doc = state.read(path)
+            if doc is None:
+                return None
+            got = state.restore(doc, rules, tables)
+        except state.BadSnapshot as exc:
+            aside = state.set_aside(path) if self._owner is not None else None
+            log.warning(
+                "%s，監控由零開始%s / %s: the monitor starts cold%s",
+                exc.zh,
+                f"（原檔保留為 {aside}）" if aside else "",
+                exc.en,
+                f" (the file is kept as {aside})" if aside else "",
+            )
+            return None
+        for note in got.notes:
+            log.warning("%s", note)
+        self._restored = True
+        log.info(
+            "監控狀態已讀回 / monitor state restored: %d accounts, %d transfers seen (%s)",
+            len(got.monitor.accounts),
+            got.monitor.seen,
+            path,
+        )
+        return got.monitor
+
+    def restored(self) -> bool:
+        """Whether the monitor started from a saved snapshot (loading it if not yet done)."""
+        with self._lock:
+            self.monitor()
+            return self._restored
+
+    def save(self, *, wait: bool = True) -> bool:
+        """Write the monitor's state now (False: nothing to write, another process owns the
+        file, or ``wait`` False and a save is under way, which writes these transfers too). The
+        state is copied under the scoring lock and written outside it."""
+        from assistant.monitor import state
+
+        if not self._save_lock.acquire(blocking=wait):
+            return False
+        try:
+            with self._lock:
+                if (
+                    self._monitor is None
+                    or self._owner is None
+                    or self._state_path is None
+                    or self._partial
+                ):
+                    return False
+                doc = state.dump(self._monitor)
+                self._unsaved = 0
+                self._saved_at = time.monotonic()
+            try:
+                size = state.write(self._state_path, doc)
+            except OSError as exc:
+                log.warning(
+                    "監控狀態無法寫入 %s：%s / the monitor's state could not be written to %s: %s",
+                    self._state_path,
+                    exc,
+                    self._state_path,
+                    exc,
+                )
+                return False
+        finally:
+            self._save_lock.release()
+        log.info(
+            "監控狀態已存 / monitor state saved: %d accounts, %d bytes",
+            len(doc["accounts"]),
+            size,
+        )
+        return True
+
+    def _scored(self, n: int) -> bool:
+        """Count ``n`` transfers scored (under ``_lock``): whether a save is due."""
+        if self._owner is None:
+            return False
+        self._unsaved += n
+        if not self._unsaved:
+            return False
+        due_n = self._save_every and self._unsaved >= self._save_every
+        due_t = self._save_every_s and time.monotonic() - self._saved_at >= self._save_every_s
+        return bool(due_n or due_t)
+
+    def _save_if_due(self, due: bool) -> None:
+        """A save by the scoring call itself, after its lock is released; skipped when another
+        save is under way."""
+        if due:
+            self.save(wait=False)
+
+    def close(self) -> None:
+        """Save the state (a clean stop) and let go of the state file."""
+        if self._closed:
+            return
+        self._closed = True
+        self._stop.set()
+        if self._monitor is not None:
+            self.save()
+        if self._owner is not None:
+            self._owner.close()
+            self._owner = None
 
     # ---- outside lists ----------------------------------------------------------------------
 
@@ -152,7 +301,9 @@ class MonitorService:
         t = row if isinstance(row, Transfer) else parse_transfer(row)
         with self._lock:
             d = self.monitor().process(t)
+            due = self._scored(1)
         ids = self._store([d])
+        self._save_if_due(due)
         return d, (ids[0] if ids else None)
 
     def score_batch(
@@ -178,18 +329,48 @@ class MonitorService:
                     out.decisions.append(d.to_dict())
                 else:
                     out.passed += 1
+            due = self._scored(len(out.decisions) + out.passed)
         out.alerts = self._store(decided)
+        self._save_if_due(due)
         return out
 
-    def warm(self, transfers: Iterable[Transfer]) -> int:
+    def warm(
+        self,
+        transfers: Iterable[Transfer],
+        *,
+        only_cold: bool = False,
+        progress: Callable[[int], None] | None = None,
+        every: int = 100_000,
+    ) -> int | None:
         """Feed history through the monitor to build its state, storing no alerts (a monitor
-        started cold sees every payee as new and every account without a usual)."""
+        started cold sees every payee as new and every account without a usual); the state is
+        saved after. ``transfers`` is read under the lock, so a lazy iterable (one that reads
+        the ledger when first asked) keeps every transfer scored meanwhile waiting until the
+        history is in. ``only_cold``: not when the monitor started from a saved snapshot
+        (None). ``progress`` is told the count every ``every`` transfers."""
         n = 0
         with self._lock:
             monitor = self.monitor()
+            if only_cold and self._restored:
+                return None
             for t in transfers:
                 monitor.process(t)
                 n += 1
+                if progress is not None and n % every == 0:
+                    progress(n)
+                if n % 1000 == 0 and self._stop.is_set():
+                    self._partial = True
+                    log.warning(
+                        "暖機於 %d 筆時因關閉而中止，狀態不存，下次啟動重新暖機 / the warm stopped at "
+                        "%d transfers as the process closes: the state is not saved and the "
+                        "next start warms again",
+                        n,
+                        n,
+                    )
+                    break
+            self._scored(n)
+        if n:
+            self.save()
         return n
 
     def _store(self, decisions: list[Decision]) -> list[int]:
@@ -281,6 +462,24 @@ class MonitorService:
             rule: {**c, "precision": round(c["confirmed"] / (c["confirmed"] + c["dismissed"]), 4)}
             for rule, c in sorted(per.items())
         }
+
+
+def _own(path: Path) -> Any:
+    """The open lock file beside ``path`` while this process holds it, else None (another
+    process holds it). Without ``fcntl`` (Windows) every process owns it."""
+    lock = path.with_name(path.name + ".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    fh = lock.open("a+b")
+    try:
+        import fcntl
+    except ImportError:
+        return fh
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.close()
+        return None
+    return fh
 
 
 def _as_dict(row: AlertRow) -> dict[str, Any]:
