@@ -130,6 +130,7 @@ def test_saves_while_scoring_survive_a_crash_and_a_second_process_does_not_write
     try:
         for k in range(0, 250, 50):
             _decisions(running, before[k : k + 50])
+            running.fraud_monitor.wait_saved()  # the save runs beside the scoring call
         path = data / "fraud" / FILE_NAME
         assert path.is_file()
         assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]

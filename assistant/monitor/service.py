@@ -101,6 +101,7 @@ class MonitorService:
         self._closed = False
         self._stop = threading.Event()  # set by close: a warm under way stops
         self._partial = False  # a warm was stopped half-way: this state is not saved
+        self._saving: threading.Thread | None = None  # the last save started by scoring
 
     # ---- the rules --------------------------------------------------------------------------
 
@@ -263,10 +264,20 @@ class MonitorService:
         return bool(due_n or due_t)
 
     def _save_if_due(self, due: bool) -> None:
-        """A save by the scoring call itself, after its lock is released; skipped when another
-        save is under way."""
-        if due:
-            self.save(wait=False)
+        """A save on a thread of its own, so the call that crossed the mark answers without
+        waiting for the file (seconds for a large state); skipped when a save is under way."""
+        if due and not self._closed:
+            saving = threading.Thread(
+                target=self.save, kwargs={"wait": False}, name="monitor-save", daemon=True
+            )
+            self._saving = saving
+            saving.start()
+
+    def wait_saved(self) -> None:
+        """Until a save started by scoring has written its file."""
+        saving = self._saving
+        if saving is not None:
+            saving.join()
 
     def close(self) -> None:
         """Save the state (a clean stop) and let go of the state file."""
@@ -274,6 +285,7 @@ class MonitorService:
             return
         self._closed = True
         self._stop.set()
+        self.wait_saved()
         if self._monitor is not None:
             self.save()
         if self._owner is not None:
