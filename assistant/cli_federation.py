@@ -13,10 +13,6 @@ from assistant.federation.processes import Tls
 from assistant.permissions import UserContext
 
 
-def _tls(ca: str | None, cert: str | None, key: str | None, node_key: str | None) -> Tls | None:
-    return Tls(ca=ca, cert=cert, key=key, node_key=node_key) if ca else None
-
-
 @click.group()
 def federation() -> None:
     """金融盾 / one mule model trained across banks; no ledger leaves its bank."""
@@ -24,8 +20,16 @@ def federation() -> None:
 
 @needs_user
 @federation.command("start")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address banks reach.")
-@click.option("--ca", help="The consortium CA certificate (PEM): TLS instead of loopback.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    help="Port banks reach (default: a free one, fine on one machine only).",
+)
+@click.option(
+    "--ca",
+    help="The consortium CA certificate (PEM): TLS and node authentication instead of loopback.",
+)
 @click.option("--cert", help="The coordinator's certificate (PEM).")
 @click.option("--key", help="The coordinator's private key (PEM).")
 @click.option("--json", "as_json", is_flag=True)
@@ -34,17 +38,37 @@ def start_cmd(
     app: AppContext,
     user: UserContext,
     host: str,
+    port: int | None,
     ca: str | None,
     cert: str | None,
     key: str | None,
     as_json: bool,
 ) -> None:
     """Start the coordinator (a Flower SuperLink) in the background."""
-    info = app.container.federation_desk.start(user, host, _tls(ca, cert, key, None))
+    tls = Tls(ca=ca, cert=cert, key=key) if ca or cert or key else None
+    info = app.container.federation_desk.start(user, host, tls, port)
     if as_json:
         emit_json(info)
         return
     click.echo(f"協調端已啟動 / coordinator started: {info['fleet']} (pid {info['pid']})")
+
+
+@needs_user
+@federation.command("register")
+@click.argument("bank")
+@click.argument("public_key", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def register_cmd(
+    app: AppContext, user: UserContext, bank: str, public_key: str, as_json: bool
+) -> None:
+    """On the coordinator: allow BANK to join, by the PUBLIC_KEY it sent (OpenSSH ECDSA,
+    e.g. bank1.pub). A bank whose key is not registered is refused."""
+    info = app.container.federation_desk.register(user, bank, public_key)
+    if as_json:
+        emit_json(info)
+        return
+    click.echo(f"{bank} 已登錄 / registered: node {info['node_id']}")
 
 
 @needs_user
@@ -54,6 +78,13 @@ def start_cmd(
 @click.option("--superlink", help="The coordinator's address (default: the one started here).")
 @click.option("--ca", help="The consortium CA certificate (PEM).")
 @click.option("--node-key", help="This bank's SuperNode private key (node authentication).")
+@click.option(
+    "--connect-timeout",
+    type=click.FloatRange(1, 3600),
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for the coordinator to accept this bank.",
+)
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def join_cmd(
@@ -64,17 +95,25 @@ def join_cmd(
     superlink: str | None,
     ca: str | None,
     node_key: str | None,
+    connect_timeout: float,
     as_json: bool,
 ) -> None:
     """BANK joins with its LEDGER (a database URL or a SQLite ledger file; default: this
     installation's database). Starts a Flower SuperNode next to the ledger."""
-    info = app.container.federation_desk.join(
-        user, bank, ledger, superlink, _tls(ca, None, None, node_key)
-    )
+    if node_key and not ca:
+        raise BilingualError(
+            "--node-key 需搭配 --ca（節點驗證只在 TLS 下）/ --node-key needs --ca (node "
+            "authentication runs over TLS only)"
+        )
+    tls = Tls(ca=ca, node_key=node_key) if ca else None
+    info = app.container.federation_desk.join(user, bank, ledger, superlink, tls, connect_timeout)
     if as_json:
         emit_json(info)
         return
-    click.echo(f"{bank} 已加入 / joined: SuperNode pid {info['pid']} → {info['superlink']}")
+    click.echo(
+        f"{bank} 已加入 / joined: SuperNode pid {info['pid']} → {info['superlink']} "
+        f"(node {info['node_id']})"
+    )
 
 
 @needs_user

@@ -3,13 +3,18 @@
 One end-to-end test runs a SuperLink and three SuperNodes on loopback (two banks with ledgers,
 one whose ledger vanished after it joined: it fails mid-run), two rounds, through the desk: the
 audit trail gets every round and the model, the model deploys as the fraud desk's scorer and
-its scores say they are federated. The other tests drive the aggregation directly: a poisoned
-update is clipped, a client of another version and a dropped bank are refused with a clear
-message, too few banks leave the model unchanged.
+its scores say they are federated. Another runs the set-up for real banks: a consortium CA, the
+coordinator on TLS with node authentication, banks registered by their public keys; a bank
+whose key was not registered, one without the CA and one trusting another CA are refused. The
+other tests drive the aggregation directly: a poisoned update is clipped, a client of another
+version and a dropped bank are refused with a clear message, too few banks leave the model
+unchanged.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import ipaddress
 import json
 import threading
 import time
@@ -18,7 +23,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
+from assistant.cli import cli
 from assistant.container import Container
 from assistant.errors import AssistantError
 from assistant.federation.aggregate import RoundFailed, Update, aggregate
@@ -34,10 +45,12 @@ from assistant.federation.model import (
     params_hash,
     predict,
 )
+from assistant.federation.processes import Tls, tls_host
 from assistant.federation.split import even_members, member_views
 from assistant.fraud.features import FEATURE_NAMES
 from assistant.fraud.generator import BANKS, generate
 from assistant.permissions import UserContext
+from tests.cli_users import login_env
 from tests.conftest import make_settings
 
 ADMIN = UserContext("fed-admin", "admin", None)
@@ -160,6 +173,169 @@ def test_two_banks_two_rounds_through_flower_processes(
     assert model.hash[:12] in scored["model"]["en"]
     assert scored["reasons"]
     c.close()
+
+
+# ---------------------------------------------------------------- real banks: TLS, node keys
+
+
+def _name(cn: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+
+def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+
+
+def _consortium(folder: Path, dns: list[str], ips: list[str]) -> dict[str, Path]:
+    """A consortium CA and the coordinator's certificate (``dns`` and ``ips`` in its SAN),
+    signed by it, as an operator would make them (README: openssl does the same)."""
+    now = dt.datetime.now(dt.UTC)
+    valid = (now - dt.timedelta(minutes=5), now + dt.timedelta(days=1))
+    ca_key = ec.generate_private_key(ec.SECP384R1())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(_name("TWFin consortium CA"))
+        .issuer_name(_name("TWFin consortium CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(valid[0])
+        .not_valid_after(valid[1])
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP384R1())
+    san = [x509.DNSName(d) for d in dns] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name((dns or ips)[0]))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(valid[0])
+        .not_valid_after(valid[1])
+        .add_extension(x509.SubjectAlternativeName(san), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    out = {"ca": folder / "ca.pem", "cert": folder / "server.pem", "key": folder / "server.key"}
+    out["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    out["cert"].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    out["key"].write_bytes(_pem_key(key))
+    return out
+
+
+def _node_key(folder: Path, bank: str) -> tuple[Path, Path]:
+    """A bank's ECDSA P-384 key pair in OpenSSH format, what
+    ``ssh-keygen -t ecdsa -b 384 -N "" -f bankN`` writes."""
+    key = ec.generate_private_key(ec.SECP384R1())
+    private, public = folder / bank, folder / f"{bank}.pub"
+    private.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.OpenSSH,
+            serialization.NoEncryption(),
+        )
+    )
+    public.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+        )
+    )
+    return private, public
+
+
+def _cli(data: Path, *args: str) -> tuple[int, str]:
+    """``assistant --data-dir DATA ARGS`` as the consortium's operators type it."""
+    if data not in _LOGINS:
+        _LOGINS[data] = login_env(data)
+    result = CliRunner().invoke(cli, ["--data-dir", str(data), *args], env=_LOGINS[data])
+    return result.exit_code, result.output
+
+
+_LOGINS: dict[Path, dict[str, str]] = {}
+
+
+def test_real_banks_tls_and_registered_node_keys(ledgers: dict[str, Path], tmp_path: Path) -> None:
+    """README "For real banks", command by command, on loopback."""
+    creds = _consortium(tmp_path / "consortium", ["localhost"], ["127.0.0.1"])
+    rogue = _consortium(tmp_path / "rogue", ["localhost"], ["127.0.0.1"])
+    keys = {b: _node_key(tmp_path, b) for b in ("bank1", "bank2", "bank3")}
+    ca = str(creds["ca"])
+    data = tmp_path / "data"
+    try:
+        code, out = _cli(
+            data, "federation", "start", "--ca", ca, "--cert", str(creds["cert"]),
+            "--key", str(creds["key"]), "--json",
+        )  # fmt: skip
+        assert code == 0, out
+        coord = json.loads(out)
+        assert coord["insecure"] is False and coord["fleet"].startswith("127.0.0.1:")
+        # the coordinator registers the public keys the banks sent it
+        nodes = {}
+        for b in ("bank1", "bank2"):
+            code, out = _cli(data, "federation", "register", b, str(keys[b][1]), "--json")
+            assert code == 0, out
+            nodes[b] = json.loads(out)["node_id"]
+        code, out = _cli(data, "federation", "register", "bank1", str(keys["bank1"][1]))
+        assert code != 0 and "無法登錄" in out and "already in use" in out
+        for b in ("bank1", "bank2"):
+            code, out = _cli(
+                data, "federation", "join", b, str(ledgers[b]), "--superlink", coord["fleet"],
+                "--ca", ca, "--node-key", str(keys[b][0]), "--json",
+            )  # fmt: skip
+            assert code == 0, out
+            # the SuperLink knows it by the registered key
+            assert json.loads(out)["node_id"] == nodes[b]
+        join = ["federation", "join", "bank3", str(ledgers["bank1"]), "--superlink", coord["fleet"]]
+        # a bank whose key nobody registered is turned away by the SuperLink
+        code, out = _cli(data, *join, "--ca", ca, "--node-key", str(keys["bank3"][0]))
+        assert code != 0 and "節點金鑰未登錄" in out and "not registered" in out
+        # nor may a bank without a key register itself (Flower's default: SuperNode auth off)
+        code, out = _cli(data, *join, "--ca", ca)
+        assert code != 0 and "請以 --node-key 加入" in out and "requires node authentication" in out
+        # a registered key does not help a bank that does not trust the consortium's CA...
+        code, out = _cli(data, *join, "--ca", str(rogue["ca"]), "--node-key", str(keys["bank1"][0]))
+        assert code != 0 and "無法以此 CA 驗證" in out and "does not verify against this CA" in out
+        # ...nor one that speaks without TLS at all
+        code, out = _cli(data, *join, "--connect-timeout", "4")
+        assert code != 0 and "could not connect to the coordinator" in out
+        code, out = _cli(data, "federation", "status", "--json")
+        # the refused ones are not left running, nor counted as joined
+        assert [b["bank"] for b in json.loads(out)["banks"]] == ["bank1", "bank2"]
+        code, out = _cli(data, "federation", "run", "--rounds", "2", "--min-banks", "2", "--json")
+        assert code == 0, out
+        result = json.loads(out)
+    finally:
+        _cli(data, "federation", "stop")
+    assert result["summary"]["status"] == "ok", result
+    assert result["summary"]["rounds_ok"] == 2 and result["model"]
+    for r in result["rounds"]:
+        # only the registered banks took part, each with its own results
+        assert sorted(r["participants"]) == ["bank1", "bank2"]
+        assert sorted(b["bank"] for b in r["banks"]) == ["bank1", "bank2"]
+        for b in r["banks"]:
+            assert b["accepted"] and b["examples"] > 0 and 0.5 <= b["metrics"]["auc_after"] <= 1
+    assert FederatedScorer.load(result["model"]).hash == result["summary"]["sha256"]
+    c = _settings(tmp_path)
+    trail = [r.tool_calls[0] for r in reversed(c.audit.recent(50)) if r.tool_calls]
+    c.close()
+    registered = [t for t in trail if t["name"] == "federation.register"]
+    assert [t["args"]["bank"] for t in registered] == ["bank1", "bank2", "bank1"]
+    refused = [t for t in trail if t["name"] == "federation.join" and t["args"]["bank"] == "bank3"]
+    assert len(refused) == 4
+
+
+def test_tls_needs_the_whole_set_and_names_the_host_the_certificate_holds(tmp_path: Path) -> None:
+    creds = _consortium(tmp_path, ["coord.consortium.example"], [])
+    with pytest.raises(AssistantError, match="missing --key"):
+        Tls(ca=str(creds["ca"]), cert=str(creds["cert"])).coordinator_files()
+    # listening everywhere, the coordinator's own `flwr` reaches it by its certificate's name
+    assert tls_host(str(creds["cert"]), "0.0.0.0") == "coord.consortium.example"
+    assert tls_host(str(creds["cert"]), "coord.consortium.example") == "coord.consortium.example"
 
 
 # ---------------------------------------------------------------- the arithmetic, directly

@@ -62,13 +62,30 @@ class FederationDesk(Desk):
         }
 
     def start(
-        self, user: UserContext | None, host: str = "127.0.0.1", tls: Tls | None = None
+        self,
+        user: UserContext | None,
+        host: str = "127.0.0.1",
+        tls: Tls | None = None,
+        port: int | None = None,
     ) -> dict[str, Any]:
-        args = {"host": host, "tls": bool(tls and tls.cert)}
+        args = {"host": host, "port": port, "tls": bool(tls and tls.cert)}
         u = self.allow(user, "fraud.ledger", args)
-        info = self._fed.start_coordinator(host, tls)
+        info = self._fed.start_coordinator(host, tls, port=port)
         self.record(u, "federation.start", args, f"SuperLink {info['fleet']} pid {info['pid']}")
         return info
+
+    def register(self, user: UserContext | None, bank: str, public_key: str) -> dict[str, Any]:
+        """Allow ``bank``'s SuperNode to connect: its public key registered at the
+        coordinator (node authentication); who registered which key is on the audit trail."""
+        args = {"bank": bank, "public_key": public_key}
+        u = self.allow(user, "fraud.ledger", args)
+        try:
+            out = self._fed.register(bank, public_key)
+        except AssistantError as exc:
+            self.record(u, "federation.register", args, f"失敗 / failed: {exc}")
+            raise
+        self.record(u, "federation.register", args, f"node {out['node_id']}")
+        return out
 
     def join(
         self,
@@ -77,14 +94,22 @@ class FederationDesk(Desk):
         ledger: str | None = None,
         superlink: str | None = None,
         tls: Tls | None = None,
+        connect_s: float = 30.0,
     ) -> dict[str, Any]:
         ledger = ledger or self._ledger
         if not ledger:
             raise AssistantError("請指定帳務資料庫 / name the ledger database")
         args = {"bank": bank, "ledger": _safe_ledger(ledger), "superlink": superlink}
         u = self.allow(user, "fraud.ledger", args)
-        info = self._fed.join(bank, ledger, superlink, tls)
-        self.record(u, "federation.join", args, f"SuperNode {bank} pid {info['pid']}")
+        try:
+            info = self._fed.join(bank, ledger, superlink, tls, connect_s)
+        except AssistantError as exc:
+            # a refused bank is worth a record too: which key or CA was turned away, when
+            self.record(u, "federation.join", args, f"失敗 / failed: {exc}")
+            raise
+        self.record(
+            u, "federation.join", args, f"SuperNode {bank} pid {info['pid']} node {info['node_id']}"
+        )
         return info
 
     def leave(self, user: UserContext | None, bank: str) -> bool:

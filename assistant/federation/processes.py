@@ -9,8 +9,10 @@ every bank), ``flwr-home/`` (the ``flwr`` command's connection file) and ``runs/
 each run wrote, see ``apps``).
 
 On one machine (tests, demos) everything runs on loopback with ``--insecure``. Across banks the
-SuperLink takes ``tls`` (certificate, key, CA) and the SuperNodes the CA and their own key
-for node authentication (``Tls``; README "金融盾" says how to make them). Nothing is ever
+SuperLink takes ``tls`` (certificate, key, CA) and turns on Flower's SuperNode authentication:
+only a bank whose public key the coordinator registered (``register``) may connect, with the CA
+and its own private key (``Tls``; README "金融盾" says how to make them). A bank's ``join``
+waits until its SuperNode is connected and says why when it is refused. Nothing is ever
 installed at run time: ``FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION=1``.
 """
 
@@ -36,6 +38,10 @@ from assistant.federation.runconfig import RunSettings
 
 BANK_NAME = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 FLWR_VERSION = "1.42.0"
+# a SuperNode logs this once the SuperLink accepted it (flwr 1.42, supernode/start_client_internal)
+CONNECTED = "SuperNode ID:"
+# and this when it gives up; the process itself stays up, so the log is what tells
+GAVE_UP = "Exit Code:"
 
 
 @dataclass
@@ -46,6 +52,54 @@ class Tls:
     cert: str | None = None  # the SuperLink's certificate
     key: str | None = None  # the SuperLink's private key
     node_key: str | None = None  # a bank's SuperNode private key (node authentication)
+
+    def coordinator_files(self) -> list[str]:
+        """The CA, certificate and key, each checked to exist; [] for loopback. Refuses a
+        partial set: it would otherwise start without TLS without saying so."""
+        given = {"--ca": self.ca, "--cert": self.cert, "--key": self.key}
+        if not any(given.values()):
+            return []
+        missing = [flag for flag, path in given.items() if not path]
+        if missing:
+            raise AssistantError(
+                f"TLS 需同時提供 --ca、--cert 與 --key，缺少 {' '.join(missing)} / TLS needs "
+                f"--ca, --cert and --key together; missing {' '.join(missing)}"
+            )
+        return [_existing(str(path)) for path in given.values()]
+
+
+def _existing(path: str) -> str:
+    if not Path(path).is_file():
+        raise AssistantError(f"找不到檔案 {path} / no such file: {path}")
+    return str(Path(path).resolve())
+
+
+def tls_host(cert: str, host: str) -> str:
+    """The name the coordinator's own ``flwr`` command and local banks reach it by: TLS checks
+    it against the certificate, so ``host`` if the certificate names it, else the first name
+    the certificate holds (a coordinator listening on 0.0.0.0 has a certificate for its host
+    name, which resolves to itself)."""
+    from cryptography import x509
+
+    names = _cert_names(x509.load_pem_x509_certificate(Path(cert).read_bytes()))
+    if host in names:
+        return host
+    if not names:
+        raise AssistantError(
+            f"憑證 {cert} 沒有主機名稱（SAN）/ the certificate {cert} names no host (SAN)"
+        )
+    return names[0]
+
+
+def _cert_names(cert: Any) -> list[str]:
+    from cryptography import x509
+
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    dns = [str(n) for n in san.get_values_for_type(x509.DNSName)]
+    return dns + [str(ip) for ip in san.get_values_for_type(x509.IPAddress)]
 
 
 def _bin(name: str) -> str:
@@ -148,13 +202,11 @@ def _stop(pid: int, wait_s: float = 10.0) -> None:
             os.killpg(pid, signal.SIGKILL)
 
 
-def _wait_port(port: int, seconds: float, what: str, log: Path) -> None:
+def _wait_port(host: str, port: int, seconds: float, what: str, log: Path) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        with socket.socket() as s:
-            s.settimeout(0.5)
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+            return
         time.sleep(0.2)
     tail = log.read_text(errors="replace")[-1500:] if log.exists() else ""
     raise AssistantError(f"{what} 未能啟動 / {what} did not start:\n{tail}")
@@ -180,18 +232,24 @@ class Federation:
         return info
 
     def start_coordinator(
-        self, host: str = "127.0.0.1", tls: Tls | None = None, wait_s: float = 60.0
+        self,
+        host: str = "127.0.0.1",
+        tls: Tls | None = None,
+        wait_s: float = 60.0,
+        port: int | None = None,
     ) -> dict[str, Any]:
-        """Start the SuperLink; returns its addresses. Refused if one is already running here."""
+        """Start the SuperLink on ``port`` (default: a free one; banks across machines need a
+        fixed one); returns its addresses. Refused if one is already running here."""
         current = self.coordinator()
         if current and current["running"]:
             raise AssistantError(
                 f"協調端已在執行（pid {current['pid']}）/ the coordinator is already running "
                 f"(pid {current['pid']})"
             )
+        files = (tls or Tls()).coordinator_files()
         self.workdir.mkdir(parents=True, exist_ok=True)
         # Flower 1.42 serves the Fleet, Control and Runtime APIs on one HTTP port
-        port = free_port()
+        port = port or free_port()
         cmd = [
             _bin("flower-superlink"),
             "--host", host,
@@ -199,23 +257,26 @@ class Federation:
             "--database", str(self.workdir / "superlink.db"),
             "--disable-runtime-dependency-installation",
         ]  # fmt: skip
-        tls = tls or Tls()
-        if tls.cert and tls.key and tls.ca:
-            cmd += ["--ssl-ca-certfile", tls.ca, "--ssl-certfile", tls.cert]
-            cmd += ["--ssl-keyfile", tls.key, "--enable-supernode-auth"]
+        if files:
+            ca, cert, key = files
+            cmd += ["--ssl-ca-certfile", ca, "--ssl-certfile", cert, "--ssl-keyfile", key]
+            # only SuperNodes whose public key was registered (``register``) may connect
+            cmd.append("--enable-supernode-auth")
+            name = tls_host(cert, host)
         else:
             cmd.append("--insecure")
+            name = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         pid = _spawn(cmd, self.workdir, "superlink.log")
         info = {
             "pid": pid,
-            "fleet": f"{host}:{port}",
-            "control": f"127.0.0.1:{port}",
-            "insecure": not (tls.cert and tls.key and tls.ca),
-            "ca": tls.ca,
+            "fleet": f"{name}:{port}",
+            "control": f"{name}:{port}",
+            "insecure": not files,
+            "ca": files[0] if files else None,
             "started": time.time(),
         }
         self._coord_file.write_text(json.dumps(info, indent=2), encoding="utf-8")
-        _wait_port(port, wait_s, "協調端 SuperLink", self.workdir / "logs" / "superlink.log")
+        _wait_port(name, port, wait_s, "協調端 SuperLink", self.workdir / "logs" / "superlink.log")
         self._write_flwr_home(info)
         return info
 
@@ -235,6 +296,45 @@ class Federation:
             lines.append(f'root-certificates = "{info["ca"]}"')
         (home / "config.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
+    def register(self, bank: str, public_key: str) -> dict[str, Any]:
+        """Register ``bank``'s SuperNode public key (OpenSSH ECDSA, the ``.pub`` it sent) with
+        this folder's coordinator, through Flower's own ``flwr supernode register``; from then
+        on a SuperNode holding the matching private key may connect. Returns its node id."""
+        _check_bank(bank)
+        coord = self.coordinator()
+        if not coord or not coord["running"]:
+            raise AssistantError(
+                "協調端未執行，請先 assistant federation start / no coordinator running: run "
+                "`assistant federation start` first"
+            )
+        if coord["insecure"]:
+            # Flower accepts the key, but without TLS it never checks one: say so instead
+            raise AssistantError(
+                "協調端未啟用 TLS 與節點驗證，登錄金鑰沒有作用；請以 start --ca --cert --key 啟動 / "
+                "the coordinator runs without TLS and node authentication, where a registered key "
+                "is never checked: start it with --ca --cert --key"
+            )
+        key = _existing(public_key)
+        cmd = [_bin("flwr"), "supernode", "register", key, "consortium", "--name", bank]
+        proc = subprocess.run(
+            [*cmd, "--format", "json"],
+            cwd=self.workdir,
+            env=_env(self.workdir),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        try:
+            out = json.loads(proc.stdout)
+        except json.JSONDecodeError:
+            out = {"success": False, "error-message": (proc.stdout + proc.stderr)[-800:]}
+        if not out.get("success"):
+            raise AssistantError(
+                f"無法登錄 {bank} 的節點金鑰 / could not register {bank}'s node key: "
+                f"{str(out.get('error-message', '')).strip()}"
+            )
+        return {"bank": bank, "node_id": int(out["node-id"]), "public_key": key}
+
     # ---- the banks --------------------------------------------------------------------------
 
     def banks(self) -> list[dict[str, Any]]:
@@ -251,14 +351,13 @@ class Federation:
         ledger: str,
         superlink: str | None = None,
         tls: Tls | None = None,
+        connect_s: float = 30.0,
     ) -> dict[str, Any]:
         """Start a SuperNode for ``bank`` next to its ``ledger`` (database URL or SQLite path),
-        connected to ``superlink`` (the fleet address; default: this folder's coordinator)."""
-        if not BANK_NAME.match(bank):
-            raise AssistantError(
-                f"銀行名稱只能含英數字、- 與 _ / a bank name may hold letters, digits, - and _ "
-                f"only: {bank!r}"
-            )
+        connected to ``superlink`` (the fleet address; default: this folder's coordinator).
+        Returns once the coordinator accepted it; refused (the SuperNode stopped, the reason
+        said) if it was turned away or not connected within ``connect_s`` seconds."""
+        _check_bank(bank)
         from assistant.federation.local import ledger_url
 
         url = ledger_url(ledger)  # refuses a missing file now, not in the middle of a round
@@ -285,13 +384,27 @@ class Federation:
         ]  # fmt: skip
         tls = tls or Tls()
         if tls.ca:
-            cmd += ["--root-certificates", tls.ca]
+            cmd += ["--root-certificates", _existing(tls.ca)]
             if tls.node_key:
-                cmd += ["--auth-supernode-private-key", tls.node_key]
+                cmd += ["--auth-supernode-private-key", _existing(tls.node_key)]
         else:
             cmd.append("--insecure")
-        pid = _spawn(cmd, self.workdir, f"bank-{bank}.log")
-        info = {"bank": bank, "pid": pid, "ledger": url, "superlink": superlink, "port": port}
+        log = self.workdir / "logs" / f"bank-{bank}.log"
+        seen = log.stat().st_size if log.exists() else 0  # the log is appended to per join
+        pid = _spawn(cmd, self.workdir, log.name)
+        try:
+            node_id = _wait_connected(pid, log, seen, connect_s, superlink)
+        except AssistantError:
+            _stop(pid)
+            raise
+        info = {
+            "bank": bank,
+            "pid": pid,
+            "ledger": url,
+            "superlink": superlink,
+            "port": port,
+            "node_id": node_id,
+        }
         (self.workdir / "banks").mkdir(parents=True, exist_ok=True)
         (self.workdir / "banks" / f"{bank}.json").write_text(json.dumps(info), encoding="utf-8")
         return info
@@ -394,6 +507,70 @@ clientapp = "assistant.federation.apps:client"
                 raise AssistantError("協調端已停止 / the coordinator stopped during the run")
             time.sleep(0.5)
         return read_run(out)
+
+
+def _check_bank(bank: str) -> None:
+    if not BANK_NAME.match(bank):
+        raise AssistantError(
+            f"銀行名稱只能含英數字、- 與 _ / a bank name may hold letters, digits, - and _ "
+            f"only: {bank!r}"
+        )
+
+
+# what a SuperNode's log says when it gave up, and what that means for the bank
+_REFUSALS = (
+    (
+        ("[code: 2004]",),  # flwr: activation failed, no node with this public key
+        "協調端拒絕此銀行：節點金鑰未登錄（請協調端執行 assistant federation register）/ the "
+        "coordinator refused this bank: its node key is not registered (the coordinator runs "
+        "`assistant federation register`)",
+    ),
+    (
+        ("[code: 2001]",),  # flwr: a node without a key may not register itself
+        "協調端要求節點驗證，請以 --node-key 加入 / the coordinator requires node "
+        "authentication: join with --node-key (the key whose public half it registered)",
+    ),
+    (
+        ("CERTIFICATE_VERIFY_FAILED", "SSL/TLS handshake"),
+        "協調端的憑證無法以此 CA 驗證 / the coordinator's certificate does not verify against "
+        "this CA",
+    ),
+)
+
+
+def _wait_connected(pid: int, log: Path, seen: int, seconds: float, superlink: str) -> int:
+    """The node id the SuperLink gave the SuperNode ``pid``, read from the new part of its
+    log; raises with the reason if it gave up or was not connected within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        text = _read_from(log, seen)
+        found = re.search(re.escape(CONNECTED) + r"\s*(\d+)", text)
+        if found:
+            return int(found.group(1))
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # reap it if it exited, or it would look alive
+        if GAVE_UP in text or not _alive(pid):
+            reason = next((msg for marks, msg in _REFUSALS if any(m in text for m in marks)), "")
+            raise AssistantError(
+                reason
+                or f"銀行節點未能連上協調端 / the bank's SuperNode could not connect:\n{text[-1500:]}"
+            )
+        if time.monotonic() > deadline:
+            raise AssistantError(
+                f"{seconds:.0f} 秒內未能連上協調端 {superlink}（協調端是否執行中、位址是否正確、"
+                f"是否需要 --ca）/ could not connect to the coordinator {superlink} within "
+                f"{seconds:.0f} s (is it running, is the address right, does it need --ca?):\n"
+                f"{text[-800:]}"
+            )
+        time.sleep(0.2)
+
+
+def _read_from(log: Path, offset: int) -> str:
+    if not log.exists():
+        return ""
+    with log.open("rb") as fh:
+        fh.seek(offset)
+        return fh.read().decode("utf-8", errors="replace")
 
 
 def read_run(out: Path) -> dict[str, Any]:
