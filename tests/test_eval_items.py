@@ -173,9 +173,10 @@ def test_a_file_with_no_valid_question_is_refused(
 
 def test_the_shipped_question_files_have_nothing_to_skip() -> None:
     assert len(load_exam(SHARED / "eval" / "sfi_financial_market_exam.json").skipped) == 0
-    for name in ("regulation_holdout", "regulation_unseen", "agent_routing", "regulation_nobasis"):
+    regulation = ("regulation_holdout", "regulation_unseen", "regulation_blind")
+    for name in (*regulation, "agent_routing", "regulation_nobasis"):
         assert agents.load_cases(ROOT / "evals" / f"{name}.jsonl").skipped == [], name
-    for name in ("regulation_holdout", "regulation_unseen"):
+    for name in regulation:
         assert retrieval.load_cases(ROOT / "evals" / f"{name}.jsonl").skipped == [], name
     assert fx.load_cases(ROOT / "evals" / "fx_cases.jsonl")[1].skipped == []
     assert security.load_attacks(security.ATTACKS).skipped == []

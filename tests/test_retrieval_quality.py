@@ -2,7 +2,7 @@
 
 Ingests all of ChLaw.json and EngLaw.json (minutes on 2 cores), so it is marked slow; CI runs
 it. The floors guard against regressions: the dev set at the issue's goal, and the project's
-own unseen set (written without access to the code) at what it measures today.
+own unseen sets (written without access to the code) at what they measure today.
 """
 
 from collections.abc import Iterator
@@ -40,3 +40,11 @@ def test_unseen_questions_hold(full_kb: Container) -> None:
     report = evaluate(full_kb.retriever, load_cases(ROOT / "evals" / "regulation_unseen.jsonl"))
     assert report["hybrid"]["recall@5"] >= 0.75
     assert report["hybrid"]["mrr@10"] >= 0.65
+
+
+def test_blind_questions_hold(full_kb: Container) -> None:
+    """The newest set, written from the statutes alone (no code, no other question set) and
+    scored once when it was added: recall@5 0.700, MRR@10 0.599."""
+    report = evaluate(full_kb.retriever, load_cases(ROOT / "evals" / "regulation_blind.jsonl"))
+    assert report["hybrid"]["recall@5"] >= 0.65
+    assert report["hybrid"]["mrr@10"] >= 0.55
