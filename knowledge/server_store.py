@@ -9,13 +9,18 @@ both modes.
 The client is the transport seam: ``ServerStore.connect(url)`` talks to a server; the tests
 hand in a qdrant-client local-mode client, which speaks the same API (no server runs here).
 
-Versions: a server serves the live collection; an ingestion's points are visible as they are
-written (Edge, in-process, publishes whole versions instead).
+Versions, as Edge keeps them: the configured name (``qdrant.collection``) is a Qdrant alias for
+one concrete collection, ``<name>__v000001`` and on. An ingestion copies the live version into
+the next, writes and re-weights there, and moves the alias in one call, so searches never see
+half an ingestion; one answer reads one version (``pinned``), and the version before stays for
+an answer that pinned it a moment earlier. A collection made under the name itself (before
+versions) becomes the first version at the next ingestion.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import threading
 import warnings
 from collections.abc import Iterator, Sequence
@@ -31,6 +36,7 @@ from knowledge.fusion import weighted
 from knowledge.models import SearchFilters
 
 DENSE = "dense"
+VERSION_MARK = "__v"  # <alias>__v000001: the versions behind one alias
 KEYWORDS = ("law_zh", "law", "level", "lang", "doc_class")
 ServerFusion = Literal["code", "rrf", "dbsf"]
 
@@ -71,16 +77,25 @@ class ServerStore:
         fusion: ServerFusion = "code",
         char_weight: float = 0.5,
         rrf_k: int = 60,
+        keep_versions: int = 2,
     ) -> None:
         self._client = client
-        self.collection = collection
+        self.collection = collection  # the alias searches read through
         self.fusion = fusion
         self.char_weight = char_weight
         self._rrf_k = rrf_k
+        self._keep = max(2, keep_versions)
         self._lock = threading.Lock()
         self._batch_owner: int | None = None
         self._changed = False
         self._totals: list[int] | None = None  # docs, terms length, chars length
+        self._base: str | None = None  # the version the running batch started from
+        self._staging: str | None = None  # the version it writes
+        # The version pinned by the running search or answer; a context variable, so that it
+        # reaches the threads LangGraph runs an answer's nodes on (as in EdgeStore).
+        self._pin: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+            f"qdrant-server-pin-{id(self)}", default=None
+        )
 
     @classmethod
     def connect(
@@ -106,26 +121,81 @@ class ServerStore:
     def close(self) -> None:
         self._client.close()
 
+    # ---- versions -----------------------------------------------------------------------
+
+    def _live(self) -> str | None:
+        """The collection the alias points to now (the name itself for a collection made before
+        versions; None: nothing ingested)."""
+        for a in self._client.get_aliases().aliases:
+            if a.alias_name == self.collection:
+                return str(a.collection_name)
+        return self.collection if self._client.collection_exists(self.collection) else None
+
+    def _read(self) -> str | None:
+        return self._pin.get() or self._live()
+
+    @property
+    def version(self) -> str | None:
+        """The version searches now see (the pinned one inside ``pinned``)."""
+        return self._read()
+
+    @contextlib.contextmanager
+    def pinned(self) -> Iterator[str | None]:
+        """The version one search (or one answer: every search inside it) reads, start to end,
+        while an ingestion moves the alias meanwhile."""
+        held = self._pin.get()
+        if held is not None:
+            yield held
+            return
+        live = self._live()
+        token = self._pin.set(live)
+        try:
+            yield live
+        finally:
+            try:
+                self._pin.reset(token)
+            except ValueError:  # a generator closed from another context: unpin here
+                self._pin.set(None)
+
+    def versions(self) -> list[str]:
+        """The concrete collections behind the alias, oldest first."""
+        mark = self.collection + VERSION_MARK
+        names = [c.name for c in self._client.get_collections().collections]
+        return sorted(n for n in names if n.startswith(mark) and n[len(mark) :].isdigit())
+
+    def _next_name(self) -> str:
+        have = self.versions()
+        number = int(have[-1][len(self.collection) + len(VERSION_MARK) :]) + 1 if have else 1
+        return f"{self.collection}{VERSION_MARK}{number:06d}"
+
     def exists(self) -> bool:
-        return bool(self._client.collection_exists(self.collection))
+        return self._read() is not None
+
+    def _check_layout(self, collection: str, dim: int | None) -> int:
+        size, sparse = collection_layout(self._client, collection)
+        if (dim is not None and size != dim) or set(sparse) != set(bm25.FIELDS) or size is None:
+            raise KnowledgeError(
+                f"集合 {self.collection} 的結構與目前版本不同（向量維度 {size}，模型 {dim}）/ "
+                f"the collection was built with another embedding model or layout; ingest "
+                f"into a new collection (qdrant.collection)"
+            )
+        return size
 
     def ensure_collection(self, dim: int) -> None:
+        """Inside an ingestion: its new version, made now. Outside: the live one is checked."""
+        if self._batch_owner == threading.get_ident():
+            self._stage(dim)
+        elif (live := self._live()) is not None:
+            self._check_layout(live, dim)
+
+    def _create(self, name: str, dim: int) -> None:
         from qdrant_client import models as m
 
-        if self.exists():
-            size, sparse = collection_layout(self._client, self.collection)
-            if size != dim or set(sparse) != set(bm25.FIELDS):
-                raise KnowledgeError(
-                    f"集合 {self.collection} 的結構與目前版本不同（向量維度 {size}，模型 {dim}）/ "
-                    f"the collection was built with another embedding model or layout; ingest "
-                    f"into a new collection (qdrant.collection)"
-                )
-            return
         self._client.create_collection(
-            self.collection,
+            name,
             vectors_config={DENSE: m.VectorParams(size=dim, distance=m.Distance.COSINE)},
             sparse_vectors_config={
-                name: m.SparseVectorParams(modifier=m.Modifier.IDF) for name in bm25.FIELDS
+                n: m.SparseVectorParams(modifier=m.Modifier.IDF) for n in bm25.FIELDS
             },
         )
         indexes = [(key, m.PayloadSchemaType.KEYWORD) for key in KEYWORDS]
@@ -137,14 +207,88 @@ class ServerStore:
             # qdrant-client's local mode (the tests' transport) ignores payload indexes and says so.
             warnings.filterwarnings("ignore", message="Payload indexes have no effect")
             for key, schema in indexes:
-                self._client.create_payload_index(self.collection, key, schema)
+                self._client.create_payload_index(name, key, schema)
+
+    def _stage(self, dim: int | None) -> str | None:
+        """The running batch's version: the live one copied into a new collection on the first
+        write (None: nothing to write into, a delete before anything was ingested)."""
+        if self._staging is not None:
+            return self._staging
+        base = self._base
+        if base is None and dim is None:
+            return None
+        size = self._check_layout(base, dim) if base is not None else dim
+        assert size is not None
+        name = self._next_name()
+        try:
+            self._create(name, size)
+        except Exception as exc:
+            if self._client.collection_exists(name):  # another process made it first
+                raise KnowledgeError(
+                    f"另一個匯入正在寫入 {name}，請待其完成後再匯入 / another ingestion is writing "
+                    f"{name}: ingest again when it has finished"
+                ) from exc
+            raise
+        self._staging = name  # from here on, a failure drops it
+        if base is not None:
+            self._copy(base, name)
+        return name
+
+    def _copy(self, source: str, target: str, page: int = 256) -> None:
+        from qdrant_client import models as m
+
+        offset = None
+        while True:
+            points, offset = self._client.scroll(
+                source, offset=offset, limit=page, with_payload=True, with_vectors=True
+            )
+            if points:
+                self._client.upsert(
+                    target,
+                    points=[
+                        m.PointStruct(id=p.id, vector=p.vector, payload=p.payload) for p in points
+                    ],
+                    wait=True,
+                )
+            if offset is None:
+                return
+
+    def _publish(self, staging: str, base: str | None) -> None:
+        """Move the alias to ``staging`` in one call; drop versions beyond the last ``keep``."""
+        from qdrant_client import models as m
+
+        # No lock spans processes on a server: an ingestion that published since this one began
+        # would be undone by moving the alias now, so this one is refused instead.
+        if (live := self._live()) != base:
+            raise KnowledgeError(
+                f"匯入期間另一個匯入已發布 {live}，本次未發布，請重新匯入 / another ingestion "
+                f"published {live} meanwhile: this one was not published; ingest again"
+            )
+        ops: list[Any] = []
+        if base == self.collection:
+            # A collection made under the name itself, before versions: the name becomes the
+            # alias (its contents were copied into the first version).
+            self._client.delete_collection(self.collection)
+        elif base is not None:
+            ops.append(
+                m.DeleteAliasOperation(delete_alias=m.DeleteAlias(alias_name=self.collection))
+            )
+        ops.append(
+            m.CreateAliasOperation(
+                create_alias=m.CreateAlias(collection_name=staging, alias_name=self.collection)
+            )
+        )
+        self._client.update_collection_aliases(change_aliases_operations=ops)
+        for old in self.versions()[: -self._keep]:
+            self._client.delete_collection(old)
 
     # ---- writing ------------------------------------------------------------------------
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
-        """One ingestion's writes; at the end the average field lengths are counted again and
-        what they moved is weighted again. Nested calls in the same thread join the batch."""
+        """One ingestion's writes, into a new version published at the end (the average field
+        lengths counted again and what they moved weighted again first); searches keep reading
+        the live version meanwhile. Nested calls in the same thread join the batch."""
         if self._batch_owner == threading.get_ident():
             yield
             return
@@ -152,19 +296,26 @@ class ServerStore:
             self._batch_owner = threading.get_ident()
             self._changed = False
             self._totals = None
+            self._base, self._staging = self._live(), None
+            published = False
             try:
                 yield
-                if self._changed and self.exists():
+                if self._changed and self._staging is not None:
                     self._reweight()
+                    self._publish(self._staging, self._base)
+                    published = True
             finally:
+                if self._staging is not None and not published:
+                    self._client.delete_collection(self._staging)
                 self._batch_owner = None
                 self._totals = None
+                self._base = self._staging = None
 
     def _stored(self) -> dict[str, list[float]]:
         fields = [bm25.BM25_LEN, bm25.BM25_AVG]
         return bm25.stored_lengths(
             lambda offset: self._client.scroll(
-                self.collection, offset=offset, limit=2048, with_payload=fields, with_vectors=False
+                self._staging, offset=offset, limit=2048, with_payload=fields, with_vectors=False
             )
         )
 
@@ -181,7 +332,7 @@ class ServerStore:
         if not ids:
             return
         with self.batch():
-            self.ensure_collection(int(vectors.shape[1]))
+            target = self._stage(int(vectors.shape[1]))
             if self._totals is None:
                 stored = self._stored()
                 avgs = bm25.averages(stored)
@@ -205,7 +356,7 @@ class ServerStore:
                     points.append(
                         m.PointStruct(id=ids[i], vector=vector, payload={**payloads[i], **extra})
                     )
-                self._client.upsert(self.collection, points=points, wait=True)
+                self._client.upsert(target, points=points, wait=True)
             self._changed = True
 
     def _reweight(self) -> int:
@@ -213,7 +364,7 @@ class ServerStore:
 
         def fetch(ids: list[str]) -> list[Any]:
             return self._client.retrieve(
-                self.collection, ids=ids, with_payload=False, with_vectors=list(bm25.FIELDS)
+                self._staging, ids=ids, with_payload=False, with_vectors=list(bm25.FIELDS)
             )
 
         def write(
@@ -229,9 +380,9 @@ class ServerStore:
                 for pid, new in updates
             ]
             if points:
-                self._client.update_vectors(self.collection, points=points, wait=True)
+                self._client.update_vectors(self._staging, points=points, wait=True)
             self._client.set_payload(
-                self.collection, payload={bm25.BM25_AVG: list(now)}, points=ids, wait=True
+                self._staging, payload={bm25.BM25_AVG: list(now)}, points=ids, wait=True
             )
 
         return bm25.reweight(self._stored(), fetch, write)
@@ -239,33 +390,40 @@ class ServerStore:
     def delete(self, ids: Sequence[str]) -> None:
         from qdrant_client import models as m
 
-        if not ids or not self.exists():
+        if not ids:
             return
         with self.batch():
-            self._client.delete(self.collection, points_selector=m.PointIdsList(points=list(ids)))
+            target = self._stage(None)
+            if target is None:
+                return
+            self._client.delete(target, points_selector=m.PointIdsList(points=list(ids)))
             self._changed = True
 
     # ---- reading ------------------------------------------------------------------------
 
     def count(self) -> int:
-        return self._client.count(self.collection).count if self.exists() else 0
+        name = self._read()
+        return self._client.count(name).count if name is not None else 0
 
     def payloads(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        if not ids or not self.exists():
+        name = self._read()
+        if not ids or name is None:
             return {}
-        records = self._client.retrieve(self.collection, ids=list(ids), with_payload=True)
+        records = self._client.retrieve(name, ids=list(ids), with_payload=True)
         return {str(r.id): dict(r.payload or {}) for r in records}
 
     def doc_classes(self) -> set[str]:
-        if not self.exists():
+        name = self._read()
+        if name is None:
             return set()
-        facet = self._client.facet(self.collection, key="doc_class", limit=100, exact=True)
+        facet = self._client.facet(name, key="doc_class", limit=100, exact=True)
         return {str(h.value) for h in facet.hits}
 
     def _query(self, **request: Any) -> list[tuple[str, float]]:
-        if not self.exists():
+        name = self._read()
+        if name is None:
             return []
-        res = self._client.query_points(self.collection, with_payload=False, **request)
+        res = self._client.query_points(name, with_payload=False, **request)
         return [(str(p.id), float(p.score)) for p in res.points]
 
     @staticmethod

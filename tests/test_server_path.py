@@ -2,6 +2,7 @@
 API (no server can run here): the same collection layout, BM25 weighting and fusion as Qdrant
 Edge, so a bank that moves to a server keeps its ranking."""
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,10 +10,16 @@ import pytest
 from qdrant_client import QdrantClient
 
 from assistant.container import Container
+from assistant.llm.none import NoLLM
+from assistant.settings import AgentSettings
+from knowledge.errors import KnowledgeError
 from knowledge.models import SearchFilters
 from knowledge.search import Retriever
-from knowledge.server_store import ServerStore
+from knowledge.server_store import ServerStore, collection_layout
+from tests.agent_support import make_service
 from tests.conftest import make_settings
+from tests.test_edge_store import _IngestsMidAnswer
+from tests.test_ingest import AML, BANK, write
 
 QUESTIONS = [
     "疑似不法的存款帳戶可以暫停提領嗎",
@@ -102,3 +109,174 @@ def test_an_old_layout_is_refused_with_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="new collection"):
         ServerStore(client, "regulations").ensure_collection(384)
     client.close()
+
+
+# ---- versions behind the alias: what Edge's tests require of Edge ----
+
+
+@pytest.fixture
+def versioned(tmp_path: Path) -> Iterator[Container]:
+    c = _container(tmp_path, ())
+    yield c
+    c.vector_store.close()
+    c.close()
+
+
+def _labels(hits) -> list[str]:  # type: ignore[no-untyped-def]
+    return [f"{h.law}:{h.article}" for h in hits]
+
+
+def test_each_ingestion_is_a_version_behind_the_alias(versioned: Container, tmp_path: Path) -> None:
+    store = versioned.vector_store
+    assert isinstance(store, ServerStore)
+    versioned.ingestor.ingest_laws(write(tmp_path / "ChLaw.json", [BANK]))
+    first = store.version
+    assert first == "regulations__v000001" and store.count() == 3
+    aliases = {a.alias_name: a.collection_name for a in store._client.get_aliases().aliases}
+    assert aliases == {"regulations": first}
+    unchanged = versioned.ingestor.ingest_laws(tmp_path / "ChLaw.json")
+    assert not unchanged.changed and store.versions() == [first]  # nothing copied
+    with store.pinned():
+        # An ingestion publishes while a search is under way: the search stays on its version.
+        versioned.ingestor.ingest_laws(write(tmp_path / "Other.json", [AML]))
+        assert store.count() == 3
+        assert "測試洗錢防制法:14" not in _labels(versioned.retriever.search("攜帶黃金出境", k=5))
+    assert store.version == "regulations__v000002" and store.count() == 4
+    assert _labels(versioned.retriever.search("攜帶黃金出境", k=1)) == ["測試洗錢防制法:14"]
+    # Removal goes through a version too; older versions go, the last two stay.
+    shorter = {**BANK, "LawArticles": BANK["LawArticles"][1:]}
+    assert versioned.ingestor.ingest_laws(write(tmp_path / "ChLaw.json", [shorter])).removed == 1
+    assert store.count() == 3
+    assert store.versions() == ["regulations__v000002", "regulations__v000003"]
+
+
+def test_a_failed_ingestion_leaves_the_live_version_as_it_was(
+    versioned: Container, tmp_path: Path
+) -> None:
+    store = versioned.vector_store
+    assert isinstance(store, ServerStore)
+    versioned.ingestor.ingest_laws(write(tmp_path / "ChLaw.json", [BANK]))
+    live = store.version
+    with pytest.raises(RuntimeError, match="cut"), store.batch():
+        versioned.ingestor.ingest_laws(write(tmp_path / "Other.json", [AML]))
+        assert store.count() == 3  # searches read the live version meanwhile
+        raise RuntimeError("cut")
+    assert store.version == live and store.versions() == [live] and store.count() == 3
+
+
+def test_one_answer_reads_one_version_across_its_searches(
+    versioned: Container, tmp_path: Path
+) -> None:
+    """As on Edge: a re-ingest published between an answer's first search and its rewrite's
+    second search is not seen by that answer; the next answer sees it."""
+    versioned.ingestor.ingest_laws(write(tmp_path / "ChLaw.json", [BANK]))
+    before = versioned.vector_store.version
+    llm = _IngestsMidAnswer(versioned, tmp_path / "Other.json")
+    svc = make_service(versioned, llm, agents=AgentSettings(rewrite_weak=True))
+    user = versioned.users.ensure("officer", "compliance")
+    ans = svc.ask(user, "客人出國帶金條要不要跟海關講？")
+    assert [t.args["query"] for t in ans.tool_calls][1] == "攜帶黃金出境 申報"
+    assert versioned.vector_store.version != before  # published during the answer
+    assert all(c.law == "測試銀行法" for c in ans.citations), ans.citations
+    again = make_service(versioned, NoLLM()).ask(user, "攜帶黃金出境要申報嗎？")
+    assert ("測試洗錢防制法", "14") in [(c.law, c.article) for c in again.citations]
+
+
+def test_a_collection_made_before_versions_becomes_the_first_version(
+    versioned: Container, tmp_path: Path
+) -> None:
+    """A collection an earlier release made under the configured name itself: read as it is,
+    then copied into the first version at the next ingestion, the name becoming the alias."""
+    store = versioned.vector_store
+    assert isinstance(store, ServerStore)
+    versioned.ingestor.ingest_laws(write(tmp_path / "ChLaw.json", [BANK]))
+    client = store._client
+    size, _ = collection_layout(client, "regulations__v000001")
+    store._create("plain", size)  # what an earlier release left: a collection, no alias
+    store._copy("regulations__v000001", "plain")
+    old = ServerStore(client, "plain")
+    assert old.version == "plain" and old.count() == 3
+    settings = make_settings(tmp_path / "other", qdrant={"url": "http://qdrant.invalid:6333"})
+    c = Container(settings, lent={"vector_store": old})
+    try:
+        c.ingestor.ingest_laws(write(tmp_path / "ChLaw.json", [BANK, AML]))
+        assert old.version == "plain__v000001" and old.count() == 4
+        assert "plain" not in [x.name for x in client.get_collections().collections]
+    finally:
+        c.close()
+
+
+def test_searches_during_reingests_never_mix_versions(versioned: Container, tmp_path: Path) -> None:
+    """Each round amends every article and replaces one: a search meanwhile sees one round
+    whole, never part of two (the alias moves once per ingestion)."""
+    path = tmp_path / "ChLaw.json"
+
+    def round_of(n: int) -> dict:
+        arts = [
+            {**a, "ArticleContent": f"{a['ArticleContent']}（第{n}版）"}
+            for a in BANK["LawArticles"]
+        ]
+        extra = f"銀行職員特別條款（第{n}版）"
+        arts.append({"ArticleType": "A", "ArticleNo": f"第 {90 + n} 條", "ArticleContent": extra})
+        return {**BANK, "LawArticles": arts}
+
+    versioned.ingestor.ingest_laws(write(path, [round_of(0)]))
+    seen: list[tuple[int, set[str]]] = []
+    done = threading.Event()
+
+    def reader() -> None:
+        while not done.is_set():
+            hits = versioned.retriever.search("銀行 職員 佣金 保證人 存款人 特別條款", k=10)
+            seen.append((len(hits), {h.text[-5:] for h in hits}))
+
+    t = threading.Thread(target=reader)
+    t.start()
+    try:
+        for n in range(1, 4):
+            report = versioned.ingestor.ingest_laws(write(path, [round_of(n)]))
+            assert (report.amended, report.added, report.removed) == (3, 1, 1)
+    finally:
+        done.set()
+        t.join()
+    assert seen and all(n == 4 and len(m) == 1 for n, m in seen), [
+        s for s in seen if s[0] != 4 or len(s[1]) != 1
+    ][:3]
+    after = versioned.retriever.search("銀行 職員 佣金 保證人 存款人 特別條款", k=10)
+    assert {h.text[-5:] for h in after} == {"（第3版）"}
+
+
+def test_an_ingestion_overtaken_by_another_is_refused_clearly(
+    versioned: Container, tmp_path: Path
+) -> None:
+    """Two processes ingesting into one server: the one that would publish over a version
+    published since it began is refused, and the other's version stays live."""
+    store = versioned.vector_store
+    assert isinstance(store, ServerStore)
+    versioned.ingestor.ingest_laws(write(tmp_path / "ChLaw.json", [BANK]))
+    other = ServerStore(store._client, "regulations")
+    second = Container(
+        make_settings(tmp_path / "other", qdrant={"url": "http://qdrant.invalid:6333"}),
+        lent={"vector_store": other},
+    )
+    try:
+        with (
+            pytest.raises(KnowledgeError, match=r"另一個匯入已發布.*another ingestion published"),
+            store.batch(),
+        ):
+            store.ensure_collection(versioned.embedder.dim or 384)  # this one's copy: v2
+            points, _ = store._client.scroll(store.version, limit=1)
+            store.delete([str(points[0].id)])
+            second.ingestor.ingest_laws(write(tmp_path / "Other.json", [BANK, AML]))  # v3
+        assert store.version == "regulations__v000003" and store.count() == 4
+        assert "regulations__v000002" not in store.versions()
+        # Two that pick the same name: the later one is told as well.
+        size, _ = collection_layout(store._client, "regulations__v000003")
+        store._create("regulations__v000004", size)
+        store._next_name = lambda: "regulations__v000004"  # type: ignore[method-assign]
+        with (
+            pytest.raises(KnowledgeError, match=r"另一個匯入正在寫入.*another ingestion"),
+            store.batch(),
+        ):
+            store.ensure_collection(size)
+    finally:
+        second.close()
