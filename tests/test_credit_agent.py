@@ -411,3 +411,30 @@ def test_quarterly_report_after_the_annual_one_is_checked_against_it(desk: Conta
     assert "2025-01-01～2025-03-31 第 1 季（即年初至今）3 個月" in second.answer
     assert "期中報告" in second.answer and "annualised" in second.answer
     assert "本期 current period 2025-03-31" in second.answer
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "流動比率是多少？",
+        "From the attached report, compute the current ratio and the debt ratio with pages.",
+        "附件這份財報請幫我整理重點",
+    ],
+)
+def test_figures_asked_for_are_computed_and_nothing_is_drafted(
+    desk: Container, question: str
+) -> None:
+    """A report's figures asked about: read and computed with their pages; no memo is drafted
+    and nothing waits for a review (a draft is made only when one is asked for)."""
+    analyst = desk.users.ensure("analyst-figures", "credit")
+    before = len(desk.credit.drafts(limit=10_000))
+    ans = desk.service.ask(analyst, question, attachments=[PDF])
+    assert ans.agent == "credit" and not ans.refused and ans.pending is None
+    assert [c.name for c in ans.tool_calls] == ["credit_extract", "credit_ratios"]
+    assert "流動比率" in ans.answer and "未撰寫徵信報告草稿" in ans.answer
+    assert len(desk.credit.drafts(limit=10_000)) == before
+    # The next question in the conversation is not blocked by a pending review.
+    again = desk.service.ask(
+        analyst, "幫我做徵信分析草稿，申請額度 3000 萬，一年期", ans.conversation_id
+    )
+    assert [c.name for c in again.tool_calls][-1] == "credit_memo" and again.pending

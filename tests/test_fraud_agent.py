@@ -290,3 +290,20 @@ def test_one_question_from_an_alert_to_its_accounts_prior_flows(desk: Container)
     officer = desk.users.ensure("fx-officer2", "fx")
     refused = desk.service.ask(officer, f"警示 #{alert_id} 的前期金流")
     assert refused.refused and desk.audit.get(refused.audit_id).refused
+
+
+@pytest.mark.parametrize("question", ["What about account {mule}?", "5c0r3 4cc0un7 {mule} pl34s3"])
+def test_an_account_with_no_request_gets_its_score_not_a_trace(
+    desk: Container, question: str
+) -> None:
+    """An account named with nothing asked of it (or asked in words the desk does not read):
+    the account's own score, and how to ask for its flows; a trace reads other customers'
+    transfers and is run only when the flows are asked for."""
+    investigator = desk.users.ensure("investigator-bare", "fraud")
+    mule = _mule(desk)
+    ans = desk.service.ask(investigator, question.format(mule=mule))
+    assert ans.agent == "fraud"
+    assert [c.name for c in ans.tool_calls] == ["fraud_account", "fraud_score", "fraud_explain"]
+    assert "往上追" in ans.answer and "trace up or down" in ans.answer
+    down = desk.service.ask(investigator, "往下追兩層", ans.conversation_id)
+    assert [c.name for c in down.tool_calls] == ["fraud_account", "fraud_trace"]

@@ -24,11 +24,12 @@ from agents.credit.prompts import (
     PENDING_ZH,
     READ_FAILED,
     decided,
+    figures_summary,
     how_to_decide,
     summary,
 )
 from agents.credit.state import CREDIT_REVIEW, CreditState
-from agents.credit.tools import decide, draft_from_report
+from agents.credit.tools import decide, draft_from_report, figures_from_report
 from agents.steps import composed_result, emit, node_span
 from assistant.errors import AssistantError
 from knowledge.analyzer import is_mostly_english
@@ -42,12 +43,15 @@ def understand(state: CreditState, runtime: Runtime[RunContext]) -> dict[str, An
         earlier = state.get("attachments") or []
         # This turn's upload, else the conversation's last one: 「用剛剛那份報表再算一次」.
         report = attached or (earlier[-1] if earlier else None)
+        # The memo is drafted (and the turn held for review) only when asked for: a report's
+        # figures asked about are read and computed, and nothing is drafted.
+        work = "draft" if req.wants_memo else "figures"
         if attached:
-            mode = "draft"
+            mode = work
         elif req.about_rules and not (report and req.wants_work):
             mode = "rules"
         elif req.wants_work:
-            mode = "draft" if report else "need_report"
+            mode = work if report else "need_report"
         else:
             mode = "rules"
         note(f"{mode}; report {Path(report).name if report else '-'}")
@@ -60,6 +64,7 @@ def understand(state: CreditState, runtime: Runtime[RunContext]) -> dict[str, An
         "mode": mode,
         "report": report,
         "draft": None,
+        "figures": None,
         "pending": None,
         "decision": None,
         "hits": [],
@@ -88,6 +93,9 @@ def work(state: CreditState, runtime: Runtime[RunContext]) -> dict[str, Any]:
             note("no report")
         elif deps.credit_desk is None:
             problems.append("徵信服務未啟用 / the credit service is not configured")
+        elif mode == "figures":
+            out = figures_from_report(state, runtime.context, deps, calls, problems)
+            note("figures" if out.get("figures") else "not read")
         else:
             out = draft_from_report(state, runtime.context, deps, calls, problems)
             note(f"draft #{out['draft']['id']}" if out.get("draft") else "not drafted")
@@ -149,6 +157,9 @@ def compose(state: CreditState, runtime: Runtime[RunContext]) -> dict[str, Any]:
             answer = NEED_REPORT
         elif draft and state.get("decision"):
             answer = decided(draft, state["decision"])
+        elif state.get("figures"):
+            said = "".join(f"⚠ {p}\n" for p in state.get("problems", []))
+            answer = said + figures_summary(state["figures"])
         else:
             lines = [READ_FAILED] if state.get("mode") == "draft" else []
             lines += [f"⚠ {p}" for p in state.get("problems", [])]

@@ -27,6 +27,13 @@ _WORK = re.compile(
     r"徵信|草稿|分析|報告|財報|報表|比率|計算|再算|重算|重新|這份|那份|memo|draft|analy[sz]e|ratios?",
     re.I,
 )
+# Words asking for the memo itself (drafted and then held for a person's review), not only for
+# a report's figures: 「流動比率是多少」 or "summarise this report" reads and computes, and drafts
+# nothing; a facility described (an amount, a tenor, a purpose …) is a credit case.
+_MEMO = re.compile(
+    r"徵信|草稿|草擬|撰寫|授信案|授信申請|申請額度|5P|memo|draft|credit (?:analysis|report)",
+    re.I,
+)
 # Words of a question about the rules rather than about a borrower's report.
 _RULES = re.compile(
     r"限制|規定|可否|得否|能不能|可不可以|哪些條|哪一條|條文|法規|銀行法|是否違法|要件|"
@@ -70,6 +77,7 @@ _PURPOSES = (
 class CreditRequest:
     facility: dict[str, Any] = field(default_factory=dict)  # Facility.to_dict()
     wants_work: bool = False  # a draft / analysis of a report is asked for
+    wants_memo: bool = False  # the memo itself, not only the report's figures
     about_rules: bool = False  # a question about the lending rules
     problems: list[str] = field(default_factory=list)
 
@@ -207,5 +215,7 @@ def parse_request(text: str) -> CreditRequest:
         req.problems.append(str(exc))
         req.facility = Facility().to_dict()
     req.wants_work = bool(_WORK.search(text))
+    given = ("amount", "tenor_months", "purpose", "collateral", "guarantors")
+    req.wants_memo = bool(_MEMO.search(text)) or any(facts.get(k) for k in given)
     req.about_rules = bool(_RULES.search(text))
     return req

@@ -26,7 +26,6 @@ def fmt(value: float | None, kind: str) -> str:
 def summary(draft: dict[str, Any]) -> str:
     """What the analyst reads before deciding: the facts, the key ratios with their pages,
     the flags, the rules cited and where the DOCX is. Figures as the memo prints them."""
-    from assistant.credit.memo import UNIT_ZH
     from assistant.credit.rules import FACILITY_TYPES
 
     f = draft["facility"]
@@ -58,18 +57,7 @@ def summary(draft: dict[str, Any]) -> str:
         )
         lines += [f"  – {d['text']}" for d in cross["disagreements"]]
         lines += [f"  – 未比對 not compared：{w}" for w in cross["not_compared"]]
-    lines += [
-        "",
-        "| 比率 ratio | 本期 current | 單位 unit | 頁次 pages |",
-        "|---|---|---|---|",
-    ]
-    for r in draft["ratios"].values():
-        pages = ", ".join(str(p) for p in r["pages"]) or "—"
-        lines.append(
-            f"| {r['zh']} {r['en']} | {fmt(r['value'], r['kind'])} | {UNIT_ZH[r['kind']]} | "
-            f"{pages} |"
-        )
-    lines.append("")
+    lines += ["", *_ratio_table(draft["ratios"]), ""]
     if draft["flags"]:
         lines.append("• 警示 flags：")
         lines += [f"  – {x}" for x in draft["flags"]]
@@ -85,6 +73,47 @@ def summary(draft: dict[str, Any]) -> str:
         lines.append(f"• 違約機率 probability of default：{pd['pd']:.2%}（模型計算 model）")
         lines += [f"  – {r['zh']}" for r in pd.get("reasons", [])]
     lines.append(f"• 草稿 DOCX：{draft.get('docx') or '—'}")
+    return "\n".join(lines)
+
+
+def _ratio_table(ratios: dict[str, dict[str, Any]]) -> list[str]:
+    from assistant.credit.memo import UNIT_ZH
+
+    lines = ["| 比率 ratio | 本期 current | 單位 unit | 頁次 pages |", "|---|---|---|---|"]
+    for r in ratios.values():
+        pages = ", ".join(str(p) for p in r["pages"]) or "—"
+        lines.append(
+            f"| {r['zh']} {r['en']} | {fmt(r['value'], r['kind'])} | {UNIT_ZH[r['kind']]} | "
+            f"{pages} |"
+        )
+    return lines
+
+
+def figures_summary(figures: dict[str, Any]) -> str:
+    """A report's key ratios with the pages they were read from, when only figures were asked
+    for: no draft was made, and how to ask for one is said."""
+    lines = [
+        "以下依財報計算（非語言模型生成）/ computed from the statements, not by a model:",
+        f"{figures.get('company') or figures['file']}（{figures['file']}，{figures['period']}）",
+    ]
+    if figures.get("interim"):
+        lines.append(
+            "• 期中報告：資產報酬率、權益報酬率、週轉率等以年初至今數字年化，為推估 / an interim "
+            "report: ROA, ROE and turnovers are annualised from the year to date, an estimate"
+        )
+    cross = figures.get("cross_check")
+    if cross:
+        lines.append(
+            f"• 跨報告勾稽 cross-report check：{cross['compared']} 個數字比對，"
+            f"{len(cross['disagreements'])} 不符 / {cross['compared']} figures compared, "
+            f"{len(cross['disagreements'])} disagree"
+        )
+        lines += [f"  – {d['text']}" for d in cross["disagreements"]]
+    lines += ["", *_ratio_table(figures["ratios"]), ""]
+    lines.append(
+        "未撰寫徵信報告草稿；需要時請說明，例如「幫我做徵信分析草稿，申請額度 5000 萬，一年期」。"
+        " / No credit memo was drafted; ask for one with the facility (amount, tenor, purpose)."
+    )
     return "\n".join(lines)
 
 

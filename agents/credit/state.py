@@ -35,9 +35,10 @@ class CreditOutput(TypedDict, total=False):
 
 class CreditState(CreditInput, CreditOutput, total=False):
     request: dict[str, Any]  # parse.CreditRequest as a dict
-    mode: str  # draft | rules | need_report
+    mode: str  # draft | figures | rules | need_report
     report: str | None  # the PDF this turn works on
     draft: dict[str, Any] | None  # the stored draft: id, docx, markdown, company, flags
+    figures: dict[str, Any] | None  # a report's key ratios with their pages, no draft asked
     pending: dict[str, Any] | None  # the review as the analyst is shown it (interrupt value)
     decision: dict[str, Any] | None  # the analyst's decision and its outcome
     hits: list[dict[str, Any]]  # articles, when the question is about the rules

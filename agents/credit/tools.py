@@ -174,24 +174,23 @@ KEY_RATIOS = (
 )
 
 
-def draft_from_report(
+def _read_report(
     state: CreditState,
     ctx: RunContext,
     deps: AgentDeps,
     calls: list[dict[str, Any]],
     problems: list[str],
-) -> dict[str, Any]:
-    """Extract, ratios, the PD when a model is trained, and the draft: the draft's facts for
-    the review, or ``{}`` when a step was refused or failed (the reason is in ``problems``)."""
-    from assistant.credit.rules import Facility
-
+) -> tuple[Path, Any, Any, Any] | None:
+    """The report extracted, checked against the conversation's other reports and its ratios
+    computed: ``(pdf, extraction, cross check or None, ratios)``, or None when a step was
+    refused or failed (the reason is in ``problems``)."""
     # Every tool is a desk method called with the run's user: the desk checks the role and
     # writes the audit record (the file by its sha256, the draft by its id).
     t = deps.telemetry
     pdf = Path(state["report"] or "")
     x = call_tool(t, ctx, CREDIT_EXTRACT, {"file": pdf.name, "path": pdf}, calls, problems)
     if x is None:
-        return {}
+        return None
     # The conversation's other reports are the ones loaded with this one: figures of the dates
     # they share must agree, and those that do not are flagged before any ratio is computed.
     others = [Path(o) for o in dict.fromkeys(state.get("attachments") or []) if Path(o) != pdf]
@@ -212,7 +211,66 @@ def draft_from_report(
         )
     report = call_tool(t, ctx, CREDIT_RATIOS, {"file": pdf.name, "extraction": x}, calls, problems)
     if report is None:
+        return None
+    return pdf, x, cross, report
+
+
+def _key_ratios(report: Any) -> dict[str, dict[str, Any]]:
+    return {
+        r.name: {
+            "zh": r.zh,
+            "en": r.en,
+            "kind": r.kind,
+            "value": r.values[0] if r.values else None,
+            "pages": sorted({s["page"] for s in r.sources.values()}),
+        }
+        for name in KEY_RATIOS
+        for r in report.ratios
+        if r.name == name
+    }
+
+
+def figures_from_report(
+    state: CreditState,
+    ctx: RunContext,
+    deps: AgentDeps,
+    calls: list[dict[str, Any]],
+    problems: list[str],
+) -> dict[str, Any]:
+    """The report read and its key ratios computed, with their pages; no draft (none was
+    asked for, so nothing waits for a review)."""
+    read = _read_report(state, ctx, deps, calls, problems)
+    if read is None:
         return {}
+    pdf, x, cross, report = read
+    return {
+        "figures": {
+            "file": pdf.name,
+            "company": x.company,
+            "period": report.period_labels[0] if report.period_labels else "—",
+            "interim": x.interim,
+            "cross_check": cross.to_dict() if cross is not None else None,
+            "ratios": _key_ratios(report),
+        }
+    }
+
+
+def draft_from_report(
+    state: CreditState,
+    ctx: RunContext,
+    deps: AgentDeps,
+    calls: list[dict[str, Any]],
+    problems: list[str],
+) -> dict[str, Any]:
+    """Extract, ratios, the PD when a model is trained, and the draft: the draft's facts for
+    the review, or ``{}`` when a step was refused or failed (the reason is in ``problems``)."""
+    from assistant.credit.rules import Facility
+
+    read = _read_report(state, ctx, deps, calls, problems)
+    if read is None:
+        return {}
+    pdf, x, cross, report = read
+    t = deps.telemetry
     pd_score = None
     if deps.credit_desk is not None and deps.credit_desk.pd_model_ready():
         # Only when a PD model was trained on columns that a company's statements have
@@ -237,18 +295,7 @@ def draft_from_report(
     )
     if draft is None:
         return {}
-    ratios = {
-        r.name: {
-            "zh": r.zh,
-            "en": r.en,
-            "kind": r.kind,
-            "value": r.values[0] if r.values else None,
-            "pages": sorted({s["page"] for s in r.sources.values()}),
-        }
-        for name in KEY_RATIOS
-        for r in report.ratios
-        if r.name == name
-    }
+    ratios = _key_ratios(report)
     info = {
         "id": draft.id,
         "company": draft.company,

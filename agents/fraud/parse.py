@@ -16,6 +16,10 @@ _UP = re.compile(
 _DOWN = re.compile(
     r"下游|去向|流向|流到|流去|轉去|轉到哪|[往向]下追|downstream|went|where\s+.*go", re.I
 )
+# Words asking for the flows themselves: 追查、追蹤、往下追, 金流, trace, track, follow the money.
+_FLOWS = re.compile(
+    r"金流|追|trace|flow|follow\s+the\s+(?:money|funds)|track\s+the\s+(?:money|funds)", re.I
+)
 _SCORE = re.compile(r"水房|人頭|車手|風險|可疑|像不像|分數|評分|mule|risk|score|suspicious", re.I)
 _DAYS = re.compile(
     r"(?:近|最近|過去|前)\s*(\d{1,3}|[一二三四五六七八九十]{1,3})\s*(?:天|日)|last\s+(\d{1,3})\s+days",
@@ -126,14 +130,24 @@ def parse_request(text: str) -> FraudRequest:
     req.wants_score = bool(_SCORE.search(text)) and not (
         req.flag and not re.search(r"像|分數|評分|風險|score|risk", text, re.I)
     )
-    flows = bool(re.search(r"金流|追查|trace|flow", text, re.I))
+    # A direction, a depth or 追/金流 asks for the flows: a trace, which reads other customers'
+    # transfers, so it is run when asked for (or from an alert, whose question is 前期金流).
+    flows = bool(_FLOWS.search(text)) or up or down or hops is not None
     req.wants_ring = bool(_RING.search(text))
     req.wants_lookup = bool(_LOOKUP.search(text)) and not flows and not req.wants_score
     # 「這個帳戶像水房嗎？」 asks for a score, not a trace, unless flows are mentioned too; a
     # decision or a lookup asks for neither.
-    req.wants_trace = flows or not (
-        req.wants_score or req.wants_lookup or decision or req.wants_ring
-    )
+    asked = req.wants_score or req.wants_lookup or decision or req.wants_ring
+    req.wants_trace = flows or (not asked and req.alert_id is not None)
+    if not (flows or asked or req.top or req.alert_id is not None):
+        # Nothing this desk reads was named (an account alone, or words it does not know):
+        # the account's own score, the least it can read, and how to ask for more.
+        req.wants_score = True
+        req.notes.append(
+            "未說明要查什麼，先列出此帳戶的風險分數；追查金流請說「往上追」「往下追」或「前期金流」 / "
+            "no request was recognised, so the account's score is shown; ask to trace up or down "
+            "for its flows"
+        )
     if req.wants_export and not flows:
         req.wants_trace = False  # the export itself runs the trace when it is confirmed
     return req
