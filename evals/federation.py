@@ -49,6 +49,7 @@ from assistant.federation.model import (
 )
 from assistant.federation.runconfig import RunSettings
 from assistant.federation.split import MemberView, even_members, member_views, typology
+from assistant.fraud.features import CashRules
 from assistant.fraud.generator import BANKS, generate
 from assistant.fraud.scoring import MuleScorer
 
@@ -56,6 +57,13 @@ WORLD = {"accounts": 6000, "transfers": 60_000, "rings": 60, "days": 30}
 SEEN = {"bank1": ["chain"], "bank2": ["scatter_gather"], "bank3": ["cycle", "fan_in"]}
 ROUNDS, STEPS, LR = 5, 60, 0.02
 CLIP = RunSettings.__dataclass_fields__["clip_norm"].default  # the product's default
+# the cash rule the banks' ClientApps compute the structuring features with (RunSettings'
+# defaults): the rows here must be the ones a real run trains on, or the simulated federation
+# and the models scored here differ from the process run's
+RULES = CashRules(
+    RunSettings.__dataclass_fields__["report_threshold"].default,
+    RunSettings.__dataclass_fields__["structuring_band"].default,
+)
 
 
 def _world(seed: int, size: dict[str, int]) -> Any:
@@ -74,7 +82,7 @@ def _load(views: list[MemberView], folder: Path) -> dict[str, tuple[BankData, Me
     for v in views:
         path = folder / f"{v.name}.db"
         v.write(path)
-        out[v.name] = (open_bank_data(str(path)), v, path)
+        out[v.name] = (open_bank_data(str(path), RULES), v, path)
     return out
 
 
