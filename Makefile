@@ -152,8 +152,10 @@ eval-fraud: install
 # having seen other typologies; per bank the local-only, federated and pooled AUC on the
 # typologies it saw and on those it never saw, printed and written as JSON (a few minutes).
 FEDERATION_JSON ?= $(VENV)/federation.json
+# FEDERATION_ARGS=--secure-aggregation: the same run through SecAgg+
+FEDERATION_ARGS ?=
 federation: install
-	FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION=1 OMP_NUM_THREADS=1 $(PY) -m evals.federation --processes --workdir $(VENV)/federation-run --json $(FEDERATION_JSON)
+	FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION=1 OMP_NUM_THREADS=1 $(PY) -m evals.federation --processes --workdir $(VENV)/federation-run --json $(FEDERATION_JSON) $(FEDERATION_ARGS)
 
 # Real-time detection measured: the product generator's ledger and an AMLGentex run (the first in
 # $(AML_OUT), or REALTIME_AMLGENTEX=folder; said and skipped when there is none) replayed in time

@@ -154,6 +154,15 @@ def stop_cmd(app: AppContext, user: UserContext) -> None:
     help="Differential privacy: Gaussian noise of this many clip norms on each round's sum.",
 )
 @click.option(
+    "--secure-aggregation",
+    is_flag=True,
+    default=False,
+    help=(
+        "SecAgg+: the coordinator sees only the sum of the banks' updates, each bank clips its "
+        "own; needs --min-banks 3 or more; about 25 s a round for three banks."
+    ),
+)
+@click.option(
     "--architecture", type=click.Choice(["mlp", "logistic"]), default="logistic", show_default=True
 )
 @click.option(
@@ -183,6 +192,11 @@ def run_cmd(app: AppContext, user: UserContext, as_json: bool, **settings: Any) 
             f"第 {rec['round']} 輪 round {rec['round']}: {rec['status']}  "
             f"banks {', '.join(rec['participants']) or '-'}  sha256 {rec['sha256'][:12]}"
         )
+        if rec.get("secure_aggregation"):
+            click.echo(
+                f"  安全聚合 / secure aggregation: 平均更新長度 mean change "
+                f"{rec.get('aggregate_norm', '-')}, {rec.get('seconds', '-')} s"
+            )
         for b in rec["banks"]:
             if not b["accepted"]:
                 click.echo(f"  {b['bank']}: {b['reason']}", err=True)

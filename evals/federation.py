@@ -49,6 +49,7 @@ from assistant.federation.model import (
 )
 from assistant.federation.runconfig import RunSettings
 from assistant.federation.split import MemberView, even_members, member_views, typology
+from assistant.fraud.features import CashRules
 from assistant.fraud.generator import BANKS, generate
 from assistant.fraud.scoring import MuleScorer
 
@@ -56,6 +57,13 @@ WORLD = {"accounts": 6000, "transfers": 60_000, "rings": 60, "days": 30}
 SEEN = {"bank1": ["chain"], "bank2": ["scatter_gather"], "bank3": ["cycle", "fan_in"]}
 ROUNDS, STEPS, LR = 5, 60, 0.02
 CLIP = RunSettings.__dataclass_fields__["clip_norm"].default  # the product's default
+# the cash rule the banks' ClientApps compute the structuring features with (RunSettings'
+# defaults): the rows here must be the ones a real run trains on, or the simulated federation
+# and the models scored here differ from the process run's
+RULES = CashRules(
+    RunSettings.__dataclass_fields__["report_threshold"].default,
+    RunSettings.__dataclass_fields__["structuring_band"].default,
+)
 
 
 def _world(seed: int, size: dict[str, int]) -> Any:
@@ -74,7 +82,7 @@ def _load(views: list[MemberView], folder: Path) -> dict[str, tuple[BankData, Me
     for v in views:
         path = folder / f"{v.name}.db"
         v.write(path)
-        out[v.name] = (open_bank_data(str(path)), v, path)
+        out[v.name] = (open_bank_data(str(path), RULES), v, path)
     return out
 
 
@@ -207,8 +215,11 @@ def _privacy_cost(
     return rows
 
 
-def run_processes(paths: dict[str, Path], workdir: Path, architecture: str) -> dict[str, Any]:
-    """A real federated run: one SuperLink and one SuperNode per member on loopback."""
+def run_processes(
+    paths: dict[str, Path], workdir: Path, architecture: str, secure: bool = False
+) -> dict[str, Any]:
+    """A real federated run: one SuperLink and one SuperNode per member on loopback;
+    ``secure``: through SecAgg+ (``RunSettings.secure_aggregation``)."""
     from assistant.federation.processes import Federation
     from assistant.federation.runconfig import RunSettings
 
@@ -228,6 +239,7 @@ def run_processes(paths: dict[str, Path], workdir: Path, architecture: str) -> d
             architecture=architecture,
             node_wait=120,
             round_timeout=600,
+            secure_aggregation=secure,
         )
         return fed.run(settings)
     finally:
@@ -239,8 +251,10 @@ def evaluate(
     size: dict[str, int] | None = None,
     processes: bool = False,
     workdir: Path | None = None,
+    secure: bool = False,
 ) -> dict[str, Any]:
     size = {**WORLD, **(size or {})}
+    processes = processes or secure
     t0 = time.perf_counter()
     members = even_members(list(BANKS), len(SEEN))
     train_world, test_world = _world(seed, size), _world(seed + 1000, size)
@@ -276,11 +290,14 @@ def evaluate(
             from assistant.federation.model import FederatedScorer
 
             run = run_processes(
-                {n: p for n, (_, _, p) in train.items()}, workdir or folder / "fed", arch
+                {n: p for n, (_, _, p) in train.items()}, workdir or folder / "fed", arch, secure
             )
             if not run["model"]:
                 raise SystemExit(f"聯邦訓練失敗 / the federated run failed: {run['summary']}")
+            simulated = fed_params[arch]
             fed_params[arch] = FederatedScorer.load(run["model"]).params
+            # the same rounds in the clear, in this process: what SecAgg+'s rounding changed
+            run["max_abs_vs_plain"] = float(np.max(np.abs(fed_params[arch] - simulated)))
         t_fed = time.perf_counter()
 
         pooled_X = np.concatenate([b.X_train for b in banks])
@@ -321,9 +338,8 @@ def evaluate(
         "clipping": clipping,
         "differential_privacy": privacy,
         "federated_by": "flower processes" if processes else "simulation (same aggregation)",
-        "run": None
-        if run is None
-        else {"summary": run["summary"], "rounds": len(run["rounds"]), "out": run["out"]},
+        "secure_aggregation": secure,
+        "run": None if run is None else _run_figures(run),
         "banks": out_banks,
         "criteria": {
             "federated_minus_best_local_unseen": {
@@ -339,6 +355,19 @@ def evaluate(
             "federation": round(t_fed - t_load, 1),
             "total": round(time.perf_counter() - t0, 1),
         },
+    }
+
+
+def _run_figures(run: dict[str, Any]) -> dict[str, Any]:
+    """What the process run cost: seconds per round, and how far its model is from the same
+    rounds computed in the clear here (SecAgg+'s rounding; ~0 for a plain run)."""
+    secs = [r.get("seconds", 0.0) for r in run["rounds"]]
+    return {
+        "summary": run["summary"],
+        "rounds": len(run["rounds"]),
+        "seconds_per_round": round(float(np.mean(secs)), 1) if secs else None,
+        "max_abs_weight_vs_plain": run["max_abs_vs_plain"],
+        "out": run["out"],
     }
 
 
@@ -461,6 +490,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--processes", action="store_true", help="federate through real Flower processes"
     )
+    ap.add_argument(
+        "--secure-aggregation",
+        action="store_true",
+        help="federate through real Flower processes with SecAgg+ (implies --processes)",
+    )
     ap.add_argument("--workdir", type=Path, help="the federation's folder (logs, runs)")
     ap.add_argument("--json", type=Path, help="also write the figures here")
     ap.add_argument(
@@ -475,7 +509,9 @@ def main(argv: list[str] | None = None) -> int:
     if a.amlgentex:
         out = evaluate_amlgentex(a.amlgentex[0], a.amlgentex[1], a.seed)
     else:
-        out = evaluate(a.seed, size, processes=a.processes, workdir=a.workdir)
+        out = evaluate(
+            a.seed, size, processes=a.processes, workdir=a.workdir, secure=a.secure_aggregation
+        )
     text = json.dumps(out, ensure_ascii=False, indent=2)
     print(text)
     if a.json:

@@ -10,6 +10,7 @@ was made.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -128,12 +129,17 @@ class FederationDesk(Desk):
         and the model go to the audit trail, a failed round with its reason."""
         args = {k: v for k, v in settings.items() if v is not None}
         u = self.allow(user, "fraud.ledger", args)
-        out = self._fed.next_run_dir()
         # wait for every bank started here (others may join from elsewhere: min_banks)
         joined = sum(1 for b in self._fed.banks() if b["running"])
-        run_settings = RunSettings(
-            out=str(out), **{"expect_banks": joined, **self._defaults, **args}
-        )
+        try:
+            # checked before any run folder exists: settings it refuses (secure aggregation
+            # with fewer than three banks) start nothing
+            run_settings = RunSettings(out="", **{"expect_banks": joined, **self._defaults, **args})
+        except AssistantError as exc:
+            self.record(u, "federation.run", args, f"拒絕 / refused: {exc}")
+            raise
+        out = self._fed.next_run_dir()
+        run_settings = replace(run_settings, out=str(out))
         try:
             result = self._fed.run(run_settings)
         except AssistantError as exc:
@@ -153,6 +159,7 @@ class FederationDesk(Desk):
                     "clipped": [b["bank"] for b in rec["banks"] if b.get("clipped")],
                     "metrics": {b["bank"]: b["metrics"] for b in rec["banks"]},
                     "sha256": rec["sha256"],
+                    **_secure_fields(rec),
                 },
                 rec.get("error")
                 or f"第 {rec['round']} 輪完成 / round done, sha256 {rec['sha256']}",
@@ -195,6 +202,18 @@ class FederationDesk(Desk):
             f"找不到聯邦模型（run {run or '最新 / newest'}）/ no federated model for run "
             f"{run or '(newest)'}: run `assistant federation run` first"
         )
+
+
+def _secure_fields(rec: dict[str, Any]) -> dict[str, Any]:
+    """What a secure round's record says instead of each bank's update: that the coordinator
+    saw only the sum, that the banks clipped their own, and the length of the mean change."""
+    if not rec.get("secure_aggregation"):
+        return {}
+    return {
+        "secure_aggregation": True,
+        "clipping": rec.get("clipping", "bank"),
+        "aggregate_norm": rec.get("aggregate_norm"),
+    }
 
 
 def _safe_ledger(ledger: str) -> str:

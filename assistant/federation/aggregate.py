@@ -23,6 +23,7 @@ import numpy as np
 
 from assistant.errors import AssistantError
 from assistant.federation.model import PROTOCOL, params_hash
+from assistant.federation.runconfig import MIN_SECURE_BANKS
 
 
 class RoundFailed(AssistantError):
@@ -156,3 +157,115 @@ def aggregate(
         new = global_params + np.tensordot(w, np.stack(deltas), axes=1)
     record.update(status="ok", sha256=params_hash(new))
     return new, record
+
+
+# ------------------------------------------------------------------ secure aggregation (SecAgg+)
+#
+# With SecAgg+ the coordinator never sees one bank's update, only the weighted mean of all of
+# them: every check above that reads an update moves to the bank (``bank_delta``, before it
+# masks its update), and the coordinator checks what it can, the mean (``secure_aggregate``).
+
+
+def bank_delta(global_params: np.ndarray, new_params: np.ndarray, clip_norm: float) -> np.ndarray:
+    """A bank's own checks on its update before masking it: the change from the round's global
+    weights, of the right length, finite, clipped to ``clip_norm``. Raises if unusable: the
+    bank then abstains from the round instead of adding something broken to the sum."""
+    if new_params.shape != global_params.shape:
+        raise AssistantError(
+            f"權重數不符 / wrong number of weights: {new_params.size}, expected "
+            f"{global_params.size}"
+        )
+    if not np.all(np.isfinite(new_params)):
+        raise AssistantError("權重含非有限數值 / the weights hold NaN or infinity")
+    return clip(new_params - global_params, clip_norm)[0]
+
+
+def secure_aggregate(
+    global_params: np.ndarray,
+    mean_delta: np.ndarray | None,
+    banks: list[dict[str, Any]],
+    *,
+    clip_norm: float,
+    min_banks: int,
+    round_no: int,
+    tolerance: float,
+    extra: dict[str, Any] | None = None,
+    halted: str = "",
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """The new global weights from SecAgg+'s weighted mean of the banks' changes, and the
+    round record. ``banks``: one row per bank as the coordinator saw it in the clear (its
+    name, example count, metrics, ``accepted``, or ``reason``), never its update. Raises
+    ``RoundFailed`` (the model unchanged) when fewer than ``min_banks`` (at least 3) banks are
+    in the sum, when a refused bank's update went into it anyway, or when the mean is missing,
+    of the wrong shape, not finite, or longer than ``clip_norm`` + ``tolerance`` (a mean of
+    changes each clipped to ``clip_norm`` cannot be: some bank did not clip). ``halted``: why
+    the protocol was not even started."""
+    need = max(min_banks, MIN_SECURE_BANKS)
+    record: dict[str, Any] = {
+        "round": round_no,
+        "protocol": PROTOCOL,
+        "clip_norm": clip_norm,
+        # what the record cannot hold: each bank's update and its length are hidden from the
+        # coordinator; the banks clipped their own
+        "secure_aggregation": True,
+        "clipping": "bank",
+        **(extra or {}),
+        "banks": banks,
+        "participants": [b["bank"] for b in banks if b["accepted"]],
+        "refused": [b["bank"] for b in banks if not b["accepted"]],
+        "previous_sha256": params_hash(global_params),
+    }
+    why = halted or _secure_problem(global_params, mean_delta, banks, clip_norm, need, tolerance)
+    if mean_delta is not None and mean_delta.shape == global_params.shape:
+        norm = float(np.linalg.norm(mean_delta))
+        record["aggregate_norm"] = round(norm, 6) if np.isfinite(norm) else str(norm)
+    if why:
+        record.update(status="failed", sha256=record["previous_sha256"])
+        raise RoundFailed(
+            f"第 {round_no} 輪安全聚合失敗，模型維持不變 / round {round_no}: secure aggregation "
+            f"failed, the model is unchanged: {why}",
+            record,
+        )
+    assert mean_delta is not None
+    new = global_params + mean_delta
+    record.update(status="ok", sha256=params_hash(new))
+    return new, record
+
+
+def _secure_problem(
+    global_params: np.ndarray,
+    mean_delta: np.ndarray | None,
+    banks: list[dict[str, Any]],
+    clip_norm: float,
+    need: int,
+    tolerance: float,
+) -> str:
+    """Why the secure mean may not be used ("" when it may), in both languages."""
+    accepted = sum(1 for b in banks if b["accepted"])
+    if accepted < need:
+        return (
+            f"總和只含 {accepted} 家的更新（至少需 {need} 家）/ the sum holds {accepted} banks' "
+            f"updates, {need} needed"
+        )
+    # a refused bank that still put weight into the sum cannot be taken out of it again
+    mixed = [b["bank"] for b in banks if not b["accepted"] and b.get("examples", 0) > 0]
+    if mixed:
+        return (
+            f"被拒的更新已加入總和：{', '.join(mixed)} / refused updates are in the sum: "
+            f"{', '.join(mixed)}"
+        )
+    if mean_delta is None:
+        return "協定未完成（逾時或分片不足）/ the protocol did not complete (timeout or too few shares)"
+    if mean_delta.shape != global_params.shape:
+        return (
+            f"總和形狀不符 / the sum has {mean_delta.size} weights, expected {global_params.size}"
+        )
+    if not np.all(np.isfinite(mean_delta)):
+        return "總和含非有限數值 / the sum holds NaN or infinity"
+    norm = float(np.linalg.norm(mean_delta))
+    if norm > clip_norm + tolerance:
+        return (
+            f"平均更新長度 {norm:.4g} 超過裁減上限 {clip_norm}：有銀行未裁減其更新 / the mean "
+            f"change is {norm:.4g} long, over the clip norm {clip_norm}: a bank did not clip"
+        )
+    return ""

@@ -20,7 +20,7 @@ import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from flwr.app import (
@@ -34,11 +34,9 @@ from flwr.app import (
 )
 from flwr.clientapp import ClientApp
 from flwr.serverapp import Grid, ServerApp
-from sklearn.metrics import roc_auc_score
 
 from assistant.errors import AssistantError
 from assistant.federation.aggregate import RoundFailed, Update, aggregate, dp_epsilon
-from assistant.federation.local import BankData, open_bank_data
 from assistant.federation.model import (
     PROTOCOL,
     FederatedScorer,
@@ -48,8 +46,18 @@ from assistant.federation.model import (
     model_input,
     predict,
 )
-from assistant.federation.runconfig import RunSettings
+from assistant.federation.runconfig import MIN_SECURE_BANKS, RunSettings, secure_refusal
+from assistant.federation.secure import (
+    bank_sizes,
+    is_secure_fit,
+    secure_mod,
+    secure_reply,
+    secure_round,
+)
 from assistant.fraud.features import FEATURE_NAMES, CashRules
+
+if TYPE_CHECKING:
+    from assistant.federation.local import BankData
 
 
 def _now() -> str:
@@ -68,13 +76,15 @@ server = ServerApp()
 
 @server.main()
 def _server_main(grid: Grid, context: Context) -> None:
-    cfg = RunSettings.from_config(dict(context.run_config))
     try:
-        run_rounds(grid, cfg)
+        # inside: settings it refuses (secure aggregation with two banks) still get a summary
+        cfg = RunSettings.from_config(dict(context.run_config))
+        run_rounds(grid, cfg, context)
     except Exception as exc:
         # the command waiting for this run reads summary.json: it must come, failed or not
-        out = Path(cfg.out)
-        if out.is_dir() and not (out / "summary.json").exists():
+        out_dir = str(context.run_config.get("out", ""))
+        out = Path(out_dir)
+        if out_dir and out.is_dir() and not (out / "summary.json").exists():
             failed = {
                 "status": "failed",
                 "rounds_ok": 0,
@@ -94,7 +104,9 @@ def _wait_for_banks(grid: Grid, want: int, seconds: float) -> list[int]:
         time.sleep(0.5)
 
 
-def run_rounds(grid: Grid, cfg: RunSettings) -> None:
+def run_rounds(grid: Grid, cfg: RunSettings, context: Context | None = None) -> None:
+    """Every round of the run ``cfg``; ``context`` (the ServerApp's) is needed for secure
+    aggregation, whose workflow talks to the banks in this run's name."""
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     rounds_path = out / "rounds.jsonl"
@@ -102,6 +114,8 @@ def run_rounds(grid: Grid, cfg: RunSettings) -> None:
     params = init_params(d, cfg.architecture, cfg.seed)
     names: dict[int, str] = {}  # node id → bank name, as each bank reports it
     summary: dict[str, Any] = {"started": _now(), "protocol": PROTOCOL, "rounds_ok": 0}
+    if cfg.secure_aggregation:
+        summary["secure_aggregation"] = True
     good: FederatedScorer | None = None
     # the noise is drawn fresh: a seeded one would let anyone who knows the seed remove it
     noise = np.random.default_rng()
@@ -114,67 +128,36 @@ def run_rounds(grid: Grid, cfg: RunSettings) -> None:
                 f"banks connected, {cfg.min_banks} needed"
             ),
         )
+        if cfg.secure_aggregation and len(nodes) < MIN_SECURE_BANKS:
+            summary["error"] = secure_refusal(len(nodes))
+    max_weight = 0.0
+    if cfg.secure_aggregation and summary.get("status") != "failed":
+        if context is None:
+            raise AssistantError(
+                "安全聚合需要 ServerApp 的 context / secure aggregation needs the run's context"
+            )
+        sizes = bank_sizes(grid, nodes, round_config(cfg, 0), cfg.round_timeout)
+        max_weight = float(max(sizes.values(), default=0))
+        summary["max_weight"] = max_weight
     for r in range(1, cfg.rounds + 1):
         if summary.get("status") == "failed":
             break
         nodes = sorted(grid.get_node_ids())
-        sent_at = _now()
-        config = ConfigRecord(
-            {
-                "protocol": PROTOCOL,
-                "features": features_digest(),
-                "round": r,
-                "architecture": cfg.architecture,
-                "steps": cfg.steps,
-                "lr": cfg.lr,
-                "report-threshold": cfg.report_threshold,
-                "structuring-band": cfg.structuring_band,
-            }
-        )
-        messages = [
-            Message(
-                RecordDict({"model": ArrayRecord(numpy_ndarrays=[params]), "config": config}),
-                dst_node_id=node,
-                message_type=MessageType.TRAIN,
-                group_id=str(r),
-            )
-            for node in nodes
-        ]
-        replies = list(grid.send_and_receive(messages, timeout=cfg.round_timeout))
-        # a reply names the message it answers; an error the SuperLink writes for a node that
-        # went away comes from the SuperLink itself, so the bank is found by that message
-        sent = {(m.metadata.message_id or m.object_id): m.metadata.dst_node_id for m in messages}
-        origin = [sent.get(r.metadata.reply_to_message_id, r.metadata.src_node_id) for r in replies]
-        updates = [_update(reply, node, names) for reply, node in zip(replies, origin, strict=True)]
-        answered = set(origin)
-        for node in nodes:
-            if node not in answered:
-                updates.append(
-                    Update(
-                        bank=names.get(node, f"node-{node}"),
-                        error=(
-                            f"逾時未回應（{cfg.round_timeout:.0f} 秒），可能已離線 / no reply within "
-                            f"{cfg.round_timeout:.0f} s: the bank dropped out"
-                        ),
-                    )
-                )
+        sent_at, started = _now(), time.monotonic()
         try:
-            params, record = aggregate(
-                params,
-                updates,
-                clip_norm=cfg.clip_norm,
-                min_banks=cfg.min_banks,
-                round_no=r,
-                noise_multiplier=cfg.noise_multiplier,
-                rng=noise,
-            )
+            if cfg.secure_aggregation:
+                assert context is not None
+                params, record = secure_round(
+                    grid, context, nodes, params, round_config(cfg, r), cfg, r, names, max_weight
+                )
+            else:
+                params, record = _plain_round(grid, nodes, params, cfg, r, names, noise)
         except RoundFailed as exc:
-            _append(
-                rounds_path, {**exc.record, "sent": sent_at, "finished": _now(), "error": str(exc)}
-            )
+            timing = {"sent": sent_at, "finished": _now(), "seconds": _since(started)}
+            _append(rounds_path, {**exc.record, **timing, "error": str(exc)})
             summary.update(status="failed", error=str(exc))
             break
-        record.update(sent=sent_at, finished=_now())
+        record.update(sent=sent_at, finished=_now(), seconds=_since(started))
         _append(rounds_path, record)
         banks = sorted({p for rec in _records(rounds_path) for p in rec.get("participants", [])})
         good = FederatedScorer(
@@ -195,6 +178,74 @@ def run_rounds(grid: Grid, cfg: RunSettings) -> None:
     tmp = out / "summary.json.tmp"
     tmp.write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
     tmp.replace(out / "summary.json")
+
+
+def _since(started: float) -> float:
+    return round(time.monotonic() - started, 1)
+
+
+def round_config(cfg: RunSettings, round_no: int) -> dict[str, Any]:
+    """What every bank needs for a round (round 0: the size question before round 1)."""
+    return {
+        "protocol": PROTOCOL,
+        "features": features_digest(),
+        "round": round_no,
+        "architecture": cfg.architecture,
+        "steps": cfg.steps,
+        "lr": cfg.lr,
+        "report-threshold": cfg.report_threshold,
+        "structuring-band": cfg.structuring_band,
+    }
+
+
+def _plain_round(
+    grid: Grid,
+    nodes: list[int],
+    params: np.ndarray,
+    cfg: RunSettings,
+    r: int,
+    names: dict[int, str],
+    noise: np.random.Generator,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """A round in the clear: each bank's new weights come back, the coordinator checks and
+    clips each (``aggregate``)."""
+    config = ConfigRecord(round_config(cfg, r))
+    messages = [
+        Message(
+            RecordDict({"model": ArrayRecord(numpy_ndarrays=[params]), "config": config}),
+            dst_node_id=node,
+            message_type=MessageType.TRAIN,
+            group_id=str(r),
+        )
+        for node in nodes
+    ]
+    replies = list(grid.send_and_receive(messages, timeout=cfg.round_timeout))
+    # a reply names the message it answers; an error the SuperLink writes for a node that
+    # went away comes from the SuperLink itself, so the bank is found by that message
+    sent = {(m.metadata.message_id or m.object_id): m.metadata.dst_node_id for m in messages}
+    origin = [sent.get(x.metadata.reply_to_message_id, x.metadata.src_node_id) for x in replies]
+    updates = [_update(reply, node, names) for reply, node in zip(replies, origin, strict=True)]
+    answered = set(origin)
+    for node in nodes:
+        if node not in answered:
+            updates.append(
+                Update(
+                    bank=names.get(node, f"node-{node}"),
+                    error=(
+                        f"逾時未回應（{cfg.round_timeout:.0f} 秒），可能已離線 / no reply within "
+                        f"{cfg.round_timeout:.0f} s: the bank dropped out"
+                    ),
+                )
+            )
+    return aggregate(
+        params,
+        updates,
+        clip_norm=cfg.clip_norm,
+        min_banks=cfg.min_banks,
+        round_no=r,
+        noise_multiplier=cfg.noise_multiplier,
+        rng=noise,
+    )
 
 
 def _records(path: Path) -> list[dict[str, Any]]:
@@ -228,17 +279,22 @@ def _update(reply: Message, node: int, names: dict[int, str]) -> Update:
 # ------------------------------------------------------------------------------ ClientApp
 
 client = ClientApp()
-# features computed once per ledger and cash rule in this ClientApp process: a run's rounds
-# reuse them (the ledger does not change within a run)
+# features computed once per ledger and cash rule in this ClientApp process (Flower 1.42 starts
+# one per message, so this holds within a message only; an in-process run reuses them)
 _CACHE: dict[tuple[str, float, float], BankData] = {}
 
 
-@client.train()
+@client.train(mods=[secure_mod])
 def _client_train(msg: Message, context: Context) -> Message:
     node = dict(context.node_config)
     bank = str(node.get("bank", "")) or "?"
+    ledger = str(node.get("ledger", ""))
+    if is_secure_fit(msg.content):
+        # a secure round: secure_reply checks and clips the change, secure_mod masks it
+        reply = secure_reply(msg.content, bank, lambda cfg, start: train_update(cfg, start, ledger))
+        return Message(reply, reply_to=msg)
     try:
-        content = bank_train(msg.content, bank, str(node.get("ledger", "")))
+        content = bank_train(msg.content, bank, ledger)
     except Exception as exc:
         # answered, not raised: the coordinator then knows which bank failed and why
         # (Flower's own error reply names neither)
@@ -251,17 +307,37 @@ def _client_train(msg: Message, context: Context) -> Message:
     return Message(content, reply_to=msg)
 
 
-def bank_train(content: RecordDict, bank: str, ledger: str) -> RecordDict:
-    """One round at a bank: check the coordinator speaks this protocol, train from the global
-    weights on this bank's labelled accounts, return the weights and the metrics."""
-    cfg = content.config_records["config"]
-    info: dict[str, Any] = {"bank": bank or "?", "protocol": PROTOCOL}
+@client.query()
+def _client_query(msg: Message, context: Context) -> Message:
+    """How many labelled accounts this bank trains on (sent in the clear every round anyway):
+    the coordinator sizes secure aggregation's weights by the largest."""
+    node = dict(context.node_config)
+    info: dict[str, Any] = {"bank": str(node.get("bank", "")) or "?", "protocol": PROTOCOL}
+    cfg = msg.content.config_records["config"]
+    try:
+        _check_protocol(cfg)
+        examples = len(_bank_data(cfg, str(node.get("ledger", ""))).y)
+    except Exception as exc:
+        info["error"] = str(exc)
+        return Message(RecordDict({"info": ConfigRecord(info)}), reply_to=msg)
+    content = RecordDict(
+        {"metrics": MetricRecord({"examples": examples}), "info": ConfigRecord(info)}
+    )
+    return Message(content, reply_to=msg)
+
+
+def _check_protocol(cfg: Any) -> None:
+    """Refuse a coordinator of another product version: its weights mean something else."""
     if cfg.get("protocol") != PROTOCOL or cfg.get("features") != features_digest():
-        info["error"] = (
+        raise AssistantError(
             f"版本不符：協調端為 {cfg.get('protocol')}，本行為 {PROTOCOL} / version mismatch: the "
             f"coordinator runs {cfg.get('protocol')}, this bank {PROTOCOL}"
         )
-        return RecordDict({"info": ConfigRecord(info)})
+
+
+def _bank_data(cfg: Any, ledger: str) -> BankData:
+    from assistant.federation.local import open_bank_data
+
     if not ledger:
         raise AssistantError("未設定帳務資料庫 / this bank's node has no ledger configured")
     rules = CashRules(float(cfg["report-threshold"]), float(cfg["structuring-band"]))
@@ -269,7 +345,19 @@ def bank_train(content: RecordDict, bank: str, ledger: str) -> RecordDict:
     data = _CACHE.get(key)
     if data is None:
         data = _CACHE[key] = open_bank_data(ledger, rules)
-    params = content.array_records["model"].to_numpy_ndarrays()[0].astype(float)
+    return data
+
+
+def train_update(cfg: Any, params: np.ndarray, ledger: str) -> tuple[np.ndarray, dict[str, float]]:
+    """One round's training at a bank: from the global weights ``params``, on this bank's
+    labelled accounts; the new weights and the metrics. Raises on a coordinator of another
+    version."""
+    # imported here: Flower starts a ClientApp process per message, and the secure rounds'
+    # key exchanges train nothing (sklearn alone takes a second to import)
+    from sklearn.metrics import roc_auc_score
+
+    _check_protocol(cfg)
+    data = _bank_data(cfg, ledger)
     arch = str(cfg["architecture"])
     X, y = model_input(data.X_train), data.y
     before = predict(params, X, arch)
@@ -281,6 +369,21 @@ def bank_train(content: RecordDict, bank: str, ledger: str) -> RecordDict:
         "auc_after": float(roc_auc_score(y, predict(new, X, arch))),
         "loss": float(loss),
     }
+    return new, metrics
+
+
+def bank_train(content: RecordDict, bank: str, ledger: str) -> RecordDict:
+    """One plain round at a bank: check the coordinator speaks this protocol, train from the
+    global weights on this bank's labelled accounts, return the weights and the metrics."""
+    cfg = content.config_records["config"]
+    info: dict[str, Any] = {"bank": bank or "?", "protocol": PROTOCOL}
+    try:
+        _check_protocol(cfg)
+    except AssistantError as exc:
+        info["error"] = str(exc)
+        return RecordDict({"info": ConfigRecord(info)})
+    params = content.array_records["model"].to_numpy_ndarrays()[0].astype(float)
+    new, metrics = train_update(cfg, params, ledger)
     return RecordDict(
         {
             "model": ArrayRecord(numpy_ndarrays=[new]),

@@ -27,13 +27,17 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from assistant.errors import AssistantError
 from assistant.fraud.features import FEATURE_NAMES, FEATURE_TEXT
-from assistant.fraud.scoring import Reason
+
+if TYPE_CHECKING:
+    # scoring imports scikit-learn (a second); a bank's ClientApp process, one per message,
+    # needs none of it to take part in a secure round's key exchange
+    from assistant.fraud.scoring import Reason
 
 # Bumped whenever the features, the input transform or the weight layout change: a bank
 # running another protocol sends weights that mean something else, and is refused.
@@ -216,6 +220,8 @@ class FederatedScorer:
 
     def explain(self, x_row: np.ndarray, top_k: int = 5) -> list[Reason]:
         """As ``MuleScorer.explain``, each feature set to the median percentile (0.5) in turn."""
+        from assistant.fraud.scoring import Reason
+
         x = self._check(x_row)[0]
         k = len(self.names)
         probe = np.tile(x, (k + 1, 1))
