@@ -225,7 +225,9 @@ def test_searches_during_reingests_never_mix_versions(versioned: Container, tmp_
     done = threading.Event()
 
     def reader() -> None:
-        while not done.is_set():
+        # qdrant-client's local mode is pure Python: a reader that never pauses holds the GIL
+        # from the ingestion for minutes (a server does its work in its own process).
+        while not done.wait(0.05):
             hits = versioned.retriever.search("銀行 職員 佣金 保證人 存款人 特別條款", k=10)
             seen.append((len(hits), {h.text[-5:] for h in hits}))
 
@@ -238,7 +240,7 @@ def test_searches_during_reingests_never_mix_versions(versioned: Container, tmp_
     finally:
         done.set()
         t.join()
-    assert seen and all(n == 4 and len(m) == 1 for n, m in seen), [
+    assert len(seen) >= 3 and all(n == 4 and len(m) == 1 for n, m in seen), [
         s for s in seen if s[0] != 4 or len(s[1]) != 1
     ][:3]
     after = versioned.retriever.search("銀行 職員 佣金 保證人 存款人 特別條款", k=10)
