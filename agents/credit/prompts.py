@@ -43,21 +43,7 @@ def summary(draft: dict[str, Any]) -> str:
     spans = [x for x in (draft.get("year_to_date"), draft.get("quarter")) if x]
     if spans:
         lines.append(f"• 期間 periods：{'；'.join(spans)}")
-    if draft.get("interim"):
-        lines.append(
-            "• 期中報告：資產報酬率、權益報酬率、週轉率等以年初至今數字年化，為推估 / an interim "
-            "report: ROA, ROE and turnovers are annualised from the year to date, an estimate"
-        )
-    cross = draft.get("cross_check")
-    if cross:
-        lines.append(
-            f"• 跨報告勾稽 cross-report check：{cross['compared']} 個數字比對，"
-            f"{len(cross['disagreements'])} 不符 / {cross['compared']} figures compared, "
-            f"{len(cross['disagreements'])} disagree"
-        )
-        lines += [f"  – {d['text']}" for d in cross["disagreements"]]
-        lines += [f"  – 未比對 not compared：{w}" for w in cross["not_compared"]]
-    lines += ["", *_ratio_table(draft["ratios"]), ""]
+    lines += [*_report_notes(draft), "", *_ratio_table(draft["ratios"]), ""]
     if draft["flags"]:
         lines.append("• 警示 flags：")
         lines += [f"  – {x}" for x in draft["flags"]]
@@ -74,6 +60,27 @@ def summary(draft: dict[str, Any]) -> str:
         lines += [f"  – {r['zh']}" for r in pd.get("reasons", [])]
     lines.append(f"• 草稿 DOCX：{draft.get('docx') or '—'}")
     return "\n".join(lines)
+
+
+def _report_notes(read: dict[str, Any]) -> list[str]:
+    """What qualifies a report's ratios: an interim report's annualised figures, and how the
+    report agreed with the conversation's other reports."""
+    lines = []
+    if read.get("interim"):
+        lines.append(
+            "• 期中報告：資產報酬率、權益報酬率、週轉率等以年初至今數字年化，為推估 / an interim "
+            "report: ROA, ROE and turnovers are annualised from the year to date, an estimate"
+        )
+    cross = read.get("cross_check")
+    if cross:
+        lines.append(
+            f"• 跨報告勾稽 cross-report check：{cross['compared']} 個數字比對，"
+            f"{len(cross['disagreements'])} 不符 / {cross['compared']} figures compared, "
+            f"{len(cross['disagreements'])} disagree"
+        )
+        lines += [f"  – {d['text']}" for d in cross["disagreements"]]
+        lines += [f"  – 未比對 not compared：{w}" for w in cross["not_compared"]]
+    return lines
 
 
 def _ratio_table(ratios: dict[str, dict[str, Any]]) -> list[str]:
@@ -96,20 +103,7 @@ def figures_summary(figures: dict[str, Any]) -> str:
         "以下依財報計算（非語言模型生成）/ computed from the statements, not by a model:",
         f"{figures.get('company') or figures['file']}（{figures['file']}，{figures['period']}）",
     ]
-    if figures.get("interim"):
-        lines.append(
-            "• 期中報告：資產報酬率、權益報酬率、週轉率等以年初至今數字年化，為推估 / an interim "
-            "report: ROA, ROE and turnovers are annualised from the year to date, an estimate"
-        )
-    cross = figures.get("cross_check")
-    if cross:
-        lines.append(
-            f"• 跨報告勾稽 cross-report check：{cross['compared']} 個數字比對，"
-            f"{len(cross['disagreements'])} 不符 / {cross['compared']} figures compared, "
-            f"{len(cross['disagreements'])} disagree"
-        )
-        lines += [f"  – {d['text']}" for d in cross["disagreements"]]
-    lines += ["", *_ratio_table(figures["ratios"]), ""]
+    lines += [*_report_notes(figures), "", *_ratio_table(figures["ratios"]), ""]
     lines.append(
         "未撰寫徵信報告草稿；需要時請說明，例如「幫我做徵信分析草稿，申請額度 5000 萬，一年期」。"
         " / No credit memo was drafted; ask for one with the facility (amount, tenor, purpose)."
