@@ -209,20 +209,24 @@ class _IngestsMidAnswer(ScriptedLLM):
 
 
 def test_one_answer_reads_one_version_across_its_searches(edge: Container, tmp_path: Path) -> None:
+    one_answer_reads_one_version(edge, tmp_path)
+
+
+def one_answer_reads_one_version(c: Container, tmp_path: Path) -> None:
     """The graph runs an answer's nodes on worker threads; the turn's pin reaches them all, so
     the rewrite's second search reads the version the first one read."""
-    edge.ingestor.ingest_laws(write(tmp_path / "ChLaw.json", [BANK]))
-    before = edge.vector_store.version
-    llm = _IngestsMidAnswer(edge, tmp_path / "Other.json")
-    svc = make_service(edge, llm, agents=AgentSettings(rewrite_weak=True))
-    user = edge.users.ensure("officer", "compliance")
+    c.ingestor.ingest_laws(write(tmp_path / "ChLaw.json", [BANK]))
+    before = c.vector_store.version
+    llm = _IngestsMidAnswer(c, tmp_path / "Other.json")
+    svc = make_service(c, llm, agents=AgentSettings(rewrite_weak=True))
+    user = c.users.ensure("officer", "compliance")
     ans = svc.ask(user, "客人出國帶金條要不要跟海關講？")
     assert [t.args["query"] for t in ans.tool_calls][1] == "攜帶黃金出境 申報"
-    assert edge.vector_store.version != before  # published during the answer
-    assert all(c.law == "測試銀行法" for c in ans.citations), ans.citations
+    assert c.vector_store.version != before  # published during the answer
+    assert all(x.law == "測試銀行法" for x in ans.citations), ans.citations
     # The next answer reads the new version.
-    again = make_service(edge, NoLLM()).ask(user, "攜帶黃金出境要申報嗎？")
-    assert ("測試洗錢防制法", "14") in [(c.law, c.article) for c in again.citations]
+    again = make_service(c, NoLLM()).ask(user, "攜帶黃金出境要申報嗎？")
+    assert ("測試洗錢防制法", "14") in [(x.law, x.article) for x in again.citations]
 
 
 def test_ranking_does_not_depend_on_the_order_of_ingestion(

@@ -9,15 +9,12 @@ import pytest
 from qdrant_client import QdrantClient
 
 from assistant.container import Container
-from assistant.llm.none import NoLLM
-from assistant.settings import AgentSettings
 from knowledge.errors import KnowledgeError
 from knowledge.models import SearchFilters
 from knowledge.search import Retriever
 from knowledge.server_store import ServerStore, collection_layout
-from tests.agent_support import make_service
 from tests.conftest import make_settings
-from tests.test_edge_store import _IngestsMidAnswer, searches_never_mix
+from tests.test_edge_store import one_answer_reads_one_version, searches_never_mix
 from tests.test_ingest import AML, BANK, write
 
 QUESTIONS = [
@@ -168,17 +165,7 @@ def test_one_answer_reads_one_version_across_its_searches(
 ) -> None:
     """As on Edge: a re-ingest published between an answer's first search and its rewrite's
     second search is not seen by that answer; the next answer sees it."""
-    versioned.ingestor.ingest_laws(write(tmp_path / "ChLaw.json", [BANK]))
-    before = versioned.vector_store.version
-    llm = _IngestsMidAnswer(versioned, tmp_path / "Other.json")
-    svc = make_service(versioned, llm, agents=AgentSettings(rewrite_weak=True))
-    user = versioned.users.ensure("officer", "compliance")
-    ans = svc.ask(user, "客人出國帶金條要不要跟海關講？")
-    assert [t.args["query"] for t in ans.tool_calls][1] == "攜帶黃金出境 申報"
-    assert versioned.vector_store.version != before  # published during the answer
-    assert all(c.law == "測試銀行法" for c in ans.citations), ans.citations
-    again = make_service(versioned, NoLLM()).ask(user, "攜帶黃金出境要申報嗎？")
-    assert ("測試洗錢防制法", "14") in [(c.law, c.article) for c in again.citations]
+    one_answer_reads_one_version(versioned, tmp_path)
 
 
 def test_a_collection_made_before_versions_becomes_the_first_version(
