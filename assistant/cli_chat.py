@@ -6,6 +6,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -14,6 +15,9 @@ from assistant.cli_support import AppContext, emit_json, needs_user, pass_app
 from assistant.container import Container
 from assistant.errors import AssistantError
 from assistant.permissions import ROLES, UserContext
+
+if TYPE_CHECKING:
+    from assistant.desks.monitor import MonitorStart
 
 
 @needs_user
@@ -190,25 +194,50 @@ def _warm_up(c: Container) -> None:
 
 
 def _start_monitor(c: Container) -> None:
-    """The transfer monitor's saved state, or a warm on the ledger's last days (progress on
-    stderr); a failure is reported and the monitor starts cold on the first transfer."""
+    """The transfer monitor from its saved state, caught up on the ledger, or warmed on the
+    ledger's last days (progress on stderr); a failure is reported and the monitor starts cold
+    on the first transfer."""
     days = c.settings.monitor.warm_days
 
     def progress(n: int) -> None:
-        click.echo(f"監控暖機中 / monitor warming: {n:,} 筆 transfers", err=True)
+        click.echo(
+            f"監控暖機／補算中 / monitor warming or catching up: {n:,} 筆 transfers", err=True
+        )
 
     try:
-        n = c.start_monitor(progress)
+        got = c.start_monitor(progress)
     except Exception as exc:
         click.echo(f"監控啟動失敗 / monitor start failed: {exc}", err=True)
         return
-    if n is None:
-        click.echo("監控：已由已存狀態開始 / monitor: started from its saved state", err=True)
-    elif n:
-        click.echo(
-            f"監控暖機完成 / monitor warmed on {n:,} 筆 transfers of the ledger's last {days} days",
-            err=True,
-        )
+    for line in start_lines(got, days):
+        click.echo(line, err=True)
+
+
+def start_lines(got: MonitorStart, days: int) -> list[str]:
+    """What the monitor's start says on the console, Chinese first."""
+    if got.warmed:
+        return [
+            f"監控暖機完成 / monitor warmed on {got.warmed:,} 筆 transfers of the ledger's last "
+            f"{days} days"
+        ]
+    if not got.restored:
+        return []
+    lines = ["監控：已由已存狀態開始 / monitor: started from its saved state"]
+    caught = got.caught_up
+    if caught is None:
+        if days:
+            lines.append(
+                "已存狀態未記錄其最後一筆時間，未補算帳本 / the saved state does not say where it "
+                "stopped: the ledger was not caught up"
+            )
+        return lines
+    n = caught.counts()
+    lines.append(
+        f"監控補算停機期間帳本新增 {n['rows']:,} 筆，警示 {n['alert']}、暫停 {n['hold']} / "
+        f"caught up on {n['rows']:,} transfers the ledger got while it was down: "
+        f"{n['alert']} alerts, {n['hold']} holds"
+    )
+    return lines
 
 
 @click.group()

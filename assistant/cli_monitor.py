@@ -98,7 +98,8 @@ def _chunks(rows: Iterator[Any], size: int) -> Iterator[list[Any]]:
     "warm_days",
     type=int,
     help="When the monitor starts without saved state, first feed the stored ledger's last N "
-    "days through it (no alerts), so it knows each account's usual payees and volumes.",
+    "days through it (no alerts), so it knows each account's usual payees and volumes; from its "
+    "saved state, first score what the ledger got since (at most N days, alerts stored).",
 )
 @click.option("--all", "show_all", is_flag=True, help="List passes too (--json).")
 @click.option("--json", "as_json", is_flag=True)
@@ -126,13 +127,10 @@ def monitor_cmd(
     if path is not None and not path.is_file():
         raise AssistantError(f"找不到檔案 / no such file: {path}")
     if warm_days is not None and not from_ledger:
-        n = desk.warm(user, days=warm_days, only_cold=True)
-        click.echo(
-            f"暖機 / warmed on {n} transfers of the ledger"
-            if n is not None
-            else "已由已存狀態開始，未暖機 / started from the saved state: not warmed",
-            err=True,
-        )
+        from assistant.cli_chat import start_lines
+
+        for line in start_lines(desk.start(user, days=warm_days), warm_days):
+            click.echo(line, err=True)
     if from_ledger:
         results = [desk.replay_ledger(user, keep_passes=show_all)]
     else:

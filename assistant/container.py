@@ -58,7 +58,7 @@ if TYPE_CHECKING:  # the desks import their domains (sklearn, pypdf): built on f
     from assistant.desks.federation import FederationDesk
     from assistant.desks.fraud import FraudDesk
     from assistant.desks.fx import FxDesk
-    from assistant.desks.monitor import FraudMonitorDesk
+    from assistant.desks.monitor import FraudMonitorDesk, MonitorStart
     from assistant.fraud.reference import ReferenceModel
     from assistant.monitor.service import MonitorService
 
@@ -506,18 +506,18 @@ class Container:
             self.llm.count_tokens("銀行")  # loads the GGUF file
         self.model_sha256()
 
-    def start_monitor(self, progress: Callable[[int], None] | None = None) -> int | None:
+    def start_monitor(self, progress: Callable[[int], None] | None = None) -> MonitorStart:
         """For `assistant serve`, in the background: the transfer monitor from its saved state,
-        or, with none usable, warmed on the ledger's last ``monitor.warm_days`` days (how many
-        transfers; None: the saved state was used). A system action, done through the fraud
-        desk as ``monitor.system_user`` and recorded like any warm."""
+        caught up on what the ledger got while it was down, or, with no usable state, warmed on
+        the ledger's last ``monitor.warm_days`` days. A system action, done through the fraud
+        desk as ``monitor.system_user`` and recorded like any other."""
         days = self.settings.monitor.warm_days
         if not days:
-            self.fraud_monitor.restored()  # loads it, so the first transfer does not wait
-            return None
-        return self.fraud_monitor_desk.warm(
-            self.monitor_user(), days=days, only_cold=True, progress=progress
-        )
+            from assistant.desks.monitor import MonitorStart
+
+            # Loads it, so the first transfer does not wait.
+            return MonitorStart(restored=self.fraud_monitor.restored())
+        return self.fraud_monitor_desk.start(self.monitor_user(), days=days, progress=progress)
 
     def monitor_user(self) -> UserContext:
         """The account the server's own monitor actions are recorded under: made on first use,

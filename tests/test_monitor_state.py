@@ -239,7 +239,7 @@ def test_the_server_start_warms_from_the_ledger_through_the_desk(tmp_path: Path)
             INV, accounts=300, transfers=3000, seed=1, start=date(2024, 1, 1), days=10, rings=1
         )
         lines: list[int] = []
-        n = c.start_monitor(lines.append)
+        n = c.start_monitor(lines.append).warmed
         assert n is not None and 0 < n < 3000
         rec = c.audit.recent(1)[0]
         call = rec.tool_calls[0]
@@ -255,13 +255,124 @@ def test_the_server_start_warms_from_the_ledger_through_the_desk(tmp_path: Path)
         c.close()
     again = _container(data, warm_days=3)
     try:
-        assert again.start_monitor() is None  # the saved state, no second warm
+        got = again.start_monitor()  # the saved state, no second warm, nothing new to catch up
+        assert got.restored and got.warmed is None
+        assert got.caught_up is not None and got.caught_up.counts()["rows"] == 0
         assert again.fraud_monitor.monitor().seen == n
-        rec = again.audit.recent(1)[0]
-        assert rec.tool_calls[0]["name"] == "fraud.monitor.warm"
-        assert "started from the saved state" in rec.tool_calls[0]["summary"]
+        warm, catch = (r.tool_calls[0] for r in reversed(again.audit.recent(2)))
+        assert warm["name"] == "fraud.monitor.warm"
+        assert "started from the saved state" in warm["summary"]
+        assert catch["name"] == "fraud.monitor.catch_up" and catch["summary"].startswith("0 筆")
     finally:
         again.close()
+
+
+def _to_ledger(c: Container, transfers: list[Transfer]) -> None:
+    c.fraud.ledger.bulk_insert(
+        transfers=[
+            {
+                "id": t.id,
+                "ts": datetime.fromtimestamp(t.ts, UTC).replace(tzinfo=None),
+                "from_account": t.from_account,
+                "to_account": t.to_account,
+                "amount": t.amount,
+            }
+            for t in transfers
+        ]
+    )
+
+
+def test_a_restart_scores_what_the_ledger_got_while_the_monitor_was_down(
+    tmp_path: Path,
+) -> None:
+    """The server stopped; the ledger kept receiving transfers (a nightly load, another
+    channel). At the next start the monitor goes on from its saved place: each transfer after
+    the last one it saw is scored once, in time order, with its alerts stored, as a monitor
+    that never stopped would have scored it, and recorded as the system's catch-up."""
+    before, after = _stream()
+    # one more transfer in the very second of the last one seen: equal times are common in
+    # exports, and neither that one nor this one may be skipped or counted twice
+    last = before[-1]
+    after.insert(0, Transfer("SAMESEC", last.ts, "C7", "SHOP3", 800.0))
+    data = tmp_path / "data"
+    c = _container(data, warm_days=30)
+    try:
+        _to_ledger(c, before)
+        assert c.start_monitor().warmed == len(before)
+    finally:
+        c.close()
+    down = _container(data, warm_days=30)  # the ledger grows while no monitor runs
+    try:
+        _to_ledger(down, after)
+    finally:
+        down.close()
+
+    c = _container(data, warm_days=30)
+    try:
+        got = c.start_monitor()
+        assert got.restored and got.caught_up is not None
+        counts = got.caught_up.counts()
+        assert counts["rows"] == len(after) and counts["bad"] == 0
+        assert c.fraud_monitor.monitor().seen == len(before) + len(after)
+        caught = {d["transfer_id"]: d for d in got.caught_up.decisions}
+        # the patterns begun before the stop finish after it, and are caught
+        assert "new_payees_24h" in {r["rule"] for r in caught["P5"]["reasons"]}
+        assert "pass_through_2h" in {r["rule"] for r in caught["OUT1"]["reasons"]}
+        rec = c.audit.recent(1)[0]
+        call = rec.tool_calls[0]
+        assert rec.user_name == "system-monitor" and call["name"] == "fraud.monitor.catch_up"
+        assert call["summary"].startswith(f"{len(after)} 筆 transfers")
+        assert f"#{min(got.caught_up.alerts)}" in call["summary"]
+        queue = {a["transfer_id"]: a for a in c.fraud_monitor_desk.alerts(INV, status=None)}
+        assert set(queue) == set(caught) and {"P5", "OUT1"} <= set(queue)
+    finally:
+        c.close()
+
+    # the same decisions as a monitor that warmed on the first part and then saw the rest live
+    never = _container(tmp_path / "never", persist=False)
+    try:
+        _decisions(never, before)
+        live = [d for d in _decisions(never, after) if d["action"] != "pass"]
+    finally:
+        never.close()
+    strip = [{k: v for k, v in d.items() if k != "latency_ms"} for d in caught.values()]
+    assert strip == live
+
+    # a third start finds nothing new: nothing is scored twice
+    c = _container(data, warm_days=30)
+    try:
+        again = c.start_monitor().caught_up
+        assert again is not None and again.counts()["rows"] == 0
+        assert c.fraud_monitor.monitor().seen == len(before) + len(after)
+    finally:
+        c.close()
+
+
+def test_a_snapshot_that_does_not_say_where_it_stopped_is_not_caught_up(tmp_path: Path) -> None:
+    """A snapshot written before the monitor kept its place: restored, and the console says
+    the ledger was not caught up instead of guessing where to begin."""
+    from assistant.cli_chat import start_lines
+
+    data = tmp_path / "data"
+    before, _ = _stream()
+    c = _container(data, warm_days=30)
+    try:
+        _decisions(c, before)
+    finally:
+        c.close()
+    path = data / "fraud" / FILE_NAME
+    doc = json.loads(gzip.decompress(path.read_bytes()))
+    doc.pop("last_ts"), doc.pop("last_ids")
+    path.write_bytes(gzip.compress(json.dumps(doc).encode()))
+    c = _container(data, warm_days=30)
+    try:
+        got = c.start_monitor()
+        assert got.restored and got.caught_up is None
+        assert c.fraud_monitor.monitor().seen == len(before)
+        lines = start_lines(got, 30)
+        assert "未補算帳本" in lines[-1] and "was not caught up" in lines[-1]
+    finally:
+        c.close()
 
 
 def test_a_transfer_scored_during_a_warm_waits_for_it(tmp_path: Path) -> None:

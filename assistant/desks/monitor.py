@@ -12,7 +12,8 @@ version before and after and what changed.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,17 @@ from assistant.fraud.trace import TraceResult
 from assistant.monitor.service import BatchResult, MonitorService
 from assistant.monitor.transfers import Transfer
 from assistant.permissions import UserContext
+
+
+@dataclass(frozen=True)
+class MonitorStart:
+    """How the monitor started: warmed on ``warmed`` ledger transfers, or from its saved state
+    (``restored``) and then caught up on the ledger (None: the snapshot did not say where it
+    stopped)."""
+
+    warmed: int | None = None
+    restored: bool = False
+    caught_up: BatchResult | None = None
 
 
 class FraudMonitorDesk(Desk):
@@ -125,6 +137,60 @@ class FraudMonitorDesk(Desk):
             else "已由已存狀態開始，未暖機 / started from the saved state: not warmed",
         )
         return n
+
+    def catch_up(
+        self,
+        user: UserContext | None,
+        *,
+        days: int | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> BatchResult | None:
+        """After a start from the saved state: the stored ledger's transfers since the last
+        one the monitor saw (at most its last ``days``), scored in time order with their
+        alerts stored. None: the monitor started cold, or from a snapshot that does not say
+        where it stopped."""
+        from assistant.monitor.transfers import from_arrays
+
+        args: dict[str, Any] = {"source": "ledger", "days": days}
+        u = self.allow(user, "fraud.monitor", args)
+
+        def since(ts: int) -> Iterator[Transfer]:  # read when the monitor asks, under its lock
+            start = datetime.fromtimestamp(ts, UTC)
+            if days is not None:
+                latest = self._fraud.latest()
+                if latest is not None:
+                    start = max(start, latest - timedelta(days=days))
+            yield from from_arrays(self._fraud.ledger.arrays(since=start))
+
+        result = self._monitor.catch_up(since, progress=progress)
+        if result is None:
+            return None
+        counts = result.counts()
+        ids = result.alerts
+        self.record(
+            u,
+            "fraud.monitor.catch_up",
+            {**args, "rules_version": self._monitor.monitor().rules.version},
+            f"{counts['rows']} 筆 transfers: pass={counts['pass']}, alert={counts['alert']}, "
+            f"hold={counts['hold']}" + (f"; alerts #{ids[0]}–#{ids[-1]}" if ids else ""),
+        )
+        return result
+
+    def start(
+        self,
+        user: UserContext | None,
+        *,
+        days: int,
+        progress: Callable[[int], None] | None = None,
+    ) -> MonitorStart:
+        """The monitor ready for live transfers: warmed on the ledger's last ``days`` when it
+        starts without saved state, or, from its saved state, caught up on what the ledger got
+        while it was down (each step recorded)."""
+        warmed = self.warm(user, days=days, only_cold=True, progress=progress)
+        if warmed is not None:
+            return MonitorStart(warmed=warmed)
+        caught = self.catch_up(user, days=days, progress=progress)
+        return MonitorStart(restored=True, caught_up=caught)
 
     # ---- the alert queue ----------------------------------------------------------------------
 

@@ -192,6 +192,11 @@ class TransferMonitor:
         self.signals = list(signals)  # outside lists (``monitor.signals``) the rules may read
         self.accounts: dict[str, AccountState] = {}
         self.seen = 0
+        # Where the monitor stands in time: the latest transfer time it has seen and the ids
+        # seen at that second, so a restart can feed it what a ledger got since without
+        # scoring a transfer twice (equal timestamps are common in batch exports).
+        self.last_ts: int | None = None
+        self.last_ids: set[str] = set()
         self._model: Any = None
         self._load_model()
 
@@ -256,6 +261,11 @@ class TransferMonitor:
         score = self._anomaly(t, payer, payee, new_payee, reasons)
         self._update(t, payer, payee, new_payee)
         self.seen += 1
+        if self.last_ts is None or t.ts > self.last_ts:
+            self.last_ts = t.ts
+            self.last_ids = {t.id}
+        elif t.ts == self.last_ts:
+            self.last_ids.add(t.id)
         action = "pass"
         for r in reasons:
             if SEVERITY[r.action] > SEVERITY[action]:

@@ -2,8 +2,9 @@
 
 A snapshot is plain data, gzip-compressed JSON, never pickle: loading one runs no code, however
 it was made. It holds what the rules look back over (each account's ``AccountState``), how many
-transfers the monitor has seen, the anomaly model (river's HalfSpaceTrees as its trees' splits
-and masses) and the rule set it was built under. It carries a header (``FORMAT``, ``VERSION``,
+transfers the monitor has seen and the time of the latest (where a restart catches up on the
+ledger from), the anomaly model (river's HalfSpaceTrees as its trees' splits and masses) and
+the rule set it was built under. It carries a header (``FORMAT``, ``VERSION``,
 the river version that built the model) checked before anything else is read.
 
 A snapshot is written to a temporary file beside the real one, flushed to disk and renamed over
@@ -194,6 +195,8 @@ def dump(monitor: TransferMonitor) -> dict[str, Any]:
         "rules_version": monitor.rules.version,
         "rules": monitor.rules.to_dict(),
         "seen": monitor.seen,
+        "last_ts": monitor.last_ts,
+        "last_ids": sorted(monitor.last_ids),
         "accounts": accounts,
         "model": _model(monitor._model),
     }
@@ -207,6 +210,10 @@ def restore(doc: dict[str, Any], rules: RuleSet, signals: Sequence[SignalTable] 
         with _no_gc():
             monitor.accounts = {str(a): _from_account(d) for a, d in doc["accounts"].items()}
         monitor.seen = int(doc["seen"])
+        # Absent in a snapshot written before the monitor kept its place: no catch-up then.
+        last_ts = doc.get("last_ts")
+        monitor.last_ts = int(last_ts) if last_ts is not None else None
+        monitor.last_ids = {str(i) for i in doc.get("last_ids") or ()}
         saved_rules = doc["rules"]
         saved_version = str(doc["rules_version"])
         saved_model = doc["model"]
