@@ -409,7 +409,9 @@ class MonitorSettings(BaseModel):
         le=400,
         description=(
             "At `assistant serve` start with no usable saved state, feed the stored ledger's "
-            "last this many days through the monitor in the background (0: start cold)."
+            "last this many days through the monitor in the background; from the saved state, "
+            "score what the ledger got since the last transfer it saw, at most this many days "
+            "back (0: neither)."
         ),
     )
     system_user: str = Field(
