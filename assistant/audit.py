@@ -19,7 +19,7 @@ import io
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -40,6 +40,7 @@ from assistant.audit_chain import (
     utc_naive,
     verify_chain,
 )
+from assistant.dates import TAIPEI
 from assistant.db import immediate
 from assistant.errors import AssistantError, AuthError, NotFound
 from assistant.permissions import UserContext
@@ -55,7 +56,7 @@ AUDIT = cast(Table, AuditRow.__table__)
 HEAD = cast(Table, AuditChainRow.__table__)
 
 # Export ranges are the bank's calendar days. Taiwan has kept UTC+8 without DST since 1979.
-TAIPEI = timezone(timedelta(hours=8), "Asia/Taipei")
+
 
 ExportFormat = Literal["jsonl", "csv"]
 

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from assistant.cli_support import AppContext, emit_json, needs_user, pass_app
-from assistant.dates import parse_date
+from assistant.dates import parse_date, taipei_minute
 from assistant.errors import AssistantError
 from assistant.permissions import UserContext
 
@@ -413,10 +413,12 @@ def score_cmd(
 
 
 def _action_line(a: dict) -> str:
-    decided = f" — {a['decided_by']} {a['decided_at'][:16]}" if a.get("decided_by") else ""
+    decided = (
+        f" — {a['decided_by']} {taipei_minute(a['decided_at'])}" if a.get("decided_by") else ""
+    )
     return (
         f"#{a['id']} {a['status']:9} {a['kind']:6} {a['account']} {a['params']} "
-        f"(proposed by {a['proposed_by']} {a['created_at'][:16]}){decided}"
+        f"(proposed by {a['proposed_by']} {taipei_minute(a['created_at'])}){decided}"
     )
 
 

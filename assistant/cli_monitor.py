@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from assistant.cli_support import AppContext, emit_json, needs_user, pass_app
+from assistant.dates import taipei_minute
 from assistant.errors import AssistantError
 from assistant.permissions import UserContext
 
@@ -191,9 +192,11 @@ def alerts(ctx: click.Context, **options: Any) -> None:
 
 
 def _stored_line(a: dict[str, Any]) -> str:
-    decided = f" — {a['decided_by']} {a['decided_at'][:16]}" if a.get("decided_by") else ""
+    decided = (
+        f" — {a['decided_by']} {taipei_minute(a['decided_at'])}" if a.get("decided_by") else ""
+    )
     return (
-        f"#{a['id']} {a['status']:9} {a['action']:5} {a['ts'][:16]} {a['account']}  "
+        f"#{a['id']} {a['status']:9} {a['action']:5} {taipei_minute(a['ts'])} {a['account']}  "
         f"{a['from_account']} → {a['to_account']} {a['amount']:,.0f} ({a['transfer_id']}, "
         f"rules {a['rules_version']}){decided}"
     )

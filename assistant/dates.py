@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 
 _PATTERN = re.compile(
     r"^(?:民國|中華民國)?\s*(\d{2,4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$"
@@ -59,3 +59,21 @@ def parse_datetime(text: str) -> datetime:
         )
     except ValueError as exc:
         raise ValueError(f"時間不存在 / no such time: {clock!r}") from exc
+
+
+TAIPEI = timezone(timedelta(hours=8), "Asia/Taipei")
+
+
+def taipei_minute(value: str | None) -> str:
+    """A stored ISO time (naive means UTC, as the database keeps it) as Taiwan time to the
+    minute, the way a list on the console shows it; text that is not a time comes back as it
+    was."""
+    if not value:
+        return ""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(TAIPEI).strftime("%Y-%m-%d %H:%M")

@@ -216,6 +216,13 @@ def test_cli_monitor_a_csv_then_the_alert_queue_and_the_trace_of_an_alert(tmp_pa
     assert got["errors"][0]["row"] == 3
     code, out = run(data, "fraud", "monitor", str(feed))
     assert code == 0 and "line 3: 金額錯誤" in out and "快進快出" in out
+    # the queue on the console shows the transfer's time as the feed wrote it (Taiwan time),
+    # not the database's UTC
+    held = next(d for d in got["decisions"] if d["action"] == "hold")
+    assert held["ts"].endswith("+08:00")
+    code, out = run(data, "fraud", "alerts", "--limit", "50")
+    line = next(x for x in out.splitlines() if f"({held['transfer_id']}," in x)
+    assert held["ts"][:16].replace("T", " ") in line, line
     # the stored ledger replayed in time order: its planted rings raise alerts
     code, out = run(data, "fraud", "monitor", "--ledger", "--json")
     assert code == 0, out

@@ -40,13 +40,12 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from assistant.dates import parse_datetime
+from assistant.dates import TAIPEI, parse_datetime
 from assistant.errors import AssistantError
 from assistant.fraud.generator import BANKS
 from assistant.fraud.ledger import Ledger, normalize_account
 from assistant.fraud.records import KINDS, OUTSIDE_ACCOUNT, cash_account, is_reserved
 
-TAIPEI = timezone(timedelta(hours=8))
 AMLSIM_BANKS = ("004", "007", "008", "013", "822")
 NODES_HEADER = ("nodeid", "isFraud", "init_balance", "fraudStep")
 TX_HEADER = ("sourceNodeId", "targetNodeId", "value", "time")

@@ -58,13 +58,14 @@ import io
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
+from assistant.dates import TAIPEI
 from assistant.errors import AssistantError
 from assistant.fraud.records import CASH_ACCOUNT, is_reserved
 
@@ -72,7 +73,7 @@ TIME_BITS = 34  # relative seconds: 544 years
 TIME_MASK = (1 << TIME_BITS) - 1
 MAX_ACCOUNTS = 1 << (63 - TIME_BITS)
 MAX_HOPS = 6
-TAIPEI = timezone(timedelta(hours=8))
+
 ROLES = ("root", "intermediate", "source", "sink", "cash", "outside")
 TRANSFER_KEYS = ("id", "ts", "epoch", "from", "to", "amount", "hop", "attributed")
 

@@ -12,17 +12,16 @@ import csv
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from assistant.dates import parse_datetime
+from assistant.dates import TAIPEI, parse_datetime
 from assistant.errors import AssistantError
 from assistant.fraud.importers import KIND_WORDS
 from assistant.fraud.ledger import LedgerArrays, normalize_account
 from assistant.fraud.records import KINDS, is_reserved
 
-TAIPEI = timezone(timedelta(hours=8))
 REQUIRED = ("id", "ts", "from_account", "to_account", "amount")
 
 
