@@ -6,8 +6,15 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 WHEELS := $(VENV)/wheels
 LLAMA_VERSION := 0.3.36
-# Reinstall whenever the dependency list changes.
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml 2>/dev/null | md5sum | cut -c1-12)
+# llama.cpp is compiled for this machine's CPU, except Intel AMX: its AMX matrix kernels crash
+# (SIGSEGV in ggml_backend_amx_mul_mat) on the Q4_1 SmolLM2 file on Xeons that have AMX.
+# Explicit -mno-* flags win over -march=native, so AVX-512 and the rest stay on.
+LLAMA_NO_AMX := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
+LLAMA_CMAKE := -DGGML_NATIVE=ON -DCMAKE_C_FLAGS='$(LLAMA_NO_AMX)' -DCMAKE_CXX_FLAGS='$(LLAMA_NO_AMX)'
+# The wheel is kept per build setting, so a change of flags builds it again.
+LLAMA_WHEELS := $(WHEELS)/llama-$(shell echo '$(LLAMA_VERSION) $(LLAMA_CMAKE)' | md5sum | cut -c1-8)
+# Reinstall whenever the dependency list or the llama.cpp build changes.
+STAMP := $(VENV)/.installed-$(shell (cat pyproject.toml 2>/dev/null; echo '$(LLAMA_CMAKE)') | md5sum | cut -c1-12)
 SHARED ?= ../shared/data
 # The Chinese laws and their official English translations: English questions find English
 # articles (the Chinese law named beside them) instead of "no basis".
@@ -43,10 +50,13 @@ $(STAMP): pyproject.toml | $(PY)
 	# torch first, exactly this version, or a dependency pulls a CUDA build.
 	$(PIP) install -q torch==2.13.0
 	# llama-cpp-python compiles for minutes: build its wheel once and keep it in the venv.
-	@if ! ls $(WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1; then \
+	@if ! ls $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1; then \
 		echo "building llama-cpp-python $(LLAMA_VERSION) (once, a few minutes)"; \
-		$(PIP) wheel -q --no-deps -w $(WHEELS) llama-cpp-python==$(LLAMA_VERSION); fi
-	$(PIP) install -q --find-links $(WHEELS) -e '.[llm,dev]'
+		CMAKE_ARGS="$(LLAMA_CMAKE)" $(PIP) wheel -q --no-deps --no-cache-dir -w $(LLAMA_WHEELS) \
+			llama-cpp-python==$(LLAMA_VERSION); fi
+	@# --force-reinstall: a build of the same version with other flags replaces the old one.
+	$(PIP) install -q --no-deps --force-reinstall $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
+	$(PIP) install -q --find-links $(LLAMA_WHEELS) -e '.[llm,dev]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 
