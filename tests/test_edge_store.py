@@ -175,15 +175,22 @@ def searches_never_mix(c: Container, path: Path, pause: float = 0.0) -> None:
     done = threading.Event()
     question = "銀行 職員 佣金 保證人 存款人 特別條款"
 
+    searched = threading.Condition()
+
     def reader() -> None:
         while not done.wait(pause):
             hits = c.retriever.search(question, k=10)
-            seen.append((len(hits), {h.text[-5:] for h in hits}))
+            with searched:
+                seen.append((len(hits), {h.text[-5:] for h in hits}))
+                searched.notify_all()
 
     t = threading.Thread(target=reader)
     t.start()
     try:
         for n in range(1, 4):
+            with searched:  # the reader has searched since the last round: it is running
+                before = len(seen)
+                assert searched.wait_for(lambda b=before: len(seen) > b, timeout=120)
             report = c.ingestor.ingest_laws(write(path, [round_of(n)]))
             assert (report.amended, report.added, report.removed) == (3, 1, 1)
     finally:

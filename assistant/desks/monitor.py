@@ -185,7 +185,9 @@ class FraudMonitorDesk(Desk):
     ) -> MonitorStart:
         """The monitor ready for live transfers: warmed on the ledger's last ``days`` when it
         starts without saved state, or, from its saved state, caught up on what the ledger got
-        while it was down (each step recorded)."""
+        while it was down (each step recorded). Checked here first, so a refused start touches
+        nothing; each step checks again as it is also called alone."""
+        self.allow(user, "fraud.monitor", {"source": "ledger", "days": days})
         warmed = self.warm(user, days=days, only_cold=True, progress=progress)
         if warmed is not None:
             return MonitorStart(warmed=warmed)
