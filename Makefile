@@ -9,8 +9,9 @@ LLAMA_VERSION := 0.3.36
 # llama.cpp is compiled for this machine's CPU, except Intel AMX: its AMX matrix kernels crash
 # (SIGSEGV in ggml_backend_amx_mul_mat) on the Q4_1 SmolLM2 file on Xeons that have AMX.
 # Explicit -mno-* flags win over -march=native, so AVX-512 and the rest stay on.
-LLAMA_NO_AMX := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
-LLAMA_CMAKE := -DGGML_NATIVE=ON -DCMAKE_C_FLAGS='$(LLAMA_NO_AMX)' -DCMAKE_CXX_FLAGS='$(LLAMA_NO_AMX)'
+# (x86-64 only: other compilers do not know these flags.)
+LLAMA_NO_AMX := $(if $(filter x86_64,$(shell uname -m)),-mno-amx-tile -mno-amx-int8 -mno-amx-bf16)
+LLAMA_CMAKE := -DGGML_NATIVE=ON$(if $(LLAMA_NO_AMX), -DCMAKE_C_FLAGS='$(LLAMA_NO_AMX)' -DCMAKE_CXX_FLAGS='$(LLAMA_NO_AMX)')
 # The wheel is kept per build setting, so a change of flags builds it again.
 LLAMA_WHEELS := $(WHEELS)/llama-$(shell echo '$(LLAMA_VERSION) $(LLAMA_CMAKE)' | md5sum | cut -c1-8)
 # Reinstall whenever the dependency list or the llama.cpp build changes.
