@@ -232,6 +232,11 @@ def start_lines(got: MonitorStart, days: int) -> list[str]:
             )
         return lines
     n = caught.counts()
+    if not n["rows"]:
+        lines.append(
+            "監控：帳本自停機後無新交易 / monitor: the ledger got nothing new while it was down"
+        )
+        return lines
     lines.append(
         f"監控補算停機期間帳本新增 {n['rows']:,} 筆，警示 {n['alert']}、暫停 {n['hold']} / "
         f"caught up on {n['rows']:,} transfers the ledger got while it was down: "

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from assistant.cli_chat import start_lines
 from assistant.container import Container
 from assistant.monitor.state import FILE_NAME
 from assistant.monitor.transfers import Transfer
@@ -341,18 +342,22 @@ def test_a_restart_scores_what_the_ledger_got_while_the_monitor_was_down(
     # a third start finds nothing new: nothing is scored twice
     c = _container(data, warm_days=30)
     try:
-        again = c.start_monitor().caught_up
-        assert again is not None and again.counts()["rows"] == 0
+        third = c.start_monitor()
+        assert third.caught_up is not None and third.caught_up.counts()["rows"] == 0
         assert c.fraud_monitor.monitor().seen == len(before) + len(after)
+        assert "無新交易" in start_lines(third, 30)[-1]
     finally:
         c.close()
+    caught_lines = start_lines(got, 30)
+    assert (
+        f"新增 {len(after)} 筆" in caught_lines[-1]
+        and f"{len(after)} transfers" in caught_lines[-1]
+    )
 
 
 def test_a_snapshot_that_does_not_say_where_it_stopped_is_not_caught_up(tmp_path: Path) -> None:
     """A snapshot written before the monitor kept its place: restored, and the console says
     the ledger was not caught up instead of guessing where to begin."""
-    from assistant.cli_chat import start_lines
-
     data = tmp_path / "data"
     before, _ = _stream()
     c = _container(data, warm_days=30)
