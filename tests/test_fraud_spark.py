@@ -30,7 +30,7 @@ if shutil.which("java") is None:  # pragma: no cover - `make test` installs Java
         pytrace=False,
     )
 
-from assistant.fraud.spark_engine import SparkFraudService, stop_sessions
+from assistant.fraud.spark_engine import SparkFraudService, partitions, stop_sessions
 
 RULES = CashRules(report_threshold=500_000.0, structuring_band=0.1)
 T0 = datetime(2024, 3, 1, 0, 0)  # the edge cases' clock, UTC
@@ -231,6 +231,17 @@ def test_a_later_service_reads_the_staged_ledger_and_results(
     _, _, (ids, X) = again._feature_matrix()
     _, _, (ids0, X0) = spark._feature_matrix()
     assert ids == ids0 and np.array_equal(X, X0, equal_nan=True)
+
+
+def test_shuffle_partitions_grow_with_the_ledger(
+    engines: tuple[FraudService, SparkFraudService],
+) -> None:
+    """Two partitions (the tests' and a small ledger's) until the ledger is large; at 10M
+    transfers two ran out of memory in the rank windows."""
+    assert [partitions(n) for n in (0, 500_000, 500_001, 10_000_000)] == [2, 2, 3, 40]
+    _, spark = engines
+    spark.spark_ledger()
+    assert spark.spark.conf.get("spark.sql.shuffle.partitions") == "2"
 
 
 def test_trace_refusals(engines: tuple[FraudService, SparkFraudService]) -> None:

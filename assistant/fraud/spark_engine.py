@@ -59,6 +59,10 @@ from assistant.fraud.trace import (
 )
 
 _CHUNK = 200_000
+# Shuffle partitions per staged transfer: two (the session's default, right for tests and small
+# ledgers) up to 500,000 transfers, then one more per 250,000. At 10M transfers two partitions
+# ran out of memory in the rank windows (each task held half of ~40M account-feature rows).
+_PER_PARTITION = 250_000
 _RESERVED_SQL = "({c} = 'OUTSIDE' OR {c} = 'CASH' OR {c} RLIKE '^CASH[0-9]{{3}}$')"
 _SESSIONS: dict[str, Any] = {}
 _SESSION_LOCK = threading.Lock()
@@ -98,6 +102,11 @@ def spark_session(master: str = "local[2]", conf: dict[str, str] | None = None) 
         session.sparkContext.setLogLevel("ERROR")
         _SESSIONS[master] = session
         return session
+
+
+def partitions(transfers: int) -> int:
+    """Shuffle partitions for a ledger of ``transfers`` (a setting in ``conf`` wins)."""
+    return max(2, -(-transfers // _PER_PARTITION))
 
 
 def stop_sessions() -> None:
@@ -741,6 +750,8 @@ class SparkFraudService(FraudService):
                 sl = open_staged(self.spark, self.work_dir, count) or load_ledger(
                     self.spark, self.ledger, self.work_dir
                 )
+                if "spark.sql.shuffle.partitions" not in self.conf:
+                    self.spark.conf.set("spark.sql.shuffle.partitions", str(partitions(count)))
                 self._spark_ledger = sl
                 self._features = None
             return sl
