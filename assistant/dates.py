@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 
 _PATTERN = re.compile(
     r"^(?:民國|中華民國)?\s*(\d{2,4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$"
@@ -64,10 +64,10 @@ def parse_datetime(text: str) -> datetime:
 TAIPEI = timezone(timedelta(hours=8), "Asia/Taipei")
 
 
-def taipei_minute(value: str | None) -> str:
-    """A stored ISO time (naive means UTC, as the database keeps it) as Taiwan time to the
-    minute, the way a list on the console shows it; text that is not a time comes back as it
-    was."""
+def minute(value: str | None, zone: tzinfo | None = TAIPEI) -> str:
+    """A stored ISO time (naive means UTC, as the database keeps it) to the minute in ``zone``
+    (Taiwan time; None: this machine's zone), the way a list shows it; text that is not a time
+    comes back as it was."""
     if not value:
         return ""
     try:
@@ -76,4 +76,9 @@ def taipei_minute(value: str | None) -> str:
         return value
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(TAIPEI).strftime("%Y-%m-%d %H:%M")
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+def taipei_minute(value: str | None) -> str:
+    """:func:`minute` in Taiwan time: the console's lists."""
+    return minute(value, TAIPEI)

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 import pandas as pd
 
+from assistant.dates import minute
 from assistant.errors import AssistantError, AuthError
 from ui.i18n import normalise, t
 
@@ -69,15 +69,7 @@ def error_line(exc: Exception, lang: str) -> str:
 
 def when(value: str | None) -> str:
     """An ISO time from the database (naive means UTC) in the server's local time."""
-    if not value:
-        return ""
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return value
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
+    return minute(value, None)
 
 
 def status_word(status: str, lang: str) -> str:
