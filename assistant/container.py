@@ -353,6 +353,7 @@ class Container:
             state_path=self.settings.data_dir / "fraud" / FILE_NAME if m.persist else None,
             save_every=m.save_every,
             save_every_s=m.save_every_s,
+            journal_sync=m.journal_sync,
         )
 
     @cached_property

@@ -403,6 +403,14 @@ class MonitorSettings(BaseModel):
             "and transfers were scored since (0: only by count and when the process closes)."
         ),
     )
+    journal_sync: bool = Field(
+        False,
+        description=(
+            "Sync each write of the monitor's journal (the transfers scored live since the last "
+            "save) to the disk: it then survives a power cut, not only a crash of the process, "
+            "at the cost of a disk write per API call."
+        ),
+    )
     warm_days: int = Field(
         30,
         ge=0,

@@ -7,9 +7,12 @@ and holds are stored with their reasons, an investigator's outcome stored on the
 With a ``state_path`` the monitor's state outlives the process (``assistant.monitor.state``):
 read when the monitor is first needed, saved every ``save_every`` transfers or ``save_every_s``
 seconds (by the call that scored the transfer that crossed the mark, after the lock is
-released) and by :meth:`close`. One process at a time owns the file (an OS lock beside it,
-where the OS has ``fcntl``): another process on the same data folder starts from the snapshot
-and does not write it back, so it never overwrites the owner's newer state.
+released) and by :meth:`close`. Between two snapshots every transfer scored live is appended to
+a journal beside the file (``assistant.monitor.journal``), replayed over the snapshot at the next
+start, so a crash loses no transfer that reached the monitor only through the API. One process
+at a time owns the file (an OS lock beside it, where the OS has ``fcntl``): another process on
+the same data folder starts from the snapshot and its journal and writes neither, so it never
+overwrites the owner's newer state.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from sqlmodel import Session, col, select
 
 from assistant.errors import AssistantError, NotFound
 from assistant.fraud.ledger import normalize_account
+from assistant.monitor.journal import Journal
 from assistant.monitor.monitor import Decision, TransferMonitor
 from assistant.monitor.records import AlertRow, RuleSetRow
 from assistant.monitor.rules import DEFAULT_RULES, RuleSet, load_rules, parse_rules
@@ -81,10 +85,12 @@ class MonitorService:
         state_path: Path | None = None,
         save_every: int = 10_000,
         save_every_s: float = 300.0,
+        journal_sync: bool = False,
     ) -> None:
         """``state_path``: where the monitor's state is kept between processes (None: in this
         process only); ``save_every`` transfers or ``save_every_s`` seconds (0: never by that
-        measure) between saves while scoring."""
+        measure) between saves while scoring; ``journal_sync``: each journal write synced to
+        the disk (survives a power cut, not only a crash of the process)."""
         self._engine = engine
         self._default = default_rules
         self._signals = SignalStore(signals_dir) if signals_dir is not None else None
@@ -102,6 +108,12 @@ class MonitorService:
         self._stop = threading.Event()  # set by close: a warm under way stops
         self._partial = False  # a warm was stopped half-way: this state is not saved
         self._saving: threading.Thread | None = None  # the last save started by scoring
+        self._journal = (
+            Journal(state_path.with_name(state_path.name + ".journal"), sync=journal_sync)
+            if state_path is not None
+            else None
+        )
+        self._based = False  # a snapshot of this monitor is on disk: the journal builds on it
 
     # ---- the rules --------------------------------------------------------------------------
 
@@ -183,6 +195,7 @@ class MonitorService:
         try:
             doc = state.read(path)
             if doc is None:
+                self._set_journal_aside("沒有監控狀態檔", "there is no monitor state file")
                 return None
             got = state.restore(doc, rules, tables)
         except state.BadSnapshot as exc:
@@ -194,17 +207,46 @@ class MonitorService:
                 exc.en,
                 f" (the file is kept as {aside})" if aside else "",
             )
+            self._set_journal_aside(exc.zh, exc.en)
             return None
         for note in got.notes:
             log.warning("%s", note)
-        self._restored = True
+        self._restored = self._based = True
+        replayed = 0
+        if self._journal is not None:
+            after = int(doc.get("journal_seq") or 0)
+            self._journal.seq = max(self._journal.seq, after)
+            # Scored before the crash, their alerts already stored: only the state is rebuilt.
+            for t in self._journal.replay(after):
+                got.monitor.process(t)
+                replayed += 1
+            self._unsaved = replayed
         log.info(
-            "監控狀態已讀回 / monitor state restored: %d accounts, %d transfers seen (%s)",
+            "監控狀態已讀回 / monitor state restored: %d accounts, %d transfers seen (%s), "
+            "%d from the journal",
             len(got.monitor.accounts),
             got.monitor.seen,
             path,
+            replayed,
         )
         return got.monitor
+
+    def _set_journal_aside(self, why_zh: str, why_en: str) -> None:
+        """A journal without its snapshot cannot be replayed (its transfers follow a state that
+        is gone): kept beside, named, for a look."""
+        if self._journal is None or self._owner is None:
+            return
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+        kept = self._journal.set_aside(stamp)
+        if kept:
+            log.warning(
+                "%s：監控日誌無法重播，保留為 %s / %s: the monitor's journal cannot be replayed, "
+                "kept as %s",
+                why_zh,
+                ", ".join(map(str, kept)),
+                why_en,
+                ", ".join(map(str, kept)),
+            )
 
     def restored(self) -> bool:
         """Whether the monitor started from a saved snapshot (loading it if not yet done)."""
@@ -216,41 +258,90 @@ class MonitorService:
         """Write the monitor's state now (False: nothing to write, another process owns the
         file, or ``wait`` False and a save is under way, which writes these transfers too). The
         state is copied under the scoring lock and written outside it."""
-        from assistant.monitor import state
-
         if not self._save_lock.acquire(blocking=wait):
             return False
         try:
             with self._lock:
-                if (
-                    self._monitor is None
-                    or self._owner is None
-                    or self._state_path is None
-                    or self._partial
-                ):
-                    return False
-                doc = state.dump(self._monitor)
-                self._unsaved = 0
-                self._saved_at = time.monotonic()
-            try:
-                size = state.write(self._state_path, doc)
-            except OSError as exc:
-                log.warning(
-                    "監控狀態無法寫入 %s：%s / the monitor's state could not be written to %s: %s",
-                    self._state_path,
-                    exc,
-                    self._state_path,
-                    exc,
-                )
+                doc = self._copy()
+            if doc is None:
                 return False
+            size = self._write(doc)
         finally:
             self._save_lock.release()
+        if size is None:
+            return False
         log.info(
             "監控狀態已存 / monitor state saved: %d accounts, %d bytes",
             len(doc["accounts"]),
             size,
         )
         return True
+
+    def _copy(self) -> dict[str, Any] | None:
+        """The state to save, as plain data, and the journal cut at the same transfer (under
+        ``_lock``). None: nothing this process may save."""
+        from assistant.monitor import state
+
+        if self._monitor is None or self._owner is None or self._state_path is None:
+            return None
+        if self._partial:
+            return None
+        doc = state.dump(self._monitor)
+        doc["journal_seq"] = self._journal.rotate() if self._journal is not None else 0
+        self._unsaved = 0
+        self._saved_at = time.monotonic()
+        return doc
+
+    def _write(self, doc: dict[str, Any]) -> int | None:
+        """Write a copy to the file and drop the journal it holds: its size (None: failed, the
+        journal kept, so the next start replays it over the older snapshot)."""
+        from assistant.monitor import state
+
+        assert self._state_path is not None
+        try:
+            size = state.write(self._state_path, doc)
+        except OSError as exc:
+            log.warning(
+                "監控狀態無法寫入 %s：%s / the monitor's state could not be written to %s: %s",
+                self._state_path,
+                exc,
+                self._state_path,
+                exc,
+            )
+            return None
+        self._based = True
+        if self._journal is not None:
+            self._journal.settle(int(doc["journal_seq"]))
+        return size
+
+    def _journaled(self, transfers: list[Transfer]) -> None:
+        """Transfers scored live, into the journal (under ``_lock``, after they were scored)."""
+        if self._journal is None or self._owner is None or self._partial:
+            return
+        try:
+            self._journal.append(transfers)
+        except OSError as exc:
+            log.warning(
+                "監控日誌無法寫入：%s / the monitor's journal could not be written: %s", exc, exc
+            )
+
+    def _base(self) -> None:
+        """Before the first transfer is journaled, a snapshot for the journal to build on (under
+        ``_lock``; the monitor is new then, so the file is small). Without one, a journal after
+        a crash would follow a state that no file holds."""
+        if self._based or self._journal is None or self._owner is None:
+            return
+        # A save under way either copied already (the journal was cut then) or waits for the
+        # scoring lock and will copy this transfer with the journal that holds it: either way
+        # the journal builds on its snapshot.
+        if not self._save_lock.acquire(blocking=False):
+            return
+        try:
+            doc = self._copy()
+            if doc is not None:
+                self._write(doc)
+        finally:
+            self._save_lock.release()
 
     def _scored(self, n: int) -> bool:
         """Count ``n`` transfers scored (under ``_lock``): whether a save is due."""
@@ -288,6 +379,8 @@ class MonitorService:
         self.wait_saved()
         if self._monitor is not None:
             self.save()
+        if self._journal is not None:
+            self._journal.close()
         if self._owner is not None:
             self._owner.close()
             self._owner = None
@@ -312,7 +405,10 @@ class MonitorService:
         """One transfer on arrival: its decision, and the id of the stored alert (None: pass)."""
         t = row if isinstance(row, Transfer) else parse_transfer(row)
         with self._lock:
-            d = self.monitor().process(t)
+            monitor = self.monitor()
+            self._base()
+            d = monitor.process(t)
+            self._journaled([t])
             due = self._scored(1)
         ids = self._store([d])
         self._save_if_due(due)
@@ -326,8 +422,10 @@ class MonitorService:
         counts passes but does not list them (a replay of a whole ledger)."""
         out = BatchResult()
         decided: list[Decision] = []
+        scored: list[Transfer] = []
         with self._lock:
             monitor = self.monitor()
+            self._base()
             for n, row in rows:
                 try:
                     t = row if isinstance(row, Transfer) else parse_transfer(row)
@@ -335,12 +433,14 @@ class MonitorService:
                     out.errors.append({"row": n, "reason": str(exc)})
                     continue
                 d = monitor.process(t)
+                scored.append(t)
                 if d.action != "pass":
                     decided.append(d)
                 if keep_passes or d.action != "pass":
                     out.decisions.append(d.to_dict())
                 else:
                     out.passed += 1
+            self._journaled(scored)
             due = self._scored(len(out.decisions) + out.passed)
         out.alerts = self._store(decided)
         self._save_if_due(due)
