@@ -16,6 +16,7 @@ from assistant.cli_support import AppContext, emit_json, needs_user, pass_app
 from assistant.dates import taipei_minute
 from assistant.errors import AssistantError
 from assistant.permissions import UserContext
+from assistant.textfiles import delimiter, open_text
 
 CHUNK = 5_000  # rows per scored batch (one audit record each)
 
@@ -45,8 +46,10 @@ def _tail(
 ) -> Iterator[tuple[int, dict[str, str]]]:
     """(line, row) of a CSV as lines are appended; only complete lines are read. Stops after
     ``idle_s`` seconds with nothing new (None: until interrupted)."""
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        header = next(csv.reader([fh.readline()]), None)
+    with open_text(path) as fh:
+        first = fh.readline()
+        sep = delimiter(first)
+        header = next(csv.reader([first], delimiter=sep), None)
         if not header:
             raise AssistantError(f"CSV 沒有標題列 / the CSV has no header: {path}")
         line, pending, idle = 1, "", 0.0
@@ -57,7 +60,7 @@ def _tail(
                 if not pending.endswith("\n"):
                     continue
                 line += 1
-                values = next(csv.reader([pending]), [])
+                values = next(csv.reader([pending], delimiter=sep), [])
                 pending, idle = "", 0.0
                 if values:
                     yield line, dict(zip(header, values, strict=False))

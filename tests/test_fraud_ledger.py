@@ -175,6 +175,52 @@ def test_generic_csv_import_with_mapping(tmp_path: Path) -> None:
         import_csv(ledger, path, {"ts": "交易時間"})
 
 
+def test_a_big5_export_split_by_semicolons_with_date_and_time_apart(tmp_path: Path) -> None:
+    """What Excel and older core systems write in Taiwan: Big5 text, semicolons, the date and
+    the time in two columns, amounts with NT$ / 元 / full-width digits. Read through the same
+    mapping (``ts`` from two columns joined by ``+``); a US$ amount is reported, not read as
+    NT$."""
+    path = tmp_path / "匯出.csv"
+    path.write_bytes(
+        (
+            "交易序號;交易日期;交易時間;轉出帳號;轉入帳號;金額;備註\n"
+            "E1;113/05/01;10:00;822-1234-5678-9012;004-5555-6666-7777;NT$12,000;薪資\n"
+            "E2;2024/05/01;11:30:15;0045555 66667777;7000001112223334;１２，３４５元;房租\n"
+            "E3;113/05/02;09:00;0045555 66667777;8221234-56789012;新臺幣 500;\n"
+            "E4;113/05/02;09:05;0045555 66667777;8221234-56789012;US$100;外幣\n"
+        ).encode("cp950")
+    )
+    mapping = {
+        "id": "交易序號",
+        "ts": "交易日期+交易時間",
+        "from_account": "轉出帳號",
+        "to_account": "轉入帳號",
+        "amount": "金額",
+        "memo": "備註",
+    }
+    ledger = _ledger(tmp_path)
+    report = import_csv(ledger, path, mapping)
+    assert (report.rows, report.added, report.skipped) == (4, 3, 1)
+    assert report.errors[0][0] == 5 and "US$100" in report.errors[0][1]
+    got = {t.id: t for t in ledger.transfers_out("0045555 66667777")}
+    assert got["E2"].amount == 12_345 and got["E2"].memo == "房租"
+    assert got["E2"].ts == datetime(2024, 5, 1, 3, 30, 15)  # 11:30:15 Taipei
+    assert got["E3"].amount == 500
+    first = ledger.transfers_out("822-1234-5678-9012")[0]
+    assert (first.amount, first.ts, first.memo) == (12_000, datetime(2024, 5, 1, 2, 0), "薪資")
+    with pytest.raises(AssistantError, match=r"not in the header.*交易日期"):
+        import_csv(ledger, path, {**mapping, "ts": "交易日期+時間"})
+
+
+def test_a_file_in_neither_utf8_nor_big5_is_refused_whole(tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_bytes(HEADER.encode() + b"\xff\xfe\xfa,2024-05-01 10:00,1,2,3,004,004\n")
+    ledger = _ledger(tmp_path)
+    with pytest.raises(AssistantError, match="無法辨識編碼.*neither UTF-8 nor Big5"):
+        import_csv(ledger, path, MAPPING)
+    assert ledger.counts()["transfers"] == 0
+
+
 def test_dates_as_bank_exports_write_them(tmp_path: Path) -> None:
     """A bank's export writes 民國 dates and short times; without --date-format they are read,
     and an impossible one is reported with its reason."""

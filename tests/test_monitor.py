@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 
@@ -211,6 +212,10 @@ def test_a_transfer_row_is_read_or_refused_in_both_languages() -> None:
     ):
         with pytest.raises(AssistantError, match=words):
             parse_transfer({**bad, **change})
+    for written in ("NT$1,500", "１，５００元", "新臺幣 1500", 1500):
+        assert parse_transfer({**bad, "amount": written}).amount == 1500
+    with pytest.raises(AssistantError, match="bad amount: 'US\\$15'"):
+        parse_transfer({**bad, "amount": "US$15"})
     for word, kind in (("提款", "cash_out"), ("Deposit", "cash_in"), ("轉帳", "transfer")):
         assert parse_transfer({**bad, "amount": "5", "kind": word}).kind == kind
     for not_an_object in (["X", 5], "X,5", 5, None):
@@ -292,3 +297,35 @@ def test_a_late_transfer_is_scored_not_crashed() -> None:
     assert m.accounts["C1"].first_ts == T0 - 30 * DAY
     after = m.process(Transfer("NEXT", T0 + 11 * HOUR, "C1", "SHOP2", 500.0))
     assert after.action in {"pass", "alert", "hold"}
+
+
+def test_a_file_of_transfers_in_big5_with_tabs_is_read_row_by_row(tmp_path: Path) -> None:
+    from assistant.monitor.transfers import read_csv
+
+    path = tmp_path / "today.tsv"
+    path.write_bytes(
+        (
+            "id\tts\tfrom_account\tto_account\tamount\tmemo\n"
+            "T1\t113/03/04 10:00\tA1\tB1\tNT$1,200\t投資獲利出金\n"
+            "T2\t113/03/04 10:05\tB1\tC1\t１，１００元\t\n"
+        ).encode("cp950")
+    )
+    rows = list(read_csv(path))
+    assert [n for n, _ in rows] == [2, 3]
+    first, second = (parse_transfer(r) for _, r in rows)
+    assert first.memo == "投資獲利出金" and first.amount == 1200 and second.amount == 1100
+
+    # UTF-8 for more than the megabyte the encoding is told from, then other bytes: the rows
+    # before are read, then the file is refused at the line where it changed
+    mixed = tmp_path / "mixed.csv"
+    body = "".join(f"U{i},2024-03-04T10:00,A{i},B1,100\n" for i in range(40_000))
+    mixed.write_bytes(
+        b"id,ts,from_account,to_account,amount\n"
+        + body.encode()
+        + "Z,2024-03-04T10:00,甲,乙,5\n".encode("cp950")
+    )
+    got = 0
+    with pytest.raises(AssistantError, match="is not in the encoding of the lines before it"):
+        for _ in read_csv(mixed):
+            got += 1
+    assert got >= 39_000

@@ -81,6 +81,7 @@ from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
 from assistant.errors import AssistantError
+from assistant.textfiles import decode
 
 MODEL_VERSION = "credit-pd-hgb-platt/1"
 FILE_KIND = "twfin-credit-pd"
@@ -133,15 +134,6 @@ class RawTable:
     source: str
 
 
-def _decode(data: bytes, source: str) -> str:
-    for encoding in ("utf-8-sig", "cp950"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise AssistantError(f"無法辨識檔案編碼（需 UTF-8 或 Big5）/ {source}: not UTF-8 or Big5 text")
-
-
 def parse_table(text: str, *, source: str = "<text>", sha256: str = "") -> RawTable:
     """The header and rows of CSV text, each row with its line number; blank lines skipped."""
     reader = csv.reader(io.StringIO(text))
@@ -177,7 +169,7 @@ def read_table(path: str | Path) -> RawTable:
     except OSError as exc:
         raise AssistantError(f"無法讀取檔案 / cannot read {path}: {exc}") from exc
     digest = hashlib.sha256(data).hexdigest()
-    return parse_table(_decode(data, str(path)), source=str(path), sha256=digest)
+    return parse_table(decode(data, str(path)), source=str(path), sha256=digest)
 
 
 def _is_missing(text: str) -> bool:

@@ -34,7 +34,6 @@ part in a SAR transaction; its ``pattern`` is ``amlgentex:<type>:<patternID>`` o
 from __future__ import annotations
 
 import csv
-import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -45,6 +44,7 @@ from assistant.errors import AssistantError
 from assistant.fraud.generator import BANKS
 from assistant.fraud.ledger import Ledger, normalize_account
 from assistant.fraud.records import KINDS, OUTSIDE_ACCOUNT, cash_account, is_reserved
+from assistant.textfiles import delimiter, first_line, parse_amount, read_text
 
 AMLSIM_BANKS = ("004", "007", "008", "013", "822")
 NODES_HEADER = ("nodeid", "isFraud", "init_balance", "fraudStep")
@@ -120,15 +120,12 @@ class ImportReport:
 
 
 def _read_csv(path: Path, header: tuple[str, ...] | None, what: str) -> list[list[str]]:
+    """The rows of a table: UTF-8 or Big5, its separator (comma, tab, semicolon, bar) told
+    from the header line."""
     if not path.is_file():
         raise AssistantError(f"找不到檔案 / no such file: {path}")
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise AssistantError(
-            f"{path.name} 不是 UTF-8 編碼 / not UTF-8: {exc.reason} at byte {exc.start}"
-        ) from exc
-    rows = list(csv.reader(text.splitlines()))
+    text = read_text(path)
+    rows = list(csv.reader(text.splitlines(), delimiter=delimiter(first_line(text))))
     if not rows:
         raise AssistantError(f"{path.name} 是空檔 / empty file; nothing was imported")
     if header is not None and tuple(h.strip() for h in rows[0]) != header:
@@ -137,14 +134,6 @@ def _read_csv(path: Path, header: tuple[str, ...] | None, what: str) -> list[lis
             f"must be {','.join(header)}; nothing was imported"
         )
     return rows
-
-
-def _amount(raw: str) -> float:
-    text = raw.strip().replace(",", "").removeprefix("NT$").removeprefix("$")
-    value = float(text)
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError
-    return value
 
 
 def _bank_rows(codes: set[str]) -> list[dict[str, Any]]:
@@ -196,7 +185,7 @@ def import_amlsim(ledger: Ledger, folder: Path, *, base: date = date(2024, 1, 1)
             report.bad(n, f"帳戶編號不是整數 / node id not an integer: {row[0]!r}, {row[1]!r}")
             continue
         try:
-            amount = _amount(row[2])
+            amount = parse_amount(row[2])
         except ValueError:
             report.bad(n, f"金額錯誤 / bad amount {row[2].strip()!r}")
             continue
@@ -320,13 +309,13 @@ def import_csv(
     path = Path(path)
     rows = _read_csv(path, None, "CSV")
     header = [h.strip() for h in rows[0]]
-    absent = [c for c in mapping.values() if c not in header]
+    absent = [c for c in mapping.values() if _columns(c, header) is None]
     if absent:
         raise AssistantError(
             f"{path.name} 沒有欄位 {absent} / columns {absent} not in the header; nothing was "
-            "imported"
+            f"imported (the header: {', '.join(header)})"
         )
-    col = {f: header.index(c) for f, c in mapping.items()}
+    cols = {f: _columns(c, header) or [] for f, c in mapping.items()}
     report = ImportReport(path=str(path))
     transfers: list[dict[str, Any]] = []
     banks: dict[str, str] = {}
@@ -338,7 +327,8 @@ def import_csv(
         if len(row) < len(header):
             report.bad(n, f"欄位數 {len(row)}，應為 {len(header)} / too few columns")
             continue
-        get = {f: row[i].strip() for f, i in col.items()}
+        # A field read from two columns (a date and a time apart) is their values joined.
+        get = {f: " ".join(v for i in idx if (v := row[i].strip())) for f, idx in cols.items()}
         try:
             ts = _when(get["ts"], date_format, tz)
         except ValueError as exc:
@@ -354,7 +344,7 @@ def import_csv(
             report.bad(n, str(exc))
             continue
         try:
-            amount = _amount(get["amount"])
+            amount = parse_amount(get["amount"])
         except ValueError:
             report.bad(n, f"金額錯誤 / bad amount {get['amount']!r}")
             continue
@@ -399,6 +389,18 @@ def import_csv(
     report.added, report.accounts = counts["transfers"], counts["accounts"]
     report.cash = sum(t.get("kind", "transfer") != "transfer" for t in transfers)
     return report
+
+
+def _columns(spec: str, header: list[str]) -> list[int] | None:
+    """The header positions a mapping names: one column, or several joined by ``+`` (交易日期+交易時間,
+    as many bank exports split the time); None when the header lacks one. A column whose own
+    name holds a ``+`` is taken whole."""
+    if spec in header:
+        return [header.index(spec)]
+    parts = [p.strip() for p in spec.split("+")]
+    if len(parts) > 1 and all(p in header for p in parts):
+        return [header.index(p) for p in parts]
+    return None
 
 
 OPENING = "期初餘額，不是交易 / opening balance of the simulation, not an event"
@@ -486,7 +488,7 @@ def import_amlgentex(ledger: Ledger, path: Path, *, base: date = date(2024, 1, 1
             report.bad(n, f"數值欄位錯誤 / bad step, account, isSAR or pattern: {row}")
             continue
         try:
-            amount = _amount(amount_raw)
+            amount = parse_amount(amount_raw)
         except ValueError:
             report.bad(n, f"金額錯誤 / bad amount {amount_raw!r}")
             continue

@@ -24,6 +24,7 @@ from typing import Any
 
 from assistant.errors import AssistantError
 from assistant.fraud.ledger import normalize_account
+from assistant.textfiles import open_text, read_text
 
 KINDS = ("domain", "phone", "line_id", "account", "wallet")
 FORMATS = ("165-sites", "list")
@@ -120,7 +121,7 @@ def read_165_sites(path: Path) -> tuple[set[str], int, int, str | None, list[dic
     rows = bad = 0
     latest: date | None = None
     errors: list[dict[str, Any]] = []
-    with path.open(newline="", encoding="utf-8-sig") as fh:
+    with open_text(path) as fh:
         reader = csv.DictReader(fh)
         if not reader.fieldnames or "WEBURL" not in reader.fieldnames:
             raise AssistantError(
@@ -154,7 +155,7 @@ def read_list(path: Path, kind: str) -> tuple[set[str], int, int, list[dict[str,
     values: set[str] = set()
     rows = bad = 0
     errors: list[dict[str, Any]] = []
-    text = path.read_text(encoding="utf-8-sig")
+    text = read_text(path)
     if text.lstrip().startswith("["):  # a JSON array of strings (e.g. a wallet blacklist)
         try:
             items = json.loads(text)

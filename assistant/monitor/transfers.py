@@ -13,6 +13,7 @@ import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from assistant.errors import AssistantError
 from assistant.fraud.importers import KIND_WORDS
 from assistant.fraud.ledger import LedgerArrays, normalize_account
 from assistant.fraud.records import KINDS, is_reserved
+from assistant.textfiles import NotPositive, delimiter, open_text, parse_amount
 
 REQUIRED = ("id", "ts", "from_account", "to_account", "amount")
 
@@ -94,15 +96,13 @@ def parse_transfer(row: Mapping[str, Any]) -> Transfer:
         raise AssistantError(f"時間格式錯誤 / bad time: {row['ts']!r}") from None
     raw_amount = row["amount"]
     try:
-        amount = (
-            float(str(raw_amount).replace(",", ""))
-            if isinstance(raw_amount, str)
-            else float(raw_amount)
-        )
+        amount = parse_amount(raw_amount)
+    except NotPositive:
+        raise AssistantError(
+            f"金額須為正數 / the amount must be positive: {raw_amount!r}"
+        ) from None
     except (ValueError, TypeError):
         raise AssistantError(f"金額錯誤 / bad amount: {raw_amount!r}") from None
-    if not math.isfinite(amount) or amount <= 0:
-        raise AssistantError(f"金額須為正數 / the amount must be positive: {raw_amount!r}")
     # the words the ledger's CSV import takes (轉帳, 存款, 提款, deposit, withdrawal …)
     word = str(row.get("kind") or "transfer").strip()
     kind = KIND_WORDS.get(word.lower())
@@ -127,20 +127,26 @@ def parse_transfer(row: Mapping[str, Any]) -> Transfer:
 
 
 def read_csv(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
-    """(line number, row) of a CSV file with a header naming at least ``REQUIRED``."""
-    try:
-        handle = path.open(newline="", encoding="utf-8-sig")
-    except OSError as exc:
-        raise AssistantError(f"無法讀取檔案 / cannot read {path}: {exc.strerror}") from exc
-    with handle:
-        reader = csv.DictReader(handle)
+    """(line number, row) of a CSV file with a header naming at least ``REQUIRED``: UTF-8 or
+    Big5, its separator told from the header, read row by row (a file of any size)."""
+    with open_text(path) as handle:
+        head = handle.readline()
+        reader = csv.DictReader(chain([head], handle), delimiter=delimiter(head))
         absent = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
         if absent:
             raise AssistantError(
                 f"CSV 缺少欄位 {', '.join(absent)} / the CSV header lacks {', '.join(absent)}"
             )
-        for row in reader:
-            yield reader.line_num, row
+        line = 1
+        try:
+            for row in reader:
+                line = reader.line_num
+                yield line, row
+        except UnicodeDecodeError:
+            raise AssistantError(
+                f"{path.name} 第 {line} 行之後編碼不一致 / {path.name}: the text after line {line} "
+                "is not in the encoding of the lines before it"
+            ) from None
 
 
 def from_arrays(

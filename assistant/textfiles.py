@@ -1,0 +1,122 @@
+"""Text files as Taiwanese banks write them: UTF-8, or Big5 (code page 950) from Excel and older
+core systems; columns split by commas, or by tabs, semicolons or bars; amounts written as staff
+write them (NT$1,234、１２，３４５元、新臺幣 500).
+
+One place for what every importer reads, so a ledger, a file of transfers to score, an outside
+list and a rate table are read alike.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import math
+import re
+import unicodedata
+from pathlib import Path
+from typing import TextIO
+
+from assistant.errors import AssistantError
+
+ENCODINGS = ("utf-8-sig", "cp950")
+DELIMITERS = (",", "\t", ";", "|")
+_HEAD = 1 << 20  # bytes read to tell the encoding of a file streamed row by row
+
+
+def decode(data: bytes, source: str) -> str:
+    """The text of ``data``: UTF-8 (a byte-order mark dropped), else Big5 (cp950)."""
+    for encoding in ENCODINGS:
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise AssistantError(
+        f"{source} 無法辨識編碼（須為 UTF-8 或 Big5）/ {source} is neither UTF-8 nor Big5 text"
+    )
+
+
+def read_text(path: Path) -> str:
+    """A whole file's text (see :func:`decode`); a missing or unreadable file is an
+    AssistantError in both languages."""
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise AssistantError(f"找不到檔案 / no such file: {path}") from None
+    except OSError as exc:
+        raise AssistantError(f"無法讀取檔案 / cannot read {path}: {exc.strerror}") from None
+    return decode(data, Path(path).name)
+
+
+def open_text(path: Path) -> TextIO:
+    """A file opened for reading row by row (``newline=""`` as ``csv`` wants), its encoding
+    told from its first megabyte: a file too big to hold in memory is never read twice."""
+    try:
+        raw = Path(path).open("rb")  # noqa: SIM115 - handed to the caller, who closes it
+    except FileNotFoundError:
+        raise AssistantError(f"找不到檔案 / no such file: {path}") from None
+    except OSError as exc:
+        raise AssistantError(f"無法讀取檔案 / cannot read {path}: {exc.strerror}") from None
+    head = raw.read(_HEAD)
+    raw.seek(0)
+    encoding = _encoding_of(head, final=len(head) < _HEAD)
+    if encoding is None:
+        raw.close()
+        raise AssistantError(
+            f"{Path(path).name} 無法辨識編碼（須為 UTF-8 或 Big5）/ {Path(path).name} is neither "
+            "UTF-8 nor Big5 text"
+        )
+    return io.TextIOWrapper(raw, encoding=encoding, newline="")
+
+
+def _encoding_of(head: bytes, *, final: bool) -> str | None:
+    for encoding in ENCODINGS:
+        try:
+            # Not final unless the file ends here: a character cut at the megabyte's edge is
+            # not an error.
+            codecs.getincrementaldecoder(encoding)().decode(head, final=final)
+        except UnicodeDecodeError:
+            continue
+        return encoding
+    return None
+
+
+def delimiter(header: str) -> str:
+    """The column separator of a table, told from its header line: the candidate it holds
+    most often (a comma when it holds none)."""
+    counts = {d: header.count(d) for d in DELIMITERS}
+    best = max(DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def first_line(text: str) -> str:
+    for line in text.splitlines():
+        if line.strip():
+            return line
+    return ""
+
+
+# Marks of New Taiwan dollars around a figure; another currency's mark is not stripped, so
+# "US$100" stays an error rather than becoming NT$100.
+_TWD = re.compile(r"^(?:NT\$|NTD|TWD|新臺幣|新台幣|台幣|臺幣|\$)|(?:元|圓|NTD|TWD)$", re.IGNORECASE)
+
+
+class NotPositive(ValueError):
+    """A number, but zero, negative or not finite."""
+
+
+def parse_amount(raw: object) -> float:
+    """A positive, finite amount from a number or text as staff write it: thousands commas,
+    full-width digits, NT$ / TWD / 新臺幣 before it or 元 after it, spaces. ValueError otherwise
+    (zero, negative, not a number, another currency's mark)."""
+    if isinstance(raw, bool):
+        raise ValueError(raw)
+    if isinstance(raw, int | float):
+        value = float(raw)
+    else:
+        text = unicodedata.normalize("NFKC", str(raw)).replace(" ", "").replace(",", "")
+        for _ in range(2):  # a mark on each side: NT$1,000元
+            text = _TWD.sub("", text)
+        value = float(text)
+    if not math.isfinite(value) or value <= 0:
+        raise NotPositive(raw)
+    return value
