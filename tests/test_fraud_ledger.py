@@ -216,7 +216,7 @@ def test_a_file_in_neither_utf8_nor_big5_is_refused_whole(tmp_path: Path) -> Non
     path = tmp_path / "bad.csv"
     path.write_bytes(HEADER.encode() + b"\xff\xfe\xfa,2024-05-01 10:00,1,2,3,004,004\n")
     ledger = _ledger(tmp_path)
-    with pytest.raises(AssistantError, match="無法辨識編碼.*neither UTF-8 nor Big5"):
+    with pytest.raises(AssistantError, match=r"無法辨識編碼.*neither UTF-8 nor Big5"):
         import_csv(ledger, path, MAPPING)
     assert ledger.counts()["transfers"] == 0
 

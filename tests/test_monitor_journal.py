@@ -21,7 +21,7 @@ import pytest
 from assistant.monitor.journal import Journal
 from assistant.monitor.state import FILE_NAME
 from assistant.monitor.transfers import Transfer
-from tests.test_monitor_state import _container, _decisions, _fast_model, _stream
+from tests.test_monitor_state import _container, _decisions, _fast_model, _stream, never_stopped
 
 REPO = Path(__file__).resolve().parents[1]
 JOURNAL = FILE_NAME + ".journal"
@@ -32,7 +32,7 @@ _CRASH = textwrap.dedent(
     """
     import os, signal, sys
     from pathlib import Path
-    from tests.test_monitor_state import _container, _decisions, _fast_model, _stream
+    from tests.test_monitor_state import _container, _decisions, _fast_model, _stream, never_stopped
     before, _ = _stream()
     c = _container(Path(sys.argv[1]), save_every=150, save_every_s=0)
     _fast_model(c)
@@ -57,13 +57,7 @@ def _seen(path: Path) -> int:
 
 def test_a_crash_between_saves_loses_no_transfer_scored_through_the_api(tmp_path: Path) -> None:
     before, after = _stream()
-    never = _container(tmp_path / "never")
-    try:
-        _fast_model(never)
-        _decisions(never, before)
-        expected = _decisions(never, after)
-    finally:
-        never.close()
+    expected = never_stopped(tmp_path / "never")
 
     data = tmp_path / "crash"
     _crash(data)

@@ -77,15 +77,21 @@ def _decisions(c: Container, transfers: list[Transfer]) -> list[dict]:
     return [{k: v for k, v in d.items() if k != "latency_ms"} for d in result.decisions]
 
 
-def test_a_restarted_monitor_decides_as_one_that_never_stopped(tmp_path: Path) -> None:
+def never_stopped(data: Path) -> list[dict]:
+    """What a monitor that never stopped decides on the stream's second half."""
     before, after = _stream()
-    never = _container(tmp_path / "never")
+    never = _container(data)
     try:
         _fast_model(never)
         _decisions(never, before)
-        expected = _decisions(never, after)
+        return _decisions(never, after)
     finally:
         never.close()
+
+
+def test_a_restarted_monitor_decides_as_one_that_never_stopped(tmp_path: Path) -> None:
+    before, after = _stream()
+    expected = never_stopped(tmp_path / "never")
 
     first = _container(tmp_path / "restart")
     try:
