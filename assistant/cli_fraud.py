@@ -104,7 +104,13 @@ def import_csv_cmd(
         if not sep or not field or not column:
             raise AssistantError(f"--map 格式為 field=column / --map takes field=column: {item!r}")
         pairs[field.strip()] = column.strip()
-    report = app.container.fraud_desk.import_csv(user, path, pairs, date_format=date_format)
+    report = app.container.fraud_desk.import_csv(
+        user,
+        path,
+        pairs,
+        date_format=date_format,
+        progress=lambda n: click.echo(f"已讀 {n:,} 行 / {n:,} rows read", err=True),
+    )
     _report(report.as_dict(), as_json)
 
 

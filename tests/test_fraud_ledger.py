@@ -212,6 +212,34 @@ def test_a_big5_export_split_by_semicolons_with_date_and_time_apart(tmp_path: Pa
         import_csv(ledger, path, {**mapping, "ts": "交易日期+時間"})
 
 
+def test_a_file_is_read_in_batches_and_loaded_whole_or_not_at_all(tmp_path: Path) -> None:
+    """Batches of two rows: accounts met in several batches, or already in the ledger, are
+    added once; progress is told after each batch; a file whose encoding changes after the
+    first batches were written loads nothing."""
+    ledger = _ledger(tmp_path)
+    ledger.bulk_insert([{"code": "004", "name": "臺灣銀行"}], [{"id": "111", "bank_code": "004"}])
+    path = tmp_path / "many.csv"
+    lines = [f"M{i},2024-05-0{1 + i % 5} 10:00,111,22{i % 3},{100 + i},004,004\n" for i in range(7)]
+    path.write_text(HEADER + "".join(lines) + "M2,2024-05-09 10:00,111,220,5,004,004\n", "utf-8")
+    seen: list[int] = []
+    report = import_csv(ledger, path, MAPPING, batch=2, progress=seen.append)
+    assert (report.rows, report.added, report.skipped, report.accounts) == (8, 7, 1, 3)
+    assert "repeats line 4" in report.errors[0][1]  # the repeat is found across batches
+    assert seen == [2, 4, 6, 8]
+    assert ledger.counts()["accounts"] == 4 and ledger.counts()["transfers"] == 7
+
+    # past the megabyte the encoding is told from, so four batches are written first
+    broken = tmp_path / "broken.csv"
+    good = "".join(f"B{i},2024-05-01 10:00,333,444,{i + 1},004,004\n" for i in range(40_000))
+    broken.write_bytes((HEADER + good).encode() + b"B,2024-05-01 10:00,333,\xff\xfe,5,004,004\n")
+    before = ledger.counts()
+    with pytest.raises(AssistantError, match=r"after line \d+.*nothing was imported") as err:
+        import_csv(ledger, broken, MAPPING, batch=10_000)
+    # text is decoded a block at a time: the line named is at most one block before the bad one
+    assert 39_000 < int(str(err.value).split("after line ")[1].split()[0]) <= 40_001
+    assert ledger.counts() == before and ledger.account("333") is None
+
+
 def test_a_file_in_neither_utf8_nor_big5_is_refused_whole(tmp_path: Path) -> None:
     path = tmp_path / "bad.csv"
     path.write_bytes(HEADER.encode() + b"\xff\xfe\xfa,2024-05-01 10:00,1,2,3,004,004\n")

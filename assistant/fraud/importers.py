@@ -34,6 +34,7 @@ part in a SAR transaction; its ``pattern`` is ``amlgentex:<type>:<patternID>`` o
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -44,7 +45,7 @@ from assistant.errors import AssistantError
 from assistant.fraud.generator import BANKS
 from assistant.fraud.ledger import Ledger, normalize_account
 from assistant.fraud.records import KINDS, OUTSIDE_ACCOUNT, cash_account, is_reserved
-from assistant.textfiles import delimiter, first_line, parse_amount, read_text
+from assistant.textfiles import delimiter, first_line, open_text, parse_amount, read_text
 
 AMLSIM_BANKS = ("004", "007", "008", "013", "822")
 NODES_HEADER = ("nodeid", "isFraud", "init_balance", "fraudStep")
@@ -285,6 +286,8 @@ def import_csv(
     default_currency: str = "TWD",
     date_format: str | None = None,
     tz: timezone = TAIPEI,
+    progress: Callable[[int], None] | None = None,
+    batch: int = 50_000,
 ) -> ImportReport:
     """A transfer CSV with a header line. ``mapping``: our field → their column name; fields
     ``ts``, ``from_account``, ``to_account`` and ``amount`` are required, ``id``, ``currency``,
@@ -294,10 +297,15 @@ def import_csv(
     deposit / 存款, cash_out / withdrawal / 提款 …; empty means transfer); a cash row names only
     the customer's account (to_account of a deposit, from_account of a withdrawal), its other
     account column empty or a reserved CASH account, and its bank is that account's bank.
-    ``place``: where the cash moved (branch, ATM), kept up to 64 characters. Times without a zone are read in ``tz`` (Taiwan time) and
-    stored as UTC; ``date_format`` is a ``strptime`` format, else ISO 8601 or a date as staff
-    write it with an optional time (民國 113/01/05 09:30, 2024/1/5 9:30; ``parse_datetime``).
-    Accounts met for the first time are added with the bank given on the row."""
+    ``place``: where the cash moved (branch, ATM), kept up to 64 characters. Times without a
+    zone are read in ``tz`` (Taiwan time) and stored as UTC; ``date_format`` is a ``strptime``
+    format, else ISO 8601 or a date as staff write it with an optional time (民國 113/01/05
+    09:30, 2024/1/5 9:30; ``parse_datetime``). Accounts met for the first time are added with
+    the bank given on the row.
+
+    The file is read row by row and written ``batch`` rows at a time inside one transaction:
+    memory stays bounded whatever the file's size, and the load is still whole or nothing.
+    ``progress`` is told the rows read after each batch."""
     unknown = sorted(set(mapping) - set(FIELDS))
     if unknown:
         raise AssistantError(
@@ -307,88 +315,161 @@ def import_csv(
     if lacking:
         raise AssistantError(f"欄位對應缺少 {lacking} / mapping lacks required field(s) {lacking}")
     path = Path(path)
-    rows = _read_csv(path, None, "CSV")
-    header = [h.strip() for h in rows[0]]
-    absent = [c for c in mapping.values() if _columns(c, header) is None]
-    if absent:
-        raise AssistantError(
-            f"{path.name} 沒有欄位 {absent} / columns {absent} not in the header; nothing was "
-            f"imported (the header: {', '.join(header)})"
-        )
-    cols = {f: _columns(c, header) or [] for f, c in mapping.items()}
+    if not path.is_file():
+        raise AssistantError(f"找不到檔案 / no such file: {path}")
     report = ImportReport(path=str(path))
-    transfers: list[dict[str, Any]] = []
-    banks: dict[str, str] = {}
-    ids: dict[str, int] = {}
-    for n, row in enumerate(rows[1:], start=2):
-        if not row or not "".join(row).strip():
-            continue
-        report.rows += 1
-        if len(row) < len(header):
-            report.bad(n, f"欄位數 {len(row)}，應為 {len(header)} / too few columns")
-            continue
-        # A field read from two columns (a date and a time apart) is their values joined.
-        get = {f: " ".join(v for i in idx if (v := row[i].strip())) for f, idx in cols.items()}
+    with open_text(path) as handle:
+        head = handle.readline()
+        sep = delimiter(head)
+        header = [h.strip() for h in next(csv.reader([head], delimiter=sep), [])]
+        if not "".join(header):
+            raise AssistantError(f"{path.name} 是空檔 / empty file; nothing was imported")
+        absent = [c for c in mapping.values() if _columns(c, header) is None]
+        if absent:
+            raise AssistantError(
+                f"{path.name} 沒有欄位 {absent} / columns {absent} not in the header; nothing "
+                f"was imported (the header: {', '.join(header)})"
+            )
+        cols = {f: _columns(c, header) or [] for f, c in mapping.items()}
+        reader = csv.reader(handle, delimiter=sep)
+        rows = _CsvRows(path, reader, cols, len(header), default_currency, date_format, tz)
+        # About 80 bytes a row: how many transfers come, for the writer's index choice.
+        expected = path.stat().st_size // 80
+        counts = ledger.insert_batches(
+            rows.batches(report, batch, progress), expected=expected, keep_stored_accounts=True
+        )
+    report.added, report.accounts = counts["transfers"], counts["accounts"]
+    report.cash = rows.cash
+    return report
+
+
+class _CsvRows:
+    """A mapped CSV's rows as ledger batches, each row checked (bad ones reported by line)."""
+
+    def __init__(
+        self,
+        path: Path,
+        reader: Iterator[list[str]],
+        cols: dict[str, list[int]],
+        width: int,
+        currency: str,
+        date_format: str | None,
+        tz: timezone,
+    ) -> None:
+        self.path, self.reader, self.cols, self.width = path, reader, cols, width
+        self.currency, self.date_format, self.tz = currency, date_format, tz
+        self.cash = 0
+        self._ids: dict[str, int] = {}  # transfer id → line, for repeats within the file
+        self._accounts: set[str] = set()  # accounts already in an earlier batch
+
+    def batches(
+        self, report: ImportReport, size: int, progress: Callable[[int], None] | None
+    ) -> Iterator[tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]]:
+        transfers: list[dict[str, Any]] = []
+        banks: dict[str, str] = {}  # this batch's new accounts → bank
+        n = 1
         try:
-            ts = _when(get["ts"], date_format, tz)
+            for n, row in enumerate(self.reader, start=2):
+                got = self._row(n, row, report)
+                if got is None:
+                    continue
+                transfers.append(got)
+                for account, bank in _owners(got):
+                    if account not in self._accounts:
+                        self._accounts.add(account)
+                        banks[account] = bank
+                if len(transfers) >= size:
+                    yield self._batch(banks, transfers)
+                    transfers, banks = [], {}
+                    if progress is not None:
+                        progress(report.rows)
+        except UnicodeDecodeError:
+            raise AssistantError(
+                f"{self.path.name} 第 {n} 行之後編碼不一致，未匯入任何資料 / {self.path.name}: the "
+                f"text after line {n} is not in the encoding of the lines before it; nothing "
+                "was imported"
+            ) from None
+        yield self._batch(banks, transfers)
+        if progress is not None:
+            progress(report.rows)
+
+    def _batch(
+        self, banks: dict[str, str], transfers: list[dict[str, Any]]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+        self.cash += sum(t.get("kind", "transfer") != "transfer" for t in transfers)
+        accounts = [{"id": a, "bank_code": b} for a, b in banks.items()]
+        return _bank_rows(set(banks.values())), accounts, transfers
+
+    def _row(self, n: int, row: list[str], report: ImportReport) -> dict[str, Any] | None:
+        """The ledger row of line ``n``, or None (blank, or bad and reported)."""
+        if not row or not "".join(row).strip():
+            return None
+        report.rows += 1
+        if len(row) < self.width:
+            report.bad(n, f"欄位數 {len(row)}，應為 {self.width} / too few columns")
+            return None
+        # A field read from two columns (a date and a time apart) is their values joined.
+        get = {f: " ".join(v for i in idx if (v := row[i].strip())) for f, idx in self.cols.items()}
+        try:
+            ts = _when(get["ts"], self.date_format, self.tz)
         except ValueError as exc:
             report.bad(n, f"時間錯誤 / bad time {get['ts']!r}: {exc}")
-            continue
+            return None
         kind = KIND_WORDS.get((get.get("kind") or "transfer").lower())
         if kind is None:
             report.bad(n, f"交易種類不明 / unknown kind {get['kind']!r} (use {', '.join(KINDS)})")
-            continue
+            return None
         try:
             frm, to = _endpoints(kind, get["from_account"], get["to_account"])
         except AssistantError as exc:
             report.bad(n, str(exc))
-            continue
+            return None
         try:
             amount = parse_amount(get["amount"])
         except ValueError:
             report.bad(n, f"金額錯誤 / bad amount {get['amount']!r}")
-            continue
-        tid = get.get("id") or f"{path.stem}:{n}"
-        if tid in ids:
-            report.bad(n, f"交易編號與第 {ids[tid]} 行重複 / id {tid!r} repeats line {ids[tid]}")
-            continue
+            return None
+        tid = get.get("id") or f"{self.path.stem}:{n}"
+        if tid in self._ids:
+            report.bad(
+                n,
+                f"交易編號與第 {self._ids[tid]} 行重複 / id {tid!r} repeats line {self._ids[tid]}",
+            )
+            return None
         fb, tb = get.get("from_bank", ""), get.get("to_bank", "")
         if any(b and not (b.isdigit() and len(b) == 3) for b in (fb, tb)):
             report.bad(n, f"銀行代碼應為 3 位數字 / bank code must be 3 digits: {fb!r}, {tb!r}")
-            continue
-        ids[tid] = n
+            return None
+        self._ids[tid] = n
+        currency = (get.get("currency") or self.currency).upper()
+        memo = (get.get("memo") or "").strip()[:MEMO_CHARS] or None
+        place = (get.get("place") or "")[:PLACE_CHARS] or None
         if kind != "transfer":
             own, bank = (to, tb) if kind == "cash_in" else (frm, fb)
-            row = _cash_row(tid, ts, own, bank, amount, kind == "cash_in", get.get("channel", ""))
-            row["place"] = (get.get("place") or "")[:PLACE_CHARS] or None
-            row["currency"] = (get.get("currency") or default_currency).upper()
-            row["memo"] = (get.get("memo") or "").strip()[:MEMO_CHARS] or None
-            banks.setdefault(own, bank)
-            transfers.append(row)
-            continue
-        banks.setdefault(frm, fb)
-        banks.setdefault(to, tb)
-        transfers.append(
-            {
-                "id": tid,
-                "ts": ts,
-                "from_account": frm,
-                "to_account": to,
-                "amount": amount,
-                "currency": (get.get("currency") or default_currency).upper(),
-                "channel": get.get("channel", "") or ("跨行" if fb and tb and fb != tb else ""),
-                "from_bank": fb,
-                "to_bank": tb,
-                "memo": (get.get("memo") or "").strip()[:MEMO_CHARS] or None,
-                "place": (get.get("place") or "")[:PLACE_CHARS] or None,
-            }
-        )
-    existing = ledger.existing_ids("account", banks)
-    accounts = [{"id": a, "bank_code": b} for a, b in banks.items() if a not in existing]
-    counts = ledger.bulk_insert(_bank_rows(set(banks.values())), accounts, transfers)
-    report.added, report.accounts = counts["transfers"], counts["accounts"]
-    report.cash = sum(t.get("kind", "transfer") != "transfer" for t in transfers)
-    return report
+            out = _cash_row(tid, ts, own, bank, amount, kind == "cash_in", get.get("channel", ""))
+            out.update(place=place, currency=currency, memo=memo, _owner=(own, bank))
+            return out
+        return {
+            "id": tid,
+            "ts": ts,
+            "from_account": frm,
+            "to_account": to,
+            "amount": amount,
+            "currency": currency,
+            "channel": get.get("channel", "") or ("跨行" if fb and tb and fb != tb else ""),
+            "from_bank": fb,
+            "to_bank": tb,
+            "memo": memo,
+            "place": place,
+        }
+
+
+def _owners(row: dict[str, Any]) -> list[tuple[str, str]]:
+    """The customer accounts a ledger row names, with their banks (a cash row: its customer)."""
+    owner = row.pop("_owner", None)
+    if owner is not None:
+        return [owner]
+    return [(row["from_account"], row["from_bank"]), (row["to_account"], row["to_bank"])]
 
 
 def _columns(spec: str, header: list[str]) -> list[int] | None:

@@ -212,31 +212,38 @@ class Ledger:
         """Insert everything in one transaction; banks already present are left as they are,
         a duplicate account or transfer id refuses the whole batch (AssistantError) and the
         ledger is as it was. Returns the counts inserted."""
-        with self._engine.connect() as conn:
-            known = {r[0] for r in conn.execute(select(_B.c.code))}
-        bank_rows = [
-            _fill(b, BANK_COLS)
-            for b in banks
-            if b["code"] not in known and not known.add(b["code"])
-        ]
-        account_rows = [_fill(a, ACCOUNT_COLS) for a in accounts]
         if not isinstance(transfers, TransferArrays | Sequence):
             transfers = list(transfers)
-        if self._sqlite:
-            for a in account_rows:
-                if isinstance(a["opened"], date):
-                    a["opened"] = a["opened"].isoformat()
-        counts = {"banks": len(bank_rows), "accounts": len(account_rows), "transfers": 0}
+        return self.insert_batches([(banks, accounts, transfers)], expected=len(transfers))
+
+    def insert_batches(
+        self,
+        batches: Iterable[
+            tuple[
+                Iterable[Mapping[str, Any]],
+                Iterable[Mapping[str, Any]],
+                Iterable[Mapping[str, Any]] | TransferArrays,
+            ]
+        ],
+        *,
+        expected: int = 0,
+        keep_stored_accounts: bool = False,
+    ) -> dict[str, int]:
+        """(banks, accounts, transfers) batches, read one at a time and written in one
+        transaction, so a file larger than memory is loaded whole or not at all: an error
+        raised while the batches are read, or a duplicate transfer id, leaves the ledger as it
+        was. ``expected``: about how many transfers come (a large load into SQLite rebuilds the
+        indexes after it). ``keep_stored_accounts``: an account already stored is left as it
+        is, not a duplicate (an import names accounts it does not know are there)."""
+        with self._engine.connect() as conn:
+            known = {r[0] for r in conn.execute(select(_B.c.code))}
+        counts = {"banks": 0, "accounts": 0, "transfers": 0}
         try:
             with self._engine.begin() as conn:
-                if bank_rows:
-                    conn.execute(insert(_RAW["fraud_bank"]), bank_rows)
-                for chunk in _chunks(account_rows, self._chunk):
-                    conn.execute(insert(_RAW["fraud_account"]), chunk)
                 # A large load into SQLite goes faster without the secondary indexes, built
                 # again afterwards from sorted data; DDL is transactional there, so a failure
                 # leaves them as they were.
-                rebuild = self._sqlite and len(transfers) >= max(
+                rebuild = self._sqlite and expected >= max(
                     _REBUILD_AT, conn.execute(select(func.count()).select_from(_T)).scalar_one()
                 )
                 if rebuild:
@@ -246,18 +253,37 @@ class Ledger:
                     for ix in _T.indexes:
                         ix.drop(conn)
                 stmt = insert(_RAW["fraud_transfer"])
-                if self._sqlite:
-                    # The statement compiled once; rows go to executemany as tuples, skipping
-                    # SQLAlchemy's per-row parameter handling (half the time of a big load).
-                    sql = str(stmt.compile(dialect=conn.dialect))
-                for chunk in self._transfer_chunks(transfers):
+                # The statement compiled once; on SQLite rows go to executemany as tuples,
+                # skipping SQLAlchemy's per-row parameter handling (half the time of a big load).
+                sql = str(stmt.compile(dialect=conn.dialect))
+                for banks, accounts, transfers in batches:
+                    bank_rows = [
+                        _fill(b, BANK_COLS)
+                        for b in banks
+                        if b["code"] not in known and not known.add(b["code"])
+                    ]
+                    if bank_rows:
+                        conn.execute(insert(_RAW["fraud_bank"]), bank_rows)
+                    account_rows = [_fill(a, ACCOUNT_COLS) for a in accounts]
+                    if keep_stored_accounts and account_rows:
+                        stored = _stored(conn, _A, [a["id"] for a in account_rows])
+                        account_rows = [a for a in account_rows if a["id"] not in stored]
                     if self._sqlite:
-                        conn.exec_driver_sql(sql, chunk)
-                    else:
-                        conn.execute(
-                            stmt, [dict(zip(TRANSFER_COLS, r, strict=True)) for r in chunk]
-                        )
-                    counts["transfers"] += len(chunk)
+                        for a in account_rows:
+                            if isinstance(a["opened"], date):
+                                a["opened"] = a["opened"].isoformat()
+                    for chunk in _chunks(account_rows, self._chunk):
+                        conn.execute(insert(_RAW["fraud_account"]), chunk)
+                    counts["banks"] += len(bank_rows)
+                    counts["accounts"] += len(account_rows)
+                    for chunk in self._transfer_chunks(transfers):
+                        if self._sqlite:
+                            conn.exec_driver_sql(sql, chunk)
+                        else:
+                            conn.execute(
+                                stmt, [dict(zip(TRANSFER_COLS, r, strict=True)) for r in chunk]
+                            )
+                        counts["transfers"] += len(chunk)
                 if rebuild:
                     for ix in _T.indexes:
                         ix.create(conn)
@@ -382,14 +408,8 @@ class Ledger:
     def existing_ids(self, kind: str, ids: Iterable[str]) -> set[str]:
         """Which of ``ids`` are already stored (kind: "account" or "transfer")."""
         tab = {"account": _A, "transfer": _T}[kind]
-        wanted = list(dict.fromkeys(ids))
-        found: set[str] = set()
         with self._engine.connect() as conn:
-            for chunk in _chunks(wanted, 500):
-                found.update(
-                    r[0] for r in conn.execute(select(tab.c.id).where(tab.c.id.in_(chunk)))
-                )
-        return found
+            return _stored(conn, tab, list(dict.fromkeys(ids)))
 
     def arrays(
         self, since: datetime | date | None = None, until: datetime | date | None = None
@@ -484,6 +504,14 @@ class Ledger:
 
 def _fill(row: Mapping[str, Any], cols: Sequence[str]) -> dict[str, Any]:
     return {c: row[c] if c in row else _DEFAULTS[c] for c in cols}
+
+
+def _stored(conn: Any, tab: Any, ids: list[str]) -> set[str]:
+    """Which of ``ids`` the table holds, asked 500 at a time (a bound list of parameters)."""
+    found: set[str] = set()
+    for chunk in _chunks(ids, 500):
+        found.update(r[0] for r in conn.execute(select(tab.c.id).where(tab.c.id.in_(chunk))))
+    return found
 
 
 def _chunks(items: Iterable[Any], size: int) -> Iterable[list[Any]]:
