@@ -81,7 +81,8 @@ def import_amlgentex_cmd(app: AppContext, user: UserContext, path: Path, as_json
     help="field=column, e.g. --map ts=交易時間 --map from_account=轉出帳號 (ts, from_account, "
     "to_account, amount required; id, currency, channel, from_bank, to_bank, memo, kind, "
     "place optional; kind: transfer / cash_in (存款) / cash_out (提款)); a date and a time in "
-    "two columns: --map ts=交易日期+交易時間. UTF-8 or Big5; comma, tab, semicolon or bar.",
+    "two columns: --map ts=交易日期+交易時間. UTF-8 or Big5; comma, tab, semicolon or bar; "
+    "a .parquet file is read through the same mapping.",
 )
 @click.option(
     "--date-format",
@@ -97,7 +98,7 @@ def import_csv_cmd(
     date_format: str | None,
     as_json: bool,
 ) -> None:
-    """PATH: a transfer CSV of any layout, read through a column mapping."""
+    """PATH: a transfer CSV (or Parquet file) of any layout, read through a column mapping."""
     pairs = {}
     for item in mapping:
         field, sep, column = item.partition("=")

@@ -9,8 +9,8 @@ library; ``import_amlgentex`` reads either.
 
 Two details of running it without its optional extras: ``src/utils/__init__`` imports
 torch_geometric (for its learning code, not for generating data), so ``src.utils`` is registered
-as a bare package and only ``src.utils.logging`` is loaded; and the simulator's Parquet writer
-needs pyarrow, so the transactions it holds are written to CSV by this script instead.
+as a bare package and only ``src.utils.logging`` is loaded; and the transactions the simulator
+holds are written to CSV by this script, not through the simulator's Parquet writer.
 
 ``python -m evals.amlgentex_run --amlgentex ../AMLGentex --out ../shared/data/aml --seeds 1 2``
 """

@@ -240,6 +240,47 @@ def test_a_file_is_read_in_batches_and_loaded_whole_or_not_at_all(tmp_path: Path
     assert ledger.counts() == before and ledger.account("333") is None
 
 
+def test_a_parquet_export_through_the_same_mapping(tmp_path: Path) -> None:
+    """A Parquet file, typed as a warehouse writes it (times as timestamps, amounts as
+    numbers, a missing value as null): read through the same mapping and checks, bad rows
+    reported by their row number; a file that is not Parquet is refused whole."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "export.parquet"
+    table = pa.table(
+        {
+            "交易序號": ["P1", "P2", "P3", "P4"],
+            "交易時間": pa.array(
+                [
+                    datetime(2024, 5, 1, 10, 0),
+                    datetime(2024, 5, 1, 11, 0),
+                    None,
+                    datetime(2024, 5, 2, 9, 0),
+                ],
+                pa.timestamp("s"),
+            ),
+            "轉出帳號": ["822-1234-5678-9012", "0045555666677770", "1", "0045555666677770"],
+            "轉入帳號": ["004-5555-6666-7777", "8221234567890120", "2", "8221234567890120"],
+            "金額": [12000.0, 1500.5, 3.0, -5.0],
+        }
+    )
+    pq.write_table(table, path, row_group_size=2)
+    ledger = _ledger(tmp_path)
+    mapping = {k: v for k, v in MAPPING.items() if k not in ("from_bank", "to_bank")}
+    report = import_csv(ledger, path, mapping, batch=1)
+    assert (report.rows, report.added, report.skipped) == (4, 2, 2)
+    assert [n for n, _ in report.errors] == [3, 4]  # rows counted from 1: no header line
+    first = ledger.transfers_out("822-1234-5678-9012")[0]
+    assert (first.amount, first.ts) == (12_000, datetime(2024, 5, 1, 2, 0))  # Taipei → UTC
+    assert ledger.transfers_out("0045555666677770")[0].amount == 1500.5
+
+    fake = tmp_path / "fake.parquet"
+    fake.write_text("交易序號,交易時間\n", encoding="utf-8")
+    with pytest.raises(AssistantError, match="not a readable Parquet file"):
+        import_csv(ledger, fake, mapping)
+
+
 def test_a_file_in_neither_utf8_nor_big5_is_refused_whole(tmp_path: Path) -> None:
     path = tmp_path / "bad.csv"
     path.write_bytes(HEADER.encode() + b"\xff\xfe\xfa,2024-05-01 10:00,1,2,3,004,004\n")

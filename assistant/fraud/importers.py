@@ -318,29 +318,101 @@ def import_csv(
     if not path.is_file():
         raise AssistantError(f"找不到檔案 / no such file: {path}")
     report = ImportReport(path=str(path))
+    rows = _RowReader(mapping, report, progress, batch, tz, default_currency, date_format)
+    if path.suffix.lower() == ".parquet":
+        header, count, table = _parquet_table(path, batch)
+        return rows.load(ledger, path, header, 1, table, expected=count)
     with open_text(path) as handle:
         head = handle.readline()
         sep = delimiter(head)
         header = [h.strip() for h in next(csv.reader([head], delimiter=sep), [])]
         if not "".join(header):
             raise AssistantError(f"{path.name} 是空檔 / empty file; nothing was imported")
-        absent = [c for c in mapping.values() if _columns(c, header) is None]
+        table = csv.reader(handle, delimiter=sep)
+        # About 80 bytes a row: how many transfers come, for the writer's index choice.
+        return rows.load(ledger, path, header, 2, table, expected=path.stat().st_size // 80)
+
+
+@dataclass
+class _RowReader:
+    """What a mapped import was asked for, applied to a table's rows."""
+
+    mapping: dict[str, str]
+    report: ImportReport
+    progress: Callable[[int], None] | None
+    batch: int
+    tz: timezone
+    currency: str
+    date_format: str | None
+
+    def load(
+        self,
+        ledger: Ledger,
+        path: Path,
+        header: list[str],
+        first: int,
+        table: Iterator[list[str]],
+        *,
+        expected: int,
+    ) -> ImportReport:
+        """Rows of a table (``first``: the line or row number of the first), through the
+        mapping, into the ledger in one transaction."""
+        absent = [c for c in self.mapping.values() if _columns(c, header) is None]
         if absent:
             raise AssistantError(
                 f"{path.name} 沒有欄位 {absent} / columns {absent} not in the header; nothing "
                 f"was imported (the header: {', '.join(header)})"
             )
-        cols = {f: _columns(c, header) or [] for f, c in mapping.items()}
-        reader = csv.reader(handle, delimiter=sep)
-        rows = _CsvRows(path, reader, cols, len(header), default_currency, date_format, tz)
-        # About 80 bytes a row: how many transfers come, for the writer's index choice.
-        expected = path.stat().st_size // 80
-        counts = ledger.insert_batches(
-            rows.batches(report, batch, progress), expected=expected, keep_stored_accounts=True
+        cols = {f: _columns(c, header) or [] for f, c in self.mapping.items()}
+        rows = _CsvRows(
+            path, table, cols, len(header), self.currency, self.date_format, self.tz, first
         )
-    report.added, report.accounts = counts["transfers"], counts["accounts"]
-    report.cash = rows.cash
-    return report
+        report = self.report
+        counts = ledger.insert_batches(
+            rows.batches(report, self.batch, self.progress),
+            expected=expected,
+            keep_stored_accounts=True,
+        )
+        report.added, report.accounts = counts["transfers"], counts["accounts"]
+        report.cash = rows.cash
+        return report
+
+
+def _parquet_table(path: Path, batch: int) -> tuple[list[str], int, Iterator[list[str]]]:
+    """A Parquet file as a table of text: its column names, its row count, and its rows read
+    ``batch`` at a time (values as text, as a CSV would hold them; a time without a zone
+    stays without one, read as Taiwan time like a CSV's)."""
+    try:
+        import pyarrow.parquet as pq
+
+        table = pq.ParquetFile(path)
+    except ImportError as exc:
+        raise AssistantError(
+            f"讀取 Parquet 需要 pyarrow / reading Parquet needs pyarrow: {exc}"
+        ) from exc
+    except Exception as exc:  # pyarrow's own errors: not Parquet, cut short
+        raise AssistantError(
+            f"{path.name} 不是可讀的 Parquet 檔，未匯入任何資料 / {path.name} is not a readable "
+            f"Parquet file; nothing was imported ({type(exc).__name__})"
+        ) from None
+    header = [str(n) for n in table.schema_arrow.names]
+
+    def rows() -> Iterator[list[str]]:
+        for chunk in table.iter_batches(batch_size=batch):
+            columns = [[_text(v) for v in col.to_pylist()] for col in chunk.columns]
+            yield from (list(r) for r in zip(*columns, strict=True))
+
+    return header, table.metadata.num_rows, rows()
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 class _CsvRows:
@@ -355,8 +427,10 @@ class _CsvRows:
         currency: str,
         date_format: str | None,
         tz: timezone,
+        first: int = 2,
     ) -> None:
         self.path, self.reader, self.cols, self.width = path, reader, cols, width
+        self.first = first  # the line (CSV, after its header) or row (Parquet) of the first
         self.currency, self.date_format, self.tz = currency, date_format, tz
         self.cash = 0
         self._ids: dict[str, int] = {}  # transfer id → line, for repeats within the file
@@ -369,7 +443,7 @@ class _CsvRows:
         banks: dict[str, str] = {}  # this batch's new accounts → bank
         n = 1
         try:
-            for n, row in enumerate(self.reader, start=2):
+            for n, row in enumerate(self.reader, start=self.first):
                 got = self._row(n, row, report)
                 if got is None:
                     continue

@@ -6,8 +6,7 @@ machine, ``spark://…`` or a Spark Connect URL for a cluster).
 This module is imported only when the Spark engine is chosen: pyspark starts a JVM (Java 17).
 
 The ledger reaches Spark through the product's own SQL (no JDBC driver jar is shipped): the
-transfers are read with one SELECT in chunks and staged as CSV files (no pyarrow here, so no
-Arrow or Parquet from Python), which Spark reads with a fixed schema and keeps as Parquet; the
+transfers are read with one SELECT in chunks and staged as CSV files, which Spark reads with a fixed schema and keeps as Parquet; the
 staging is redone when the ledger's transfer count changes. Row numbers (``pos``) follow the
 same SELECT as ``Ledger.arrays()``, so ties are broken exactly as the in-memory engine does.
 
