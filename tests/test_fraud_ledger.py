@@ -16,6 +16,7 @@ from assistant.fraud.generator import BANKS, generate
 from assistant.fraud.importers import import_amlsim, import_csv
 from assistant.fraud.ledger import Ledger, normalize_account
 from assistant.schema import open_engine
+from benchmarks.ledger_import import MAPPING
 from tests.conftest import SHARED
 
 AMLSIM = SHARED / "aml" / "amlsim_fanin200"
@@ -135,16 +136,8 @@ def test_wrong_shape_folder_is_refused_and_nothing_written(tmp_path: Path) -> No
 
 # ---------------------------------------------------------------------- generic CSV
 
-MAPPING = {
-    "id": "交易序號",
-    "ts": "交易時間",
-    "from_account": "轉出帳號",
-    "to_account": "轉入帳號",
-    "amount": "金額",
-    "from_bank": "轉出行",
-    "to_bank": "轉入行",
-}
-HEADER = "交易序號,交易時間,轉出帳號,轉入帳號,金額,轉出行,轉入行\n"
+# A bank's names for the product's fields: the layout the import benchmark writes too.
+HEADER = ",".join(MAPPING.values()) + "\n"
 
 
 def test_generic_csv_import_with_mapping(tmp_path: Path) -> None:
