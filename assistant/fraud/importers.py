@@ -318,64 +318,30 @@ def import_csv(
     if not path.is_file():
         raise AssistantError(f"找不到檔案 / no such file: {path}")
     report = ImportReport(path=str(path))
-    rows = _RowReader(mapping, report, progress, batch, tz, default_currency, date_format)
+    options = _Options(mapping, default_currency, date_format, tz)
     if path.suffix.lower() == ".parquet":
         header, count, table = _parquet_table(path, batch)
-        return rows.load(ledger, path, header, 1, table, expected=count)
+        rows = _MappedRows(path, header, 1, table, options)
+        return rows.load(ledger, report, batch, progress, expected=count)
     with open_text(path) as handle:
         head = handle.readline()
         sep = delimiter(head)
         header = [h.strip() for h in next(csv.reader([head], delimiter=sep), [])]
         if not "".join(header):
             raise AssistantError(f"{path.name} 是空檔 / empty file; nothing was imported")
-        table = csv.reader(handle, delimiter=sep)
+        rows = _MappedRows(path, header, 2, csv.reader(handle, delimiter=sep), options)
         # About 80 bytes a row: how many transfers come, for the writer's index choice.
-        return rows.load(ledger, path, header, 2, table, expected=path.stat().st_size // 80)
+        return rows.load(ledger, report, batch, progress, expected=path.stat().st_size // 80)
 
 
-@dataclass
-class _RowReader:
-    """What a mapped import was asked for, applied to a table's rows."""
+@dataclass(frozen=True)
+class _Options:
+    """How a mapped import reads a row: the mapping and the defaults it was given."""
 
     mapping: dict[str, str]
-    report: ImportReport
-    progress: Callable[[int], None] | None
-    batch: int
-    tz: timezone
     currency: str
     date_format: str | None
-
-    def load(
-        self,
-        ledger: Ledger,
-        path: Path,
-        header: list[str],
-        first: int,
-        table: Iterator[list[str]],
-        *,
-        expected: int,
-    ) -> ImportReport:
-        """Rows of a table (``first``: the line or row number of the first), through the
-        mapping, into the ledger in one transaction."""
-        absent = [c for c in self.mapping.values() if _columns(c, header) is None]
-        if absent:
-            raise AssistantError(
-                f"{path.name} 沒有欄位 {absent} / columns {absent} not in the header; nothing "
-                f"was imported (the header: {', '.join(header)})"
-            )
-        cols = {f: _columns(c, header) or [] for f, c in self.mapping.items()}
-        rows = _CsvRows(
-            path, table, cols, len(header), self.currency, self.date_format, self.tz, first
-        )
-        report = self.report
-        counts = ledger.insert_batches(
-            rows.batches(report, self.batch, self.progress),
-            expected=expected,
-            keep_stored_accounts=True,
-        )
-        report.added, report.accounts = counts["transfers"], counts["accounts"]
-        report.cash = rows.cash
-        return report
+    tz: timezone
 
 
 def _parquet_table(path: Path, batch: int) -> tuple[list[str], int, Iterator[list[str]]]:
@@ -415,26 +381,47 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-class _CsvRows:
-    """A mapped CSV's rows as ledger batches, each row checked (bad ones reported by line)."""
+class _MappedRows:
+    """A table's rows (CSV or Parquet) through a column mapping, as ledger batches: each row
+    checked, a bad one reported by its line (CSV, after the header) or row (Parquet)."""
 
     def __init__(
         self,
         path: Path,
+        header: list[str],
+        first: int,
         reader: Iterator[list[str]],
-        cols: dict[str, list[int]],
-        width: int,
-        currency: str,
-        date_format: str | None,
-        tz: timezone,
-        first: int = 2,
+        options: _Options,
     ) -> None:
-        self.path, self.reader, self.cols, self.width = path, reader, cols, width
-        self.first = first  # the line (CSV, after its header) or row (Parquet) of the first
-        self.currency, self.date_format, self.tz = currency, date_format, tz
+        absent = [c for c in options.mapping.values() if _columns(c, header) is None]
+        if absent:
+            raise AssistantError(
+                f"{path.name} 沒有欄位 {absent} / columns {absent} not in the header; nothing "
+                f"was imported (the header: {', '.join(header)})"
+            )
+        self.cols = {f: _columns(c, header) or [] for f, c in options.mapping.items()}
+        self.path, self.width, self.first, self.reader = path, len(header), first, reader
+        self.currency, self.date_format, self.tz = options.currency, options.date_format, options.tz
         self.cash = 0
         self._ids: dict[str, int] = {}  # transfer id → line, for repeats within the file
         self._accounts: set[str] = set()  # accounts already in an earlier batch
+
+    def load(
+        self,
+        ledger: Ledger,
+        report: ImportReport,
+        batch: int,
+        progress: Callable[[int], None] | None,
+        *,
+        expected: int,
+    ) -> ImportReport:
+        """Everything into the ledger in one transaction, ``batch`` rows at a time."""
+        counts = ledger.insert_batches(
+            self.batches(report, batch, progress), expected=expected, keep_stored_accounts=True
+        )
+        report.added, report.accounts = counts["transfers"], counts["accounts"]
+        report.cash = self.cash
+        return report
 
     def batches(
         self, report: ImportReport, size: int, progress: Callable[[int], None] | None
@@ -447,8 +434,9 @@ class _CsvRows:
                 got = self._row(n, row, report)
                 if got is None:
                     continue
-                transfers.append(got)
-                for account, bank in _owners(got):
+                transfer, owners = got
+                transfers.append(transfer)
+                for account, bank in owners:
                     if account not in self._accounts:
                         self._accounts.add(account)
                         banks[account] = bank
@@ -474,8 +462,11 @@ class _CsvRows:
         accounts = [{"id": a, "bank_code": b} for a, b in banks.items()]
         return _bank_rows(set(banks.values())), accounts, transfers
 
-    def _row(self, n: int, row: list[str], report: ImportReport) -> dict[str, Any] | None:
-        """The ledger row of line ``n``, or None (blank, or bad and reported)."""
+    def _row(
+        self, n: int, row: list[str], report: ImportReport
+    ) -> tuple[dict[str, Any], list[tuple[str, str]]] | None:
+        """The ledger row of line ``n`` and the customer accounts it names with their banks,
+        or None (blank, or bad and reported)."""
         if not row or not "".join(row).strip():
             return None
         report.rows += 1
@@ -521,9 +512,9 @@ class _CsvRows:
         if kind != "transfer":
             own, bank = (to, tb) if kind == "cash_in" else (frm, fb)
             out = _cash_row(tid, ts, own, bank, amount, kind == "cash_in", get.get("channel", ""))
-            out.update(place=place, currency=currency, memo=memo, _owner=(own, bank))
-            return out
-        return {
+            out.update(place=place, currency=currency, memo=memo)
+            return out, [(own, bank)]
+        transfer = {
             "id": tid,
             "ts": ts,
             "from_account": frm,
@@ -536,14 +527,7 @@ class _CsvRows:
             "memo": memo,
             "place": place,
         }
-
-
-def _owners(row: dict[str, Any]) -> list[tuple[str, str]]:
-    """The customer accounts a ledger row names, with their banks (a cash row: its customer)."""
-    owner = row.pop("_owner", None)
-    if owner is not None:
-        return [owner]
-    return [(row["from_account"], row["from_bank"]), (row["to_account"], row["to_bank"])]
+        return transfer, [(frm, fb), (to, tb)]
 
 
 def _columns(spec: str, header: list[str]) -> list[int] | None:
