@@ -82,7 +82,11 @@ def import_amlgentex_cmd(app: AppContext, user: UserContext, path: Path, as_json
     "to_account, amount required; id, currency, channel, from_bank, to_bank, memo, kind, "
     "place optional; kind: transfer / cash_in (存款) / cash_out (提款)); a date and a time in "
     "two columns: --map ts=交易日期+交易時間. UTF-8 or Big5; comma, tab, semicolon or bar; "
-    "a .parquet file is read through the same mapping.",
+    "a .parquet file or an Excel workbook (.xlsx) is read through the same mapping.",
+)
+@click.option(
+    "--sheet",
+    help="Excel: the worksheet to read (default: the first holding the mapped columns).",
 )
 @click.option(
     "--date-format",
@@ -96,9 +100,13 @@ def import_csv_cmd(
     path: Path,
     mapping: tuple[str, ...],
     date_format: str | None,
+    sheet: str | None,
     as_json: bool,
 ) -> None:
-    """PATH: a transfer CSV (or Parquet file) of any layout, read through a column mapping."""
+    """PATH: a transfer CSV (or Parquet file, or Excel workbook) of any layout, read through a
+    column mapping. In a workbook the header may sit below title rows; an account or bank code
+    stored as a number is refused by row (Excel drops leading zeros), unless its cell format
+    pads it with zeros."""
     pairs = {}
     for item in mapping:
         field, sep, column = item.partition("=")
@@ -110,6 +118,7 @@ def import_csv_cmd(
         path,
         pairs,
         date_format=date_format,
+        sheet=sheet,
         progress=lambda n: click.echo(f"已讀 {n:,} 行 / {n:,} rows read", err=True),
     )
     _report(report.as_dict(), as_json)

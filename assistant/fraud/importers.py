@@ -42,9 +42,11 @@ from typing import Any
 
 from assistant.dates import TAIPEI, parse_datetime
 from assistant.errors import AssistantError
+from assistant.fraud import workbook
 from assistant.fraud.generator import BANKS
 from assistant.fraud.ledger import Ledger, normalize_account
 from assistant.fraud.records import KINDS, OUTSIDE_ACCOUNT, cash_account, is_reserved
+from assistant.fraud.workbook import Unreadable
 from assistant.textfiles import delimiter, first_line, open_text, parse_amount, read_text
 
 AMLSIM_BANKS = ("004", "007", "008", "013", "822")
@@ -288,8 +290,10 @@ def import_csv(
     tz: timezone = TAIPEI,
     progress: Callable[[int], None] | None = None,
     batch: int = 50_000,
+    sheet: str | None = None,
 ) -> ImportReport:
-    """A transfer CSV with a header line. ``mapping``: our field → their column name; fields
+    """A transfer CSV with a header line (or a Parquet file, or an Excel workbook: ``sheet``,
+    else the first sheet holding the mapped columns; see ``workbook``). ``mapping``: our field → their column name; fields
     ``ts``, ``from_account``, ``to_account`` and ``amount`` are required, ``id``, ``currency``,
     ``channel``, ``from_bank``, ``to_bank``, ``memo``, ``kind`` and ``place`` optional (without
     ``id`` a transfer gets ``"<file stem>:<line>"``). ``kind`` names the column that tells a
@@ -317,8 +321,22 @@ def import_csv(
     path = Path(path)
     if not path.is_file():
         raise AssistantError(f"找不到檔案 / no such file: {path}")
+    workbook.refuse_legacy(path)
     report = ImportReport(path=str(path))
     options = _Options(mapping, default_currency, date_format, tz)
+    if workbook.is_workbook(path):
+        header, first, count, cells = workbook.read_table(
+            path,
+            lambda h: all(_columns(c, h) is not None for c in mapping.values()),
+            lambda h: _identifier_columns(mapping, h),
+            sheet=sheet,
+        )
+        rows = _MappedRows(path, header, first, cells, options, cells_checked=False)
+        return rows.load(ledger, report, batch, progress, expected=count)
+    if sheet:
+        raise AssistantError(
+            f"--sheet 只適用於 Excel 活頁簿 / --sheet applies to an Excel workbook, not {path.name}"
+        )
     if path.suffix.lower() == ".parquet":
         header, count, table = _parquet_table(path, batch)
         rows = _MappedRows(path, header, 1, table, options)
@@ -342,6 +360,21 @@ class _Options:
     currency: str
     date_format: str | None
     tz: timezone
+
+
+# Fields whose values identify: Excel must not have changed their digits (``workbook``). A
+# transaction id only has to be unique, so a whole number is exact as it is.
+_IDENTIFIERS = {"id": True, "from_account": False, "to_account": False}
+_IDENTIFIERS |= {"from_bank": False, "to_bank": False}
+
+
+def _identifier_columns(mapping: dict[str, str], header: list[str]) -> dict[int, bool]:
+    return {
+        i: whole_ok
+        for f, whole_ok in _IDENTIFIERS.items()
+        if f in mapping
+        for i in _columns(mapping[f], header) or []
+    }
 
 
 def _parquet_table(path: Path, batch: int) -> tuple[list[str], int, Iterator[list[str]]]:
@@ -392,6 +425,8 @@ class _MappedRows:
         first: int,
         reader: Iterator[list[str]],
         options: _Options,
+        *,
+        cells_checked: bool = True,
     ) -> None:
         absent = [c for c in options.mapping.values() if _columns(c, header) is None]
         if absent:
@@ -402,6 +437,8 @@ class _MappedRows:
         self.cols = {f: _columns(c, header) or [] for f, c in options.mapping.items()}
         self.path, self.width, self.first, self.reader = path, len(header), first, reader
         self.currency, self.date_format, self.tz = options.currency, options.date_format, options.tz
+        # A workbook's cells may be unreadable (``workbook.Unreadable``); a text file's never.
+        self.cells_checked = cells_checked
         self.cash = 0
         self._ids: dict[str, int] = {}  # transfer id → line, for repeats within the file
         self._accounts: set[str] = set()  # accounts already in an earlier batch
@@ -473,6 +510,12 @@ class _MappedRows:
         if len(row) < self.width:
             report.bad(n, f"欄位數 {len(row)}，應為 {self.width} / too few columns")
             return None
+        if not self.cells_checked:
+            for f, idx in self.cols.items():
+                bad = next((row[i] for i in idx if isinstance(row[i], Unreadable)), None)
+                if bad is not None:
+                    report.bad(n, f"{f}: {bad}")
+                    return None
         # A field read from two columns (a date and a time apart) is their values joined.
         get = {f: " ".join(v for i in idx if (v := row[i].strip())) for f, idx in self.cols.items()}
         try:

@@ -1,0 +1,168 @@
+"""An Excel workbook (.xlsx) as a table of text, for the mapped ledger import.
+
+Bank staff keep transfer lists in Excel, and Excel changes identifiers it takes for numbers: an
+account typed as 00742512076092 is stored as 742512076092, and a number of more than 15 digits
+keeps only its first 15. Nothing here guesses the digits back: a cell of an identifier column
+(account, bank code, transaction id) stored as a number is read only when its own display
+format pads it with zeros (「00000000000000」, the usual way to show leading zeros), or, for a
+transaction id, when it is a whole number below 10^15 (exact, and an id only has to be
+unique). Any other such cell is an ``Unreadable`` value that the importer reports with its row,
+so the row is left out and said why, never stored under another account.
+
+The header is the first row, among the first ``HEADER_ROWS``, that holds every mapped column:
+an export's title lines above it are skipped. Without ``sheet`` the first worksheet that has
+such a row is read. Dates and times stored as Excel dates are written as ISO text (a date
+alone as the date, a time alone as the time, so a date and a time in two columns join as
+staff would write them); they carry no zone and are read as Taiwan time, as a CSV's are.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections.abc import Callable, Iterator
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from assistant.errors import AssistantError
+
+HEADER_ROWS = 50
+SUFFIXES = (".xlsx", ".xlsm")
+# Excel keeps integers exactly up to 15 significant digits.
+EXACT_DIGITS = 15
+_ZERO_PAD = re.compile(r"^0+$")
+
+
+class Unreadable(str):
+    """A cell the import must not read: the text says why, Chinese first."""
+
+
+def is_workbook(path: Path) -> bool:
+    return path.suffix.lower() in SUFFIXES
+
+
+def refuse_legacy(path: Path) -> None:
+    """The binary .xls format (Excel 97–2003) is not read: say how to get a readable file."""
+    if path.suffix.lower() == ".xls":
+        raise AssistantError(
+            f"{path.name} 是舊版 Excel（.xls）格式，無法讀取；請在 Excel 另存為 .xlsx 或 CSV "
+            f"後再匯入，未匯入任何資料 / {path.name} is in the old Excel format (.xls); save "
+            "it as .xlsx or CSV and import that; nothing was imported"
+        )
+
+
+def read_table(
+    path: Path,
+    columns: Callable[[list[str]], bool],
+    identifiers: Callable[[list[str]], dict[int, bool]],
+    *,
+    sheet: str | None = None,
+) -> tuple[list[str], int, int, Iterator[list[str]]]:
+    """The sheet's header, the row number of its first data row, how many rows follow (as the
+    sheet declares; an estimate for the writer), and its rows as text. ``columns(header)``
+    says whether a row is the header (it holds every mapped column); ``identifiers(header)``
+    gives the positions of the identifier columns, each with whether a whole number is
+    exact there as it is (a transaction id: yes; an account or a bank code: only padded)."""
+    try:
+        from openpyxl import load_workbook
+    except ImportError as exc:
+        raise AssistantError(
+            f"讀取 Excel 需要 openpyxl / reading Excel needs openpyxl: {exc}"
+        ) from exc
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise AssistantError(
+            f"{path.name} 不是可讀的 Excel 活頁簿（可能已加密或損毀），未匯入任何資料 / "
+            f"{path.name} is not a readable Excel workbook (encrypted or damaged?); nothing "
+            f"was imported ({type(exc).__name__})"
+        ) from None
+    names = [sheet] if sheet else list(book.sheetnames)
+    if sheet and sheet not in book.sheetnames:
+        book.close()
+        raise AssistantError(
+            f"{path.name} 沒有工作表 {sheet!r}（有：{'、'.join(book.sheetnames)}） / no sheet "
+            f"{sheet!r} in {path.name} (it has: {', '.join(book.sheetnames)})"
+        )
+    seen: list[str] = []
+    for name in names:
+        ws = book[name]
+        for number, cells in enumerate(ws.iter_rows(max_row=HEADER_ROWS), start=1):
+            header = [_plain(c.value) for c in cells]
+            if any(header) and not seen:
+                seen = header
+            if any(header) and columns(header):
+                ids = identifiers(header)
+                total = max((ws.max_row or number) - number, 0)
+                rows = _rows(book, ws, number + 1, len(header), ids)
+                return header, number + 1, total, rows
+    book.close()
+    where = f"工作表 {sheet!r}" if sheet else "任何工作表"
+    raise AssistantError(
+        f"{path.name} 的{where}前 {HEADER_ROWS} 列中找不到含所有對應欄位的標題列，未匯入任何"
+        f"資料（第一個非空列：{', '.join(seen)}） / no row among the first {HEADER_ROWS} of "
+        f"{'sheet ' + repr(sheet) if sheet else 'any sheet'} holds every mapped column; "
+        f"nothing was imported (the first non-empty row: {', '.join(seen)})"
+    )
+
+
+def _rows(book: Any, ws: Any, first: int, width: int, ids: dict[int, bool]) -> Iterator[list[str]]:
+    try:
+        for cells in ws.iter_rows(min_row=first):
+            row = [
+                _identifier(c.value, c.number_format, ids[i]) if i in ids else _plain(c.value)
+                for i, c in enumerate(cells)
+            ]
+            # A row's empty cells at the end may be left out of the file: they are empty.
+            yield row + [""] * (width - len(row))
+    finally:
+        book.close()
+
+
+def _plain(value: Any) -> str:
+    """A cell as the text a CSV would hold."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        if value.time() == time(0):
+            return value.date().isoformat()
+        return value.isoformat(sep=" ")
+    if isinstance(value, date | time):
+        return value.isoformat()
+    if isinstance(value, timedelta):  # a time of day typed as a duration
+        seconds = int(value.total_seconds())
+        return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 10**EXACT_DIGITS:
+        return str(int(value))
+    return str(value).strip()
+
+
+def _identifier(value: Any, number_format: str | None, whole_ok: bool) -> str:
+    """An account, bank code or transaction id: text as it is; a number only when its digits
+    are certain."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return _plain(value)
+    if isinstance(value, float) and not value.is_integer():
+        return Unreadable(f"識別碼為小數 {value} / an identifier stored as a fraction: {value}")
+    number = int(value)
+    if number < 0:
+        return Unreadable(f"識別碼為負數 {number} / an identifier stored as a negative number")
+    if number >= 10**EXACT_DIGITS:
+        return Unreadable(
+            f"識別碼 {number} 以數值儲存且超過 {EXACT_DIGITS} 位，Excel 已改動其末幾位；請將該欄設為"
+            f"文字格式後重新匯出 / identifier {number} is stored as a number of more than "
+            f"{EXACT_DIGITS} digits, whose last digits Excel has changed; format the column as "
+            "text and export again"
+        )
+    fmt = (number_format or "").strip()
+    if _ZERO_PAD.match(fmt):
+        return str(number).zfill(len(fmt))
+    if whole_ok:
+        return str(number)
+    return Unreadable(
+        f"帳號或銀行代碼 {number} 以數值儲存，開頭的 0 可能已被 Excel 去掉；請將該欄設為文字格式"
+        f"（或以 0 補位的數字格式）後重新匯出 / account or bank code {number} is stored as a "
+        "number, so Excel may have dropped its leading zeros; format the column as text (or as "
+        "a number padded with zeros) and export again"
+    )
