@@ -168,6 +168,26 @@ def test_generic_csv_import_with_mapping(tmp_path: Path) -> None:
         import_csv(ledger, path, {"ts": "交易時間"})
 
 
+def test_title_lines_above_the_header_are_skipped(tmp_path: Path) -> None:
+    """Exports often begin with what was asked (the account, the period): the header is the
+    first line that holds every mapped column, and bad rows keep the file's line numbers."""
+    path = tmp_path / "statement.csv"
+    path.write_text(
+        "存款交易明細查詢\n查詢期間：113/05/01~113/05/31\n\n"
+        + HEADER
+        + "T1,2024-05-01 10:00,8221234567890120,0045555666677770,500,822,004\n"
+        + "T2,bad,8221234567890120,0045555666677770,500,822,004\n",
+        encoding="utf-8",
+    )
+    ledger = _ledger(tmp_path)
+    report = import_csv(ledger, path, MAPPING)
+    assert (report.added, [n for n, _ in report.errors]) == (1, [6])
+    assert ledger.transfers_out("8221234567890120")[0].id == "T1"
+    # A mapping the file does not fit still names what the first line lacks.
+    with pytest.raises(AssistantError, match=r"not in the header.*存款交易明細查詢"):
+        import_csv(ledger, path, {**MAPPING, "channel": "通路"})
+
+
 def test_a_big5_export_split_by_semicolons_with_date_and_time_apart(tmp_path: Path) -> None:
     """What Excel and older core systems write in Taiwan: Big5 text, semicolons, the date and
     the time in two columns, amounts with NT$ / 元 / full-width digits. Read through the same

@@ -342,14 +342,33 @@ def import_csv(
         rows = _MappedRows(path, header, 1, table, options)
         return rows.load(ledger, report, batch, progress, expected=count)
     with open_text(path) as handle:
-        head = handle.readline()
-        sep = delimiter(head)
-        header = [h.strip() for h in next(csv.reader([head], delimiter=sep), [])]
+        header, sep, first = _csv_header(handle, mapping)
         if not "".join(header):
             raise AssistantError(f"{path.name} 是空檔 / empty file; nothing was imported")
-        rows = _MappedRows(path, header, 2, csv.reader(handle, delimiter=sep), options)
+        rows = _MappedRows(path, header, first, csv.reader(handle, delimiter=sep), options)
         # About 80 bytes a row: how many transfers come, for the writer's index choice.
         return rows.load(ledger, report, batch, progress, expected=path.stat().st_size // 80)
+
+
+def _csv_header(handle: Any, mapping: dict[str, str]) -> tuple[list[str], str, int]:
+    """The header line, its separator and the number of the line after it. Exports often put
+    title lines above the header (the account, the period asked for): the header is the first
+    line among the first ``workbook.HEADER_ROWS`` that holds every mapped column. When none
+    does, the first line stands and the mapping's check names what it lacks; the handle is
+    then past the lines read, which is fine: nothing is imported."""
+    first: tuple[list[str], str] | None = None
+    for number in range(1, workbook.HEADER_ROWS + 1):
+        line = handle.readline()
+        if not line:
+            break
+        sep = delimiter(line)
+        header = [h.strip() for h in next(csv.reader([line], delimiter=sep), [])]
+        if first is None and "".join(header):
+            first = (header, sep)
+        if all(_columns(c, header) is not None for c in mapping.values()):
+            return header, sep, number + 1
+    header, sep = first or ([], ",")
+    return header, sep, 2
 
 
 @dataclass(frozen=True)
