@@ -22,6 +22,10 @@ Each is scored on every member's test ledger (own customer accounts); ``seen``: 
 mules of the member's own typologies against all non-mules; ``unseen``: of the mules of the
 typologies it never saw. ``architectures`` compares the simulated federation of each
 architecture (the choice is by mean unseen AUC).
+
+``--amlgentex TRAIN TEST``: the same on AMLGentex runs, its typologies split among three
+members. ``--across AMLSIM``: one member per generator (``evaluate_across``), so the members
+differ in population as well as typology.
 """
 
 from __future__ import annotations
@@ -481,6 +485,76 @@ def evaluate_amlgentex(train: Path, test: Path, seed: int = 0) -> dict[str, Any]
     }
 
 
+def evaluate_across(
+    amlsim: Path, train_run: Path | None, test_run: Path | None, seed: int = 0
+) -> dict[str, Any]:
+    """Members that differ in more than typologies: each holds another generator's world (the
+    product's ledger, the AMLSim sample, AMLGentex when two runs are given), its population
+    and its typologies. ``seen`` is a member's own generator's mules, ``unseen`` the others';
+    negatives are every member's non-mules. Train and test: another seed of the product's
+    generator and of AMLGentex; AMLSim, one sample, is cut in two halves of its accounts
+    (features over its whole ledger). Federated by ``simulate``."""
+    from evals.fraud import load_amlgentex, load_amlsim, load_product
+
+    t0 = time.perf_counter()
+    worlds: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+    product, product_test = load_product(seed, RULES), load_product(seed + 1000, RULES)
+    worlds["product"] = (product.X, product.y, product_test.X, product_test.y)
+    sample = load_amlsim(amlsim, RULES)
+    half = np.random.default_rng(seed).random(len(sample.y)) < 0.5
+    worlds["amlsim"] = (sample.X[half], sample.y[half], sample.X[~half], sample.y[~half])
+    if train_run is not None and test_run is not None:
+        a, b = load_amlgentex(train_run, RULES), load_amlgentex(test_run, RULES)
+        worlds["amlgentex"] = (a.X, a.y, b.X, b.y)
+    names = product.names
+    banks = {
+        w: BankData([str(i) for i in range(len(y))], names, X, y.astype(int))
+        for w, (X, y, _, _) in worlds.items()
+    }
+    tests = [(Xt, yt, [w if v else None for v in yt]) for w, (_, _, Xt, yt) in worlds.items()]
+    out: dict[str, Any] = {}
+    for arch in ARCHITECTURES:
+        fed = simulate(list(banks.values()), arch, seed=seed)
+        pooled = _train(
+            np.concatenate([b.X_train for b in banks.values()]),
+            np.concatenate([b.y for b in banks.values()]),
+            arch,
+            seed,
+        )
+        per: dict[str, Any] = {}
+        for w, d in banks.items():
+            local = _train(d.X_train, d.y, arch, seed)
+            hgb = MuleScorer(seed=seed).fit(names, d.X_train, d.y)
+            row = {
+                "train_accounts": len(d.y),
+                "train_mules": int(d.y.sum()),
+                "local": _seen_unseen(
+                    lambda X, p=local, a=arch: predict(p, model_input(X), a), tests, {w}
+                ),
+                "local_hgb": _seen_unseen(hgb.score, tests, {w}),
+                "federated": _seen_unseen(
+                    lambda X, p=fed, a=arch: predict(p, model_input(X), a), tests, {w}
+                ),
+                "pooled": _seen_unseen(
+                    lambda X, p=pooled, a=arch: predict(p, model_input(X), a), tests, {w}
+                ),
+            }
+            best = max(row["local"]["unseen"], row["local_hgb"]["unseen"])
+            row["federated_minus_best_local_unseen"] = round(row["federated"]["unseen"] - best, 4)
+            row["pooled_minus_federated_unseen"] = round(
+                row["pooled"]["unseen"] - row["federated"]["unseen"], 4
+            )
+            per[w] = row
+        out[arch] = per
+    return {
+        "members": {w: [len(v[1]), len(v[3])] for w, v in worlds.items()},
+        "federated_by": "simulation (same aggregation)",
+        "rounds": ROUNDS,
+        "architectures": out,
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=0)
@@ -504,9 +578,19 @@ def main(argv: list[str] | None = None) -> int:
         metavar=("TRAIN_RUN", "TEST_RUN"),
         help="instead: two AMLGentex runs (make amlgentex), simulated federation",
     )
+    ap.add_argument(
+        "--across",
+        type=Path,
+        metavar="AMLSIM_FOLDER",
+        help="instead: one member per generator (the product's, this AMLSim sample, and "
+        "AMLGentex when --amlgentex gives two runs), simulated federation",
+    )
     a = ap.parse_args(argv)
     size = {"accounts": a.accounts, "transfers": a.transfers, "rings": a.rings}
-    if a.amlgentex:
+    if a.across:
+        runs = a.amlgentex or (None, None)
+        out = evaluate_across(a.across, runs[0], runs[1], a.seed)
+    elif a.amlgentex:
         out = evaluate_amlgentex(a.amlgentex[0], a.amlgentex[1], a.seed)
     else:
         out = evaluate(
