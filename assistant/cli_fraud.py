@@ -107,21 +107,71 @@ def import_csv_cmd(
     column mapping. In a workbook the header may sit below title rows; an account or bank code
     stored as a number is refused by row (Excel drops leading zeros), unless its cell format
     pads it with zeros."""
+    report = app.container.fraud_desk.import_csv(
+        user,
+        path,
+        _pairs(mapping),
+        date_format=date_format,
+        sheet=sheet,
+        progress=lambda n: click.echo(f"已讀 {n:,} 行 / {n:,} rows read", err=True),
+    )
+    _report(report.as_dict(), as_json)
+
+
+@needs_user
+@fraud.command("import-statement")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--map",
+    "mapping",
+    multiple=True,
+    required=True,
+    help="field=column: ts (a date and a time apart: ts=交易日期+交易時間); out_amount=支出 and "
+    "in_amount=存入, or one signed amount=金額; counterparty=對方帳號, counterparty_bank, "
+    "summary=摘要 (tells ATM提款 or 現金存款 from transfers), memo, id, channel, place, "
+    "currency optional; account=帳號 when the file holds several accounts.",
+)
+@click.option("--account", help="The statement's account (unless an account column is mapped).")
+@click.option("--bank", default="", help="The account's bank code (3 digits).")
+@click.option("--date-format", help="strptime format of the time column.")
+@click.option("--sheet", help="Excel: the worksheet to read.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def import_statement_cmd(
+    app: AppContext,
+    user: UserContext,
+    path: Path,
+    mapping: tuple[str, ...],
+    account: str | None,
+    bank: str,
+    date_format: str | None,
+    sheet: str | None,
+    as_json: bool,
+) -> None:
+    """PATH: one account's statement (存摺／交易明細, as a bank sends it when asked: CSV, Excel or
+    Parquet). Each row is a movement of that account; a transfer already in the ledger (from
+    the other party's statement) is counted, not doubled."""
+    report = app.container.fraud_desk.import_statement(
+        user,
+        path,
+        _pairs(mapping),
+        account=account,
+        bank=bank,
+        date_format=date_format,
+        sheet=sheet,
+        progress=lambda n: click.echo(f"已讀 {n:,} 行 / {n:,} rows read", err=True),
+    )
+    _report(report.as_dict(), as_json)
+
+
+def _pairs(mapping: tuple[str, ...]) -> dict[str, str]:
     pairs = {}
     for item in mapping:
         field, sep, column = item.partition("=")
         if not sep or not field or not column:
             raise AssistantError(f"--map 格式為 field=column / --map takes field=column: {item!r}")
         pairs[field.strip()] = column.strip()
-    report = app.container.fraud_desk.import_csv(
-        user,
-        path,
-        pairs,
-        date_format=date_format,
-        sheet=sheet,
-        progress=lambda n: click.echo(f"已讀 {n:,} 行 / {n:,} rows read", err=True),
-    )
-    _report(report.as_dict(), as_json)
+    return pairs
 
 
 @needs_user

@@ -191,6 +191,16 @@ class FraudDesk(Desk):
         self.record(u, "fraud.import", args, _imported(report))
         return report
 
+    def import_statement(
+        self, user: UserContext | None, path: Path, mapping: dict[str, str], **kwargs: Any
+    ) -> ImportReport:
+        """One account's statement (調閱的交易明細) into the ledger."""
+        args = {"file": str(path), "mapping": mapping, "account": kwargs.get("account")}
+        u = self.allow(user, "fraud.ledger", args)
+        report = self._fraud.import_statement(path, mapping, **kwargs)
+        self.record(u, "fraud.import", args, _imported(report))
+        return report
+
     def generate(self, user: UserContext | None, **kwargs: Any) -> dict[str, Any]:
         args = {k: _day(v) for k, v in kwargs.items()}
         u = self.allow(user, "fraud.ledger", args)

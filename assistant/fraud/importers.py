@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -214,7 +215,7 @@ def import_amlsim(ledger: Ledger, folder: Path, *, base: date = date(2024, 1, 1)
         del step
         if src < 0 or dst < 0:
             own = accounts[dst if src < 0 else src]
-            row = _cash_row(f"AMLT{n:07d}", ts, own["id"], own["bank_code"], amount, src < 0)
+            row = cash_row(f"AMLT{n:07d}", ts, own["id"], own["bank_code"], amount, src < 0)
         else:
             fb, tb = accounts[src]["bank_code"], accounts[dst]["bank_code"]
             row = {
@@ -254,7 +255,7 @@ def _step_times(steps: list[int], base: date) -> list[datetime]:
     return out
 
 
-def _cash_row(
+def cash_row(
     tid: str,
     ts: datetime,
     account: str,
@@ -318,36 +319,69 @@ def import_csv(
     lacking = [f for f in REQUIRED if f not in mapping]
     if lacking:
         raise AssistantError(f"欄位對應缺少 {lacking} / mapping lacks required field(s) {lacking}")
-    path = Path(path)
+    report = ImportReport(path=str(path))
+    options = Options(mapping, default_currency, date_format, tz)
+    with open_table(Path(path), mapping, _IDENTIFIERS, sheet=sheet, batch=batch) as table:
+        return MappedRows(Path(path), table, options).load(ledger, report, batch, progress)
+
+
+@dataclass
+class Table:
+    """A file's rows as text under its header: ``first`` is the number (line or sheet row) of
+    the first row after the header, ``expected`` about how many rows follow (for the writer's
+    index choice), ``cells_checked`` False where a cell may be ``workbook.Unreadable``."""
+
+    header: list[str]
+    first: int
+    rows: Iterator[list[str]]
+    expected: int
+    cells_checked: bool = True
+
+
+@contextmanager
+def open_table(
+    path: Path,
+    mapping: dict[str, str],
+    identifiers: dict[str, bool],
+    *,
+    sheet: str | None = None,
+    batch: int = 50_000,
+) -> Iterator[Table]:
+    """A CSV (UTF-8 or Big5, any of the usual separators, title lines above the header
+    skipped), a Parquet file or an Excel workbook as a ``Table``. ``identifiers``: the mapped
+    fields whose Excel cells must keep their digits (see ``workbook``), each with whether a
+    whole number is exact there."""
     if not path.is_file():
         raise AssistantError(f"找不到檔案 / no such file: {path}")
     workbook.refuse_legacy(path)
-    report = ImportReport(path=str(path))
-    options = _Options(mapping, default_currency, date_format, tz)
     if workbook.is_workbook(path):
         header, first, count, cells = workbook.read_table(
             path,
-            lambda h: all(_columns(c, h) is not None for c in mapping.values()),
-            lambda h: _identifier_columns(mapping, h),
+            lambda h: all(columns(c, h) is not None for c in mapping.values()),
+            lambda h: {
+                i: whole_ok
+                for f, whole_ok in identifiers.items()
+                if f in mapping
+                for i in columns(mapping[f], h) or []
+            },
             sheet=sheet,
         )
-        rows = _MappedRows(path, header, first, cells, options, cells_checked=False)
-        return rows.load(ledger, report, batch, progress, expected=count)
+        yield Table(header, first, cells, count, cells_checked=False)
+        return
     if sheet:
         raise AssistantError(
             f"--sheet 只適用於 Excel 活頁簿 / --sheet applies to an Excel workbook, not {path.name}"
         )
     if path.suffix.lower() == ".parquet":
-        header, count, table = _parquet_table(path, batch)
-        rows = _MappedRows(path, header, 1, table, options)
-        return rows.load(ledger, report, batch, progress, expected=count)
+        header, count, rows = _parquet_table(path, batch)
+        yield Table(header, 1, rows, count)
+        return
     with open_text(path) as handle:
         header, sep, first = _csv_header(handle, mapping)
         if not "".join(header):
             raise AssistantError(f"{path.name} 是空檔 / empty file; nothing was imported")
-        rows = _MappedRows(path, header, first, csv.reader(handle, delimiter=sep), options)
-        # About 80 bytes a row: how many transfers come, for the writer's index choice.
-        return rows.load(ledger, report, batch, progress, expected=path.stat().st_size // 80)
+        # About 80 bytes a row: how many transfers come.
+        yield Table(header, first, csv.reader(handle, delimiter=sep), path.stat().st_size // 80)
 
 
 def _csv_header(handle: Any, mapping: dict[str, str]) -> tuple[list[str], str, int]:
@@ -365,14 +399,14 @@ def _csv_header(handle: Any, mapping: dict[str, str]) -> tuple[list[str], str, i
         header = [h.strip() for h in next(csv.reader([line], delimiter=sep), [])]
         if first is None and "".join(header):
             first = (header, sep)
-        if all(_columns(c, header) is not None for c in mapping.values()):
+        if all(columns(c, header) is not None for c in mapping.values()):
             return header, sep, number + 1
     header, sep = first or ([], ",")
     return header, sep, 2
 
 
 @dataclass(frozen=True)
-class _Options:
+class Options:
     """How a mapped import reads a row: the mapping and the defaults it was given."""
 
     mapping: dict[str, str]
@@ -385,15 +419,6 @@ class _Options:
 # transaction id only has to be unique, so a whole number is exact as it is.
 _IDENTIFIERS = {"id": True, "from_account": False, "to_account": False}
 _IDENTIFIERS |= {"from_bank": False, "to_bank": False}
-
-
-def _identifier_columns(mapping: dict[str, str], header: list[str]) -> dict[int, bool]:
-    return {
-        i: whole_ok
-        for f, whole_ok in _IDENTIFIERS.items()
-        if f in mapping
-        for i in _columns(mapping[f], header) or []
-    }
 
 
 def _parquet_table(path: Path, batch: int) -> tuple[list[str], int, Iterator[list[str]]]:
@@ -433,31 +458,25 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-class _MappedRows:
-    """A table's rows (CSV or Parquet) through a column mapping, as ledger batches: each row
-    checked, a bad one reported by its line (CSV, after the header) or row (Parquet)."""
+class MappedRows:
+    """A table's rows through a column mapping, as ledger batches: each row checked, a bad one
+    reported by its line (CSV), row (Parquet, counted from 1) or the sheet's row number
+    (Excel). ``row`` makes one row's transfer; a subclass reads another layout."""
 
-    def __init__(
-        self,
-        path: Path,
-        header: list[str],
-        first: int,
-        reader: Iterator[list[str]],
-        options: _Options,
-        *,
-        cells_checked: bool = True,
-    ) -> None:
-        absent = [c for c in options.mapping.values() if _columns(c, header) is None]
+    def __init__(self, path: Path, table: Table, options: Options) -> None:
+        header = table.header
+        absent = [c for c in options.mapping.values() if columns(c, header) is None]
         if absent:
             raise AssistantError(
                 f"{path.name} 沒有欄位 {absent} / columns {absent} not in the header; nothing "
                 f"was imported (the header: {', '.join(header)})"
             )
-        self.cols = {f: _columns(c, header) or [] for f, c in options.mapping.items()}
-        self.path, self.width, self.first, self.reader = path, len(header), first, reader
+        self.cols = {f: columns(c, header) or [] for f, c in options.mapping.items()}
+        self.path, self.width, self.first, self.reader = path, len(header), table.first, table.rows
+        self.expected = table.expected
         self.currency, self.date_format, self.tz = options.currency, options.date_format, options.tz
         # A workbook's cells may be unreadable (``workbook.Unreadable``); a text file's never.
-        self.cells_checked = cells_checked
+        self.cells_checked = table.cells_checked
         self.cash = 0
         self._ids: dict[str, int] = {}  # transfer id → line, for repeats within the file
         self._accounts: set[str] = set()  # accounts already in an earlier batch
@@ -468,12 +487,12 @@ class _MappedRows:
         report: ImportReport,
         batch: int,
         progress: Callable[[int], None] | None,
-        *,
-        expected: int,
     ) -> ImportReport:
         """Everything into the ledger in one transaction, ``batch`` rows at a time."""
         counts = ledger.insert_batches(
-            self.batches(report, batch, progress), expected=expected, keep_stored_accounts=True
+            self.batches(report, batch, progress),
+            expected=self.expected,
+            keep_stored_accounts=True,
         )
         report.added, report.accounts = counts["transfers"], counts["accounts"]
         report.cash = self.cash
@@ -487,7 +506,7 @@ class _MappedRows:
         n = 1
         try:
             for n, row in enumerate(self.reader, start=self.first):
-                got = self._row(n, row, report)
+                got = self.row(n, row, report)
                 if got is None:
                     continue
                 transfer, owners = got
@@ -518,11 +537,9 @@ class _MappedRows:
         accounts = [{"id": a, "bank_code": b} for a, b in banks.items()]
         return _bank_rows(set(banks.values())), accounts, transfers
 
-    def _row(
-        self, n: int, row: list[str], report: ImportReport
-    ) -> tuple[dict[str, Any], list[tuple[str, str]]] | None:
-        """The ledger row of line ``n`` and the customer accounts it names with their banks,
-        or None (blank, or bad and reported)."""
+    def fields(self, n: int, row: list[str], report: ImportReport) -> dict[str, str] | None:
+        """Line ``n``'s mapped fields as text (a field read from two columns, a date and a
+        time apart, is their values joined), or None: blank, or bad and reported."""
         if not row or not "".join(row).strip():
             return None
         report.rows += 1
@@ -535,10 +552,20 @@ class _MappedRows:
                 if bad is not None:
                     report.bad(n, f"{f}: {bad}")
                     return None
-        # A field read from two columns (a date and a time apart) is their values joined.
-        get = {f: " ".join(v for i in idx if (v := row[i].strip())) for f, idx in self.cols.items()}
+        return {
+            f: " ".join(v for i in idx if (v := row[i].strip())) for f, idx in self.cols.items()
+        }
+
+    def row(
+        self, n: int, row: list[str], report: ImportReport
+    ) -> tuple[dict[str, Any], list[tuple[str, str]]] | None:
+        """The ledger row of line ``n`` and the customer accounts it names with their banks,
+        or None (blank, or bad and reported)."""
+        get = self.fields(n, row, report)
+        if get is None:
+            return None
         try:
-            ts = _when(get["ts"], self.date_format, self.tz)
+            ts = when(get["ts"], self.date_format, self.tz)
         except ValueError as exc:
             report.bad(n, f"時間錯誤 / bad time {get['ts']!r}: {exc}")
             return None
@@ -573,7 +600,7 @@ class _MappedRows:
         place = (get.get("place") or "")[:PLACE_CHARS] or None
         if kind != "transfer":
             own, bank = (to, tb) if kind == "cash_in" else (frm, fb)
-            out = _cash_row(tid, ts, own, bank, amount, kind == "cash_in", get.get("channel", ""))
+            out = cash_row(tid, ts, own, bank, amount, kind == "cash_in", get.get("channel", ""))
             out.update(place=place, currency=currency, memo=memo)
             return out, [(own, bank)]
         transfer = {
@@ -592,7 +619,7 @@ class _MappedRows:
         return transfer, [(frm, fb), (to, tb)]
 
 
-def _columns(spec: str, header: list[str]) -> list[int] | None:
+def columns(spec: str, header: list[str]) -> list[int] | None:
     """The header positions a mapping names: one column, or several joined by ``+`` (交易日期+交易時間,
     as many bank exports split the time); None when the header lacks one. A column whose own
     name holds a ``+`` is taken whole."""
@@ -729,7 +756,7 @@ def import_amlgentex(ledger: Ledger, path: Path, *, base: date = date(2024, 1, 1
         tid = f"AGXT{n:08d}"
         if what in ("cash_in", "cash_out"):
             node, bank = (dest, bd) if what == "cash_in" else (orig, bo)
-            row = _cash_row(tid, ts, f"AGX{node:08d}", code[bank], amount, what == "cash_in")
+            row = cash_row(tid, ts, f"AGX{node:08d}", code[bank], amount, what == "cash_in")
         else:
             fb = code[bo] if orig >= 0 else ""
             tb = code[bd] if dest >= 0 else ""
@@ -795,7 +822,7 @@ def _endpoints(kind: str, frm_raw: str, to_raw: str) -> tuple[str, str]:
     return ("", own) if kind == "cash_in" else (own, "")
 
 
-def _when(raw: str, date_format: str | None, tz: timezone) -> datetime:
+def when(raw: str, date_format: str | None, tz: timezone) -> datetime:
     value = datetime.strptime(raw, date_format) if date_format else parse_datetime(raw)
     if value.tzinfo is None:
         value = value.replace(tzinfo=tz)

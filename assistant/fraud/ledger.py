@@ -228,16 +228,22 @@ class Ledger:
         *,
         expected: int = 0,
         keep_stored_accounts: bool = False,
+        keep_stored_transfers: bool = False,
     ) -> dict[str, int]:
         """(banks, accounts, transfers) batches, read one at a time and written in one
         transaction, so a file larger than memory is loaded whole or not at all: an error
         raised while the batches are read, or a duplicate transfer id, leaves the ledger as it
         was. ``expected``: about how many transfers come (a large load into SQLite rebuilds the
         indexes after it). ``keep_stored_accounts``: an account already stored is left as it
-        is, not a duplicate (an import names accounts it does not know are there)."""
+        is, not a duplicate (an import names accounts it does not know are there).
+        ``keep_stored_transfers``: a transfer whose id is stored is left out and counted in
+        ``already`` (the same transfer read from both parties' statements; ``already_cash``
+        of them cash events), not a duplicate; transfers then come as mappings."""
         with self._engine.connect() as conn:
             known = {r[0] for r in conn.execute(select(_B.c.code))}
         counts = {"banks": 0, "accounts": 0, "transfers": 0}
+        if keep_stored_transfers:
+            counts["already"] = counts["already_cash"] = 0
         try:
             with self._engine.begin() as conn:
                 # A large load into SQLite goes faster without the secondary indexes, built
@@ -276,6 +282,15 @@ class Ledger:
                         conn.execute(insert(_RAW["fraud_account"]), chunk)
                     counts["banks"] += len(bank_rows)
                     counts["accounts"] += len(account_rows)
+                    if keep_stored_transfers:
+                        rows = list(transfers)  # type: ignore[arg-type]
+                        stored = _stored(conn, _T, [t["id"] for t in rows])
+                        transfers = [t for t in rows if t["id"] not in stored]
+                        counts["already"] += len(rows) - len(transfers)
+                        counts["already_cash"] += sum(
+                            t["id"] in stored and t.get("kind", "transfer") != "transfer"
+                            for t in rows
+                        )
                     for chunk in self._transfer_chunks(transfers):
                         if self._sqlite:
                             conn.exec_driver_sql(sql, chunk)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.errors import AssistantError
+from assistant.fraud.account_statement import import_statement
 from assistant.fraud.generator import generate
 from assistant.fraud.importers import ImportReport, import_amlgentex, import_amlsim, import_csv
 from assistant.fraud.ledger import Ledger, normalize_account
@@ -76,6 +77,11 @@ class FraudService:
 
     def import_csv(self, path: Path, mapping: dict[str, str], **kwargs: Any) -> ImportReport:
         report = import_csv(self.ledger, path, mapping, **kwargs)
+        self._built = None
+        return report
+
+    def import_statement(self, path: Path, mapping: dict[str, str], **kwargs: Any) -> ImportReport:
+        report = import_statement(self.ledger, path, mapping, **kwargs)
         self._built = None
         return report
 

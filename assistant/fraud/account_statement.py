@@ -1,0 +1,262 @@
+"""One account's statement (存摺／交易明細) into the ledger: the layout investigators receive when
+they ask a bank for an account's transactions (調閱), one row per movement of that account,
+with its withdrawals (支出) and deposits (存入) in two columns or as one signed amount, the
+counterparty's account where the bank gives it, and a summary (摘要) such as 跨行轉帳 or
+ATM提款.
+
+Each row becomes a ledger event of the statement's account: money out is a transfer to the
+counterparty, money in a transfer from it; a withdrawal or deposit of cash (摘要 saying so:
+提款、提領、領現、現金支出 out, 現金存、存現、現金存款 in) is a cash event at the account's bank.
+A transfer without a counterparty is tied to the unnamed ``OUTSIDE`` party and counted in the
+report (``omitted`` says how many), so the money is not lost from the account's flows. A
+line without an amount (a balance line, 上期餘額) is counted, not imported.
+
+The same transfer appears in both parties' statements. Without a transaction id column a row's
+id is made from what both statements show alike: the day (Taiwan time; banks print the time to
+the second, to the minute or not at all), the two accounts, the amount, and which occurrence
+of that combination it is in the file (two NT$20,000 transfers to one payee on one day are two
+events, in both statements). A transfer already in the ledger, read from the
+other party's statement, is left out and counted (``already``), not refused as a duplicate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from datetime import timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from assistant.dates import TAIPEI
+from assistant.errors import AssistantError
+from assistant.fraud.importers import (
+    ImportReport,
+    MappedRows,
+    Options,
+    Table,
+    cash_row,
+    open_table,
+    when,
+)
+from assistant.fraud.ledger import Ledger, normalize_account
+from assistant.fraud.records import OUTSIDE_ACCOUNT, is_reserved
+from assistant.textfiles import NotPositive, parse_amount
+
+FIELDS = ("ts", "out_amount", "in_amount", "amount", "counterparty", "counterparty_bank")
+FIELDS += ("account", "summary", "memo", "id", "channel", "place", "currency")
+# Fields whose Excel cells must keep their digits; a transaction id is exact as a whole number.
+IDENTIFIERS = {"id": True, "account": False, "counterparty": False, "counterparty_bank": False}
+CASH_OUT = re.compile(r"提款|提領|領現|現金支出|現金提|cash withdrawal", re.IGNORECASE)
+CASH_IN = re.compile(r"現金存|存現|現金存款|現存|cash deposit", re.IGNORECASE)
+NO_COUNTERPARTY = "轉帳無對方帳號，記為行外 / transfers without a counterparty, tied to OUTSIDE"
+NO_AMOUNT = "無金額（餘額或註記列） / no amount (a balance or note line)"
+MEMO_CHARS = 200
+PLACE_CHARS = 64
+_EMPTY = {"", "-", "--", "—"}
+TAIPEI_OFFSET = timedelta(hours=8)  # stored times are naive UTC
+
+
+def import_statement(
+    ledger: Ledger,
+    path: Path,
+    mapping: dict[str, str],
+    *,
+    account: str | None = None,
+    bank: str = "",
+    default_currency: str = "TWD",
+    date_format: str | None = None,
+    tz: timezone = TAIPEI,
+    sheet: str | None = None,
+    progress: Callable[[int], None] | None = None,
+    batch: int = 50_000,
+) -> ImportReport:
+    """An account statement (CSV, Parquet or Excel) through a column mapping. ``mapping``: our
+    field → their column: ``ts`` and either ``out_amount`` / ``in_amount`` (支出 / 存入) or a
+    signed ``amount`` (negative, or in parentheses, is money out) are required;
+    ``counterparty``, ``counterparty_bank``, ``summary`` (摘要, which tells cash from
+    transfers), ``memo``, ``id``, ``channel``, ``place`` and ``currency`` optional. The
+    statement's account is ``account`` (its bank ``bank``), or a column mapped as ``account``
+    when one file holds several accounts' rows."""
+    unknown = sorted(set(mapping) - set(FIELDS))
+    if unknown:
+        raise AssistantError(
+            f"未知欄位 {unknown}，可用 {', '.join(FIELDS)} / unknown field(s) {unknown}"
+        )
+    if "ts" not in mapping:
+        raise AssistantError("欄位對應缺少 ts / mapping lacks the time (ts)")
+    split = "out_amount" in mapping or "in_amount" in mapping
+    if split == ("amount" in mapping):
+        raise AssistantError(
+            "請對應支出／存入兩欄（out_amount、in_amount），或一個帶正負號的金額欄（amount），"
+            "擇一 / map the withdrawals and deposits columns (out_amount, in_amount) or one "
+            "signed amount column (amount), not both and not neither"
+        )
+    if not account and "account" not in mapping:
+        raise AssistantError(
+            "請以 --account 指定明細所屬帳號，或對應帳號欄（account） / give the statement's "
+            "account (--account) or map its account column (account)"
+        )
+    if bank and not (bank.isdigit() and len(bank) == 3):
+        raise AssistantError(f"銀行代碼應為 3 位數字 / bank code must be 3 digits: {bank!r}")
+    owner = normalize_account(account) if account else ""
+    if account and (not owner or is_reserved(owner)):
+        raise AssistantError(f"帳號不正確 / not a customer account: {account!r}")
+    path = Path(path)
+    report = ImportReport(path=str(path))
+    options = Options(mapping, default_currency, date_format, tz)
+    with open_table(path, mapping, IDENTIFIERS, sheet=sheet, batch=batch) as table:
+        rows = StatementRows(path, table, options, owner, bank)
+        counts = ledger.insert_batches(
+            rows.batches(report, batch, progress),
+            expected=table.expected,
+            keep_stored_accounts=True,
+            keep_stored_transfers=True,
+        )
+    report.added, report.accounts = counts["transfers"], counts["accounts"]
+    report.cash = rows.cash - counts["already_cash"]
+    if counts["already"]:
+        report.omitted[ALREADY] = counts["already"]
+    return report
+
+
+ALREADY = "已在帳務中（對方明細已匯入） / already in the ledger (from the other party's statement)"
+
+
+class StatementRows(MappedRows):
+    """A statement's rows as ledger events of its account."""
+
+    def __init__(self, path: Path, table: Table, options: Options, owner: str, bank: str) -> None:
+        super().__init__(path, table, options)
+        self.owner, self.bank = owner, bank
+        self._seen: dict[tuple[Any, ...], int] = {}  # event → occurrences so far in the file
+
+    def row(
+        self, n: int, row: list[str], report: ImportReport
+    ) -> tuple[dict[str, Any], list[tuple[str, str]]] | None:
+        get = self.fields(n, row, report)
+        if get is None:
+            return None
+        try:
+            owner = normalize_account(get["account"]) if get.get("account") else self.owner
+            raw_cp = get.get("counterparty", "")
+            counterparty = normalize_account(raw_cp) if raw_cp else ""
+        except AssistantError as exc:
+            report.bad(n, str(exc))
+            return None
+        if not owner or is_reserved(owner):
+            report.bad(n, f"帳號空白或不正確 / no customer account: {get.get('account')!r}")
+            return None
+        try:
+            ts = when(get["ts"], self.date_format, self.tz)
+        except ValueError as exc:
+            report.bad(n, f"時間錯誤 / bad time {get['ts']!r}: {exc}")
+            return None
+        try:
+            out, amount = self._amount(get)
+        except ValueError as exc:
+            report.bad(n, str(exc))
+            return None
+        if amount is None:
+            report.omitted[NO_AMOUNT] = report.omitted.get(NO_AMOUNT, 0) + 1
+            return None
+        summary = get.get("summary", "")
+        cp_bank = get.get("counterparty_bank", "")
+        if cp_bank and not (cp_bank.isdigit() and len(cp_bank) == 3):
+            report.bad(n, f"銀行代碼應為 3 位數字 / bank code must be 3 digits: {cp_bank!r}")
+            return None
+        cash = bool((CASH_OUT if out else CASH_IN).search(summary)) and not counterparty
+        memo = (get.get("memo") or summary).strip()[:MEMO_CHARS] or None
+        place = (get.get("place") or "")[:PLACE_CHARS] or None
+        currency = (get.get("currency") or self.currency).upper()
+        channel = get.get("channel", "")
+        if cash:
+            event = cash_row("", ts, owner, self.bank, amount, not out, channel, place)
+            event.update(currency=currency, memo=memo)
+            event["id"] = get.get("id") or self._id(event)
+            return event, [(owner, self.bank)]
+        if counterparty == owner:
+            report.bad(n, f"對方帳號與本帳號相同 / the counterparty is the account itself: {owner}")
+            return None
+        if counterparty and is_reserved(counterparty):
+            report.bad(
+                n, f"保留帳號不是對方帳號 / a reserved account as counterparty: {counterparty}"
+            )
+            return None
+        if not counterparty:
+            counterparty = OUTSIDE_ACCOUNT
+            report.omitted[NO_COUNTERPARTY] = report.omitted.get(NO_COUNTERPARTY, 0) + 1
+        frm, to = (owner, counterparty) if out else (counterparty, owner)
+        fb, tb = (self.bank, cp_bank) if out else (cp_bank, self.bank)
+        event = {
+            "id": "",
+            "ts": ts,
+            "from_account": frm,
+            "to_account": to,
+            "amount": amount,
+            "currency": currency,
+            "channel": channel or ("跨行" if fb and tb and fb != tb else ""),
+            "from_bank": fb,
+            "to_bank": tb,
+            "memo": memo,
+            "place": place,
+        }
+        event["id"] = get.get("id") or self._id(event)
+        named = [(owner, self.bank)]
+        if counterparty != OUTSIDE_ACCOUNT:
+            named.append((counterparty, cp_bank))
+        return event, named
+
+    def _amount(self, get: dict[str, str]) -> tuple[bool, float | None]:
+        """(money out?, amount), amount None on a line without one."""
+        if "amount" in self.cols:
+            raw = get.get("amount", "").strip()
+            if raw in _EMPTY:
+                return False, None
+            negative = raw.startswith(("-", "−", "－")) or (
+                raw.startswith("(") and raw.endswith(")")
+            )
+            text = raw.strip("()").lstrip("-−－").strip()
+            value = _positive(text, raw)
+            return negative, value
+        out_raw = get.get("out_amount", "").strip()
+        in_raw = get.get("in_amount", "").strip()
+        out = None if out_raw in _EMPTY else _positive(out_raw, out_raw, zero_empty=True)
+        inn = None if in_raw in _EMPTY else _positive(in_raw, in_raw, zero_empty=True)
+        if out is not None and inn is not None:
+            raise ValueError(
+                f"同一列既有支出也有存入 / both a withdrawal and a deposit on one line: "
+                f"{out_raw!r}, {in_raw!r}"
+            )
+        if out is not None:
+            return True, out
+        return False, inn
+
+    def _id(self, event: dict[str, Any]) -> str:
+        # The day (Taiwan), not the time: banks print times to the second, the minute or not
+        # at all, and the k-th such event of a day is the same one in both statements.
+        key = (
+            (event["ts"] + TAIPEI_OFFSET).date().isoformat(),
+            event["from_account"],
+            event["to_account"],
+            f"{event['amount']:.2f}",
+        )
+        k = self._seen.get(key, 0) + 1
+        self._seen[key] = k
+        digest = hashlib.sha256("|".join((*key, str(k))).encode()).hexdigest()[:20]
+        return f"stmt:{digest}"
+
+
+def _positive(text: str, raw: str, *, zero_empty: bool = False) -> float | None:
+    try:
+        return parse_amount(text)
+    except NotPositive:
+        if zero_empty:
+            try:
+                if float(text.replace(",", "")) == 0:
+                    return None
+            except ValueError:
+                pass
+        raise ValueError(f"金額錯誤 / bad amount {raw!r}") from None
+    except ValueError:
+        raise ValueError(f"金額錯誤 / bad amount {raw!r}") from None

@@ -1,0 +1,145 @@
+"""Account statements (調閱的交易明細) into the ledger, as investigators receive them: one account's
+movements with 支出／存入 columns or a signed amount, title lines above the header, cash told by
+its 摘要, and the same transfer in both parties' statements counted once."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from assistant.errors import AssistantError
+from assistant.fraud.account_statement import ALREADY, NO_AMOUNT, NO_COUNTERPARTY, import_statement
+from assistant.fraud.ledger import Ledger
+from assistant.fraud.records import OUTSIDE_ACCOUNT
+from assistant.schema import open_engine
+from tests.test_fraud_cli import run
+
+A, B = "00742512076092", "00812345678901"
+A_MAP = {
+    "ts": "交易日期+交易時間",
+    "summary": "摘要",
+    "out_amount": "支出",
+    "in_amount": "存入",
+    "counterparty": "對方帳號",
+    "memo": "備註",
+}
+B_MAP = {"ts": "日期時間", "summary": "摘要", "amount": "金額", "counterparty": "對方帳號"}
+
+
+def _ledger(path: Path) -> Ledger:
+    path.mkdir(parents=True, exist_ok=True)
+    return Ledger(open_engine(f"sqlite:///{path / 'x.db'}"))
+
+
+def _statements(tmp: Path) -> tuple[Path, Path]:
+    a = tmp / "a.csv"
+    a.write_text(
+        "帳號：0074-2512-076092 存款交易明細\n"
+        "查詢期間：113/05/01~113/05/31\n"
+        "\n"
+        "交易日期,交易時間,摘要,支出,存入,餘額,對方帳號,備註\n"  # line 4
+        "113/05/01,09:00:00,上期餘額,,,1000,,\n"
+        '113/05/01,10:00:00,跨行轉入,0,"50,000",51000,004-5555-6666-7777,\n'
+        "113/05/01,10:05:12,網銀轉出,20000,0,31000,0081-2345-678901,借款\n"
+        "113/05/01,10:05:40,網銀轉出,20000,0,11000,0081-2345-678901,借款\n"
+        "113/05/01,10:20:00,ATM提款,10000,,1000,,\n"
+        "113/05/02,09:00:00,現金存款,,5000,6000,,\n"
+        "113/05/02,11:00:00,轉帳支出,3000,,3000,,\n"  # no counterparty: OUTSIDE
+        "113/05/02,12:00:00,沖正,100,200,3100,1234,\n"  # line 12: both columns
+        "113/05/03,08:00:00,網銀轉出,abc,,3100,0081-2345-678901,\n",  # line 13
+        encoding="utf-8",
+    )
+    # B's own bank prints minutes only, newest first, and one signed amount column.
+    b = tmp / "b.csv"
+    b.write_text(
+        "日期時間,摘要,金額,對方帳號\n"
+        "2024/05/02 13:00,轉出,-19000,0099-8877-6655\n"
+        "2024/05/01 10:06,轉入,(20000),0074-2512-076092\n"  # parentheses: money out of B
+        "2024/05/01 10:05,轉入,20000,0074-2512-076092\n"
+        "2024/05/01 10:05,轉入,20000,0074-2512-076092\n",
+        encoding="utf-8",
+    )
+    return a, b
+
+
+def test_a_statement_becomes_the_accounts_flows(tmp_path: Path) -> None:
+    a, _ = _statements(tmp_path)
+    ledger = _ledger(tmp_path / "db")
+    report = import_statement(ledger, a, A_MAP, account="0074-2512-076092", bank="822")
+    assert (report.rows, report.added, report.cash, report.skipped) == (9, 6, 2, 2)
+    assert [n for n, _ in report.errors] == [12, 13]
+    assert "both a withdrawal and a deposit" in report.errors[0][1]
+    assert report.omitted == {NO_AMOUNT: 1, NO_COUNTERPARTY: 1}
+    out = ledger.transfers_out(A)
+    assert sorted((t.to_account, t.amount, t.kind) for t in out) == [
+        (B, 20_000, "transfer"),
+        (B, 20_000, "transfer"),
+        ("CASH822", 10_000, "cash_out"),
+        (OUTSIDE_ACCOUNT, 3_000, "transfer"),
+    ]
+    first = min((t for t in out if t.to_account == B), key=lambda t: t.ts)
+    assert first.ts == datetime(2024, 5, 1, 2, 5, 12) and first.memo == "借款"
+    got = {(t.from_account, t.amount, t.kind) for t in ledger.transfers_in(A)}
+    assert got == {("004555566667777", 50_000, "transfer"), ("CASH822", 5_000, "cash_in")}
+
+
+def test_the_other_partys_statement_adds_only_what_is_new(tmp_path: Path) -> None:
+    a, b = _statements(tmp_path)
+    ledger = _ledger(tmp_path / "db")
+    import_statement(ledger, a, A_MAP, account=A, bank="822")
+    report = import_statement(ledger, b, B_MAP, account=B)
+    # The two NT$20,000 of 1 May are A's rows again (times to the minute, newest first); the
+    # one B sent back at 10:06 and its payment on 2 May are new.
+    assert (report.added, report.omitted) == (2, {ALREADY: 2})
+    assert len([t for t in ledger.transfers_out(A) if t.to_account == B]) == 2
+    assert {(t.to_account, t.amount) for t in ledger.transfers_out(B)} == {
+        (A, 20_000),
+        ("009988776655", 19_000),
+    }
+    # Read again, a statement adds nothing.
+    again = import_statement(ledger, b, B_MAP, account=B)
+    assert (again.added, again.omitted) == (0, {ALREADY: 4})
+
+
+def test_mappings_that_cannot_work_are_refused_before_anything_is_read(tmp_path: Path) -> None:
+    a, _ = _statements(tmp_path)
+    ledger = _ledger(tmp_path / "db")
+    cases = [
+        ({**A_MAP, "amount": "金額"}, A, "not both and not neither"),
+        ({k: v for k, v in A_MAP.items() if k != "ts"}, A, "lacks the time"),
+        (A_MAP, None, "give the statement's account"),
+        ({**A_MAP, "payee": "x"}, A, "unknown field"),
+        (A_MAP, "CASH822", "not a customer account"),
+    ]
+    for mapping, account, words in cases:
+        with pytest.raises(AssistantError, match=words):
+            import_statement(ledger, a, mapping, account=account)
+    with pytest.raises(AssistantError, match="not in the header"):
+        import_statement(ledger, a, {**A_MAP, "counterparty": "轉入帳號"}, account=A)
+    assert ledger.counts()["transfers"] == 0
+
+
+def test_the_cli_imports_a_statement(tmp_path: Path) -> None:
+    a, b = _statements(tmp_path)
+    data = tmp_path / "data"
+    maps = [x for f, c in A_MAP.items() for x in ("--map", f"{f}={c}")]
+    code, out = run(data, "fraud", "import-statement", str(a), *maps, "--account", A, "--json")
+    assert code == 0, out
+    assert (json.loads(out)["added"], json.loads(out)["skipped"]) == (6, 2)
+    maps = [x for f, c in B_MAP.items() for x in ("--map", f"{f}={c}")]
+    code, out = run(data, "fraud", "import-statement", str(b), *maps, "--account", B, "--json")
+    assert code == 0 and json.loads(out)["added"] == 2, out
+    code, out = run(data, "fraud", "trace", A, "--direction", "down", "--hops", "2", "--json")
+    assert code == 0, out
+    # A's money reaches B (A's statement), and from B the payment only B's statement shows.
+    assert {(t["to"], t["hop"]) for t in json.loads(out)["transfers"]} >= {
+        (B, 1),
+        ("009988776655", 2),
+    }
+    code, out = run(
+        data, "fraud", "import-statement", str(b), "--map", "ts=日期時間", "--map", "amount=金額"
+    )
+    assert code == 1 and "give the statement's account" in out
