@@ -72,7 +72,7 @@ def test_a_statement_becomes_the_accounts_flows(tmp_path: Path) -> None:
     assert (report.rows, report.added, report.cash, report.skipped) == (9, 6, 2, 2)
     assert [n for n, _ in report.errors] == [12, 13]
     assert "both a withdrawal and a deposit" in report.errors[0][1]
-    assert report.omitted == {NO_AMOUNT: 1, NO_COUNTERPARTY: 1}
+    assert (report.omitted, report.noted) == ({NO_AMOUNT: 1}, {NO_COUNTERPARTY: 1})
     out = ledger.transfers_out(A)
     assert sorted((t.to_account, t.amount, t.kind) for t in out) == [
         (B, 20_000, "transfer"),

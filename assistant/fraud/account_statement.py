@@ -8,7 +8,7 @@ Each row becomes a ledger event of the statement's account: money out is a trans
 counterparty, money in a transfer from it; a withdrawal or deposit of cash (摘要 saying so:
 提款、提領、領現、現金支出 out, 現金存、存現、現金存款 in) is a cash event at the account's bank.
 A transfer without a counterparty is tied to the unnamed ``OUTSIDE`` party and counted in the
-report (``omitted`` says how many), so the money is not lost from the account's flows. A
+report (``noted``), so the money is not lost from the account's flows. A
 line without an amount (a balance line, 上期餘額) is counted, not imported.
 
 The same transfer appears in both parties' statements. Without a transaction id column a row's
@@ -185,7 +185,7 @@ class StatementRows(MappedRows):
             return None
         if not counterparty:
             counterparty = OUTSIDE_ACCOUNT
-            report.omitted[NO_COUNTERPARTY] = report.omitted.get(NO_COUNTERPARTY, 0) + 1
+            report.noted[NO_COUNTERPARTY] = report.noted.get(NO_COUNTERPARTY, 0) + 1
         frm, to = (owner, counterparty) if out else (counterparty, owner)
         fb, tb = (self.bank, cp_bank) if out else (cp_bank, self.bank)
         event = {

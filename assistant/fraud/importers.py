@@ -95,7 +95,8 @@ class ImportReport:
     """``rows``: data rows read; ``added``: ledger rows written (``cash`` of them deposits and
     withdrawals); ``skipped``: bad rows left out, each with its (line, reason) in ``errors``;
     ``omitted``: rows that are not events (e.g. a simulation's opening balances), counted by
-    reason; ``accounts``: accounts added."""
+    reason; ``noted``: rows imported with a caveat (a transfer tied to the unnamed outside
+    party), counted by caveat; ``accounts``: accounts added."""
 
     path: str
     rows: int = 0
@@ -105,6 +106,7 @@ class ImportReport:
     errors: list[tuple[int, str]] = field(default_factory=list)
     cash: int = 0  # of ``added``: deposits and withdrawals
     omitted: dict[str, int] = field(default_factory=dict)  # rows left out by rule, by reason
+    noted: dict[str, int] = field(default_factory=dict)  # rows imported with a caveat, by caveat
 
     def bad(self, line: int, reason: str) -> None:
         self.errors.append((line, reason))
@@ -119,6 +121,7 @@ class ImportReport:
             "accounts": self.accounts,
             "cash": self.cash,
             "omitted": dict(self.omitted),
+            **({"noted": dict(self.noted)} if self.noted else {}),
             "errors": [{"line": n, "reason": r} for n, r in self.errors],
         }
 
