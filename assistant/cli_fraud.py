@@ -77,8 +77,8 @@ def import_amlgentex_cmd(app: AppContext, user: UserContext, path: Path, as_json
     "--map",
     "mapping",
     multiple=True,
-    required=True,
-    help="field=column, e.g. --map ts=交易時間 --map from_account=轉出帳號 (ts, from_account, "
+    help="field=column (default: told from the header's names, and reported), e.g. --map "
+    "ts=交易時間 --map from_account=轉出帳號 (ts, from_account, "
     "to_account, amount required; id, currency, channel, from_bank, to_bank, memo, kind, "
     "place optional; kind: transfer / cash_in (存款) / cash_out (提款)); a date and a time in "
     "two columns: --map ts=交易日期+交易時間. UTF-8 or Big5; comma, tab, semicolon or bar; "
@@ -125,8 +125,8 @@ def import_csv_cmd(
     "--map",
     "mapping",
     multiple=True,
-    required=True,
-    help="field=column: ts (a date and a time apart: ts=交易日期+交易時間); out_amount=支出 and "
+    help="field=column (default: told from the header's names, and reported): ts (a date "
+    "and a time apart: ts=交易日期+交易時間); out_amount=支出 and "
     "in_amount=存入, or one signed amount=金額; counterparty=對方帳號, counterparty_bank, "
     "summary=摘要 (tells ATM提款 or 現金存款 from transfers), memo, id, channel, place, "
     "currency optional; account=帳號 when the file holds several accounts.",

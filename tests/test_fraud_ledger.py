@@ -164,8 +164,47 @@ def test_generic_csv_import_with_mapping(tmp_path: Path) -> None:
     assert ledger.bank("700").name == "中華郵政"  # type: ignore[union-attr]
     with pytest.raises(AssistantError, match="not in the header"):
         import_csv(ledger, path, {**MAPPING, "channel": "通路"})
-    with pytest.raises(AssistantError, match="lacks"):
-        import_csv(ledger, path, {"ts": "交易時間"})
+
+
+def test_the_mapping_is_told_from_the_header_when_not_given(tmp_path: Path) -> None:
+    """Without --map (or with part of it) the columns are told from their names, the mapping
+    read is reported, and what the names do not settle is refused with the header."""
+
+    def load(name: str, text: str, mapping: dict[str, str] | None = None) -> object:
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        return import_csv(_ledger(tmp_path / name.split(".")[0]), path, mapping or {})
+
+    report = load(
+        "en.csv",
+        "Transaction ID,Timestamp,Sender,Receiver,Amount,Currency\n"
+        "T1,2024-05-01 10:00,A100,B200,500,TWD\n",
+    )
+    assert report.added == 1 and report.mapping == {
+        "id": "Transaction ID",
+        "ts": "Timestamp",
+        "from_account": "Sender",
+        "to_account": "Receiver",
+        "amount": "Amount",
+        "currency": "Currency",
+    }
+    report = load(
+        "zh.csv", "交易日期,交易時間,付款帳號,收款帳號,交易金額\n113/05/01,10:00,A1,B2,500\n"
+    )
+    assert report.added == 1 and report.mapping["ts"] == "交易日期+交易時間"
+    with pytest.raises(AssistantError, match=r"which column is \['ts'\].*處理日"):
+        load("p.csv", "處理日,轉出帳號,轉入帳號,金額\n2024-05-01,A1,B2,5\n")
+    report = load("p2.csv", "處理日,轉出帳號,轉入帳號,金額\n2024-05-01,A1,B2,5\n", {"ts": "處理日"})
+    assert report.added == 1 and report.mapping["ts"] == "處理日"
+    with pytest.raises(AssistantError, match=r"ambiguous: amount: 金額 / 交易金額"):
+        load("a.csv", "交易時間,轉出帳號,轉入帳號,金額,交易金額\n2024-05-01,A1,B2,5,5\n")
+    # A name used twice: the second is Account.1, never guessed, named in --map.
+    text = "Timestamp,From Bank,Account,To Bank,Account,Amount Paid\n2024-05-01,004,X9,822,Y8,7\n"
+    with pytest.raises(AssistantError, match=r"Account\.1"):
+        load("d.csv", text)
+    mapping = {"from_account": "Account", "to_account": "Account.1", "amount": "Amount Paid"}
+    report = load("d2.csv", text, mapping)
+    assert report.added == 1 and report.mapping["ts"] == "Timestamp"
 
 
 def test_title_lines_above_the_header_are_skipped(tmp_path: Path) -> None:

@@ -109,7 +109,6 @@ def test_mappings_that_cannot_work_are_refused_before_anything_is_read(tmp_path:
     ledger = _ledger(tmp_path / "db")
     cases = [
         ({**A_MAP, "amount": "金額"}, A, "not both and not neither"),
-        ({k: v for k, v in A_MAP.items() if k != "ts"}, A, "lacks the time"),
         (A_MAP, None, "give the statement's account"),
         ({**A_MAP, "payee": "x"}, A, "unknown field"),
         (A_MAP, "CASH822", "not a customer account"),
@@ -119,7 +118,20 @@ def test_mappings_that_cannot_work_are_refused_before_anything_is_read(tmp_path:
             import_statement(ledger, a, mapping, account=account)
     with pytest.raises(AssistantError, match="not in the header"):
         import_statement(ledger, a, {**A_MAP, "counterparty": "轉入帳號"}, account=A)
+    bare = tmp_path / "bare.csv"
+    bare.write_text("摘要,支出,存入\n轉帳,5,\n", encoding="utf-8")
+    with pytest.raises(AssistantError, match=r"which column is \['ts'\]"):
+        import_statement(ledger, bare, {}, account=A)
     assert ledger.counts()["transfers"] == 0
+
+
+def test_without_a_mapping_the_header_names_the_columns(tmp_path: Path) -> None:
+    a, b = _statements(tmp_path)
+    ledger = _ledger(tmp_path / "db")
+    report = import_statement(ledger, a, {}, account=A, bank="822")
+    assert report.mapping == A_MAP and (report.added, report.skipped) == (6, 2)
+    report = import_statement(ledger, b, {}, account=B)
+    assert report.mapping == B_MAP and report.added == 2
 
 
 def test_the_cli_imports_a_statement(tmp_path: Path) -> None:
@@ -129,9 +141,9 @@ def test_the_cli_imports_a_statement(tmp_path: Path) -> None:
     code, out = run(data, "fraud", "import-statement", str(a), *maps, "--account", A, "--json")
     assert code == 0, out
     assert (json.loads(out)["added"], json.loads(out)["skipped"]) == (6, 2)
-    maps = [x for f, c in B_MAP.items() for x in ("--map", f"{f}={c}")]
-    code, out = run(data, "fraud", "import-statement", str(b), *maps, "--account", B, "--json")
-    assert code == 0 and json.loads(out)["added"] == 2, out
+    code, out = run(data, "fraud", "import-statement", str(b), "--account", B, "--json")
+    assert code == 0 and json.loads(out)["added"] == 2, out  # the mapping from the header
+    assert json.loads(out)["mapping"] == B_MAP
     code, out = run(data, "fraud", "trace", A, "--direction", "down", "--hops", "2", "--json")
     assert code == 0, out
     # A's money reaches B (A's statement), and from B the payment only B's statement shows.

@@ -30,12 +30,14 @@ from typing import Any
 
 from assistant.dates import TAIPEI
 from assistant.errors import AssistantError
+from assistant.fraud.column_names import STATEMENT_NAMES, guess
 from assistant.fraud.importers import (
     ImportReport,
     MappedRows,
     Options,
     Table,
     cash_row,
+    fits_mapping,
     open_table,
     when,
 )
@@ -83,15 +85,9 @@ def import_statement(
         raise AssistantError(
             f"未知欄位 {unknown}，可用 {', '.join(FIELDS)} / unknown field(s) {unknown}"
         )
-    if "ts" not in mapping:
-        raise AssistantError("欄位對應缺少 ts / mapping lacks the time (ts)")
     split = "out_amount" in mapping or "in_amount" in mapping
-    if split == ("amount" in mapping):
-        raise AssistantError(
-            "請對應支出／存入兩欄（out_amount、in_amount），或一個帶正負號的金額欄（amount），"
-            "擇一 / map the withdrawals and deposits columns (out_amount, in_amount) or one "
-            "signed amount column (amount), not both and not neither"
-        )
+    if split and "amount" in mapping:
+        raise _amounts_error()
     if not account and "account" not in mapping:
         raise AssistantError(
             "請以 --account 指定明細所屬帳號，或對應帳號欄（account） / give the statement's "
@@ -104,8 +100,13 @@ def import_statement(
         raise AssistantError(f"帳號不正確 / not a customer account: {account!r}")
     path = Path(path)
     report = ImportReport(path=str(path))
-    options = Options(mapping, default_currency, date_format, tz)
-    with open_table(path, mapping, IDENTIFIERS, sheet=sheet, batch=batch) as table:
+    # What is not given is told from the header (``column_names``); what is given stands.
+    complete = "ts" in mapping and (split or "amount" in mapping)
+    fits = fits_mapping(mapping) if complete else (lambda h: _guess(h, mapping, quiet=True))
+    unfit = None if complete else (lambda h: _guess(h, mapping) or {})
+    with open_table(path, fits, IDENTIFIERS, sheet=sheet, batch=batch, unfit=unfit) as table:
+        options = Options(table.mapping or mapping, default_currency, date_format, tz)
+        report.mapping = dict(options.mapping)
         rows = StatementRows(path, table, options, owner, bank)
         counts = ledger.insert_batches(
             rows.batches(report, batch, progress),
@@ -118,6 +119,33 @@ def import_statement(
     if counts["already"]:
         report.omitted[ALREADY] = counts["already"]
     return report
+
+
+def _guess(header: list[str], given: dict[str, str], quiet: bool = False) -> dict[str, str] | None:
+    """The statement's mapping told from its header: the time, and its amounts as two
+    columns (支出／存入, preferred) or one signed column."""
+    try:
+        found = guess(header, STATEMENT_NAMES, ("ts",), given)
+        if "out_amount" in found or "in_amount" in found:
+            if "amount" in given:
+                raise _amounts_error()
+            found.pop("amount", None)
+        elif "amount" not in found:
+            raise _amounts_error(header)
+        return found
+    except AssistantError:
+        if quiet:
+            return None
+        raise
+
+
+def _amounts_error(header: list[str] | None = None) -> AssistantError:
+    seen = f" (the header: {', '.join(header)})" if header else ""
+    return AssistantError(
+        "請對應支出／存入兩欄（out_amount、in_amount），或一個帶正負號的金額欄（amount），擇一 / map "
+        "the withdrawals and deposits columns (out_amount, in_amount) or one signed amount "
+        f"column (amount), not both and not neither{seen}"
+    )
 
 
 ALREADY = "已在帳務中（對方明細已匯入） / already in the ledger (from the other party's statement)"

@@ -44,6 +44,8 @@ from typing import Any
 from assistant.dates import TAIPEI, parse_datetime
 from assistant.errors import AssistantError
 from assistant.fraud import workbook
+from assistant.fraud.column_names import TRANSFER_NAMES as NAMES
+from assistant.fraud.column_names import guess, try_guess, unique_header
 from assistant.fraud.generator import BANKS
 from assistant.fraud.ledger import Ledger, normalize_account
 from assistant.fraud.records import KINDS, OUTSIDE_ACCOUNT, cash_account, is_reserved
@@ -107,6 +109,7 @@ class ImportReport:
     cash: int = 0  # of ``added``: deposits and withdrawals
     omitted: dict[str, int] = field(default_factory=dict)  # rows left out by rule, by reason
     noted: dict[str, int] = field(default_factory=dict)  # rows imported with a caveat, by caveat
+    mapping: dict[str, str] = field(default_factory=dict)  # our field → the column read
 
     def bad(self, line: int, reason: str) -> None:
         self.errors.append((line, reason))
@@ -122,6 +125,7 @@ class ImportReport:
             "cash": self.cash,
             "omitted": dict(self.omitted),
             **({"noted": dict(self.noted)} if self.noted else {}),
+            **({"mapping": dict(self.mapping)} if self.mapping else {}),
             "errors": [{"line": n, "reason": r} for n, r in self.errors],
         }
 
@@ -319,57 +323,81 @@ def import_csv(
         raise AssistantError(
             f"未知欄位 {unknown}，可用 {', '.join(FIELDS)} / unknown field(s) {unknown}"
         )
-    lacking = [f for f in REQUIRED if f not in mapping]
-    if lacking:
-        raise AssistantError(f"欄位對應缺少 {lacking} / mapping lacks required field(s) {lacking}")
     report = ImportReport(path=str(path))
-    options = Options(mapping, default_currency, date_format, tz)
-    with open_table(Path(path), mapping, _IDENTIFIERS, sheet=sheet, batch=batch) as table:
-        return MappedRows(Path(path), table, options).load(ledger, report, batch, progress)
+    # What is not given is told from the header (``column_names``); what is given stands.
+    complete = all(f in mapping for f in REQUIRED)
+    fits: Fits = (
+        fits_mapping(mapping) if complete else (lambda h: try_guess(h, NAMES, REQUIRED, mapping))
+    )
+    unfit = None if complete else (lambda h: guess(h, NAMES, REQUIRED, mapping))
+    with open_table(Path(path), fits, _IDENTIFIERS, sheet=sheet, batch=batch, unfit=unfit) as t:
+        options = Options(t.mapping or mapping, default_currency, date_format, tz)
+        report.mapping = dict(options.mapping)
+        return MappedRows(Path(path), t, options).load(ledger, report, batch, progress)
 
 
 @dataclass
 class Table:
     """A file's rows as text under its header: ``first`` is the number (line or sheet row) of
     the first row after the header, ``expected`` about how many rows follow (for the writer's
-    index choice), ``cells_checked`` False where a cell may be ``workbook.Unreadable``."""
+    index choice), ``cells_checked`` False where a cell may be ``workbook.Unreadable``.
+    ``mapping``: the mapping that fits the header (given, or told from the header)."""
 
     header: list[str]
     first: int
     rows: Iterator[list[str]]
     expected: int
+    mapping: dict[str, str]
     cells_checked: bool = True
+
+
+# Given a header: the mapping that reads it, or None when it does not fit (not the header).
+Fits = Callable[[list[str]], dict[str, str] | None]
+
+
+def fits_mapping(mapping: dict[str, str]) -> Fits:
+    """A mapping given by staff fits a header that holds every column it names."""
+    return lambda h: mapping if all(columns(c, h) is not None for c in mapping.values()) else None
 
 
 @contextmanager
 def open_table(
     path: Path,
-    mapping: dict[str, str],
+    fits: Fits,
     identifiers: dict[str, bool],
     *,
     sheet: str | None = None,
     batch: int = 50_000,
+    unfit: Callable[[list[str]], dict[str, str]] | None = None,
 ) -> Iterator[Table]:
     """A CSV (UTF-8 or Big5, any of the usual separators, title lines above the header
-    skipped), a Parquet file or an Excel workbook as a ``Table``. ``identifiers``: the mapped
-    fields whose Excel cells must keep their digits (see ``workbook``), each with whether a
-    whole number is exact there."""
+    skipped), a Parquet file or an Excel workbook as a ``Table``. The header is the first row
+    ``fits`` reads (a repeated name's later copies named ``.1``, ``.2``); when none does,
+    the first row, with the mapping ``unfit`` makes of it (it raises what is wrong).
+    ``identifiers``: the mapped fields whose Excel cells must keep their digits (see
+    ``workbook``), each with whether a whole number is exact there."""
     if not path.is_file():
         raise AssistantError(f"找不到檔案 / no such file: {path}")
     workbook.refuse_legacy(path)
     if workbook.is_workbook(path):
-        header, first, count, cells = workbook.read_table(
-            path,
-            lambda h: all(columns(c, h) is not None for c in mapping.values()),
-            lambda h: {
+
+        def positions(h: list[str]) -> dict[int, bool]:
+            mapping = fits(h) or {}
+            return {
                 i: whole_ok
                 for f, whole_ok in identifiers.items()
                 if f in mapping
                 for i in columns(mapping[f], h) or []
-            },
+            }
+
+        header, first, count, cells = workbook.read_table(
+            path,
+            lambda h: fits(unique_header(h)) is not None,
+            positions,
             sheet=sheet,
+            rename=unique_header,
         )
-        yield Table(header, first, cells, count, cells_checked=False)
+        yield Table(header, first, cells, count, fits(header) or {}, cells_checked=False)
         return
     if sheet:
         raise AssistantError(
@@ -377,32 +405,36 @@ def open_table(
         )
     if path.suffix.lower() == ".parquet":
         header, count, rows = _parquet_table(path, batch)
-        yield Table(header, 1, rows, count)
+        header = unique_header(header)
+        mapping = fits(header) or (unfit(header) if unfit else {})
+        yield Table(header, 1, rows, count, mapping)
         return
     with open_text(path) as handle:
-        header, sep, first = _csv_header(handle, mapping)
+        header, sep, first = _csv_header(handle, fits)
         if not "".join(header):
             raise AssistantError(f"{path.name} 是空檔 / empty file; nothing was imported")
+        mapping = fits(header) or (unfit(header) if unfit else {})
         # About 80 bytes a row: how many transfers come.
-        yield Table(header, first, csv.reader(handle, delimiter=sep), path.stat().st_size // 80)
+        rows = csv.reader(handle, delimiter=sep)
+        yield Table(header, first, rows, path.stat().st_size // 80, mapping)
 
 
-def _csv_header(handle: Any, mapping: dict[str, str]) -> tuple[list[str], str, int]:
+def _csv_header(handle: Any, fits: Fits) -> tuple[list[str], str, int]:
     """The header line, its separator and the number of the line after it. Exports often put
     title lines above the header (the account, the period asked for): the header is the first
-    line among the first ``workbook.HEADER_ROWS`` that holds every mapped column. When none
-    does, the first line stands and the mapping's check names what it lacks; the handle is
-    then past the lines read, which is fine: nothing is imported."""
+    line among the first ``workbook.HEADER_ROWS`` that ``fits`` reads. When none does, the
+    first line stands and the mapping's check names what it lacks; the handle is then past the
+    lines read, which is fine: nothing is imported."""
     first: tuple[list[str], str] | None = None
     for number in range(1, workbook.HEADER_ROWS + 1):
         line = handle.readline()
         if not line:
             break
         sep = delimiter(line)
-        header = [h.strip() for h in next(csv.reader([line], delimiter=sep), [])]
+        header = unique_header([h.strip() for h in next(csv.reader([line], delimiter=sep), [])])
         if first is None and "".join(header):
             first = (header, sep)
-        if all(columns(c, header) is not None for c in mapping.values()):
+        if fits(header) is not None:
             return header, sep, number + 1
     header, sep = first or ([], ",")
     return header, sep, 2

@@ -58,6 +58,8 @@ def read_table(
     identifiers: Callable[[list[str]], dict[int, bool]],
     *,
     sheet: str | None = None,
+    rename: Callable[[list[str]], list[str]] = lambda h: h,
+    unfit: Callable[[list[str]], object] | None = None,
 ) -> tuple[list[str], int, int, Iterator[list[str]]]:
     """The sheet's header, the row number of its first data row, how many rows follow (as the
     sheet declares; an estimate for the writer), and its rows as text. ``columns(header)``
@@ -93,11 +95,14 @@ def read_table(
             if any(header) and not seen:
                 seen = header
             if any(header) and columns(header):
+                header = rename(header)
                 ids = identifiers(header)
                 total = max((ws.max_row or number) - number, 0)
                 rows = _rows(book, ws, number + 1, len(header), ids)
                 return header, number + 1, total, rows
     book.close()
+    if unfit is not None and seen:
+        unfit(rename(seen))
     where = f"工作表 {sheet!r}" if sheet else "任何工作表"
     raise AssistantError(
         f"{path.name} 的{where}前 {HEADER_ROWS} 列中找不到含所有對應欄位的標題列，未匯入任何"
