@@ -32,6 +32,8 @@ from assistant.dates import TAIPEI
 from assistant.errors import AssistantError
 from assistant.fraud.column_names import STATEMENT_NAMES, guess
 from assistant.fraud.importers import (
+    MEMO_CHARS,
+    PLACE_CHARS,
     ImportReport,
     MappedRows,
     Options,
@@ -53,8 +55,6 @@ CASH_OUT = re.compile(r"提款|提領|領現|現金支出|現金提|cash withdra
 CASH_IN = re.compile(r"現金存|存現|現金存款|現存|cash deposit", re.IGNORECASE)
 NO_COUNTERPARTY = "轉帳無對方帳號，記為行外 / transfers without a counterparty, tied to OUTSIDE"
 NO_AMOUNT = "無金額（餘額或註記列） / no amount (a balance or note line)"
-MEMO_CHARS = 200
-PLACE_CHARS = 64
 _EMPTY = {"", "-", "--", "—"}
 TAIPEI_OFFSET = timedelta(hours=8)  # stored times are naive UTC
 
