@@ -16,15 +16,9 @@ from assistant.fraud.importers import import_csv
 from assistant.fraud.ledger import Ledger
 from assistant.schema import open_engine
 from tests.test_fraud_cli import run
+from tests.test_fraud_ledger import SPLIT_TIME
 
-MAPPING = {
-    "id": "交易序號",
-    "ts": "交易日期+交易時間",
-    "from_account": "轉出帳號",
-    "to_account": "轉入帳號",
-    "amount": "金額",
-    "memo": "備註",
-}
+MAPPING = SPLIT_TIME
 HEADER = ["交易序號", "交易日期", "交易時間", "轉出帳號", "轉入帳號", "金額", "備註"]
 PADDED = "00000000000000"  # the display format that keeps a 14-digit account's zeros
 

@@ -138,6 +138,15 @@ def test_wrong_shape_folder_is_refused_and_nothing_written(tmp_path: Path) -> No
 
 # A bank's names for the product's fields: the layout the import benchmark writes too.
 HEADER = ",".join(MAPPING.values()) + "\n"
+# A bank export's layout: the date and the time in two columns, a memo.
+SPLIT_TIME = {
+    "id": "交易序號",
+    "ts": "交易日期+交易時間",
+    "from_account": "轉出帳號",
+    "to_account": "轉入帳號",
+    "amount": "金額",
+    "memo": "備註",
+}
 
 
 def test_generic_csv_import_with_mapping(tmp_path: Path) -> None:
@@ -242,16 +251,8 @@ def test_a_big5_export_split_by_semicolons_with_date_and_time_apart(tmp_path: Pa
             "E4;113/05/02;09:05;0045555 66667777;8221234-56789012;US$100;外幣\n"
         ).encode("cp950")
     )
-    mapping = {
-        "id": "交易序號",
-        "ts": "交易日期+交易時間",
-        "from_account": "轉出帳號",
-        "to_account": "轉入帳號",
-        "amount": "金額",
-        "memo": "備註",
-    }
     ledger = _ledger(tmp_path)
-    report = import_csv(ledger, path, mapping)
+    report = import_csv(ledger, path, SPLIT_TIME)
     assert (report.rows, report.added, report.skipped) == (4, 3, 1)
     assert report.errors[0][0] == 5 and "US$100" in report.errors[0][1]
     got = {t.id: t for t in ledger.transfers_out("0045555 66667777")}
@@ -261,7 +262,7 @@ def test_a_big5_export_split_by_semicolons_with_date_and_time_apart(tmp_path: Pa
     first = ledger.transfers_out("822-1234-5678-9012")[0]
     assert (first.amount, first.ts, first.memo) == (12_000, datetime(2024, 5, 1, 2, 0), "薪資")
     with pytest.raises(AssistantError, match=r"not in the header.*交易日期"):
-        import_csv(ledger, path, {**mapping, "ts": "交易日期+時間"})
+        import_csv(ledger, path, {**SPLIT_TIME, "ts": "交易日期+時間"})
 
 
 def test_a_file_is_read_in_batches_and_loaded_whole_or_not_at_all(tmp_path: Path) -> None:

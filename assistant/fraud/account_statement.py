@@ -41,7 +41,6 @@ from assistant.fraud.importers import (
     cash_row,
     fits_mapping,
     open_table,
-    when,
 )
 from assistant.fraud.ledger import Ledger, normalize_account
 from assistant.fraud.records import OUTSIDE_ACCOUNT, is_reserved
@@ -175,10 +174,8 @@ class StatementRows(MappedRows):
         if not owner or is_reserved(owner):
             report.bad(n, f"帳號空白或不正確 / no customer account: {get.get('account')!r}")
             return None
-        try:
-            ts = when(get["ts"], self.date_format, self.tz)
-        except ValueError as exc:
-            report.bad(n, f"時間錯誤 / bad time {get['ts']!r}: {exc}")
+        ts = self.time(n, get, report)
+        if ts is None:
             return None
         try:
             out, amount = self._amount(get)

@@ -591,6 +591,14 @@ class MappedRows:
             f: " ".join(v for i in idx if (v := row[i].strip())) for f, idx in self.cols.items()
         }
 
+    def time(self, n: int, get: dict[str, str], report: ImportReport) -> datetime | None:
+        """Line ``n``'s time as stored (UTC), or None: bad and reported."""
+        try:
+            return when(get["ts"], self.date_format, self.tz)
+        except ValueError as exc:
+            report.bad(n, f"時間錯誤 / bad time {get['ts']!r}: {exc}")
+            return None
+
     def row(
         self, n: int, row: list[str], report: ImportReport
     ) -> tuple[dict[str, Any], list[tuple[str, str]]] | None:
@@ -599,10 +607,8 @@ class MappedRows:
         get = self.fields(n, row, report)
         if get is None:
             return None
-        try:
-            ts = when(get["ts"], self.date_format, self.tz)
-        except ValueError as exc:
-            report.bad(n, f"時間錯誤 / bad time {get['ts']!r}: {exc}")
+        ts = self.time(n, get, report)
+        if ts is None:
             return None
         kind = KIND_WORDS.get((get.get("kind") or "transfer").lower())
         if kind is None:
