@@ -571,6 +571,22 @@ def reject_cmd(
     type=int,
     help="A seed of the product's own synthetic ledger (20,000 accounts); repeatable.",
 )
+@click.option(
+    "--csv",
+    "csv_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A labelled transfer file of any generator or bank (CSV, Parquet, .xlsx), read as "
+    "import-csv reads it; its label column (Is Laundering, isSAR, label …) marks the "
+    "laundering transfers; repeatable.",
+)
+@click.option(
+    "--csv-map",
+    "csv_map",
+    multiple=True,
+    help="field=column for the --csv files (default: told from the header), e.g. "
+    "--csv-map label=Is Laundering.",
+)
 @click.option("--folds", default=5, show_default=True)
 @click.option("--seed", default=0, show_default=True, help="Seed of the folds and the models.")
 @click.option(
@@ -594,6 +610,8 @@ def eval_fraud(
     amlsim: tuple[Path, ...],
     amlgentex: tuple[Path, ...],
     product: tuple[int, ...],
+    csv_files: tuple[Path, ...],
+    csv_map: tuple[str, ...],
     folds: int,
     seed: int,
     rings: bool,
@@ -604,12 +622,18 @@ def eval_fraud(
     degree-and-amount baselines, per typology), across ledgers (trained on one, tested on
     another; held out; pooled), and how much of each planted pattern a 2-hop trace reaches."""
     from assistant.fraud.features import CashRules
-    from evals.fraud import evaluate_generators, load_amlgentex, load_amlsim, load_product
+    from evals.fraud import (
+        evaluate_generators,
+        load_amlgentex,
+        load_amlsim,
+        load_csv,
+        load_product,
+    )
 
-    if not (amlsim or amlgentex or product):
+    if not (amlsim or amlgentex or product or csv_files):
         raise AssistantError(
-            "請至少指定一個帳務資料：--amlsim、--amlgentex 或 --product / give at least one "
-            "ledger: --amlsim, --amlgentex or --product"
+            "請至少指定一個帳務資料：--amlsim、--amlgentex、--product 或 --csv / give at least "
+            "one ledger: --amlsim, --amlgentex, --product or --csv"
         )
     fs = app.settings.fraud
     rules = CashRules(fs.report_threshold, fs.structuring_band)
@@ -617,6 +641,7 @@ def eval_fraud(
     ledgers += [load_amlsim(f, rules) for f in amlsim]
     agx = [load_amlgentex(f, rules) for f in amlgentex]
     ledgers += agx
+    ledgers += [load_csv(f, _pairs(csv_map), rules) for f in csv_files]
     report = evaluate_generators(ledgers, folds=folds, seed=seed)
     if rings and len(agx) > 1:
         from evals.rings import evaluate_rings

@@ -56,7 +56,7 @@ from assistant.fraud.features import (
     within_ledger_ranks,
 )
 from assistant.fraud.generator import generate
-from assistant.fraud.importers import import_amlgentex, import_amlsim
+from assistant.fraud.importers import import_amlgentex, import_amlsim, import_csv
 from assistant.fraud.ledger import Ledger, LedgerArrays
 from assistant.fraud.records import AccountRow, TransferRow, is_reserved
 from assistant.fraud.reference import ReferenceModel
@@ -127,21 +127,22 @@ def pattern_groups(
 ) -> tuple[np.ndarray, list[str]]:
     """(group number per account, -1 for none; the typology of each group). A group is a
     planted pattern: ``amlgentex:<type>:<id>`` and the generator's ``<ring>:<kind>/<role>`` name
-    one; AMLSim's ``amlsim:<type>`` does not, so its groups are ``fraud_components``."""
+    one; AMLSim's ``amlsim:<type>`` and a labelled file's ``label:<value>`` do not, so their
+    groups are ``fraud_components``."""
     keys: list[str | None] = []
     for pat, lab in zip(patterns, y.tolist(), strict=True):
         if not lab or not pat:
             keys.append(None)
         elif pat.startswith("amlgentex:"):
             keys.append(pat)
-        elif pat.startswith("amlsim:"):
-            keys.append(None)
+        elif pat.startswith(("amlsim:", "label:")):
+            keys.append(None)  # a label says fraud, not which pattern instance
         else:
             keys.append(pat.split("/", 1)[0])
     if not any(keys) and y.any():
         comp = fraud_components(arrays, y)
         types = {
-            int(c): "amlsim:" + (patterns[i] or "fraud").split(":")[-1]
+            int(c): "amlsim:" + (patterns[i] or "fraud").split(":", 1)[-1]
             for i, c in enumerate(comp.tolist())
             if c >= 0
         }
@@ -277,6 +278,24 @@ def load_amlgentex(path: str | Path, rules: CashRules | None = None) -> Loaded:
     return _load(
         path.name, "amlgentex", lambda lg: _import_report(import_amlgentex(lg, path)), rules
     )
+
+
+def load_csv(path: str | Path, mapping: dict[str, str], rules: CashRules | None = None) -> Loaded:
+    """A transfer file of any generator or bank (CSV, Parquet, Excel) through the product's
+    mapped import, its label column (``mapping["label"]``, or one the header names) marking
+    the laundering transfers: their accounts are the fraud accounts."""
+    path = Path(path)
+
+    def fill(ledger: Ledger) -> dict[str, Any]:
+        report = import_csv(ledger, path, mapping)
+        if not report.labelled:
+            raise AssistantError(
+                f"{path.name} 沒有標記欄（--map label=欄名） / {path.name} has no label column: "
+                "map it with label=COLUMN"
+            )
+        return {**_import_report(report), "mapping": report.mapping, "labelled": report.labelled}
+
+    return _load(path.stem, "csv", fill, rules)
 
 
 def load_product(seed: int = 0, rules: CashRules | None = None, **size: int) -> Loaded:

@@ -91,6 +91,18 @@ TRANSFER_NAMES: dict[str, tuple[str, ...]] = {
     "kind": ("交易種類", "交易類別", "kind"),
     "channel": ("通路", "交易通路", "交易管道", "channel"),
     "place": ("交易地點", "地點", "place", "location"),
+    # Ground truth in a labelled file (a generator's output, a bank's confirmed cases).
+    "label": (
+        "is laundering",
+        "is sar",
+        "issar",
+        "is fraud",
+        "isfraud",
+        "label",
+        "洗錢註記",
+        "詐騙註記",
+        "可疑交易註記",
+    ),
 }
 # One account's statement (``account_statement``).
 STATEMENT_NAMES: dict[str, tuple[str, ...]] = {

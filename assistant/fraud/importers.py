@@ -56,7 +56,11 @@ AMLSIM_BANKS = ("004", "007", "008", "013", "822")
 NODES_HEADER = ("nodeid", "isFraud", "init_balance", "fraudStep")
 TX_HEADER = ("sourceNodeId", "targetNodeId", "value", "time")
 FIELDS = ("id", "ts", "from_account", "to_account", "amount", "currency", "channel")
-FIELDS += ("from_bank", "to_bank", "memo", "kind", "place")
+FIELDS += ("from_bank", "to_bank", "memo", "kind", "place", "label")
+# A label column's words for "not laundering" (and empty); anything else marks the transfer,
+# its value kept as the pattern's name unless it is a plain yes.
+LABEL_NO = {"0", "0.0", "false", "f", "no", "n", "否", "無", "正常", "none", "normal"}
+LABEL_YES = {"1", "1.0", "true", "t", "yes", "y", "是", "有", "sar"}
 MEMO_CHARS = 200  # longer notes are cut: a memo is a line, not a document
 REQUIRED = ("ts", "from_account", "to_account", "amount")
 SOURCE_NODE, SINK_NODE = -2, -1
@@ -110,6 +114,7 @@ class ImportReport:
     omitted: dict[str, int] = field(default_factory=dict)  # rows left out by rule, by reason
     noted: dict[str, int] = field(default_factory=dict)  # rows imported with a caveat, by caveat
     mapping: dict[str, str] = field(default_factory=dict)  # our field → the column read
+    labelled: dict[str, int] = field(default_factory=dict)  # accounts labelled, fraud / normal
 
     def bad(self, line: int, reason: str) -> None:
         self.errors.append((line, reason))
@@ -126,6 +131,7 @@ class ImportReport:
             "omitted": dict(self.omitted),
             **({"noted": dict(self.noted)} if self.noted else {}),
             **({"mapping": dict(self.mapping)} if self.mapping else {}),
+            **({"labelled": dict(self.labelled)} if self.labelled else {}),
             "errors": [{"line": n, "reason": r} for n, r in self.errors],
         }
 
@@ -515,6 +521,8 @@ class MappedRows:
         self.cash = 0
         self._ids: dict[str, int] = {}  # transfer id → line, for repeats within the file
         self._accounts: set[str] = set()  # accounts already in an earlier batch
+        # With a label column: the accounts of labelled transfers, with the first one's pattern.
+        self.positive: dict[str, str] = {}
 
     def load(
         self,
@@ -524,11 +532,20 @@ class MappedRows:
         progress: Callable[[int], None] | None,
     ) -> ImportReport:
         """Everything into the ledger in one transaction, ``batch`` rows at a time."""
+        labelled = "label" in self.cols
         counts = ledger.insert_batches(
             self.batches(report, batch, progress),
             expected=self.expected,
             keep_stored_accounts=True,
+            # Every account of a labelled file is labelled: fraud if it took part in a
+            # labelled transfer, otherwise normal (unless an earlier label said fraud).
+            finish=(lambda conn: ledger.label(conn, self.positive, self._accounts))
+            if labelled
+            else None,
         )
+        if labelled:
+            report.labelled = {"fraud": len(self.positive), "normal": len(self._accounts)}
+            report.labelled["normal"] -= len(self.positive)
         report.added, report.accounts = counts["transfers"], counts["accounts"]
         report.cash = self.cash
         return report
@@ -643,6 +660,10 @@ class MappedRows:
             own, bank = (to, tb) if kind == "cash_in" else (frm, fb)
             out = cash_row(tid, ts, own, bank, amount, kind == "cash_in", get.get("channel", ""))
             out.update(place=place, currency=currency, memo=memo)
+            pattern = self._label(get)
+            if pattern:
+                out["pattern"] = pattern
+                self.positive.setdefault(own, pattern)
             return out, [(own, bank)]
         transfer = {
             "id": tid,
@@ -657,7 +678,19 @@ class MappedRows:
             "memo": memo,
             "place": place,
         }
+        pattern = self._label(get)
+        if pattern:
+            transfer["pattern"] = pattern
+            for account in (frm, to):
+                self.positive.setdefault(account, pattern)
         return transfer, [(frm, fb), (to, tb)]
+
+    def _label(self, get: dict[str, str]) -> str | None:
+        """The pattern a labelled transfer belongs to (``label:<value>``), or None."""
+        raw = get.get("label", "").strip()
+        if raw.lower() in LABEL_NO or not raw:
+            return None
+        return "label:laundering" if raw.lower() in LABEL_YES else f"label:{raw[:40]}"
 
 
 def columns(spec: str, header: list[str]) -> list[int] | None:

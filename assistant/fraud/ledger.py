@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, column, func, insert, select, table
+from sqlalchemy import Engine, column, func, insert, or_, select, table, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -229,6 +229,7 @@ class Ledger:
         expected: int = 0,
         keep_stored_accounts: bool = False,
         keep_stored_transfers: bool = False,
+        finish: Callable[[Any], None] | None = None,
     ) -> dict[str, int]:
         """(banks, accounts, transfers) batches, read one at a time and written in one
         transaction, so a file larger than memory is loaded whole or not at all: an error
@@ -238,7 +239,8 @@ class Ledger:
         is, not a duplicate (an import names accounts it does not know are there).
         ``keep_stored_transfers``: a transfer whose id is stored is left out and counted in
         ``already`` (the same transfer read from both parties' statements; ``already_cash``
-        of them cash events), not a duplicate; transfers then come as mappings."""
+        of them cash events), not a duplicate; transfers then come as mappings. ``finish``
+        runs on the connection after the last batch, inside the same transaction."""
         with self._engine.connect() as conn:
             known = {r[0] for r in conn.execute(select(_B.c.code))}
         counts = {"banks": 0, "accounts": 0, "transfers": 0}
@@ -302,6 +304,8 @@ class Ledger:
                 if rebuild:
                     for ix in _T.indexes:
                         ix.create(conn)
+                if finish is not None:
+                    finish(conn)
         except IntegrityError as exc:
             raise AssistantError(
                 "帳號或交易編號重複，整批未寫入 / duplicate account or transfer id, nothing was "
@@ -408,6 +412,25 @@ class Ledger:
                 )
                 out.update({r[0]: r[1] for r in rows if r[1]})
         return out
+
+    @staticmethod
+    def label(conn: Any, fraud: Mapping[str, str], accounts: Iterable[str]) -> None:
+        """Ground truth from a labelled import, on ``conn`` (inside its transaction): the
+        accounts in ``fraud`` are fraud, with their pattern; the other ``accounts`` are normal
+        unless already labelled fraud (a label is never taken back by a later file)."""
+        for chunk in _chunks(list(fraud.items()), 500):
+            for pattern in {p for _, p in chunk}:
+                ids = [a for a, p in chunk if p == pattern]
+                conn.execute(
+                    update(_A).where(_A.c.id.in_(ids)).values(is_fraud=True, pattern=pattern)
+                )
+        normal = [a for a in accounts if a not in fraud]
+        for chunk in _chunks(normal, 500):
+            conn.execute(
+                update(_A)
+                .where(_A.c.id.in_(chunk), or_(_A.c.is_fraud.is_(None), _A.c.is_fraud.is_(False)))
+                .values(is_fraud=False)
+            )
 
     def counts(self) -> dict[str, int]:
         with self._engine.connect() as conn:
