@@ -168,8 +168,9 @@ def _pairs(mapping: tuple[str, ...]) -> dict[str, str]:
     pairs = {}
     for item in mapping:
         field, sep, column = item.partition("=")
-        if not sep or not field or not column:
+        if not sep or not field:
             raise AssistantError(f"--map 格式為 field=column / --map takes field=column: {item!r}")
+        # field= (no column): that field is not read, nor told from the header.
         pairs[field.strip()] = column.strip()
     return pairs
 

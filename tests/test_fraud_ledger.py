@@ -214,6 +214,11 @@ def test_the_mapping_is_told_from_the_header_when_not_given(tmp_path: Path) -> N
     mapping = {"from_account": "Account", "to_account": "Account.1", "amount": "Amount Paid"}
     report = load("d2.csv", text, mapping)
     assert report.added == 1 and report.mapping["ts"] == "Timestamp"
+    # Bank numbers that are not 3-digit codes: `from_bank=` keeps the column from being read.
+    text = text.replace("004", "3208")
+    assert load("d3.csv", text, mapping).skipped == 1
+    report = load("d4.csv", text, {**mapping, "from_bank": "", "to_bank": ""})
+    assert report.added == 1 and "from_bank" not in report.mapping
 
 
 def test_title_lines_above_the_header_are_skipped(tmp_path: Path) -> None:

@@ -84,6 +84,7 @@ def import_statement(
         raise AssistantError(
             f"未知欄位 {unknown}，可用 {', '.join(FIELDS)} / unknown field(s) {unknown}"
         )
+    given, mapping = mapping, {f: c for f, c in mapping.items() if c}  # field=: not read
     split = "out_amount" in mapping or "in_amount" in mapping
     if split and "amount" in mapping:
         raise _amounts_error()
@@ -101,8 +102,8 @@ def import_statement(
     report = ImportReport(path=str(path))
     # What is not given is told from the header (``column_names``); what is given stands.
     complete = "ts" in mapping and (split or "amount" in mapping)
-    fits = fits_mapping(mapping) if complete else (lambda h: _guess(h, mapping, quiet=True))
-    unfit = None if complete else (lambda h: _guess(h, mapping) or {})
+    fits = fits_mapping(mapping) if complete else (lambda h: _guess(h, given, quiet=True))
+    unfit = None if complete else (lambda h: _guess(h, given) or {})
     with open_table(path, fits, IDENTIFIERS, sheet=sheet, batch=batch, unfit=unfit) as table:
         options = Options(table.mapping or mapping, default_currency, date_format, tz)
         report.mapping = dict(options.mapping)

@@ -203,7 +203,10 @@ def guess(
     """Our field → the header's column, for every field a column names unambiguously, with
     the fields ``given`` as given (their columns are not guessed for another field); an error
     when a required one is missing or ambiguous, or a given column is not in the header."""
-    given = given or {}
+    # ``field=`` (no column) keeps a field from being guessed: a column named like ours that
+    # holds something else (a bank number that is not a 3-digit code).
+    skipped = {f for f, c in (given or {}).items() if not c}
+    given = {f: c for f, c in (given or {}).items() if c}
     taken = {part.strip() for c in given.values() for part in (c, *c.split("+"))}
     absent = [
         c
@@ -225,7 +228,7 @@ def guess(
             mapping[field] = hits[0]
         elif len(hits) > 1:
             ambiguous[field] = hits
-    for field in given:
+    for field in (*given, *skipped):
         mapping.pop(field, None)
         ambiguous.pop(field, None)
     if "ts" in required and "ts" not in given:

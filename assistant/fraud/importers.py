@@ -330,12 +330,14 @@ def import_csv(
             f"未知欄位 {unknown}，可用 {', '.join(FIELDS)} / unknown field(s) {unknown}"
         )
     report = ImportReport(path=str(path))
-    # What is not given is told from the header (``column_names``); what is given stands.
+    # What is not given is told from the header (``column_names``); what is given stands, and
+    # a field given no column (``field=``) is not read.
+    given, mapping = mapping, {f: c for f, c in mapping.items() if c}
     complete = all(f in mapping for f in REQUIRED)
     fits: Fits = (
-        fits_mapping(mapping) if complete else (lambda h: try_guess(h, NAMES, REQUIRED, mapping))
+        fits_mapping(mapping) if complete else (lambda h: try_guess(h, NAMES, REQUIRED, given))
     )
-    unfit = None if complete else (lambda h: guess(h, NAMES, REQUIRED, mapping))
+    unfit = None if complete else (lambda h: guess(h, NAMES, REQUIRED, given))
     with open_table(Path(path), fits, _IDENTIFIERS, sheet=sheet, batch=batch, unfit=unfit) as t:
         options = Options(t.mapping or mapping, default_currency, date_format, tz)
         report.mapping = dict(options.mapping)
