@@ -52,6 +52,9 @@ def _tail(
         header = next(csv.reader([first], delimiter=sep), None)
         if not header:
             raise AssistantError(f"CSV 沒有標題列 / the CSV has no header: {path}")
+        from assistant.monitor.transfers import renamer
+
+        ours = renamer(header)
         line, pending, idle = 1, "", 0.0
         while True:
             chunk = fh.readline()
@@ -63,7 +66,7 @@ def _tail(
                 values = next(csv.reader([pending], delimiter=sep), [])
                 pending, idle = "", 0.0
                 if values:
-                    yield line, dict(zip(header, values, strict=False))
+                    yield line, ours(values)
                 continue
             if idle_s is not None and idle >= idle_s:
                 return
@@ -121,8 +124,9 @@ def monitor_cmd(
     as_json: bool,
 ) -> None:
     """即時監控 / score transfers as they arrive: PATH is a CSV (id, ts, from_account, to_account,
-    amount[, kind, channel, memo]); each alert or hold is stored in the alert queue with its
-    reasons. A bad line is reported by number and the rest are scored."""
+    amount[, kind, channel, memo], or a bank's own names for them: 交易序號, 交易日期 +
+    交易時間, 轉出帳號 …); each alert or hold is stored in the alert queue with its reasons. A
+    bad line is reported by number and the rest are scored."""
     from assistant.monitor.transfers import read_csv
 
     desk = app.container.fraud_monitor_desk

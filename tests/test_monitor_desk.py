@@ -290,3 +290,26 @@ def test_a_warm_start_knows_the_ledger_payees(tmp_path: Path) -> None:
         assert c.fraud_monitor_desk.alerts(INV, status=None) == []
     finally:
         c.close()
+
+
+def test_a_feed_with_a_banks_own_header_is_read_by_its_names(tmp_path: Path) -> None:
+    """交易序號, 交易日期 + 交易時間, 轉出帳號 …: the columns told from the header as the ledger
+    import tells them, in a file and in a followed file alike; a header that names no amount
+    is refused with what it lacks."""
+    data = tmp_path / "data"
+    lines = ["交易序號,交易日期,交易時間,轉出帳號,轉入帳號,交易金額"] + [
+        f"{r['id']},{r['ts'][:10]},{r['ts'][11:]},{r['from_account']},{r['to_account']},"
+        f"{r['amount']}"
+        for r in ROWS
+    ]
+    feed = tmp_path / "銀行.csv"
+    feed.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for extra in ([], ["--follow", "--interval", "0.05", "--idle-exit", "0.2"]):
+        code, out = run(data / str(len(extra)), "fraud", "monitor", str(feed), *extra, "--json")
+        assert code == 0, out
+        got = json.loads(out)
+        assert (got["rows"], got["bad"], got["hold"], got["pass"]) == (4, 1, 1, 2)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("交易序號,交易時間,轉出帳號,轉入帳號\nX,2024-03-04,A,B\n", encoding="utf-8")
+    code, out = run(data / "0", "fraud", "monitor", str(bad))
+    assert code == 1 and "the CSV header lacks amount" in out

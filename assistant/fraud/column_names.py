@@ -231,7 +231,7 @@ def guess(
     for field in (*given, *skipped):
         mapping.pop(field, None)
         ambiguous.pop(field, None)
-    if "ts" in required and "ts" not in given:
+    if "ts" in names and "ts" not in given:
         _date_and_time(folded, mapping)
     mapping.update(given)
     missing = [f for f in required if f not in mapping]

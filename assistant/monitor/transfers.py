@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import chain
@@ -19,6 +19,7 @@ from typing import Any
 
 from assistant.dates import TAIPEI, parse_datetime
 from assistant.errors import AssistantError
+from assistant.fraud.column_names import TRANSFER_NAMES, guess, unique_header
 from assistant.fraud.importers import KIND_WORDS
 from assistant.fraud.ledger import LedgerArrays, normalize_account
 from assistant.fraud.records import KINDS, is_reserved
@@ -126,22 +127,49 @@ def parse_transfer(row: Mapping[str, Any]) -> Transfer:
     )
 
 
+def renamer(header: list[str]) -> Callable[[list[str]], dict[str, str]]:
+    """How a file's rows (lists of values) become ours: by the header's own names when it
+    names ``REQUIRED`` (id, ts, from_account …); otherwise through the mapping told from its
+    names (交易序號, 交易日期 + 交易時間, 轉出帳號 … as the ledger import tells them), or an
+    error naming what is missing."""
+    names = unique_header([h.strip() for h in header])
+    if all(c in names for c in REQUIRED):
+        return lambda values: dict(zip(names, values, strict=False))
+    mapping = guess(names, TRANSFER_NAMES, ())  # what the names settle; never raises
+    absent = [c for c in REQUIRED if c not in mapping]
+    if absent:
+        raise AssistantError(
+            f"CSV 標題列缺少（或無法判斷）欄位 {', '.join(absent)}，請以 {', '.join(REQUIRED)} 或銀行"
+            f"慣用欄名為標題 / the CSV header lacks {', '.join(absent)} (or names it ambiguously): "
+            f"head it {', '.join(REQUIRED)}, or with a bank's usual names (the header: "
+            f"{', '.join(header)})"
+        )
+    where = {n: i for i, n in enumerate(names)}
+    parts = {f: [where[p.strip()] for p in c.split("+")] for f, c in mapping.items()}
+
+    def rename(values: list[str]) -> dict[str, str]:
+        return {
+            f: " ".join(v for i in idx if i < len(values) and (v := values[i].strip()))
+            for f, idx in parts.items()
+        }
+
+    return rename
+
+
 def read_csv(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
-    """(line number, row) of a CSV file with a header naming at least ``REQUIRED``: UTF-8 or
-    Big5, its separator told from the header, read row by row (a file of any size)."""
+    """(line number, row) of a CSV file whose header names ``REQUIRED`` or lets them be told
+    (``renamer``): UTF-8 or Big5, its separator told from the header, read row by row (a
+    file of any size)."""
     with open_text(path) as handle:
         head = handle.readline()
-        reader = csv.DictReader(chain([head], handle), delimiter=delimiter(head))
-        absent = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
-        if absent:
-            raise AssistantError(
-                f"CSV 缺少欄位 {', '.join(absent)} / the CSV header lacks {', '.join(absent)}"
-            )
+        reader = csv.reader(chain([head], handle), delimiter=delimiter(head))
+        ours = renamer(next(reader, []))
         line = 1
         try:
-            for row in reader:
+            for values in reader:
                 line = reader.line_num
-                yield line, row
+                if values:
+                    yield line, ours(values)
         except UnicodeDecodeError:
             raise AssistantError(
                 f"{path.name} 第 {line} 行之後編碼不一致 / {path.name}: the text after line {line} "
@@ -171,4 +199,12 @@ def from_arrays(
         )
 
 
-__all__ = ["Transfer", "from_arrays", "is_reserved", "iso", "parse_transfer", "read_csv"]
+__all__ = [
+    "Transfer",
+    "from_arrays",
+    "is_reserved",
+    "iso",
+    "parse_transfer",
+    "read_csv",
+    "renamer",
+]
