@@ -155,3 +155,18 @@ def test_the_cli_imports_a_statement(tmp_path: Path) -> None:
         data, "fraud", "import-statement", str(b), "--map", "ts=日期時間", "--map", "amount=金額"
     )
     assert code == 1 and "give the statement's account" in out
+
+
+def test_one_file_of_several_accounts_names_each_rows_account(tmp_path: Path) -> None:
+    path = tmp_path / "several.csv"
+    path.write_text(
+        "帳號,交易日期,摘要,支出,存入,對方帳號\n"
+        f"{A},2024/05/01,轉出,700,,{B}\n"
+        f"{B},2024/05/01,轉入,,700,{A}\n"  # the same transfer, from B's side
+        f",2024/05/02,轉出,5,,{B}\n",  # no account on the row
+        encoding="utf-8",
+    )
+    ledger = _ledger(tmp_path / "db")
+    report = import_statement(ledger, path, {"account": "帳號"})
+    assert (report.added, report.omitted, [n for n, _ in report.errors]) == (1, {ALREADY: 1}, [4])
+    assert [(t.to_account, t.amount) for t in ledger.transfers_out(A)] == [(B, 700)]

@@ -199,7 +199,7 @@ class StatementRows(MappedRows):
         if cash:
             event = cash_row("", ts, owner, self.bank, amount, not out, channel, place)
             event.update(currency=currency, memo=memo)
-            event["id"] = get.get("id") or self._id(event)
+            event["id"] = get.get("id") or self._id(event, owner)
             return event, [(owner, self.bank)]
         if counterparty == owner:
             report.bad(n, f"對方帳號與本帳號相同 / the counterparty is the account itself: {owner}")
@@ -227,7 +227,7 @@ class StatementRows(MappedRows):
             "memo": memo,
             "place": place,
         }
-        event["id"] = get.get("id") or self._id(event)
+        event["id"] = get.get("id") or self._id(event, owner)
         named = [(owner, self.bank)]
         if counterparty != OUTSIDE_ACCOUNT:
             named.append((counterparty, cp_bank))
@@ -258,7 +258,7 @@ class StatementRows(MappedRows):
             return True, out
         return False, inn
 
-    def _id(self, event: dict[str, Any]) -> str:
+    def _id(self, event: dict[str, Any], owner: str) -> str:
         # The day (Taiwan), not the time: banks print times to the second, the minute or not
         # at all, and the k-th such event of a day is the same one in both statements.
         key = (
@@ -267,8 +267,11 @@ class StatementRows(MappedRows):
             event["to_account"],
             f"{event['amount']:.2f}",
         )
-        k = self._seen.get(key, 0) + 1
-        self._seen[key] = k
+        # Counted per statement account: in a file of several accounts, A's k-th such
+        # transfer to B and B's k-th such transfer from A are the same event.
+        seen = (*key, owner)
+        k = self._seen.get(seen, 0) + 1
+        self._seen[seen] = k
         digest = hashlib.sha256("|".join((*key, str(k))).encode()).hexdigest()[:20]
         return f"stmt:{digest}"
 

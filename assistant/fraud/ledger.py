@@ -287,10 +287,14 @@ class Ledger:
                     if keep_stored_transfers:
                         rows = list(transfers)  # type: ignore[arg-type]
                         stored = _stored(conn, _T, [t["id"] for t in rows])
-                        transfers = [t for t in rows if t["id"] not in stored]
+                        # (a transfer met twice in one batch: both parties' rows of one file)
+                        transfers = [
+                            t for t in rows if t["id"] not in stored and not stored.add(t["id"])
+                        ]
                         counts["already"] += len(rows) - len(transfers)
+                        kept = {id(t) for t in transfers}
                         counts["already_cash"] += sum(
-                            t["id"] in stored and t.get("kind", "transfer") != "transfer"
+                            id(t) not in kept and t.get("kind", "transfer") != "transfer"
                             for t in rows
                         )
                     for chunk in self._transfer_chunks(transfers):
