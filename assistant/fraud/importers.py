@@ -307,10 +307,13 @@ def import_csv(
     sheet: str | None = None,
 ) -> ImportReport:
     """A transfer CSV with a header line (or a Parquet file, or an Excel workbook: ``sheet``,
-    else the first sheet holding the mapped columns; see ``workbook``). ``mapping``: our field → their column name; fields
-    ``ts``, ``from_account``, ``to_account`` and ``amount`` are required, ``id``, ``currency``,
-    ``channel``, ``from_bank``, ``to_bank``, ``memo``, ``kind`` and ``place`` optional (without
-    ``id`` a transfer gets ``"<file stem>:<line>"``). ``kind`` names the column that tells a
+    else the first sheet holding the mapped columns; see ``workbook``). ``mapping``: our field
+    → their column name; fields ``ts``, ``from_account``, ``to_account`` and ``amount`` are
+    required, ``id``, ``currency``, ``channel``, ``from_bank``, ``to_bank``, ``memo``, ``kind``,
+    ``place`` and ``label`` optional (without ``id`` a transfer gets ``"<file stem>:<line>"``);
+    a field the mapping leaves out is told from the header's names (``column_names``), one
+    given no column (``field=""``) is not read. ``label``: the column that marks laundering
+    transfers; every account of a labelled file is labelled (``Ledger.label``). ``kind`` names the column that tells a
     cash deposit or withdrawal from a transfer (``KIND_WORDS``: transfer / 轉帳, cash_in /
     deposit / 存款, cash_out / withdrawal / 提款 …; empty means transfer); a cash row names only
     the customer's account (to_account of a deposit, from_account of a withdrawal), its other
