@@ -170,3 +170,27 @@ def test_one_file_of_several_accounts_names_each_rows_account(tmp_path: Path) ->
     report = import_statement(ledger, path, {"account": "帳號"})
     assert (report.added, report.omitted, [n for n, _ in report.errors]) == (1, {ALREADY: 1}, [4])
     assert [(t.to_account, t.amount) for t in ledger.transfers_out(A)] == [(B, 700)]
+
+
+def test_an_excel_statement_keeps_its_identifiers_or_says_why_not(tmp_path: Path) -> None:
+    from datetime import date, time
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    ws = book.active
+    ws.append([f"帳號 {A} 交易明細"])
+    ws.append(["交易日期", "交易時間", "摘要", "支出", "存入", "對方帳號"])  # row 2
+    ws.append([date(2024, 5, 1), time(10, 0), "轉出", 700, 0, B])
+    ws.append([date(2024, 5, 1), time(11, 0), "轉出", 800, None, 812345678901])  # zeros lost
+    ws.append([date(2024, 5, 1), time(12, 0), "ATM提款", 1000.0, None, None])
+    path = tmp_path / "statement.xlsx"
+    book.save(path)
+    ledger = _ledger(tmp_path / "db")
+    report = import_statement(ledger, path, {}, account=A, bank="822")
+    assert (report.added, report.cash, [n for n, _ in report.errors]) == (2, 1, [4])
+    assert "leading zeros" in report.errors[0][1]
+    assert sorted((t.to_account, t.amount) for t in ledger.transfers_out(A)) == [
+        (B, 700),
+        ("CASH822", 1000),
+    ]
