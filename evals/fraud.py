@@ -290,8 +290,13 @@ def load_csv(path: str | Path, mapping: dict[str, str], rules: CashRules | None 
         report = import_csv(ledger, path, mapping)
         if not report.labelled:
             raise AssistantError(
-                f"{path.name} 沒有標記欄（--map label=欄名） / {path.name} has no label column: "
-                "map it with label=COLUMN"
+                f"{path.name} 沒有標記欄（--csv-map label=欄名） / {path.name} has no label "
+                "column: map it with --csv-map label=COLUMN"
+            )
+        if not report.labelled["fraud"]:
+            raise AssistantError(
+                f"{path.name} 的標記欄沒有標出任何洗錢交易 / {path.name}'s label column marks "
+                "no transfer as laundering: nothing to measure"
             )
         return {**_import_report(report), "mapping": report.mapping, "labelled": report.labelled}
 

@@ -126,7 +126,15 @@ def test_sheets_and_files_that_cannot_be_read_are_refused_whole(tmp_path: Path) 
     csv_file.write_text(",".join(HEADER) + "\n", encoding="utf-8")
     with pytest.raises(AssistantError, match="--sheet applies to an Excel workbook"):
         import_csv(_ledger(tmp_path / "e"), csv_file, MAPPING, sheet="明細")
-    for name in "abcde":
+    # No mapping, and a header whose names do not say which column is the time.
+    odd = Workbook()
+    odd.active.append(["處理日", "轉出帳號", "轉入帳號", "金額"])
+    odd.active.append(["2024-01-05", "A1", "B1", 5])
+    odd_path = tmp_path / "odd.xlsx"
+    odd.save(odd_path)
+    with pytest.raises(AssistantError, match=r"which column is \['ts'\].*處理日"):
+        import_csv(_ledger(tmp_path / "f"), odd_path, {})
+    for name in "abcdef":
         assert _ledger(tmp_path / name).transfers_out("00742512076092") == []
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
-from datetime import timedelta, timezone
+from datetime import UTC, timezone
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +55,7 @@ CASH_IN = re.compile(r"現金存|存現|現金存款|現存|cash deposit", re.IG
 NO_COUNTERPARTY = "轉帳無對方帳號，記為行外 / transfers without a counterparty, tied to OUTSIDE"
 NO_AMOUNT = "無金額（餘額或註記列） / no amount (a balance or note line)"
 _EMPTY = {"", "-", "--", "—"}
-TAIPEI_OFFSET = timedelta(hours=8)  # stored times are naive UTC
+_NONZERO = re.compile(r"[1-9１-９]")
 
 
 def import_statement(
@@ -262,7 +262,7 @@ class StatementRows(MappedRows):
         # The day (Taiwan), not the time: banks print times to the second, the minute or not
         # at all, and the k-th such event of a day is the same one in both statements.
         key = (
-            (event["ts"] + TAIPEI_OFFSET).date().isoformat(),
+            event["ts"].replace(tzinfo=UTC).astimezone(TAIPEI).date().isoformat(),
             event["from_account"],
             event["to_account"],
             f"{event['amount']:.2f}",
@@ -277,15 +277,13 @@ class StatementRows(MappedRows):
 
 
 def _positive(text: str, raw: str, *, zero_empty: bool = False) -> float | None:
+    """The amount; a zero is an empty cell where ``zero_empty`` (statements print 0 in the
+    column a line does not use)."""
     try:
         return parse_amount(text)
     except NotPositive:
-        if zero_empty:
-            try:
-                if float(text.replace(",", "")) == 0:
-                    return None
-            except ValueError:
-                pass
+        if zero_empty and not _NONZERO.search(text):
+            return None
         raise ValueError(f"金額錯誤 / bad amount {raw!r}") from None
     except ValueError:
         raise ValueError(f"金額錯誤 / bad amount {raw!r}") from None

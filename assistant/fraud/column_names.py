@@ -182,6 +182,18 @@ def unique_header(header: list[str]) -> list[str]:
     return out
 
 
+def columns(spec: str, header: list[str]) -> list[int] | None:
+    """The header positions a mapping names: one column, or several joined by ``+`` (交易日期+交易時間,
+    as many bank exports split the time); None when the header lacks one. A column whose own
+    name holds a ``+`` is taken whole."""
+    if spec in header:
+        return [header.index(spec)]
+    parts = [p.strip() for p in spec.split("+")]
+    if len(parts) > 1 and all(p in header for p in parts):
+        return [header.index(p) for p in parts]
+    return None
+
+
 def try_guess(
     header: list[str],
     names: dict[str, tuple[str, ...]],
@@ -208,11 +220,7 @@ def guess(
     skipped = {f for f, c in (given or {}).items() if not c}
     given = {f: c for f, c in (given or {}).items() if c}
     taken = {part.strip() for c in given.values() for part in (c, *c.split("+"))}
-    absent = [
-        c
-        for c in given.values()
-        if c not in header and not all(p.strip() in header for p in c.split("+"))
-    ]
+    absent = [c for c in given.values() if columns(c, header) is None]
     if absent:
         raise AssistantError(
             f"沒有欄位 {absent} / columns {absent} not in the header (the header: "
@@ -231,7 +239,7 @@ def guess(
     for field in (*given, *skipped):
         mapping.pop(field, None)
         ambiguous.pop(field, None)
-    if "ts" in names and "ts" not in given:
+    if "ts" in names and "ts" not in given and "ts" not in skipped:
         _date_and_time(folded, mapping)
     mapping.update(given)
     missing = [f for f in required if f not in mapping]

@@ -45,7 +45,7 @@ from assistant.dates import TAIPEI, parse_datetime
 from assistant.errors import AssistantError
 from assistant.fraud import workbook
 from assistant.fraud.column_names import TRANSFER_NAMES as NAMES
-from assistant.fraud.column_names import guess, try_guess, unique_header
+from assistant.fraud.column_names import columns, guess, try_guess, unique_header
 from assistant.fraud.generator import BANKS
 from assistant.fraud.ledger import Ledger, normalize_account
 from assistant.fraud.records import KINDS, OUTSIDE_ACCOUNT, cash_account, is_reserved
@@ -313,8 +313,9 @@ def import_csv(
     ``place`` and ``label`` optional (without ``id`` a transfer gets ``"<file stem>:<line>"``);
     a field the mapping leaves out is told from the header's names (``column_names``), one
     given no column (``field=""``) is not read. ``label``: the column that marks laundering
-    transfers; every account of a labelled file is labelled (``Ledger.label``). ``kind`` names the column that tells a
-    cash deposit or withdrawal from a transfer (``KIND_WORDS``: transfer / 轉帳, cash_in /
+    transfers; every account of a labelled file is labelled (``Ledger.label``). ``kind``
+    names the column that tells a cash deposit or withdrawal from a transfer (``KIND_WORDS``:
+    transfer / 轉帳, cash_in /
     deposit / 存款, cash_out / withdrawal / 提款 …; empty means transfer); a cash row names only
     the customer's account (to_account of a deposit, from_account of a withdrawal), its other
     account column empty or a reserved CASH account, and its bank is that account's bank.
@@ -407,6 +408,7 @@ def open_table(
             positions,
             sheet=sheet,
             rename=unique_header,
+            unfit=unfit,
         )
         yield Table(header, first, cells, count, fits(header) or {}, cells_checked=False)
         return
@@ -549,8 +551,8 @@ class MappedRows:
             else None,
         )
         if labelled:
-            report.labelled = {"fraud": len(self.positive), "normal": len(self._accounts)}
-            report.labelled["normal"] -= len(self.positive)
+            fraud = len(self.positive)
+            report.labelled = {"fraud": fraud, "normal": len(self._accounts) - fraud}
         report.added, report.accounts = counts["transfers"], counts["accounts"]
         report.cash = self.cash
         return report
@@ -696,18 +698,6 @@ class MappedRows:
         if raw.lower() in LABEL_NO or not raw:
             return None
         return "label:laundering" if raw.lower() in LABEL_YES else f"label:{raw[:40]}"
-
-
-def columns(spec: str, header: list[str]) -> list[int] | None:
-    """The header positions a mapping names: one column, or several joined by ``+`` (交易日期+交易時間,
-    as many bank exports split the time); None when the header lacks one. A column whose own
-    name holds a ``+`` is taken whole."""
-    if spec in header:
-        return [header.index(spec)]
-    parts = [p.strip() for p in spec.split("+")]
-    if len(parts) > 1 and all(p in header for p in parts):
-        return [header.index(p) for p in parts]
-    return None
 
 
 OPENING = "期初餘額，不是交易 / opening balance of the simulation, not an event"

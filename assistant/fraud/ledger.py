@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, column, func, insert, or_, select, table, update
+from sqlalchemy import Engine, column, func, insert, select, table, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -286,17 +286,17 @@ class Ledger:
                     counts["accounts"] += len(account_rows)
                     if keep_stored_transfers:
                         rows = list(transfers)  # type: ignore[arg-type]
-                        stored = _stored(conn, _T, [t["id"] for t in rows])
-                        # (a transfer met twice in one batch: both parties' rows of one file)
-                        transfers = [
-                            t for t in rows if t["id"] not in stored and not stored.add(t["id"])
-                        ]
-                        counts["already"] += len(rows) - len(transfers)
-                        kept = {id(t) for t in transfers}
-                        counts["already_cash"] += sum(
-                            id(t) not in kept and t.get("kind", "transfer") != "transfer"
-                            for t in rows
-                        )
+                        seen = _stored(conn, _T, [t["id"] for t in rows])
+                        transfers = []
+                        for t in rows:
+                            # stored, or met already in this batch (both parties' rows of
+                            # one file)
+                            if t["id"] in seen:
+                                counts["already"] += 1
+                                counts["already_cash"] += t.get("kind", "transfer") != "transfer"
+                            else:
+                                seen.add(t["id"])
+                                transfers.append(t)
                     for chunk in self._transfer_chunks(transfers):
                         if self._sqlite:
                             conn.exec_driver_sql(sql, chunk)
@@ -432,7 +432,7 @@ class Ledger:
         for chunk in _chunks(normal, 500):
             conn.execute(
                 update(_A)
-                .where(_A.c.id.in_(chunk), or_(_A.c.is_fraud.is_(None), _A.c.is_fraud.is_(False)))
+                .where(_A.c.id.in_(chunk), _A.c.is_fraud.is_not(True))
                 .values(is_fraud=False)
             )
 
