@@ -351,6 +351,17 @@ def rules_cmd(
         for r in out["rules"]:
             click.echo(f"  {r['id']:24} {r['kind']:18} {r['action']:5} {r['params']}")
         click.echo(f"  anomaly: {out['anomaly']}")
+        mule = out.get("mule_model")
+        if mule is None:
+            click.echo(
+                "  mule_score: 尚未訓練模型，不評分（assistant fraud train）/ no model trained "
+                "yet, scores nothing (assistant fraud train)"
+            )
+        else:
+            click.echo(
+                f"  mule_score: {mule['file']} ({mule.get('mules')} mules of "
+                f"{mule.get('accounts')} accounts, {mule.get('at')}), alert at {mule['alert_at']}"
+            )
         return
     try:
         doc = json.loads(new_rules.read_text(encoding="utf-8"))

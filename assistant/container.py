@@ -343,6 +343,7 @@ class Container:
 
     @cached_property
     def fraud_monitor(self) -> MonitorService:
+        from assistant.fraud.stream_model import FILE_NAME as STREAM_FILE
         from assistant.monitor.service import MonitorService
         from assistant.monitor.state import FILE_NAME
 
@@ -350,6 +351,8 @@ class Container:
         return MonitorService(
             self.engine,
             signals_dir=self.settings.data_dir / "fraud" / "signals",
+            # written by `fraud train` beside the batch scorer (FraudService.train)
+            mule_model=self.settings.data_dir / "fraud" / STREAM_FILE,
             state_path=self.settings.data_dir / "fraud" / FILE_NAME if m.persist else None,
             save_every=m.save_every,
             save_every_s=m.save_every_s,

@@ -59,7 +59,10 @@ from assistant.fraud.generator import generate
 from assistant.fraud.importers import import_amlgentex
 from assistant.fraud.ledger import Ledger, LedgerArrays
 from assistant.fraud.scoring import MuleScorer
+from assistant.fraud.stream_model import StreamModel
+from assistant.fraud.stream_model import fit as fit_stream
 from assistant.monitor.monitor import TransferMonitor
+from assistant.monitor.mule_score import OnArrival
 from assistant.monitor.rules import DEFAULT_RULES, load_rules
 from assistant.monitor.transfers import from_arrays
 from assistant.schema import open_engine
@@ -175,12 +178,53 @@ def _lead(first: dict[str, int], last_hop: dict[str, int]) -> dict[str, Any]:
     }
 
 
+class OutOfFold(OnArrival):
+    """The mule score on arrival as the evaluation reads it: each account scored by the model
+    fitted without it (the batch scorer's folds)."""
+
+    def __init__(self, models: list[StreamModel], fold: dict[str, int]) -> None:
+        super().__init__(models[0])
+        self.models = models
+        self.fold = fold
+
+    def model_for(self, account: str) -> StreamModel:
+        k = self.fold.get(account)
+        return self.models[k] if k is not None else self.model
+
+
+def stream_models(
+    data: Replayable, *, folds: int = 5, seed: int = 0, rules: CashRules | None = None
+) -> OutOfFold:
+    """The mule score on arrival fitted on the ledger's labels out of fold, on the folds the
+    batch scorer uses (the same split of the same accounts)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    a = data.arrays
+    keep = np.flatnonzero(~a.reserved)
+    ids = a.account_ids[keep].tolist()
+    y = np.array([1 if x in data.fraud else 0 for x in ids])
+    names, raw = account_features(a, data.meta, rules=rules)
+    X = within_ledger_ranks(raw[keep])
+    models: list[StreamModel] = []
+    fold: dict[str, int] = {}
+    skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for k, (train, test) in enumerate(skf.split(X, y)):
+        models.append(fit_stream(names, X[train], y[train], cash_rules=rules, seed=seed))
+        for i in test.tolist():
+            fold[ids[i]] = k
+    return OutOfFold(models, fold)
+
+
 def replay_monitor(
-    data: Replayable, warmup_days: int = 31, rules_path: Path = DEFAULT_RULES
+    data: Replayable,
+    warmup_days: int = 31,
+    rules_path: Path = DEFAULT_RULES,
+    mule: OnArrival | None = None,
 ) -> dict[str, Any]:
-    """The ledger through a fresh monitor in time order (see the module docstring)."""
+    """The ledger through a fresh monitor in time order (see the module docstring); ``mule``:
+    the mule score on arrival (without it the ``mule_score`` rule does not fire)."""
     rules = load_rules(rules_path)
-    monitor = TransferMonitor(rules)
+    monitor = TransferMonitor(rules, mule=mule)
     transfers = list(from_arrays(data.arrays, data.transfer_pattern))
     start = transfers[0].ts if transfers else 0
     warm_from = start + warmup_days * DAY
@@ -376,8 +420,23 @@ def evaluate(
     batch_every_days: int = 1,
     rules_path: Path = DEFAULT_RULES,
 ) -> dict[str, Any]:
-    mon = replay_monitor(data, warmup_days=warmup_days, rules_path=rules_path)
-    batch = batch_nightly(data, mon["_last_hop"], every_days=batch_every_days, rules=_cash_rules())
+    rules = _cash_rules()
+    t0 = time.perf_counter()
+    mule = stream_models(data, rules=rules)
+    mule_fit_s = time.perf_counter() - t0
+    plain = replay_monitor(data, warmup_days=warmup_days, rules_path=rules_path)
+    mon = replay_monitor(data, warmup_days=warmup_days, rules_path=rules_path, mule=mule)
+    mon["mule_score"] = {"fit_s": round(mule_fit_s, 2), "refreshes": mule.refreshes}
+    batch = batch_nightly(data, mon["_last_hop"], every_days=batch_every_days, rules=rules)
+    detected = dict(batch["_detected"])
+    rules_only = {
+        "latency_ms": plain["latency_ms"],
+        "transfers_per_s": plain["transfers_per_s"],
+        "transfers": plain["transfers"],
+        "accounts": plain["accounts"],
+        "lead_time": plain["lead_time"],
+        "side_by_side": _side_by_side(plain, {"_detected": detected}),
+    }
     return {
         "ledger": data.name,
         "generator": data.generator,
@@ -388,6 +447,7 @@ def evaluate(
         "monitor": mon,
         "batch_scorer": batch,
         "side_by_side": _side_by_side(mon, batch),
+        "monitor_rules_only": rules_only,
     }
 
 

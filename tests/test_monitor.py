@@ -146,7 +146,7 @@ def test_ordinary_traffic_passes() -> None:
 
 def test_rules_are_data_checked_before_use_and_versions_diff() -> None:
     base = load_rules()
-    assert base.version == "2026-12-05.1" and {r.kind for r in base.rules} >= {
+    assert base.version == "2026-12-06.1" and {r.kind for r in base.rules} >= {
         "velocity_out",
         "pass_through",
         "cash_out_after_in",
@@ -167,7 +167,7 @@ def test_rules_are_data_checked_before_use_and_versions_diff() -> None:
     with pytest.raises(AssistantError, match="version"):
         parse_rules(doc)
     changed = copy.deepcopy(_doc())
-    changed["version"] = "2026-12-06.1"
+    changed["version"] = "2026-12-07.1"
     changed["rules"][4]["params"]["window_s"] = 1800
     changed["rules"] = [r for r in changed["rules"] if r["id"] != "new_payees_24h"]
     assert parse_rules(changed).diff(base) == ["-new_payees_24h", "~pass_through_2h"]
@@ -176,7 +176,7 @@ def test_rules_are_data_checked_before_use_and_versions_diff() -> None:
     m.process(Transfer("a", T0, "V", "MULE", 100_000))
     m.replace_rules(parse_rules(changed))
     d = m.process(Transfer("b", T0 + 40 * MIN, "MULE", "X", 95_000))
-    assert d.action == "pass" and d.rules_version == "2026-12-06.1"
+    assert d.action == "pass" and d.rules_version == "2026-12-07.1"
 
 
 def test_a_transfer_row_is_read_or_refused_in_both_languages() -> None:

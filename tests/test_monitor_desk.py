@@ -78,7 +78,7 @@ def test_a_batch_with_a_bad_row_reports_it_and_keeps_the_rest(c: Container) -> N
     assert [(a["id"], a["transfer_id"], a["account"], a["status"]) for a in queue] == [
         (result.alerts[0], "A3", "MULE1", "open")
     ]
-    assert queue[0]["rules_version"] == "2026-12-05.1" and queue[0]["reasons"][0]["en"]
+    assert queue[0]["rules_version"] == "2026-12-06.1" and queue[0]["reasons"][0]["en"]
     batch = c.audit.recent(2)[1].tool_calls[0]  # before the listing
     assert batch["name"] == "fraud.monitor.batch"
     assert batch["args"]["bad_rows"] == [3] and batch["args"]["hold"] == 1
@@ -143,15 +143,15 @@ def test_a_rules_change_is_an_audited_decision_with_a_version(c: Container) -> N
     desk = c.fraud_monitor_desk
     doc = desk.rules(INV)
     doc.pop("history")
-    doc["version"] = "2026-12-06.1"
+    doc["version"] = "2026-12-07.1"
     for r in doc["rules"]:
         if r["kind"] == "watchlist":
             r["params"]["accounts"] = ["SCAM001"]
     out = desk.set_rules(INV, doc, note="165 list of the week")
-    assert out == {"from": "2026-12-05.1", "to": "2026-12-06.1", "changes": ["~watchlist"]}
+    assert out == {"from": "2026-12-06.1", "to": "2026-12-07.1", "changes": ["~watchlist"]}
     rec = _last(c)
-    assert rec["name"] == "fraud.monitor.rules_change" and rec["args"]["from"] == "2026-12-05.1"
-    assert rec["args"]["to"] == "2026-12-06.1" and rec["args"]["note"] == "165 list of the week"
+    assert rec["name"] == "fraud.monitor.rules_change" and rec["args"]["from"] == "2026-12-06.1"
+    assert rec["args"]["to"] == "2026-12-07.1" and rec["args"]["note"] == "165 list of the week"
     d = desk.score(
         INV,
         {
@@ -162,14 +162,14 @@ def test_a_rules_change_is_an_audited_decision_with_a_version(c: Container) -> N
             "amount": "3000",
         },
     )
-    assert d["action"] == "hold" and d["rules_version"] == "2026-12-06.1"
-    with pytest.raises(AssistantError, match=r"已存在.*rules version 2026-12-06\.1 exists"):
+    assert d["action"] == "hold" and d["rules_version"] == "2026-12-07.1"
+    with pytest.raises(AssistantError, match=r"已存在.*rules version 2026-12-07\.1 exists"):
         desk.set_rules(INV, doc)
     bad = {**doc, "version": "2026-12-07.1", "rules": [{"id": "x", "kind": "magic"}]}
     with pytest.raises(AssistantError, match="unknown kind"):
         desk.set_rules(INV, bad)
     history = [h["version"] for h in desk.rules(INV)["history"]]
-    assert history == ["2026-12-06.1"]
+    assert history == ["2026-12-07.1"]
 
 
 def test_an_engine_switch_reaches_the_monitor_desk(c: Container) -> None:

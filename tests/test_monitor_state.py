@@ -232,7 +232,7 @@ def test_a_snapshot_of_other_rules_keeps_its_accounts(
         with caplog.at_level(logging.WARNING, logger=SERVICE):
             got = {d["transfer_id"]: d for d in _decisions(c, after)}
         assert got["OUT1"]["action"] == "hold" and got["OUT1"]["rules_version"] == "test-fast-model"
-        assert "2026-12-05.1" in caplog.text and "test-fast-model" in caplog.text
+        assert "2026-12-06.1" in caplog.text and "test-fast-model" in caplog.text
         assert "保留帳戶狀態" in caplog.text and "the account state is kept" in caplog.text
         assert "模型重新學習" in caplog.text and "starts learning again" in caplog.text
     finally:

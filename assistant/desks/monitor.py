@@ -321,7 +321,11 @@ class FraudMonitorDesk(Desk):
         u = self.allow(user, "fraud.read")
         rs = self._monitor.rules()
         self.record(u, "fraud.monitor.rules", {}, rs.version)
-        return {**rs.to_dict(), "history": self._monitor.rule_versions()}
+        return {
+            **rs.to_dict(),
+            "history": self._monitor.rule_versions(),
+            "mule_model": self._monitor.mule_model(),
+        }
 
     def set_rules(
         self, user: UserContext | None, doc: Mapping[str, Any], note: str = ""

@@ -129,6 +129,37 @@ FEATURE_NAMES = (
     + tuple(f"to_mean_{f}" for f in BASE_FEATURES)
     + tuple(f"from_mean_{f}" for f in BASE_FEATURES)
 )
+# The base features an account's own transfers settle one by one, in O(1) each: what the
+# transfer monitor keeps up to date as transfers arrive (``monitor.mule_score``) and what a mule
+# score on arrival reads. Left out: medians and dwell times (they need each account's history),
+# neighbours' features (a transfer would change its counterparties' rows too), and what needs
+# the account's metadata (age, flagged links) or the cash channel.
+STREAM_FEATURES: tuple[str, ...] = (
+    "fan_in",
+    "fan_out",
+    "in_degree",
+    "out_degree",
+    "total_in",
+    "total_out",
+    "pass_through",
+    "velocity",
+    "active_days",
+    "night_share",
+    "round_1000_share",
+    "round_10000_share",
+    "min_amount",
+    "repeat_share",
+    "cash_in_count",
+    "cash_out_count",
+    "cash_in_total",
+    "cash_out_total",
+    "outside_in_total",
+    "outside_out_total",
+    "cash_out_share",
+    "exit_share",
+    "near_threshold_count",
+    "near_threshold_share",
+)
 DEGREE_FEATURES: tuple[str, ...] = ("fan_in", "fan_out", "in_degree", "out_degree")
 # The baseline a scorer must beat: how many, with how many, and how much, cash included.
 DEGREE_AMOUNT_FEATURES: tuple[str, ...] = (

@@ -234,6 +234,8 @@ class FraudService:
 
         from assistant.fraud.records import AccountRow
         from assistant.fraud.scoring import MuleScorer
+        from assistant.fraud.stream_model import FILE_NAME as STREAM_FILE
+        from assistant.fraud.stream_model import fit as fit_stream
 
         if self.model_path is None:
             raise AssistantError("未設定模型檔位置 / no model path configured")
@@ -252,7 +254,18 @@ class FraudService:
         self.model_path.parent.mkdir(parents=True, exist_ok=True)
         scorer.save(self.model_path)
         self._scorer, self._is_reference = scorer, False
-        return {"accounts": len(keep), "fraud": int(y.sum()), "model": str(self.model_path)}
+        # The transfer monitor's model, fitted on the same accounts and percentiles: what
+        # scores an account as its money moves (``monitor.mule_score``).
+        stream = fit_stream(names, X[keep], y, cash_rules=self.cash_rules)
+        stream_path = self.model_path.with_name(STREAM_FILE)
+        stream.save(stream_path)
+        return {
+            "accounts": len(keep),
+            "fraud": int(y.sum()),
+            "model": str(self.model_path),
+            "monitor_model": str(stream_path),
+            "monitor_alert_at": round(stream.alert_at, 4),
+        }
 
     def _loaded(self) -> Any:
         from assistant.fraud.scoring import MuleScorer

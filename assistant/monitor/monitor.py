@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assistant.fraud.records import is_reserved
+from assistant.monitor.mule_score import OnArrival, Tally, count, reason_words
 from assistant.monitor.rules import Rule, RuleSet
 from assistant.monitor.signals import KIND_WORDS, SignalTable, hits
 from assistant.monitor.transfers import Transfer, iso
@@ -112,6 +113,7 @@ class AccountState:
     cash_in: float = 0.0
     cash_out: float = 0.0
     peaks: dict[str, float] = field(default_factory=dict)  # rule id → highest window value
+    tally: Tally = field(default_factory=Tally)  # the mule score's features (``mule_score``)
 
     def prune(self, now: int, horizon: int) -> None:
         edge = now - horizon
@@ -187,9 +189,16 @@ class TransferMonitor:
     """Scores transfers one by one, in arrival order. Not thread-safe: one monitor per stream
     (the desk serialises calls to its own)."""
 
-    def __init__(self, rules: RuleSet, signals: Sequence[SignalTable] = ()) -> None:
+    def __init__(
+        self,
+        rules: RuleSet,
+        signals: Sequence[SignalTable] = (),
+        mule: OnArrival | None = None,
+    ) -> None:
         self.rules = rules
         self.signals = list(signals)  # outside lists (``monitor.signals``) the rules may read
+        # The mule score on arrival (``mule_score`` rules); without a model they do not fire.
+        self.mule = mule
         self.accounts: dict[str, AccountState] = {}
         self.seen = 0
         # Where the monitor stands in time: the latest transfer time it has seen and the ids
@@ -261,6 +270,11 @@ class TransferMonitor:
         score = self._anomaly(t, payer, payee, new_payee, reasons)
         self._update(t, payer, payee, new_payee)
         self.seen += 1
+        if self.mule is not None:
+            # On the state with this transfer in it: the money it moves is part of the case.
+            for rule in self.rules.rules:
+                if rule.kind == "mule_score":
+                    self._mule_score(rule, t, payer, payee, reasons)
         if self.last_ts is None or t.ts > self.last_ts:
             self.last_ts = t.ts
             self.last_ids = {t.id}
@@ -284,6 +298,22 @@ class TransferMonitor:
     def _update(
         self, t: Transfer, payer: AccountState | None, payee: AccountState | None, new: bool
     ) -> None:
+        new_in = (
+            t.kind == "transfer"
+            and payer is not None
+            and payee is not None
+            and t.from_account not in payee.payers
+        )
+        count(
+            t.kind,
+            t.ts,
+            t.amount,
+            payer.tally if payer is not None else None,
+            payee.tally if payee is not None else None,
+            new_out=new,
+            new_in=new_in,
+            near=self._near_report(t.amount),
+        )
         if payer is not None:
             payer.n_out += 1
             payer.sum_out += t.amount
@@ -310,6 +340,52 @@ class TransferMonitor:
                     st.near.append(t.ts)
                 break
 
+    def _near_report(self, amount: float) -> bool:
+        """Just under the reporting threshold, as the mule score's model counts it (else as the
+        structuring rule does)."""
+        if self.mule is not None and self.mule.model.cash_rules is not None:
+            return self.mule.near(amount)
+        for rule in self.rules.rules:
+            if rule.kind == "structuring":
+                p = rule.params
+                return p["threshold"] * (1 - p["band"]) <= amount < p["threshold"]
+        return False
+
+    def _mule_score(
+        self,
+        rule: Rule,
+        t: Transfer,
+        payer: AccountState | None,
+        payee: AccountState | None,
+        reasons: list[Reason],
+    ) -> None:
+        mule = self.mule
+        assert mule is not None
+        if mule.due(t.ts, self.seen):
+            mule.refresh((st.tally for st in self.accounts.values()), t.ts, self.seen)
+        min_rows = rule.params.get("min_rows", 2)
+        for who, st in ((t.to_account, payee), (t.from_account, payer)):
+            if st is None or st.tally.rows < min_rows or (who == t.to_account and st is payer):
+                continue
+            score, ranks = mule.score(who, st.tally)
+            model = mule.model_for(who)
+            threshold = rule.params.get("threshold", model.alert_at)
+            if score < threshold:
+                continue
+            why_zh, why_en = reason_words(model, ranks)
+            reasons.append(
+                Reason(
+                    rule.id,
+                    who,
+                    rule.action,
+                    f"帳戶 {who} 的人頭帳戶分數 {score:.2f}（門檻 {threshold:.2f}）"
+                    + (f"：{why_zh}" if why_zh else ""),
+                    f"account {who} scores {score:.2f} as a mule (threshold {threshold:.2f})"
+                    + (f": {why_en}" if why_en else ""),
+                    score,
+                )
+            )
+
     @staticmethod
     def _near(rule: Rule, t: Transfer) -> bool:
         p = rule.params
@@ -326,6 +402,8 @@ class TransferMonitor:
     ) -> Reason | None:
         p = rule.params
         kind = rule.kind
+        if kind == "mule_score":
+            return None  # scored after the state is updated (``_mule_score``)
         if kind == "watchlist":
             return self._watchlist(rule, t)
         if kind == "signal":

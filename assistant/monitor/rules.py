@@ -57,6 +57,9 @@ KINDS: dict[str, dict[str, tuple[type, bool]]] = {
         "kinds": (list, False),
     },
     "watchlist": {"accounts": (list, False), "memo_terms": (list, False)},
+    # The mule score on arrival (``monitor.mule_score``): ``threshold`` overrides the model's
+    # own; ``min_rows``: an account's rows before it is scored at all.
+    "mule_score": {"threshold": (float, False), "min_rows": (int, False)},
     "signal": {"tables": (list, False)},  # outside lists by name (``monitor.signals``); []: all
 }
 ANOMALY: dict[str, tuple[type, bool]] = {

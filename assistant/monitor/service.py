@@ -33,6 +33,7 @@ from assistant.errors import AssistantError, NotFound
 from assistant.fraud.ledger import normalize_account
 from assistant.monitor.journal import Journal
 from assistant.monitor.monitor import Decision, TransferMonitor
+from assistant.monitor.mule_score import OnArrival
 from assistant.monitor.records import AlertRow, RuleSetRow
 from assistant.monitor.rules import DEFAULT_RULES, RuleSet, load_rules, parse_rules
 from assistant.monitor.signals import SignalStore
@@ -86,12 +87,16 @@ class MonitorService:
         save_every: int = 10_000,
         save_every_s: float = 300.0,
         journal_sync: bool = False,
+        mule_model: Path | None = None,
     ) -> None:
         """``state_path``: where the monitor's state is kept between processes (None: in this
         process only); ``save_every`` transfers or ``save_every_s`` seconds (0: never by that
         measure) between saves while scoring; ``journal_sync``: each journal write synced to
-        the disk (survives a power cut, not only a crash of the process)."""
+        the disk (survives a power cut, not only a crash of the process); ``mule_model``: the
+        mule score's model file (``fraud.stream_model``), read when it appears or changes."""
         self._engine = engine
+        self._mule_path = mule_model
+        self._mule_stamp: tuple[int, int] | None = None  # the model file read (mtime, size)
         self._default = default_rules
         self._signals = SignalStore(signals_dir) if signals_dir is not None else None
         self._lock = threading.Lock()
@@ -172,12 +177,65 @@ class MonitorService:
         if self._monitor is None:
             tables = self._signals.tables() if self._signals is not None else []
             rules = self.rules()
-            self._monitor = self._load(rules, tables) or TransferMonitor(rules, tables)
+            self._mule_stamp = None
+            mule = self._mule()
+            self._monitor = self._load(rules, tables, mule) or TransferMonitor(rules, tables, mule)
+        elif self._mule_path is not None and self._stamp() != self._mule_stamp:
+            # trained (or trained again) while the monitor runs: from the next transfer on
+            self._monitor.mule = self._mule()
         return self._monitor
+
+    def _stamp(self) -> tuple[int, int] | None:
+        try:
+            st = self._mule_path.stat() if self._mule_path is not None else None
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size) if st is not None else None
+
+    def _mule(self) -> OnArrival | None:
+        """The mule score on arrival from the trained model, or None (no model trained yet:
+        the ``mule_score`` rule does not fire; a file that cannot be read: said, not fatal)."""
+        from assistant.fraud.stream_model import StreamModel
+
+        self._mule_stamp = self._stamp()
+        if self._mule_stamp is None or self._mule_path is None:
+            return None
+        try:
+            model = StreamModel.load(self._mule_path)
+        except AssistantError as exc:
+            log.warning("%s：監控不以人頭帳戶分數評分 / the monitor scores without it", exc)
+            return None
+        log.info(
+            "監控以人頭帳戶分數評分 / the monitor scores accounts as mules on arrival (%s, "
+            "alert at %.3f)",
+            self._mule_path,
+            model.alert_at,
+        )
+        return OnArrival(model)
+
+    @property
+    def mule_scored(self) -> bool:
+        """Whether the monitor scores accounts as mules on arrival (a model is trained)."""
+        return self.mule_model() is not None
+
+    def mule_model(self) -> dict[str, Any] | None:
+        """The mule score's model in force: when it was fitted, on how many accounts, and the
+        score it alerts at (None: none trained, the ``mule_score`` rule scores nothing)."""
+        with self._lock:
+            mule = self.monitor().mule
+        if mule is None:
+            return None
+        return {
+            "file": str(self._mule_path),
+            "alert_at": round(mule.model.alert_at, 4),
+            **mule.model.trained,
+        }
 
     # ---- the state between processes ------------------------------------------------------
 
-    def _load(self, rules: RuleSet, tables: list[Any]) -> TransferMonitor | None:
+    def _load(
+        self, rules: RuleSet, tables: list[Any], mule: OnArrival | None = None
+    ) -> TransferMonitor | None:
         from assistant.monitor import state
 
         path = self._state_path
@@ -197,7 +255,7 @@ class MonitorService:
             if doc is None:
                 self._set_journal_aside("沒有監控狀態檔", "there is no monitor state file")
                 return None
-            got = state.restore(doc, rules, tables)
+            got = state.restore(doc, rules, tables, mule)
         except state.BadSnapshot as exc:
             aside = state.set_aside(path) if self._owner is not None else None
             log.warning(

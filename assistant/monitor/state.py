@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.monitor.monitor import AccountState, TransferMonitor
+from assistant.monitor.mule_score import OnArrival, Tally
 from assistant.monitor.rules import RuleSet
 from assistant.monitor.signals import SignalTable
 
@@ -93,6 +94,7 @@ def _account(st: AccountState) -> dict[str, Any]:
         "cash_in": st.cash_in,
         "cash_out": st.cash_out,
         "peaks": dict(st.peaks),
+        "tally": st.tally.to_list(),
     }
 
 
@@ -117,6 +119,8 @@ def _from_account(d: dict[str, Any]) -> AccountState:
         cash_in=float(d["cash_in"]),
         cash_out=float(d["cash_out"]),
         peaks={str(k): float(v) for k, v in d["peaks"].items()},
+        # A snapshot from before the mule score kept its tallies: they start from here.
+        tally=Tally.from_list(d["tally"]) if d.get("tally") is not None else Tally(),
     )
 
 
@@ -202,10 +206,17 @@ def dump(monitor: TransferMonitor) -> dict[str, Any]:
     }
 
 
-def restore(doc: dict[str, Any], rules: RuleSet, signals: Sequence[SignalTable] = ()) -> Restored:
+def restore(
+    doc: dict[str, Any],
+    rules: RuleSet,
+    signals: Sequence[SignalTable] = (),
+    mule: OnArrival | None = None,
+) -> Restored:
     """A monitor on ``rules`` (the set in force) with the snapshot's state: its accounts always,
-    its anomaly model when the model's settings are the same and the same river built it."""
-    monitor = TransferMonitor(rules, signals)
+    its anomaly model when the model's settings are the same and the same river built it.
+    ``mule``: the mule score on arrival (its percentiles are taken again on the first
+    transfer)."""
+    monitor = TransferMonitor(rules, signals, mule)
     try:
         with _no_gc():
             monitor.accounts = {str(a): _from_account(d) for a, d in doc["accounts"].items()}
