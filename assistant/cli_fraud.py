@@ -435,7 +435,8 @@ def status_cmd(app: AppContext, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def train_cmd(app: AppContext, user: UserContext, as_json: bool) -> None:
-    """Fit the mule scorer on the ledger's labelled accounts (calibrated), and save it."""
+    """Fit the mule scorer on the ledger's labelled accounts (calibrated) and the monitor's mule
+    score beside it, and save both."""
     _report(app.container.fraud_desk.train(user), as_json)
 
 

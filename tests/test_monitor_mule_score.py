@@ -274,3 +274,24 @@ def test_training_the_fraud_desk_gives_the_running_monitor_its_mule_score(tmp_pa
         assert "人頭帳戶分數" in reason["zh"] and "as a mule" in reason["en"]
     finally:
         c.close()
+
+
+def test_min_looks_names_an_account_only_after_scores_in_a_row() -> None:
+    """An account whose score crosses on one odd moment is not named with ``min_looks`` 3;
+    every account named so was named with 1 too, and on a later transfer of its own."""
+    g = _ledger(3)
+    firsts: list[dict[str, int]] = []
+    for looks in (1, 3):
+        m = TransferMonitor(
+            parse_rules(_rules_doc(mule={"params": {"min_looks": looks}})),
+            mule=OnArrival(_model()),
+        )
+        first: dict[str, int] = {}
+        for n, t in enumerate(from_arrays(g.arrays)):
+            for r in m.process(t).reasons:
+                if r.rule == "mule_score":
+                    first.setdefault(r.account, n)
+        firsts.append(first)
+    one, three = firsts
+    assert set(three) <= set(one) and len(three) < len(one)
+    assert all(three[a] > one[a] for a in three)

@@ -177,6 +177,22 @@ class LedgerArrays:
     def kinds(self) -> np.ndarray:
         return self.kind if self.kind is not None else np.zeros(len(self), dtype=np.int8)
 
+    def before(self, ts: int) -> LedgerArrays:
+        """The ledger as it stood before ``ts`` (its transfers before then; the same accounts,
+        so rows of features line up)."""
+        mask = self.ts < ts
+        return LedgerArrays(
+            account_ids=self.account_ids,
+            index=self.index,
+            transfer_ids=self.transfer_ids[mask],
+            src=self.src[mask],
+            dst=self.dst[mask],
+            ts=self.ts[mask],
+            amount=self.amount[mask],
+            kind=self.kinds()[mask],
+            channel=self.channels()[mask],
+        )
+
     def channels(self) -> np.ndarray:
         return self.channel if self.channel is not None else np.zeros(len(self), dtype=np.int8)
 

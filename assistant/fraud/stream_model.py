@@ -44,6 +44,21 @@ class StreamModel:
             z += c * (f if r != r else r)
         return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
 
+    def score_many(self, R: Any) -> Any:
+        """``score`` for each row of a matrix of percentiles (numpy)."""
+        import numpy as np
+
+        R = np.asarray(R, dtype=float)
+        filled = np.where(np.isnan(R), np.asarray(self.fill), R)
+        z = filled @ np.asarray(self.coef) + self.intercept
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -700, 700)))
+
+    @property
+    def mule_share(self) -> float | None:
+        """The share of mules among the accounts it was fitted on (None: not recorded)."""
+        n, k = self.trained.get("accounts"), self.trained.get("mules")
+        return k / n if n and k else None
+
     def reasons(self, ranks: Sequence[float], top: int = 2) -> list[tuple[str, float]]:
         """The features that raise this score most against an account at the training
         medians: ``(feature, contribution to the log-odds)``, strongest first, positive only."""
@@ -137,10 +152,15 @@ def fit(
     seed: int = 0,
 ) -> StreamModel:
     """Fit on labelled accounts: ``X`` the accounts' percentiles of every feature in ``names``
-    (the batch scorer's matrix; the stream features are taken from it), ``y`` 1 for a mule."""
+    (the batch scorer's matrix; the stream features are taken from it), ``y`` 1 for a mule.
+    The score it alerts at is read out of fold.
+
+    Measured and left out: fitting also on the accounts as they stood part-way through the
+    ledger (a tenth, a quarter, half of its transfers), which the monitor scores them on; on
+    AMLGentex it named half as many accounts again at the same recall."""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.model_selection import StratifiedKFold
 
     X = np.asarray(X, dtype=float)
     y = np.asarray(y).astype(int)
@@ -152,19 +172,23 @@ def fit(
         raise AssistantError("訓練資料需同時有正負樣本 / need both mules and non-mules")
     cols = [list(names).index(f) for f in STREAM_FEATURES]
     Xs = X[:, cols]
-    finite = np.where(np.isfinite(Xs), Xs, np.nan)
     with np.errstate(all="ignore"):
         med = np.array(
-            [np.nanmedian(c) if np.isfinite(c).any() else 0.5 for c in finite.T], dtype=float
+            [np.nanmedian(c) if np.isfinite(c).any() else 0.5 for c in Xs.T], dtype=float
         )
-    filled = np.where(np.isfinite(Xs), Xs, med)
-    # Balanced: a ledger holds a mule in a hundred accounts; unweighted, the model learns
-    # mostly what ordinary accounts look like.
-    est = LogisticRegression(C=1.0, max_iter=5000, class_weight="balanced")
+    full = np.where(np.isfinite(Xs), Xs, med)
+
+    def model() -> LogisticRegression:
+        # Balanced: a ledger holds a mule in a hundred accounts; unweighted, the model learns
+        # mostly what ordinary accounts look like.
+        return LogisticRegression(C=1.0, max_iter=5000, class_weight="balanced")
+
+    oof = np.empty(len(y))
     folds = StratifiedKFold(n_splits=min(5, n_pos), shuffle=True, random_state=seed)
-    oof = cross_val_predict(est, filled, y, cv=folds, method="predict_proba")[:, 1]
+    for train, test in folds.split(full, y):
+        oof[test] = model().fit(full[train], y[train]).predict_proba(full[test])[:, 1]
     alert_at = float(np.sort(oof)[::-1][n_pos - 1])
-    est.fit(filled, y)
+    est = model().fit(full, y)
     return StreamModel(
         names=tuple(STREAM_FEATURES),
         coef=tuple(float(c) for c in est.coef_[0]),

@@ -364,13 +364,18 @@ class TransferMonitor:
         if mule.due(t.ts, self.seen):
             mule.refresh((st.tally for st in self.accounts.values()), t.ts, self.seen)
         min_rows = rule.params.get("min_rows", 2)
+        looks = rule.params.get("min_looks", 1)
         for who, st in ((t.to_account, payee), (t.from_account, payer)):
             if st is None or st.tally.rows < min_rows or (who == t.to_account and st is payer):
                 continue
             score, ranks = mule.score(who, st.tally)
             model = mule.model_for(who)
-            threshold = rule.params.get("threshold", model.alert_at)
+            threshold = mule.threshold(who, rule.params.get("threshold"))
             if score < threshold:
+                st.tally.above = 0
+                continue
+            st.tally.above += 1
+            if st.tally.above < looks:
                 continue
             why_zh, why_en = reason_words(model, ranks)
             reasons.append(

@@ -55,6 +55,7 @@ class Tally:
     outside_out_total: float = 0.0
     rows: int = 0  # every row of the account, any kind (the structuring share's denominator)
     near: int = 0  # rows just under the reporting threshold
+    above: int = 0  # the account's latest scores in a row at or above its threshold
 
     def to_list(self) -> list[float | None]:
         """Plain data for a snapshot (no transfer yet: no smallest amount, ``None``)."""
@@ -215,13 +216,17 @@ class OnArrival:
     """What the monitor scores accounts with: the model and the percentile snapshot, refreshed
     once a day of transfer time or when the transfers seen have doubled since."""
 
-    def __init__(self, model: StreamModel, *, refresh_s: int = DAY) -> None:
+    def __init__(
+        self, model: StreamModel, *, refresh_s: int = DAY, refresh_growth: float = 0.05
+    ) -> None:
         self.model = model
         self.refresh_s = refresh_s
+        self.refresh_growth = refresh_growth
         self.ranks = Ranks(len(STREAM_FEATURES))
         self.refreshed_ts: int | None = None
         self.refreshed_seen = 0
         self.refreshes = 0
+        self.floor = 0.0  # see ``_floor``
 
     @property
     def with_near(self) -> bool:
@@ -241,13 +246,39 @@ class OnArrival:
     def due(self, ts: int, seen: int) -> bool:
         if self.refreshed_ts is None:
             return True
-        return ts - self.refreshed_ts >= self.refresh_s or seen >= 2 * max(1, self.refreshed_seen)
+        return ts - self.refreshed_ts >= self.refresh_s or seen >= (1 + self.refresh_growth) * max(
+            1, self.refreshed_seen
+        )
 
     def refresh(self, tallies: Iterable[Tally], ts: int, seen: int) -> None:
         near = self.with_near
-        self.ranks.refresh(t.features(near) for t in tallies if t.rows)
+        rows = [t.features(near) for t in tallies if t.rows]
+        self.ranks.refresh(rows)
         self.refreshed_ts, self.refreshed_seen = ts, seen
         self.refreshes += 1
+        self.floor = self._floor(rows)
+
+    def _floor(self, rows: list[list[float]]) -> float:
+        """The score of the account at the model's mule share among the known ones, now: an
+        account is scored on each of its transfers, and with a few days of history ordinary
+        ones cross the model's threshold too; alerting only above this as well keeps the
+        accounts named to the share of mules the model was fitted on."""
+        import numpy as np
+
+        from assistant.fraud.features import within_ledger_ranks
+
+        share = self.model.mule_share
+        if share is None or not rows:
+            return 0.0
+        scores = np.sort(self.model.score_many(within_ledger_ranks(np.array(rows))))[::-1]
+        k = max(1, math.ceil(share * len(scores)))
+        return float(scores[min(k, len(scores)) - 1])
+
+    def threshold(self, account: str, override: float | None = None) -> float:
+        """The score at which ``account`` is named: the rule's own threshold if it sets one,
+        else the model's, and at least the known accounts' score at the mule share."""
+        base = override if override is not None else self.model_for(account).alert_at
+        return max(base, self.floor)
 
     def score(self, account: str, tally: Tally) -> tuple[float, list[float]]:
         ranks = self.ranks.of(tally.features(self.with_near))

@@ -221,15 +221,22 @@ class MonitorService:
     def mule_model(self) -> dict[str, Any] | None:
         """The mule score's model in force: when it was fitted, on how many accounts, and the
         score it alerts at (None: none trained, the ``mule_score`` rule scores nothing)."""
+        from assistant.fraud.stream_model import StreamModel
+
         with self._lock:
-            mule = self.monitor().mule
-        if mule is None:
+            # Not loaded yet: the file, read without starting the monitor (a look at the rules
+            # should not restore a state).
+            loaded = self._monitor
+            mule = loaded.mule if loaded is not None else None
+            model = mule.model if mule is not None else None
+            if loaded is None and self._stamp() is not None and self._mule_path is not None:
+                try:
+                    model = StreamModel.load(self._mule_path)
+                except AssistantError:
+                    model = None
+        if model is None:
             return None
-        return {
-            "file": str(self._mule_path),
-            "alert_at": round(mule.model.alert_at, 4),
-            **mule.model.trained,
-        }
+        return {"file": str(self._mule_path), "alert_at": round(model.alert_at, 4), **model.trained}
 
     # ---- the state between processes ------------------------------------------------------
 
