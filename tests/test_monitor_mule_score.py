@@ -11,6 +11,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -295,3 +296,26 @@ def test_min_looks_names_an_account_only_after_scores_in_a_row() -> None:
     one, three = firsts
     assert set(three) <= set(one) and len(three) < len(one)
     assert all(three[a] > one[a] for a in three)
+
+
+def test_a_named_account_is_named_again_only_after_repeat_s() -> None:
+    """The alert queue gets one mule-score alert per account a day, at the same moments the
+    account would first be named without the pause."""
+    g = _ledger(3)
+    named: list[dict[str, list[int]]] = []
+    for repeat in (0, 86400):
+        params = {"min_looks": 2, "repeat_s": repeat}
+        m = TransferMonitor(
+            parse_rules(_rules_doc(mule={"params": params})), mule=OnArrival(_model())
+        )
+        times: dict[str, list[int]] = {}
+        for t in from_arrays(g.arrays):
+            for r in m.process(t).reasons:
+                if r.rule == "mule_score":
+                    times.setdefault(r.account, []).append(t.ts)
+        named.append(times)
+    every, daily = named
+    assert {a: ts[0] for a, ts in every.items()} == {a: ts[0] for a, ts in daily.items()}
+    assert sum(map(len, daily.values())) < sum(map(len, every.values())) / 3
+    for ts in daily.values():
+        assert all(b - a >= 86400 for a, b in pairwise(ts))

@@ -365,6 +365,7 @@ class TransferMonitor:
             mule.refresh((st.tally for st in self.accounts.values()), t.ts, self.seen)
         min_rows = rule.params.get("min_rows", 2)
         looks = rule.params.get("min_looks", 1)
+        repeat = rule.params.get("repeat_s", 0)
         for who, st in ((t.to_account, payee), (t.from_account, payer)):
             if st is None or st.tally.rows < min_rows or (who == t.to_account and st is payer):
                 continue
@@ -377,6 +378,9 @@ class TransferMonitor:
             st.tally.above += 1
             if st.tally.above < looks:
                 continue
+            if st.tally.named_ts >= 0 and t.ts - st.tally.named_ts < repeat:
+                continue  # named already: the queue holds its alert, the trace its transfers
+            st.tally.named_ts = t.ts
             why_zh, why_en = reason_words(model, ranks)
             reasons.append(
                 Reason(

@@ -56,6 +56,7 @@ class Tally:
     rows: int = 0  # every row of the account, any kind (the structuring share's denominator)
     near: int = 0  # rows just under the reporting threshold
     above: int = 0  # the account's latest scores in a row at or above its threshold
+    named_ts: int = -1  # when a mule_score reason last named the account (-1: never)
 
     def to_list(self) -> list[float | None]:
         """Plain data for a snapshot (no transfer yet: no smallest amount, ``None``)."""

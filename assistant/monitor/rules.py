@@ -63,11 +63,14 @@ KINDS: dict[str, dict[str, tuple[type, bool]]] = {
     # on one odd moment, a mule's score stays up). On the AMLGentex seed-2 run (10,000
     # accounts, 221 mules), one look named 2,170 accounts (recall 0.94), two 1,182 (0.91),
     # three 944 (0.86); the planted patterns alerted before the batch scorer's nightly run
-    # were 53, 44 and 38 of 56: the product's rules take two.
+    # were 53, 44 and 38 of 56: the product's rules take two. ``repeat_s``: once named, the
+    # account is named again only after this long (0: on every transfer while it scores high);
+    # its alert is in the queue and its transfers in the trace.
     "mule_score": {
         "threshold": (float, False),
         "min_rows": (int, False),
         "min_looks": (int, False),
+        "repeat_s": (int, False),
     },
     "signal": {"tables": (list, False)},  # outside lists by name (``monitor.signals``); []: all
 }
