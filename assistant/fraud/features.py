@@ -134,32 +134,23 @@ FEATURE_NAMES = (
 # score on arrival reads. Left out: medians and dwell times (they need each account's history),
 # neighbours' features (a transfer would change its counterparties' rows too), and what needs
 # the account's metadata (age, flagged links) or the cash channel.
-STREAM_FEATURES: tuple[str, ...] = (
-    "fan_in",
-    "fan_out",
-    "in_degree",
-    "out_degree",
-    "total_in",
-    "total_out",
-    "pass_through",
-    "velocity",
-    "active_days",
-    "night_share",
-    "round_1000_share",
-    "round_10000_share",
-    "min_amount",
-    "repeat_share",
-    "cash_in_count",
-    "cash_out_count",
-    "cash_in_total",
-    "cash_out_total",
-    "outside_in_total",
-    "outside_out_total",
-    "cash_out_share",
-    "exit_share",
-    "near_threshold_count",
-    "near_threshold_share",
+_NOT_STREAMED = frozenset(
+    {
+        "dwell_median_h",
+        "median_in_amount",
+        "median_out_amount",
+        "max_recipient_in_degree",
+        "max_sender_out_degree",
+        "nbr_max_repeat_share",
+        "nbr_min_amount",
+        "age_days",
+        "flagged_links",
+        "cash_out_dwell_median_h",
+        "atm_share",
+        "counter_share",
+    }
 )
+STREAM_FEATURES: tuple[str, ...] = tuple(f for f in BASE_FEATURES if f not in _NOT_STREAMED)
 DEGREE_FEATURES: tuple[str, ...] = ("fan_in", "fan_out", "in_degree", "out_degree")
 # The baseline a scorer must beat: how many, with how many, and how much, cash included.
 DEGREE_AMOUNT_FEATURES: tuple[str, ...] = (
