@@ -273,6 +273,14 @@ def test_training_the_fraud_desk_gives_the_running_monitor_its_mule_score(tmp_pa
             r for d in result.decisions for r in d["reasons"] if r["rule"] == "mule_score"
         )
         assert "人頭帳戶分數" in reason["zh"] and "as a mule" in reason["en"]
+
+        # a warm on history builds the tallies without naming anyone, and keeps the model
+        def counted() -> int:
+            return sum(st.tally.rows for st in monitor.monitor().accounts.values())
+
+        before = counted()
+        assert monitor.warm([t for _, t in rows[:3000]]) == 3000 and monitor.mule_scored
+        assert counted() - before >= 3000  # each row counted for its customer parties
     finally:
         c.close()
 

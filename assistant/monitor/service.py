@@ -530,21 +530,29 @@ class MonitorService:
             monitor = self.monitor()
             if only_cold and self._restored:
                 return None
-            for t in transfers:
-                monitor.process(t)
-                n += 1
-                if progress is not None and n % every == 0:
-                    progress(n)
-                if n % 1000 == 0 and self._stop.is_set():
-                    self._partial = True
-                    log.warning(
-                        "暖機於 %d 筆時因關閉而中止，狀態不存，下次啟動重新暖機 / the warm stopped at "
-                        "%d transfers as the process closes: the state is not saved and the "
-                        "next start warms again",
-                        n,
-                        n,
-                    )
-                    break
+            # History builds the mule score's tallies; naming accounts is for live transfers
+            # (and scoring each one of history would make a warm four times slower).
+            mule, monitor.mule = monitor.mule, None
+            try:
+                for t in transfers:
+                    monitor.process(t)
+                    n += 1
+                    if progress is not None and n % every == 0:
+                        progress(n)
+                    if n % 1000 == 0 and self._stop.is_set():
+                        self._partial = True
+                        log.warning(
+                            "暖機於 %d 筆時因關閉而中止，狀態不存，下次啟動重新暖機 / the warm stopped "
+                            "at %d transfers as the process closes: the state is not saved and "
+                            "the next start warms again",
+                            n,
+                            n,
+                        )
+                        break
+            finally:
+                monitor.mule = mule
+                if mule is not None:
+                    mule.refreshed_ts = None  # percentiles taken again on the next transfer
             self._scored(n)
         if n:
             self.save()
