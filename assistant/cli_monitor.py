@@ -250,6 +250,33 @@ def _decide(
 
 
 @needs_user
+@alerts.command("accounts")
+@click.option("--status", type=_STATUS, default="open", show_default=True)
+@click.option("--limit", default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def accounts_cmd(
+    app: AppContext, user: UserContext, status: str, limit: int, as_json: bool
+) -> None:
+    """依帳戶彙整，警示最多者在前 / the queue by account, the most alerted first."""
+    rows = app.container.fraud_monitor_desk.alert_accounts(
+        user, None if status == "all" else status, limit
+    )
+    if as_json:
+        emit_json(rows)
+        return
+    for g in rows:
+        rules = ", ".join(f"{k}×{v}" for k, v in g["rules"].items())
+        click.echo(
+            f"{g['account']}  {g['alerts']} 筆警示 alerts（暫停 holds {g['holds']}）  "
+            f"{taipei_minute(g['first'])} → {taipei_minute(g['last'])}  "
+            f"最大 max {g['max_amount']:,.0f}  #{g['latest_id']}  [{rules}]"
+        )
+    if not rows:
+        click.echo("（沒有 / none）")
+
+
+@needs_user
 @alerts.command("confirm")
 @click.argument("alert_id", type=int)
 @click.option("--note", default="", help="Why, for the audit trail.")

@@ -124,6 +124,40 @@ def test_alerts_persist_and_are_confirmed_or_dismissed_once(c: Container, tmp_pa
         other.close()
 
 
+def test_the_queue_by_account_counts_each_accounts_alerts_and_rules(c: Container) -> None:
+    desk = c.fraud_monitor_desk
+    rows = [
+        {"id": f"P{i}", "ts": f"2024-03-04T1{i}:00", "from_account": f"V{i}", "to_account": "MULE9",
+         "amount": "200000"}
+        for i in range(3)
+    ] + [
+        {"id": f"Q{i}", "ts": f"2024-03-04T1{i}:20", "from_account": "MULE9", "to_account": f"L{i}",
+         "amount": "190000"}
+        for i in range(3)
+    ]  # fmt: skip
+    rows.sort(key=lambda r: r["ts"])
+    desk.score_batch(INV, enumerate(rows, start=2))
+    listed = desk.alerts(INV, status=None, limit=500)
+    groups = desk.alert_accounts(INV, status=None)
+    assert _last(c)["name"] == "fraud.monitor.alert_accounts"
+    assert sum(g["alerts"] for g in groups) == len(listed) > 0
+    top = groups[0]
+    mine = [a for a in listed if a["account"] == top["account"]]
+    assert top["account"] == "MULE9" and top["alerts"] == len(mine)
+    assert top["holds"] == sum(a["action"] == "hold" for a in mine)
+    assert top["latest_id"] == max(a["id"] for a in mine)
+    assert top["first"] <= top["last"] and top["max_amount"] == max(a["amount"] for a in mine)
+    assert top["rules"] and all(n > 0 for n in top["rules"].values())
+    assert list(top["rules"].values()) == sorted(top["rules"].values(), reverse=True)
+    assert [g["alerts"] for g in groups] == sorted((g["alerts"] for g in groups), reverse=True)
+    desk.decide(INV, top["latest_id"], confirm=False)
+    assert desk.alert_accounts(INV)[0]["alerts"] == top["alerts"] - 1  # open ones only
+    with pytest.raises(AuthError):
+        desk.alert_accounts(UserContext("someone", "credit"))
+    with pytest.raises(AssistantError, match="status"):
+        desk.alert_accounts(INV, status="closed")
+
+
 def test_roles_that_may_not_use_the_monitor_are_refused_and_recorded(c: Container) -> None:
     desk = c.fraud_monitor_desk
     for role in ("credit", "fx", "compliance", "auditor"):
@@ -241,6 +275,11 @@ def test_cli_monitor_a_csv_then_the_alert_queue_and_the_trace_of_an_alert(tmp_pa
     assert code == 0 and f"#{alert_id} confirmed" in out
     code, out = run(data, "fraud", "alerts", "list", "--status", "confirmed", "--json")
     assert [a["id"] for a in json.loads(out)] == [alert_id]
+    # the queue by account, on the console: the most alerted account first, its rules counted
+    code, out = run(data, "fraud", "alerts", "accounts", "--limit", "5")
+    assert code == 0, out
+    first = out.splitlines()[0]
+    assert "筆警示 alerts" in first and "暫停 holds" in first and "×" in first, first
     # another role: refused, nothing listed
     code, out = run(data, "fraud", "alerts", role="credit")
     assert code != 0 and "fraud.read" in out

@@ -209,6 +209,16 @@ class FraudMonitorDesk(Desk):
         self.record(u, "fraud.monitor.alerts", args, f"{len(rows)} 筆 alerts")
         return rows
 
+    def alert_accounts(
+        self, user: UserContext | None, status: str | None = "open", limit: int = 50
+    ) -> list[dict[str, Any]]:
+        """The alert queue by account (``MonitorService.alert_accounts``)."""
+        args = {"status": status, "limit": limit}
+        u = self.allow(user, "fraud.read", args)
+        rows = self._monitor.alert_accounts(status, limit)
+        self.record(u, "fraud.monitor.alert_accounts", args, f"{len(rows)} accounts")
+        return rows
+
     def alert(
         self, user: UserContext | None, alert_id: int, *, conversation_id: str | None = None
     ) -> dict[str, Any]:

@@ -647,6 +647,57 @@ class MonitorService:
         with Session(self._engine) as s:
             return [_as_dict(r) for r in s.exec(q)]
 
+    def alert_accounts(self, status: str | None = "open", limit: int = 50) -> list[dict[str, Any]]:
+        """The queue by account, the accounts with the most alerts first: how many (holds
+        among them), the first and the latest transfer, the largest amount, the rules that
+        fired and the latest alert's id. An investigator works an account, not a transfer."""
+        from sqlalchemy import case, func
+
+        if status is not None and status not in STATUSES:
+            raise AssistantError(f"狀態須為 {'|'.join(STATUSES)} / status {status!r}")
+        a = AlertRow.__table__  # type: ignore[attr-defined]
+        n = func.count().label("alerts")
+        q = (
+            select(
+                a.c.account,
+                n,
+                func.sum(case((a.c.action == "hold", 1), else_=0)).label("holds"),
+                func.min(a.c.ts).label("first"),
+                func.max(a.c.ts).label("last"),
+                func.max(a.c.amount).label("max_amount"),
+                func.max(a.c.id).label("latest_id"),
+            )
+            .group_by(a.c.account)
+            .order_by(n.desc(), func.max(a.c.id).desc())
+            .limit(max(1, int(limit)))
+        )
+        if status:
+            q = q.where(a.c.status == status)
+        with Session(self._engine) as s:
+            groups = [dict(r._mapping) for r in s.exec(q)]  # type: ignore[call-overload]
+            rules_of: dict[str, dict[str, int]] = {g["account"]: {} for g in groups}
+            if groups:
+                r = select(a.c.account, a.c.reasons).where(a.c.account.in_(list(rules_of)))
+                if status:
+                    r = r.where(a.c.status == status)
+                for account, reasons in s.exec(r):  # type: ignore[call-overload]
+                    seen = rules_of[account]
+                    for reason in reasons or ():
+                        seen[reason["rule"]] = seen.get(reason["rule"], 0) + 1
+        out = []
+        for g in groups:
+            fired = rules_of[g["account"]]
+            out.append(
+                {
+                    **g,
+                    "holds": int(g["holds"] or 0),
+                    "first": g["first"].replace(tzinfo=UTC).isoformat(),
+                    "last": g["last"].replace(tzinfo=UTC).isoformat(),
+                    "rules": dict(sorted(fired.items(), key=lambda kv: -kv[1])),
+                }
+            )
+        return out
+
     def alert(self, alert_id: int) -> dict[str, Any]:
         with Session(self._engine) as s:
             row = s.get(AlertRow, alert_id)
