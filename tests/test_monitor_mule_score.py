@@ -28,7 +28,7 @@ from assistant.fraud.ledger import LedgerArrays
 from assistant.fraud.stream_model import StreamModel, fit
 from assistant.monitor import state
 from assistant.monitor.monitor import TransferMonitor
-from assistant.monitor.mule_score import OnArrival, Ranks, Tally
+from assistant.monitor.mule_score import OnArrival, Ranks, Tally, count
 from assistant.monitor.rules import DEFAULT_RULES, parse_rules
 from assistant.monitor.transfers import Transfer, from_arrays
 
@@ -327,3 +327,28 @@ def test_a_named_account_is_named_again_only_after_repeat_s() -> None:
     assert sum(map(len, daily.values())) < sum(map(len, every.values())) / 3
     for ts in daily.values():
         assert all(b - a >= 86400 for a, b in pairwise(ts))
+
+
+def test_percentiles_from_a_sample_of_a_large_population_are_close_to_the_whole() -> None:
+    rng = np.random.default_rng(1)
+    tallies = []
+    for _ in range(5000):
+        t = Tally()
+        for _ in range(int(rng.integers(1, 30))):
+            count("transfer", 1_700_000_000, float(rng.integers(1, 99)) * 1000, t, Tally(),
+                  new_out=bool(rng.random() < 0.5), new_in=False, near=False)  # fmt: skip
+        tallies.append(t)
+    whole = OnArrival(_model(), max_rows=10**9)
+    sampled = OnArrival(_model(), max_rows=500)
+    for m in (whole, sampled):
+        m.refresh(tallies, 1_700_000_000, 5000)
+    assert whole.ranks.accounts == 5000 and sampled.ranks.accounts == 500
+    gaps = [
+        abs(a - b)
+        for t in tallies[:200]
+        for a, b in zip(
+            whole.ranks.of(t.features(True)), sampled.ranks.of(t.features(True)), strict=True
+        )
+        if a == a and b == b
+    ]
+    assert gaps and max(gaps) < 0.08 and sum(gaps) / len(gaps) < 0.02

@@ -10,8 +10,9 @@ account moves money.
 - ``Ranks``: the scorer reads each feature as the account's percentile among the ledger's
   accounts (``features.within_ledger_ranks``), which is what carries a model from one ledger to
   another. On arrival the percentile is taken against a snapshot of every known account's
-  features, refreshed once a day of transfer time (or when the transfers seen have doubled), so
-  a transfer costs a binary search per feature, not a sort of the ledger.
+  features (an even sample of at most 50,000 of them), refreshed once a day of transfer time or
+  when the transfers seen have grown by 5%, so a transfer costs a binary search per feature,
+  not a sort of the ledger.
 - The model is ``fraud.stream_model.StreamModel``, which the fraud desk fits with the batch
   scorer (``FraudService.train``).
 """
@@ -215,12 +216,18 @@ class Ranks:
 
 class OnArrival:
     """What the monitor scores accounts with: the model and the percentile snapshot, refreshed
-    once a day of transfer time or when the transfers seen have doubled since."""
+    once a day of transfer time or when the transfers seen have grown by ``refresh_growth``."""
 
     def __init__(
-        self, model: StreamModel, *, refresh_s: int = DAY, refresh_growth: float = 0.05
+        self,
+        model: StreamModel,
+        *,
+        refresh_s: int = DAY,
+        refresh_growth: float = 0.05,
+        max_rows: int = 50_000,
     ) -> None:
         self.model = model
+        self.max_rows = max(1, max_rows)
         self.refresh_s = refresh_s
         self.refresh_growth = refresh_growth
         self.ranks = Ranks(len(STREAM_FEATURES))
@@ -253,7 +260,12 @@ class OnArrival:
 
     def refresh(self, tallies: Iterable[Tally], ts: int, seen: int) -> None:
         near = self.with_near
-        rows = [t.features(near) for t in tallies if t.rows]
+        active = [t for t in tallies if t.rows]
+        # Percentiles from an even sample of at most ``max_rows`` accounts (every k-th): within
+        # a percentage point of the whole population's, and a bank of millions of accounts
+        # does not stop its stream for a sort of millions once a day.
+        step = max(1, math.ceil(len(active) / self.max_rows))
+        rows = [t.features(near) for t in active[::step]]
         self.ranks.refresh(rows)
         self.refreshed_ts, self.refreshed_seen = ts, seen
         self.refreshes += 1
