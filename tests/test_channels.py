@@ -40,6 +40,7 @@ ROUTES: dict[str, str] = {
     "fraud_actions": "fraud.read",
     "fraud_decide": "fraud.decide",
     "fraud_alerts": "fraud.read",
+    "fraud_alert_accounts": "fraud.read",
     "fraud_alert_decide": "fraud.decide",
     "fraud_alert_trace": "fraud.read",
     "fraud_monitor_score": "fraud.monitor",
@@ -124,6 +125,12 @@ CASES: dict[str, Case] = {
         "fraud.flag.reject",
     ),
     "fraud_alerts": (lambda c, r: ("all", 10, ""), "compliance", "fraud", "fraud.monitor.alerts"),
+    "fraud_alert_accounts": (
+        lambda c, r: ("all", 10),
+        "compliance",
+        "fraud",
+        "fraud.monitor.alert_accounts",
+    ),
     "fraud_alert_decide": (
         lambda c, r: (open_alert(c)["alert_id"], False, "查無異常"),
         "fx",

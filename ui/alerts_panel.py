@@ -534,8 +534,9 @@ def build(
 
 
 def register_api(monitor: Any, user_of: Callable[[gr.Request | None], Any]) -> None:
-    """``/fraud_alerts``, ``/fraud_alert_decide``, ``/fraud_alert_trace`` and
-    ``/fraud_monitor_score`` for scripts and feeds, with the page's login: each is the
+    """``/fraud_alerts``, ``/fraud_alert_accounts``, ``/fraud_alert_decide``,
+    ``/fraud_alert_trace`` and ``/fraud_monitor_score`` for scripts and feeds, with the page's
+    login: each is the
     monitor desk's, called with the logged-in user. Values arrive as the caller sent them, so
     each is checked here into the desk's words (Chinese first), never a stack trace."""
 
@@ -551,6 +552,18 @@ def register_api(monitor: Any, user_of: Callable[[gr.Request | None], Any]) -> N
             user = user_of(request)
             count = whole(limit, "limit", 1, MAX_LIMIT)
             return monitor.alerts(user, status_arg(status), count, account or None)
+        except AssistantError as exc:
+            raise gr.Error(str(exc), print_exception=False) from exc
+
+    def fraud_alert_accounts(
+        status: str | None = OPEN, limit: int = 50, request: gr.Request | None = None
+    ) -> list[dict[str, Any]]:
+        """The queue by account, the most alerted first: each account's alerts and holds, the
+        first and the latest, the largest amount, the rules that fired, the latest alert's id."""
+        try:
+            user = user_of(request)
+            count = whole(limit, "limit", 1, MAX_LIMIT)
+            return monitor.alert_accounts(user, status_arg(status), count)
         except AssistantError as exc:
             raise gr.Error(str(exc), print_exception=False) from exc
 
@@ -625,6 +638,7 @@ def register_api(monitor: Any, user_of: Callable[[gr.Request | None], Any]) -> N
         return {"transfers": n, "days": count}
 
     gr.api(fraud_alerts, api_name="fraud_alerts")
+    gr.api(fraud_alert_accounts, api_name="fraud_alert_accounts")
     gr.api(fraud_alert_decide, api_name="fraud_alert_decide")
     gr.api(fraud_alert_trace, api_name="fraud_alert_trace")
     gr.api(fraud_monitor_score, api_name="fraud_monitor_score")
