@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import math
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import cache
 from itertools import pairwise
@@ -231,6 +231,12 @@ def test_a_snapshot_keeps_the_tallies_and_an_older_one_starts_them_at_zero() -> 
     back = state.restore(doc, rules).monitor
     assert back.accounts["C2"].tally == m.accounts["C2"].tally
     assert back.accounts["C2"].tally.cash_out_count == 1 and back.accounts["C2"].tally.near == 2
+    # a snapshot from a product that kept fewer totals: those it has are kept
+    for d in doc["accounts"].values():
+        del d["tally"]["named_ts"]
+        d["tally"]["a_total_of_a_later_version"] = 1
+    fewer = state.restore(doc, rules).monitor
+    assert fewer.accounts["C2"].tally == m.accounts["C2"].tally  # named_ts was -1 anyway
     for d in doc["accounts"].values():
         del d["tally"]
     old = state.restore(doc, rules).monitor
@@ -259,6 +265,13 @@ def test_training_the_fraud_desk_gives_the_running_monitor_its_mule_score(tmp_pa
         assert monitor.mule_scored
         shown = c.fraud_monitor_desk.rules(inv)["mule_model"]
         assert shown["alert_at"] == out["monitor_alert_at"] and shown["mules"] > 10
+        running = monitor.monitor()  # running now: a model trained again is shown and used
+        path = Path(out["monitor_model"])
+        retrained = replace(StreamModel.load(path), alert_at=0.5)
+        retrained.save(path)
+        assert c.fraud_monitor_desk.rules(inv)["mule_model"]["alert_at"] == 0.5
+        assert running.mule is not None and running.mule.model.alert_at == 0.5
+        replace(retrained, alert_at=out["monitor_alert_at"]).save(path)
         g = _ledger(3)
         rows = list(enumerate(from_arrays(g.arrays), start=1))
         result = c.fraud_monitor_desk.score_batch(inv, rows, keep_passes=False)

@@ -196,6 +196,7 @@ class TransferMonitor:
         mule: OnArrival | None = None,
     ) -> None:
         self.rules = rules
+        self._report_band = self._band(rules)
         self.signals = list(signals)  # outside lists (``monitor.signals``) the rules may read
         # The mule score on arrival (``mule_score`` rules); without a model they do not fire.
         self.mule = mule
@@ -228,6 +229,7 @@ class TransferMonitor:
         started again only when its own settings changed."""
         old = self.rules.anomaly
         self.rules = rules
+        self._report_band = self._band(rules)
         if rules.anomaly != old:
             self._load_model()
 
@@ -345,11 +347,18 @@ class TransferMonitor:
         structuring rule does)."""
         if self.mule is not None and self.mule.model.cash_rules is not None:
             return self.mule.near(amount)
-        for rule in self.rules.rules:
+        band = self._report_band
+        return band is not None and band[0] <= amount < band[1]
+
+    @staticmethod
+    def _band(rules: RuleSet) -> tuple[float, float] | None:
+        """The structuring rule's "just under the threshold" band, looked up once per rule set
+        (every transfer asks)."""
+        for rule in rules.rules:
             if rule.kind == "structuring":
                 p = rule.params
-                return p["threshold"] * (1 - p["band"]) <= amount < p["threshold"]
-        return False
+                return p["threshold"] * (1 - p["band"]), p["threshold"]
+        return None
 
     def _mule_score(
         self,

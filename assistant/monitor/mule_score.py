@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,25 +59,23 @@ class Tally:
     above: int = 0  # the account's latest scores in a row at or above its threshold
     named_ts: int = -1  # when a mule_score reason last named the account (-1: never)
 
-    def to_list(self) -> list[float | None]:
-        """Plain data for a snapshot (no transfer yet: no smallest amount, ``None``)."""
-        return [
-            None if f == "min_amount" and math.isinf(self.min_amount) else getattr(self, f)
+    def to_dict(self) -> dict[str, float | None]:
+        """Plain data for a snapshot, by name (no transfer yet: no smallest amount, ``None``)."""
+        return {
+            f: None if f == "min_amount" and math.isinf(self.min_amount) else getattr(self, f)
             for f in self.__slots__
-        ]
+        }
 
     @classmethod
-    def from_list(cls, values: Sequence[Any]) -> Tally:
-        if len(values) != len(cls.__slots__):
-            raise ValueError("tally size")
+    def from_dict(cls, values: Mapping[str, Any]) -> Tally:
+        """From a snapshot: by name, so a snapshot of an older product (fewer totals) keeps
+        what it has and starts the rest at zero; a name this version does not know is left."""
         t = cls()
-        for name, v in zip(cls.__slots__, values, strict=True):
-            if name == "min_amount":
-                setattr(t, name, math.inf if v is None else float(v))
-            elif isinstance(getattr(t, name), int):
-                setattr(t, name, int(v))
-            else:
-                setattr(t, name, float(v))
+        for name in cls.__slots__:
+            v = values.get(name)
+            if v is None:
+                continue
+            setattr(t, name, int(v) if isinstance(getattr(t, name), int) else float(v))
         return t
 
     def event(self, ts: int, amount: float) -> None:

@@ -226,7 +226,8 @@ class MonitorService:
         with self._lock:
             # Not loaded yet: the file, read without starting the monitor (a look at the rules
             # should not restore a state).
-            loaded = self._monitor
+            # Loaded: as the next transfer would find it (a model trained since is read now).
+            loaded = self.monitor() if self._monitor is not None else None
             mule = loaded.mule if loaded is not None else None
             model = mule.model if mule is not None else None
             if loaded is None and self._stamp() is not None and self._mule_path is not None:

@@ -94,7 +94,7 @@ def _account(st: AccountState) -> dict[str, Any]:
         "cash_in": st.cash_in,
         "cash_out": st.cash_out,
         "peaks": dict(st.peaks),
-        "tally": st.tally.to_list(),
+        "tally": st.tally.to_dict(),
     }
 
 
@@ -120,7 +120,7 @@ def _from_account(d: dict[str, Any]) -> AccountState:
         cash_out=float(d["cash_out"]),
         peaks={str(k): float(v) for k, v in d["peaks"].items()},
         # A snapshot from before the mule score kept its tallies: they start from here.
-        tally=Tally.from_list(d["tally"]) if d.get("tally") is not None else Tally(),
+        tally=Tally.from_dict(d["tally"]) if d.get("tally") is not None else Tally(),
     )
 
 
