@@ -106,6 +106,12 @@ def _by_id(demo: gr.Blocks, elem_id: str) -> Any:
     return block
 
 
+def _frame(demo: gr.Blocks, out: dict[Any, Any], elem_id: str) -> Any:
+    """The table a handler put on the page (with whether it is shown)."""
+    update = out[_by_id(demo, elem_id)]
+    return update["value"]
+
+
 def _text(out: dict[Any, Any]) -> str:
     return " ".join(str(v) for v in out.values())
 
@@ -170,13 +176,13 @@ def test_an_investigator_lists_confirms_and_is_recorded(
     assert [u["visible"] for u in load(_request(officer)).values()] == [False]
 
     out = read("open", "zh-TW", _request(inv))
-    grid = out[_by_id(demo, "twfin-alerts-table")]
+    grid = _frame(demo, out, "twfin-alerts-table")
     (row,) = grid[grid["編號"] == str(alert_id)].to_dict("records")
     assert row["帳戶"] == account and row["狀態"] == "待處理" and row["處置"] == "暫停待審"
     assert "快進快出" in row["理由"] and alert["transfer_id"] in row["轉帳"]
     assert alert_id in [v for _, v in out[_by_id(demo, "twfin-alerts-pick")]["choices"]]
     assert _last(desk, inv).tool_calls[0]["name"] == "fraud.monitor.alerts"
-    en = read("open", "en", _request(inv))[_by_id(demo, "twfin-alerts-table")]
+    en = _frame(demo, read("open", "en", _request(inv)), "twfin-alerts-table")
     (row_en,) = en[en["ID"] == str(alert_id)].to_dict("records")
     assert row_en["Action"] == "hold" and "money in, then straight out" in row_en["Reasons"]
 
@@ -194,10 +200,58 @@ def test_an_investigator_lists_confirms_and_is_recorded(
     (decided,) = desk.fraud_monitor_desk.alerts(inv, "confirmed", 10, account)
     assert decided["decided_by"] == inv.name
     # The open queue the handler re-read no longer holds it; decided once only.
-    assert str(alert_id) not in out[_by_id(demo, "twfin-alerts-table")]["編號"].tolist()
+    assert str(alert_id) not in _frame(demo, out, "twfin-alerts-table")["編號"].tolist()
     again = confirm(alert_id, "", "all", "en", _request(inv))
     assert "already confirmed" in again[_by_id(demo, "twfin-alerts-status")]
     assert "請先選擇" in _text(confirm(None, "", "open", "zh-TW", _request(inv)))
+
+
+def test_by_account_the_queue_groups_an_account_s_alerts_and_works_its_latest(
+    served: Served,  # noqa: F811
+    desk: Container,  # noqa: F811
+) -> None:
+    demo = served.demo
+    read = _on(demo, "twfin-alerts-refresh")
+    switched = _on(demo, "twfin-alerts-view", "change")
+    dismiss = _on(demo, "twfin-alerts-dismiss")
+    up = _on(demo, "twfin-alerts-up")
+    assert switched is read
+    inv = _user(desk, "fraud")
+    account = _synthetic("MULE")
+    first, second = open_alert(desk, account), open_alert(desk, account)
+    lone = open_alert(desk)
+
+    out = read("open", "zh-TW", _request(inv), "accounts")
+    assert out[_by_id(demo, "twfin-alerts-table")]["visible"] is False
+    assert out[_by_id(demo, "twfin-alerts-accounts")]["visible"] is True
+    grid = _frame(demo, out, "twfin-alerts-accounts")
+    (row,) = grid[grid["帳戶"] == account].to_dict("records")
+    assert (row["警示數"], row["暫停待審"]) == ("2", "2")
+    assert row["最新警示"] == f"#{second['alert_id']}"
+    assert row["觸發規則"] == "pass\\_through\\_2h × 2"  # Markdown: shown as written
+    assert row["最大金額"] == "140,000"
+    # The account with two alerts is listed before the one with one.
+    listed = grid["帳戶"].tolist()
+    assert listed.index(account) < listed.index(lone["account"])
+    picks = dict((v, label) for label, v in out[_by_id(demo, "twfin-alerts-pick")]["choices"])
+    assert first["alert_id"] not in picks
+    assert account in picks[second["alert_id"]] and "2 則警示" in picks[second["alert_id"]]
+    (record,) = desk.audit.recent(1, user_name=inv.name)
+    assert record.tool_calls[0]["name"] == "fraud.monitor.alert_accounts"
+    en = _frame(demo, read("open", "en", _request(inv), "accounts"), "twfin-alerts-accounts")
+    assert {"Account", "Alerts", "Holds", "Rules fired", "Latest alert"} <= set(en.columns)
+
+    # From the account's row, the pick traces the account (its latest alert's) ...
+    traced = up(second["alert_id"], 2, "zh-TW", _request(inv))
+    assert f"帳戶 {account}" in traced[_by_id(demo, "twfin-alerts-detail")]
+    # ... and dismissing it re-reads the queue by account: one alert left on the account.
+    done = dismiss(second["alert_id"], "", "open", "zh-TW", _request(inv), "accounts")
+    assert f"已排除警示 #{second['alert_id']}" in done[_by_id(demo, "twfin-alerts-status")]
+    after = _frame(demo, done, "twfin-alerts-accounts")
+    (row,) = after[after["帳戶"] == account].to_dict("records")
+    assert (row["警示數"], row["最新警示"]) == ("1", f"#{first['alert_id']}")
+    assert _state(desk, second["alert_id"]) == "dismissed"
+    assert _state(desk, first["alert_id"]) == "open"
 
 
 def test_a_role_without_fraud_decide_is_refused_and_recorded(
@@ -465,4 +519,11 @@ def test_browser_investigator_traces_and_dismisses_an_alert(
         page.locator("#twfin-alerts-dismiss").click()
         expect(page.locator("#twfin-alerts-status")).to_contain_text(f"已排除警示 #{alert_id}")
         expect(grid).not_to_contain_text(account)  # no longer open
+        # A new alert on the same account; the queue by account lists the account once.
+        later = open_alert(desk, account)["alert_id"]
+        page.locator("#twfin-alerts-view").get_by_text("依帳戶").click()
+        by_account = page.locator("#twfin-alerts-accounts")
+        expect(by_account).to_contain_text(account)
+        expect(by_account).to_contain_text(f"#{later}")
+        expect(grid).to_be_hidden()
     assert _state(desk, alert_id) == "dismissed"

@@ -41,6 +41,9 @@ _COLUMNS = (
     "reasons",
     "decided",
 )
+# The queue by account (``alerts_acol_…``): an investigator works an account, not a transfer.
+_ACCOUNT_COLUMNS = ("account", "alerts", "holds", "first", "last", "largest", "rules", "latest")
+TRANSFERS, ACCOUNTS = "transfers", "accounts"  # the two views of the queue
 _TRACE_COLUMNS = ("hop", "time", "from", "to", "amount", "attributed", "id")
 _RING_COLUMNS = ("account", "score", "hops", "reasons", "transfers")
 # Rows a trace shows on the page: a hub's trace can hold thousands; the API returns them all.
@@ -123,6 +126,43 @@ def choices(alerts: list[dict[str, Any]], lang: str) -> list[tuple[str, int]]:
             int(a["id"]),
         )
         for a in alerts
+    ]
+
+
+def account_table(groups: list[dict[str, Any]], lang: str) -> pd.DataFrame:
+    """The queue by account (the desk's ``alert_accounts``): how many alerts and holds, the
+    first and the latest, the largest amount, the rules that fired with their counts."""
+    rows = [
+        [
+            g["account"],
+            str(g["alerts"]),
+            str(g["holds"]),
+            when(g.get("first")),
+            when(g.get("last")),
+            money(g.get("max_amount") or 0),
+            _markdown([f"{rule} × {n}" for rule, n in (g.get("rules") or {}).items()]),
+            f"#{g['latest_id']}",
+        ]
+        for g in groups
+    ]
+    return pd.DataFrame(rows, columns=[t(f"alerts_acol_{c}", lang) for c in _ACCOUNT_COLUMNS])
+
+
+def account_choices(groups: list[dict[str, Any]], lang: str) -> list[tuple[str, int]]:
+    """By account, the pick is each account's latest alert: its trace and ring are the
+    account's; confirming or dismissing decides that alert."""
+    return [
+        (
+            t(
+                "alerts_account_choice",
+                lang,
+                id=g["latest_id"],
+                account=g["account"],
+                n=g["alerts"],
+            ),
+            int(g["latest_id"]),
+        )
+        for g in groups
     ]
 
 
@@ -306,6 +346,10 @@ def _filter_choices(lang: str) -> list[tuple[str, str]]:
     return [(t(f"alerts_filter_{s}", lang), s) for s in (*STATUSES, ALL)]
 
 
+def _view_choices(lang: str) -> list[tuple[str, str]]:
+    return [(t(f"alerts_view_{v}", lang), v) for v in (TRANSFERS, ACCOUNTS)]
+
+
 def build(
     monitor: Any,
     fraud: Any | None,
@@ -332,6 +376,13 @@ def build(
             elem_id="twfin-alerts-filter",
             scale=3,
         )
+        view = gr.Radio(
+            _view_choices(lang0),
+            value=TRANSFERS,
+            label=t("alerts_view", lang0),
+            elem_id="twfin-alerts-view",
+            scale=2,
+        )
         refresh = gr.Button(
             t("alerts_refresh", lang0),
             variant="secondary",
@@ -346,6 +397,15 @@ def build(
         datatype=["str"] * (len(_COLUMNS) - 2) + ["markdown", "markdown"],
         column_widths=["5%", "7%", "10%", "11%", "20%", "7%", "6%", "24%", "10%"],
         elem_id="twfin-alerts-table",
+    )
+    by_account = gr.Dataframe(
+        account_table([], lang0),
+        label=t("alerts_accounts_table", lang0),
+        interactive=False,
+        wrap=True,
+        datatype=["str"] * 6 + ["markdown", "str"],
+        visible=False,
+        elem_id="twfin-alerts-accounts",
     )
     with gr.Row(equal_height=False):
         pick = gr.Dropdown(
@@ -386,24 +446,42 @@ def build(
     )
     flow = gr.Plot(visible=False, show_label=False, elem_id="twfin-alerts-flow")
 
-    def _listed(user: Any, show_value: str, lg: str) -> dict[Any, Any]:
-        rows = monitor.alerts(user, status_arg(show_value), PAGE_ROWS)
-        picks = choices(rows, lg)
+    def _listed(user: Any, show_value: str, view_value: str, lg: str) -> dict[Any, Any]:
+        if view_value == ACCOUNTS:
+            groups = monitor.alert_accounts(user, status_arg(show_value), PAGE_ROWS)
+            picks = account_choices(groups, lg)
+            known = {int(g["latest_id"]): g["account"] for g in groups}
+            shown = {
+                grid: gr.update(visible=False),
+                by_account: gr.update(value=account_table(groups, lg), visible=True),
+            }
+        else:
+            rows = monitor.alerts(user, status_arg(show_value), PAGE_ROWS)
+            picks = choices(rows, lg)
+            known = {int(a["id"]): a["account"] for a in rows}
+            shown = {
+                grid: gr.update(value=table(rows, lg), visible=True),
+                by_account: gr.update(visible=False),
+            }
         return {
-            grid: table(rows, lg),
+            **shown,
             pick: gr.update(choices=picks, value=picks[0][1] if picks else None),
-            accounts: {int(a["id"]): a["account"] for a in rows},
-            status: "" if rows else f"ℹ️ {t('alerts_none', lg)}",
+            accounts: known,
+            status: "" if picks else f"ℹ️ {t('alerts_none', lg)}",
         }
 
-    def read(show_value: str, lang_value: str, request: gr.Request) -> dict[Any, Any]:
-        """The queue from the desk; its refusal (role, no login) is what the tab shows."""
+    def read(
+        show_value: str, lang_value: str, request: gr.Request, view_value: str = TRANSFERS
+    ) -> dict[Any, Any]:
+        """The queue from the desk, by transfer or by account; its refusal (role, no login)
+        is what the tab shows."""
         lg = normalise(lang_value)
         try:
-            return _listed(user_of(request), show_value, lg)
+            return _listed(user_of(request), show_value, view_value, lg)
         except AssistantError as exc:
             return {
-                grid: table([], lg),
+                grid: gr.update(value=table([], lg)),
+                by_account: gr.update(value=account_table([], lg)),
                 pick: gr.update(choices=[], value=None),
                 accounts: {},
                 status: error_line(exc, lg),
@@ -418,26 +496,40 @@ def build(
             shown = False
         return {tab: gr.update(visible=shown)} if tab is not None else {}
 
-    def relabelled(show_value: str, lang_value: str, request: gr.Request) -> dict[Any, Any]:
+    def relabelled(
+        show_value: str, lang_value: str, request: gr.Request, view_value: str = TRANSFERS
+    ) -> dict[Any, Any]:
         """A language switch re-reads the queue for the words, where the tab is shown at all."""
         try:
             if not user_of(request).may(VIEW):
                 return {}
         except AssistantError:
             return {}
-        return read(show_value, lang_value, request)
+        return read(show_value, lang_value, request, view_value)
 
     def decide(confirmed: bool) -> Callable[..., dict[Any, Any]]:
-        return decision_handler(
-            monitor.decide,
-            user_of,
-            read,
-            status,
-            note,
-            outcome_line,
-            "alerts_pick_first",
-            confirmed,
-        )
+        def decided(
+            item_id: int | None,
+            text: str,
+            show_value: str,
+            lang_value: str,
+            request: gr.Request,
+            view_value: str = TRANSFERS,
+        ) -> dict[Any, Any]:
+            # The queue re-read after the decision is the view the investigator was working.
+            handler = decision_handler(
+                monitor.decide,
+                user_of,
+                lambda s, lg, r: read(s, lg, r, view_value),
+                status,
+                note,
+                outcome_line,
+                "alerts_pick_first",
+                confirmed,
+            )
+            return handler(item_id, text, show_value, lang_value, request)
+
+        return decided
 
     def _detail_error(exc: AssistantError, lg: str) -> dict[Any, Any]:
         return {
@@ -487,18 +579,18 @@ def build(
             flow: gr.update(value=None, visible=False),
         }
 
-    queue_outputs = [grid, pick, accounts, status]
+    queue_outputs = [grid, by_account, pick, accounts, status]
     detail_outputs = [detail, detail_grid, flow]
     if tab is not None:
         demo.load(on_page_load, None, [tab], api_visibility="private")
-        tab.select(read, [show, lang], queue_outputs, api_visibility="private")
-    for trigger in (refresh.click, show.change):
-        trigger(read, [show, lang], queue_outputs, api_visibility="private")
-    lang.change(relabelled, [show, lang], queue_outputs, api_visibility="private")
+        tab.select(read, [show, lang, view], queue_outputs, api_visibility="private")
+    for trigger in (refresh.click, show.change, view.change):
+        trigger(read, [show, lang, view], queue_outputs, api_visibility="private")
+    lang.change(relabelled, [show, lang, view], queue_outputs, api_visibility="private")
     for button, confirmed in ((confirm, True), (dismiss, False)):
         button.click(
             decide(confirmed),
-            [pick, note, show, lang],
+            [pick, note, show, lang, view],
             [*queue_outputs, note],
             api_visibility="private",
         )
@@ -511,6 +603,8 @@ def build(
             title: f"### {t('alerts_title', lg)}",
             intro: t("alerts_intro", lg),
             show: gr.update(label=t("alerts_filter", lg), choices=_filter_choices(lg)),
+            view: gr.update(label=t("alerts_view", lg), choices=_view_choices(lg)),
+            by_account: gr.update(label=t("alerts_accounts_table", lg)),
             refresh: gr.update(value=t("alerts_refresh", lg)),
             grid: gr.update(label=t("alerts_table", lg)),
             pick: gr.update(label=t("alerts_pick", lg)),
@@ -526,7 +620,7 @@ def build(
             detail_grid: gr.update(label=t("alerts_detail", lg)),
         }
 
-    components = [title, intro, show, refresh, grid, pick, note, confirm, dismiss]
+    components = [title, intro, show, view, refresh, grid, by_account, pick, note, confirm, dismiss]
     return relabel, [*components, hops, up, down, ring, detail_grid]
 
 
