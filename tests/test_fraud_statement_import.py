@@ -12,6 +12,7 @@ import pytest
 
 from assistant.errors import AssistantError
 from assistant.fraud.account_statement import ALREADY, NO_AMOUNT, NO_COUNTERPARTY, import_statement
+from assistant.fraud.importers import import_csv
 from assistant.fraud.ledger import Ledger
 from assistant.fraud.records import OUTSIDE_ACCOUNT
 from assistant.schema import open_engine
@@ -155,6 +156,31 @@ def test_the_cli_imports_a_statement(tmp_path: Path) -> None:
         data, "fraud", "import-statement", str(b), "--map", "ts=日期時間", "--map", "amount=金額"
     )
     assert code == 1 and "give the statement's account" in out
+
+
+def test_a_statement_given_as_transfers_is_refused_with_the_way_to_import_it(
+    tmp_path: Path,
+) -> None:
+    a, b = _statements(tmp_path)
+    ledger = _ledger(tmp_path / "db")
+    # 支出／存入 below title lines, and one signed amount with the other party's account
+    for statement in (a, b):
+        with pytest.raises(AssistantError) as refused:
+            import_csv(ledger, statement, {})
+        said = str(refused.value)
+        assert said.index("交易明細") < said.index("statement")  # Chinese first
+        assert "import-statement" in said and "nothing was imported" in said
+    assert ledger.counts()["transfers"] == 0
+    data = tmp_path / "data"
+    code, out = run(data, "fraud", "import-csv", str(b))
+    assert code == 1 and "import-statement FILE --account ACCOUNT" in out
+    # A transfer file whose columns are not told keeps its own refusal: no statement hint.
+    other = tmp_path / "transfers.csv"
+    other.write_text("時間,甲方,乙方,金額\n2024/05/01 10:00,1,2,300\n", encoding="utf-8")
+    with pytest.raises(AssistantError) as refused:
+        import_csv(ledger, other, {})
+    assert "import-statement" not in str(refused.value)
+    assert "from_account" in str(refused.value)
 
 
 def test_one_file_of_several_accounts_names_each_rows_account(tmp_path: Path) -> None:

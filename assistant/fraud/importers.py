@@ -44,8 +44,8 @@ from typing import Any
 from assistant.dates import TAIPEI, parse_datetime
 from assistant.errors import AssistantError
 from assistant.fraud import workbook
+from assistant.fraud.column_names import STATEMENT_NAMES, columns, guess, try_guess, unique_header
 from assistant.fraud.column_names import TRANSFER_NAMES as NAMES
-from assistant.fraud.column_names import columns, guess, try_guess, unique_header
 from assistant.fraud.generator import BANKS
 from assistant.fraud.ledger import Ledger, normalize_account
 from assistant.fraud.records import KINDS, OUTSIDE_ACCOUNT, cash_account, is_reserved
@@ -342,10 +342,56 @@ def import_csv(
         fits_mapping(mapping) if complete else (lambda h: try_guess(h, NAMES, REQUIRED, given))
     )
     unfit = None if complete else (lambda h: guess(h, NAMES, REQUIRED, given))
+    if unfit is not None:
+        fits, unfit = _statement_said(fits, unfit)
     with open_table(Path(path), fits, _IDENTIFIERS, sheet=sheet, batch=batch, unfit=unfit) as t:
         options = Options(t.mapping or mapping, default_currency, date_format, tz)
         report.mapping = dict(options.mapping)
         return MappedRows(Path(path), t, options).load(ledger, report, batch, progress)
+
+
+STATEMENT_HINT = (
+    "這份檔案看起來是單一帳戶的交易明細（有支出／存入或對方帳號欄，沒有轉出與轉入帳號）：請改以交易明細匯入"
+    "（assistant fraud import-statement 檔案 --account 帳號），未匯入任何資料 / this looks like one "
+    "account's statement (withdrawals and deposits or the other party's account, no payer and "
+    "payee accounts): import "
+    "it as a statement (assistant fraud import-statement FILE --account ACCOUNT); nothing was "
+    "imported."
+)
+
+
+def _statement_said(
+    fits: Fits, unfit: Callable[[list[str]], dict[str, str]]
+) -> tuple[Fits, Callable[[list[str]], dict[str, str]]]:
+    """The header search of a transfer import, noting any line that reads as an account
+    statement's header: when no line is a transfer header, the refusal says to import the
+    file as a statement instead of naming the transfer columns it lacks."""
+    statement: list[list[str]] = []
+
+    def noting(h: list[str]) -> dict[str, str] | None:
+        found = fits(h)
+        if found is None and _statement_header(h):
+            statement.append(h)
+        return found
+
+    def refusing(h: list[str]) -> dict[str, str]:
+        try:
+            return unfit(h)
+        except AssistantError as exc:
+            if statement or _statement_header(h):
+                raise AssistantError(f"{STATEMENT_HINT} ({exc})") from None
+            raise
+
+    return noting, refusing
+
+
+def _statement_header(header: list[str]) -> bool:
+    """A header with a time, withdrawal or deposit columns (or an amount and the other
+    party's account), and no payer or payee column."""
+    found = set(try_guess(header, STATEMENT_NAMES, ("ts",)) or ())
+    if not ({"out_amount", "in_amount"} & found or {"amount", "counterparty"} <= found):
+        return False
+    return not {"from_account", "to_account"} & set(try_guess(header, NAMES, ()) or {})
 
 
 @dataclass
