@@ -77,16 +77,68 @@ def test_csv_kind_column_keeps_cash_and_reports_bad_rows(tmp_path: Path) -> None
         "to_bank": "轉入行",
     }
     report = import_csv(ledger, f, mapping)
-    assert (report.rows, report.added, report.cash, report.skipped) == (6, 3, 2, 3)
+    assert (report.rows, report.added, report.cash, report.skipped) == (6, 5, 2, 1)
     lines = {line: reason for line, reason in report.errors}
-    assert set(lines) == {5, 6, 7}
-    assert lines[5].startswith("交易種類不明") and "unknown kind 'refund'" in lines[5]
-    assert lines[6].startswith("現金交易不應有對方帳戶") and "/ a cash_out row" in lines[6]
+    assert set(lines) == {7}
     assert lines[7].startswith("現金交易缺少客戶帳號") or lines[7].startswith("帳號格式錯誤")
     rows = _rows(ledger)
     assert rows["ledger:2"] == ("transfer", "111", "222", "網銀", None)
     assert rows["ledger:3"] == ("cash_in", "CASH822", "222", "臨櫃", "信義分行")
     assert rows["ledger:4"] == ("cash_out", "222", "CASH822", "ATM", "台北車站")
+    # Money between two named accounts moved between them, whatever the kind column says:
+    # kept as a transfer, and the report says so for each such row.
+    assert rows["ledger:5"][:3] == ("transfer", "222", "333")
+    assert rows["ledger:6"][:3] == ("transfer", "222", "444")
+    assert report.noted == {
+        "交易種類 refund 讀作轉帳 / kind refund read as a transfer": 1,
+        "兩個帳戶間的現金交易記為轉帳 / a cash row between two accounts kept as a transfer": 1,
+    }
+
+
+def test_csv_payment_type_columns_tell_cash_as_exports_write_it(tmp_path: Path) -> None:
+    """Exports of other systems and generators name the kind in a payment-type column, write
+    a cash row of one account with it in both columns, and use words of their own."""
+    f = _write(
+        tmp_path / "payments.csv",
+        [
+            ["Date", "Time", "Sender_account", "Receiver_account", "Amount", "Payment_type"],
+            ["2024-03-01", "10:00:00", "111", "111", "9000", "Cash Deposit"],
+            ["2024-03-01", "10:05:00", "111", "222", "8500", "Cross-border"],
+            ["2024-03-01", "11:00:00", "222", "222", "8000", "Cash Withdrawal"],
+            ["2024-03-01", "12:00:00", "333", "", "700", "CASH_OUT"],
+            ["2024-03-01", "12:30:00", "", "333", "300", "cash"],
+            ["2024-03-01", "13:00:00", "333", "333", "100", "Cash"],
+            ["2024-03-01", "14:00:00", "", "444", "100", "refund"],
+            ["2024-03-01", "15:00:00", "444", "555", "100", "ACH"],
+        ],
+    )
+    ledger = _ledger(tmp_path)
+    report = import_csv(ledger, f, {})
+    assert report.mapping["kind"] == "Payment_type"
+    assert (report.rows, report.added, report.cash, report.skipped) == (8, 6, 4, 2)
+    rows = _rows(ledger)
+    assert rows["payments:2"][:3] == ("cash_in", rows["payments:2"][1], "111")
+    assert rows["payments:2"][1].startswith("CASH")
+    assert rows["payments:3"][:3] == ("transfer", "111", "222")
+    assert rows["payments:4"][:2] == ("cash_out", "222")
+    assert rows["payments:5"][:2] == ("cash_out", "333")
+    assert rows["payments:6"][0] == "cash_in" and rows["payments:6"][2] == "333"
+    lines = {line: reason for line, reason in report.errors}
+    # cash on one account with no direction, and an unknown word on a row of one account
+    assert lines[7].startswith("現金交易方向不明") and "cash_in" in lines[7]
+    assert lines[8].startswith("交易種類不明") and "'refund'" in lines[8]
+    assert report.noted == {
+        "交易種類 Cross-border 讀作轉帳 / kind Cross-border read as a transfer": 1,
+        "交易種類 ACH 讀作轉帳 / kind ACH read as a transfer": 1,
+    }
+
+
+def test_csv_kind_words_past_the_first_ten_are_counted_together(tmp_path: Path) -> None:
+    rows = [["ts", "from", "to", "amount", "type"]]
+    rows += [[f"2024-03-01 10:{i:02d}", "111", "222", "100", f"means{i}"] for i in range(13)]
+    report = import_csv(_ledger(tmp_path), _write(tmp_path / "m.csv", rows), {})
+    assert report.added == 13 and len(report.noted) == 11
+    assert report.noted["交易種類 其他 讀作轉帳 / kind (other words) read as a transfer"] == 3
 
 
 def test_csv_transfer_to_a_reserved_account_is_refused(tmp_path: Path) -> None:

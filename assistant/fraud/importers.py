@@ -34,6 +34,7 @@ part in a SAR transaction; its ``pattern`` is ``amlgentex:<type>:<patternID>`` o
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -79,20 +80,70 @@ AMLGENTEX_TYPES = {
     8: "gather_scatter",
 }
 # The words a CSV's kind column may use, folded to lower case: English and Chinese.
+# What a kind column says, folded (lower case; spaces, underscores and hyphens dropped). Exports
+# name the kind of a row in a payment-type column (Payment_type, Payment Format, type) whose
+# other words (ACH, Cheque, Wire, PAYMENT …) are transfers by one means or another.
 KIND_WORDS = {
     "transfer": "transfer",
     "轉帳": "transfer",
     "匯款": "transfer",
-    "cash_in": "cash_in",
+    "cashin": "cash_in",
     "deposit": "cash_in",
+    "cashdeposit": "cash_in",
     "存款": "cash_in",
+    "存入": "cash_in",
     "現金存款": "cash_in",
-    "cash_out": "cash_out",
+    "現金存入": "cash_in",
+    "cashout": "cash_out",
     "withdrawal": "cash_out",
+    "cashwithdrawal": "cash_out",
     "提款": "cash_out",
+    "提領": "cash_out",
     "現金提款": "cash_out",
     "現金提領": "cash_out",
+    # Cash without a direction: the row's accounts tell it (``read_kind``).
+    "cash": "cash",
+    "現金": "cash",
 }
+OTHER_KIND = "交易種類 {word} 讀作轉帳 / kind {word} read as a transfer"
+OTHER_KINDS = "交易種類 其他 讀作轉帳 / kind (other words) read as a transfer"
+MAX_KIND_WORDS = 10
+CASH_BETWEEN = "兩個帳戶間的現金交易記為轉帳 / a cash row between two accounts kept as a transfer"
+
+
+def read_kind(word: str, frm_raw: str, to_raw: str) -> tuple[str, str | None]:
+    """The ledger kind of a row from its kind column and its accounts, with the caveat the
+    import report counts (None: none). A deposit names the customer in ``to`` (or in both
+    columns, as payment-type exports write a cash row of one account); a withdrawal in
+    ``from``. Cash naming two different accounts moved money between them: a transfer. Any
+    word that is not cash is a transfer by that means (ACH, Cheque, Wire …)."""
+    key = re.sub(r"[\s_\-]+", "", word or "").lower() or "transfer"
+    kind = KIND_WORDS.get(key)
+    if kind is None:
+        if not (frm_raw.strip() and to_raw.strip()):
+            # One account and a word we do not know: a cash row mistyped, not a transfer.
+            raise AssistantError(
+                f"交易種類不明 / unknown kind {word!r} on a row of one account (use "
+                f"{', '.join(KINDS)}, 存款 or 提款)"
+            )
+        return "transfer", OTHER_KIND.format(word=word.strip())
+    if kind == "transfer":
+        return kind, None
+    frm = normalize_account(frm_raw) if frm_raw.strip() else ""
+    to = normalize_account(to_raw) if to_raw.strip() else ""
+    frm, to = ("" if is_reserved(frm) else frm), ("" if is_reserved(to) else to)
+    if frm and to and frm != to:
+        return "transfer", CASH_BETWEEN
+    if kind == "cash":
+        if frm == to:
+            raise AssistantError(
+                f"現金交易方向不明 / cash {word!r} on one account without saying deposit or "
+                "withdrawal: mark it 存款 (cash_in) or 提款 (cash_out)"
+            )
+        kind = "cash_in" if to else "cash_out"
+    return kind, None
+
+
 PLACE_CHARS = 64
 
 
@@ -314,11 +365,12 @@ def import_csv(
     a field the mapping leaves out is told from the header's names (``column_names``), one
     given no column (``field=""``) is not read. ``label``: the column that marks laundering
     transfers; every account of a labelled file is labelled (``Ledger.label``). ``kind``
-    names the column that tells a cash deposit or withdrawal from a transfer (``KIND_WORDS``:
-    transfer / 轉帳, cash_in /
-    deposit / 存款, cash_out / withdrawal / 提款 …; empty means transfer); a cash row names only
-    the customer's account (to_account of a deposit, from_account of a withdrawal), its other
-    account column empty or a reserved CASH account, and its bank is that account's bank.
+    names the column that tells a cash deposit or withdrawal from a transfer (``read_kind``:
+    transfer / 轉帳, cash_in / deposit / 存款 / Cash Deposit, cash_out / withdrawal / 提款 …;
+    empty means transfer, another word on a row of two accounts a transfer, counted in
+    ``noted``); a cash row names the customer's account (to_account of a deposit, from_account
+    of a withdrawal), its other account column empty, a reserved CASH account or the same
+    account, and its bank is that account's bank.
     ``place``: where the cash moved (branch, ATM), kept up to 64 characters. Times without a
     zone are read in ``tz`` (Taiwan time) and stored as UTC; ``date_format`` is a ``strptime``
     format, else ISO 8601 or a date as staff write it with an optional time (民國 113/01/05
@@ -680,11 +732,8 @@ class MappedRows:
         ts = self.time(n, get, report)
         if ts is None:
             return None
-        kind = KIND_WORDS.get((get.get("kind") or "transfer").lower())
-        if kind is None:
-            report.bad(n, f"交易種類不明 / unknown kind {get['kind']!r} (use {', '.join(KINDS)})")
-            return None
         try:
+            kind, caveat = read_kind(get.get("kind", ""), get["from_account"], get["to_account"])
             frm, to = _endpoints(kind, get["from_account"], get["to_account"])
         except AssistantError as exc:
             report.bad(n, str(exc))
@@ -736,6 +785,12 @@ class MappedRows:
             transfer["pattern"] = pattern
             for account in (frm, to):
                 self.positive.setdefault(account, pattern)
+        if caveat:
+            if caveat not in report.noted and caveat.startswith(OTHER_KIND[:5]):
+                # A free-text column would list every word: the first few, then the rest.
+                others = sum(1 for k in report.noted if k.startswith(OTHER_KIND[:5]))
+                caveat = OTHER_KINDS if others >= MAX_KIND_WORDS else caveat
+            report.noted[caveat] = report.noted.get(caveat, 0) + 1
         return transfer, [(frm, fb), (to, tb)]
 
     def _label(self, get: dict[str, str]) -> str | None:
@@ -927,7 +982,9 @@ def _endpoints(kind: str, frm_raw: str, to_raw: str) -> tuple[str, str]:
             )
         return frm, to
     own_raw, cash_raw = (to_raw, frm_raw) if kind == "cash_in" else (frm_raw, to_raw)
-    if cash_raw.strip() and not is_reserved(normalize_account(cash_raw)):
+    cash_side = normalize_account(cash_raw) if cash_raw.strip() else ""
+    # A payment-type export writes a cash row of one account with it in both columns.
+    if cash_side and not is_reserved(cash_side) and cash_side != normalize_account(own_raw):
         raise AssistantError(
             f"現金交易不應有對方帳戶 / a {kind} row names a counterparty account {cash_raw!r}"
         )
