@@ -80,7 +80,9 @@ def import_amlgentex_cmd(app: AppContext, user: UserContext, path: Path, as_json
     help="field=column (default: told from the header's names, and reported), e.g. --map "
     "ts=交易時間 --map from_account=轉出帳號 (ts, from_account, "
     "to_account, amount required; id, currency, channel, from_bank, to_bank, memo, kind, "
-    "place optional; kind: transfer / cash_in (存款) / cash_out (提款)); a date and a time in "
+    "place optional; kind: transfer / cash_in (存款, Cash Deposit) / cash_out (提款, Cash "
+    "Withdrawal), a payment-type column's other words read as transfers and counted); a date "
+    "and a time in "
     "two columns: --map ts=交易日期+交易時間. UTF-8 or Big5; comma, tab, semicolon or bar; "
     "a .parquet file or an Excel workbook (.xlsx) is read through the same mapping.",
 )
