@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from assistant.cli_support import AppContext, emit_json, needs_user, pass_app
-from assistant.dates import parse_date, taipei_minute
+from assistant.dates import parse_date, parse_datetime, taipei_minute
 from assistant.errors import AssistantError
 from assistant.permissions import UserContext
 
@@ -94,6 +94,18 @@ def import_amlgentex_cmd(app: AppContext, user: UserContext, path: Path, as_json
     "--date-format",
     help="strptime format of the time column (default: ISO, or 民國 113/01/05 09:30, 2024/1/5 9:30).",
 )
+@click.option(
+    "--step-unit",
+    type=click.Choice(["second", "minute", "hour", "day"]),
+    help="The time column counts steps from --start, as simulators write it (PaySim: hour); "
+    "without --map ts a column named step is read.",
+)
+@click.option(
+    "--start",
+    default="2024-01-01",
+    show_default=True,
+    help="With --step-unit: the time of step 0 (Taiwan time unless it says).",
+)
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def import_csv_cmd(
@@ -103,6 +115,8 @@ def import_csv_cmd(
     mapping: tuple[str, ...],
     date_format: str | None,
     sheet: str | None,
+    step_unit: str | None,
+    start: str,
     as_json: bool,
 ) -> None:
     """PATH: a transfer CSV (or Parquet file, or Excel workbook) of any layout, read through a
@@ -115,9 +129,22 @@ def import_csv_cmd(
         _pairs(mapping),
         date_format=date_format,
         sheet=sheet,
+        steps=_steps(step_unit, start),
         progress=lambda n: click.echo(f"已讀 {n:,} 行 / {n:,} rows read", err=True),
     )
     _report(report.as_dict(), as_json)
+
+
+def _steps(unit: str | None, start: str) -> Any:
+    """``--step-unit`` and ``--start`` as the importer's ``Steps`` (None: times as written)."""
+    from assistant.fraud.importers import Steps
+
+    if unit is None:
+        return None
+    try:
+        return Steps(unit, parse_datetime(start))
+    except ValueError as exc:
+        raise AssistantError(f"--start 時間錯誤 / bad --start {start!r}: {exc}") from None
 
 
 @needs_user

@@ -15,7 +15,7 @@ import pytest
 from agents.fraud.nodes import _compose
 from assistant.errors import AssistantError
 from assistant.fraud.features import CashRules, account_features
-from assistant.fraud.importers import import_amlgentex, import_amlsim, import_csv
+from assistant.fraud.importers import Steps, import_amlgentex, import_amlsim, import_csv
 from assistant.fraud.ledger import Ledger
 from assistant.fraud.records import is_reserved
 from assistant.fraud.trace import TransferIndex
@@ -131,6 +131,44 @@ def test_csv_payment_type_columns_tell_cash_as_exports_write_it(tmp_path: Path) 
         "交易種類 Cross-border 讀作轉帳 / kind Cross-border read as a transfer": 1,
         "交易種類 ACH 讀作轉帳 / kind ACH read as a transfer": 1,
     }
+
+
+def test_csv_time_in_steps_from_a_start_as_simulators_write_it(tmp_path: Path) -> None:
+    """PaySim's layout: hours counted from the start, camelCase names, the kind in ``type``."""
+    f = _write(
+        tmp_path / "sim.csv",
+        [
+            ["step", "type", "amount", "nameOrig", "nameDest", "isFraud"],
+            ["1", "TRANSFER", "181.0", "C1305486145", "C553264065", "1"],
+            ["25", "CASH_OUT", "181.0", "C553264065", "", "1"],
+            ["26", "PAYMENT", "9839.64", "C1231006815", "M1979787155", "0"],
+            ["x", "TRANSFER", "1.0", "C1", "C2", "0"],
+        ],
+    )
+    with pytest.raises(AssistantError) as refused:
+        import_csv(_ledger(tmp_path), f, {})
+    assert "--step-unit" in str(refused.value) and "時間欄是步數" in str(refused.value)
+    ledger = _ledger(tmp_path)
+    report = import_csv(ledger, f, {}, steps=Steps("hour", datetime(2024, 3, 1)))
+    assert report.mapping == {
+        "ts": "step",
+        "from_account": "nameOrig",
+        "to_account": "nameDest",
+        "amount": "amount",
+        "kind": "type",
+        "label": "isFraud",
+    }
+    assert (report.added, report.cash, report.skipped) == (3, 1, 1)
+    assert report.errors[0][0] == 5 and "step count" in report.errors[0][1]
+    assert report.time == "step × 1 hour from 2024-03-01T00:00:00+08:00"
+    with ledger.engine.connect() as conn:
+        times = dict(conn.exec_driver_sql("SELECT id, ts FROM fraud_transfer").all())
+    # step 1 is 01:00 on 1 March in Taiwan, stored as UTC (17:00 the day before)
+    assert str(times["sim:2"]).startswith("2024-02-29 17:00")
+    assert str(times["sim:3"]).startswith("2024-03-01 17:00")
+    assert report.labelled == {"fraud": 2, "normal": 2}
+    with pytest.raises(AssistantError, match="step unit"):
+        Steps("fortnight", datetime(2024, 3, 1))
 
 
 def test_csv_kind_words_past_the_first_ten_are_counted_together(tmp_path: Path) -> None:

@@ -150,6 +150,17 @@ def test_amlsim_and_csv_imports(tmp_path: Path) -> None:
     assert code == 0 and json.loads(out)["transfers"][0]["id"] == "X1"
     code, out = run(data, "fraud", "import-csv", str(transfers), "--map", "nonsense")
     assert code == 1 and "field=column" in out
+    # a simulator's step column, read as hours from --start
+    steps = tmp_path / "steps.csv"
+    steps.write_text("step,nameOrig,nameDest,amount\n3,C1,C2,10\n", encoding="utf-8")
+    code, out = run(data, "fraud", "import-csv", str(steps), "--step-unit", "hour", "--json")
+    assert code == 0 and json.loads(out)["time"].startswith("step × 1 hour from 2024-01-01")
+    code, out = run(data, "fraud", "trace", "C1", "--direction", "down", "--json")
+    assert json.loads(out)["transfers"][0]["ts"] == "2024-01-01T03:00:00+08:00"
+    code, out = run(
+        data, "fraud", "import-csv", str(steps), "--step-unit", "hour", "--start", "someday"
+    )
+    assert code == 1 and "--start 時間錯誤 / bad --start 'someday'" in out
 
 
 def test_train_score_and_eval_commands(ledger_dir: Path) -> None:

@@ -180,6 +180,8 @@ _DUPLICATE = re.compile(r"\.\d+$")
 
 
 def _fold(name: str) -> str:
+    # camelCase is two words as well (nameOrig, isFraud: a simulator's names)
+    name = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name)
     return re.sub(r"[\s_\-]+", " ", name).strip().lower()
 
 

@@ -166,6 +166,7 @@ class ImportReport:
     noted: dict[str, int] = field(default_factory=dict)  # rows imported with a caveat, by caveat
     mapping: dict[str, str] = field(default_factory=dict)  # our field → the column read
     labelled: dict[str, int] = field(default_factory=dict)  # accounts labelled, fraud / normal
+    time: str = ""  # how the time column was read, when not as written (steps from a start)
 
     def bad(self, line: int, reason: str) -> None:
         self.errors.append((line, reason))
@@ -183,6 +184,7 @@ class ImportReport:
             **({"noted": dict(self.noted)} if self.noted else {}),
             **({"mapping": dict(self.mapping)} if self.mapping else {}),
             **({"labelled": dict(self.labelled)} if self.labelled else {}),
+            **({"time": self.time} if self.time else {}),
             "errors": [{"line": n, "reason": r} for n, r in self.errors],
         }
 
@@ -356,6 +358,7 @@ def import_csv(
     progress: Callable[[int], None] | None = None,
     batch: int = 50_000,
     sheet: str | None = None,
+    steps: Steps | None = None,
 ) -> ImportReport:
     """A transfer CSV with a header line (or a Parquet file, or an Excel workbook: ``sheet``,
     else the first sheet holding the mapped columns; see ``workbook``). ``mapping``: our field
@@ -377,6 +380,9 @@ def import_csv(
     09:30, 2024/1/5 9:30; ``parse_datetime``). Accounts met for the first time are added with
     the bank given on the row.
 
+    ``steps``: the time column counts steps (hours, days …) from a start, as simulators write
+    it (``step``); without ``ts`` in the mapping a column named step is read.
+
     The file is read row by row and written ``batch`` rows at a time inside one transaction:
     memory stays bounded whatever the file's size, and the load is still whole or nothing.
     ``progress`` is told the rows read after each batch."""
@@ -390,15 +396,21 @@ def import_csv(
     # a field given no column (``field=``) is not read.
     given, mapping = mapping, {f: c for f, c in mapping.items() if c}
     complete = all(f in mapping for f in REQUIRED)
+    names = {**NAMES, "ts": NAMES["ts"] + STEP_NAMES} if steps else NAMES
     fits: Fits = (
-        fits_mapping(mapping) if complete else (lambda h: try_guess(h, NAMES, REQUIRED, given))
+        fits_mapping(mapping) if complete else (lambda h: try_guess(h, names, REQUIRED, given))
     )
-    unfit = None if complete else (lambda h: guess(h, NAMES, REQUIRED, given))
+    unfit = None if complete else (lambda h: guess(h, names, REQUIRED, given))
     if unfit is not None:
         fits, unfit = _statement_said(fits, unfit)
+        if steps is None:
+            unfit = _steps_said(unfit)
     with open_table(Path(path), fits, _IDENTIFIERS, sheet=sheet, batch=batch, unfit=unfit) as t:
-        options = Options(t.mapping or mapping, default_currency, date_format, tz)
+        options = Options(t.mapping or mapping, default_currency, date_format, tz, steps)
         report.mapping = dict(options.mapping)
+        if steps is not None:
+            start = steps.start if steps.start.tzinfo else steps.start.replace(tzinfo=tz)
+            report.time = f"{options.mapping['ts']} × 1 {steps.unit} from {start.isoformat()}"
         return MappedRows(Path(path), t, options).load(ledger, report, batch, progress)
 
 
@@ -444,6 +456,58 @@ def _statement_header(header: list[str]) -> bool:
     if not ({"out_amount", "in_amount"} & found or {"amount", "counterparty"} <= found):
         return False
     return not {"from_account", "to_account"} & set(try_guess(header, NAMES, ()) or {})
+
+
+# A simulator's time column: steps from the start (PaySim counts hours, others days).
+STEP_NAMES = ("step", "time step", "timestep", "tick")
+STEP_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+@dataclass(frozen=True)
+class Steps:
+    """A time column that counts ``unit`` steps from ``start`` (Taiwan time unless it says)."""
+
+    unit: str
+    start: datetime
+
+    def __post_init__(self) -> None:
+        if self.unit not in STEP_UNITS:
+            raise AssistantError(
+                f"步數單位須為 {'、'.join(STEP_UNITS)} / the step unit must be one of "
+                f"{', '.join(STEP_UNITS)}: {self.unit!r}"
+            )
+
+    def at(self, raw: str, tz: timezone) -> datetime:
+        """The time of a step, stored as UTC like every other time."""
+        try:
+            count = float(raw.replace(",", ""))
+        except ValueError:
+            raise ValueError(f"not a step count: {raw!r}") from None
+        if count != count or count < 0 or count > 10**9:
+            raise ValueError(f"not a step count: {raw!r}")
+        start = self.start if self.start.tzinfo else self.start.replace(tzinfo=tz)
+        value = start + timedelta(seconds=count * STEP_UNITS[self.unit])
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def _steps_said(
+    unfit: Callable[[list[str]], dict[str, str]],
+) -> Callable[[list[str]], dict[str, str]]:
+    """A header whose only time is a step column is told how to read it."""
+
+    def refusing(h: list[str]) -> dict[str, str]:
+        try:
+            return unfit(h)
+        except AssistantError as exc:
+            if try_guess(h, {"ts": STEP_NAMES}, ("ts",)) and "'ts'" in str(exc):
+                raise AssistantError(
+                    f"{exc}；時間欄是步數時請加 --step-unit（hour、day …）與 --start 日期 / a step "
+                    "column counts time from a start: give --step-unit (hour, day …) and --start "
+                    "DATE"
+                ) from None
+            raise
+
+    return refusing
 
 
 @dataclass
@@ -559,6 +623,7 @@ class Options:
     currency: str
     date_format: str | None
     tz: timezone
+    steps: Steps | None = None
 
 
 # Fields whose values identify: Excel must not have changed their digits (``workbook``). A
@@ -621,6 +686,7 @@ class MappedRows:
         self.path, self.width, self.first, self.reader = path, len(header), table.first, table.rows
         self.expected = table.expected
         self.currency, self.date_format, self.tz = options.currency, options.date_format, options.tz
+        self.steps = options.steps
         # A workbook's cells may be unreadable (``workbook.Unreadable``); a text file's never.
         self.cells_checked = table.cells_checked
         self.cash = 0
@@ -716,6 +782,8 @@ class MappedRows:
     def time(self, n: int, get: dict[str, str], report: ImportReport) -> datetime | None:
         """Line ``n``'s time as stored (UTC), or None: bad and reported."""
         try:
+            if self.steps is not None:
+                return self.steps.at(get["ts"], self.tz)
             return when(get["ts"], self.date_format, self.tz)
         except ValueError as exc:
             report.bad(n, f"時間錯誤 / bad time {get['ts']!r}: {exc}")
