@@ -207,6 +207,7 @@ def test_a_transfer_row_is_read_or_refused_in_both_languages() -> None:
         ({"amount": "-5"}, "金額須為正數"),
         ({"amount": "5", "ts": "yesterday"}, "時間格式錯誤 / bad time"),
         ({"amount": "5", "kind": "gift"}, "未知的交易種類"),
+        ({"amount": "5", "kind": "cash"}, "未知的交易種類"),  # a feed says which way
         ({"amount": "5", "to_account": "A1"}, "相同 / payer and payee are the same"),
         ({}, "缺少欄位 amount / missing amount"),
     ):
@@ -216,7 +217,15 @@ def test_a_transfer_row_is_read_or_refused_in_both_languages() -> None:
         assert parse_transfer({**bad, "amount": written}).amount == 1500
     with pytest.raises(AssistantError, match="bad amount: 'US\\$15'"):
         parse_transfer({**bad, "amount": "US$15"})
-    for word, kind in (("提款", "cash_out"), ("Deposit", "cash_in"), ("轉帳", "transfer")):
+    for word, kind in (
+        ("提款", "cash_out"),
+        ("Deposit", "cash_in"),
+        ("轉帳", "transfer"),
+        ("cash_out", "cash_out"),
+        ("cash_in", "cash_in"),
+        ("Cash Withdrawal", "cash_out"),
+        ("CASH_IN", "cash_in"),
+    ):
         assert parse_transfer({**bad, "amount": "5", "kind": word}).kind == kind
     for not_an_object in (["X", 5], "X,5", 5, None):
         with pytest.raises(AssistantError, match=r"須為含欄位的物件.*must be an object"):

@@ -111,14 +111,24 @@ MAX_KIND_WORDS = 10
 CASH_BETWEEN = "兩個帳戶間的現金交易記為轉帳 / a cash row between two accounts kept as a transfer"
 
 
+def _kind_key(word: str) -> str:
+    return re.sub(r"[\s_\-]+", "", word or "").lower() or "transfer"
+
+
+def kind_of(word: str) -> str | None:
+    """The ledger kind a word names on its own (transfer, cash_in, cash_out), or None: a word
+    not known, or cash without its direction (a feed names the kind, not a guess)."""
+    kind = KIND_WORDS.get(_kind_key(word))
+    return kind if kind in KINDS else None
+
+
 def read_kind(word: str, frm_raw: str, to_raw: str) -> tuple[str, str | None]:
     """The ledger kind of a row from its kind column and its accounts, with the caveat the
     import report counts (None: none). A deposit names the customer in ``to`` (or in both
     columns, as payment-type exports write a cash row of one account); a withdrawal in
     ``from``. Cash naming two different accounts moved money between them: a transfer. Any
     word that is not cash is a transfer by that means (ACH, Cheque, Wire …)."""
-    key = re.sub(r"[\s_\-]+", "", word or "").lower() or "transfer"
-    kind = KIND_WORDS.get(key)
+    kind = KIND_WORDS.get(_kind_key(word))
     if kind is None:
         if not (frm_raw.strip() and to_raw.strip()):
             # One account and a word we do not know: a cash row mistyped, not a transfer.

@@ -20,7 +20,7 @@ from typing import Any
 from assistant.dates import TAIPEI, parse_datetime
 from assistant.errors import AssistantError
 from assistant.fraud.column_names import TRANSFER_NAMES, guess, unique_header
-from assistant.fraud.importers import KIND_WORDS
+from assistant.fraud.importers import kind_of
 from assistant.fraud.ledger import LedgerArrays, normalize_account
 from assistant.fraud.records import KINDS, is_reserved
 from assistant.textfiles import NotPositive, delimiter, open_text, parse_amount
@@ -106,7 +106,7 @@ def parse_transfer(row: Mapping[str, Any]) -> Transfer:
         raise AssistantError(f"金額錯誤 / bad amount: {raw_amount!r}") from None
     # the words the ledger's CSV import takes (轉帳, 存款, 提款, deposit, withdrawal …)
     word = str(row.get("kind") or "transfer").strip()
-    kind = KIND_WORDS.get(word.lower())
+    kind = kind_of(word)
     if kind is None:
         raise AssistantError(f"未知的交易種類 / unknown kind {word!r}: {' | '.join(KINDS)}")
     frm = normalize_account(row["from_account"])
