@@ -302,6 +302,61 @@ def dismiss_cmd(
     _decide(app, user, alert_id, note, False, as_json)
 
 
+def _decide_account(
+    app: AppContext,
+    user: UserContext,
+    account: str,
+    up_to: int | None,
+    note: str,
+    confirm: bool,
+    as_json: bool,
+) -> None:
+    out = app.container.fraud_monitor_desk.decide_account(
+        user, account, confirm=confirm, note=note, up_to=up_to
+    )
+    if as_json:
+        emit_json(out)
+        return
+    word = "確認為詐騙 confirmed" if confirm else "排除 dismissed"
+    ids = ", ".join(f"#{i}" for i in out["decided"])
+    click.echo(f"帳戶 account {out['account']}：{len(out['decided'])} 則警示 alerts {word} ({ids})")
+
+
+_UP_TO = click.option(
+    "--up-to",
+    type=int,
+    help="Only alerts up to this id (the newest you looked at); later ones stay open.",
+)
+
+
+@needs_user
+@alerts.command("confirm-account")
+@click.argument("account")
+@_UP_TO
+@click.option("--note", default="", help="Why, for the audit trail.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def confirm_account_cmd(
+    app: AppContext, user: UserContext, account: str, up_to: int | None, note: str, as_json: bool
+) -> None:
+    """帳戶的待處理警示全部確認為詐騙 / confirm every open alert of ACCOUNT (it was fraud)."""
+    _decide_account(app, user, account, up_to, note, True, as_json)
+
+
+@needs_user
+@alerts.command("dismiss-account")
+@click.argument("account")
+@_UP_TO
+@click.option("--note", default="", help="Why, for the audit trail.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def dismiss_account_cmd(
+    app: AppContext, user: UserContext, account: str, up_to: int | None, note: str, as_json: bool
+) -> None:
+    """帳戶的待處理警示全部排除 / dismiss every open alert of ACCOUNT (not fraud)."""
+    _decide_account(app, user, account, up_to, note, False, as_json)
+
+
 @needs_user
 @alerts.command("trace")
 @click.argument("alert_id", type=int)

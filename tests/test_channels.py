@@ -42,6 +42,7 @@ ROUTES: dict[str, str] = {
     "fraud_alerts": "fraud.read",
     "fraud_alert_accounts": "fraud.read",
     "fraud_alert_decide": "fraud.decide",
+    "fraud_alert_decide_account": "fraud.decide",
     "fraud_alert_trace": "fraud.read",
     "fraud_monitor_score": "fraud.monitor",
     "fraud_monitor_batch": "fraud.monitor",
@@ -136,6 +137,12 @@ CASES: dict[str, Case] = {
         "fx",
         "fraud",
         "fraud.monitor.dismiss",
+    ),
+    "fraud_alert_decide_account": (
+        lambda c, r: (open_alert(c)["account"], True, "已照會", None),
+        "fx",
+        "fraud",
+        "fraud.monitor.confirm_account",
     ),
     "fraud_alert_trace": (
         lambda c, r: (open_alert(c, _normal_account(c, 7))["alert_id"], "up", 1),

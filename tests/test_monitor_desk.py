@@ -158,6 +158,35 @@ def test_the_queue_by_account_counts_each_accounts_alerts_and_rules(c: Container
         desk.alert_accounts(INV, status="closed")
 
 
+def test_an_accounts_alerts_are_decided_together_up_to_the_newest_seen(c: Container) -> None:
+    desk = c.fraud_monitor_desk
+    rows = [
+        {"id": f"R{i}", "ts": f"2024-03-05T1{i}:{m}", "from_account": a, "to_account": b,
+         "amount": amount}
+        for i in range(3)
+        for m, a, b, amount in (("00", f"W{i}", "MULE7", "200000"), ("20", "MULE7", f"K{i}", "190000"))
+    ]  # fmt: skip
+    desk.score_batch(INV, enumerate(rows, start=2))
+    mine = sorted(a["id"] for a in desk.alerts(INV, limit=500) if a["account"] == "MULE7")
+    assert len(mine) >= 2
+    out = desk.decide_account(INV, "mule7", confirm=True, note="照會", up_to=mine[-2])
+    assert out == {"account": "MULE7", "status": "confirmed", "decided": mine[:-1]}
+    rec = _last(c)
+    assert rec["name"] == "fraud.monitor.confirm_account"
+    assert (rec["args"]["alert_ids"], rec["args"]["note"]) == (mine[:-1], "照會")
+    left = [a for a in desk.alerts(INV, limit=500) if a["account"] == "MULE7"]
+    assert [a["id"] for a in left] == mine[-1:]
+    decided = desk.alerts(INV, status="confirmed", limit=500, account="MULE7")
+    assert {a["decided_by"] for a in decided} == {INV.name}
+    out = desk.decide_account(INV, "MULE7", confirm=False)
+    assert out["decided"] == mine[-1:] and out["status"] == "dismissed"
+    with pytest.raises(AssistantError, match="沒有待處理的警示 / account MULE7 has no open alerts"):
+        desk.decide_account(INV, "MULE7", confirm=False)
+    with pytest.raises(AuthError):
+        desk.decide_account(UserContext("someone-fx", "fx"), "MULE7", confirm=True)
+    assert _last(c)["name"] == "access_denied"
+
+
 def test_roles_that_may_not_use_the_monitor_are_refused_and_recorded(c: Container) -> None:
     desk = c.fraud_monitor_desk
     for role in ("credit", "fx", "compliance", "auditor"):
@@ -275,6 +304,17 @@ def test_cli_monitor_a_csv_then_the_alert_queue_and_the_trace_of_an_alert(tmp_pa
     assert code == 0 and f"#{alert_id} confirmed" in out
     code, out = run(data, "fraud", "alerts", "list", "--status", "confirmed", "--json")
     assert [a["id"] for a in json.loads(out)] == [alert_id]
+    # an account's open alerts at once, up to the newest looked at
+    code, out = run(data, "fraud", "alerts", "accounts", "--limit", "1", "--json")
+    busiest = json.loads(out)[0]
+    code, out = run(
+        data, "fraud", "alerts", "dismiss-account", busiest["account"], "--up-to",
+        str(busiest["latest_id"]), "--note", "正常往來",
+    )  # fmt: skip
+    assert code == 0 and f"帳戶 account {busiest['account']}：{busiest['alerts']} 則警示" in out
+    assert f"#{busiest['latest_id']})" in out
+    code, out = run(data, "fraud", "alerts", "confirm-account", busiest["account"])
+    assert code == 1 and "has no open alerts" in out
     # the queue by account, on the console: the most alerted account first, its rules counted
     code, out = run(data, "fraud", "alerts", "accounts", "--limit", "5")
     assert code == 0, out

@@ -244,14 +244,27 @@ def test_by_account_the_queue_groups_an_account_s_alerts_and_works_its_latest(
     # From the account's row, the pick traces the account (its latest alert's) ...
     traced = up(second["alert_id"], 2, "zh-TW", _request(inv))
     assert f"帳戶 {account}" in traced[_by_id(demo, "twfin-alerts-detail")]
-    # ... and dismissing it re-reads the queue by account: one alert left on the account.
-    done = dismiss(second["alert_id"], "", "open", "zh-TW", _request(inv), "accounts")
-    assert f"已排除警示 #{second['alert_id']}" in done[_by_id(demo, "twfin-alerts-status")]
+    # ... and dismissing it dismisses the account's alerts up to the one listed: an alert that
+    # came after the list was read stays open for a look of its own.
+    known = next(v for k, v in out.items() if isinstance(k, gr.State))
+    assert known[second["alert_id"]] == account
+    third = open_alert(desk, account)
+    done = dismiss(second["alert_id"], "正常", "open", "zh-TW", _request(inv), "accounts", known)
+    said = done[_by_id(demo, "twfin-alerts-status")]
+    assert f"已排除帳戶 {account} 的 2 則警示" in said and f"#{first['alert_id']}" in said
     after = _frame(demo, done, "twfin-alerts-accounts")
     (row,) = after[after["帳戶"] == account].to_dict("records")
-    assert (row["警示數"], row["最新警示"]) == ("1", f"#{first['alert_id']}")
-    assert _state(desk, second["alert_id"]) == "dismissed"
-    assert _state(desk, first["alert_id"]) == "open"
+    assert (row["警示數"], row["最新警示"]) == ("1", f"#{third['alert_id']}")
+    assert [_state(desk, a["alert_id"]) for a in (first, second, third)] == [
+        "dismissed",
+        "dismissed",
+        "open",
+    ]
+    (record,) = desk.audit.recent(2, user_name=inv.name)[1:]
+    call = record.tool_calls[0]
+    assert call["name"] == "fraud.monitor.dismiss_account"
+    assert call["args"]["alert_ids"] == [first["alert_id"], second["alert_id"]]
+    assert (call["args"]["up_to"], call["args"]["note"]) == (second["alert_id"], "正常")
 
 
 def test_a_role_without_fraud_decide_is_refused_and_recorded(

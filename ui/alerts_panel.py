@@ -150,7 +150,7 @@ def account_table(groups: list[dict[str, Any]], lang: str) -> pd.DataFrame:
 
 def account_choices(groups: list[dict[str, Any]], lang: str) -> list[tuple[str, int]]:
     """By account, the pick is each account's latest alert: its trace and ring are the
-    account's; confirming or dismissing decides that alert."""
+    account's; confirming or dismissing decides the account's alerts up to it."""
     return [
         (
             t(
@@ -169,6 +169,13 @@ def account_choices(groups: list[dict[str, Any]], lang: str) -> list[tuple[str, 
 def outcome_line(alert: Mapping[str, Any], lang: str) -> str:
     key = "alerts_done_confirm" if alert["status"] == "confirmed" else "alerts_done_dismiss"
     return f"✅ {t(key, lang, id=alert['id'], account=alert['account'])}"
+
+
+def account_outcome_line(done: Mapping[str, Any], lang: str) -> str:
+    """What deciding an account's alerts did: how many, which."""
+    key = "alerts_done_account_" + ("confirm" if done["status"] == "confirmed" else "dismiss")
+    ids = "、".join(f"#{i}" for i in done["decided"])
+    return f"✅ {t(key, lang, account=done['account'], n=len(done['decided']), ids=ids)}"
 
 
 # ---- a trace and a ring, compactly ---------------------------------------------------------
@@ -515,15 +522,24 @@ def build(
             lang_value: str,
             request: gr.Request,
             view_value: str = TRANSFERS,
+            known: dict[int, str] | None = None,
         ) -> dict[Any, Any]:
-            # The queue re-read after the decision is the view the investigator was working.
+            # By account, the decision is the account's: its open alerts up to the newest
+            # listed (the pick), one audit record naming each; by transfer, the one alert.
+            account = (known or {}).get(int(item_id)) if item_id is not None else None
+            by_account = view_value == ACCOUNTS and account is not None
+
+            def decide_account(user: Any, up_to: int, **kw: Any) -> dict[str, Any]:
+                return monitor.decide_account(user, account, up_to=up_to, **kw)
+
             handler = decision_handler(
-                monitor.decide,
+                decide_account if by_account else monitor.decide,
                 user_of,
+                # the queue re-read after the decision is the view being worked
                 lambda s, lg, r: read(s, lg, r, view_value),
                 status,
                 note,
-                outcome_line,
+                account_outcome_line if by_account else outcome_line,
                 "alerts_pick_first",
                 confirmed,
             )
@@ -590,7 +606,7 @@ def build(
     for button, confirmed in ((confirm, True), (dismiss, False)):
         button.click(
             decide(confirmed),
-            [pick, note, show, lang, view],
+            [pick, note, show, lang, view, accounts],
             [*queue_outputs, note],
             api_visibility="private",
         )
@@ -629,6 +645,7 @@ def build(
 
 def register_api(monitor: Any, user_of: Callable[[gr.Request | None], Any]) -> None:
     """``/fraud_alerts``, ``/fraud_alert_accounts``, ``/fraud_alert_decide``,
+    ``/fraud_alert_decide_account``,
     ``/fraud_alert_trace`` and ``/fraud_monitor_score`` for scripts and feeds, with the page's
     login: each is the
     monitor desk's, called with the logged-in user. Values arrive as the caller sent them, so
@@ -671,6 +688,29 @@ def register_api(monitor: Any, user_of: Callable[[gr.Request | None], Any]) -> N
             number = whole(alert_id, "alert_id")
             return monitor.decide(
                 user, number, confirm=flag(confirm, "confirm"), note=str(note or "")
+            )
+        except AssistantError as exc:
+            raise gr.Error(str(exc), print_exception=False) from exc
+
+    def fraud_alert_decide_account(
+        account: str,
+        confirm: bool,
+        note: str = "",
+        up_to: int | None = None,
+        request: gr.Request | None = None,
+    ) -> dict[str, Any]:
+        """Confirm (fraud: true) or dismiss (false) every open alert of ``account``, those up
+        to alert ``up_to`` if given (the newest the caller looked at). Returns the account,
+        its outcome and the alerts decided."""
+        try:
+            user = user_of(request)
+            last = None if up_to in (None, "") else whole(up_to, "up_to")
+            return monitor.decide_account(
+                user,
+                str(account or ""),
+                confirm=flag(confirm, "confirm"),
+                note=str(note or ""),
+                up_to=last,
             )
         except AssistantError as exc:
             raise gr.Error(str(exc), print_exception=False) from exc
@@ -734,6 +774,7 @@ def register_api(monitor: Any, user_of: Callable[[gr.Request | None], Any]) -> N
     gr.api(fraud_alerts, api_name="fraud_alerts")
     gr.api(fraud_alert_accounts, api_name="fraud_alert_accounts")
     gr.api(fraud_alert_decide, api_name="fraud_alert_decide")
+    gr.api(fraud_alert_decide_account, api_name="fraud_alert_decide_account")
     gr.api(fraud_alert_trace, api_name="fraud_alert_trace")
     gr.api(fraud_monitor_score, api_name="fraud_monitor_score")
     gr.api(fraud_monitor_batch, api_name="fraud_monitor_batch")

@@ -183,8 +183,16 @@ _TEXT: dict[str, tuple[str, str]] = {
     "alerts_view_accounts": ("依帳戶", "By account"),
     "alerts_accounts_table": ("依帳戶彙整的警示", "Alerts by account"),
     "alerts_account_choice": (
-        "#{id} {account}（{n} 則警示，最新一則）",
-        "#{id} {account} ({n} alerts, the latest)",
+        "#{id} {account}（{n} 則警示；確認或排除即處理到此則為止的全部）",
+        "#{id} {account} ({n} alerts; confirming or dismissing decides all up to this one)",
+    ),
+    "alerts_done_account_confirm": (
+        "已將帳戶 {account} 的 {n} 則警示（{ids}）確認為詐騙",
+        "{n} alerts of account {account} ({ids}) confirmed as fraud",
+    ),
+    "alerts_done_account_dismiss": (
+        "已排除帳戶 {account} 的 {n} 則警示（{ids}）",
+        "{n} alerts of account {account} ({ids}) dismissed",
     ),
     "alerts_acol_account": ("帳戶", "Account"),
     "alerts_acol_alerts": ("警示數", "Alerts"),

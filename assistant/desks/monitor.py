@@ -274,6 +274,30 @@ class FraudMonitorDesk(Desk):
         )
         return out
 
+    def decide_account(
+        self,
+        user: UserContext | None,
+        account: str,
+        *,
+        confirm: bool,
+        note: str = "",
+        up_to: int | None = None,
+    ) -> dict[str, Any]:
+        """Confirm or dismiss the account's open alerts, up to the newest the investigator saw
+        (``MonitorService.decide_account``): one decision, one audit record naming each."""
+        args = {"account": account, "confirm": confirm, "note": note.strip(), "up_to": up_to}
+        u = self.allow(user, "fraud.decide", args)
+        out = self._monitor.decide_account(account, u.name, confirm=confirm, note=note, up_to=up_to)
+        word = ("確認為詐騙", "confirmed") if confirm else ("排除", "dismissed")
+        self.record(
+            u,
+            f"fraud.monitor.{'confirm' if confirm else 'dismiss'}_account",
+            {**args, "account": out["account"], "alert_ids": out["decided"]},
+            f"帳戶 {out['account']} 的 {len(out['decided'])} 則警示{word[0]} / "
+            f"{len(out['decided'])} alerts of the account {word[1]}",
+        )
+        return out
+
     def outcomes(self, user: UserContext | None) -> dict[str, Any]:
         u = self.allow(user, "fraud.read")
         out = self._monitor.outcomes()

@@ -730,6 +730,43 @@ class MonitorService:
             raise AssistantError(f"警示 #{alert_id} 已被他人決定 / decided by someone else")
         return self.alert(alert_id)
 
+    def decide_account(
+        self, account: str, by: str, *, confirm: bool, note: str = "", up_to: int | None = None
+    ) -> dict[str, Any]:
+        """Confirm or dismiss every open alert of ``account`` at once (an investigator works
+        an account, not a transfer): those up to alert ``up_to``, the newest the investigator
+        saw, so an alert that arrived since is left for a look of its own. Returns the account,
+        the outcome and the alerts decided, oldest first."""
+        who = normalize_account(account)
+        status = "confirmed" if confirm else "dismissed"
+        with Session(self._engine) as s:
+            q = select(AlertRow.id).where(AlertRow.account == who, AlertRow.status == "open")
+            if up_to is not None:
+                q = q.where(col(AlertRow.id) <= int(up_to))
+            ids = sorted(int(i) for i in s.exec(q))  # type: ignore[call-overload]
+            if not ids:
+                raise AssistantError(
+                    f"帳戶 {who} 沒有待處理的警示 / account {who} has no open alerts"
+                    + (f" up to #{up_to}" if up_to is not None else "")
+                )
+            s.execute(
+                update(AlertRow)
+                .where(col(AlertRow.id).in_(ids), col(AlertRow.status) == "open")
+                .values(status=status, decided_by=by, decided_at=_now(), note=note.strip()[:2000])
+            )
+            s.commit()
+            decided = sorted(
+                int(i)
+                for i in s.exec(  # type: ignore[call-overload]
+                    select(AlertRow.id).where(
+                        col(AlertRow.id).in_(ids),
+                        AlertRow.status == status,
+                        AlertRow.decided_by == by,
+                    )
+                )
+            )
+        return {"account": who, "status": status, "decided": decided}
+
     def outcomes(self) -> dict[str, Any]:
         """What investigators made of the alerts, per rule: the precision they measured."""
         per: dict[str, dict[str, int]] = {}
