@@ -1,15 +1,16 @@
 """The 警示 tab: the transfer monitor's alert queue, for the investigators who work it.
 
 A thin shell over `FraudMonitorDesk` (and, for a ring, `FraudDesk`): the monitor stores each
-transfer it alerted on or held; here an investigator lists them, confirms one as fraud or
-dismisses it (the outcome counts toward each rule's measured precision), and from an alert
-traces its account upstream (前期金流), downstream, or expands its ring. Every call goes to a desk
+transfer it alerted on or held; here an investigator lists them by transfer or by account,
+confirms one as fraud or dismisses it (or an account's open alerts at once; the outcome counts
+toward each rule's measured precision), and from an alert traces its account upstream
+(前期金流), downstream, or expands its ring. Every call goes to a desk
 with the logged-in user (never a name the browser sends): the desk decides who may and writes
 the audit record, allowed and refused alike, and the tab shows the desk's refusal as it is. The
 tab itself is shown to the roles the permission table lets read the queue (``fraud.read``),
-asked the same way as the 防詐 tab. The same queue is four named API endpoints behind the same
-login: ``/fraud_alerts``, ``/fraud_alert_decide``, ``/fraud_alert_trace`` and
-``/fraud_monitor_score`` (a transfer scored on arrival).
+asked the same way as the 防詐 tab. The same queue is named API endpoints behind the same
+login (``register_api``): the queue, by account, decisions, traces, and transfers scored on
+arrival.
 """
 
 from __future__ import annotations
