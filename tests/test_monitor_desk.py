@@ -376,9 +376,10 @@ def test_a_feed_with_a_banks_own_header_is_read_by_its_names(tmp_path: Path) -> 
     import tells them, in a file and in a followed file alike; a header that names no amount
     is refused with what it lacks."""
     data = tmp_path / "data"
-    lines = ["交易序號,交易日期,交易時間,轉出帳號,轉入帳號,交易金額"] + [
+    # a payment-type column (type: ONLINE) is not a kind to a feed: its rows stay transfers
+    lines = ["交易序號,交易日期,交易時間,轉出帳號,轉入帳號,交易金額,type"] + [
         f"{r['id']},{r['ts'][:10]},{r['ts'][11:]},{r['from_account']},{r['to_account']},"
-        f"{r['amount']}"
+        f"{r['amount']},ONLINE"
         for r in ROWS
     ]
     feed = tmp_path / "銀行.csv"

@@ -127,6 +127,11 @@ def parse_transfer(row: Mapping[str, Any]) -> Transfer:
     )
 
 
+# A feed names its kind column as the API does: a payment-type column (ACH, Wire …) is not
+# read as one, where the ledger import reads it (its words are transfers there, counted).
+FEED_NAMES = {**TRANSFER_NAMES, "kind": ("交易種類", "交易類別", "kind")}
+
+
 def renamer(header: list[str]) -> Callable[[list[str]], dict[str, str]]:
     """How a file's rows (lists of values) become ours: by the header's own names when it
     names ``REQUIRED`` (id, ts, from_account …); otherwise through the mapping told from its
@@ -135,7 +140,7 @@ def renamer(header: list[str]) -> Callable[[list[str]], dict[str, str]]:
     names = unique_header([h.strip() for h in header])
     if all(c in names for c in REQUIRED):
         return lambda values: dict(zip(names, values, strict=False))
-    mapping = guess(names, TRANSFER_NAMES, ())  # what the names settle; never raises
+    mapping = guess(names, FEED_NAMES, ())  # what the names settle; never raises
     absent = [c for c in REQUIRED if c not in mapping]
     if absent:
         raise AssistantError(
