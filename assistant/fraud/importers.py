@@ -79,7 +79,6 @@ AMLGENTEX_TYPES = {
     7: "scatter_gather",
     8: "gather_scatter",
 }
-# The words a CSV's kind column may use, folded to lower case: English and Chinese.
 # What a kind column says, folded (lower case; spaces, underscores and hyphens dropped). Exports
 # name the kind of a row in a payment-type column (Payment_type, Payment Format, type) whose
 # other words (ACH, Cheque, Wire, PAYMENT …) are transfers by one means or another.
@@ -136,7 +135,7 @@ def read_kind(word: str, frm_raw: str, to_raw: str) -> tuple[str, str | None]:
                 f"交易種類不明 / unknown kind {word!r} on a row of one account (use "
                 f"{', '.join(KINDS)}, 存款 or 提款)"
             )
-        return "transfer", OTHER_KIND.format(word=word.strip())
+        return "transfer", OTHER_KIND.format(word=word.strip()[:40])
     if kind == "transfer":
         return kind, None
     frm = normalize_account(frm_raw) if frm_raw.strip() else ""
