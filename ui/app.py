@@ -33,7 +33,7 @@ from assistant.pii.logs import install_log_masking
 from assistant.service import AssistantService
 from assistant.users import UserStore
 from knowledge.errors import KnowledgeError
-from ui import admin_panel, alerts_panel, fraud_panel, fx_panel, render
+from ui import admin_panel, alerts_panel, fraud_panel, fx_panel, ledger_upload, render
 from ui.flow import flow_figure
 from ui.i18n import LANG_CHOICES, both, normalise, t
 from ui.sessions import ExpiringTokens
@@ -224,7 +224,7 @@ def build_app(
                 with gr.Tab(
                     fraud_panel.tab_label(lang0), elem_id="twfin-tab-fraud", visible=False
                 ) as tab:
-                    relabel_fn, outputs = fraud_panel.build(
+                    queue_relabel, queue_outputs = fraud_panel.build(
                         fraud,
                         lambda r: _user(users, r),
                         lang0,
@@ -232,7 +232,18 @@ def build_app(
                         demo=demo,
                         tab=tab,
                     )
-                panels.append((tab, fraud_panel.tab_label, relabel_fn, outputs))
+                    # Files from other banks imported where the investigator works the queue.
+                    import_relabel, import_outputs = ledger_upload.build(
+                        fraud, lambda r: _user(users, r), _uploaded, lang0, lang=lang
+                    )
+                panels.append(
+                    (
+                        tab,
+                        fraud_panel.tab_label,
+                        lambda lg, a=queue_relabel, b=import_relabel: {**a(lg), **b(lg)},
+                        [*queue_outputs, *import_outputs],
+                    )
+                )
             if monitor is not None:
                 with gr.Tab(
                     alerts_panel.tab_label(lang0), elem_id="twfin-tab-alerts", visible=False

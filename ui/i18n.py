@@ -178,6 +178,30 @@ _TEXT: dict[str, tuple[str, str]] = {
     "alerts_filter_dismissed": ("已排除", "Dismissed"),
     "alerts_filter_all": ("全部", "All"),
     "alerts_refresh": ("重新整理", "Refresh"),
+    "import_title": ("匯入帳務檔", "Import a ledger file"),
+    "import_intro": (
+        "上傳他行或分行提供的轉帳明細，或單一帳戶的交易明細（CSV、Excel、Parquet）：欄位由標題判斷，"
+        "匯入結果會列出讀取的欄位與略過的列及原因。",
+        "Upload a transfer list or one account's statement from another bank or branch (CSV, "
+        "Excel, Parquet): the columns are told from the header, and the report lists what was "
+        "read from which column and the rows left out, with why.",
+    ),
+    "import_file": ("帳務檔", "File"),
+    "import_kind": ("檔案內容", "The file holds"),
+    "import_kind_transfers": ("轉帳明細（多個帳戶）", "Transfers (many accounts)"),
+    "import_kind_statement": ("單一帳戶的交易明細", "One account's statement"),
+    "import_account": ("帳號（交易明細用）", "Account (for a statement)"),
+    "import_run": ("匯入", "Import"),
+    "import_pick_file": ("請先選擇要匯入的檔案。", "Choose a file to import first."),
+    "import_done": (
+        "已匯入 {added} 筆（其中現金 {cash} 筆），略過 {skipped} 筆，新增帳戶 {accounts} 個",
+        "{added} rows imported ({cash} of them cash), {skipped} left out, {accounts} new accounts",
+    ),
+    "import_mapping": ("讀取的欄位", "Columns read"),
+    "import_errors": (
+        "略過的列（列出前 {shown} 筆，共 {n} 筆）：",
+        "Rows left out (the first {shown} of {n}):",
+    ),
     "alerts_view": ("檢視", "View"),
     "alerts_view_transfers": ("依轉帳", "By transfer"),
     "alerts_view_accounts": ("依帳戶", "By account"),

@@ -100,6 +100,12 @@ KIND_WORDS = {
     "提領": "cash_out",
     "現金提款": "cash_out",
     "現金提領": "cash_out",
+    "取款": "cash_out",
+    "atm提款": "cash_out",
+    "臨櫃提款": "cash_out",
+    "無卡提款": "cash_out",
+    "atm存款": "cash_in",
+    "臨櫃存款": "cash_in",
     # Cash without a direction: the row's accounts tell it (``read_kind``).
     "cash": "cash",
     "現金": "cash",

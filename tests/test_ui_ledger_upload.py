@@ -1,0 +1,152 @@
+"""匯入帳務檔 in the 防詐 tab: a transfer list and a statement uploaded and imported through the
+tab's own handler (found by the button that triggers it) over the 防詐 tabs' container
+(tests/test_ui_panels.py), and one import through the page in headless Chromium.
+
+What is checked is the fraud desk's behaviour reaching the page: the rows land in the ledger
+and the audit names the investigator; the report says what was read and which rows were left
+out; a role without ``fraud.ledger`` is refused in both languages and recorded; a file that is
+not an upload, or none at all, is said clearly with nothing imported.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+from gradio.utils import get_upload_folder
+from sqlalchemy import text
+
+from assistant.container import Container
+from assistant.permissions import UserContext
+from tests.test_ui import PASSWORD, Served
+from tests.test_ui_alerts import _by_id, _on
+from tests.test_ui_panels import desk, runs, served  # noqa: F401  (fixtures)
+
+
+def _user(c: Container, role: str) -> UserContext:
+    return c.users.add(f"up-{role}-{uuid.uuid4().hex[:8]}", role, PASSWORD)
+
+
+def _request(user: UserContext) -> gr.Request:
+    return gr.Request(username=user.name)
+
+
+def _upload(tmp_path: Path, name: str, body: str) -> str:
+    """A file where Gradio keeps uploads, as the page's file box hands it over."""
+    folder = Path(get_upload_folder()) / uuid.uuid4().hex
+    folder.mkdir(parents=True, exist_ok=True)
+    source = tmp_path / name
+    source.write_text(body, encoding="utf-8")
+    return shutil.copy(source, folder / name)
+
+
+def _count(c: Container, prefix: str) -> int:
+    with c.engine.connect() as db:
+        return db.execute(
+            text("SELECT COUNT(*) FROM fraud_transfer WHERE id LIKE :p"), {"p": f"{prefix}%"}
+        ).scalar_one()
+
+
+def _said(demo: gr.Blocks, out: dict[Any, Any]) -> str:
+    return str(out[_by_id(demo, "twfin-import-result")])
+
+
+def test_an_investigator_imports_a_transfer_list_and_a_statement(
+    served: Served,  # noqa: F811
+    desk: Container,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    demo = served.demo
+    run = _on(demo, "twfin-import-run")
+    inv = _user(desk, "fraud")
+    tag = uuid.uuid4().hex[:6].upper()
+    transfers = _upload(
+        tmp_path,
+        f"他行_{tag}.csv",
+        "交易序號,交易日期,交易時間,轉出帳號,轉入帳號,交易金額,交易類型\n"
+        f'{tag}1,2024/03/01,10:00,UP{tag}A,UP{tag}B,"50,000",轉帳\n'
+        f"{tag}2,2024/03/01,10:30,UP{tag}B,,49000,ATM提款\n"
+        f"{tag}3,not a day,11:00,UP{tag}B,UP{tag}C,100,轉帳\n",
+    )
+    out = run(transfers, "transfers", "", "zh-TW", _request(inv))
+    said = _said(demo, out)
+    assert "已匯入 2 筆（其中現金 1 筆），略過 1 筆" in said, said
+    assert "from\\_account ← 轉出帳號" in said and "- 4: 時間錯誤" in said
+    assert _count(desk, tag) == 2
+    (record,) = desk.audit.recent(1, user_name=inv.name)
+    call = record.tool_calls[0]
+    assert call["name"] == "fraud.import" and call["args"]["file"].endswith(f"他行_{tag}.csv")
+
+    statement = _upload(
+        tmp_path,
+        f"statement_{tag}.csv",
+        "帳號：XXXX 存款交易明細\n\n交易日期,交易時間,摘要,支出,存入,對方帳號\n"
+        f"2024/03/02,09:00,網銀轉出,3000,,UP{tag}D\n",
+    )
+    out = run(statement, "statement", f"UP{tag}S", "en", _request(inv))
+    assert "1 rows imported (0 of them cash), 0 left out" in _said(demo, out)
+    with desk.engine.connect() as db:
+        moved = db.execute(
+            text("SELECT from_account, to_account FROM fraud_transfer WHERE to_account = :a"),
+            {"a": f"UP{tag}D"},
+        ).all()
+    assert [tuple(r) for r in moved] == [(f"UP{tag}S", f"UP{tag}D")]
+    # The same statement given as a transfer list: refused with the way to import it.
+    out = run(statement, "transfers", "", "zh-TW", _request(inv))
+    assert "交易明細" in _said(demo, out) and "import-statement" in _said(demo, out)
+
+
+def test_refusals_and_bad_files_are_said_with_nothing_imported(
+    served: Served,  # noqa: F811
+    desk: Container,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    demo = served.demo
+    run = _on(demo, "twfin-import-run")
+    tag = uuid.uuid4().hex[:6].upper()
+    body = f"交易時間,轉出帳號,轉入帳號,金額\n2024-03-01 10:00,UP{tag}A,UP{tag}B,100\n"
+    upload = _upload(tmp_path, f"t_{tag}.csv", body)
+    fx = _user(desk, "fx")
+    said = _said(demo, run(upload, "transfers", "", "zh-TW", _request(fx)))
+    assert "fraud.ledger" in said and _count(desk, f"t_{tag}") == 0
+    (record,) = desk.audit.recent(1, user_name=fx.name)
+    assert record.tool_calls[0]["name"] == "access_denied"
+    inv = _user(desk, "fraud")
+    assert "請先選擇要匯入的檔案" in _said(demo, run(None, "transfers", "", "zh-TW", _request(inv)))
+    # A path the browser names outside the upload folder is not read.
+    elsewhere = tmp_path / "elsewhere.csv"
+    elsewhere.write_text(body, encoding="utf-8")
+    said = _said(demo, run(str(elsewhere), "transfers", "", "en", _request(inv)))
+    assert "send the file as an upload" in said and _count(desk, "elsewhere") == 0
+    # A statement with no account given is refused by the desk's own words.
+    statement = _upload(tmp_path, f"s_{tag}.csv", "交易日期,摘要,支出,存入\n2024/03/02,提款,5,\n")
+    said = _said(demo, run(statement, "statement", "", "en", _request(inv)))
+    assert "twfin-error" in said and "account" in said and _count(desk, f"s_{tag}") == 0
+
+
+def test_browser_investigator_imports_a_file(
+    served: Served,  # noqa: F811
+    desk: Container,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    from playwright.sync_api import expect
+
+    from tests.browser import logged_in
+
+    inv = _user(desk, "fraud")
+    tag = uuid.uuid4().hex[:6].upper()
+    source = tmp_path / f"b_{tag}.csv"
+    source.write_text(
+        f"交易時間,轉出帳號,轉入帳號,金額\n2024-03-01 10:00,UP{tag}A,UP{tag}B,700\n",
+        encoding="utf-8",
+    )
+    with logged_in(served.url, inv.name, PASSWORD) as page:
+        page.get_by_role("tab", name="防詐").click()
+        page.get_by_text("匯入帳務檔").click()
+        page.locator("#twfin-import-file input[type=file]").set_input_files(str(source))
+        page.locator("#twfin-import-run").click()
+        expect(page.locator("#twfin-import-result")).to_contain_text("已匯入 1 筆")
+    assert _count(desk, f"b_{tag}") == 1
