@@ -34,6 +34,7 @@ part in a SAR transaction; its ``pattern`` is ``amlgentex:<type>:<patternID>`` o
 from __future__ import annotations
 
 import csv
+import functools
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -116,7 +117,9 @@ MAX_KIND_WORDS = 10
 CASH_BETWEEN = "兩個帳戶間的現金交易記為轉帳 / a cash row between two accounts kept as a transfer"
 
 
+@functools.lru_cache(maxsize=256)
 def _kind_key(word: str) -> str:
+    # asked on every row of an import: a file holds a handful of words
     return re.sub(r"[\s_\-]+", "", word or "").lower() or "transfer"
 
 
@@ -514,7 +517,8 @@ def _steps_said(
         try:
             return unfit(h)
         except AssistantError as exc:
-            if try_guess(h, {"ts": STEP_NAMES}, ("ts",)) and "'ts'" in str(exc):
+            told = try_guess(h, NAMES, ())
+            if try_guess(h, {"ts": STEP_NAMES}, ("ts",)) and not (told and "ts" in told):
                 raise AssistantError(
                     f"{exc}；時間欄是步數時請加 --step-unit（hour、day …）與 --start 日期 / a step "
                     "column counts time from a start: give --step-unit (hour, day …) and --start "

@@ -749,22 +749,15 @@ class MonitorService:
                     f"帳戶 {who} 沒有待處理的警示 / account {who} has no open alerts"
                     + (f" up to #{up_to}" if up_to is not None else "")
                 )
-            s.execute(
+            # What this statement changed, and nothing another investigator decided meanwhile.
+            changed = s.execute(
                 update(AlertRow)
                 .where(col(AlertRow.id).in_(ids), col(AlertRow.status) == "open")
                 .values(status=status, decided_by=by, decided_at=_now(), note=note.strip()[:2000])
-            )
+                .returning(col(AlertRow.id))
+            ).scalars()
+            decided = sorted(int(i) for i in changed)
             s.commit()
-            decided = sorted(
-                int(i)
-                for i in s.exec(  # type: ignore[call-overload]
-                    select(AlertRow.id).where(
-                        col(AlertRow.id).in_(ids),
-                        AlertRow.status == status,
-                        AlertRow.decided_by == by,
-                    )
-                )
-            )
         return {"account": who, "status": status, "decided": decided}
 
     def outcomes(self) -> dict[str, Any]:
