@@ -172,6 +172,13 @@ _LOOKUP: dict[str, str | None] = {_key(n): c for c, names in _CURRENCIES.items()
 _LOOKUP.update(_GENERIC)
 
 
+def currency_code(name: str) -> str | None:
+    """The ISO 4217 code of a currency named on its own (美金, US dollar, Euro, yen), as a
+    ledger's currency column may write it; None for anything else (元 and $ say no currency)."""
+    code = _LOOKUP.get(_key(name.strip()))
+    return code if code and _key(name.strip()) not in _GENERIC else None
+
+
 def _alternation(names: list[str]) -> str:
     """Longest name first so 新台幣 wins over 台幣; Latin names only as whole words, because
     Python's \\b sees no boundary between CJK and Latin letters (匯款USD)."""

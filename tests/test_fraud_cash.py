@@ -11,13 +11,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sqlalchemy import select
 
 from agents.fraud.nodes import _compose
 from assistant.errors import AssistantError
+from assistant.extract import find_currencies
+from assistant.fraud.currencies import read_currency
 from assistant.fraud.features import CashRules, account_features
-from assistant.fraud.importers import Steps, import_amlgentex, import_amlsim, import_csv
+from assistant.fraud.importers import (
+    CASH_BETWEEN,
+    Steps,
+    import_amlgentex,
+    import_amlsim,
+    import_csv,
+)
 from assistant.fraud.ledger import Ledger
-from assistant.fraud.records import is_reserved
+from assistant.fraud.records import TransferRow, is_reserved
 from assistant.fraud.trace import TransferIndex
 from assistant.schema import open_engine
 from ui.flow import flow_figure
@@ -45,7 +54,9 @@ def _rows(ledger: Ledger) -> dict[str, tuple[str, str, str, str, str | None]]:
 
 def test_reserved_accounts() -> None:
     assert is_reserved("CASH") and is_reserved("CASH822") and is_reserved("OUTSIDE")
-    assert not is_reserved("CASHFLOW1") and not is_reserved("CASH82") and not is_reserved("822")
+    # cash at another country's bank (numbered 82, or a SWIFT BIC) is reserved too
+    assert is_reserved("CASH82") and is_reserved("CASHCTCBTWTP")
+    assert not is_reserved("CASHFLOW1") and not is_reserved("CASHX") and not is_reserved("822")
 
 
 # ---------------------------------------------------------------- CSV
@@ -169,6 +180,75 @@ def test_csv_time_in_steps_from_a_start_as_simulators_write_it(tmp_path: Path) -
     assert report.labelled == {"fraud": 2, "normal": 2}
     with pytest.raises(AssistantError, match="step unit"):
         Steps("fortnight", datetime(2024, 3, 1))
+
+
+def test_csv_of_another_countrys_layout_keeps_its_banks_and_currencies(tmp_path: Path) -> None:
+    """IBM's AMLworld layout, read with no mapping: both account columns are named Account (the
+    side told by the bank column before it), banks are numbered up to 5 digits, both sides'
+    amounts are given (the payer's is read), currencies are named in English, and money moved
+    within one account (Reinvestment) is not an event between two parties."""
+    lines = [
+        "Timestamp,From Bank,Account,To Bank,Account,Amount Received,Receiving Currency,"
+        "Amount Paid,Payment Currency,Payment Format,Is Laundering",
+        "2022/09/01 00:20,010,8000EBD30,010,8000EBD30,3697.34,US Dollar,3697.34,US Dollar,"
+        "Reinvestment,0",
+        "2022/09/01 00:20,03208,8000F4580,001,8000F5340,0.01,US Dollar,0.01,US Dollar,Cheque,0",
+        "2022/09/01 00:30,001,8000F5340,0112,80A1B2C3D,9100.50,Euro,10001.20,US Dollar,Wire,1",
+        "2022/09/01 01:00,0112,80A1B2C3D,070,80B000001,1200000,Yen,1200000,Yen,Cash,1",
+        "2022/09/01 02:00,070,80B000001,CTCBTWTP,80C000002,0.051,Bitcoin,0.051,Bitcoin,Bitcoin,0",
+        "2022/09/01 03:00,070,80B000001,001,8000F5340,5,Dogecoin,5,Dogecoin,Wire,0",
+        "2022/09/01 04:00,Bank of X,80B000001,001,8000F5340,5,US Dollar,5,US Dollar,Wire,0",
+    ]
+    f = _write(tmp_path / "HI-Tiny_Trans.csv", [line.split(",") for line in lines])
+    ledger = _ledger(tmp_path)
+    report = import_csv(ledger, f, {})
+    assert report.mapping["from_account"] == "Account"
+    assert report.mapping["to_account"] == "Account.1"
+    assert (report.mapping["amount"], report.mapping["currency"]) == (
+        "Amount Paid",
+        "Payment Currency",
+    )
+    assert (report.rows, report.added, report.skipped) == (7, 4, 2)
+    assert list(report.omitted.values()) == [1] and "one account" in next(iter(report.omitted))
+    assert report.currencies == {"USD": 2, "JPY": 1, "BTC": 1}
+    assert report.as_dict()["currencies"] == report.currencies
+    lines = {line: reason for line, reason in report.errors}
+    assert lines[7].startswith("無法辨識的幣別") and "'Dogecoin'" in lines[7]
+    assert lines[8].startswith("銀行代碼應為 3 位數字") and "SWIFT" in lines[8]
+    t = TransferRow.__table__  # type: ignore[attr-defined]
+    with ledger.engine.connect() as conn:
+        got = {
+            r.id: r
+            for r in conn.execute(
+                select(t.c.id, t.c.from_bank, t.c.to_bank, t.c.currency, t.c.amount, t.c.channel)
+            )
+        }
+    assert (got["HI-Tiny_Trans:3"].from_bank, got["HI-Tiny_Trans:3"].to_bank) == ("03208", "001")
+    assert got["HI-Tiny_Trans:3"].channel == "跨行"
+    assert (got["HI-Tiny_Trans:4"].amount, got["HI-Tiny_Trans:4"].currency) == (10001.20, "USD")
+    assert got["HI-Tiny_Trans:6"].to_bank == "CTCBTWTP"
+    assert report.labelled == {"fraud": 3, "normal": 2}
+    # cash a simulator writes between two accounts is their transfer, said in the report
+    assert report.noted[CASH_BETWEEN] == 1
+
+
+def test_currency_names_a_ledger_writes() -> None:
+    assert [read_currency(v) for v in ("usd", "US Dollar", "美金", "Yen", "UK Pound")] == [
+        "USD",
+        "USD",
+        "USD",
+        "JPY",
+        "GBP",
+    ]
+    assert (read_currency("", "TWD"), read_currency("Bitcoin"), read_currency("新台幣")) == (
+        "TWD",
+        "BTC",
+        "TWD",
+    )
+    with pytest.raises(AssistantError, match=r"無法辨識的幣別.*unknown currency 'US Dollars!'"):
+        read_currency("US Dollars!")
+    # the names only a ledger writes are not currencies in prose
+    assert find_currencies("請申報 SAR，並以 bitcoin 追查") == []
 
 
 def test_csv_kind_words_past_the_first_ten_are_counted_together(tmp_path: Path) -> None:

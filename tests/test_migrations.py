@@ -291,6 +291,49 @@ def test_a_database_behind_head_is_refused_until_upgraded(tmp_path: Path) -> Non
         engine.dispose()
 
 
+def test_a_ledger_of_3_digit_banks_is_widened_for_other_countries_banks(tmp_path: Path) -> None:
+    """0005: the bank columns made 3 characters wide by 0001 take another country's bank number
+    or a SWIFT BIC after the upgrade, and the rows already there stay as they were."""
+    engine = make_engine(_url(tmp_path / "data"))
+    try:
+        assert schema.upgrade(engine, "0004").after == "0004"
+        width = {
+            c["name"]: getattr(c["type"], "length", None)
+            for c in inspect(engine).get_columns("fraud_transfer")
+        }
+        assert (width["from_bank"], width["to_bank"]) == (3, 3)
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO fraud_bank (code, name) VALUES ('822', '中國信託')"))
+            conn.execute(
+                text(
+                    "INSERT INTO fraud_transfer (id, ts, from_account, to_account, amount, "
+                    "currency, channel, from_bank, to_bank, kind) VALUES ('t1', "
+                    "'2024-01-05 01:00:00', 'A1', 'B1', 100, 'TWD', '', '822', '822', 'transfer')"
+                )
+            )
+        assert schema.upgrade(engine, "head").after == HEAD
+        assert schema.describe(schema.differences(engine)) == []
+        for table, names in (
+            ("fraud_bank", ("code",)),
+            ("fraud_account", ("bank_code",)),
+            ("fraud_transfer", ("from_bank", "to_bank")),
+        ):
+            cols = {
+                c["name"]: getattr(c["type"], "length", None)
+                for c in inspect(engine).get_columns(table)
+            }
+            assert [cols[n] for n in names] == [11] * len(names), table
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO fraud_bank (code, name) VALUES ('03208', '')"))
+            conn.execute(text("INSERT INTO fraud_bank (code, name) VALUES ('CTCBTWTPXXX', '')"))
+            rows = conn.execute(text("SELECT id, from_bank, to_bank FROM fraud_transfer")).all()
+            codes = conn.execute(text("SELECT code FROM fraud_bank ORDER BY code")).scalars()
+            assert sorted(codes) == ["03208", "822", "CTCBTWTPXXX"]
+        assert [tuple(r) for r in rows] == [("t1", "822", "822")]
+    finally:
+        engine.dispose()
+
+
 def test_a_database_from_a_newer_release_is_refused(tmp_path: Path) -> None:
     engine = schema.open_engine(_url(tmp_path / "data"))
     try:

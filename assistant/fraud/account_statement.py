@@ -31,6 +31,7 @@ from typing import Any
 from assistant.dates import TAIPEI
 from assistant.errors import AssistantError
 from assistant.fraud.column_names import STATEMENT_NAMES, guess
+from assistant.fraud.currencies import read_currency
 from assistant.fraud.importers import (
     MEMO_CHARS,
     PLACE_CHARS,
@@ -43,7 +44,7 @@ from assistant.fraud.importers import (
     open_table,
 )
 from assistant.fraud.ledger import Ledger, normalize_account
-from assistant.fraud.records import OUTSIDE_ACCOUNT, is_reserved
+from assistant.fraud.records import BANK_CODE_RULE, OUTSIDE_ACCOUNT, is_bank_code, is_reserved
 from assistant.textfiles import NotPositive, parse_amount
 
 FIELDS = ("ts", "out_amount", "in_amount", "amount", "counterparty", "counterparty_bank")
@@ -93,8 +94,9 @@ def import_statement(
             "請以 --account 指定明細所屬帳號，或對應帳號欄（account） / give the statement's "
             "account (--account) or map its account column (account)"
         )
-    if bank and not (bank.isdigit() and len(bank) == 3):
-        raise AssistantError(f"銀行代碼應為 3 位數字 / bank code must be 3 digits: {bank!r}")
+    bank = bank.upper()
+    if bank and not is_bank_code(bank):
+        raise AssistantError(f"{BANK_CODE_RULE}: {bank!r}")
     owner = normalize_account(account) if account else ""
     if account and (not owner or is_reserved(owner)):
         raise AssistantError(f"帳號不正確 / not a customer account: {account!r}")
@@ -187,14 +189,18 @@ class StatementRows(MappedRows):
             report.omitted[NO_AMOUNT] = report.omitted.get(NO_AMOUNT, 0) + 1
             return None
         summary = get.get("summary", "")
-        cp_bank = get.get("counterparty_bank", "")
-        if cp_bank and not (cp_bank.isdigit() and len(cp_bank) == 3):
-            report.bad(n, f"銀行代碼應為 3 位數字 / bank code must be 3 digits: {cp_bank!r}")
+        cp_bank = get.get("counterparty_bank", "").upper()
+        if cp_bank and not is_bank_code(cp_bank):
+            report.bad(n, f"{BANK_CODE_RULE}: {cp_bank!r}")
+            return None
+        try:
+            currency = read_currency(get.get("currency", ""), self.currency)
+        except AssistantError as exc:
+            report.bad(n, str(exc))
             return None
         cash = bool((CASH_OUT if out else CASH_IN).search(summary)) and not counterparty
         memo = (get.get("memo") or summary).strip()[:MEMO_CHARS] or None
         place = (get.get("place") or "")[:PLACE_CHARS] or None
-        currency = (get.get("currency") or self.currency).upper()
         channel = get.get("channel", "")
         if cash:
             event = cash_row("", ts, owner, self.bank, amount, not out, channel, place)

@@ -8,7 +8,9 @@ field that no column names, or that two columns could be, is refused with the he
 
 A date and a time in two columns (交易日期, 交易時間) are joined, as ``--map ts=交易日期+交易時間``
 would. A header that repeats a name (``Account`` twice) has its later copies named ``.1``,
-``.2`` (``Account.1``), as pandas names them; such columns are never guessed.
+``.2`` (``Account.1``), as pandas names them; such columns are guessed only by place: a bare
+``Account`` right after a bank column is that side's account (From Bank, Account, To Bank,
+Account), when no column names the side outright.
 """
 
 from __future__ import annotations
@@ -71,7 +73,20 @@ TRANSFER_NAMES: dict[str, tuple[str, ...]] = {
         "destination account",
         "credit account",
     ),
-    "amount": ("金額", "交易金額", "轉帳金額", "匯款金額", "amount", "amt", "transaction amount"),
+    "amount": (
+        "金額",
+        "交易金額",
+        "轉帳金額",
+        "匯款金額",
+        "amount",
+        "amt",
+        "transaction amount",
+        # a file that gives both sides' amounts (IBM's AMLworld: Amount Paid, Amount Received):
+        # the payer's, in the payer's currency
+        "amount paid",
+        "paid amount",
+        "payment amount",
+    ),
     "id": (
         "交易序號",
         "交易編號",
@@ -84,7 +99,7 @@ TRANSFER_NAMES: dict[str, tuple[str, ...]] = {
         "txn id",
         "tran id",
     ),
-    "currency": ("幣別", "幣種", "currency", "ccy"),
+    "currency": ("幣別", "幣種", "currency", "ccy", "payment currency", "paid currency"),
     "from_bank": ("轉出銀行", "轉出銀行代碼", "轉出行", "付款銀行", "from bank", "sender bank"),
     "to_bank": ("轉入銀行", "轉入銀行代碼", "轉入行", "收款銀行", "to bank", "receiver bank"),
     "memo": ("備註", "附言", "摘要", "memo", "note", "remark", "remarks"),
@@ -165,6 +180,10 @@ STATEMENT_NAMES: dict[str, tuple[str, ...]] = {
     "place": TRANSFER_NAMES["place"],
     "currency": TRANSFER_NAMES["currency"],
 }
+# A column that names an account without saying whose: the side of the bank column before it
+# (AMLworld: From Bank, Account, To Bank, Account).
+BARE_ACCOUNT = ("account", "account number", "account no", "acct", "帳號", "帳戶")
+SIDES = {"from_bank": "from_account", "to_bank": "to_account"}
 DATE_NAMES = (
     "交易日期",
     "日期",
@@ -255,6 +274,7 @@ def guess(
         ambiguous.pop(field, None)
     if "ts" in names and "ts" not in given and "ts" not in skipped:
         _date_and_time(folded, mapping)
+    _accounts_after_banks(header, names, mapping, taken, {*given, *skipped})
     mapping.update(given)
     missing = [f for f in required if f not in mapping]
     if missing or any(f in ambiguous for f in required):
@@ -266,6 +286,26 @@ def guess(
             f"give --map field=column (the header: {', '.join(header)})"
         )
     return mapping
+
+
+def _accounts_after_banks(
+    header: list[str],
+    names: dict[str, tuple[str, ...]],
+    mapping: dict[str, str],
+    taken: set[str],
+    settled: set[str],
+) -> None:
+    """A bare account column (``Account``, its copy ``Account.1``) right after a bank column is
+    that side's account, when no column names the side outright."""
+    bare = {_fold(n) for n in BARE_ACCOUNT}
+    for bank, side in SIDES.items():
+        if side not in names or side in mapping or side in settled or bank not in mapping:
+            continue
+        at = header.index(mapping[bank]) if mapping[bank] in header else -1
+        if 0 <= at < len(header) - 1:
+            nxt = header[at + 1]
+            if _fold(_DUPLICATE.sub("", nxt)) in bare and nxt not in taken:
+                mapping[side] = nxt
 
 
 def _date_and_time(folded: dict[str, str], mapping: dict[str, str]) -> None:

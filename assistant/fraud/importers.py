@@ -48,9 +48,17 @@ from assistant.errors import AssistantError
 from assistant.fraud import workbook
 from assistant.fraud.column_names import STATEMENT_NAMES, columns, guess, try_guess, unique_header
 from assistant.fraud.column_names import TRANSFER_NAMES as NAMES
+from assistant.fraud.currencies import read_currency
 from assistant.fraud.generator import BANKS
 from assistant.fraud.ledger import Ledger, normalize_account
-from assistant.fraud.records import KINDS, OUTSIDE_ACCOUNT, cash_account, is_reserved
+from assistant.fraud.records import (
+    BANK_CODE_RULE,
+    KINDS,
+    OUTSIDE_ACCOUNT,
+    cash_account,
+    is_bank_code,
+    is_reserved,
+)
 from assistant.fraud.workbook import Unreadable
 from assistant.textfiles import delimiter, first_line, open_text, parse_amount, read_text
 
@@ -185,6 +193,8 @@ class ImportReport:
     mapping: dict[str, str] = field(default_factory=dict)  # our field → the column read
     labelled: dict[str, int] = field(default_factory=dict)  # accounts labelled, fraud / normal
     time: str = ""  # how the time column was read, when not as written (steps from a start)
+    # rows added per currency; amounts are kept in their own currency, not converted
+    currencies: dict[str, int] = field(default_factory=dict)
 
     def bad(self, line: int, reason: str) -> None:
         self.errors.append((line, reason))
@@ -203,6 +213,7 @@ class ImportReport:
             **({"mapping": dict(self.mapping)} if self.mapping else {}),
             **({"labelled": dict(self.labelled)} if self.labelled else {}),
             **({"time": self.time} if self.time else {}),
+            **({"currencies": dict(self.currencies)} if set(self.currencies) - {"TWD"} else {}),
             "errors": [{"line": n, "reason": r} for n, r in self.errors],
         }
 
@@ -821,7 +832,13 @@ class MappedRows:
             return None
         try:
             kind, caveat = read_kind(get.get("kind", ""), get["from_account"], get["to_account"])
+            if kind == "transfer" and _same_account(get["from_account"], get["to_account"]):
+                # money moved within one account (a reinvestment, an internal posting): no
+                # second party, so not a ledger event; counted, as an opening balance is
+                report.omitted[SAME_ACCOUNT] = report.omitted.get(SAME_ACCOUNT, 0) + 1
+                return None
             frm, to = _endpoints(kind, get["from_account"], get["to_account"])
+            currency = read_currency(get.get("currency", ""), self.currency)
         except AssistantError as exc:
             report.bad(n, str(exc))
             return None
@@ -837,12 +854,12 @@ class MappedRows:
                 f"交易編號與第 {self._ids[tid]} 行重複 / id {tid!r} repeats line {self._ids[tid]}",
             )
             return None
-        fb, tb = get.get("from_bank", ""), get.get("to_bank", "")
-        if any(b and not (b.isdigit() and len(b) == 3) for b in (fb, tb)):
-            report.bad(n, f"銀行代碼應為 3 位數字 / bank code must be 3 digits: {fb!r}, {tb!r}")
+        fb, tb = get.get("from_bank", "").upper(), get.get("to_bank", "").upper()
+        if any(b and not is_bank_code(b) for b in (fb, tb)):
+            report.bad(n, f"{BANK_CODE_RULE}: {fb!r}, {tb!r}")
             return None
         self._ids[tid] = n
-        currency = (get.get("currency") or self.currency).upper()
+        report.currencies[currency] = report.currencies.get(currency, 0) + 1
         memo = (get.get("memo") or "").strip()[:MEMO_CHARS] or None
         place = (get.get("place") or "")[:PLACE_CHARS] or None
         if kind != "transfer":
@@ -1047,6 +1064,21 @@ def _amlgentex_kind(kind: str, orig: int, dest: int) -> str | None:
             return "cash_in"
         return "cash_out" if dest == SINK_NODE else None
     return "transfer" if kind == "TRANSFER" else None
+
+
+SAME_ACCOUNT = (
+    "轉出與轉入為同一帳戶（如再投資），不是兩方間的交易 / payer and payee are one account (a "
+    "reinvestment, an internal posting): not a movement between two parties"
+)
+
+
+def _same_account(frm_raw: str, to_raw: str) -> bool:
+    if not (frm_raw.strip() and to_raw.strip()):
+        return False
+    try:
+        return normalize_account(frm_raw) == normalize_account(to_raw)
+    except AssistantError:  # a malformed number: ``_endpoints`` says which
+        return False
 
 
 def _endpoints(kind: str, frm_raw: str, to_raw: str) -> tuple[str, str]:

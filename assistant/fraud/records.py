@@ -9,6 +9,7 @@ knows only by number; the importers add such accounts as they meet them.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 
 from sqlalchemy import JSON, Column, DateTime, Index, String, Text
@@ -32,6 +33,21 @@ KIND_CODE = {k: i for i, k in enumerate(KINDS)}  # the int8 codes of ``LedgerArr
 CHANNEL_CODE = {"ATM": 1, "臨櫃": 2}  # ``LedgerArrays.channel``; anything else is 0
 
 
+# A bank as a ledger names it: Taiwan's 3-digit 銀行代碼 (822), another country's bank number
+# (IBM's AMLworld files number banks 1 to 5 digits; routing and sort codes run to 9), or a
+# SWIFT BIC (8 or 11 characters). Anything else in a bank column is a column mapped wrongly.
+BANK_CODE_CHARS = 11
+_BANK_CODE = re.compile(r"\d{1,11}|[A-Z]{6}[A-Z0-9]{2}(?:[A-Z0-9]{3})?")
+BANK_CODE_RULE = (
+    "銀行代碼應為 3 位數字（他國銀行代號至多 11 位數字，或 SWIFT 代碼） / a bank code is 3 digits "
+    "(another country's bank number up to 11 digits, or a SWIFT BIC)"
+)
+
+
+def is_bank_code(code: str) -> bool:
+    return bool(_BANK_CODE.fullmatch(code))
+
+
 def cash_account(bank_code: str = "") -> str:
     """The reserved counterparty of a cash deposit or withdrawal at ``bank_code``."""
     return CASH_ACCOUNT + (bank_code or "")
@@ -39,17 +55,21 @@ def cash_account(bank_code: str = "") -> str:
 
 def is_reserved(account_id: str) -> bool:
     """A reserved endpoint (cash at a bank, or an unnamed outside party), not a customer's
-    account: ``CASH``, ``CASH`` + a 3-digit bank code, ``OUTSIDE``."""
+    account: ``CASH``, ``CASH`` + a bank code, ``OUTSIDE``."""
     if account_id == OUTSIDE_ACCOUNT:
         return True
     rest = account_id.removeprefix(CASH_ACCOUNT)
-    return rest != account_id and (rest == "" or (len(rest) == 3 and rest.isdigit()))
+    return rest != account_id and (rest == "" or is_bank_code(rest))
 
 
 class BankRow(SQLModel, table=True):
     __tablename__ = "fraud_bank"
 
-    code: str = Field(primary_key=True, max_length=3, description="3-digit bank code, e.g. 822.")
+    code: str = Field(
+        primary_key=True,
+        max_length=BANK_CODE_CHARS,
+        description="3-digit bank code (822), another country's bank number or a SWIFT BIC.",
+    )
     name: str = Field(default="", max_length=64)
 
 
@@ -61,7 +81,9 @@ class AccountRow(SQLModel, table=True):
         max_length=40,
         description="Normalised account number (digits and letters, no dashes or spaces).",
     )
-    bank_code: str = Field(default="", max_length=3, index=True, description="'' when unknown.")
+    bank_code: str = Field(
+        default="", max_length=BANK_CODE_CHARS, index=True, description="'' when unknown."
+    )
     holder_ref: str | None = Field(default=None, max_length=64)
     opened: date | None = None
     status: str = Field(default="normal", max_length=16, description="normal, 警示, 衍生管制, …")
@@ -86,8 +108,8 @@ class TransferRow(SQLModel, table=True):
     amount: float
     currency: str = Field(default="TWD", max_length=3)
     channel: str = Field(default="", max_length=8, description="ATM, 網銀, 臨櫃, 跨行, 行動, …")
-    from_bank: str = Field(default="", max_length=3)
-    to_bank: str = Field(default="", max_length=3)
+    from_bank: str = Field(default="", max_length=BANK_CODE_CHARS)
+    to_bank: str = Field(default="", max_length=BANK_CODE_CHARS)
     pattern: str | None = Field(
         default=None, max_length=64, description="Ground truth: the planted pattern, if any."
     )
