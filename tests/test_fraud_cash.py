@@ -16,7 +16,7 @@ from sqlalchemy import select
 from agents.fraud.nodes import _compose
 from assistant.errors import AssistantError
 from assistant.extract import find_currencies
-from assistant.fraud.currencies import read_currency
+from assistant.fraud.currencies import currency_of, unnamed_note
 from assistant.fraud.features import CashRules, account_features
 from assistant.fraud.importers import (
     CASH_BETWEEN,
@@ -208,12 +208,15 @@ def test_csv_of_another_countrys_layout_keeps_its_banks_and_currencies(tmp_path:
         "Amount Paid",
         "Payment Currency",
     )
-    assert (report.rows, report.added, report.skipped) == (7, 4, 2)
+    assert (report.rows, report.added, report.skipped) == (7, 5, 1)
     assert list(report.omitted.values()) == [1] and "one account" in next(iter(report.omitted))
-    assert report.currencies == {"USD": 2, "JPY": 1, "BTC": 1}
+    assert report.currencies == {"USD": 2, "JPY": 1, "BTC": 1, "XXX": 1}
     assert report.as_dict()["currencies"] == report.currencies
+    # a currency no code names is kept as XXX (ISO 4217's "no currency"), said in the report
+    assert report.noted[unnamed_note("Dogecoin")] == 1
+    assert "Dogecoin" in unnamed_note("Dogecoin") and "XXX" in unnamed_note("Dogecoin")
     lines = {line: reason for line, reason in report.errors}
-    assert lines[7].startswith("無法辨識的幣別") and "'Dogecoin'" in lines[7]
+    assert list(lines) == [8]
     assert lines[8].startswith("銀行代碼應為 3 位數字") and "SWIFT" in lines[8]
     t = TransferRow.__table__  # type: ignore[attr-defined]
     with ledger.engine.connect() as conn:
@@ -233,20 +236,27 @@ def test_csv_of_another_countrys_layout_keeps_its_banks_and_currencies(tmp_path:
 
 
 def test_currency_names_a_ledger_writes() -> None:
-    assert [read_currency(v) for v in ("usd", "US Dollar", "美金", "Yen", "UK Pound")] == [
+    assert [currency_of(v) for v in ("usd", "US Dollar", "美金", "Yen", "UK Pound")] == [
         "USD",
         "USD",
         "USD",
         "JPY",
         "GBP",
     ]
-    assert (read_currency("", "TWD"), read_currency("Bitcoin"), read_currency("新台幣")) == (
+    assert (currency_of("", "TWD"), currency_of("Bitcoin"), currency_of("新台幣")) == (
         "TWD",
         "BTC",
         "TWD",
     )
-    with pytest.raises(AssistantError, match=r"無法辨識的幣別.*unknown currency 'US Dollars!'"):
-        read_currency("US Dollars!")
+    # names as simulators write them, plurals too (SAML-D: UK pounds, Dirham, Naira)
+    assert [currency_of(v) for v in ("UK pounds", "Swiss Francs", "Dirham", "Naira", "ARS")] == [
+        "GBP",
+        "CHF",
+        "AED",
+        "NGN",
+        "ARS",
+    ]
+    assert currency_of("Dogecoin") is None and currency_of("US Dollars!") is None
     # the names only a ledger writes are not currencies in prose
     assert find_currencies("請申報 SAR，並以 bitcoin 追查") == []
 

@@ -31,16 +31,19 @@ from typing import Any
 from assistant.dates import TAIPEI
 from assistant.errors import AssistantError
 from assistant.fraud.column_names import STATEMENT_NAMES, guess
-from assistant.fraud.currencies import read_currency
+from assistant.fraud.currencies import UNNAMED, currency_of, unnamed_note
 from assistant.fraud.importers import (
     MEMO_CHARS,
+    OTHER_CURRENCIES,
     PLACE_CHARS,
+    UNNAMED_NOTE,
     ImportReport,
     MappedRows,
     Options,
     Table,
     cash_row,
     fits_mapping,
+    note_word,
     open_table,
 )
 from assistant.fraud.ledger import Ledger, normalize_account
@@ -193,11 +196,20 @@ class StatementRows(MappedRows):
         if cp_bank and not is_bank_code(cp_bank):
             report.bad(n, f"{BANK_CODE_RULE}: {cp_bank!r}")
             return None
-        try:
-            currency = read_currency(get.get("currency", ""), self.currency)
-        except AssistantError as exc:
-            report.bad(n, str(exc))
+        if counterparty == owner:
+            report.bad(n, f"對方帳號與本帳號相同 / the counterparty is the account itself: {owner}")
             return None
+        if counterparty and is_reserved(counterparty):
+            report.bad(
+                n, f"保留帳號不是對方帳號 / a reserved account as counterparty: {counterparty}"
+            )
+            return None
+        said = get.get("currency", "")
+        currency = currency_of(said, self.currency)
+        if currency is None:  # kept, as the transfer import keeps it, and said in the report
+            currency = UNNAMED
+            note_word(report, unnamed_note(said), UNNAMED_NOTE, OTHER_CURRENCIES)
+        report.currencies[currency] = report.currencies.get(currency, 0) + 1
         cash = bool((CASH_OUT if out else CASH_IN).search(summary)) and not counterparty
         memo = (get.get("memo") or summary).strip()[:MEMO_CHARS] or None
         place = (get.get("place") or "")[:PLACE_CHARS] or None
@@ -207,14 +219,6 @@ class StatementRows(MappedRows):
             event.update(currency=currency, memo=memo)
             event["id"] = get.get("id") or self._id(event, owner)
             return event, [(owner, self.bank)]
-        if counterparty == owner:
-            report.bad(n, f"對方帳號與本帳號相同 / the counterparty is the account itself: {owner}")
-            return None
-        if counterparty and is_reserved(counterparty):
-            report.bad(
-                n, f"保留帳號不是對方帳號 / a reserved account as counterparty: {counterparty}"
-            )
-            return None
         if not counterparty:
             counterparty = OUTSIDE_ACCOUNT
             report.noted[NO_COUNTERPARTY] = report.noted.get(NO_COUNTERPARTY, 0) + 1

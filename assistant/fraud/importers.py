@@ -48,7 +48,7 @@ from assistant.errors import AssistantError
 from assistant.fraud import workbook
 from assistant.fraud.column_names import STATEMENT_NAMES, columns, guess, try_guess, unique_header
 from assistant.fraud.column_names import TRANSFER_NAMES as NAMES
-from assistant.fraud.currencies import read_currency
+from assistant.fraud.currencies import UNNAMED, currency_of, unnamed_note
 from assistant.fraud.generator import BANKS
 from assistant.fraud.ledger import Ledger, normalize_account
 from assistant.fraud.records import (
@@ -170,6 +170,19 @@ def read_kind(word: str, frm_raw: str, to_raw: str) -> tuple[str, str | None]:
     return kind, None
 
 
+OTHER_CURRENCIES = "幣別 其他無法辨識者記為 XXX / other unrecognised currencies kept as XXX"
+UNNAMED_NOTE = unnamed_note("")[:3]  # the family's first words: "幣別 " …
+
+
+def note_word(report: ImportReport, caveat: str, family: str, overflow: str) -> None:
+    """Count a row's caveat in the report; a caveat naming a word of a free-text column (a
+    kind, a currency) is listed for the first ``MAX_KIND_WORDS`` words, the rest together."""
+    if caveat not in report.noted and caveat.startswith(family):
+        others = sum(1 for k in report.noted if k.startswith(family) and k != overflow)
+        caveat = overflow if others >= MAX_KIND_WORDS else caveat
+    report.noted[caveat] = report.noted.get(caveat, 0) + 1
+
+
 PLACE_CHARS = 64
 
 
@@ -193,7 +206,8 @@ class ImportReport:
     mapping: dict[str, str] = field(default_factory=dict)  # our field → the column read
     labelled: dict[str, int] = field(default_factory=dict)  # accounts labelled, fraud / normal
     time: str = ""  # how the time column was read, when not as written (steps from a start)
-    # rows added per currency; amounts are kept in their own currency, not converted
+    # rows kept per currency (a statement's before matching the other party's); amounts stay
+    # in their own currency, not converted
     currencies: dict[str, int] = field(default_factory=dict)
 
     def bad(self, line: int, reason: str) -> None:
@@ -838,7 +852,6 @@ class MappedRows:
                 report.omitted[SAME_ACCOUNT] = report.omitted.get(SAME_ACCOUNT, 0) + 1
                 return None
             frm, to = _endpoints(kind, get["from_account"], get["to_account"])
-            currency = read_currency(get.get("currency", ""), self.currency)
         except AssistantError as exc:
             report.bad(n, str(exc))
             return None
@@ -859,6 +872,12 @@ class MappedRows:
             report.bad(n, f"{BANK_CODE_RULE}: {fb!r}, {tb!r}")
             return None
         self._ids[tid] = n
+        said = get.get("currency", "")
+        currency = currency_of(said, self.currency)
+        if currency is None:
+            # kept, not refused: the amount is real whatever its unit; the report says which
+            currency = UNNAMED
+            note_word(report, unnamed_note(said), UNNAMED_NOTE, OTHER_CURRENCIES)
         report.currencies[currency] = report.currencies.get(currency, 0) + 1
         memo = (get.get("memo") or "").strip()[:MEMO_CHARS] or None
         place = (get.get("place") or "")[:PLACE_CHARS] or None
@@ -890,11 +909,7 @@ class MappedRows:
             for account in (frm, to):
                 self.positive.setdefault(account, pattern)
         if caveat:
-            if caveat not in report.noted and caveat.startswith(OTHER_KIND[:5]):
-                # A free-text column would list every word: the first few, then the rest.
-                others = sum(1 for k in report.noted if k.startswith(OTHER_KIND[:5]))
-                caveat = OTHER_KINDS if others >= MAX_KIND_WORDS else caveat
-            report.noted[caveat] = report.noted.get(caveat, 0) + 1
+            note_word(report, caveat, OTHER_KIND[:5], OTHER_KINDS)
         return transfer, [(frm, fb), (to, tb)]
 
     def _label(self, get: dict[str, str]) -> str | None:
