@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from assistant.cli_support import AppContext, emit_json, needs_user, pass_app
-from assistant.dates import parse_date, parse_datetime, taipei_minute
+from assistant.dates import parse_date, taipei_minute
 from assistant.errors import AssistantError
 from assistant.permissions import UserContext
 
@@ -123,28 +123,19 @@ def import_csv_cmd(
     column mapping. In a workbook the header may sit below title rows; an account or bank code
     stored as a number is refused by row (Excel drops leading zeros), unless its cell format
     pads it with zeros."""
+    from assistant.fraud.column_names import mapping_pairs
+    from assistant.fraud.importers import steps_from
+
     report = app.container.fraud_desk.import_csv(
         user,
         path,
-        _pairs(mapping),
+        mapping_pairs(mapping),
         date_format=date_format,
         sheet=sheet,
-        steps=_steps(step_unit, start),
+        steps=steps_from(step_unit, start),
         progress=lambda n: click.echo(f"已讀 {n:,} 行 / {n:,} rows read", err=True),
     )
     _report(report.as_dict(), as_json)
-
-
-def _steps(unit: str | None, start: str) -> Any:
-    """``--step-unit`` and ``--start`` as the importer's ``Steps`` (None: times as written)."""
-    from assistant.fraud.importers import Steps
-
-    if unit is None:
-        return None
-    try:
-        return Steps(unit, parse_datetime(start))
-    except ValueError as exc:
-        raise AssistantError(f"--start 時間錯誤 / bad --start {start!r}: {exc}") from None
 
 
 @needs_user
@@ -161,7 +152,11 @@ def _steps(unit: str | None, start: str) -> Any:
     "currency optional; account=帳號 when the file holds several accounts.",
 )
 @click.option("--account", help="The statement's account (unless an account column is mapped).")
-@click.option("--bank", default="", help="The account's bank code (3 digits).")
+@click.option(
+    "--bank",
+    default="",
+    help="The account's bank code (3 digits; another country's bank number or a SWIFT BIC).",
+)
 @click.option("--date-format", help="strptime format of the time column.")
 @click.option("--sheet", help="Excel: the worksheet to read.")
 @click.option("--json", "as_json", is_flag=True)
@@ -180,10 +175,12 @@ def import_statement_cmd(
     """PATH: one account's statement (存摺／交易明細, as a bank sends it when asked: CSV, Excel or
     Parquet). Each row is a movement of that account; a transfer already in the ledger (from
     the other party's statement) is counted, not doubled."""
+    from assistant.fraud.column_names import mapping_pairs
+
     report = app.container.fraud_desk.import_statement(
         user,
         path,
-        _pairs(mapping),
+        mapping_pairs(mapping),
         account=account,
         bank=bank,
         date_format=date_format,
@@ -191,17 +188,6 @@ def import_statement_cmd(
         progress=lambda n: click.echo(f"已讀 {n:,} 行 / {n:,} rows read", err=True),
     )
     _report(report.as_dict(), as_json)
-
-
-def _pairs(mapping: tuple[str, ...]) -> dict[str, str]:
-    pairs = {}
-    for item in mapping:
-        field, sep, column = item.partition("=")
-        if not sep or not field:
-            raise AssistantError(f"--map 格式為 field=column / --map takes field=column: {item!r}")
-        # field= (no column): that field is not read, nor told from the header.
-        pairs[field.strip()] = column.strip()
-    return pairs
 
 
 @needs_user
@@ -652,6 +638,7 @@ def eval_fraud(
     """Mule scoring per ledger by cross-validation (ROC AUC, precision at k, degree-only and
     degree-and-amount baselines, per typology), across ledgers (trained on one, tested on
     another; held out; pooled), and how much of each planted pattern a 2-hop trace reaches."""
+    from assistant.fraud.column_names import mapping_pairs
     from assistant.fraud.features import CashRules
     from evals.fraud import (
         evaluate_generators,
@@ -672,7 +659,7 @@ def eval_fraud(
     ledgers += [load_amlsim(f, rules) for f in amlsim]
     agx = [load_amlgentex(f, rules) for f in amlgentex]
     ledgers += agx
-    ledgers += [load_csv(f, _pairs(csv_map), rules) for f in csv_files]
+    ledgers += [load_csv(f, mapping_pairs(csv_map), rules) for f in csv_files]
     report = evaluate_generators(ledgers, folds=folds, seed=seed)
     if rings and len(agx) > 1:
         from evals.rings import evaluate_rings

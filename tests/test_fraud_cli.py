@@ -160,7 +160,7 @@ def test_amlsim_and_csv_imports(tmp_path: Path) -> None:
     code, out = run(
         data, "fraud", "import-csv", str(steps), "--step-unit", "hour", "--start", "someday"
     )
-    assert code == 1 and "--start 時間錯誤 / bad --start 'someday'" in out
+    assert code == 1 and "步數起點時間錯誤 / bad start of the steps 'someday'" in out
 
 
 def test_train_score_and_eval_commands(ledger_dir: Path) -> None:

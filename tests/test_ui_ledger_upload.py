@@ -43,6 +43,24 @@ def _upload(tmp_path: Path, name: str, body: str) -> str:
     return shutil.copy(source, folder / name)
 
 
+def _go(
+    run: Any,
+    file: Any,
+    kind: str,
+    account: str,
+    lang: str,
+    user: UserContext,
+    *,
+    mapping: str = "",
+    sheet: str = "",
+    date_format: str = "",
+    unit: str = "",
+    start: str = "2024-01-01",
+) -> dict[Any, Any]:
+    """The tab's import handler called as the page calls it: the inputs in the page's order."""
+    return run(file, kind, account, lang, mapping, sheet, date_format, unit, start, _request(user))
+
+
 def _count(c: Container, prefix: str) -> int:
     with c.engine.connect() as db:
         return db.execute(
@@ -71,7 +89,7 @@ def test_an_investigator_imports_a_transfer_list_and_a_statement(
         f"{tag}2,2024/03/01,10:30,UP{tag}B,,49000,ATM提款\n"
         f"{tag}3,not a day,11:00,UP{tag}B,UP{tag}C,100,轉帳\n",
     )
-    out = run(transfers, "transfers", "", "zh-TW", _request(inv))
+    out = _go(run, transfers, "transfers", "", "zh-TW", inv)
     said = _said(demo, out)
     assert "已匯入 2 筆（其中現金 1 筆），略過 1 筆" in said, said
     assert "from\\_account ← 轉出帳號" in said and "- 4: 時間錯誤" in said
@@ -86,7 +104,7 @@ def test_an_investigator_imports_a_transfer_list_and_a_statement(
         "帳號：XXXX 存款交易明細\n\n交易日期,交易時間,摘要,支出,存入,對方帳號\n"
         f"2024/03/02,09:00,網銀轉出,3000,,UP{tag}D\n",
     )
-    out = run(statement, "statement", f"UP{tag}S", "en", _request(inv))
+    out = _go(run, statement, "statement", f"UP{tag}S", "en", inv)
     assert "1 rows imported (0 of them cash), 0 left out" in _said(demo, out)
     with desk.engine.connect() as db:
         moved = db.execute(
@@ -95,7 +113,7 @@ def test_an_investigator_imports_a_transfer_list_and_a_statement(
         ).all()
     assert [tuple(r) for r in moved] == [(f"UP{tag}S", f"UP{tag}D")]
     # The same statement given as a transfer list: refused with the way to import it.
-    out = run(statement, "transfers", "", "zh-TW", _request(inv))
+    out = _go(run, statement, "transfers", "", "zh-TW", inv)
     assert "交易明細" in _said(demo, out) and "import-statement" in _said(demo, out)
 
 
@@ -110,21 +128,69 @@ def test_refusals_and_bad_files_are_said_with_nothing_imported(
     body = f"交易時間,轉出帳號,轉入帳號,金額\n2024-03-01 10:00,UP{tag}A,UP{tag}B,100\n"
     upload = _upload(tmp_path, f"t_{tag}.csv", body)
     fx = _user(desk, "fx")
-    said = _said(demo, run(upload, "transfers", "", "zh-TW", _request(fx)))
+    said = _said(demo, _go(run, upload, "transfers", "", "zh-TW", fx))
     assert "fraud.ledger" in said and _count(desk, f"t_{tag}") == 0
     (record,) = desk.audit.recent(1, user_name=fx.name)
     assert record.tool_calls[0]["name"] == "access_denied"
     inv = _user(desk, "fraud")
-    assert "請先選擇要匯入的檔案" in _said(demo, run(None, "transfers", "", "zh-TW", _request(inv)))
+    assert "請先選擇要匯入的檔案" in _said(demo, _go(run, None, "transfers", "", "zh-TW", inv))
     # A path the browser names outside the upload folder is not read.
     elsewhere = tmp_path / "elsewhere.csv"
     elsewhere.write_text(body, encoding="utf-8")
-    said = _said(demo, run(str(elsewhere), "transfers", "", "en", _request(inv)))
+    said = _said(demo, _go(run, str(elsewhere), "transfers", "", "en", inv))
     assert "send the file as an upload" in said and _count(desk, "elsewhere") == 0
     # A statement with no account given is refused by the desk's own words.
     statement = _upload(tmp_path, f"s_{tag}.csv", "交易日期,摘要,支出,存入\n2024/03/02,提款,5,\n")
-    said = _said(demo, run(statement, "statement", "", "en", _request(inv)))
+    said = _said(demo, _go(run, statement, "statement", "", "en", inv))
     assert "twfin-error" in said and "account" in said and _count(desk, f"s_{tag}") == 0
+
+
+def test_options_read_a_file_the_header_does_not_explain(
+    served: Served,  # noqa: F811
+    desk: Container,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The options the CLI has: a column mapping typed a line each (or apart by ;), a date
+    format, a time column counted in steps; the report says the time's reading and the
+    currencies; a bad mapping line or a step unit on a statement is refused, nothing imported."""
+    demo = served.demo
+    run = _on(demo, "twfin-import-run")
+    inv = _user(desk, "fraud")
+    tag = uuid.uuid4().hex[:6].upper()
+    odd = _upload(
+        tmp_path,
+        f"odd_{tag}.csv",
+        "處理日,甲方,乙方,數額,幣\n"
+        f"20240301,UP{tag}A,UP{tag}B,100,US Dollar\n"
+        f"20240302,UP{tag}B,UP{tag}C,90,美金\n",
+    )
+    mapping = "ts=處理日\nfrom_account=甲方；to_account=乙方\namount=數額; currency=幣"
+    said = _said(
+        demo, _go(run, odd, "transfers", "", "zh-TW", inv, mapping=mapping, date_format="%Y%m%d")
+    )
+    assert "已匯入 2 筆" in said and "ts ← 處理日" in said, said
+    assert "各幣別筆數（金額未換算）: USD 2" in said
+    assert _count(desk, f"odd_{tag}") == 2
+
+    steps = _upload(
+        tmp_path,
+        f"sim_{tag}.csv",
+        f"step,type,amount,nameOrig,nameDest\n1,TRANSFER,5,UP{tag}X,UP{tag}Y\n",
+    )
+    said = _said(demo, _go(run, steps, "transfers", "", "en", inv, unit="hour", start="2024-05-01"))
+    assert "1 rows imported" in said and "step × 1 hour from 2024-05-01" in said, said
+    with desk.engine.connect() as db:
+        ts = db.execute(
+            text("SELECT ts FROM fraud_transfer WHERE from_account = :a"), {"a": f"UP{tag}X"}
+        ).scalar_one()
+    assert str(ts).startswith("2024-04-30 17:00")  # step 1 = 01:00 Taiwan time, stored in UTC
+
+    bad = _go(run, odd, "transfers", "", "zh-TW", inv, mapping="ts 處理日")
+    assert "欄位對應格式為 欄位=欄名" in _said(demo, bad)
+    statement = _upload(tmp_path, f"st_{tag}.csv", "交易日期,摘要,支出,存入\n2024/03/02,提款,5,\n")
+    refused = _go(run, statement, "statement", f"UP{tag}S", "en", inv, unit="day")
+    assert "clear the step unit" in _said(demo, refused)
+    assert _count(desk, f"st_{tag}") == 0 and _count(desk, f"odd_{tag}") == 2
 
 
 def test_browser_investigator_imports_a_file(

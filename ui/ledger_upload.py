@@ -2,9 +2,11 @@
 
 Investigators receive transfer lists and statements (調閱的交易明細) as files from other banks
 and branches; here one is uploaded and imported by the fraud desk with the logged-in user, as
-`assistant fraud import-csv` and `import-statement` do: the columns told from the header, the
-report shown (what was added, what was read from which column, the rows left out by line and
-why). The desk checks the role (``fraud.ledger``) and writes the audit record; the page only
+`assistant fraud import-csv` and `import-statement` do: the columns told from the header unless
+the options say (the column mapping, the sheet, the date format, a time counted in steps, as
+the CLI's ``--map``, ``--sheet``, ``--date-format`` and ``--step-unit``), the rows read shown
+as the import goes, and the report shown (what was added, what was read from which column,
+the currencies, the rows left out by line and why). The desk checks the role (``fraud.ledger``) and writes the audit record; the page only
 shows what it answered. Only a file in Gradio's upload folder is read (``uploaded``).
 """
 
@@ -17,6 +19,8 @@ from typing import Any
 import gradio as gr
 
 from assistant.errors import AssistantError
+from assistant.fraud.column_names import mapping_pairs
+from assistant.fraud.importers import STEP_UNITS, steps_from
 from ui.fraud_panel import error_line, md_escape
 from ui.i18n import normalise, t
 
@@ -28,6 +32,34 @@ ERROR_ROWS = 20
 
 def _kind_choices(lang: str) -> list[tuple[str, str]]:
     return [(t(f"import_kind_{k}", lang), k) for k in (TRANSFERS, STATEMENT)]
+
+
+def _unit_choices(lang: str) -> list[tuple[str, str]]:
+    return [(t("import_steps_none", lang), "")] + [
+        (t(f"import_steps_{u}", lang), u) for u in STEP_UNITS
+    ]
+
+
+def options(
+    mapping: str, sheet: str, date_format: str, step_unit: str, start: str, kind: str
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """The page's options as the desk's import takes them: the mapping (one ``field=column``
+    a line, or several apart by ``;``) and the keyword arguments; a step unit on a statement
+    is refused (a statement's times are dates as the bank writes them)."""
+    items = [x for line in (mapping or "").replace("；", ";").splitlines() for x in line.split(";")]
+    pairs = mapping_pairs([x for x in items if x.strip()])
+    kw: dict[str, Any] = {
+        "sheet": (sheet or "").strip() or None,
+        "date_format": (date_format or "").strip() or None,
+    }
+    if step_unit:
+        if kind == STATEMENT:
+            raise AssistantError(
+                "交易明細的時間不以步數計，請清除「時間欄為步數」 / a statement's times are not "
+                "steps: clear the step unit"
+            )
+        kw["steps"] = steps_from(step_unit, (start or "").strip() or "2024-01-01")
+    return pairs, kw
 
 
 def report_text(report: dict[str, Any], lang: str) -> str:
@@ -47,6 +79,11 @@ def report_text(report: dict[str, Any], lang: str) -> str:
     if report.get("mapping"):
         read = ", ".join(f"{f} ← {c}" for f, c in report["mapping"].items())
         lines.append(f"{t('import_mapping', lang)}: {md_escape(read)}")
+    if report.get("time"):
+        lines.append(f"{t('import_time', lang)}: {md_escape(report['time'])}")
+    if report.get("currencies"):
+        held = ", ".join(f"{c} {n:,}" for c, n in report["currencies"].items())
+        lines.append(f"{t('import_currencies', lang)}: {md_escape(held)}")
     for reason, n in {**report.get("omitted", {}), **report.get("noted", {})}.items():
         lines.append(f"- {md_escape(reason)}: {n:,}")
     errors = report.get("errors", [])
@@ -90,33 +127,75 @@ def build(
                     lines=1,
                     elem_id="twfin-import-account",
                 )
-                run = gr.Button(
-                    t("import_run", lang0), variant="primary", elem_id="twfin-import-run"
+        with gr.Accordion(t("import_options", lang0), open=False) as more:
+            mapping = gr.Textbox(
+                label=t("import_map", lang0),
+                placeholder="ts=交易時間\nfrom_account=轉出帳號",
+                lines=3,
+                elem_id="twfin-import-map",
+            )
+            with gr.Row():
+                sheet = gr.Textbox(label=t("import_sheet", lang0), elem_id="twfin-import-sheet")
+                date_format = gr.Textbox(
+                    label=t("import_date_format", lang0),
+                    placeholder="%Y%m%d %H%M%S",
+                    elem_id="twfin-import-date-format",
                 )
+                step_unit = gr.Dropdown(
+                    _unit_choices(lang0),
+                    value="",
+                    label=t("import_steps", lang0),
+                    elem_id="twfin-import-steps",
+                )
+                start = gr.Textbox(
+                    value="2024-01-01",
+                    label=t("import_start", lang0),
+                    elem_id="twfin-import-start",
+                )
+        with gr.Row():
+            run = gr.Button(t("import_run", lang0), variant="primary", elem_id="twfin-import-run")
         result = gr.Markdown("", elem_id="twfin-import-result")
 
     def imported(
-        file_value: Any, kind_value: str, account_value: str, lang_value: str, request: gr.Request
+        file_value: Any,
+        kind_value: str,
+        account_value: str,
+        lang_value: str,
+        map_value: str,
+        sheet_value: str,
+        format_value: str,
+        unit_value: str,
+        start_value: str,
+        request: gr.Request,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008  (Gradio's way to ask for one)
     ) -> dict[Any, Any]:
         """The file through the fraud desk; its refusal or the file's own fault is said in
-        both languages, with nothing imported."""
+        both languages, with nothing imported. The rows read so far show as it goes."""
         lg = normalise(lang_value)
         if not file_value:
             return {result: error_line(AssistantError(t("import_pick_file", lg)), lg)}
         try:
+            pairs, kw = options(
+                map_value, sheet_value, format_value, unit_value, start_value, kind_value
+            )
             user = user_of(request)
             path = uploaded(file_value)
+            kw["progress"] = lambda n: progress(None, desc=t("import_read", lg, n=f"{n:,}"))
             if kind_value == STATEMENT:
-                report = desk.import_statement(
-                    user, path, {}, account=(account_value or "").strip() or None
-                )
+                account_given = (account_value or "").strip() or None
+                report = desk.import_statement(user, path, pairs, account=account_given, **kw)
             else:
-                report = desk.import_csv(user, path, {})
+                report = desk.import_csv(user, path, pairs, **kw)
         except AssistantError as exc:
             return {result: error_line(exc, lg)}
         return {result: report_text(report.as_dict(), lg)}
 
-    run.click(imported, [file, kind, account, lang], [result], api_visibility="private")
+    run.click(
+        imported,
+        [file, kind, account, lang, mapping, sheet, date_format, step_unit, start],
+        [result],
+        api_visibility="private",
+    )
 
     def relabel(lg: str) -> dict[Any, Any]:
         return {
@@ -125,7 +204,14 @@ def build(
             file: gr.update(label=t("import_file", lg)),
             kind: gr.update(label=t("import_kind", lg), choices=_kind_choices(lg)),
             account: gr.update(label=t("import_account", lg)),
+            more: gr.update(label=t("import_options", lg)),
+            mapping: gr.update(label=t("import_map", lg)),
+            sheet: gr.update(label=t("import_sheet", lg)),
+            date_format: gr.update(label=t("import_date_format", lg)),
+            step_unit: gr.update(label=t("import_steps", lg), choices=_unit_choices(lg)),
+            start: gr.update(label=t("import_start", lg)),
             run: gr.update(value=t("import_run", lg)),
         }
 
-    return relabel, [box, intro, file, kind, account, run]
+    parts = [box, intro, file, kind, account, more, mapping, sheet, date_format, step_unit, start]
+    return relabel, [*parts, run]

@@ -204,6 +204,18 @@ def _fold(name: str) -> str:
     return re.sub(r"[\s_\-]+", " ", name).strip().lower()
 
 
+def mapping_pairs(items: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """``field=column`` items (the CLI's ``--map``, the page's lines) as a mapping; ``field=``
+    with no column keeps that field from being read or told from the header."""
+    pairs = {}
+    for item in items:
+        field, sep, column = item.partition("=")
+        if not sep or not field.strip():
+            raise AssistantError(f"欄位對應格式為 欄位=欄名 / a mapping is field=column: {item!r}")
+        pairs[field.strip()] = column.strip()
+    return pairs
+
+
 def unique_header(header: list[str]) -> list[str]:
     """The header with repeated names told apart: the second ``Account`` is ``Account.1``."""
     seen: dict[str, int] = {}

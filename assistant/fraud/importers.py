@@ -506,6 +506,19 @@ STEP_NAMES = ("step", "time step", "timestep", "tick")
 STEP_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 
 
+def steps_from(unit: str | None, start: str) -> Steps | None:
+    """A step unit and the time of step 0 as staff give them (``--step-unit``, ``--start``):
+    None without a unit (times as written)."""
+    if not unit:
+        return None
+    try:
+        return Steps(unit, parse_datetime(start))
+    except ValueError as exc:
+        raise AssistantError(
+            f"步數起點時間錯誤 / bad start of the steps {start!r}: {exc}"
+        ) from None
+
+
 @dataclass(frozen=True)
 class Steps:
     """A time column that counts ``unit`` steps from ``start`` (Taiwan time unless it says)."""
