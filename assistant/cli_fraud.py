@@ -106,6 +106,15 @@ def import_amlgentex_cmd(app: AppContext, user: UserContext, path: Path, as_json
     show_default=True,
     help="With --step-unit: the time of step 0 (Taiwan time unless it says).",
 )
+@click.option(
+    "--rate",
+    "rates",
+    multiple=True,
+    metavar="CUR=NT$",
+    help="NT$ per unit of a currency for this file (USD=31.5), before the FX desk's board "
+    "rates; an amount in another currency is stored in NT$ at the rate of its day, the file's "
+    "amount and currency kept beside it.",
+)
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def import_csv_cmd(
@@ -117,6 +126,7 @@ def import_csv_cmd(
     sheet: str | None,
     step_unit: str | None,
     start: str,
+    rates: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """PATH: a transfer CSV (or Parquet file, or Excel workbook) of any layout, read through a
@@ -124,6 +134,7 @@ def import_csv_cmd(
     stored as a number is refused by row (Excel drops leading zeros), unless its cell format
     pads it with zeros."""
     from assistant.fraud.column_names import mapping_pairs
+    from assistant.fraud.currencies import rate_pairs
     from assistant.fraud.importers import steps_from
 
     report = app.container.fraud_desk.import_csv(
@@ -133,6 +144,7 @@ def import_csv_cmd(
         date_format=date_format,
         sheet=sheet,
         steps=steps_from(step_unit, start),
+        rates=rate_pairs(rates),
         progress=lambda n: click.echo(f"已讀 {n:,} 行 / {n:,} rows read", err=True),
     )
     _report(report.as_dict(), as_json)
@@ -159,6 +171,13 @@ def import_csv_cmd(
 )
 @click.option("--date-format", help="strptime format of the time column.")
 @click.option("--sheet", help="Excel: the worksheet to read.")
+@click.option(
+    "--rate",
+    "rates",
+    multiple=True,
+    metavar="CUR=NT$",
+    help="NT$ per unit of a currency (USD=31.5), as import-csv takes it.",
+)
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def import_statement_cmd(
@@ -170,12 +189,14 @@ def import_statement_cmd(
     bank: str,
     date_format: str | None,
     sheet: str | None,
+    rates: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """PATH: one account's statement (存摺／交易明細, as a bank sends it when asked: CSV, Excel or
     Parquet). Each row is a movement of that account; a transfer already in the ledger (from
     the other party's statement) is counted, not doubled."""
     from assistant.fraud.column_names import mapping_pairs
+    from assistant.fraud.currencies import rate_pairs
 
     report = app.container.fraud_desk.import_statement(
         user,
@@ -185,6 +206,7 @@ def import_statement_cmd(
         bank=bank,
         date_format=date_format,
         sheet=sheet,
+        rates=rate_pairs(rates),
         progress=lambda n: click.echo(f"已讀 {n:,} 行 / {n:,} rows read", err=True),
     )
     _report(report.as_dict(), as_json)

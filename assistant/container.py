@@ -269,12 +269,17 @@ class Container:
                 model_path=model_path,
                 cash_rules=rules,
                 reference=reference,
+                board_rate=RateStore(self.engine).mid_on,
                 master=self.settings.fraud.spark_master,
                 work_dir=self.settings.data_dir / "fraud" / "spark",
                 conf=self.settings.fraud.spark_conf,
             )
         return FraudService(
-            Ledger(self.engine), model_path=model_path, cash_rules=rules, reference=reference
+            Ledger(self.engine),
+            model_path=model_path,
+            cash_rules=rules,
+            reference=reference,
+            board_rate=RateStore(self.engine).mid_on,
         )
 
     @cached_property

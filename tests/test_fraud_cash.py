@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +16,8 @@ from sqlalchemy import select
 from agents.fraud.nodes import _compose
 from assistant.errors import AssistantError
 from assistant.extract import find_currencies
-from assistant.fraud.currencies import currency_of, unnamed_note
+from assistant.fraud.account_statement import import_statement
+from assistant.fraud.currencies import Rates, currency_of, rate_pairs, unnamed_note
 from assistant.fraud.features import CashRules, account_features
 from assistant.fraud.importers import (
     CASH_BETWEEN,
@@ -259,6 +260,63 @@ def test_currency_names_a_ledger_writes() -> None:
     assert currency_of("Dogecoin") is None and currency_of("US Dollars!") is None
     # the names only a ledger writes are not currencies in prose
     assert find_currencies("請申報 SAR，並以 bitcoin 追查") == []
+
+
+def test_rates_ask_the_board_once_a_currency_and_day_and_given_rates_win() -> None:
+    asked: list[tuple[str, date]] = []
+
+    def board(cur: str, day: date) -> float | None:
+        asked.append((cur, day))
+        return 31.0 if cur == "USD" else None
+
+    rates = Rates({"eur": 35.0}, board)
+    day = date(2024, 3, 1)
+    assert [rates.twd("USD", day), rates.twd("USD", day), rates.twd("EUR", day)] == [
+        31.0,
+        31.0,
+        35.0,
+    ]
+    assert rates.twd("JPY", day) is None and rates.twd("TWD", day) == 1.0
+    assert asked == [("USD", day), ("JPY", day)]
+    assert not Rates() and Rates({"USD": 31.0})
+    assert rate_pairs(["USD=31.5", "歐元=35", "UK pounds=40.1"]) == {
+        "USD": 31.5,
+        "EUR": 35.0,
+        "GBP": 40.1,
+    }
+    for bad in ("USD", "USD=0", "USD=-3", "Dogecoin=2", "USD=inf", "=3"):
+        with pytest.raises(AssistantError, match="CUR=NT\\$ per unit"):
+            rate_pairs([bad])
+    with pytest.raises(AssistantError, match="positive"):
+        Rates({"USD": 0.0})
+
+
+def test_a_statement_in_another_currency_is_stored_in_nt(tmp_path: Path) -> None:
+    f = tmp_path / "usd_statement.csv"
+    f.write_text(
+        "交易日期,摘要,支出,存入,對方帳號,幣別\n"
+        "2024/03/01,跨行轉出,100,,ST2,USD\n"
+        "2024/03/02,ATM提款,50,,,美金\n"
+        "2024/03/03,轉入,,10,ST3,CHF\n",
+        encoding="utf-8",
+    )
+    ledger = _ledger(tmp_path)
+    report = import_statement(ledger, f, {}, account="ST1", rates=Rates({"USD": 30.0}))
+    assert (report.added, report.converted, report.currencies) == (
+        3,
+        {"USD": 2},
+        {"USD": 2, "CHF": 1},
+    )
+    with ledger.engine.connect() as conn:
+        got = conn.exec_driver_sql(
+            "SELECT kind, amount, currency, orig_amount, orig_currency FROM fraud_transfer "
+            "ORDER BY ts"
+        ).all()
+    assert [tuple(r) for r in got] == [
+        ("transfer", 3000.0, "TWD", 100.0, "USD"),
+        ("cash_out", 1500.0, "TWD", 50.0, "USD"),
+        ("transfer", 10.0, "CHF", None, None),
+    ]
 
 
 def test_csv_kind_words_past_the_first_ten_are_counted_together(tmp_path: Path) -> None:

@@ -14,6 +14,8 @@ from assistant.cli import cli
 from tests.cli_users import login_env
 from tests.conftest import SHARED, make_settings
 
+USD_BOARD = "bot_usd_rates_20141001_20170930.csv"
+
 
 def run(data: Path, *args: str, role: str = "fraud") -> tuple[int, str]:
     env = login_env(data, role) if role else {}
@@ -55,6 +57,27 @@ def _query_one(data: Path, sql: str) -> str:
             return db.execute(text(sql)).scalar_one()
     finally:
         engine.dispose()
+
+
+def _transfers(data: Path, ids: tuple[str, ...]) -> dict[str, tuple[object, ...]]:
+    """(amount, currency, orig_amount, orig_currency) per transfer id, as stored."""
+    from sqlalchemy import bindparam, text
+
+    from assistant.db import make_engine
+
+    engine = make_engine(make_settings(data).database_url)
+    try:
+        with engine.connect() as db:
+            got = db.execute(
+                text(
+                    "SELECT id, amount, currency, orig_amount, orig_currency FROM fraud_transfer "
+                    "WHERE id IN :ids"
+                ).bindparams(bindparam("ids", expanding=True)),
+                {"ids": list(ids)},
+            ).all()
+    finally:
+        engine.dispose()
+    return {r[0]: tuple(r[1:]) for r in got}
 
 
 def _mule(data: Path) -> str:
@@ -272,3 +295,47 @@ def test_login_session_acts_as_the_user_until_logout(ledger_dir: Path, tmp_path:
     assert "已登出" in out.output
     after = CliRunner().invoke(cli, [*base, "fraud", "actions"], env=env)
     assert after.exit_code == 1 and "需要登入" in after.output
+
+
+def test_amounts_in_another_currency_are_stored_in_nt_at_the_days_board_rate(
+    tmp_path: Path,
+) -> None:
+    """The FX desk's board rates (the Bank of Taiwan's real USD board, 2014–2017) value a
+    ledger's USD transfers in NT$ at the mid of their day's spot quote, the file's amount and
+    currency kept beside; a rate staff give (--rate) serves a currency the board lacks; a day
+    the board does not reach within a week, and a currency with no rate, stay as they were and
+    are counted in the report."""
+    data = tmp_path / "data"
+    code, out = run(data, "fx", "import-rates", str(SHARED / "fx" / USD_BOARD), "--json", role="")
+    assert code == 0, out
+    f = tmp_path / "fx_transfers.csv"
+    f.write_text(
+        "交易序號,交易時間,轉出帳號,轉入帳號,金額,幣別\n"
+        "FX1,2017-09-29 10:00,FXA1,FXB1,1000,USD\n"
+        "FX2,2017-09-30 23:30,FXA1,FXB1,100,美金\n"
+        "FX3,2017-10-20 10:00,FXA1,FXB1,100,USD\n"
+        "FX4,2017-09-29 11:00,FXA1,FXB1,100,EUR\n"
+        "FX5,2017-09-29 12:00,FXA1,FXB1,500,\n"
+        "FX6,2017-09-29 13:00,FXA1,FXB1,2,JPY\n",
+        encoding="utf-8",
+    )
+    code, out = run(data, "fraud", "import-csv", str(f), "--rate", "EUR=35.5", "--json")
+    assert code == 0, out
+    report = json.loads(out)
+    assert report["added"] == 6 and report["converted"] == {"USD": 2, "EUR": 1}
+    assert report["currencies"] == {"USD": 3, "EUR": 1, "TWD": 1, "JPY": 1}
+    unconverted = {k: v for k, v in report["noted"].items() if "no rate for" in k}
+    assert sorted(unconverted.values()) == [1, 1]
+    assert any("no rate for USD" in k for k in unconverted)
+    assert any("no rate for JPY" in k for k in unconverted)
+    rows = _transfers(data, ("FX1", "FX2", "FX3", "FX4", "FX5", "FX6"))
+    # 2017-09-29 spot: 30.265 / 30.365 → 30.315; 2017-09-30 (Taiwan time): 30.21 / 30.31 → 30.26
+    assert rows["FX1"] == (30315.0, "TWD", 1000.0, "USD")
+    assert rows["FX2"] == (3026.0, "TWD", 100.0, "USD")
+    assert rows["FX3"] == (100.0, "USD", None, None)  # the board ends 20 days before
+    assert rows["FX4"] == (3550.0, "TWD", 100.0, "EUR")
+    assert rows["FX5"] == (500.0, "TWD", None, None)
+    assert rows["FX6"] == (2.0, "JPY", None, None)
+    # a rate that is not a positive number is refused before anything is read
+    code, out = run(data, "fraud", "import-csv", str(f), "--rate", "EUR=0")
+    assert code == 1 and "CUR=NT$ per unit" in out

@@ -56,9 +56,11 @@ def _go(
     date_format: str = "",
     unit: str = "",
     start: str = "2024-01-01",
+    rates: str = "",
 ) -> dict[Any, Any]:
     """The tab's import handler called as the page calls it: the inputs in the page's order."""
-    return run(file, kind, account, lang, mapping, sheet, date_format, unit, start, _request(user))
+    inputs = (file, kind, account, lang, mapping, sheet, date_format, unit, start, rates)
+    return run(*inputs, _request(user))
 
 
 def _count(c: Container, prefix: str) -> int:
@@ -162,15 +164,34 @@ def test_options_read_a_file_the_header_does_not_explain(
         f"odd_{tag}.csv",
         "處理日,甲方,乙方,數額,幣\n"
         f"20240301,UP{tag}A,UP{tag}B,100,US Dollar\n"
-        f"20240302,UP{tag}B,UP{tag}C,90,美金\n",
+        f"20240302,UP{tag}B,UP{tag}C,90,美金\n"
+        f"20240302,UP{tag}C,UP{tag}D,7,CHF\n",
     )
     mapping = "ts=處理日\nfrom_account=甲方；to_account=乙方\namount=數額; currency=幣"
-    said = _said(
-        demo, _go(run, odd, "transfers", "", "zh-TW", inv, mapping=mapping, date_format="%Y%m%d")
+    out = _go(
+        run,
+        odd,
+        "transfers",
+        "",
+        "zh-TW",
+        inv,
+        mapping=mapping,
+        date_format="%Y%m%d",
+        rates="USD=30",
     )
-    assert "已匯入 2 筆" in said and "ts ← 處理日" in said, said
-    assert "各幣別筆數（金額未換算）: USD 2" in said
-    assert _count(desk, f"odd_{tag}") == 2
+    said = _said(demo, out)
+    assert "已匯入 3 筆" in said and "ts ← 處理日" in said, said
+    assert "各幣別筆數（檔案所載）: USD 2, CHF 1" in said
+    assert "依當日匯率換算為新臺幣的筆數: USD 2" in said and "no rate for CHF" in said
+    assert _count(desk, f"odd_{tag}") == 3
+    with desk.engine.connect() as db:
+        stored = db.execute(
+            text("SELECT amount, currency FROM fraud_transfer WHERE from_account = :a"),
+            {"a": f"UP{tag}A"},
+        ).one()
+    assert tuple(stored) == (3000.0, "TWD")
+    bad_rate = _go(run, odd, "transfers", "", "en", inv, mapping=mapping, rates="USD=thirty")
+    assert "CUR=NT$ per unit" in _said(demo, bad_rate)
 
     steps = _upload(
         tmp_path,
@@ -190,7 +211,7 @@ def test_options_read_a_file_the_header_does_not_explain(
     statement = _upload(tmp_path, f"st_{tag}.csv", "交易日期,摘要,支出,存入\n2024/03/02,提款,5,\n")
     refused = _go(run, statement, "statement", f"UP{tag}S", "en", inv, unit="day")
     assert "clear the step unit" in _said(demo, refused)
-    assert _count(desk, f"st_{tag}") == 0 and _count(desk, f"odd_{tag}") == 2
+    assert _count(desk, f"st_{tag}") == 0 and _count(desk, f"odd_{tag}") == 3
 
 
 def test_browser_investigator_imports_a_file(

@@ -199,7 +199,15 @@ _TEXT: dict[str, tuple[str, str]] = {
     ),
     "import_mapping": ("讀取的欄位", "Columns read"),
     "import_time": ("時間的讀法", "Times read as"),
-    "import_currencies": ("各幣別筆數（金額未換算）", "Rows per currency (amounts not converted)"),
+    "import_currencies": ("各幣別筆數（檔案所載）", "Rows per currency (as the file gave them)"),
+    "import_converted": (
+        "依當日匯率換算為新臺幣的筆數",
+        "Rows stored in NT$ at the rate of their day",
+    ),
+    "import_rates": (
+        "匯率（新臺幣／每單位，每行一個，如 USD=31.5；未列者依牌告匯率）",
+        "Rates (NT$ per unit, one a line, e.g. USD=31.5; others from the board rates)",
+    ),
     "import_read": ("已讀 {n} 行", "{n} rows read"),
     "import_options": (
         "進階選項（欄位對應、工作表、日期格式、步數）",

@@ -4,7 +4,7 @@ Investigators receive transfer lists and statements (調閱的交易明細) as f
 and branches; here one is uploaded and imported by the fraud desk with the logged-in user, as
 `assistant fraud import-csv` and `import-statement` do: the columns told from the header unless
 the options say (the column mapping, the sheet, the date format, a time counted in steps, as
-the CLI's ``--map``, ``--sheet``, ``--date-format`` and ``--step-unit``), the rows read shown
+the CLI's ``--map``, ``--sheet``, ``--date-format``, ``--step-unit`` and ``--rate``), the rows read shown
 as the import goes, and the report shown (what was added, what was read from which column,
 the currencies, the rows left out by line and why). The desk checks the role (``fraud.ledger``) and writes the audit record; the page only
 shows what it answered. Only a file in Gradio's upload folder is read (``uploaded``).
@@ -20,6 +20,7 @@ import gradio as gr
 
 from assistant.errors import AssistantError
 from assistant.fraud.column_names import mapping_pairs
+from assistant.fraud.currencies import rate_pairs
 from assistant.fraud.importers import STEP_UNITS, steps_from
 from ui.fraud_panel import error_line, md_escape
 from ui.i18n import normalise, t
@@ -40,17 +41,29 @@ def _unit_choices(lang: str) -> list[tuple[str, str]]:
     ]
 
 
+def _items(text: str) -> list[str]:
+    """One item a line, or several apart by ``;``."""
+    parts = (text or "").replace("；", ";").splitlines()
+    return [x for line in parts for x in line.split(";") if x.strip()]
+
+
 def options(
-    mapping: str, sheet: str, date_format: str, step_unit: str, start: str, kind: str
+    mapping: str,
+    sheet: str,
+    date_format: str,
+    step_unit: str,
+    start: str,
+    kind: str,
+    rates: str = "",
 ) -> tuple[dict[str, str], dict[str, Any]]:
-    """The page's options as the desk's import takes them: the mapping (one ``field=column``
-    a line, or several apart by ``;``) and the keyword arguments; a step unit on a statement
-    is refused (a statement's times are dates as the bank writes them)."""
-    items = [x for line in (mapping or "").replace("；", ";").splitlines() for x in line.split(";")]
-    pairs = mapping_pairs([x for x in items if x.strip()])
+    """The page's options as the desk's import takes them: the mapping (``field=column``)
+    and the keyword arguments, the rates (``CUR=NT$``) among them; a step unit on a
+    statement is refused (a statement's times are dates as the bank writes them)."""
+    pairs = mapping_pairs(_items(mapping))
     kw: dict[str, Any] = {
         "sheet": (sheet or "").strip() or None,
         "date_format": (date_format or "").strip() or None,
+        "rates": rate_pairs(_items(rates)),
     }
     if step_unit:
         if kind == STATEMENT:
@@ -84,6 +97,9 @@ def report_text(report: dict[str, Any], lang: str) -> str:
     if report.get("currencies"):
         held = ", ".join(f"{c} {n:,}" for c, n in report["currencies"].items())
         lines.append(f"{t('import_currencies', lang)}: {md_escape(held)}")
+    if report.get("converted"):
+        held = ", ".join(f"{c} {n:,}" for c, n in report["converted"].items())
+        lines.append(f"{t('import_converted', lang)}: {md_escape(held)}")
     for reason, n in {**report.get("omitted", {}), **report.get("noted", {})}.items():
         lines.append(f"- {md_escape(reason)}: {n:,}")
     errors = report.get("errors", [])
@@ -152,6 +168,12 @@ def build(
                     label=t("import_start", lang0),
                     elem_id="twfin-import-start",
                 )
+            rates = gr.Textbox(
+                label=t("import_rates", lang0),
+                placeholder="USD=31.5",
+                lines=1,
+                elem_id="twfin-import-rates",
+            )
         with gr.Row():
             run = gr.Button(t("import_run", lang0), variant="primary", elem_id="twfin-import-run")
         result = gr.Markdown("", elem_id="twfin-import-result")
@@ -166,6 +188,7 @@ def build(
         format_value: str,
         unit_value: str,
         start_value: str,
+        rates_value: str,
         request: gr.Request,
         progress: gr.Progress = gr.Progress(),  # noqa: B008  (Gradio's way to ask for one)
     ) -> dict[Any, Any]:
@@ -176,7 +199,13 @@ def build(
             return {result: error_line(AssistantError(t("import_pick_file", lg)), lg)}
         try:
             pairs, kw = options(
-                map_value, sheet_value, format_value, unit_value, start_value, kind_value
+                map_value,
+                sheet_value,
+                format_value,
+                unit_value,
+                start_value,
+                kind_value,
+                rates_value,
             )
             user = user_of(request)
             path = uploaded(file_value)
@@ -192,7 +221,7 @@ def build(
 
     run.click(
         imported,
-        [file, kind, account, lang, mapping, sheet, date_format, step_unit, start],
+        [file, kind, account, lang, mapping, sheet, date_format, step_unit, start, rates],
         [result],
         api_visibility="private",
     )
@@ -210,8 +239,9 @@ def build(
             date_format: gr.update(label=t("import_date_format", lg)),
             step_unit: gr.update(label=t("import_steps", lg), choices=_unit_choices(lg)),
             start: gr.update(label=t("import_start", lg)),
+            rates: gr.update(label=t("import_rates", lg)),
             run: gr.update(value=t("import_run", lg)),
         }
 
     parts = [box, intro, file, kind, account, more, mapping, sheet, date_format, step_unit, start]
-    return relabel, [*parts, run]
+    return relabel, [*parts, rates, run]

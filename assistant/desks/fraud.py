@@ -185,7 +185,7 @@ class FraudDesk(Desk):
     def import_csv(
         self, user: UserContext | None, path: Path, mapping: dict[str, str], **kwargs: Any
     ) -> ImportReport:
-        args = {"file": str(path), "mapping": mapping}
+        args = {"file": str(path), "mapping": mapping, **_given_rates(kwargs)}
         u = self.allow(user, "fraud.ledger", args)
         report = self._fraud.import_csv(path, mapping, **kwargs)
         self.record(u, "fraud.import", args, _imported(report))
@@ -195,7 +195,12 @@ class FraudDesk(Desk):
         self, user: UserContext | None, path: Path, mapping: dict[str, str], **kwargs: Any
     ) -> ImportReport:
         """One account's statement (調閱的交易明細) into the ledger."""
-        args = {"file": str(path), "mapping": mapping, "account": kwargs.get("account")}
+        args = {
+            "file": str(path),
+            "mapping": mapping,
+            "account": kwargs.get("account"),
+            **_given_rates(kwargs),
+        }
         u = self.allow(user, "fraud.ledger", args)
         report = self._fraud.import_statement(path, mapping, **kwargs)
         self.record(u, "fraud.import", args, _imported(report))
@@ -293,3 +298,8 @@ def _outcome(a: dict[str, Any]) -> str:
         )
     files = "; ".join(f"{f['file']} sha256={f['sha256']}" for f in a["result"].get("files", []))
     return f"已匯出證據 / evidence exported: {files}"
+
+
+def _given_rates(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The rates staff gave for an import, for its audit record (none: nothing added)."""
+    return {"rates": kwargs["rates"]} if kwargs.get("rates") else {}

@@ -31,7 +31,7 @@ from typing import Any
 from assistant.dates import TAIPEI
 from assistant.errors import AssistantError
 from assistant.fraud.column_names import STATEMENT_NAMES, guess
-from assistant.fraud.currencies import UNNAMED, currency_of, unnamed_note
+from assistant.fraud.currencies import UNNAMED, Rates, currency_of, unnamed_note
 from assistant.fraud.importers import (
     MEMO_CHARS,
     OTHER_CURRENCIES,
@@ -75,6 +75,7 @@ def import_statement(
     sheet: str | None = None,
     progress: Callable[[int], None] | None = None,
     batch: int = 50_000,
+    rates: Rates | None = None,
 ) -> ImportReport:
     """An account statement (CSV, Parquet or Excel) through a column mapping. ``mapping``: our
     field → their column: ``ts`` and either ``out_amount`` / ``in_amount`` (支出 / 存入) or a
@@ -82,7 +83,7 @@ def import_statement(
     ``counterparty``, ``counterparty_bank``, ``summary`` (摘要, which tells cash from
     transfers), ``memo``, ``id``, ``channel``, ``place`` and ``currency`` optional. The
     statement's account is ``account`` (its bank ``bank``), or a column mapped as ``account``
-    when one file holds several accounts' rows."""
+    when one file holds several accounts' rows. ``rates``: as ``importers.import_csv``'s."""
     unknown = sorted(set(mapping) - set(FIELDS))
     if unknown:
         raise AssistantError(
@@ -110,7 +111,7 @@ def import_statement(
     fits = fits_mapping(mapping) if complete else (lambda h: _guess(h, given, quiet=True))
     unfit = None if complete else (lambda h: _guess(h, given) or {})
     with open_table(path, fits, IDENTIFIERS, sheet=sheet, batch=batch, unfit=unfit) as table:
-        options = Options(table.mapping or mapping, default_currency, date_format, tz)
+        options = Options(table.mapping or mapping, default_currency, date_format, tz, rates=rates)
         report.mapping = dict(options.mapping)
         rows = StatementRows(path, table, options, owner, bank)
         counts = ledger.insert_batches(
@@ -210,13 +211,14 @@ class StatementRows(MappedRows):
             currency = UNNAMED
             note_word(report, unnamed_note(said), UNNAMED_NOTE, OTHER_CURRENCIES)
         report.currencies[currency] = report.currencies.get(currency, 0) + 1
+        amount, currency, orig = self.in_twd(amount, currency, ts, report)
         cash = bool((CASH_OUT if out else CASH_IN).search(summary)) and not counterparty
         memo = (get.get("memo") or summary).strip()[:MEMO_CHARS] or None
         place = (get.get("place") or "")[:PLACE_CHARS] or None
         channel = get.get("channel", "")
         if cash:
             event = cash_row("", ts, owner, self.bank, amount, not out, channel, place)
-            event.update(currency=currency, memo=memo)
+            event.update(currency=currency, memo=memo, **orig)
             event["id"] = get.get("id") or self._id(event, owner)
             return event, [(owner, self.bank)]
         if not counterparty:
@@ -236,6 +238,7 @@ class StatementRows(MappedRows):
             "to_bank": tb,
             "memo": memo,
             "place": place,
+            **orig,
         }
         event["id"] = get.get("id") or self._id(event, owner)
         named = [(owner, self.bank)]

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
+from datetime import date
 
+from assistant.errors import AssistantError
 from assistant.extract import currency_code
 
 LEDGER_NAMES = {
@@ -90,3 +93,57 @@ def unnamed_note(value: str) -> str:
         f"幣別 {value.strip()[:40]} 無法辨識，記為 {UNNAMED} / currency {value.strip()[:40]!r} "
         f"not recognised, kept as {UNNAMED}"
     )
+
+
+BoardRate = Callable[[str, date], "float | None"]
+
+
+class Rates:
+    """NT$ per unit of a currency on a day, for an import to store amounts in NT$: the rates
+    staff give (``given``, one per currency, e.g. the day's board for a file of one day) win;
+    else ``board`` (the FX desk's board rates: the mid of the latest quote of that day or the
+    days just before, None when there is none). Asked once per currency and day."""
+
+    def __init__(self, given: dict[str, float] | None = None, board: BoardRate | None = None):
+        self.given = {k.upper(): float(v) for k, v in (given or {}).items()}
+        bad = [k for k, v in self.given.items() if not (v > 0 and v == v and v != float("inf"))]
+        if bad:
+            raise AssistantError(
+                f"匯率須為正數 / a rate must be a positive number: {', '.join(bad)}"
+            )
+        self.board = board
+        self._asked: dict[tuple[str, date], float | None] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.given) or self.board is not None
+
+    def twd(self, currency: str, day: date) -> float | None:
+        if currency == "TWD":
+            return 1.0
+        if currency in self.given:
+            return self.given[currency]
+        if self.board is None:
+            return None
+        key = (currency, day)
+        if key not in self._asked:
+            self._asked[key] = self.board(currency, day)
+        return self._asked[key]
+
+
+def rate_pairs(items: list[str] | tuple[str, ...]) -> dict[str, float]:
+    """``CUR=VALUE`` items (the CLI's ``--rate USD=31.5``: NT$ per unit) as a mapping."""
+    out: dict[str, float] = {}
+    for item in items:
+        cur, sep, value = item.partition("=")
+        code = currency_of(cur.strip(), "") if cur.strip() else None
+        try:
+            rate = float(value.replace(",", "")) if sep else float("nan")
+        except ValueError:
+            rate = float("nan")
+        if not code or not (rate > 0 and rate != float("inf")):
+            raise AssistantError(
+                f"匯率格式為 幣別=新臺幣金額（如 USD=31.5） / a rate is CUR=NT$ per unit "
+                f"(USD=31.5): {item!r}"
+            )
+        out[code] = rate
+    return out

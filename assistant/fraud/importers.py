@@ -48,7 +48,7 @@ from assistant.errors import AssistantError
 from assistant.fraud import workbook
 from assistant.fraud.column_names import STATEMENT_NAMES, columns, guess, try_guess, unique_header
 from assistant.fraud.column_names import TRANSFER_NAMES as NAMES
-from assistant.fraud.currencies import UNNAMED, currency_of, unnamed_note
+from assistant.fraud.currencies import UNNAMED, Rates, currency_of, unnamed_note
 from assistant.fraud.generator import BANKS
 from assistant.fraud.ledger import Ledger, normalize_account
 from assistant.fraud.records import (
@@ -171,6 +171,10 @@ def read_kind(word: str, frm_raw: str, to_raw: str) -> tuple[str, str | None]:
 
 
 OTHER_CURRENCIES = "幣別 其他無法辨識者記為 XXX / other unrecognised currencies kept as XXX"
+NO_RATE = (
+    "{cur} 當日無匯率，金額未換算為新臺幣（可匯入牌告匯率或以 --rate {cur}=… 指定） / no rate for "
+    "{cur} on the day: amounts kept in {cur} (import the board rates, or give --rate {cur}=…)"
+)
 UNNAMED_NOTE = unnamed_note("")[:3]  # the family's first words: "幣別 " …
 
 
@@ -206,9 +210,10 @@ class ImportReport:
     mapping: dict[str, str] = field(default_factory=dict)  # our field → the column read
     labelled: dict[str, int] = field(default_factory=dict)  # accounts labelled, fraud / normal
     time: str = ""  # how the time column was read, when not as written (steps from a start)
-    # rows kept per currency (a statement's before matching the other party's); amounts stay
-    # in their own currency, not converted
+    # rows kept per currency as the file gave it (a statement's before matching the other
+    # party's), and of them those stored in NT$ at the rate of their day
     currencies: dict[str, int] = field(default_factory=dict)
+    converted: dict[str, int] = field(default_factory=dict)
 
     def bad(self, line: int, reason: str) -> None:
         self.errors.append((line, reason))
@@ -228,6 +233,7 @@ class ImportReport:
             **({"labelled": dict(self.labelled)} if self.labelled else {}),
             **({"time": self.time} if self.time else {}),
             **({"currencies": dict(self.currencies)} if set(self.currencies) - {"TWD"} else {}),
+            **({"converted": dict(self.converted)} if self.converted else {}),
             "errors": [{"line": n, "reason": r} for n, r in self.errors],
         }
 
@@ -402,6 +408,7 @@ def import_csv(
     batch: int = 50_000,
     sheet: str | None = None,
     steps: Steps | None = None,
+    rates: Rates | None = None,
 ) -> ImportReport:
     """A transfer CSV with a header line (or a Parquet file, or an Excel workbook: ``sheet``,
     else the first sheet holding the mapped columns; see ``workbook``). ``mapping``: our field
@@ -424,7 +431,10 @@ def import_csv(
     the bank given on the row.
 
     ``steps``: the time column counts steps (hours, days …) from a start, as simulators write
-    it (``step``); without ``ts`` in the mapping a column named step is read.
+    it (``step``); without ``ts`` in the mapping a column named step is read. ``rates``: an
+    amount in another currency is stored in NT$ at the rate of its day, with the file's
+    amount and currency kept (``orig_amount``, ``orig_currency``); without a rate it stays in
+    its currency, counted in the report.
 
     The file is read row by row and written ``batch`` rows at a time inside one transaction:
     memory stays bounded whatever the file's size, and the load is still whole or nothing.
@@ -449,7 +459,7 @@ def import_csv(
         if steps is None:
             unfit = _steps_said(unfit)
     with open_table(Path(path), fits, _IDENTIFIERS, sheet=sheet, batch=batch, unfit=unfit) as t:
-        options = Options(t.mapping or mapping, default_currency, date_format, tz, steps)
+        options = Options(t.mapping or mapping, default_currency, date_format, tz, steps, rates)
         report.mapping = dict(options.mapping)
         if steps is not None:
             start = steps.start if steps.start.tzinfo else steps.start.replace(tzinfo=tz)
@@ -681,6 +691,7 @@ class Options:
     date_format: str | None
     tz: timezone
     steps: Steps | None = None
+    rates: Rates | None = None  # NT$ per unit by day: amounts in another currency stored in NT$
 
 
 # Fields whose values identify: Excel must not have changed their digits (``workbook``). A
@@ -744,6 +755,7 @@ class MappedRows:
         self.expected = table.expected
         self.currency, self.date_format, self.tz = options.currency, options.date_format, options.tz
         self.steps = options.steps
+        self.rates = options.rates
         # A workbook's cells may be unreadable (``workbook.Unreadable``); a text file's never.
         self.cells_checked = table.cells_checked
         self.cash = 0
@@ -892,12 +904,13 @@ class MappedRows:
             currency = UNNAMED
             note_word(report, unnamed_note(said), UNNAMED_NOTE, OTHER_CURRENCIES)
         report.currencies[currency] = report.currencies.get(currency, 0) + 1
+        amount, currency, orig = self.in_twd(amount, currency, ts, report)
         memo = (get.get("memo") or "").strip()[:MEMO_CHARS] or None
         place = (get.get("place") or "")[:PLACE_CHARS] or None
         if kind != "transfer":
             own, bank = (to, tb) if kind == "cash_in" else (frm, fb)
             out = cash_row(tid, ts, own, bank, amount, kind == "cash_in", get.get("channel", ""))
-            out.update(place=place, currency=currency, memo=memo)
+            out.update(place=place, currency=currency, memo=memo, **orig)
             pattern = self._label(get)
             if pattern:
                 out["pattern"] = pattern
@@ -915,6 +928,7 @@ class MappedRows:
             "to_bank": tb,
             "memo": memo,
             "place": place,
+            **orig,
         }
         pattern = self._label(get)
         if pattern:
@@ -924,6 +938,27 @@ class MappedRows:
         if caveat:
             note_word(report, caveat, OTHER_KIND[:5], OTHER_KINDS)
         return transfer, [(frm, fb), (to, tb)]
+
+    def in_twd(
+        self, amount: float, currency: str, ts: datetime, report: ImportReport
+    ) -> tuple[float, str, dict[str, Any]]:
+        """(amount, currency, what the file said) as stored: an amount in another currency in
+        NT$ at the rate of its day (Taiwan) when there is one, the file's amount and currency
+        kept beside it; without a rate it stays as it was, counted in the report."""
+        if currency in ("TWD", UNNAMED):
+            return amount, currency, {}
+        day = ts.replace(tzinfo=UTC).astimezone(TAIPEI).date()
+        rate = self.rates.twd(currency, day) if self.rates else None
+        if rate is None:
+            note = NO_RATE.format(cur=currency)
+            report.noted[note] = report.noted.get(note, 0) + 1
+            return amount, currency, {}
+        report.converted[currency] = report.converted.get(currency, 0) + 1
+        return (
+            round(amount * rate, 2),
+            "TWD",
+            {"orig_amount": amount, "orig_currency": currency},
+        )
 
     def _label(self, get: dict[str, str]) -> str | None:
         """The pattern a labelled transfer belongs to (``label:<value>``), or None."""

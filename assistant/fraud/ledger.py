@@ -50,6 +50,8 @@ TRANSFER_COLS = (
     "memo",
     "kind",
     "place",
+    "orig_amount",
+    "orig_currency",
 )
 _DEFAULTS: dict[str, Any] = {
     "name": "",
@@ -66,6 +68,8 @@ _DEFAULTS: dict[str, Any] = {
     "memo": None,
     "kind": "transfer",
     "place": None,
+    "orig_amount": None,
+    "orig_currency": None,
 }
 # Untyped twins of the tables: Core inserts without per-row bind processing.
 _RAW = {
@@ -362,7 +366,9 @@ class Ledger:
                         transfers.pattern[lo:hi].tolist(),
                         [None] * (hi - lo),  # the generator writes no memos
                         transfers.kind_of(lo, hi),
-                        [None] * (hi - lo),
+                        [None] * (hi - lo),  # place
+                        [None] * (hi - lo),  # orig_amount: the generator writes NT$ only
+                        [None] * (hi - lo),  # orig_currency
                         strict=True,
                     )
                 )

@@ -121,6 +121,12 @@ class TransferRow(SQLModel, table=True):
     place: str | None = Field(
         default=None, max_length=64, description="Where a cash event happened (branch, ATM)."
     )
+    # A transfer in another currency is stored in NT$ at the rate of its day (``amount``,
+    # ``currency`` TWD) when the import had one; what the file said is kept here.
+    orig_amount: float | None = Field(default=None, description="The amount as the file gave it.")
+    orig_currency: str | None = Field(
+        default=None, max_length=3, description="The file's currency of a converted amount."
+    )
     # The payer's note (附言) as the bank's system holds it: free text written by whoever paid,
     # so it is shown quoted as data, never read as an instruction.
     memo: str | None = Field(default=None, sa_column=Column(Text))

@@ -17,6 +17,7 @@ from typing import Any
 
 from assistant.errors import AssistantError
 from assistant.fraud.account_statement import import_statement
+from assistant.fraud.currencies import BoardRate, Rates
 from assistant.fraud.generator import generate
 from assistant.fraud.importers import ImportReport, import_amlgentex, import_amlsim, import_csv
 from assistant.fraud.ledger import Ledger, normalize_account
@@ -44,14 +45,17 @@ class FraudService:
         stale_s: float = 30.0,
         cash_rules: Any = None,
         reference: ReferenceModel | None = None,
+        board_rate: BoardRate | None = None,
     ) -> None:
         """``cash_rules``: a ``features.CashRules`` (the reporting threshold the structuring
         features measure against, from the settings); None leaves those features empty.
         ``reference``: the scorer for a ledger without a model of its own (no labels to train
-        on); None: such a ledger is not scored."""
+        on); None: such a ledger is not scored. ``board_rate``: NT$ per unit of a currency on
+        a day (the FX desk's board), for imports to store amounts in NT$."""
         self.ledger = ledger
         self.model_path = model_path
         self.reference = reference
+        self.board_rate = board_rate
         self._is_reference = False
         self.cash_rules = cash_rules
         self._stale_s = stale_s
@@ -75,13 +79,30 @@ class FraudService:
         self._built = None
         return report
 
-    def import_csv(self, path: Path, mapping: dict[str, str], **kwargs: Any) -> ImportReport:
-        report = import_csv(self.ledger, path, mapping, **kwargs)
+    def import_csv(
+        self,
+        path: Path,
+        mapping: dict[str, str],
+        rates: dict[str, float] | None = None,
+        **kwargs: Any,
+    ) -> ImportReport:
+        """``rates``: NT$ per unit given by staff, before the board rates (``Rates``)."""
+        report = import_csv(
+            self.ledger, path, mapping, rates=Rates(rates, self.board_rate), **kwargs
+        )
         self._built = None
         return report
 
-    def import_statement(self, path: Path, mapping: dict[str, str], **kwargs: Any) -> ImportReport:
-        report = import_statement(self.ledger, path, mapping, **kwargs)
+    def import_statement(
+        self,
+        path: Path,
+        mapping: dict[str, str],
+        rates: dict[str, float] | None = None,
+        **kwargs: Any,
+    ) -> ImportReport:
+        report = import_statement(
+            self.ledger, path, mapping, rates=Rates(rates, self.board_rate), **kwargs
+        )
         self._built = None
         return report
 

@@ -723,12 +723,13 @@ class SparkFraudService(FraudService):
         stale_s: float = 30.0,
         cash_rules: Any = None,
         reference: Any = None,
+        board_rate: Any = None,
         *,
         master: str = "local[2]",
         work_dir: Path,
         conf: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(ledger, model_path, stale_s, cash_rules, reference)
+        super().__init__(ledger, model_path, stale_s, cash_rules, reference, board_rate)
         self.master = master
         self.work_dir = Path(work_dir)
         self.conf = dict(conf or {})

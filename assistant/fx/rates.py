@@ -412,6 +412,22 @@ class RateStore:
             stale,
         )
 
+    def mid_on(self, currency: str, day: date, max_stale_days: int = 7) -> float | None:
+        """NT$ per unit on ``day`` for valuing a ledger's amount: the mid of the latest spot
+        quote on or before it (the cash quote where no spot is quoted), None when there is
+        none within ``max_stale_days`` (a rate of last year values nothing today)."""
+        for kind in ("spot", "cash"):
+            try:
+                quote = self.rate(currency, day, kind)
+            except AssistantError:
+                continue
+            mid = quote.mid
+            if mid is None:
+                mid = quote.bank_buys if quote.bank_sells is None else quote.bank_sells
+            if mid is not None and mid > 0 and quote.stale_days <= max_stale_days:
+                return float(mid)
+        return None
+
     def history(
         self,
         currency: str,
