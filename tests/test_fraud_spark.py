@@ -19,6 +19,7 @@ from assistant.errors import AssistantError
 from assistant.fraud.features import FEATURE_NAMES, CashRules
 from assistant.fraud.generator import generate
 from assistant.fraud.ledger import Ledger
+from assistant.fraud.records import is_reserved
 from assistant.fraud.service import FraudService
 from assistant.schema import open_engine
 
@@ -242,6 +243,25 @@ def test_shuffle_partitions_grow_with_the_ledger(
     _, spark = engines
     spark.spark_ledger()
     assert spark.spark.conf.get("spark.sql.shuffle.partitions") == "2"
+
+
+def test_reserved_accounts_are_the_same_in_spark(
+    engines: tuple[FraudService, SparkFraudService],
+) -> None:
+    """Cash at a bank of any country (CASH822, CASH03208, CASH + a SWIFT BIC) and OUTSIDE are
+    reserved in Spark's SQL as in ``records.is_reserved``; customer ids that merely start so
+    are not."""
+    from pyspark.sql import functions as F
+
+    from assistant.fraud.spark_engine import _RESERVED_SQL
+
+    _, spark = engines
+    ids = ["CASH", "OUTSIDE", "CASH822", "CASH03208", "CASHCTCBTWTP", "CASHCTCBTWTPXXX"]
+    ids += ["CASHFLOW1", "CASHX", "822", "CASH123456789012", "OUTSIDE1", "X CASH822"]
+    frame = spark.spark.createDataFrame([(i,) for i in ids], "id string")
+    got = dict(frame.select("id", F.expr(_RESERVED_SQL.format(c="id")).alias("r")).collect())
+    assert got == {i: is_reserved(i) for i in ids}
+    assert sum(got.values()) == 6
 
 
 def test_trace_refusals(engines: tuple[FraudService, SparkFraudService]) -> None:

@@ -37,7 +37,9 @@ CHANNEL_CODE = {"ATM": 1, "臨櫃": 2}  # ``LedgerArrays.channel``; anything els
 # (IBM's AMLworld files number banks 1 to 5 digits; routing and sort codes run to 9), or a
 # SWIFT BIC (8 or 11 characters). Anything else in a bank column is a column mapped wrongly.
 BANK_CODE_CHARS = 11
-_BANK_CODE = re.compile(r"\d{1,11}|[A-Z]{6}[A-Z0-9]{2}(?:[A-Z0-9]{3})?")
+# [0-9], not \d: the same pattern is Spark SQL's (``spark_engine``), whose literals eat "\"
+BANK_CODE_PATTERN = "[0-9]{1,11}|[A-Z]{6}[A-Z0-9]{2}(?:[A-Z0-9]{3})?"
+_BANK_CODE = re.compile(BANK_CODE_PATTERN)
 BANK_CODE_RULE = (
     "銀行代碼應為 3 位數字（他國銀行代號至多 11 位數字，或 SWIFT 代碼） / a bank code is 3 digits "
     "(another country's bank number up to 11 digits, or a SWIFT BIC)"

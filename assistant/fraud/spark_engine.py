@@ -46,7 +46,7 @@ from assistant.fraud.features import (
     _epoch,
 )
 from assistant.fraud.ledger import Ledger
-from assistant.fraud.records import CHANNEL_CODE, KIND_CODE, is_reserved
+from assistant.fraud.records import BANK_CODE_PATTERN, CHANNEL_CODE, KIND_CODE, is_reserved
 from assistant.fraud.service import FraudService
 from assistant.fraud.trace import (
     RULES,
@@ -62,7 +62,12 @@ _CHUNK = 200_000
 # ledgers) up to 500,000 transfers, then one more per 250,000. At 10M transfers two partitions
 # ran out of memory in the rank windows (each task held half of ~40M account-feature rows).
 _PER_PARTITION = 250_000
-_RESERVED_SQL = "({c} = 'OUTSIDE' OR {c} = 'CASH' OR {c} RLIKE '^CASH[0-9]{{3}}$')"
+# ``records.is_reserved`` in Spark SQL: OUTSIDE, CASH, CASH + a bank code
+_RESERVED_SQL = (
+    "({c} = 'OUTSIDE' OR {c} = 'CASH' OR {c} RLIKE '^CASH(?:"
+    + BANK_CODE_PATTERN.replace("{", "{{").replace("}", "}}")
+    + ")$')"
+)
 _SESSIONS: dict[str, Any] = {}
 _SESSION_LOCK = threading.Lock()
 
