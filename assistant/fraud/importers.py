@@ -871,12 +871,12 @@ class MappedRows:
             return None
         try:
             kind, caveat = read_kind(get.get("kind", ""), get["from_account"], get["to_account"])
-            if kind == "transfer" and _same_account(get["from_account"], get["to_account"]):
+            frm, to = _endpoints(kind, get["from_account"], get["to_account"])
+            if frm and frm == to:
                 # money moved within one account (a reinvestment, an internal posting): no
                 # second party, so not a ledger event; counted, as an opening balance is
                 report.omitted[SAME_ACCOUNT] = report.omitted.get(SAME_ACCOUNT, 0) + 1
                 return None
-            frm, to = _endpoints(kind, get["from_account"], get["to_account"])
         except AssistantError as exc:
             report.bad(n, str(exc))
             return None
@@ -1135,18 +1135,10 @@ SAME_ACCOUNT = (
 )
 
 
-def _same_account(frm_raw: str, to_raw: str) -> bool:
-    if not (frm_raw.strip() and to_raw.strip()):
-        return False
-    try:
-        return normalize_account(frm_raw) == normalize_account(to_raw)
-    except AssistantError:  # a malformed number: ``_endpoints`` says which
-        return False
-
-
 def _endpoints(kind: str, frm_raw: str, to_raw: str) -> tuple[str, str]:
-    """The two accounts of a row. A transfer needs both; a deposit only ``to``, a withdrawal
-    only ``from`` (its cash side, empty or a reserved CASH account, is filled in later)."""
+    """The two accounts of a row. A transfer needs both (the same one twice is returned as it
+    is: no movement between parties); a deposit only ``to``, a withdrawal only ``from`` (its
+    cash side, empty or a reserved CASH account, is filled in later)."""
     if kind == "transfer":
         empty = [side for side, raw in (("轉出 payer", frm_raw), ("轉入 payee", to_raw)) if not raw]
         if empty:
@@ -1156,7 +1148,7 @@ def _endpoints(kind: str, frm_raw: str, to_raw: str) -> tuple[str, str]:
             )
         frm, to = normalize_account(frm_raw), normalize_account(to_raw)
         if frm == to:
-            raise AssistantError(f"轉出與轉入帳號相同 / payer and payee are the same: {frm_raw!r}")
+            return frm, to  # one account on both sides: the caller leaves it out, counted
         if is_reserved(frm) or is_reserved(to):
             raise AssistantError(
                 f"保留帳號只用於現金交易 / reserved account in a transfer: {frm_raw!r}, {to_raw!r}"
