@@ -369,7 +369,8 @@ def trace_cmd(
         attribution=attribution,
     )
     if csv_path is not None:
-        result.to_csv(csv_path)
+        ids = [t.id for t in result.transfers]
+        result.to_csv(csv_path, app.container.fraud_desk.evidence(user, ids))
     if as_json:
         emit_json(result.to_dict())
         return

@@ -336,6 +336,31 @@ def test_amounts_in_another_currency_are_stored_in_nt_at_the_days_board_rate(
     assert rows["FX4"] == (3550.0, "TWD", 100.0, "EUR")
     assert rows["FX5"] == (500.0, "TWD", None, None)
     assert rows["FX6"] == (2.0, "JPY", None, None)
+    # the evidence table of a trace says what the file gave beside the NT$ amount
+    evidence = tmp_path / "evidence.csv"
+    code, out = run(
+        data, "fraud", "trace", "FXA1", "--direction", "down", "--hops", "1", "--csv", str(evidence)
+    )
+    assert code == 0, out
+    with evidence.open(encoding="utf-8-sig") as fh:
+        table = {r["transfer_id"]: r for r in csv.DictReader(fh)}
+    assert (table["FX1"]["amount"], table["FX1"]["orig_amount"]) == ("30315.0", "1000.0")
+    assert (table["FX1"]["orig_currency"], table["FX5"]["orig_currency"]) == ("USD", "")
+    # and so does the assistant's answer (the evidence rows read through the desk)
+    from agents.fraud.nodes import _compose, _with_evidence
+    from assistant.container import Container
+    from assistant.permissions import UserContext
+
+    container = Container(make_settings(data))
+    try:
+        trace = container.fraud_desk.trace(UserContext("inv", "fraud", None), "FXA1", "down", 1)
+        shown = _with_evidence(
+            container.fraud_desk, UserContext("inv", "fraud", None), trace.to_dict()
+        )
+    finally:
+        container.close()
+    text = _compose({"traces": [shown]}, english=False)  # type: ignore[typeddict-item]
+    assert "30,315（USD 1,000.00）" in text and "3,550（EUR 100.00）" in text
     # a rate that is not a positive number is refused before anything is read
     code, out = run(data, "fraud", "import-csv", str(f), "--rate", "EUR=0")
     assert code == 1 and "CUR=NT$ per unit" in out

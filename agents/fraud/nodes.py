@@ -154,7 +154,7 @@ def investigate(state: FraudState, runtime: Runtime[RunContext]) -> dict[str, An
                     }
                     out = call_tool(t, ctx, FRAUD_TRACE, args, calls, problems)
                     if out is not None:
-                        traces.append(_with_memos(desk, ctx.user, out.to_dict()))
+                        traces.append(_with_evidence(desk, ctx.user, out.to_dict()))
             if r["wants_score"]:
                 account = {"account": r["account"]}
                 score = call_tool(t, ctx, FRAUD_SCORE, account, calls, problems)
@@ -307,14 +307,22 @@ def _last_account(history: list[Any]) -> str | None:
     return None
 
 
-def _with_memos(desk: FraudDesk, user: UserContext, trace: dict[str, Any]) -> dict[str, Any]:
-    """The memos of the transfers the answer shows, read from the ledger: evidence only."""
+def _with_evidence(desk: FraudDesk, user: UserContext, trace: dict[str, Any]) -> dict[str, Any]:
+    """The memos and original amounts of the transfers the answer shows, read from the
+    ledger: evidence only."""
     rows = trace["transfers"][:EVIDENCE_ROWS]
-    memos = desk.memos(user, [x["id"] for x in rows]) if rows else {}
+    held = desk.evidence(user, [x["id"] for x in rows]) if rows else {}
     for x in rows:
-        if x["id"] in memos:
-            x["memo"] = memos[x["id"]]
+        x.update(held.get(x["id"], {}))
     return trace
+
+
+def _amount_cell(x: dict[str, Any]) -> str:
+    """NT$, and what the file gave where the ledger converted it (USD 1,000.00)."""
+    cell = f"{x['amount']:,.0f}"
+    if x.get("orig_currency"):
+        cell += f"（{x['orig_currency']} {x['orig_amount']:,.2f}）"
+    return cell
 
 
 def _quoted(memo: str) -> str:
@@ -401,7 +409,7 @@ def _compose(state: FraudState, english: bool) -> str:
             for x in rows:
                 lines.append(
                     f"| {x['hop']} | {x['id']} | {x['ts'][:16].replace('T', ' ')} | {x['from']} | "
-                    f"{x['to']} | {x['amount']:,.0f} |"
+                    f"{x['to']} | {_amount_cell(x)} |"
                     + (f" {_quoted(x.get('memo') or '')} |" if memo else "")
                 )
             if len(tr["transfers"]) > EVIDENCE_ROWS:

@@ -88,10 +88,11 @@ class FraudDesk(Desk):
         )
         return result
 
-    def memos(self, user: UserContext | None, ids: list[str]) -> dict[str, str]:
-        """The memos (附言) of transfers a trace returned: part of that trace's read."""
+    def evidence(self, user: UserContext | None, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The memos (附言) and original amounts of transfers a trace returned: part of that
+        trace's read."""
         self.allow(user, "fraud.read", {"transfers": len(ids)})
-        return self._fraud.memos(ids)
+        return self._fraud.evidence(ids)
 
     def score(
         self,

@@ -183,7 +183,7 @@ class ActionStore:
                 self._export_dir
                 / f"action-{action['id']}-{action['account']}-{direction}-{stamp}.csv"
             )
-            trace.to_csv(path)
+            trace.to_csv(path, self._fraud.evidence([t.id for t in trace.transfers]))
             with path.open("rb") as fh:
                 digest = hashlib.file_digest(fh, "sha256").hexdigest()
             files.append(

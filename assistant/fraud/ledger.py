@@ -428,15 +428,26 @@ class Ledger:
             session.expunge_all()
         return rows
 
-    def memos(self, ids: Sequence[str]) -> dict[str, str]:
-        """The memos of these transfers (those that have one)."""
-        out: dict[str, str] = {}
+    def evidence(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """What the ledger holds of these transfers beyond a trace's arrays, for the evidence:
+        the memo (附言), and for an amount stored in NT$ the file's amount and currency
+        (``orig_amount``, ``orig_currency``); transfers with none of them are left out."""
+        out: dict[str, dict[str, Any]] = {}
+        cols = (_T.c.id, _T.c.memo, _T.c.orig_amount, _T.c.orig_currency)
         for chunk in _chunks(list(ids), 500):
             with self._engine.connect() as conn:
                 rows = conn.execute(
-                    select(_T.c.id, _T.c.memo).where(_T.c.id.in_(chunk), _T.c.memo.is_not(None))
+                    select(*cols).where(
+                        _T.c.id.in_(chunk),
+                        (_T.c.memo.is_not(None)) | (_T.c.orig_currency.is_not(None)),
+                    )
                 )
-                out.update({r[0]: r[1] for r in rows if r[1]})
+                for tid, memo, orig_amount, orig_currency in rows:
+                    got: dict[str, Any] = {"memo": memo} if memo else {}
+                    if orig_currency:
+                        got.update(orig_amount=orig_amount, orig_currency=orig_currency)
+                    if got:
+                        out[tid] = got
         return out
 
     @staticmethod

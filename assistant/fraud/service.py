@@ -132,9 +132,9 @@ class FraudService:
         self._built = None
         return {**written, "patterns": len(g.patterns), "seed": seed}
 
-    def memos(self, ids: list[str]) -> dict[str, str]:
-        """Transfer memos by transfer id, for the evidence a trace shows."""
-        return self.ledger.memos(ids)
+    def evidence(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Memos and original amounts by transfer id, for the evidence a trace shows."""
+        return self.ledger.evidence(ids)
 
     def counts(self) -> dict[str, int]:
         return self.ledger.counts()

@@ -57,6 +57,7 @@ import csv
 import io
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -352,13 +353,24 @@ class TraceResult:
             "rule": self.rule,
         }
 
-    def to_csv(self, path_or_buffer: str | Path | io.TextIOBase | Any) -> None:
-        """The evidence table: one row per transfer, in hop then time order."""
+    def to_csv(
+        self,
+        path_or_buffer: str | Path | io.TextIOBase | Any,
+        evidence: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        """The evidence table: one row per transfer, in hop then time order. With
+        ``evidence`` (``Ledger.evidence``): each transfer's memo, and the amount and currency
+        the file gave where the ledger holds it in NT$."""
         header = ["hop", "transfer_id", "ts", "from_account", "to_account", "amount", "attributed"]
         rows = [
             [t.hop, t.id, t.ts, t.from_account, t.to_account, t.amount, round(t.attributed, 2)]
             for t in self.transfers
         ]
+        if evidence is not None:
+            header += ["memo", "orig_amount", "orig_currency"]
+            for row, t in zip(rows, self.transfers, strict=True):
+                e = evidence.get(t.id, {})
+                row += [e.get("memo", ""), e.get("orig_amount", ""), e.get("orig_currency", "")]
         if isinstance(path_or_buffer, str | Path):
             with open(path_or_buffer, "w", encoding="utf-8-sig", newline="") as f:
                 w = csv.writer(f)
