@@ -362,6 +362,7 @@ class Container:
             save_every=m.save_every,
             save_every_s=m.save_every_s,
             journal_sync=m.journal_sync,
+            board_rate=RateStore(self.engine).mid_on,
         )
 
     @cached_property

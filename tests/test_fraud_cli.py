@@ -361,6 +361,23 @@ def test_amounts_in_another_currency_are_stored_in_nt_at_the_days_board_rate(
         container.close()
     text = _compose({"traces": [shown]}, english=False)  # type: ignore[typeddict-item]
     assert "30,315（USD 1,000.00）" in text and "3,550（EUR 100.00）" in text
+    # the monitor values a USD transfer on arrival with the same board, through its desk
+    container = Container(make_settings(data))
+    try:
+        decided = container.fraud_monitor_desk.score(
+            UserContext("inv", "fraud", None),
+            {
+                "id": "FXM1",
+                "ts": "2017-09-29 14:00",
+                "from_account": "FXA1",
+                "to_account": "FXB1",
+                "amount": "10",
+                "currency": "USD",
+            },
+        )
+    finally:
+        container.close()
+    assert decided["amount"] == 303.15
     # a rate that is not a positive number is refused before anything is read
     code, out = run(data, "fraud", "import-csv", str(f), "--rate", "EUR=0")
     assert code == 1 and "CUR=NT$ per unit" in out

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from assistant.errors import AssistantError
+from assistant.fraud.currencies import Rates
 from assistant.monitor.monitor import TransferMonitor
 from assistant.monitor.rules import DEFAULT_RULES, load_rules, parse_rules
 from assistant.monitor.transfers import Transfer, parse_transfer
@@ -230,6 +231,31 @@ def test_a_transfer_row_is_read_or_refused_in_both_languages() -> None:
     for not_an_object in (["X", 5], "X,5", 5, None):
         with pytest.raises(AssistantError, match=r"須為含欄位的物件.*must be an object"):
             parse_transfer(not_an_object)  # type: ignore[arg-type]
+
+
+def test_a_transfer_in_another_currency_is_scored_in_nt_or_refused() -> None:
+    """The monitor's rules and scores count NT$: a transfer naming another currency is taken at
+    the rate of its day (Taiwan time), one with no rate is refused rather than read as NT$."""
+    asked: list[tuple[str, date]] = []
+
+    def board(cur: str, day: date) -> float | None:
+        asked.append((cur, day))
+        return 31.0 if cur == "USD" else None
+
+    rates = Rates(None, board)
+    row = {"id": "F1", "ts": "2024-03-04 23:30", "from_account": "A1", "to_account": "B1"}
+    assert parse_transfer({**row, "amount": "1,000", "currency": "US Dollar"}, rates).amount == (
+        31_000.0
+    )
+    assert asked == [("USD", date(2024, 3, 4))]  # 23:30 Taiwan time is still the 4th there
+    assert parse_transfer({**row, "amount": 500, "currency": "新台幣"}, rates).amount == 500.0
+    assert parse_transfer({**row, "amount": 500, "currency": ""}).amount == 500.0
+    with pytest.raises(AssistantError, match=r"沒有 JPY 在 2024-03-04.*no NT\$ rate for JPY"):
+        parse_transfer({**row, "amount": 500, "currency": "JPY"}, rates)
+    with pytest.raises(AssistantError, match="no NT\\$ rate for USD"):
+        parse_transfer({**row, "amount": 500, "currency": "USD"})  # no board at all
+    with pytest.raises(AssistantError, match="unknown currency 'Dogecoin'"):
+        parse_transfer({**row, "amount": 500, "currency": "Dogecoin"}, rates)
 
 
 def test_the_anomaly_model_scores_an_odd_transfer_above_ordinary_ones() -> None:

@@ -30,6 +30,7 @@ from sqlalchemy import Engine, insert, update
 from sqlmodel import Session, col, select
 
 from assistant.errors import AssistantError, NotFound
+from assistant.fraud.currencies import BoardRate, Rates
 from assistant.fraud.ledger import normalize_account
 from assistant.monitor.journal import Journal
 from assistant.monitor.monitor import Decision, TransferMonitor
@@ -88,13 +89,16 @@ class MonitorService:
         save_every_s: float = 300.0,
         journal_sync: bool = False,
         mule_model: Path | None = None,
+        board_rate: BoardRate | None = None,
     ) -> None:
         """``state_path``: where the monitor's state is kept between processes (None: in this
         process only); ``save_every`` transfers or ``save_every_s`` seconds (0: never by that
         measure) between saves while scoring; ``journal_sync``: each journal write synced to
         the disk (survives a power cut, not only a crash of the process); ``mule_model``: the
-        mule score's model file (``fraud.stream_model``), read when it appears or changes."""
+        mule score's model file (``fraud.stream_model``), read when it appears or changes;
+        ``board_rate``: NT$ per unit on a day, for a transfer that names another currency."""
         self._engine = engine
+        self._rates = Rates(None, board_rate)
         self._mule_path = mule_model
         self._mule_stamp: tuple[int, int] | None = None  # the model file read (mtime, size)
         self._default = default_rules
@@ -469,7 +473,7 @@ class MonitorService:
 
     def score(self, row: Mapping[str, Any] | Transfer) -> tuple[Decision, int | None]:
         """One transfer on arrival: its decision, and the id of the stored alert (None: pass)."""
-        t = row if isinstance(row, Transfer) else parse_transfer(row)
+        t = row if isinstance(row, Transfer) else parse_transfer(row, self._rates)
         with self._lock:
             monitor = self.monitor()
             self._base()
@@ -494,7 +498,7 @@ class MonitorService:
             self._base()
             for n, row in rows:
                 try:
-                    t = row if isinstance(row, Transfer) else parse_transfer(row)
+                    t = row if isinstance(row, Transfer) else parse_transfer(row, self._rates)
                 except AssistantError as exc:
                     out.errors.append({"row": n, "reason": str(exc)})
                     continue

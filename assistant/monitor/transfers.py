@@ -20,6 +20,7 @@ from typing import Any
 from assistant.dates import TAIPEI, parse_datetime
 from assistant.errors import AssistantError
 from assistant.fraud.column_names import TRANSFER_NAMES, guess, unique_header
+from assistant.fraud.currencies import Rates, currency_of
 from assistant.fraud.importers import kind_of
 from assistant.fraud.ledger import LedgerArrays, normalize_account
 from assistant.fraud.records import KINDS, is_reserved
@@ -79,9 +80,11 @@ def _epoch(raw: Any) -> int:
     return int(value.astimezone(UTC).timestamp())
 
 
-def parse_transfer(row: Mapping[str, Any]) -> Transfer:
+def parse_transfer(row: Mapping[str, Any], rates: Rates | None = None) -> Transfer:
     """A transfer from a mapping (a CSV row, a JSON body); AssistantError, in both languages,
-    naming what is wrong."""
+    naming what is wrong. An amount in another currency (``currency``) is scored in NT$ at
+    the rate of its day (``rates``: the FX desk's board); without one it is refused, not
+    scored as if NT$."""
     if not isinstance(row, Mapping):
         raise AssistantError(
             "一筆轉帳須為含欄位的物件（JSON object）/ a transfer must be an object with fields"
@@ -104,6 +107,9 @@ def parse_transfer(row: Mapping[str, Any]) -> Transfer:
         ) from None
     except (ValueError, TypeError):
         raise AssistantError(f"金額錯誤 / bad amount: {raw_amount!r}") from None
+    said = row.get("currency")
+    if said not in (None, ""):
+        amount = _in_twd(amount, str(said), ts, rates)
     # the words the ledger's CSV import takes (轉帳, 存款, 提款, deposit, withdrawal …)
     word = str(row.get("kind") or "transfer").strip()
     kind = kind_of(word)
@@ -125,6 +131,26 @@ def parse_transfer(row: Mapping[str, Any]) -> Transfer:
         memo=str(memo) if memo else None,
         label=row.get("pattern") or None,
     )
+
+
+def _in_twd(amount: float, said: str, ts: int, rates: Rates | None) -> float:
+    code = currency_of(said)
+    if code is None:
+        raise AssistantError(
+            f"無法辨識的幣別 {said!r}（請用 ISO 4217 代碼，例如 TWD、USD） / unknown currency "
+            f"{said!r} (give an ISO 4217 code such as TWD or USD)"
+        )
+    if code == "TWD":
+        return amount
+    day = datetime.fromtimestamp(ts, TAIPEI).date()
+    rate = rates.twd(code, day) if rates else None
+    if rate is None:
+        raise AssistantError(
+            f"沒有 {code} 在 {day.isoformat()} 的新臺幣匯率，無法評分（請先匯入牌告匯率：assistant fx "
+            f"import-rates） / no NT$ rate for {code} on {day.isoformat()}: the transfer cannot be "
+            "scored (import the board rates: assistant fx import-rates)"
+        )
+    return round(amount * rate, 2)
 
 
 # A feed names its kind column as the API does: a payment-type column (ACH, Wire …) is not
