@@ -249,8 +249,14 @@ class Container:
         return AuditLog(self.engine)
 
     @cached_property
+    def rates(self) -> RateStore:
+        """The board rates: the FX desk's, and what values other currencies in the ledger and
+        the monitor."""
+        return RateStore(self.engine)
+
+    @cached_property
     def fx(self) -> FxService:
-        return FxService(RateStore(self.engine), self.catalog)
+        return FxService(self.rates, self.catalog)
 
     @cached_property
     def fraud(self) -> FraudService:
@@ -269,7 +275,7 @@ class Container:
                 model_path=model_path,
                 cash_rules=rules,
                 reference=reference,
-                board_rate=RateStore(self.engine).mid_on,
+                board_rate=self.rates.mid_on,
                 master=self.settings.fraud.spark_master,
                 work_dir=self.settings.data_dir / "fraud" / "spark",
                 conf=self.settings.fraud.spark_conf,
@@ -279,7 +285,7 @@ class Container:
             model_path=model_path,
             cash_rules=rules,
             reference=reference,
-            board_rate=RateStore(self.engine).mid_on,
+            board_rate=self.rates.mid_on,
         )
 
     @cached_property
@@ -362,7 +368,7 @@ class Container:
             save_every=m.save_every,
             save_every_s=m.save_every_s,
             journal_sync=m.journal_sync,
-            board_rate=RateStore(self.engine).mid_on,
+            board_rate=self.rates.mid_on,
         )
 
     @cached_property

@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from assistant.cli import cli
+from assistant.errors import AssistantError
 from tests.cli_users import login_env
 from tests.conftest import SHARED, make_settings
 
@@ -306,6 +307,15 @@ def test_amounts_in_another_currency_are_stored_in_nt_at_the_days_board_rate(
     the board does not reach within a week, and a currency with no rate, stay as they were and
     are counted in the report."""
     data = tmp_path / "data"
+    from assistant.container import Container
+    from assistant.permissions import UserContext
+
+    inv = UserContext("inv", "fraud", None)
+    usd = {"ts": "2017-09-29 14:00", "from_account": "FXA1", "to_account": "FXB1"}
+    usd |= {"amount": "10", "currency": "USD"}
+    monitor = Container(make_settings(data))
+    with pytest.raises(AssistantError, match="no NT\\$ rate for USD on 2017-09-29"):
+        monitor.fraud_monitor_desk.score(inv, {**usd, "id": "FXM1"})  # no board yet
     code, out = run(data, "fx", "import-rates", str(SHARED / "fx" / USD_BOARD), "--json", role="")
     assert code == 0, out
     f = tmp_path / "fx_transfers.csv"
@@ -348,35 +358,21 @@ def test_amounts_in_another_currency_are_stored_in_nt_at_the_days_board_rate(
     assert (table["FX1"]["orig_currency"], table["FX5"]["orig_currency"]) == ("USD", "")
     # and so does the assistant's answer (the evidence rows read through the desk)
     from agents.fraud.nodes import _compose, _with_evidence
-    from assistant.container import Container
-    from assistant.permissions import UserContext
 
     container = Container(make_settings(data))
     try:
-        trace = container.fraud_desk.trace(UserContext("inv", "fraud", None), "FXA1", "down", 1)
-        shown = _with_evidence(
-            container.fraud_desk, UserContext("inv", "fraud", None), trace.to_dict()
-        )
+        trace = container.fraud_desk.trace(inv, "FXA1", "down", 1)
+        shown = _with_evidence(container.fraud_desk, inv, trace.to_dict())
     finally:
         container.close()
     text = _compose({"traces": [shown]}, english=False)  # type: ignore[typeddict-item]
     assert "30,315（USD 1,000.00）" in text and "3,550（EUR 100.00）" in text
-    # the monitor values a USD transfer on arrival with the same board, through its desk
-    container = Container(make_settings(data))
+    # the running monitor (started before the board was imported) values a USD transfer on
+    # arrival with the same board, through its desk
     try:
-        decided = container.fraud_monitor_desk.score(
-            UserContext("inv", "fraud", None),
-            {
-                "id": "FXM1",
-                "ts": "2017-09-29 14:00",
-                "from_account": "FXA1",
-                "to_account": "FXB1",
-                "amount": "10",
-                "currency": "USD",
-            },
-        )
+        decided = monitor.fraud_monitor_desk.score(inv, {**usd, "id": "FXM2"})
     finally:
-        container.close()
+        monitor.close()
     assert decided["amount"] == 303.15
     # a rate that is not a positive number is refused before anything is read
     code, out = run(data, "fraud", "import-csv", str(f), "--rate", "EUR=0")

@@ -3,11 +3,11 @@
 Investigators receive transfer lists and statements (調閱的交易明細) as files from other banks
 and branches; here one is uploaded and imported by the fraud desk with the logged-in user, as
 `assistant fraud import-csv` and `import-statement` do: the columns told from the header unless
-the options say (the column mapping, the sheet, the date format, a time counted in steps, as
-the CLI's ``--map``, ``--sheet``, ``--date-format``, ``--step-unit`` and ``--rate``), the rows read shown
-as the import goes, and the report shown (what was added, what was read from which column,
-the currencies, the rows left out by line and why). The desk checks the role (``fraud.ledger``) and writes the audit record; the page only
-shows what it answered. Only a file in Gradio's upload folder is read (``uploaded``).
+the options say (the CLI's ``--map``, ``--sheet``, ``--date-format``, ``--step-unit`` and
+``--rate``), the rows read shown as the import goes, and the report shown (what was added,
+what was read from which column, the currencies, the rows left out by line and why). The desk
+checks the role (``fraud.ledger``) and writes the audit record; the page only shows what it
+answered. Only a file in Gradio's upload folder is read (``uploaded``).
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ ledger writes are here, apart, so that prose such as "file a SAR" never reads as
 from __future__ import annotations
 
 import functools
+import math
 import re
 from collections.abc import Callable
 from datetime import date
@@ -106,7 +107,7 @@ class Rates:
 
     def __init__(self, given: dict[str, float] | None = None, board: BoardRate | None = None):
         self.given = {k.upper(): float(v) for k, v in (given or {}).items()}
-        bad = [k for k, v in self.given.items() if not (v > 0 and v == v and v != float("inf"))]
+        bad = [k for k, v in self.given.items() if not (math.isfinite(v) and v > 0)]
         if bad:
             raise AssistantError(
                 f"匯率須為正數 / a rate must be a positive number: {', '.join(bad)}"
@@ -140,7 +141,7 @@ def rate_pairs(items: list[str] | tuple[str, ...]) -> dict[str, float]:
             rate = float(value.replace(",", "")) if sep else float("nan")
         except ValueError:
             rate = float("nan")
-        if not code or not (rate > 0 and rate != float("inf")):
+        if not code or not (math.isfinite(rate) and rate > 0):
             raise AssistantError(
                 f"匯率格式為 幣別=新臺幣金額（如 USD=31.5） / a rate is CUR=NT$ per unit "
                 f"(USD=31.5): {item!r}"

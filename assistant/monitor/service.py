@@ -98,7 +98,7 @@ class MonitorService:
         mule score's model file (``fraud.stream_model``), read when it appears or changes;
         ``board_rate``: NT$ per unit on a day, for a transfer that names another currency."""
         self._engine = engine
-        self._rates = Rates(None, board_rate)
+        self._board_rate = board_rate
         self._mule_path = mule_model
         self._mule_stamp: tuple[int, int] | None = None  # the model file read (mtime, size)
         self._default = default_rules
@@ -473,7 +473,10 @@ class MonitorService:
 
     def score(self, row: Mapping[str, Any] | Transfer) -> tuple[Decision, int | None]:
         """One transfer on arrival: its decision, and the id of the stored alert (None: pass)."""
-        t = row if isinstance(row, Transfer) else parse_transfer(row, self._rates)
+        # Rates asked afresh per call: board rates imported while the server runs are used
+        # from the next transfer on, and a long-running monitor keeps no growing cache.
+        rates = Rates(None, self._board_rate)
+        t = row if isinstance(row, Transfer) else parse_transfer(row, rates)
         with self._lock:
             monitor = self.monitor()
             self._base()
@@ -491,6 +494,7 @@ class MonitorService:
         reason, the others scored and their alerts stored. ``keep_passes`` False: the result
         counts passes but does not list them (a replay of a whole ledger)."""
         out = BatchResult()
+        rates = Rates(None, self._board_rate)  # one lookup per currency and day in a batch
         decided: list[Decision] = []
         scored: list[Transfer] = []
         with self._lock:
@@ -498,7 +502,7 @@ class MonitorService:
             self._base()
             for n, row in rows:
                 try:
-                    t = row if isinstance(row, Transfer) else parse_transfer(row, self._rates)
+                    t = row if isinstance(row, Transfer) else parse_transfer(row, rates)
                 except AssistantError as exc:
                     out.errors.append({"row": n, "reason": str(exc)})
                     continue
