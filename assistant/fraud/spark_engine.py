@@ -311,24 +311,49 @@ def feature_frame(
         """SELECT src AS acct, ts, amount FROM fb UNION ALL SELECT dst, ts, amount FROM fb"""
     ).createOrReplaceTempView("fe")
 
+    def median(key: str, value: str, rows: str) -> str:
+        # ``percentile(value, 0.5)`` per ``key`` (the mean of the two middle values of an even
+        # count) by one sort: Spark's exact percentile keeps a hash map per group and falls
+        # back to sorting its serialised buffers once a task holds more than 128 groups
+        return f"""SELECT {key}, avg({value}) AS v FROM (
+            SELECT {key}, {value}, row_number() OVER (PARTITION BY {key} ORDER BY {value}) AS rn,
+                   count(*) OVER (PARTITION BY {key}) AS c FROM ({rows}))
+            WHERE rn BETWEEN (c + 1) DIV 2 AND (c + 2) DIV 2 GROUP BY {key}"""
+
     def dwell(outs: str, ins: str) -> str:
         # each incoming row → the account's first outgoing row at or after it: one sort per
-        # account (ins before outs at equal times, so an outgoing row at the same second counts)
-        return f"""SELECT acct, percentile(h, 0.5) AS v FROM (
-            SELECT acct, typ, (nxt - ts) / 3600.0D AS h FROM (
+        # account (ins before outs at equal times, so an outgoing row at the same second counts).
+        # The rows are read backwards with a running frame: Spark recomputes a frame that ends
+        # at UNBOUNDED FOLLOWING for every row (quadratic in an account's rows), while one that
+        # starts at UNBOUNDED PRECEDING grows by a row at a time.
+        return median(
+            "acct",
+            "h",
+            f"""SELECT acct, (nxt - ts) / 3600.0D AS h FROM (
               SELECT acct, ts, typ, min(CASE WHEN typ = 1 THEN ts END) OVER (
-                PARTITION BY acct ORDER BY ts, typ
-                ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS nxt
-              FROM ({ins} UNION ALL {outs})))
-            WHERE typ = 0 AND h IS NOT NULL GROUP BY acct"""
+                PARTITION BY acct ORDER BY ts DESC, typ DESC
+                ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS nxt
+              FROM ({ins} UNION ALL {outs}))
+            WHERE typ = 0 AND nxt IS NOT NULL""",
+        )
 
     parts = {
-        "g_in": """SELECT dst AS id, count(*) AS fan_in, count(DISTINCT src) AS in_degree,
-                   sum(amount) AS total_in, percentile(amount, 0.5) AS median_in_amount
-                   FROM fb GROUP BY dst""",
-        "g_out": """SELECT src AS id, count(*) AS fan_out, count(DISTINCT dst) AS out_degree,
-                    sum(amount) AS total_out, percentile(amount, 0.5) AS median_out_amount
-                    FROM fb GROUP BY src""",
+        # the degrees from the distinct pairs and the medians by sorting (see ``median``): a
+        # percentile and a distinct count beside the sums made these the slowest aggregates
+        "g_in": f"""SELECT s.dst AS id, fan_in, in_degree, total_in, m.v AS median_in_amount
+                    FROM (SELECT dst, count(*) AS fan_in, sum(amount) AS total_in FROM fb
+                          GROUP BY dst) s
+                    JOIN (SELECT dst, count(*) AS in_degree FROM fp GROUP BY dst) d
+                      ON d.dst = s.dst
+                    JOIN ({median("dst", "amount", "SELECT dst, amount FROM fb")}) m
+                      ON m.dst = s.dst""",
+        "g_out": f"""SELECT s.src AS id, fan_out, out_degree, total_out, m.v AS median_out_amount
+                     FROM (SELECT src, count(*) AS fan_out, sum(amount) AS total_out FROM fb
+                           GROUP BY src) s
+                     JOIN (SELECT src, count(*) AS out_degree FROM fp GROUP BY src) d
+                       ON d.src = s.src
+                     JOIN ({median("src", "amount", "SELECT src, amount FROM fb")}) m
+                       ON m.src = s.src""",
         "g_dwell": dwell(
             "SELECT src AS acct, ts, 1 AS typ FROM fb", "SELECT dst AS acct, ts, 0 AS typ FROM fb"
         ),
