@@ -21,6 +21,8 @@ from assistant.fraud.currencies import Rates, currency_of, rate_pairs, unnamed_n
 from assistant.fraud.features import CashRules, account_features
 from assistant.fraud.importers import (
     CASH_BETWEEN,
+    CASH_BY_MEMO,
+    CASH_BY_PARTY,
     Steps,
     import_amlgentex,
     import_amlsim,
@@ -327,14 +329,71 @@ def test_csv_kind_words_past_the_first_ten_are_counted_together(tmp_path: Path) 
     assert report.noted["交易種類 其他 讀作轉帳 / kind (other words) read as a transfer"] == 3
 
 
-def test_csv_transfer_to_a_reserved_account_is_refused(tmp_path: Path) -> None:
+def test_csv_rows_paying_or_paid_by_cash_are_cash_without_a_kind_column(tmp_path: Path) -> None:
+    """A transfer list that writes a withdrawal as a payment to CASH (or CASH822) and a deposit
+    as one from CASH has said what it is: read as cash, counted, never dropped."""
     f = _write(
         tmp_path / "t.csv",
-        [["ts", "from", "to", "amount"], ["2024-03-01 10:00", "111", "CASH822", "100"]],
+        [
+            ["ts", "from", "to", "amount"],
+            ["2024-03-01 10:00", "111", "CASH822", "100"],
+            ["2024-03-01 11:00", "CASH", "222", "200"],
+            ["2024-03-01 12:00", "111", "222", "300"],
+        ],
     )
     mapping = {"ts": "ts", "from_account": "from", "to_account": "to", "amount": "amount"}
-    report = import_csv(_ledger(tmp_path), f, mapping)
-    assert report.added == 0 and report.errors[0][1].startswith("保留帳號只用於現金交易")
+    ledger = _ledger(tmp_path)
+    report = import_csv(ledger, f, mapping)
+    assert (report.added, report.cash, report.skipped) == (3, 2, 0)
+    assert report.noted == {CASH_BY_PARTY: 2}
+    with ledger.engine.connect() as conn:
+        got = conn.exec_driver_sql(
+            "SELECT from_account, to_account, kind, from_bank FROM fraud_transfer ORDER BY ts"
+        ).all()
+    assert [tuple(r) for r in got] == [
+        ("111", "CASH822", "cash_out", "822"),  # the bank whose cash it was
+        ("CASH", "222", "cash_in", ""),
+        ("111", "222", "transfer", ""),
+    ]
+
+
+def test_csv_memo_tells_cash_only_when_no_kind_is_given(tmp_path: Path) -> None:
+    rows = [
+        ["ts", "from", "to", "amount", "memo"],
+        ["2024-03-01 10:00", "111", "", "100", "ATM提款"],
+        ["2024-03-01 11:00", "", "222", "200", "現金存款"],
+        ["2024-03-01 12:00", "111", "222", "300", "ATM轉帳"],  # a transfer by ATM: not cash
+        ["2024-03-01 13:00", "", "222", "400", "ATM提款"],  # a withdrawal paid to someone?
+    ]
+    report = import_csv(_ledger(tmp_path), _write(tmp_path / "m.csv", rows), {})
+    assert (report.added, report.cash) == (3, 2)
+    assert report.noted == {CASH_BY_MEMO: 2}
+    assert [line for line, _ in report.errors] == [5]
+    assert "帳號空白" in report.errors[0][1]
+    # a kind column that says transfer is believed over the memo
+    kinds = [["ts", "from", "to", "amount", "memo", "type"]]
+    kinds += [["2024-03-02 10:00", "111", "", "100", "ATM提款", "轉帳"]]
+    report = import_csv(_ledger(tmp_path / "k"), _write(tmp_path / "k.csv", kinds), {})
+    assert report.added == 0 and "帳號空白" in report.errors[0][1]
+
+
+def test_csv_outside_party_is_kept_and_two_reserved_sides_refused(tmp_path: Path) -> None:
+    f = _write(
+        tmp_path / "t.csv",
+        [
+            ["ts", "from", "to", "amount"],
+            ["2024-03-01 10:00", "OUTSIDE", "222", "100"],  # a salary from another bank
+            ["2024-03-01 11:00", "222", "OUTSIDE", "50"],
+            ["2024-03-01 12:00", "OUTSIDE", "CASH", "300"],
+            ["2024-03-01 13:00", "CASH", "CASH822", "300"],
+        ],
+    )
+    mapping = {"ts": "ts", "from_account": "from", "to_account": "to", "amount": "amount"}
+    ledger = _ledger(tmp_path)
+    report = import_csv(ledger, f, mapping)
+    assert (report.added, report.cash, report.accounts) == (2, 0, 1)  # OUTSIDE is no account
+    assert [line for line, _ in report.errors] == [4, 5]
+    assert all(r.startswith("保留帳號只用於現金交易") for _, r in report.errors)
 
 
 # ---------------------------------------------------------------- AMLSim

@@ -33,6 +33,8 @@ from assistant.errors import AssistantError
 from assistant.fraud.column_names import STATEMENT_NAMES, guess
 from assistant.fraud.currencies import UNNAMED, Rates, currency_of, unnamed_note
 from assistant.fraud.importers import (
+    CASH_IN_WORDS,
+    CASH_OUT_WORDS,
     MEMO_CHARS,
     OTHER_CURRENCIES,
     PLACE_CHARS,
@@ -54,8 +56,6 @@ FIELDS = ("ts", "out_amount", "in_amount", "amount", "counterparty", "counterpar
 FIELDS += ("account", "summary", "memo", "id", "channel", "place", "currency")
 # Fields whose Excel cells must keep their digits; a transaction id is exact as a whole number.
 IDENTIFIERS = {"id": True, "account": False, "counterparty": False, "counterparty_bank": False}
-CASH_OUT = re.compile(r"提款|提領|領現|現金支出|現金提|cash withdrawal", re.IGNORECASE)
-CASH_IN = re.compile(r"現金存|存現|現金存款|現存|cash deposit", re.IGNORECASE)
 NO_COUNTERPARTY = "轉帳無對方帳號，記為行外 / transfers without a counterparty, tied to OUTSIDE"
 NO_AMOUNT = "無金額（餘額或註記列） / no amount (a balance or note line)"
 _EMPTY = {"", "-", "--", "—"}
@@ -212,7 +212,7 @@ class StatementRows(MappedRows):
             note_word(report, unnamed_note(said), UNNAMED_NOTE, OTHER_CURRENCIES)
         report.currencies[currency] = report.currencies.get(currency, 0) + 1
         amount, currency, orig = self.in_twd(amount, currency, ts, report)
-        cash = bool((CASH_OUT if out else CASH_IN).search(summary)) and not counterparty
+        cash = bool((CASH_OUT_WORDS if out else CASH_IN_WORDS).search(summary)) and not counterparty
         memo = (get.get("memo") or summary).strip()[:MEMO_CHARS] or None
         place = (get.get("place") or "")[:PLACE_CHARS] or None
         channel = get.get("channel", "")

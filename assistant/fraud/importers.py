@@ -123,6 +123,11 @@ OTHER_KIND = "交易種類 {word} 讀作轉帳 / kind {word} read as a transfer"
 OTHER_KINDS = "交易種類 其他 讀作轉帳 / kind (other words) read as a transfer"
 MAX_KIND_WORDS = 10
 CASH_BETWEEN = "兩個帳戶間的現金交易記為轉帳 / a cash row between two accounts kept as a transfer"
+CASH_BY_PARTY = "對方為現金帳戶（CASH），讀作現金存提 / the other side is CASH: read as a cash deposit or withdrawal"
+CASH_BY_MEMO = "未註明種類，依摘要讀作現金存提 / no kind given: read as cash from the memo"
+# what a memo or a statement's summary says of cash (a withdrawal, a deposit)
+CASH_OUT_WORDS = re.compile(r"提款|提領|領現|現金支出|現金提|cash withdrawal", re.IGNORECASE)
+CASH_IN_WORDS = re.compile(r"現金存|存現|現金存款|現存|cash deposit", re.IGNORECASE)
 
 
 @functools.lru_cache(maxsize=256)
@@ -138,12 +143,45 @@ def kind_of(word: str) -> str | None:
     return kind if kind in KINDS else None
 
 
-def read_kind(word: str, frm_raw: str, to_raw: str) -> tuple[str, str | None]:
+def _account(raw: str) -> str:
+    return normalize_account(raw) if raw.strip() else ""
+
+
+def _is_cash(account: str) -> bool:
+    """A bank's CASH account (``CASH``, ``CASH822``), not the OUTSIDE party."""
+    return bool(account) and account != OUTSIDE_ACCOUNT and is_reserved(account)
+
+
+def _cash_by_party(frm_raw: str, to_raw: str) -> str | None:
+    """cash_out for a customer paying a CASH account, cash_in for CASH paying a customer:
+    the only reading such a row has (None: neither)."""
+    frm, to = _account(frm_raw), _account(to_raw)
+    if _is_cash(to) and frm and not is_reserved(frm):
+        return "cash_out"
+    if _is_cash(frm) and to and not is_reserved(to):
+        return "cash_in"
+    return None
+
+
+def _cash_by_memo(frm_raw: str, to_raw: str, memo: str) -> str | None:
+    """The kind of a row of one account whose memo says cash (ATM提款 from the payer, 現金存款
+    to the payee); None where the memo says nothing of cash or the other way round."""
+    frm, to = _account(frm_raw), _account(to_raw)
+    if frm and not to and not is_reserved(frm) and CASH_OUT_WORDS.search(memo):
+        return "cash_out"
+    if to and not frm and not is_reserved(to) and CASH_IN_WORDS.search(memo):
+        return "cash_in"
+    return None
+
+
+def read_kind(word: str, frm_raw: str, to_raw: str, memo: str = "") -> tuple[str, str | None]:
     """The ledger kind of a row from its kind column and its accounts, with the caveat the
     import report counts (None: none). A deposit names the customer in ``to`` (or in both
     columns, as payment-type exports write a cash row of one account); a withdrawal in
     ``from``. Cash naming two different accounts moved money between them: a transfer. Any
-    word that is not cash is a transfer by that means (ACH, Cheque, Wire …)."""
+    word that is not cash is a transfer by that means (ACH, Cheque, Wire …), unless the
+    other side is a bank's CASH account; with no word at all, a row of one account whose memo
+    says cash (ATM提款) is that cash."""
     kind = KIND_WORDS.get(_kind_key(word))
     if kind is None:
         if not (frm_raw.strip() and to_raw.strip()):
@@ -152,8 +190,14 @@ def read_kind(word: str, frm_raw: str, to_raw: str) -> tuple[str, str | None]:
                 f"交易種類不明 / unknown kind {word!r} on a row of one account (use "
                 f"{', '.join(KINDS)}, 存款 or 提款)"
             )
+        if by_party := _cash_by_party(frm_raw, to_raw):
+            return by_party, CASH_BY_PARTY
         return "transfer", OTHER_KIND.format(word=word.strip()[:40])
     if kind == "transfer":
+        if by_party := _cash_by_party(frm_raw, to_raw):
+            return by_party, CASH_BY_PARTY
+        if not word.strip() and (by_memo := _cash_by_memo(frm_raw, to_raw, memo)):
+            return by_memo, CASH_BY_MEMO
         return kind, None
     frm = normalize_account(frm_raw) if frm_raw.strip() else ""
     to = normalize_account(to_raw) if to_raw.strip() else ""
@@ -870,7 +914,9 @@ class MappedRows:
         if ts is None:
             return None
         try:
-            kind, caveat = read_kind(get.get("kind", ""), get["from_account"], get["to_account"])
+            kind, caveat = read_kind(
+                get.get("kind", ""), get["from_account"], get["to_account"], get.get("memo", "")
+            )
             frm, to = _endpoints(kind, get["from_account"], get["to_account"])
             if frm and frm == to:
                 # money moved within one account (a reinvestment, an internal posting): no
@@ -909,6 +955,11 @@ class MappedRows:
         place = (get.get("place") or "")[:PLACE_CHARS] or None
         if kind != "transfer":
             own, bank = (to, tb) if kind == "cash_in" else (frm, fb)
+            cash_side = _account(get["from_account" if kind == "cash_in" else "to_account"])
+            if not bank and _is_cash(cash_side) and cash_side != "CASH":
+                bank = cash_side[4:]  # the bank whose cash it was (CASH822)
+            if caveat:
+                report.noted[caveat] = report.noted.get(caveat, 0) + 1
             out = cash_row(tid, ts, own, bank, amount, kind == "cash_in", get.get("channel", ""))
             out.update(place=place, currency=currency, memo=memo, **orig)
             pattern = self._label(get)
@@ -930,14 +981,15 @@ class MappedRows:
             "place": place,
             **orig,
         }
+        named = [(a, b) for a, b in ((frm, fb), (to, tb)) if a != OUTSIDE_ACCOUNT]
         pattern = self._label(get)
         if pattern:
             transfer["pattern"] = pattern
-            for account in (frm, to):
+            for account, _ in named:
                 self.positive.setdefault(account, pattern)
         if caveat:
             note_word(report, caveat, OTHER_KIND[:5], OTHER_KINDS)
-        return transfer, [(frm, fb), (to, tb)]
+        return transfer, named
 
     def in_twd(
         self, amount: float, currency: str, ts: datetime, report: ImportReport
@@ -1149,7 +1201,11 @@ def _endpoints(kind: str, frm_raw: str, to_raw: str) -> tuple[str, str]:
         frm, to = normalize_account(frm_raw), normalize_account(to_raw)
         if frm == to:
             return frm, to  # one account on both sides: the caller leaves it out, counted
-        if is_reserved(frm) or is_reserved(to):
+        # OUTSIDE (a party the ledger does not name, as a statement or AMLGentex writes it)
+        # may pay or be paid by a customer; CASH rows were read as cash by ``read_kind``
+        if (is_reserved(frm) or is_reserved(to)) and (
+            (is_reserved(frm) and is_reserved(to)) or OUTSIDE_ACCOUNT not in (frm, to)
+        ):
             raise AssistantError(
                 f"保留帳號只用於現金交易 / reserved account in a transfer: {frm_raw!r}, {to_raw!r}"
                 f" (mark cash rows with a kind column)"
