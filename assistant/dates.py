@@ -1,4 +1,5 @@
-"""Dates as bank staff write them: ISO, 2024/1/5, ROC (民國) 113/01/05, 民國113年1月5日."""
+"""Dates as bank staff write them: ISO, 2024/1/5, ROC (民國) 113/01/05, 民國113年1月5日, 1130105;
+times of day on a 24- or 12-hour clock (09:30, 下午 03:20, 3:20 PM, 093000)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,15 @@ _PATTERN = re.compile(
 )
 
 
+# written without separators, as bank exports do: 1130501 (ROC), 20240501
+_COMPACT = re.compile(r"^(\d{3,4})(\d{2})(\d{2})$")
+
+
 def parse_date(text: str) -> date:
-    """A year of three digits or fewer is an ROC year (民國 = Gregorian − 1911)."""
+    """A year of three digits or fewer is an ROC year (民國 = Gregorian − 1911); a date may be
+    written without separators (1130501, 20240501)."""
     raw = unicodedata.normalize("NFKC", text).strip()
-    m = _PATTERN.match(raw)
+    m = _PATTERN.match(raw) or _COMPACT.match(raw)
     if not m:
         raise ValueError(f"日期格式錯誤 / not a date (YYYY-MM-DD or 民國 113/01/05): {text!r}")
     year, month, day = (int(g) for g in m.groups())
@@ -26,7 +32,26 @@ def parse_date(text: str) -> date:
         raise ValueError(f"日期不存在 / no such date: {text!r}") from exc
 
 
-_CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?$")
+_CLOCK = re.compile(r"^(\d{1,2}):?(\d{2})(?::?(\d{2})(?:\.(\d{1,6}))?)?$")
+# a 12-hour clock's half of the day, before or after the time (上午 09:15, 3:05 PM)
+_HALF = re.compile(r"^(上午|下午|AM|PM|A\.M\.|P\.M\.)\s*|\s*(上午|下午|AM|PM|A\.M\.|P\.M\.)$", re.I)
+
+
+def _clock(text: str) -> tuple[int, int, int, int] | None:
+    """(hour, minute, second, microsecond) of a time of day: 09:15, 9:15:02.5, 091502, and a
+    12-hour clock with 上午 / 下午 or AM / PM; None when it is not one."""
+    half = _HALF.search(text)
+    word = (half.group(1) or half.group(2)).upper().replace(".", "") if half else ""
+    t = _CLOCK.match(_HALF.sub("", text).strip())
+    if t is None:
+        return None
+    h, mi, sec, frac = t.groups()
+    hour = int(h)
+    if word in ("上午", "AM") and hour == 12:
+        hour = 0  # 上午 12:30 is half past midnight
+    elif word in ("下午", "PM") and hour < 12:
+        hour += 12
+    return hour, int(mi), int(sec or 0), int((frac or "0").ljust(6, "0"))
 
 
 def parse_datetime(text: str) -> datetime:
@@ -43,20 +68,11 @@ def parse_datetime(text: str) -> datetime:
     day = parse_date(day_part)
     if not clock:
         return datetime(day.year, day.month, day.day)
-    t = _CLOCK.match(clock)
+    t = _clock(clock)
     if t is None:
         raise ValueError(f"時間格式錯誤 / not a time of day (HH:MM[:SS]): {clock!r}")
-    h, mi, sec, frac = t.groups()
     try:
-        return datetime(
-            day.year,
-            day.month,
-            day.day,
-            int(h),
-            int(mi),
-            int(sec or 0),
-            int((frac or "0").ljust(6, "0")),
-        )
+        return datetime(day.year, day.month, day.day, *t)
     except ValueError as exc:
         raise ValueError(f"時間不存在 / no such time: {clock!r}") from exc
 
