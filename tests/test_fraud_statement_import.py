@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 
 from assistant.errors import AssistantError
-from assistant.fraud.account_statement import ALREADY, NO_AMOUNT, NO_COUNTERPARTY, import_statement
+from assistant.fraud.account_statement import (
+    ALREADY,
+    BANK_CHARGE,
+    NO_AMOUNT,
+    NO_COUNTERPARTY,
+    import_statement,
+)
 from assistant.fraud.importers import import_csv
 from assistant.fraud.ledger import Ledger
 from assistant.fraud.records import OUTSIDE_ACCOUNT
@@ -220,3 +226,56 @@ def test_an_excel_statement_keeps_its_identifiers_or_says_why_not(tmp_path: Path
         (B, 700),
         ("CASH822", 1000),
     ]
+
+
+def test_an_online_banking_statement_reads_its_cash_charges_and_bank_codes(
+    tmp_path: Path,
+) -> None:
+    """A statement as online banking exports it: a title line, 說明 for the summary, a
+    12-hour clock, the other party's bank code in front of its account, and a fee line."""
+    f = tmp_path / "stmt.csv"
+    f.write_text(
+        "帳號：0071112223334 存款交易明細\n"
+        "交易日期,交易時間,說明,提款金額,存款金額,餘額,轉出入帳號,備註\n"
+        '2024/05/01,下午 03:20:11,跨行轉入,,"49,000","52,000",812-8129876543210,\n'
+        '2024/05/01,下午 03:40:00,ATM提款,"20,000",,"32,000",,台北車站\n'
+        '2024/05/02,上午 10:00:00,網銀轉出,"9,000",,"23,000",(013)0131234567890,\n'
+        '2024/05/02,上午 10:00:30,跨行轉帳手續費,15,,"22,985",,\n'
+        '2024/05/02,上午 10:05:00,網銀轉出,"1,000",,"21,985",004-12-345678-9,\n',
+        encoding="utf-8",
+    )
+    ledger = _ledger(tmp_path)
+    report = import_statement(ledger, f, {}, account="0071112223334")
+    assert report.mapping["summary"] == "說明"
+    assert (report.added, report.cash, report.skipped) == (4, 1, 0)
+    assert report.omitted == {BANK_CHARGE: 1}
+    with ledger.engine.connect() as conn:
+        got = conn.exec_driver_sql(
+            "SELECT from_account, to_account, kind, from_bank, to_bank FROM fraud_transfer "
+            "ORDER BY ts"
+        ).all()
+    assert [tuple(r) for r in got] == [
+        ("8129876543210", "0071112223334", "transfer", "812", ""),
+        ("0071112223334", "CASH", "cash_out", "", ""),
+        ("0071112223334", "0131234567890", "transfer", "", "013"),
+        # an account's own dashes are not a bank code
+        ("0071112223334", "004123456789", "transfer", "", ""),
+    ]
+
+
+def test_a_transfer_list_with_bank_codes_before_the_accounts(tmp_path: Path) -> None:
+    f = tmp_path / "t.csv"
+    f.write_text(
+        "交易時間,轉出帳號,轉入帳號,金額\n"
+        "2024-05-01 09:00,(004)0041234567890,812-8129876543210,100\n"
+        "2024-05-01 10:00,8129876543210,0071112223334,90\n",
+        encoding="utf-8",
+    )
+    ledger = _ledger(tmp_path)
+    report = import_csv(ledger, f, {})
+    assert (report.added, report.accounts) == (2, 3)  # 8129876543210 is one account
+    with ledger.engine.connect() as conn:
+        got = conn.exec_driver_sql(
+            "SELECT from_account, to_account, from_bank, to_bank FROM fraud_transfer ORDER BY ts"
+        ).all()
+    assert tuple(got[0]) == ("0041234567890", "8129876543210", "004", "812")

@@ -9,7 +9,9 @@ counterparty, money in a transfer from it; a withdrawal or deposit of cash (摘�
 提款、提領、領現、現金支出 out, 現金存、存現、現金存款 in) is a cash event at the account's bank.
 A transfer without a counterparty is tied to the unnamed ``OUTSIDE`` party and counted in the
 report (``noted``), so the money is not lost from the account's flows. A
-line without an amount (a balance line, 上期餘額) is counted, not imported.
+line without an amount (a balance line, 上期餘額), or the bank's own charge without another
+party (手續費, 年費), is counted, not imported. The other party's account may carry its bank's
+code in front of it, as online banking shows it ((812)8129876543210, 812-8129876543210).
 
 The same transfer appears in both parties' statements. Without a transaction id column a row's
 id is made from what both statements show alike: the day (Taiwan time; banks print the time to
@@ -43,6 +45,7 @@ from assistant.fraud.importers import (
     MappedRows,
     Options,
     Table,
+    bank_prefix,
     cash_row,
     fits_mapping,
     note_word,
@@ -58,6 +61,11 @@ FIELDS += ("account", "summary", "memo", "id", "channel", "place", "currency")
 IDENTIFIERS = {"id": True, "account": False, "counterparty": False, "counterparty_bank": False}
 NO_COUNTERPARTY = "轉帳無對方帳號，記為行外 / transfers without a counterparty, tied to OUTSIDE"
 NO_AMOUNT = "無金額（餘額或註記列） / no amount (a balance or note line)"
+BANK_CHARGE = (
+    "銀行收取之手續費等（非與他人間的款項） / the bank's own charges (fees): no other party"
+)
+# a line the bank charged the account for (a transfer's fee, a card's annual fee)
+_CHARGE = re.compile(r"手續費|服務費|年費|管理費|\bfees?\b|\bcharges?\b", re.IGNORECASE)
 _EMPTY = {"", "-", "--", "—"}
 _NONZERO = re.compile(r"[1-9１-９]")
 
@@ -174,6 +182,8 @@ class StatementRows(MappedRows):
         try:
             owner = normalize_account(get["account"]) if get.get("account") else self.owner
             raw_cp = get.get("counterparty", "")
+            if not get.get("counterparty_bank") and (split := bank_prefix(raw_cp)):
+                get["counterparty_bank"], raw_cp = split
             counterparty = normalize_account(raw_cp) if raw_cp else ""
         except AssistantError as exc:
             report.bad(n, str(exc))
@@ -193,6 +203,9 @@ class StatementRows(MappedRows):
             report.omitted[NO_AMOUNT] = report.omitted.get(NO_AMOUNT, 0) + 1
             return None
         summary = get.get("summary", "")
+        if not counterparty and _CHARGE.search(summary):
+            report.omitted[BANK_CHARGE] = report.omitted.get(BANK_CHARGE, 0) + 1
+            return None
         cp_bank = get.get("counterparty_bank", "").upper()
         if cp_bank and not is_bank_code(cp_bank):
             report.bad(n, f"{BANK_CODE_RULE}: {cp_bank!r}")

@@ -36,6 +36,7 @@ from __future__ import annotations
 import csv
 import functools
 import re
+import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -46,7 +47,14 @@ from typing import Any
 from assistant.dates import TAIPEI, parse_datetime
 from assistant.errors import AssistantError
 from assistant.fraud import workbook
-from assistant.fraud.column_names import STATEMENT_NAMES, columns, guess, try_guess, unique_header
+from assistant.fraud.column_names import (
+    SIDES,
+    STATEMENT_NAMES,
+    columns,
+    guess,
+    try_guess,
+    unique_header,
+)
 from assistant.fraud.column_names import TRANSFER_NAMES as NAMES
 from assistant.fraud.currencies import UNNAMED, Rates, currency_of, unnamed_note
 from assistant.fraud.generator import BANKS
@@ -141,6 +149,20 @@ def kind_of(word: str) -> str | None:
     not known, or cash without its direction (a feed names the kind, not a guess)."""
     kind = KIND_WORDS.get(_kind_key(word))
     return kind if kind in KINDS else None
+
+
+# An account written after its bank's code, as online banking shows the other party:
+# (812)8129876543210, 812-8129876543210, 812 8129876543210. Only a whole number of ten or more
+# digits after one separator is split off: 004-12-345678-9 is one account's own dashes.
+_BANK_PREFIX = re.compile(r"^\s*(?:\((\d{3})\)\s*([0-9A-Za-z-]+)|(\d{3})[-\s/](\d{10,}))\s*$")
+
+
+def bank_prefix(raw: str) -> tuple[str, str] | None:
+    """(bank code, account) of an account written after its bank's code, else None."""
+    m = _BANK_PREFIX.match(unicodedata.normalize("NFKC", raw))
+    if m is None:
+        return None
+    return (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
 
 
 def _account(raw: str) -> str:
@@ -913,6 +935,9 @@ class MappedRows:
         ts = self.time(n, get, report)
         if ts is None:
             return None
+        for bank, side in SIDES.items():  # (812)8129876543210: the bank said with the account
+            if not get.get(bank) and (split := bank_prefix(get.get(side, ""))):
+                get[bank], get[side] = split
         try:
             kind, caveat = read_kind(
                 get.get("kind", ""), get["from_account"], get["to_account"], get.get("memo", "")
