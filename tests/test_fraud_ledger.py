@@ -407,6 +407,9 @@ def test_account_number_normalisation(tmp_path: Path) -> None:
     assert normalize_account(" 822-1234 5678-9012 ") == "822123456789012"
     assert normalize_account("８２２－１２３４") == "8221234"  # full-width
     assert normalize_account("aml_0000 0001") == "AML00000001"
+    # a bank's code before the number, as online banking prints it, stays its first digits
+    assert normalize_account("(812)8129876543210") == "8128129876543210"
+    assert normalize_account("（８１２）８１２９８７６５４３２１０") == "8128129876543210"
     for bad in ("", " - ", "12#34", "帳號123"):
         with pytest.raises(AssistantError):
             normalize_account(bad)

@@ -254,10 +254,11 @@ def test_an_online_banking_statement_reads_its_cash_charges_and_bank_codes(
             "SELECT from_account, to_account, kind, from_bank, to_bank FROM fraud_transfer "
             "ORDER BY ts"
         ).all()
+    # the bank's code stays the account's first digits, as the product numbers accounts
     assert [tuple(r) for r in got] == [
-        ("8129876543210", "0071112223334", "transfer", "812", ""),
+        ("8128129876543210", "0071112223334", "transfer", "812", ""),
         ("0071112223334", "CASH", "cash_out", "", ""),
-        ("0071112223334", "0131234567890", "transfer", "", "013"),
+        ("0071112223334", "0130131234567890", "transfer", "", "013"),
         # an account's own dashes are not a bank code
         ("0071112223334", "004123456789", "transfer", "", ""),
     ]
@@ -268,14 +269,18 @@ def test_a_transfer_list_with_bank_codes_before_the_accounts(tmp_path: Path) -> 
     f.write_text(
         "交易時間,轉出帳號,轉入帳號,金額\n"
         "2024-05-01 09:00,(004)0041234567890,812-8129876543210,100\n"
-        "2024-05-01 10:00,8129876543210,0071112223334,90\n",
+        "2024-05-01 10:00,8128129876543210,0071112223334,90\n",
         encoding="utf-8",
     )
     ledger = _ledger(tmp_path)
     report = import_csv(ledger, f, {})
-    assert (report.added, report.accounts) == (2, 3)  # 8129876543210 is one account
+    assert (report.added, report.accounts) == (2, 3)  # 812-8129876543210 is 8128129876543210
     with ledger.engine.connect() as conn:
         got = conn.exec_driver_sql(
             "SELECT from_account, to_account, from_bank, to_bank FROM fraud_transfer ORDER BY ts"
         ).all()
-    assert tuple(got[0]) == ("0041234567890", "8129876543210", "004", "812")
+    assert [tuple(r) for r in got] == [
+        ("0040041234567890", "8128129876543210", "004", "812"),
+        ("8128129876543210", "0071112223334", "", ""),
+    ]
+    assert ledger.account("(812)8129876543210").bank_code == "812"  # type: ignore[union-attr]

@@ -45,13 +45,12 @@ from assistant.fraud.importers import (
     MappedRows,
     Options,
     Table,
-    bank_prefix,
     cash_row,
     fits_mapping,
     note_word,
     open_table,
 )
-from assistant.fraud.ledger import Ledger, normalize_account
+from assistant.fraud.ledger import Ledger, bank_prefix, normalize_account
 from assistant.fraud.records import BANK_CODE_RULE, OUTSIDE_ACCOUNT, is_bank_code, is_reserved
 from assistant.textfiles import NotPositive, parse_amount
 
@@ -183,7 +182,7 @@ class StatementRows(MappedRows):
             owner = normalize_account(get["account"]) if get.get("account") else self.owner
             raw_cp = get.get("counterparty", "")
             if not get.get("counterparty_bank") and (split := bank_prefix(raw_cp)):
-                get["counterparty_bank"], raw_cp = split
+                get["counterparty_bank"] = split[0]  # (812)8129876543210: its bank's code
             counterparty = normalize_account(raw_cp) if raw_cp else ""
         except AssistantError as exc:
             report.bad(n, str(exc))

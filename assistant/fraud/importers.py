@@ -36,7 +36,6 @@ from __future__ import annotations
 import csv
 import functools
 import re
-import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -58,7 +57,7 @@ from assistant.fraud.column_names import (
 from assistant.fraud.column_names import TRANSFER_NAMES as NAMES
 from assistant.fraud.currencies import UNNAMED, Rates, currency_of, unnamed_note
 from assistant.fraud.generator import BANKS
-from assistant.fraud.ledger import Ledger, normalize_account
+from assistant.fraud.ledger import Ledger, bank_prefix, normalize_account
 from assistant.fraud.records import (
     BANK_CODE_RULE,
     KINDS,
@@ -130,6 +129,10 @@ KIND_WORDS = {
 OTHER_KIND = "交易種類 {word} 讀作轉帳 / kind {word} read as a transfer"
 OTHER_KINDS = "交易種類 其他 讀作轉帳 / kind (other words) read as a transfer"
 MAX_KIND_WORDS = 10
+IMPORTED_BEFORE = (
+    "已在帳務中（同一時間、帳戶與金額的交易先前已匯入） / already in the ledger (a transfer of the same "
+    "time, accounts and amount imported before)"
+)
 CASH_BETWEEN = "兩個帳戶間的現金交易記為轉帳 / a cash row between two accounts kept as a transfer"
 CASH_BY_PARTY = "對方為現金帳戶（CASH），讀作現金存提 / the other side is CASH: read as a cash deposit or withdrawal"
 CASH_BY_MEMO = "未註明種類，依摘要讀作現金存提 / no kind given: read as cash from the memo"
@@ -149,20 +152,6 @@ def kind_of(word: str) -> str | None:
     not known, or cash without its direction (a feed names the kind, not a guess)."""
     kind = KIND_WORDS.get(_kind_key(word))
     return kind if kind in KINDS else None
-
-
-# An account written after its bank's code, as online banking shows the other party:
-# (812)8129876543210, 812-8129876543210, 812 8129876543210. Only a whole number of ten or more
-# digits after one separator is split off: 004-12-345678-9 is one account's own dashes.
-_BANK_PREFIX = re.compile(r"^\s*(?:\((\d{3})\)\s*([0-9A-Za-z-]+)|(\d{3})[-\s/](\d{10,}))\s*$")
-
-
-def bank_prefix(raw: str) -> tuple[str, str] | None:
-    """(bank code, account) of an account written after its bank's code, else None."""
-    m = _BANK_PREFIX.match(unicodedata.normalize("NFKC", raw))
-    if m is None:
-        return None
-    return (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
 
 
 def _account(raw: str) -> str:
@@ -843,6 +832,9 @@ class MappedRows:
             self.batches(report, batch, progress),
             expected=self.expected,
             keep_stored_accounts=True,
+            # a file imported again, or overlapping one imported before, adds only what is new
+            # (an empty ledger has nothing to look up: a first import is not slowed)
+            keep_stored_events=ledger.has_transfers(),
             # Every account of a labelled file is labelled: fraud if it took part in a
             # labelled transfer, otherwise normal (unless an earlier label said fraud).
             finish=(lambda conn: ledger.label(conn, self.positive, self._accounts))
@@ -853,7 +845,9 @@ class MappedRows:
             fraud = len(self.positive)
             report.labelled = {"fraud": fraud, "normal": len(self._accounts) - fraud}
         report.added, report.accounts = counts["transfers"], counts["accounts"]
-        report.cash = self.cash
+        report.cash = self.cash - counts.get("already_cash", 0)
+        if counts.get("already"):
+            report.omitted[IMPORTED_BEFORE] = counts["already"]
         return report
 
     def batches(
@@ -937,7 +931,7 @@ class MappedRows:
             return None
         for bank, side in SIDES.items():  # (812)8129876543210: the bank said with the account
             if not get.get(bank) and (split := bank_prefix(get.get(side, ""))):
-                get[bank], get[side] = split
+                get[bank] = split[0]
         try:
             kind, caveat = read_kind(
                 get.get("kind", ""), get["from_account"], get["to_account"], get.get("memo", "")

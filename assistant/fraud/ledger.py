@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
@@ -85,9 +86,31 @@ _REBUILD_AT = 100_000  # transfers in one load, and at least as many as are stor
 _DROP = re.compile(r"[\s\-_]+")
 
 
+# An account written after its bank's code, as online banking shows the other party:
+# (812)8129876543210, 812-8129876543210, 812 8129876543210: the code names the account's bank.
+# Only a whole number of ten or more digits after one separator reads so: 004-12-345678-9 is
+# one account's own dashes.
+_BANK_PREFIX = re.compile(r"^\s*(?:\((\d{3})\)\s*([0-9A-Za-z-]+)|(\d{3})[-\s/](\d{10,}))\s*$")
+
+
+def bank_prefix(raw: str) -> tuple[str, str] | None:
+    """(bank code, the number after it) of an account written after its bank's code, else
+    None."""
+    m = _BANK_PREFIX.match(unicodedata.normalize("NFKC", raw))
+    if m is None:
+        return None
+    return (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+
+
 def normalize_account(raw: str) -> str:
-    """An account number as stored: full-width folded (NFKC), spaces and dashes removed,
-    letters upper-cased. ``"822-1234 5678-9012"`` → ``"822123456789012"``."""
+    """An account number as stored: full-width folded (NFKC), spaces, dashes and the
+    parentheses of a bank's code removed, letters upper-cased: a bank's code written before
+    the number stays its first digits, as the product's own accounts are numbered.
+    ``"822-1234 5678-9012"`` → ``"822123456789012"``, ``"(812)8129876543210"`` →
+    ``"8128129876543210"``."""
+    split = bank_prefix(str(raw))
+    if split:
+        raw = split[0] + split[1]
     text = _DROP.sub("", unicodedata.normalize("NFKC", str(raw))).upper()
     if not text or len(text) > 40 or not text.isalnum() or not text.isascii():
         raise AssistantError(f"帳號格式錯誤 / not an account number: {raw!r}")
@@ -249,6 +272,7 @@ class Ledger:
         expected: int = 0,
         keep_stored_accounts: bool = False,
         keep_stored_transfers: bool = False,
+        keep_stored_events: bool = False,
         finish: Callable[[Any], None] | None = None,
     ) -> dict[str, int]:
         """(banks, accounts, transfers) batches, read one at a time and written in one
@@ -259,20 +283,31 @@ class Ledger:
         is, not a duplicate (an import names accounts it does not know are there).
         ``keep_stored_transfers``: a transfer whose id is stored is left out and counted in
         ``already`` (the same transfer read from both parties' statements; ``already_cash``
-        of them cash events), not a duplicate; transfers then come as mappings. ``finish``
-        runs on the connection after the last batch, inside the same transaction."""
+        of them cash events), not a duplicate; transfers then come as mappings.
+        ``keep_stored_events``: the same for a transfer the ledger holds under another id (the
+        same time, accounts and amount: a file imported again, or an export overlapping one
+        imported before); the k-th such row of the import is left out while the ledger holds k
+        (``new_events``). ``finish`` runs on the connection after the last batch, inside the
+        same transaction."""
         with self._engine.connect() as conn:
             known = {r[0] for r in conn.execute(select(_B.c.code))}
         counts = {"banks": 0, "accounts": 0, "transfers": 0}
-        if keep_stored_transfers:
+        if keep_stored_transfers or keep_stored_events:
             counts["already"] = counts["already_cash"] = 0
+        met: Counter[tuple[Any, ...]] = Counter()  # each event's rows so far in the import
         try:
             with self._engine.begin() as conn:
                 # A large load into SQLite goes faster without the secondary indexes, built
                 # again afterwards from sorted data; DDL is transactional there, so a failure
                 # leaves them as they were.
-                rebuild = self._sqlite and expected >= max(
-                    _REBUILD_AT, conn.execute(select(func.count()).select_from(_T)).scalar_one()
+                # (not while looking events up: the lookups need the index)
+                rebuild = (
+                    self._sqlite
+                    and not keep_stored_events
+                    and expected
+                    >= max(
+                        _REBUILD_AT, conn.execute(select(func.count()).select_from(_T)).scalar_one()
+                    )
                 )
                 if rebuild:
                     # pysqlite opens a transaction only before DML; DDL would autocommit
@@ -317,6 +352,8 @@ class Ledger:
                             else:
                                 seen.add(t["id"])
                                 transfers.append(t)
+                    if keep_stored_events:
+                        transfers = new_events(conn, list(transfers), met, counts)  # type: ignore[arg-type]
                     for chunk in self._transfer_chunks(transfers):
                         if self._sqlite:
                             conn.exec_driver_sql(sql, chunk)
@@ -480,6 +517,10 @@ class Ledger:
                 ).scalar_one(),
             }
 
+    def has_transfers(self) -> bool:
+        with self._engine.connect() as conn:
+            return conn.execute(select(_T.c.id).limit(1)).first() is not None
+
     def existing_ids(self, kind: str, ids: Iterable[str]) -> set[str]:
         """Which of ``ids`` are already stored (kind: "account" or "transfer")."""
         tab = {"account": _A, "transfer": _T}[kind]
@@ -579,6 +620,42 @@ class Ledger:
 
 def _fill(row: Mapping[str, Any], cols: Sequence[str]) -> dict[str, Any]:
     return {c: row[c] if c in row else _DEFAULTS[c] for c in cols}
+
+
+def _event(t: Mapping[str, Any]) -> tuple[Any, ...]:
+    return (t["from_account"], t["to_account"], to_utc_naive(t["ts"]), round(float(t["amount"]), 2))
+
+
+def new_events(
+    conn: Any,
+    rows: list[Mapping[str, Any]],
+    met: Counter[tuple[Any, ...]],
+    counts: dict[str, int],
+) -> list[Mapping[str, Any]]:
+    """The rows of a batch that are not in the ledger yet. An event is its accounts, time and
+    amount; the k-th row of one event in the import is already there when the ledger holds k
+    of it (counting this import's rows written so far: a file with two identical transfers
+    adds both, the same file again neither). ``met`` carries the counts from batch to batch."""
+    if not rows:
+        return rows
+    events = [_event(t) for t in rows]
+    lo, hi = min(e[2] for e in events), max(e[2] for e in events)
+    stored: Counter[tuple[Any, ...]] = Counter()
+    for chunk in _chunks(sorted({e[0] for e in events}), 500):
+        q = select(_T.c.from_account, _T.c.to_account, _T.c.ts, _T.c.amount).where(
+            _T.c.from_account.in_(chunk), _T.c.ts >= lo, _T.c.ts <= hi
+        )
+        stored.update(_event(dict(r._mapping)) for r in conn.execute(q))
+    kept = []
+    for t, e in zip(rows, events, strict=True):
+        met[e] += 1
+        if met[e] <= stored[e]:
+            counts["already"] += 1
+            counts["already_cash"] += t.get("kind", "transfer") != "transfer"
+        else:
+            stored[e] += 1  # written below, before the next batch asks
+            kept.append(t)
+    return kept
 
 
 def _stored(conn: Any, tab: Any, ids: list[str]) -> set[str]:
