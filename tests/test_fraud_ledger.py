@@ -410,7 +410,11 @@ def test_account_number_normalisation(tmp_path: Path) -> None:
     # a bank's code before the number, as online banking prints it, stays its first digits
     assert normalize_account("(812)8129876543210") == "8128129876543210"
     assert normalize_account("（８１２）８１２９８７６５４３２１０") == "8128129876543210"
-    for bad in ("", " - ", "12#34", "帳號123"):
+    # what spreadsheets wrap a number in to keep its leading zeros (and BankSim's quotes)
+    assert normalize_account("'0041234567890") == "0041234567890"
+    assert normalize_account('="0041234567890"') == "0041234567890"
+    assert normalize_account("'C1093826151'") == "C1093826151"
+    for bad in ("", " - ", "12#34", "帳號123", "'", "O'Brien"):
         with pytest.raises(AssistantError):
             normalize_account(bad)
     ledger = _ledger(tmp_path)

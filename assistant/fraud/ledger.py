@@ -102,16 +102,30 @@ def bank_prefix(raw: str) -> tuple[str, str] | None:
     return (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
 
 
+def _unquoted(raw: str) -> str:
+    """The number as typed, without what spreadsheets wrap it in to keep its leading zeros:
+    an apostrophe before it ('0041234567890), quotes around it ('C1093826151', BankSim's
+    style) or Excel's text formula (="0041234567890")."""
+    text = raw.strip()
+    if text.startswith('="') and text.endswith('"') and len(text) > 3:
+        text = text[2:-1]
+    if text.startswith("'"):
+        text = text[1:-1] if len(text) > 2 and text.endswith("'") else text[1:]
+    return text
+
+
 def normalize_account(raw: str) -> str:
     """An account number as stored: full-width folded (NFKC), spaces, dashes and the
     parentheses of a bank's code removed, letters upper-cased: a bank's code written before
-    the number stays its first digits, as the product's own accounts are numbered.
+    the number stays its first digits, as the product's own accounts are numbered; the quotes a
+    spreadsheet keeps leading zeros with are not part of it (``_unquoted``).
     ``"822-1234 5678-9012"`` → ``"822123456789012"``, ``"(812)8129876543210"`` →
     ``"8128129876543210"``."""
-    split = bank_prefix(str(raw))
+    raw = _unquoted(str(raw))
+    split = bank_prefix(raw)
     if split:
         raw = split[0] + split[1]
-    text = _DROP.sub("", unicodedata.normalize("NFKC", str(raw))).upper()
+    text = _DROP.sub("", unicodedata.normalize("NFKC", raw)).upper()
     if not text or len(text) > 40 or not text.isalnum() or not text.isascii():
         raise AssistantError(f"帳號格式錯誤 / not an account number: {raw!r}")
     return text
