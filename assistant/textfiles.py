@@ -100,23 +100,52 @@ def first_line(text: str) -> str:
 _TWD = re.compile(r"^(?:NT\$|NTD|TWD|新臺幣|新台幣|台幣|臺幣|\$)|(?:元|圓|NTD|TWD)$", re.IGNORECASE)
 
 
+# Thousands as they are grouped: 1,234,567 (or 1,2345,6789 by 萬), 1.234.567 or 1.234,56
+# where the comma is the decimal mark (European exports)
+_COMMA_GROUPS = re.compile(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?|[-+]?\d{1,4}(?:,\d{4})+(?:\.\d+)?")
+_DOT_GROUPS = re.compile(r"[-+]?\d{1,3}(?:\.\d{3})+(?:,\d+)?")
+_DECIMAL_COMMA = re.compile(r"[-+]?\d+,\d{1,2}")
+
+
+def _spreadsheet_text(text: str) -> str:
+    """A cell without the marks spreadsheets keep text with: '1,000 or ="1000"."""
+    if text.startswith('="') and text.endswith('"') and len(text) > 3:
+        return text[2:-1]
+    return text[1:] if text.startswith("'") else text
+
+
+def _digits(text: str) -> str:
+    """The figure with its thousands separators taken out and a decimal comma made a point;
+    a comma that is neither is refused, not dropped ("1,50" is not 150)."""
+    if "," not in text and text.count(".") <= 1:
+        return text
+    if _COMMA_GROUPS.fullmatch(text):
+        return text.replace(",", "")
+    if _DOT_GROUPS.fullmatch(text) and (text.count(".") > 1 or "," in text):
+        return text.replace(".", "").replace(",", ".")
+    if _DECIMAL_COMMA.fullmatch(text):
+        return text.replace(",", ".")
+    raise ValueError(f"千分位或小數點不明 / unclear thousands or decimal marks: {text!r}")
+
+
 class NotPositive(ValueError):
     """A number, but zero, negative or not finite."""
 
 
 def parse_amount(raw: object) -> float:
-    """A positive, finite amount from a number or text as staff write it: thousands commas,
-    full-width digits, NT$ / TWD / 新臺幣 before it or 元 after it, spaces. ValueError otherwise
-    (zero, negative, not a number, another currency's mark)."""
+    """A positive, finite amount from a number or text as staff write it: thousands commas (or
+    dots, with a decimal comma: 1.234,56), full-width digits, NT$ / TWD / 新臺幣 before it or 元
+    after it, spaces, a spreadsheet's text marks ('1,000). ValueError otherwise (zero,
+    negative, not a number, another currency's mark, commas that group nothing: 1,50,0)."""
     if isinstance(raw, bool):
         raise ValueError(raw)
     if isinstance(raw, int | float):
         value = float(raw)
     else:
-        text = unicodedata.normalize("NFKC", str(raw)).replace(" ", "").replace(",", "")
+        text = _spreadsheet_text(unicodedata.normalize("NFKC", str(raw)).replace(" ", ""))
         for _ in range(2):  # a mark on each side: NT$1,000元
             text = _TWD.sub("", text)
-        value = float(text)
+        value = float(_digits(text))
     if not math.isfinite(value) or value <= 0:
         raise NotPositive(raw)
     return value
