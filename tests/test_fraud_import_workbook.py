@@ -115,9 +115,13 @@ def test_sheets_and_files_that_cannot_be_read_are_refused_whole(tmp_path: Path) 
     with pytest.raises(AssistantError, match=r"holds every mapped column.*交易明細"):
         import_csv(_ledger(tmp_path / "b"), path, {**MAPPING, "channel": "通路"})
     legacy = tmp_path / "old.xls"
-    legacy.write_bytes(b"\xd0\xcf\x11\xe0" + b"\0" * 60)
-    with pytest.raises(AssistantError, match=r"save it as \.xlsx or CSV"):
+    legacy.write_bytes(b"\xd0\xcf\x11\xe0" + b"\0" * 60)  # damaged
+    with pytest.raises(AssistantError, match="not a readable Excel workbook"):
         import_csv(_ledger(tmp_path / "c"), legacy, MAPPING)
+    page = tmp_path / "web.xls"  # what a bank's web page offers as Excel: an HTML table
+    page.write_text("<html><table><tr><td>交易序號</td></tr></table></html>", encoding="utf-8")
+    with pytest.raises(AssistantError, match=r"web page \(an HTML table\).*save it as \.xlsx"):
+        import_csv(_ledger(tmp_path / "c2"), page, MAPPING)
     broken = tmp_path / "broken.xlsx"
     broken.write_bytes(path.read_bytes()[:2000])  # cut short, as a failed download leaves it
     with pytest.raises(AssistantError, match="not a readable Excel workbook"):
@@ -147,3 +151,47 @@ def test_the_cli_reads_a_workbook(tmp_path: Path) -> None:
     assert (report["added"], [e["line"] for e in report["errors"]]) == (3, [5, 7, 9])
     code, out = run(tmp_path / "data", "fraud", "import-csv", str(path), *maps, "--sheet", "無此表")
     assert code == 1 and "無此表" in out
+
+
+def test_the_old_binary_xls_reads_as_the_xlsx_does(tmp_path: Path) -> None:
+    """Excel 97–2003 files, as many banks still export them: title rows, Excel dates, a
+    zero-padded account kept, an account stored as a number refused by row; and an .xls that
+    is really tab-separated text is read as that text."""
+    import xlwt
+
+    book = xlwt.Workbook()
+    ws = book.add_sheet("明細")
+    ws.write(0, 0, "某銀行 存款交易明細")
+    for j, name in enumerate(HEADER):
+        ws.write(2, j, name)
+    day = xlwt.easyxf(num_format_str="yyyy/mm/dd")
+    clock = xlwt.easyxf(num_format_str="hh:mm")
+    padded = xlwt.easyxf(num_format_str=PADDED)
+    rows = [
+        (1, datetime(2024, 1, 5), time(9, 30), "00742512076092", "00812345678901", 1200),
+        (2, datetime(2024, 1, 5), time(10, 0), "00742512076092", 812345678901, 1500),
+        (3, datetime(2024, 1, 6), time(11, 0), "00742512076092", 812345678901, 900.5),
+    ]
+    for i, (tid, d, t, frm, to, amount) in enumerate(rows, start=3):
+        ws.write(i, 0, tid)
+        ws.write(i, 1, d, day)
+        ws.write(i, 2, t, clock)
+        ws.write(i, 3, frm)
+        ws.write(i, 4, to, padded if tid == 3 else xlwt.Style.default_style)
+        ws.write(i, 5, amount)
+    path = tmp_path / "明細.xls"
+    book.save(str(path))
+    ledger = _ledger(tmp_path)
+    report = import_csv(ledger, path, MAPPING)
+    assert (report.added, [n for n, _ in report.errors]) == (2, [5])
+    assert "leading zeros" in report.errors[0][1]
+    got = {t.id: (t.to_account, t.amount, t.ts) for t in ledger.transfers_out("00742512076092")}
+    assert got == {
+        "1": ("00812345678901", 1200.0, datetime(2024, 1, 5, 1, 30)),  # UTC
+        "3": ("00812345678901", 900.5, datetime(2024, 1, 6, 3, 0)),
+    }
+    text = tmp_path / "匯出.xls"
+    text.write_text(
+        "\t".join(HEADER) + "\n" + "7\t2024/01/08\t10:00\tA1\tB1\t300\t\n", encoding="utf-8"
+    )
+    assert import_csv(_ledger(tmp_path / "t"), text, MAPPING).added == 1

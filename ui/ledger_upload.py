@@ -26,7 +26,7 @@ from ui.fraud_panel import error_line, md_escape
 from ui.i18n import normalise, t
 
 TRANSFERS, STATEMENT = "transfers", "statement"
-FILE_TYPES = [".csv", ".tsv", ".txt", ".xlsx", ".parquet"]
+FILE_TYPES = [".csv", ".tsv", ".txt", ".xlsx", ".xls", ".parquet"]
 # Rows of the report's errors shown on the page; the CLI's --json gives all.
 ERROR_ROWS = 20
 

@@ -674,7 +674,6 @@ def open_table(
     ``workbook``), each with whether a whole number is exact there."""
     if not path.is_file():
         raise AssistantError(f"找不到檔案 / no such file: {path}")
-    workbook.refuse_legacy(path)
     if workbook.is_workbook(path):
 
         def positions(h: list[str]) -> dict[int, bool]:

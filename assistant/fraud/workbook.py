@@ -1,4 +1,5 @@
-"""An Excel workbook (.xlsx) as a table of text, for the mapped ledger import.
+"""An Excel workbook (.xlsx, or the old binary .xls) as a table of text, for the mapped ledger
+import.
 
 Bank staff keep transfer lists in Excel, and Excel changes identifiers it takes for numbers: an
 account typed as 00742512076092 is stored as 742512076092, and a number of more than 15 digits
@@ -21,6 +22,7 @@ from __future__ import annotations
 import re
 import zipfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,18 +40,109 @@ class Unreadable(str):
     """A cell the import must not read: the text says why, Chinese first."""
 
 
+LEGACY = ".xls"  # Excel 97–2003's binary format, read with xlrd
+_OLE2 = b"\xd0\xcf\x11\xe0"  # the binary .xls
+_ZIP = b"PK"  # an .xlsx, whatever its name
+
+
+def _head(path: Path) -> bytes:
+    with open(path, "rb") as f:
+        return f.read(512)
+
+
 def is_workbook(path: Path) -> bool:
-    return path.suffix.lower() in SUFFIXES
-
-
-def refuse_legacy(path: Path) -> None:
-    """The binary .xls format (Excel 97–2003) is not read: say how to get a readable file."""
-    if path.suffix.lower() == ".xls":
+    """An .xlsx, or an .xls that is one. What banks' web pages offer as .xls is often text: a
+    CSV or tab-separated table is read as the text it is (False); an HTML table is refused
+    with how to get a readable file."""
+    suffix = path.suffix.lower()
+    if suffix in SUFFIXES:
+        return True
+    if suffix != LEGACY:
+        return False
+    head = _head(path)
+    if head.startswith((_OLE2, _ZIP)):
+        return True
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
         raise AssistantError(
-            f"{path.name} 是舊版 Excel（.xls）格式，無法讀取；請在 Excel 另存為 .xlsx 或 CSV "
-            f"後再匯入，未匯入任何資料 / {path.name} is in the old Excel format (.xls); save "
-            "it as .xlsx or CSV and import that; nothing was imported"
+            f"{path.name} 副檔名為 .xls，內容卻是網頁（HTML）表格；請在 Excel 開啟後另存為 .xlsx 或 "
+            f"CSV 再匯入，未匯入任何資料 / {path.name} is named .xls but is a web page (an "
+            "HTML table): open it in Excel, save it as .xlsx or CSV and import that; nothing "
+            "was imported"
         )
+    return False
+
+
+@dataclass
+class _Cell:
+    value: Any
+    number_format: str
+
+
+class _LegacyUnreadable(Exception):
+    """An .xls that xlrd cannot read (damaged, cut short, encrypted)."""
+
+
+class _LegacySheet:
+    """An .xls worksheet with the openpyxl calls ``read_table`` makes: rows of cells, each
+    with its value (dates as datetimes) and its display format."""
+
+    def __init__(self, book: Any, sheet: Any) -> None:
+        self.book, self.sheet, self.max_row = book, sheet, sheet.nrows
+
+    def _value(self, cell: Any) -> Any:
+        import xlrd
+
+        if cell.ctype == xlrd.XL_CELL_DATE:
+            moment = xlrd.xldate.xldate_as_datetime(cell.value, self.book.datemode)
+            return moment.time() if cell.value < 1 else moment
+        if cell.ctype in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK, xlrd.XL_CELL_ERROR):
+            return None
+        return cell.value
+
+    def _format(self, cell: Any) -> str:
+        xf = self.book.xf_list[cell.xf_index]
+        fmt = self.book.format_map.get(xf.format_key)
+        return fmt.format_str if fmt is not None else "General"
+
+    def iter_rows(self, min_row: int = 1, max_row: int | None = None) -> Iterator[list[_Cell]]:
+        last = self.sheet.nrows if max_row is None else min(max_row, self.sheet.nrows)
+        for r in range(min_row - 1, last):
+            yield [_Cell(self._value(c), self._format(c)) for c in self.sheet.row(r)]
+
+
+class _LegacyBook:
+    """An .xls workbook as far as ``read_table`` uses one."""
+
+    def __init__(self, path: Path) -> None:
+        import xlrd
+
+        self.book = xlrd.open_workbook(str(path), formatting_info=True, on_demand=True)
+        self.sheetnames = self.book.sheet_names()
+
+    def __getitem__(self, name: str) -> _LegacySheet:
+        return _LegacySheet(self.book, self.book.sheet_by_name(name))
+
+    def close(self) -> None:
+        self.book.release_resources()
+
+
+def _open(path: Path) -> Any:
+    """The workbook, read-only: xlrd for the binary .xls, openpyxl for the rest."""
+    try:
+        if _head(path).startswith(_OLE2):
+            try:
+                return _LegacyBook(path)
+            except ImportError:
+                raise
+            except Exception as exc:  # xlrd fails on a cut file with any of several errors
+                raise _LegacyUnreadable(str(exc)) from exc
+        from openpyxl import load_workbook
+
+        return load_workbook(path, read_only=True, data_only=True)
+    except ImportError as exc:
+        raise AssistantError(
+            f"讀取 Excel 需要 openpyxl 與 xlrd / reading Excel needs openpyxl and xlrd: {exc}"
+        ) from exc
 
 
 def read_table(
@@ -67,18 +160,12 @@ def read_table(
     gives the positions of the identifier columns, each with whether a whole number is
     exact there as it is (a transaction id: yes; an account or a bank code: only padded)."""
     try:
-        from openpyxl import load_workbook
-    except ImportError as exc:
-        raise AssistantError(
-            f"讀取 Excel 需要 openpyxl / reading Excel needs openpyxl: {exc}"
-        ) from exc
-    try:
-        book = load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        book = _open(path)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, _LegacyUnreadable) as exc:
         raise AssistantError(
             f"{path.name} 不是可讀的 Excel 活頁簿（可能已加密或損毀），未匯入任何資料 / "
             f"{path.name} is not a readable Excel workbook (encrypted or damaged?); nothing "
-            f"was imported ({type(exc).__name__})"
+            f"was imported ({type(exc.__cause__ or exc).__name__})"
         ) from None
     names = [sheet] if sheet else list(book.sheetnames)
     if sheet and sheet not in book.sheetnames:
