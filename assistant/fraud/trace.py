@@ -69,6 +69,7 @@ import numpy as np
 from assistant.dates import TAIPEI
 from assistant.errors import AssistantError
 from assistant.fraud.records import CASH_ACCOUNT, is_reserved
+from assistant.textfiles import spreadsheet_safe
 
 TIME_BITS = 34  # relative seconds: 544 years
 TIME_MASK = (1 << TIME_BITS) - 1
@@ -371,6 +372,8 @@ class TraceResult:
             for row, t in zip(rows, self.transfers, strict=True):
                 e = evidence.get(t.id, {})
                 row += [e.get("memo", ""), e.get("orig_amount", ""), e.get("orig_currency", "")]
+        # ids and memos come from the imported files: opened in a spreadsheet they are text
+        rows = [[spreadsheet_safe(v) for v in row] for row in rows]
         if isinstance(path_or_buffer, str | Path):
             with open(path_or_buffer, "w", encoding="utf-8-sig", newline="") as f:
                 w = csv.writer(f)
