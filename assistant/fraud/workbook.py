@@ -1,5 +1,5 @@
-"""An Excel workbook (.xlsx, or the old binary .xls) as a table of text, for the mapped ledger
-import.
+"""An Excel workbook (.xlsx, or the old binary .xls, or a web page's tables saved as .xls) as
+a table of text, for the mapped ledger import.
 
 Bank staff keep transfer lists in Excel, and Excel changes identifiers it takes for numbers: an
 account typed as 00742512076092 is stored as 742512076092, and a number of more than 15 digits
@@ -50,26 +50,21 @@ def _head(path: Path) -> bytes:
         return f.read(512)
 
 
+def _is_html(head: bytes) -> bool:
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<")
+
+
 def is_workbook(path: Path) -> bool:
-    """An .xlsx, or an .xls that is one. What banks' web pages offer as .xls is often text: a
-    CSV or tab-separated table is read as the text it is (False); an HTML table is refused
-    with how to get a readable file."""
+    """An .xlsx, or an .xls that is a workbook or a web page's tables (what banks' web pages
+    offer as Excel often is). An .xls of plain text (a CSV or tab-separated table) is read as
+    the text it is (False)."""
     suffix = path.suffix.lower()
     if suffix in SUFFIXES:
         return True
     if suffix != LEGACY:
         return False
     head = _head(path)
-    if head.startswith((_OLE2, _ZIP)):
-        return True
-    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
-        raise AssistantError(
-            f"{path.name} 副檔名為 .xls，內容卻是網頁（HTML）表格；請在 Excel 開啟後另存為 .xlsx 或 "
-            f"CSV 再匯入，未匯入任何資料 / {path.name} is named .xls but is a web page (an "
-            "HTML table): open it in Excel, save it as .xlsx or CSV and import that; nothing "
-            "was imported"
-        )
-    return False
+    return head.startswith((_OLE2, _ZIP)) or _is_html(head)
 
 
 @dataclass
@@ -126,10 +121,60 @@ class _LegacyBook:
         self.book.release_resources()
 
 
+_MAX_SPAN = 100
+
+
+class _HtmlSheet:
+    """One table of a web page: its rows' cells as text (a cell spanning columns fills them)."""
+
+    def __init__(self, rows: list[list[str]]) -> None:
+        self.rows, self.max_row = rows, len(rows)
+
+    def iter_rows(self, min_row: int = 1, max_row: int | None = None) -> Iterator[list[_Cell]]:
+        for row in self.rows[min_row - 1 : max_row]:
+            yield [_Cell(v, "General") for v in row]
+
+
+class _HtmlBook:
+    """A web page saved as .xls: each of its tables a sheet, named 表格1, 表格2 …"""
+
+    def __init__(self, path: Path) -> None:
+        from lxml import html
+
+        from assistant.textfiles import read_text
+
+        text = re.sub(r"^\s*<\?xml[^>]*>", "", read_text(path))
+        doc = html.document_fromstring(text or "<html></html>")
+        self.tables: dict[str, _HtmlSheet] = {}
+        for n, table in enumerate(doc.iter("table"), start=1):
+            rows = []
+            for tr in table.xpath("./tr|./thead/tr|./tbody/tr|./tfoot/tr"):
+                row: list[str] = []
+                for cell in tr.xpath("./td|./th"):
+                    value = " ".join(cell.text_content().split())
+                    colspan = cell.get("colspan", "1")
+                    # a span is a layout hint: capped, so a hostile file cannot fill memory
+                    span = min(int(colspan), _MAX_SPAN) if colspan.isdigit() else 1
+                    row += [value] + [""] * (max(span, 1) - 1)
+                rows.append(row)
+            self.tables[f"表格{n}"] = _HtmlSheet(rows)
+        self.sheetnames = list(self.tables)
+
+    def __getitem__(self, name: str) -> _HtmlSheet:
+        return self.tables[name]
+
+    def close(self) -> None:
+        pass
+
+
 def _open(path: Path) -> Any:
-    """The workbook, read-only: xlrd for the binary .xls, openpyxl for the rest."""
+    """The workbook, read-only: xlrd for the binary .xls, lxml for a web page's tables,
+    openpyxl for the rest."""
     try:
-        if _head(path).startswith(_OLE2):
+        head = _head(path)
+        if path.suffix.lower() == LEGACY and _is_html(head):
+            return _HtmlBook(path)
+        if head.startswith(_OLE2):
             try:
                 return _LegacyBook(path)
             except ImportError:
