@@ -23,6 +23,7 @@ from assistant.fraud.importers import (
     CASH_BETWEEN,
     CASH_BY_MEMO,
     CASH_BY_PARTY,
+    ImportReport,
     Steps,
     import_amlgentex,
     import_amlsim,
@@ -329,21 +330,23 @@ def test_csv_kind_words_past_the_first_ten_are_counted_together(tmp_path: Path) 
     assert report.noted["交易種類 其他 讀作轉帳 / kind (other words) read as a transfer"] == 3
 
 
+def _import_plain(tmp_path: Path, *rows: list[str]) -> tuple[Ledger, ImportReport]:
+    """Rows of time, payer, payee and amount, no kind column, imported into a new ledger."""
+    f = _write(tmp_path / "t.csv", [["ts", "from", "to", "amount"], *rows])
+    mapping = {"ts": "ts", "from_account": "from", "to_account": "to", "amount": "amount"}
+    ledger = _ledger(tmp_path)
+    return ledger, import_csv(ledger, f, mapping)
+
+
 def test_csv_rows_paying_or_paid_by_cash_are_cash_without_a_kind_column(tmp_path: Path) -> None:
     """A transfer list that writes a withdrawal as a payment to CASH (or CASH822) and a deposit
     as one from CASH has said what it is: read as cash, counted, never dropped."""
-    f = _write(
-        tmp_path / "t.csv",
-        [
-            ["ts", "from", "to", "amount"],
-            ["2024-03-01 10:00", "111", "CASH822", "100"],
-            ["2024-03-01 11:00", "CASH", "222", "200"],
-            ["2024-03-01 12:00", "111", "222", "300"],
-        ],
+    ledger, report = _import_plain(
+        tmp_path,
+        ["2024-03-01 10:00", "111", "CASH822", "100"],
+        ["2024-03-01 11:00", "CASH", "222", "200"],
+        ["2024-03-01 12:00", "111", "222", "300"],
     )
-    mapping = {"ts": "ts", "from_account": "from", "to_account": "to", "amount": "amount"}
-    ledger = _ledger(tmp_path)
-    report = import_csv(ledger, f, mapping)
     assert (report.added, report.cash, report.skipped) == (3, 2, 0)
     assert report.noted == {CASH_BY_PARTY: 2}
     with ledger.engine.connect() as conn:
@@ -378,19 +381,13 @@ def test_csv_memo_tells_cash_only_when_no_kind_is_given(tmp_path: Path) -> None:
 
 
 def test_csv_outside_party_is_kept_and_two_reserved_sides_refused(tmp_path: Path) -> None:
-    f = _write(
-        tmp_path / "t.csv",
-        [
-            ["ts", "from", "to", "amount"],
-            ["2024-03-01 10:00", "OUTSIDE", "222", "100"],  # a salary from another bank
-            ["2024-03-01 11:00", "222", "OUTSIDE", "50"],
-            ["2024-03-01 12:00", "OUTSIDE", "CASH", "300"],
-            ["2024-03-01 13:00", "CASH", "CASH822", "300"],
-        ],
+    _, report = _import_plain(
+        tmp_path,
+        ["2024-03-01 10:00", "OUTSIDE", "222", "100"],  # a salary from another bank
+        ["2024-03-01 11:00", "222", "OUTSIDE", "50"],
+        ["2024-03-01 12:00", "OUTSIDE", "CASH", "300"],
+        ["2024-03-01 13:00", "CASH", "CASH822", "300"],
     )
-    mapping = {"ts": "ts", "from_account": "from", "to_account": "to", "amount": "amount"}
-    ledger = _ledger(tmp_path)
-    report = import_csv(ledger, f, mapping)
     assert (report.added, report.cash, report.accounts) == (2, 0, 1)  # OUTSIDE is no account
     assert [line for line, _ in report.errors] == [4, 5]
     assert all(r.startswith("保留帳號只用於現金交易") for _, r in report.errors)

@@ -320,6 +320,17 @@ def feature_frame(
                    count(*) OVER (PARTITION BY {key}) AS c FROM ({rows}))
             WHERE rn BETWEEN (c + 1) DIV 2 AND (c + 2) DIV 2 GROUP BY {key}"""
 
+    def one_side(key: str, side: str) -> str:
+        # an account's transfers in (key dst) or out (src): count, degree, total, median
+        return f"""SELECT s.{key} AS id, fan_{side}, {side}_degree, total_{side},
+                   m.v AS median_{side}_amount
+            FROM (SELECT {key}, count(*) AS fan_{side}, sum(amount) AS total_{side} FROM fb
+                  GROUP BY {key}) s
+            JOIN (SELECT {key}, count(*) AS {side}_degree FROM fp GROUP BY {key}) d
+              ON d.{key} = s.{key}
+            JOIN ({median(key, "amount", f"SELECT {key}, amount FROM fb")}) m
+              ON m.{key} = s.{key}"""
+
     def dwell(outs: str, ins: str) -> str:
         # each incoming row → the account's first outgoing row at or after it: one sort per
         # account (ins before outs at equal times, so an outgoing row at the same second counts).
@@ -340,20 +351,8 @@ def feature_frame(
     parts = {
         # the degrees from the distinct pairs and the medians by sorting (see ``median``): a
         # percentile and a distinct count beside the sums made these the slowest aggregates
-        "g_in": f"""SELECT s.dst AS id, fan_in, in_degree, total_in, m.v AS median_in_amount
-                    FROM (SELECT dst, count(*) AS fan_in, sum(amount) AS total_in FROM fb
-                          GROUP BY dst) s
-                    JOIN (SELECT dst, count(*) AS in_degree FROM fp GROUP BY dst) d
-                      ON d.dst = s.dst
-                    JOIN ({median("dst", "amount", "SELECT dst, amount FROM fb")}) m
-                      ON m.dst = s.dst""",
-        "g_out": f"""SELECT s.src AS id, fan_out, out_degree, total_out, m.v AS median_out_amount
-                     FROM (SELECT src, count(*) AS fan_out, sum(amount) AS total_out FROM fb
-                           GROUP BY src) s
-                     JOIN (SELECT src, count(*) AS out_degree FROM fp GROUP BY src) d
-                       ON d.src = s.src
-                     JOIN ({median("src", "amount", "SELECT src, amount FROM fb")}) m
-                       ON m.src = s.src""",
+        "g_in": one_side("dst", "in"),
+        "g_out": one_side("src", "out"),
         "g_dwell": dwell(
             "SELECT src AS acct, ts, 1 AS typ FROM fb", "SELECT dst AS acct, ts, 0 AS typ FROM fb"
         ),
