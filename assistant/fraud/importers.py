@@ -949,6 +949,7 @@ class MappedRows:
         except ValueError:
             report.bad(n, f"金額錯誤 / bad amount {get['amount']!r}")
             return None
+        made = not get.get("id")
         tid = get.get("id") or f"{self.path.stem}:{n}"
         if tid in self._ids:
             report.bad(
@@ -979,7 +980,7 @@ class MappedRows:
             if caveat:
                 report.noted[caveat] = report.noted.get(caveat, 0) + 1
             out = cash_row(tid, ts, own, bank, amount, kind == "cash_in", get.get("channel", ""))
-            out.update(place=place, currency=currency, memo=memo, **orig)
+            out.update(place=place, currency=currency, memo=memo, id_made=made, **orig)
             pattern = self._label(get)
             if pattern:
                 out["pattern"] = pattern
@@ -997,6 +998,7 @@ class MappedRows:
             "to_bank": tb,
             "memo": memo,
             "place": place,
+            "id_made": made,
             **orig,
         }
         named = [(a, b) for a, b in ((frm, fb), (to, tb)) if a != OUTSIDE_ACCOUNT]

@@ -368,6 +368,7 @@ class Ledger:
                                 transfers.append(t)
                     if keep_stored_events:
                         transfers = new_events(conn, list(transfers), met, counts)  # type: ignore[arg-type]
+                        free_made_ids(conn, transfers)  # type: ignore[arg-type]
                     for chunk in self._transfer_chunks(transfers):
                         if self._sqlite:
                             conn.exec_driver_sql(sql, chunk)
@@ -670,6 +671,27 @@ def new_events(
             stored[e] += 1  # written below, before the next batch asks
             kept.append(t)
     return kept
+
+
+def free_made_ids(conn: Any, rows: list[dict[str, Any]]) -> None:
+    """Give a new transfer whose id the import made up (``"<file>:<line>"``, flagged
+    ``id_made``) and the ledger already holds under another transfer a free one,
+    ``"<file>:<line>~2"`` and so on: a file edited and imported again under its name has its
+    lines moved, and a new row must not be refused as a duplicate of an old one. Ids the file
+    gave are left as they are (the same id for another transfer is a real conflict)."""
+    made = [t for t in rows if t.get("id_made")]
+    if not made:
+        return
+    taken = _stored(conn, _T, [t["id"] for t in made])
+    for t in made:
+        if t["id"] not in taken:
+            continue
+        base = t["id"]
+        k = 2
+        while (free := f"{base}~{k}") in taken or _stored(conn, _T, [free]):
+            k += 1
+        taken.add(free)
+        t["id"] = free
 
 
 def _stored(conn: Any, tab: Any, ids: list[str]) -> set[str]:
