@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from assistant.errors import AssistantError
+from assistant.extract import _parse_number
 
 ENCODINGS = ("utf-8-sig", "cp950")
 DELIMITERS = (",", "\t", ";", "|")
@@ -128,6 +129,19 @@ def _digits(text: str) -> str:
     raise ValueError(f"千分位或小數點不明 / unclear thousands or decimal marks: {text!r}")
 
 
+# Chinese numerals and units a hand-kept list writes amounts with: 5萬, 1.5萬, 三萬五千, 2億
+_NUMERAL_WORD = re.compile("[十拾百佰千仟萬億兆〇零一二兩三四五六七八九壹貳參叁肆伍陸柒捌玖]")
+
+
+def _in_words(text: str) -> float:
+    """5萬 → 50000, 1.5億 → 150000000, 三萬五千 → 35000: the number grammar the desks read
+    questions with (``extract._parse_number``), so a figure reads the same in a ledger."""
+    value = _parse_number(text)
+    if value is None:
+        raise ValueError(f"金額看不懂 / cannot read the amount: {text!r}")
+    return float(value)
+
+
 class NotPositive(ValueError):
     """A number, but zero, negative or not finite."""
 
@@ -135,7 +149,8 @@ class NotPositive(ValueError):
 def parse_amount(raw: object) -> float:
     """A positive, finite amount from a number or text as staff write it: thousands commas (or
     dots, with a decimal comma: 1.234,56), full-width digits, NT$ / TWD / 新臺幣 before it or 元
-    after it, spaces, a spreadsheet's text marks ('1,000). ValueError otherwise (zero,
+    after it, spaces, a spreadsheet's text marks ('1,000), Chinese units and numerals (5萬,
+    1.5萬, 三萬五千). ValueError otherwise (zero,
     negative, not a number, another currency's mark, commas that group nothing: 1,50,0)."""
     if isinstance(raw, bool):
         raise ValueError(raw)
@@ -145,7 +160,7 @@ def parse_amount(raw: object) -> float:
         text = _spreadsheet_text(unicodedata.normalize("NFKC", str(raw)).replace(" ", ""))
         for _ in range(2):  # a mark on each side: NT$1,000元
             text = _TWD.sub("", text)
-        value = float(_digits(text))
+        value = _in_words(text) if _NUMERAL_WORD.search(text) else float(_digits(text))
     if not math.isfinite(value) or value <= 0:
         raise NotPositive(raw)
     return value

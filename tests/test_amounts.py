@@ -23,13 +23,21 @@ from assistant.textfiles import NotPositive, parse_amount
         ("0.5", 0.5),
         ("'1,000", 1000.0),  # a spreadsheet's text mark
         ('="1000"', 1000.0),
+        ("5萬", 50000.0),  # hand-kept lists write units
+        ("1.5萬元", 15000.0),
+        ("NT$3萬5千", 35000.0),
+        ("三萬五", 35000.0),  # spoken shorthand
+        ("2億", 200000000.0),
+        ("１２萬", 120000.0),
     ],
 )
 def test_amounts_as_files_write_them(text: str, value: float) -> None:
     assert parse_amount(text) == value
 
 
-@pytest.mark.parametrize("text", ["1,50,0", "1,000,00", "1.2.3", "US$100", "abc"])
+@pytest.mark.parametrize(
+    "text", ["1,50,0", "1,000,00", "1.2.3", "US$100", "abc", "萬一", "5萬萬x", "一些"]
+)
 def test_unclear_amounts_are_refused(text: str) -> None:
     with pytest.raises(ValueError) as info:
         parse_amount(text)
