@@ -215,3 +215,29 @@ def test_a_web_page_saved_as_xls_reads_its_table(tmp_path: Path) -> None:
     assert (report.added, [n for n, _ in report.errors]) == (1, [4])  # the total line
     (t,) = ledger.transfers_out("00742512076092")
     assert (t.to_account, t.amount, t.ts) == ("00812345678901", 1200.0, datetime(2024, 1, 5, 5, 30))
+
+
+def test_a_web_page_table_with_cells_spanning_rows(tmp_path: Path) -> None:
+    """A web page writes a day's date (and here the paying account) once for the rows under
+    it: each row gets it, and the cells after it stay in their columns."""
+    head = "".join(f"<th>{h}</th>" for h in HEADER)
+    page = tmp_path / "web.xls"
+    page.write_text(
+        "<html><body><table>"
+        f"<tr>{head}</tr>"
+        '<tr><td>1</td><td rowspan="2">2024/01/05</td><td>09:00</td>'
+        '<td rowspan="3">00742512076092</td><td>B1</td><td>1,200</td><td>貨款</td></tr>'
+        "<tr><td>2</td><td>10:00</td><td>B2</td><td>800</td><td></td></tr>"
+        "<tr><td>3</td><td>2024/01/06</td><td>11:00</td><td>B3</td><td>500</td><td></td></tr>"
+        "</table></body></html>",
+        encoding="utf-8",
+    )
+    ledger = _ledger(tmp_path)
+    report = import_csv(ledger, page, MAPPING)
+    assert (report.added, report.errors) == (3, [])
+    got = sorted((t.to_account, t.ts, t.amount) for t in ledger.transfers_out("00742512076092"))
+    assert got == [
+        ("B1", datetime(2024, 1, 5, 1, 0), 1200.0),
+        ("B2", datetime(2024, 1, 5, 2, 0), 800.0),
+        ("B3", datetime(2024, 1, 6, 3, 0), 500.0),
+    ]

@@ -121,7 +121,8 @@ class _LegacyBook:
         self.book.release_resources()
 
 
-_MAX_SPAN = 100
+_MAX_SPAN = 100  # columns one HTML cell may span
+_MAX_ROWS = 100_000  # rows it may span (it fills only rows that are there)
 
 
 class _HtmlSheet:
@@ -148,14 +149,24 @@ class _HtmlBook:
         self.tables: dict[str, _HtmlSheet] = {}
         for n, table in enumerate(doc.iter("table"), start=1):
             rows = []
+            # cells spanning rows from above: column → (rows still to fill, value)
+            below: dict[int, tuple[int, str]] = {}
             for tr in table.xpath("./tr|./thead/tr|./tbody/tr|./tfoot/tr"):
                 row: list[str] = []
                 for cell in tr.xpath("./td|./th"):
+                    _fill_from_above(row, below)
                     value = " ".join(cell.text_content().split())
-                    colspan = cell.get("colspan", "1")
                     # a span is a layout hint: capped, so a hostile file cannot fill memory
-                    span = min(int(colspan), _MAX_SPAN) if colspan.isdigit() else 1
-                    row += [value] + [""] * (max(span, 1) - 1)
+                    across = _span(cell, "colspan", _MAX_SPAN)
+                    down = _span(cell, "rowspan", _MAX_ROWS)
+                    if down > 1:
+                        # a date or an account written once for the rows it covers holds
+                        # for each of them; a wide cell's filler columns stay empty
+                        # (parked below zero, as _fill_from_above does, until the row ends)
+                        for k in range(across):
+                            below[-(len(row) + k) - 1] = (down - 1, value if k == 0 else "")
+                    row += [value] + [""] * (across - 1)
+                _fill_from_above(row, below, to_end=True)
                 rows.append(row)
             self.tables[f"表格{n}"] = _HtmlSheet(rows)
         self.sheetnames = list(self.tables)
@@ -165,6 +176,35 @@ class _HtmlBook:
 
     def close(self) -> None:
         pass
+
+
+def _span(cell: Any, attr: str, cap: int) -> int:
+    raw = cell.get(attr, "1").strip()
+    return min(max(int(raw), 1), cap) if raw.isdigit() else 1
+
+
+def _fill_from_above(
+    row: list[str], below: dict[int, tuple[int, str]], to_end: bool = False
+) -> None:
+    """Put into ``row`` the values of cells above that span down into it, at the row's next
+    columns (``to_end``: every such column left after the row's own cells, and a span the
+    row's own cells overlapped, in a malformed table, counted as used by this row)."""
+    while below and (len(row) in below or (to_end and max(below) >= len(row))):
+        col = len(row)
+        if col not in below:
+            row.append("")
+            continue
+        left, value = below.pop(col)
+        if left > 1:
+            below[-col - 1] = (left - 1, value)  # parked below zero until the row ends
+        row.append(value)
+    if to_end:
+        for col in list(below):
+            left, value = below.pop(col)
+            if col < 0:
+                below[-col - 1] = (left, value)
+            elif left > 1:  # overlapped, so passed over in this row
+                below[col] = (left - 1, value)
 
 
 def _open(path: Path) -> Any:
