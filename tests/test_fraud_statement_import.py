@@ -284,3 +284,22 @@ def test_a_transfer_list_with_bank_codes_before_the_accounts(tmp_path: Path) -> 
         ("8128129876543210", "0071112223334", "", ""),
     ]
     assert ledger.account("(812)8129876543210").bank_code == "812"  # type: ignore[union-attr]
+
+
+def test_a_statement_after_a_transfer_list_of_the_same_transfers(tmp_path: Path) -> None:
+    """A bank's transfer list brought in first, then the payer's statement: the transfers the
+    list holds (the same accounts, time and amount) are not counted twice."""
+    a, _ = _statements(tmp_path)
+    ledger = _ledger(tmp_path / "db")
+    listed = tmp_path / "list.csv"
+    listed.write_text(
+        "交易序號,時間,轉出帳號,轉入帳號,金額\n"
+        f"T1,2024-05-01 10:05:12,{A},{B},20000\n"
+        f"T2,2024-05-01 10:05:40,{A},{B},20000\n",
+        encoding="utf-8",
+    )
+    mapping = {"id": "交易序號", "ts": "時間", "from_account": "轉出帳號", "to_account": "轉入帳號"}
+    assert import_csv(ledger, listed, {**mapping, "amount": "金額"}).added == 2
+    report = import_statement(ledger, a, A_MAP, account=A, bank="822")
+    assert (report.added, report.omitted[ALREADY]) == (4, 2)
+    assert len([t for t in ledger.transfers_out(A) if t.to_account == B]) == 2

@@ -18,7 +18,9 @@ id is made from what both statements show alike: the day (Taiwan time; banks pri
 the second, to the minute or not at all), the two accounts, the amount, and which occurrence
 of that combination it is in the file (two NT$20,000 transfers to one payee on one day are two
 events, in both statements). A transfer already in the ledger, read from the
-other party's statement, is left out and counted (``already``), not refused as a duplicate.
+other party's statement, is left out and counted (``already``), not refused as a duplicate;
+so is one a transfer list brought in before holds under its own id (the same accounts, time
+to the second and amount).
 """
 
 from __future__ import annotations
@@ -126,6 +128,9 @@ def import_statement(
             expected=table.expected,
             keep_stored_accounts=True,
             keep_stored_transfers=True,
+            # a transfer list imported before holds the same transfer under the list's id:
+            # the same accounts, time and amount are the same transfer
+            keep_stored_events=ledger.has_transfers(),
         )
     report.added, report.accounts = counts["transfers"], counts["accounts"]
     report.cash = rows.cash - counts["already_cash"]
