@@ -24,15 +24,26 @@ DELIMITERS = (",", "\t", ";", "|")
 _HEAD = 1 << 20  # bytes read to tell the encoding of a file streamed row by row
 
 
+# Excel's "Unicode text" (.txt, tab-separated) and some bank exports are UTF-16 with a
+# byte-order mark; without the mark UTF-16 is not told from other bytes, so it is not guessed.
+_UTF16_MARKS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
+def _candidates(head: bytes) -> tuple[str, ...]:
+    return ("utf-16",) if head.startswith(_UTF16_MARKS) else ENCODINGS
+
+
 def decode(data: bytes, source: str) -> str:
-    """The text of ``data``: UTF-8 (a byte-order mark dropped), else Big5 (cp950)."""
-    for encoding in ENCODINGS:
+    """The text of ``data``: UTF-16 with its byte-order mark, UTF-8 (a byte-order mark
+    dropped), else Big5 (cp950)."""
+    for encoding in _candidates(data):
         try:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
     raise AssistantError(
-        f"{source} 無法辨識編碼（須為 UTF-8 或 Big5）/ {source} is neither UTF-8 nor Big5 text"
+        f"{source} 無法辨識編碼（須為 UTF-8、Big5 或帶 BOM 的 UTF-16）/ {source} is not UTF-8, "
+        "Big5 or UTF-16 (with its byte-order mark) text"
     )
 
 
@@ -63,14 +74,14 @@ def open_text(path: Path) -> TextIO:
     if encoding is None:
         raw.close()
         raise AssistantError(
-            f"{Path(path).name} 無法辨識編碼（須為 UTF-8 或 Big5）/ {Path(path).name} is neither "
-            "UTF-8 nor Big5 text"
+            f"{Path(path).name} 無法辨識編碼（須為 UTF-8、Big5 或帶 BOM 的 UTF-16）/ "
+            f"{Path(path).name} is not UTF-8, Big5 or UTF-16 (with its byte-order mark) text"
         )
     return io.TextIOWrapper(raw, encoding=encoding, newline="")
 
 
 def _encoding_of(head: bytes, *, final: bool) -> str | None:
-    for encoding in ENCODINGS:
+    for encoding in _candidates(head):
         try:
             # Not final unless the file ends here: a character cut at the megabyte's edge is
             # not an error.

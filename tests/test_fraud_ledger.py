@@ -201,6 +201,9 @@ def test_the_mapping_is_told_from_the_header_when_not_given(tmp_path: Path) -> N
         "zh.csv", "交易日期,交易時間,付款帳號,收款帳號,交易金額\n113/05/01,10:00,A1,B2,500\n"
     )
     assert report.added == 1 and report.mapping["ts"] == "交易日期+交易時間"
+    # 時間 alone, with no date column beside it, holds the whole time
+    report = load("t.csv", "時間,轉出帳號,轉入帳號,金額\n2024/05/01 10:00,A1,B2,5\n")
+    assert report.added == 1 and report.mapping["ts"] == "時間"
     with pytest.raises(AssistantError, match=r"which column is \['ts'\].*處理日"):
         load("p.csv", "處理日,轉出帳號,轉入帳號,金額\n2024-05-01,A1,B2,5\n")
     report = load("p2.csv", "處理日,轉出帳號,轉入帳號,金額\n2024-05-01,A1,B2,5\n", {"ts": "處理日"})
@@ -352,9 +355,23 @@ def test_a_file_in_neither_utf8_nor_big5_is_refused_whole(tmp_path: Path) -> Non
     path = tmp_path / "bad.csv"
     path.write_bytes(HEADER.encode() + b"\xff\xfe\xfa,2024-05-01 10:00,1,2,3,004,004\n")
     ledger = _ledger(tmp_path)
-    with pytest.raises(AssistantError, match=r"無法辨識編碼.*neither UTF-8 nor Big5"):
+    with pytest.raises(AssistantError, match=r"無法辨識編碼.*not UTF-8, Big5 or UTF-16"):
         import_csv(ledger, path, MAPPING)
     assert ledger.counts()["transfers"] == 0
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_utf16_with_its_mark_as_excel_saves_unicode_text(tmp_path: Path, encoding: str) -> None:
+    """Excel's "Unicode text" is tab-separated UTF-16 with a byte-order mark: read as text,
+    whichever byte order (the mark written by hand where the codec writes none)."""
+    text = "交易時間\t轉出帳號\t轉入帳號\t金額\n2024/05/01 10:00\t00742512076092\tB2\t5萬\n"
+    mark = {"utf-16": b"", "utf-16-le": b"\xff\xfe", "utf-16-be": b"\xfe\xff"}[encoding]
+    path = tmp_path / "unicode.txt"
+    path.write_bytes(mark + text.encode(encoding))
+    ledger = _ledger(tmp_path)
+    report = import_csv(ledger, path, {})
+    assert (report.added, report.errors) == (1, [])
+    assert ledger.transfers_out("00742512076092")[0].amount == 50_000
 
 
 def test_dates_as_bank_exports_write_them(tmp_path: Path) -> None:

@@ -340,3 +340,6 @@ def _date_and_time(folded: dict[str, str], mapping: dict[str, str]) -> None:
         mapping["ts"] = f"{dates[0]}+{times[0]}"
     elif "ts" not in mapping and len(dates) == 1:
         mapping["ts"] = dates[0]
+    elif "ts" not in mapping and not dates and len(times) == 1:
+        # a 時間 column with no date column beside it holds the whole time
+        mapping["ts"] = times[0]
