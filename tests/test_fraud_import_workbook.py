@@ -241,3 +241,62 @@ def test_a_web_page_table_with_cells_spanning_rows(tmp_path: Path) -> None:
         ("B2", datetime(2024, 1, 5, 2, 0), 800.0),
         ("B3", datetime(2024, 1, 6, 3, 0), 500.0),
     ]
+
+
+MERGED_ROWS = [  # the date and the paying account written once for the day's rows
+    [1, "2024/01/05", "09:00", "00742512076092", "B1", 1200, "貨款"],
+    [2, None, "10:00", None, "B2", 800, None],
+    [3, "2024/01/06", "11:00", None, "B3", 500, None],
+]
+
+
+def _merged_expected(ledger: Ledger) -> None:
+    got = sorted((t.to_account, t.ts, t.amount) for t in ledger.transfers_out("00742512076092"))
+    assert got == [
+        ("B1", datetime(2024, 1, 5, 1, 0), 1200.0),
+        ("B2", datetime(2024, 1, 5, 2, 0), 800.0),
+        ("B3", datetime(2024, 1, 6, 3, 0), 500.0),
+    ]
+
+
+def test_merged_cells_of_an_xlsx_hold_for_each_row(tmp_path: Path) -> None:
+    """Excel keeps a merged cell's value in its first cell only: the date merged over two rows
+    and the account over three are read on each, a title merged across the columns skipped,
+    and a cell after the merge has ended is left as it is (empty: the row is reported)."""
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["某銀行 存款交易明細"])
+    ws.merge_cells("A1:G1")
+    ws.append(HEADER)
+    for row in MERGED_ROWS:
+        ws.append(row)
+    ws.append([4, "2024/01/07", "12:00", None, "B4", 100, None])  # the merge ended above
+    ws.merge_cells("B3:B4")
+    ws.merge_cells("D3:D5")
+    path = tmp_path / "merged.xlsx"
+    wb.save(path)
+    ledger = _ledger(tmp_path)
+    report = import_csv(ledger, path, MAPPING)
+    assert (report.added, [n for n, _ in report.errors]) == (3, [6])
+    _merged_expected(ledger)
+
+
+def test_merged_cells_of_an_xls_hold_for_each_row(tmp_path: Path) -> None:
+    import xlwt
+
+    book = xlwt.Workbook()
+    ws = book.add_sheet("明細")
+    for c, name in enumerate(HEADER):
+        ws.write(0, c, name)
+    for r, row in enumerate(MERGED_ROWS, start=1):
+        for c, value in enumerate(row):
+            if value is not None and (r, c) not in {(1, 1), (1, 3)}:
+                ws.write(r, c, value)
+    ws.write_merge(1, 2, 1, 1, "2024/01/05")
+    ws.write_merge(1, 3, 3, 3, "00742512076092")
+    path = tmp_path / "merged.xls"
+    book.save(str(path))
+    ledger = _ledger(tmp_path)
+    report = import_csv(ledger, path, MAPPING)
+    assert (report.added, report.errors) == (3, [])
+    _merged_expected(ledger)

@@ -14,7 +14,9 @@ The header is the first row, among the first ``HEADER_ROWS``, that holds every m
 an export's title lines above it are skipped. Without ``sheet`` the first worksheet that has
 such a row is read. Dates and times stored as Excel dates are written as ISO text (a date
 alone as the date, a time alone as the time, so a date and a time in two columns join as
-staff would write them); they carry no zone and are read as Taiwan time, as a CSV's are.
+staff would write them); they carry no zone and are read as Taiwan time, as a CSV's are. A
+value merged over several rows (a day's date, an account written once for its rows), or an
+HTML cell spanning them, holds for each row it covers.
 """
 
 from __future__ import annotations
@@ -98,6 +100,10 @@ class _LegacySheet:
         xf = self.book.xf_list[cell.xf_index]
         fmt = self.book.format_map.get(xf.format_key)
         return fmt.format_str if fmt is not None else "General"
+
+    def merged(self) -> list[tuple[int, int, int, int]]:
+        """Merged ranges as (first row, first column, last row, last column), from 1."""
+        return [(r0 + 1, c0 + 1, r1, c1) for r0, r1, c0, c1 in self.sheet.merged_cells]
 
     def iter_rows(self, min_row: int = 1, max_row: int | None = None) -> Iterator[list[_Cell]]:
         last = self.sheet.nrows if max_row is None else min(max_row, self.sheet.nrows)
@@ -286,15 +292,67 @@ def read_table(
 
 def _rows(book: Any, ws: Any, first: int, width: int, ids: dict[int, bool]) -> Iterator[list[str]]:
     try:
-        for cells in ws.iter_rows(min_row=first):
+        # Merged cells that begin in the data, by their top-left cell: (row, column) → last row
+        down = {(r0, c0 - 1): r1 for r0, c0, r1, _ in _merged(book, ws) if r1 > r0 >= first}
+        above: dict[int, tuple[int, str]] = {}  # column → (last row it fills, value)
+        for number, cells in enumerate(ws.iter_rows(min_row=first), start=first):
             row = [
                 _identifier(c.value, c.number_format, ids[i]) if i in ids else _plain(c.value)
                 for i, c in enumerate(cells)
             ]
             # A row's empty cells at the end may be left out of the file: they are empty.
-            yield row + [""] * (width - len(row))
+            row += [""] * (width - len(row))
+            if down or above:
+                _fill_merged(row, number, down, above)
+            yield row
     finally:
         book.close()
+
+
+def _fill_merged(
+    row: list[str], number: int, down: dict[tuple[int, int], int], above: dict[int, tuple[int, str]]
+) -> None:
+    """A value Excel shows once over merged rows (a day's date, an account) holds for each
+    row of the merge; the merge's other columns stay empty, as a wide title's do."""
+    for col, (last, value) in list(above.items()):
+        if number > last:
+            del above[col]
+        elif col < len(row) and not row[col]:
+            row[col] = value
+    for (r0, col), last in list(down.items()):
+        if r0 == number:
+            del down[(r0, col)]
+            if col < len(row):
+                above[col] = (last, row[col])
+
+
+def _merged(book: Any, ws: Any) -> list[tuple[int, int, int, int]]:
+    """The sheet's merged ranges (first row, first column, last row, last column; from 1):
+    an .xls's from xlrd; an .xlsx's read from the sheet's XML, which openpyxl's row-by-row
+    reader does not give (one pass over the compressed part, its cells not parsed)."""
+    if hasattr(ws, "merged"):
+        return ws.merged()
+    path, archive = getattr(ws, "_worksheet_path", None), getattr(book, "_archive", None)
+    if path is None or archive is None:
+        return []
+    from openpyxl.utils.cell import range_boundaries
+
+    found: list[tuple[int, int, int, int]] = []
+    tail = b""
+    with archive.open(path) as part:
+        while chunk := part.read(1 << 20):
+            text = tail + chunk
+            # a reference cut at the chunk's end is read with the next chunk
+            cut = text.rfind(b"<")
+            for ref in _MERGE_REF.findall(text, 0, cut if cut > 0 else len(text)):
+                c0, r0, c1, r1 = range_boundaries(ref.decode("ascii"))
+                if r0 is not None and r1 is not None and c0 is not None and c1 is not None:
+                    found.append((r0, c0, r1, c1))
+            tail = text[cut:] if cut > 0 else b""
+    return found
+
+
+_MERGE_REF = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]+[0-9]+:[A-Z]+[0-9]+)"')
 
 
 def _plain(value: Any) -> str:
