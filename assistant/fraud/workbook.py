@@ -344,6 +344,9 @@ def _merged(book: Any, ws: Any) -> list[tuple[int, int, int, int]]:
             text = tail + chunk
             # a reference cut at the chunk's end is read with the next chunk
             cut = text.rfind(b"<")
+            if b"mergeCell" not in text:  # the cells' chunks, most of the part: no regex
+                tail = text[cut:] if cut > 0 else b""
+                continue
             for ref in _MERGE_REF.findall(text, 0, cut if cut > 0 else len(text)):
                 c0, r0, c1, r1 = range_boundaries(ref.decode("ascii"))
                 if r0 is not None and r1 is not None and c0 is not None and c1 is not None:
