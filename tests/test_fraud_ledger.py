@@ -580,3 +580,21 @@ def test_generation_scales(tmp_path: Path) -> None:
         ledger.bulk_insert(transfers=t)
     after = {ix["name"] for ix in inspect(ledger.engine).get_indexes("fraud_transfer")}
     assert after == names and ledger.counts()["transfers"] == 200_000
+
+
+def test_a_row_longer_than_the_header_is_reported_not_misread(tmp_path: Path) -> None:
+    """An amount written 1,000 without quotes splits into two columns: the row is reported
+    (its amount could be read as 1), while a trailing separator (an empty last cell) is fine."""
+    path = tmp_path / "bare.csv"
+    path.write_text(
+        "交易時間,轉出帳號,轉入帳號,金額\n"
+        "2024/05/01 10:00,A1,B1,1,000\n"  # line 2
+        "2024/05/01 11:00,A1,B2,500,\n"
+        '2024/05/01 12:00,A1,B3,"2,000"\n',
+        encoding="utf-8",
+    )
+    ledger = _ledger(tmp_path)
+    report = import_csv(ledger, path, {})
+    assert (report.added, [n for n, _ in report.errors]) == (2, [2])
+    assert "more than the header" in report.errors[0][1]
+    assert sorted(t.amount for t in ledger.transfers_out("A1")) == [500.0, 2000.0]

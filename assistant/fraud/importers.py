@@ -645,6 +645,7 @@ class Table:
     expected: int
     mapping: dict[str, str]
     cells_checked: bool = True
+    delimited: bool = False  # text split at a separator: a row longer than the header is suspect
 
 
 # Given a header: the mapping that reads it, or None when it does not fit (not the header).
@@ -712,7 +713,7 @@ def open_table(
         mapping = fits(header) or (unfit(header) if unfit else {})
         # About 80 bytes a row: how many transfers come.
         rows = csv.reader(handle, delimiter=sep)
-        yield Table(header, first, rows, path.stat().st_size // 80, mapping)
+        yield Table(header, first, rows, path.stat().st_size // 80, mapping, delimited=True)
 
 
 def _csv_header(handle: Any, fits: Fits) -> tuple[list[str], str, int]:
@@ -812,6 +813,7 @@ class MappedRows:
         self.rates = options.rates
         # A workbook's cells may be unreadable (``workbook.Unreadable``); a text file's never.
         self.cells_checked = table.cells_checked
+        self.delimited = table.delimited
         self.cash = 0
         self._ids: dict[str, int] = {}  # transfer id → line, for repeats within the file
         self._accounts: set[str] = set()  # accounts already in an earlier batch
@@ -896,6 +898,17 @@ class MappedRows:
         report.rows += 1
         if len(row) < self.width:
             report.bad(n, f"欄位數 {len(row)}，應為 {self.width} / too few columns")
+            return None
+        if self.delimited and len(row) > self.width and "".join(row[self.width :]).strip():
+            # A separator inside a value that was not quoted (1,000 written bare) moves every
+            # value after it one column on: read anyway, the amount could be 1 instead of
+            # 1,000. Empty cells after the last column (a trailing separator) are harmless.
+            report.bad(
+                n,
+                f"欄位數 {len(row)}，多於標題的 {self.width}：可能有值含未加引號的分隔符號（如 "
+                f"1,000）/ {len(row)} columns, more than the header's {self.width}: a value "
+                "may hold its separator unquoted (such as 1,000)",
+            )
             return None
         if not self.cells_checked:
             for f, idx in self.cols.items():
