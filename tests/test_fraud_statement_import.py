@@ -303,3 +303,22 @@ def test_a_statement_after_a_transfer_list_of_the_same_transfers(tmp_path: Path)
     report = import_statement(ledger, a, A_MAP, account=A, bank="822")
     assert (report.added, report.omitted[ALREADY]) == (4, 2)
     assert len([t for t in ledger.transfers_out(A) if t.to_account == B]) == 2
+
+
+def test_full_width_empty_marks_and_the_banks_interest(tmp_path: Path) -> None:
+    """Empty amount cells printed as －, —— or N/A are empty, and the bank's own interest and
+    the tax it withholds are its entries (counted with the fees), not money from a party."""
+    f = tmp_path / "stmt.csv"
+    f.write_text(
+        "交易日期,摘要,支出金額,存入金額,餘額,對方帳號\n"
+        '2024/05/01,跨行轉入,－,"50,000.00","51,000.00",(004)555566667777\n'
+        '2024/05/02,網路轉帳,"10,000.00",——,"41,000.00",812-8129876543210\n'
+        '2024/06/21,存款利息,N/A,12,"41,012.00",\n'
+        '2024/06/21,利息所得扣繳,1,—,"41,011.00",\n',
+        encoding="utf-8",
+    )
+    ledger = _ledger(tmp_path)
+    report = import_statement(ledger, f, {}, account=A, bank="822")
+    assert (report.added, report.errors) == (2, [])
+    assert report.omitted == {BANK_CHARGE: 2}
+    assert {t.amount for t in ledger.transfers_out(A)} == {10_000}

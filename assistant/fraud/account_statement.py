@@ -10,7 +10,7 @@ counterparty, money in a transfer from it; a withdrawal or deposit of cash (摘�
 A transfer without a counterparty is tied to the unnamed ``OUTSIDE`` party and counted in the
 report (``noted``), so the money is not lost from the account's flows. A
 line without an amount (a balance line, 上期餘額), or the bank's own charge without another
-party (手續費, 年費), is counted, not imported. The other party's account may carry its bank's
+party (手續費, 年費, 利息), is counted, not imported. The other party's account may carry its bank's
 code in front of it, as online banking shows it ((812)8129876543210, 812-8129876543210).
 
 The same transfer appears in both parties' statements. Without a transaction id column a row's
@@ -63,11 +63,17 @@ IDENTIFIERS = {"id": True, "account": False, "counterparty": False, "counterpart
 NO_COUNTERPARTY = "轉帳無對方帳號，記為行外 / transfers without a counterparty, tied to OUTSIDE"
 NO_AMOUNT = "無金額（餘額或註記列） / no amount (a balance or note line)"
 BANK_CHARGE = (
-    "銀行收取之手續費等（非與他人間的款項） / the bank's own charges (fees): no other party"
+    "銀行本身的入出帳（手續費、利息等，非與他人間的款項） / the bank's own entries (fees, "
+    "interest): no other party"
 )
-# a line the bank charged the account for (a transfer's fee, a card's annual fee)
-_CHARGE = re.compile(r"手續費|服務費|年費|管理費|\bfees?\b|\bcharges?\b", re.IGNORECASE)
-_EMPTY = {"", "-", "--", "—"}
+# a line the bank charged the account for (a transfer's fee, a card's annual fee) or paid it
+# (interest, and the tax withheld on it)
+_CHARGE = re.compile(
+    r"手續費|服務費|年費|管理費|利息|結息|扣繳|\bfees?\b|\bcharges?\b|\binterest\b",
+    re.IGNORECASE,
+)
+# What statements print in an empty amount cell, full-width forms included (－, ——, ―)
+_EMPTY = {"", "-", "--", "—", "——", "－", "－－", "―", "−", "─", "N/A", "n/a"}
 _NONZERO = re.compile(r"[1-9１-９]")
 
 
