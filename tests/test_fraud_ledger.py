@@ -13,7 +13,13 @@ from sqlalchemy import inspect
 
 from assistant.errors import AssistantError
 from assistant.fraud.generator import BANKS, generate
-from assistant.fraud.importers import SAME_ACCOUNT, import_amlsim, import_csv
+from assistant.fraud.importers import (
+    REPEATED_HEADER,
+    SAME_ACCOUNT,
+    TOTAL_LINE,
+    import_amlsim,
+    import_csv,
+)
 from assistant.fraud.ledger import Ledger, normalize_account
 from assistant.schema import open_engine
 from benchmarks.ledger_import import MAPPING
@@ -598,3 +604,23 @@ def test_a_row_longer_than_the_header_is_reported_not_misread(tmp_path: Path) ->
     assert (report.added, [n for n, _ in report.errors]) == (2, [2])
     assert "more than the header" in report.errors[0][1]
     assert sorted(t.amount for t in ledger.transfers_out("A1")) == [500.0, 2000.0]
+
+
+def test_an_export_in_pages_repeats_its_header_and_totals(tmp_path: Path) -> None:
+    """An export printed in pages repeats the header and ends each page with a subtotal:
+    those lines are counted as what they are, not reported as bad transfers."""
+    path = tmp_path / "pages.csv"
+    path.write_text(
+        "交易時間,轉出帳號,轉入帳號,金額\n"
+        "2024/05/01 10:00,A1,B1,100\n"
+        "本頁小計,,,100\n"
+        "交易時間,轉出帳號,轉入帳號,金額\n"
+        "2024/05/01 11:00,A1,B2,200\n"
+        "Total,,,300\n"
+        "2024/05/01 12:00,A1,,50\n",  # line 7: a transfer without its payee is still bad
+        encoding="utf-8",
+    )
+    ledger = _ledger(tmp_path)
+    report = import_csv(ledger, path, {})
+    assert (report.added, [n for n, _ in report.errors]) == (2, [7])
+    assert report.omitted == {REPEATED_HEADER: 1, TOTAL_LINE: 2}

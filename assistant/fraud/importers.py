@@ -133,6 +133,10 @@ IMPORTED_BEFORE = (
     "已在帳務中（同一時間、帳戶與金額的交易先前已匯入） / already in the ledger (a transfer of the same "
     "time, accounts and amount imported before)"
 )
+REPEATED_HEADER = "重複的標題列（分頁匯出） / the header repeated (an export in pages)"
+TOTAL_LINE = "小計或合計列 / a subtotal or total line"
+# the first cell of a total line: 小計, 本頁合計, 總計：, Total, Subtotal, Grand total
+_TOTAL = re.compile(r"^(本頁|本期|當日|每日)?(小計|合計|總計|總額)|^(grand\s*)?(sub)?total\b", re.I)
 CASH_BETWEEN = "兩個帳戶間的現金交易記為轉帳 / a cash row between two accounts kept as a transfer"
 CASH_BY_PARTY = "對方為現金帳戶（CASH），讀作現金存提 / the other side is CASH: read as a cash deposit or withdrawal"
 CASH_BY_MEMO = "未註明種類，依摘要讀作現金存提 / no kind given: read as cash from the memo"
@@ -807,6 +811,7 @@ class MappedRows:
             )
         self.cols = {f: columns(c, header) or [] for f, c in options.mapping.items()}
         self.path, self.width, self.first, self.reader = path, len(header), table.first, table.rows
+        self.header = header
         self.expected = table.expected
         self.currency, self.date_format, self.tz = options.currency, options.date_format, options.tz
         self.steps = options.steps
@@ -896,6 +901,15 @@ class MappedRows:
         if not row or not "".join(row).strip():
             return None
         report.rows += 1
+        if (
+            str(row[0]).strip() == self.header[0]  # cheap first: most rows stop here
+            and unique_header([str(c).strip() for c in row[: self.width]]) == self.header
+        ):
+            report.omitted[REPEATED_HEADER] = report.omitted.get(REPEATED_HEADER, 0) + 1
+            return None
+        if _TOTAL.match(next((str(c).strip() for c in row if str(c).strip()), "")):
+            report.omitted[TOTAL_LINE] = report.omitted.get(TOTAL_LINE, 0) + 1
+            return None
         if len(row) < self.width:
             report.bad(n, f"欄位數 {len(row)}，應為 {self.width} / too few columns")
             return None
