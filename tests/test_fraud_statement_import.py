@@ -322,3 +322,38 @@ def test_full_width_empty_marks_and_the_banks_interest(tmp_path: Path) -> None:
     assert (report.added, report.errors) == (2, [])
     assert report.omitted == {BANK_CHARGE: 2}
     assert {t.amount for t in ledger.transfers_out(A)} == {10_000}
+
+
+@pytest.mark.parametrize(
+    ("written", "out"),
+    [
+        ("-1,000", True),
+        ("(1,000)", True),
+        ("1,000-", True),  # a trailing sign, as core banking prints it
+        ("1,000.00 DR", True),
+        ("1,000.00Dr", True),
+        ("1,000 CR", False),
+        ("1,000", False),
+    ],
+)
+def test_signed_amounts_as_statements_print_them(tmp_path: Path, written: str, out: bool) -> None:
+    f = tmp_path / "signed.csv"
+    f.write_text(
+        f'日期時間,摘要,金額,對方帳號\n2024/05/02 13:00,轉帳,"{written}",0099-8877-6655\n',
+        encoding="utf-8",
+    )
+    ledger = _ledger(tmp_path)
+    report = import_statement(ledger, f, B_MAP, account=B)
+    assert (report.added, report.errors) == (1, [])
+    moved = ledger.transfers_out(B) if out else ledger.transfers_in(B)
+    assert [t.amount for t in moved] == [1000.0]
+
+
+def test_a_sign_and_a_credit_mark_together_are_refused(tmp_path: Path) -> None:
+    f = tmp_path / "signed.csv"
+    f.write_text(
+        '日期時間,摘要,金額,對方帳號\n2024/05/02 13:00,轉帳,"-1,000 CR",0099-8877-6655\n',
+        encoding="utf-8",
+    )
+    report = import_statement(_ledger(tmp_path), f, B_MAP, account=B)
+    assert report.added == 0 and "unclear sign" in report.errors[0][1]

@@ -74,6 +74,9 @@ _CHARGE = re.compile(
 )
 # What statements print in an empty amount cell, full-width forms included (－, ——, ―)
 _EMPTY = {"", "-", "--", "—", "——", "－", "－－", "―", "−", "─", "N/A", "n/a"}
+_MINUS = ("-", "−", "－")
+# a debit or credit mark after the amount (1,000.00 DR), as statements in English print it
+_DEBIT_CREDIT = re.compile(r"\s*(?<![A-Za-z])(DR|CR|Dr|Cr|dr|cr)\.?$")
 _NONZERO = re.compile(r"[1-9１-９]")
 
 
@@ -275,10 +278,19 @@ class StatementRows(MappedRows):
             raw = get.get("amount", "").strip()
             if raw in _EMPTY:
                 return False, None
-            negative = raw.startswith(("-", "−", "－")) or (
-                raw.startswith("(") and raw.endswith(")")
+            # Money out is written -1,000, (1,000), 1,000- (a trailing sign, as core banking
+            # prints it) or 1,000 DR; money in 1,000 or 1,000 CR.
+            side = _DEBIT_CREDIT.search(raw)
+            text = raw[: side.start()].strip() if side else raw
+            negative = (
+                text.startswith(_MINUS)
+                or text.endswith(_MINUS)
+                or (text.startswith("(") and text.endswith(")"))
             )
-            text = raw.strip("()").lstrip("-−－").strip()
+            if side and negative:  # -1,000 CR: which is it?
+                raise ValueError(f"金額正負不明 / unclear sign of amount {raw!r}")
+            negative = negative or bool(side and side.group(1).upper() == "DR")
+            text = text.strip("()").strip("".join(_MINUS)).strip()
             value = _positive(text, raw)
             return negative, value
         out_raw = get.get("out_amount", "").strip()
