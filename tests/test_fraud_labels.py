@@ -119,3 +119,24 @@ def test_eval_fraud_takes_csv_files(tmp_path: Path, labelled: tuple[Path, set[st
     code, out = run(data, "fraud", "train", "--json")
     assert code == 0, out
     assert json.loads(out)["fraud"] == len(fraud)
+
+
+def test_a_typology_column_names_the_scheme_of_a_labelled_transfer(tmp_path: Path) -> None:
+    """SAML-D's layout (Time and Date apart, Sender_account, Is_laundering, Laundering_type):
+    a laundering transfer's pattern is its scheme, which the eval's per-typology table reads;
+    a normal transfer's typology (Normal_Fan_In) marks nothing."""
+    path = tmp_path / "saml.csv"
+    path.write_text(
+        "Time,Date,Sender_account,Receiver_account,Amount,Payment_type,Is_laundering,"
+        "Laundering_type\n"
+        "10:35:19,2022-10-07,8724731955,2769355426,1459.15,ACH,0,Normal_Fan_In\n"
+        "10:36:21,2022-10-07,9614186178,3803336972,115.25,ACH,1,Structuring\n",
+        encoding="utf-8",
+    )
+    ledger = Ledger(open_engine(f"sqlite:///{tmp_path / 'x.db'}"))
+    report = import_csv(ledger, path, {})
+    assert report.mapping["typology"] == "Laundering_type"
+    assert report.labelled == {"fraud": 2, "normal": 2}
+    patterns = {t.from_account: t.pattern for t in ledger.transfers_out("9614186178")}
+    patterns |= {t.from_account: t.pattern for t in ledger.transfers_out("8724731955")}
+    assert patterns == {"9614186178": "label:Structuring", "8724731955": None}

@@ -130,6 +130,16 @@ TRANSFER_NAMES: dict[str, tuple[str, ...]] = {
         "詐騙註記",
         "可疑交易註記",
     ),
+    # which scheme a labelled transfer belongs to (SAML-D's Laundering_type)
+    "typology": (
+        "laundering type",
+        "typology",
+        "pattern",
+        "fraud type",
+        "洗錢態樣",
+        "詐騙態樣",
+        "態樣",
+    ),
 }
 # One account's statement (``account_statement``).
 STATEMENT_NAMES: dict[str, tuple[str, ...]] = {

@@ -73,7 +73,7 @@ AMLSIM_BANKS = ("004", "007", "008", "013", "822")
 NODES_HEADER = ("nodeid", "isFraud", "init_balance", "fraudStep")
 TX_HEADER = ("sourceNodeId", "targetNodeId", "value", "time")
 FIELDS = ("id", "ts", "from_account", "to_account", "amount", "currency", "channel")
-FIELDS += ("from_bank", "to_bank", "memo", "kind", "place", "label")
+FIELDS += ("from_bank", "to_bank", "memo", "kind", "place", "label", "typology")
 # A label column's words for "not laundering" (and empty); anything else marks the transfer,
 # its value kept as the pattern's name unless it is a plain yes.
 LABEL_NO = {"0", "0.0", "false", "f", "no", "n", "否", "無", "正常", "none", "normal"}
@@ -1064,6 +1064,10 @@ class MappedRows:
         raw = get.get("label", "").strip()
         if raw.lower() in LABEL_NO or not raw:
             return None
+        # the scheme, where the file names it (Structuring, Fan_Out), else the label's word
+        typology = get.get("typology", "").strip()
+        if typology:
+            return f"label:{typology[:40]}"
         return "label:laundering" if raw.lower() in LABEL_YES else f"label:{raw[:40]}"
 
 
