@@ -305,6 +305,33 @@ def test_a_statement_after_a_transfer_list_of_the_same_transfers(tmp_path: Path)
     assert len([t for t in ledger.transfers_out(A) if t.to_account == B]) == 2
 
 
+def test_a_statement_of_days_after_a_transfer_list_with_times(tmp_path: Path) -> None:
+    """B's bank prints the day only: its two NT$20,000 from A that day are the two the list
+    gave (by day, accounts and amount, counted), and a third that day would be new."""
+    ledger = _ledger(tmp_path / "db")
+    listed = tmp_path / "list.csv"
+    listed.write_text(
+        "交易序號,時間,轉出帳號,轉入帳號,金額\n"
+        f"T1,2024-05-01 10:05:12,{A},{B},20000\n"
+        f"T2,2024-05-01 23:55:40,{A},{B},20000\n",  # late at night: still 1 May in Taiwan
+        encoding="utf-8",
+    )
+    mapping = {"id": "交易序號", "ts": "時間", "from_account": "轉出帳號", "to_account": "轉入帳號"}
+    assert import_csv(ledger, listed, {**mapping, "amount": "金額"}).added == 2
+    days = tmp_path / "b_days.csv"
+    days.write_text(
+        "日期,摘要,金額,對方帳號\n"
+        f"2024/05/01,轉入,20000,{A}\n"
+        f"2024/05/01,轉入,20000,{A}\n"
+        f"2024/05/01,轉入,20000,{A}\n"
+        f"2024/05/02,轉入,20000,{A}\n",
+        encoding="utf-8",
+    )
+    report = import_statement(ledger, days, {}, account=B)
+    assert (report.added, report.omitted[ALREADY]) == (2, 2)
+    assert len(ledger.transfers_out(A)) == 4
+
+
 def test_full_width_empty_marks_and_the_banks_interest(tmp_path: Path) -> None:
     """Empty amount cells printed as －, —— or N/A are empty, and the bank's own interest and
     the tax it withholds are its entries (counted with the fees), not money from a party."""

@@ -19,8 +19,8 @@ the second, to the minute or not at all), the two accounts, the amount, and whic
 of that combination it is in the file (two NT$20,000 transfers to one payee on one day are two
 events, in both statements). A transfer already in the ledger, read from the
 other party's statement, is left out and counted (``already``), not refused as a duplicate;
-so is one a transfer list brought in before holds under its own id (the same accounts, time
-to the second and amount).
+so is one a transfer list brought in before holds under its own id (the same accounts and
+amount on the same day, the k-th such row left out while the ledger holds k).
 """
 
 from __future__ import annotations
@@ -138,8 +138,11 @@ def import_statement(
             keep_stored_accounts=True,
             keep_stored_transfers=True,
             # a transfer list imported before holds the same transfer under the list's id:
-            # the same accounts, time and amount are the same transfer
+            # the same accounts and amount on the same day are the same transfer, as they are
+            # between two statements (banks print the time to the second, the minute or not
+            # at all)
             keep_stored_events=ledger.has_transfers(),
+            events_by_day=True,
         )
     report.added, report.accounts = counts["transfers"], counts["accounts"]
     report.cash = rows.cash - counts["already_cash"]

@@ -13,7 +13,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
@@ -287,6 +287,7 @@ class Ledger:
         keep_stored_accounts: bool = False,
         keep_stored_transfers: bool = False,
         keep_stored_events: bool = False,
+        events_by_day: bool = False,
         finish: Callable[[Any], None] | None = None,
     ) -> dict[str, int]:
         """(banks, accounts, transfers) batches, read one at a time and written in one
@@ -301,7 +302,9 @@ class Ledger:
         ``keep_stored_events``: the same for a transfer the ledger holds under another id (the
         same time, accounts and amount: a file imported again, or an export overlapping one
         imported before); the k-th such row of the import is left out while the ledger holds k
-        (``new_events``). ``finish`` runs on the connection after the last batch, inside the
+        (``new_events``); ``events_by_day``: the same accounts and amount on the same Taiwan
+        day are the same event (a statement printing the day, or the time another way, than
+        the list imported before). ``finish`` runs on the connection after the last batch, inside the
         same transaction."""
         with self._engine.connect() as conn:
             known = {r[0] for r in conn.execute(select(_B.c.code))}
@@ -367,7 +370,13 @@ class Ledger:
                                 seen.add(t["id"])
                                 transfers.append(t)
                     if keep_stored_events:
-                        transfers = new_events(conn, list(transfers), met, counts)  # type: ignore[arg-type]
+                        transfers = new_events(
+                            conn,
+                            list(transfers),  # type: ignore[arg-type]
+                            met,
+                            counts,
+                            by_day=events_by_day,
+                        )
                         free_made_ids(conn, transfers)  # type: ignore[arg-type]
                     for chunk in self._transfer_chunks(transfers):
                         if self._sqlite:
@@ -637,8 +646,13 @@ def _fill(row: Mapping[str, Any], cols: Sequence[str]) -> dict[str, Any]:
     return {c: row[c] if c in row else _DEFAULTS[c] for c in cols}
 
 
-def _event(t: Mapping[str, Any]) -> tuple[Any, ...]:
-    return (t["from_account"], t["to_account"], to_utc_naive(t["ts"]), round(float(t["amount"]), 2))
+_TAIPEI = timedelta(hours=8)  # Taiwan keeps no daylight saving
+
+
+def _event(t: Mapping[str, Any], by_day: bool = False) -> tuple[Any, ...]:
+    ts = to_utc_naive(t["ts"])
+    when = (ts + _TAIPEI).date() if by_day else ts
+    return (t["from_account"], t["to_account"], when, round(float(t["amount"]), 2))
 
 
 def new_events(
@@ -646,21 +660,28 @@ def new_events(
     rows: list[Mapping[str, Any]],
     met: Counter[tuple[Any, ...]],
     counts: dict[str, int],
+    *,
+    by_day: bool = False,
 ) -> list[Mapping[str, Any]]:
     """The rows of a batch that are not in the ledger yet. An event is its accounts, time and
-    amount; the k-th row of one event in the import is already there when the ledger holds k
-    of it (counting this import's rows written so far: a file with two identical transfers
-    adds both, the same file again neither). ``met`` carries the counts from batch to batch."""
+    amount (``by_day``: its Taiwan day instead of its time); the k-th row of one event in the
+    import is already there when the ledger holds k of it (counting this import's rows
+    written so far: a file with two identical transfers adds both, the same file again
+    neither). ``met`` carries the counts from batch to batch."""
     if not rows:
         return rows
-    events = [_event(t) for t in rows]
-    lo, hi = min(e[2] for e in events), max(e[2] for e in events)
+    events = [_event(t, by_day) for t in rows]
+    times = [to_utc_naive(t["ts"]) for t in rows]
+    lo, hi = min(times), max(times)
+    if by_day:  # the whole Taiwan days the batch touches
+        lo = datetime.combine((lo + _TAIPEI).date(), time()) - _TAIPEI
+        hi = datetime.combine((hi + _TAIPEI).date(), time()) - _TAIPEI + timedelta(days=1)
     stored: Counter[tuple[Any, ...]] = Counter()
     for chunk in _chunks(sorted({e[0] for e in events}), 500):
         q = select(_T.c.from_account, _T.c.to_account, _T.c.ts, _T.c.amount).where(
             _T.c.from_account.in_(chunk), _T.c.ts >= lo, _T.c.ts <= hi
         )
-        stored.update(_event(dict(r._mapping)) for r in conn.execute(q))
+        stored.update(_event(dict(r._mapping), by_day) for r in conn.execute(q))
     kept = []
     for t, e in zip(rows, events, strict=True):
         met[e] += 1
