@@ -163,7 +163,11 @@ def import_csv_cmd(
     "summary=摘要 (tells ATM提款 or 現金存款 from transfers), memo, id, channel, place, "
     "currency optional; account=帳號 when the file holds several accounts.",
 )
-@click.option("--account", help="The statement's account (unless an account column is mapped).")
+@click.option(
+    "--account",
+    help="The statement's account (unless an account column is mapped, or a title line above "
+    "the header names it: 帳號：0074-2512-076092).",
+)
 @click.option(
     "--bank",
     default="",

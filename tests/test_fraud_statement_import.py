@@ -112,11 +112,13 @@ def test_the_other_partys_statement_adds_only_what_is_new(tmp_path: Path) -> Non
 
 
 def test_mappings_that_cannot_work_are_refused_before_anything_is_read(tmp_path: Path) -> None:
-    a, _ = _statements(tmp_path)
+    a, b = _statements(tmp_path)
     ledger = _ledger(tmp_path / "db")
+    # B's statement has no title line to name its account
+    with pytest.raises(AssistantError, match="give the statement's account"):
+        import_statement(ledger, b, B_MAP)
     cases = [
         ({**A_MAP, "amount": "金額"}, A, "not both and not neither"),
-        (A_MAP, None, "give the statement's account"),
         ({**A_MAP, "payee": "x"}, A, "unknown field"),
         (A_MAP, "CASH822", "not a customer account"),
     ]
@@ -384,3 +386,22 @@ def test_a_sign_and_a_credit_mark_together_are_refused(tmp_path: Path) -> None:
     )
     report = import_statement(_ledger(tmp_path), f, B_MAP, account=B)
     assert report.added == 0 and "unclear sign" in report.errors[0][1]
+
+
+def test_the_title_line_names_the_statements_account(tmp_path: Path) -> None:
+    """帳號：0074-2512-076092 above the header is the statement's account when none is given
+    (said in the report); a title naming two accounts is refused with both."""
+    a, _ = _statements(tmp_path)
+    ledger = _ledger(tmp_path / "db")
+    report = import_statement(ledger, a, A_MAP, bank="822")
+    assert report.added == 6
+    assert any(A in word and "title" in word for word in report.noted)
+    assert len(ledger.transfers_out(A)) == 4
+    two = tmp_path / "two.csv"
+    two.write_text(
+        "轉出帳號：0074-2512-076092　轉入帳號：0081-2345-678901\n"
+        + a.read_text("utf-8").split("\n", 1)[1],
+        encoding="utf-8",
+    )
+    with pytest.raises(AssistantError, match=f"more than one: {A}, {B}"):
+        import_statement(_ledger(tmp_path / "db2"), two, A_MAP)

@@ -75,6 +75,13 @@ _CHARGE = re.compile(
 # What statements print in an empty amount cell, full-width forms included (－, ——, ―)
 _EMPTY = {"", "-", "--", "—", "——", "－", "－－", "―", "−", "─", "N/A", "n/a"}
 _MINUS = ("-", "−", "－")
+TITLED_ACCOUNT = "明細帳號取自標題列 / the statement's account read from its title"
+# an account named in a title line: 帳號：0074-2512-076092, 存款帳號: (822)1234…, Account No.: …
+_TITLE_ACCOUNT = re.compile(
+    r"(?:帳\s*號|帳\s*戶|account(?:\s*(?:no\.?|number))?)\s*[:：]\s*"
+    r"((?:\(\d{3}\)\s*)?\d[\d\-]{4,}\d)",  # no spaces: a date may follow
+    re.IGNORECASE,
+)
 # a debit or credit mark after the amount (1,000.00 DR), as statements in English print it
 _DEBIT_CREDIT = re.compile(r"\s*(?<![A-Za-z])(DR|CR|Dr|Cr|dr|cr)\.?$")
 _NONZERO = re.compile(r"[1-9１-９]")
@@ -111,11 +118,6 @@ def import_statement(
     split = "out_amount" in mapping or "in_amount" in mapping
     if split and "amount" in mapping:
         raise _amounts_error()
-    if not account and "account" not in mapping:
-        raise AssistantError(
-            "請以 --account 指定明細所屬帳號，或對應帳號欄（account） / give the statement's "
-            "account (--account) or map its account column (account)"
-        )
     bank = bank.upper()
     if bank and not is_bank_code(bank):
         raise AssistantError(f"{BANK_CODE_RULE}: {bank!r}")
@@ -129,6 +131,10 @@ def import_statement(
     fits = fits_mapping(mapping) if complete else (lambda h: _guess(h, given, quiet=True))
     unfit = None if complete else (lambda h: _guess(h, given) or {})
     with open_table(path, fits, IDENTIFIERS, sheet=sheet, batch=batch, unfit=unfit) as table:
+        if not owner and "account" not in mapping:
+            # the statement's title names its account (帳號：0074-2512-076092), as banks print
+            owner = _titled_account(table.above)
+            report.noted[f"{TITLED_ACCOUNT}: {owner}"] = 1
         options = Options(table.mapping or mapping, default_currency, date_format, tz, rates=rates)
         report.mapping = dict(options.mapping)
         rows = StatementRows(path, table, options, owner, bank)
@@ -167,6 +173,21 @@ def _guess(header: list[str], given: dict[str, str], quiet: bool = False) -> dic
         if quiet:
             return None
         raise
+
+
+def _titled_account(above: list[str]) -> str:
+    """The one account the lines above the header name (帳號：…, Account No.: …), or an error
+    saying how to give it."""
+    named = {normalize_account(m) for line in above for m in _TITLE_ACCOUNT.findall(line)}
+    named = {a for a in named if a and not is_reserved(a)}
+    if len(named) == 1:
+        return named.pop()
+    zh = "請以 --account 指定明細所屬帳號，或對應帳號欄（account）"
+    en = "give the statement's account (--account) or map its account column (account)"
+    if named:
+        zh += f"；標題列所列帳號不只一個：{'、'.join(sorted(named))}"
+        en += f"; the title names more than one: {', '.join(sorted(named))}"
+    raise AssistantError(f"{zh} / {en}")
 
 
 def _amounts_error(header: list[str] | None = None) -> AssistantError:

@@ -650,6 +650,7 @@ class Table:
     mapping: dict[str, str]
     cells_checked: bool = True
     delimited: bool = False  # text split at a separator: a row longer than the header is suspect
+    above: list[str] = field(default_factory=list)  # title lines above the header
 
 
 # Given a header: the mapping that reads it, or None when it does not fit (not the header).
@@ -690,7 +691,7 @@ def open_table(
                 for i in columns(mapping[f], h) or []
             }
 
-        header, first, count, cells = workbook.read_table(
+        header, first, count, cells, above = workbook.read_table(
             path,
             lambda h: fits(unique_header(h)) is not None,
             positions,
@@ -698,7 +699,9 @@ def open_table(
             rename=unique_header,
             unfit=unfit,
         )
-        yield Table(header, first, cells, count, fits(header) or {}, cells_checked=False)
+        yield Table(
+            header, first, cells, count, fits(header) or {}, cells_checked=False, above=above
+        )
         return
     if sheet:
         raise AssistantError(
@@ -711,22 +714,25 @@ def open_table(
         yield Table(header, 1, rows, count, mapping)
         return
     with open_text(path) as handle:
-        header, sep, first = _csv_header(handle, fits)
+        header, sep, first, above = _csv_header(handle, fits)
         if not "".join(header):
             raise AssistantError(f"{path.name} 是空檔 / empty file; nothing was imported")
         mapping = fits(header) or (unfit(header) if unfit else {})
         # About 80 bytes a row: how many transfers come.
         rows = csv.reader(handle, delimiter=sep)
-        yield Table(header, first, rows, path.stat().st_size // 80, mapping, delimited=True)
+        size = path.stat().st_size // 80
+        yield Table(header, first, rows, size, mapping, delimited=True, above=above)
 
 
-def _csv_header(handle: Any, fits: Fits) -> tuple[list[str], str, int]:
-    """The header line, its separator and the number of the line after it. Exports often put
+def _csv_header(handle: Any, fits: Fits) -> tuple[list[str], str, int, list[str]]:
+    """The header line, its separator, the number of the line after it, and the non-empty
+    lines above it. Exports often put
     title lines above the header (the account, the period asked for): the header is the first
     line among the first ``workbook.HEADER_ROWS`` that ``fits`` reads. When none does, the
     first line stands and the mapping's check names what it lacks; the handle is then past the
     lines read, which is fine: nothing is imported."""
     first: tuple[list[str], str] | None = None
+    above: list[str] = []
     for number in range(1, workbook.HEADER_ROWS + 1):
         line = handle.readline()
         if not line:
@@ -736,9 +742,11 @@ def _csv_header(handle: Any, fits: Fits) -> tuple[list[str], str, int]:
         if first is None and "".join(header):
             first = (header, sep)
         if fits(header) is not None:
-            return header, sep, number + 1
+            return header, sep, number + 1, above
+        if line.strip():
+            above.append(line.strip())
     header, sep = first or ([], ",")
-    return header, sep, 2
+    return header, sep, 2, []
 
 
 @dataclass(frozen=True)

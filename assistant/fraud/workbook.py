@@ -244,9 +244,10 @@ def read_table(
     sheet: str | None = None,
     rename: Callable[[list[str]], list[str]] = lambda h: h,
     unfit: Callable[[list[str]], object] | None = None,
-) -> tuple[list[str], int, int, Iterator[list[str]]]:
+) -> tuple[list[str], int, int, Iterator[list[str]], list[str]]:
     """The sheet's header, the row number of its first data row, how many rows follow (as the
-    sheet declares; an estimate for the writer), and its rows as text. ``columns(header)``
+    sheet declares; an estimate for the writer), its rows as text, and the title lines above
+    the header (each row's cells joined). ``columns(header)``
     says whether a row is the header (it holds every mapped column); ``identifiers(header)``
     gives the positions of the identifier columns, each with whether a whole number is
     exact there as it is (a transaction id: yes; an account or a bank code: only padded)."""
@@ -268,6 +269,7 @@ def read_table(
     seen: list[str] = []
     for name in names:
         ws = book[name]
+        above: list[str] = []
         for number, cells in enumerate(ws.iter_rows(max_row=HEADER_ROWS), start=1):
             header = [_plain(c.value) for c in cells]
             if any(header) and not seen:
@@ -277,7 +279,9 @@ def read_table(
                 ids = identifiers(header)
                 total = max((ws.max_row or number) - number, 0)
                 rows = _rows(book, ws, number + 1, len(header), ids)
-                return header, number + 1, total, rows
+                return header, number + 1, total, rows, above
+            if any(header):
+                above.append(" ".join(h for h in header if h))
     book.close()
     if unfit is not None and seen:
         unfit(rename(seen))
