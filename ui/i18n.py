@@ -190,7 +190,10 @@ _TEXT: dict[str, tuple[str, str]] = {
     "import_kind": ("檔案內容", "The file holds"),
     "import_kind_transfers": ("轉帳明細（多個帳戶）", "Transfers (many accounts)"),
     "import_kind_statement": ("單一帳戶的交易明細", "One account's statement"),
-    "import_account": ("帳號（交易明細用）", "Account (for a statement)"),
+    "import_account": (
+        "帳號（交易明細用；標題列已寫明帳號者可留空）",
+        "Account (for a statement; leave empty when its title line names it)",
+    ),
     "import_run": ("匯入", "Import"),
     "import_pick_file": ("請先選擇要匯入的檔案。", "Choose a file to import first."),
     "import_done": (
