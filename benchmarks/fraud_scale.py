@@ -5,8 +5,9 @@ the same generated ledgers, time and peak memory per step, printed as JSON.
     python -m benchmarks.fraud_scale --sizes 1000000 10000000 --workdir /tmp/scale
 
 The ledgers are ``benchmarks.fraud_trace``'s (the product's generator, ``transfers / 20``
-accounts over 90 days, written through ``Ledger.bulk_insert`` to SQLite, kept in ``--workdir``
-and reused). Each engine runs in its own child process, so the peak memory of one is not the
+accounts over 90 days, written through the ledger's batch insert to SQLite, kept in
+``--workdir`` and reused; beyond 10M transfers as regions of 10M that share no account, so the
+generator never holds more than one region). Each engine runs in its own child process, so the peak memory of one is not the
 other's: the peak is the largest sum of resident memory over the child and everything it
 started (the Spark JVM included), sampled every 0.2 s from /proc.
 

@@ -7,7 +7,8 @@ side by side in the same run on the same data.
 
 The ledger is the demo generator's (``assistant.fraud.generate``: salaries, rent, merchants,
 bills, ATM with daily and weekly rhythm, and planted mule rings), ``transfers / 20`` accounts
-over 90 days, written through ``Ledger.bulk_insert`` into a SQLite ledger (kept in
+over 90 days (beyond 10M transfers as regions of 10M, ``_regions``), written through the
+ledger's batch insert into a SQLite ledger (kept in
 ``--workdir`` and reused when it already holds the same ledger). The engine is what the fraud
 service runs: ``Ledger.arrays()`` read from that database, then ``TransferIndex``. The trace
 asked: 「追查帳戶 X 近 7 天的前三層金流」 — upstream, 3 hops, hop 1 within the ledger's last 7
@@ -63,16 +64,61 @@ HOPS = 3
 LIMIT = 50
 
 
+# The most transfers generated at once: the generator holds a ledger in memory (about 430 B a
+# transfer), so a larger one is written as regions of this size, one after another.
+REGION = 10_000_000
+
+
 def _write_ledger(path: str, n: int, seed: int) -> None:
-    from assistant.fraud.generator import generate
     from assistant.schema import open_engine
 
-    g = generate(
-        n // 20, n, seed=seed, start=date(2026, 1, 1), days=90, fraud_rings=max(20, n // 20_000)
-    )
-    Ledger(open_engine(f"sqlite:///{path}")).bulk_insert(g.banks, g.accounts, g.transfers)
-    rings = sorted({a for p in g.patterns for a in p.fraud_accounts})
-    Path(path).with_suffix(".rings.json").write_text(json.dumps(rings), encoding="utf-8")
+    rings: set[str] = set()
+    Ledger(open_engine(f"sqlite:///{path}")).insert_batches(_regions(n, seed, rings), expected=n)
+    Path(path).with_suffix(".rings.json").write_text(json.dumps(sorted(rings)), encoding="utf-8")
+
+
+def _regions(n: int, seed: int, rings: set[str]) -> Any:
+    """The ledger as (banks, accounts, transfers) batches: one generated ledger up to
+    ``REGION`` transfers (as before); beyond it, ``ceil(n / REGION)`` regions of equal size,
+    each generated with its own seed and its accounts and transfer ids suffixed with the
+    region's number so that regions never share an account (the banks' CASH accounts are
+    shared). Each region has the density of a ``REGION`` ledger: ``transfers / 20`` accounts
+    over 90 days. Only one region is in memory at a time."""
+    from assistant.fraud.generator import generate
+    from assistant.fraud.records import is_reserved
+
+    k = -(-n // REGION)
+    size = -(-n // k)
+    for region in range(k):
+        m = min(size, n - region * size)
+        g = generate(
+            m // 20,
+            m,
+            seed=seed + region,
+            start=date(2026, 1, 1),
+            days=90,
+            fraud_rings=max(20, m // 20_000),
+        )
+        if k == 1:
+            rings.update(a for p in g.patterns for a in p.fraud_accounts)
+            yield g.banks, g.accounts, g.transfers
+            continue
+        tag = str(region)
+
+        def mark(ids: Any, tag: str = tag) -> Any:
+            return np.array([a if is_reserved(a) else a + tag for a in ids.tolist()], dtype=object)
+
+        t = g.transfers
+        t.id, t.from_account, t.to_account = mark(t.id), mark(t.from_account), mark(t.to_account)
+        # the banks' CASH accounts keep their names, written with the first region only
+        accounts = [
+            {**a, "id": a["id"] + tag} if not is_reserved(a["id"]) else a
+            for a in g.accounts
+            if region == 0 or not is_reserved(a["id"])
+        ]
+        rings.update(a + tag for p in g.patterns for a in p.fraud_accounts)
+        yield g.banks, accounts, t
+        del g, t, accounts
 
 
 def make_ledger(n: int, workdir: Path, seed: int = 7) -> tuple[Ledger, list[str], float]:
