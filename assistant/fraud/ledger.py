@@ -22,6 +22,7 @@ from sqlalchemy import Engine, column, func, insert, select, table, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from assistant.dates import TAIPEI
 from assistant.errors import AssistantError
 from assistant.fraud.records import (
     CHANNEL_CODE,
@@ -651,12 +652,18 @@ def _fill(row: Mapping[str, Any], cols: Sequence[str]) -> dict[str, Any]:
     return {c: row[c] if c in row else _DEFAULTS[c] for c in cols}
 
 
-_TAIPEI = timedelta(hours=8)  # Taiwan keeps no daylight saving
+def _taipei_day(utc_naive: datetime) -> date:
+    return utc_naive.replace(tzinfo=UTC).astimezone(TAIPEI).date()
+
+
+def _taipei_midnight(day: date) -> datetime:
+    """The day's start in Taiwan, as naive UTC (how the ledger stores times)."""
+    return to_utc_naive(datetime.combine(day, time(), TAIPEI))
 
 
 def _event(t: Mapping[str, Any], by_day: bool = False) -> tuple[Any, ...]:
     ts = to_utc_naive(t["ts"])
-    when = (ts + _TAIPEI).date() if by_day else ts
+    when = _taipei_day(ts) if by_day else ts
     return (t["from_account"], t["to_account"], when, round(float(t["amount"]), 2))
 
 
@@ -679,8 +686,8 @@ def new_events(
     times = [to_utc_naive(t["ts"]) for t in rows]
     lo, hi = min(times), max(times)
     if by_day:  # the whole Taiwan days the batch touches
-        lo = datetime.combine((lo + _TAIPEI).date(), time()) - _TAIPEI
-        hi = datetime.combine((hi + _TAIPEI).date(), time()) - _TAIPEI + timedelta(days=1)
+        lo = _taipei_midnight(_taipei_day(lo))
+        hi = _taipei_midnight(_taipei_day(hi) + timedelta(days=1))
     stored: Counter[tuple[Any, ...]] = Counter()
     for chunk in _chunks(sorted({e[0] for e in events}), 500):
         q = select(_T.c.from_account, _T.c.to_account, _T.c.ts, _T.c.amount).where(
