@@ -18,7 +18,7 @@ from assistant.fraud.account_statement import (
     NO_COUNTERPARTY,
     import_statement,
 )
-from assistant.fraud.importers import import_csv
+from assistant.fraud.importers import IMPORTED_BEFORE, import_csv
 from assistant.fraud.ledger import Ledger
 from assistant.fraud.records import OUTSIDE_ACCOUNT
 from assistant.schema import open_engine
@@ -332,6 +332,42 @@ def test_a_statement_of_days_after_a_transfer_list_with_times(tmp_path: Path) ->
     report = import_statement(ledger, days, {}, account=B)
     assert (report.added, report.omitted[ALREADY]) == (2, 2)
     assert len(ledger.transfers_out(A)) == 4
+
+
+def test_a_transfer_list_with_times_after_a_statement_of_days(tmp_path: Path) -> None:
+    """The other order: B's statement of days first, then the bank's list with times. The
+    list's rows the statement already holds (same day, accounts and amount, counted) are left
+    out; a fourth that day, and one of another day, are new; the list again adds nothing."""
+    ledger = _ledger(tmp_path / "db")
+    days = tmp_path / "b_days.csv"
+    days.write_text(
+        "日期,摘要,金額,對方帳號\n"
+        f"2024/05/01,轉入,20000,{A}\n"
+        f"2024/05/01,轉入,20000,{A}\n"
+        f"2024/05/01,轉入,20000,{A}\n"
+        f"2024/05/01,轉入,5000,{A}\n",
+        encoding="utf-8",
+    )
+    assert import_statement(ledger, days, {}, account=B).added == 4
+    listed = tmp_path / "list.csv"
+    listed.write_text(
+        "交易序號,時間,轉出帳號,轉入帳號,金額\n"
+        f"T1,2024-05-01 10:05:12,{A},{B},20000\n"
+        f"T2,2024-05-01 23:55:40,{A},{B},20000\n"  # late at night: still 1 May in Taiwan
+        f"T3,2024-05-01 08:00:00,{A},{B},20000\n"
+        f"T4,2024-05-01 09:00:00,{A},{B},20000\n"  # the statement has three: a fourth is new
+        f"T5,2024-05-02 00:10:00,{A},{B},5000\n"  # another day in Taiwan
+        f"T6,2024-05-01 12:00:00,{B},{A},5000\n",  # the other way round
+        encoding="utf-8",
+    )
+    mapping = {"id": "交易序號", "ts": "時間", "from_account": "轉出帳號", "to_account": "轉入帳號"}
+    report = import_csv(ledger, listed, {**mapping, "amount": "金額"})
+    assert (report.added, report.omitted) == (3, {IMPORTED_BEFORE: 3})
+    out = ledger.transfers_out(A)
+    assert sorted(t.amount for t in out) == [5000, 5000, 20000, 20000, 20000, 20000]
+    assert {t.id for t in out if not t.id.startswith("stmt:")} == {"T4", "T5"}
+    again = import_csv(ledger, listed, {**mapping, "amount": "金額"})
+    assert (again.added, again.omitted) == (0, {IMPORTED_BEFORE: 6})
 
 
 def test_full_width_empty_marks_and_the_banks_interest(tmp_path: Path) -> None:

@@ -52,7 +52,7 @@ from assistant.fraud.importers import (
     note_word,
     open_table,
 )
-from assistant.fraud.ledger import Ledger, bank_prefix, normalize_account
+from assistant.fraud.ledger import STATEMENT_ID, Ledger, bank_prefix, normalize_account
 from assistant.fraud.records import BANK_CODE_RULE, OUTSIDE_ACCOUNT, is_bank_code, is_reserved
 from assistant.textfiles import NotPositive, parse_amount
 
@@ -345,7 +345,7 @@ class StatementRows(MappedRows):
         k = self._seen.get(seen, 0) + 1
         self._seen[seen] = k
         digest = hashlib.sha256("|".join((*key, str(k))).encode()).hexdigest()[:20]
-        return f"stmt:{digest}"
+        return f"{STATEMENT_ID}{digest}"
 
 
 def _positive(text: str, raw: str, *, zero_empty: bool = False) -> float | None:

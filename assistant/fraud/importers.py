@@ -130,8 +130,9 @@ OTHER_KIND = "交易種類 {word} 讀作轉帳 / kind {word} read as a transfer"
 OTHER_KINDS = "交易種類 其他 讀作轉帳 / kind (other words) read as a transfer"
 MAX_KIND_WORDS = 10
 IMPORTED_BEFORE = (
-    "已在帳務中（同一時間、帳戶與金額的交易先前已匯入） / already in the ledger (a transfer of the same "
-    "time, accounts and amount imported before)"
+    "已在帳務中（同一時間、帳戶與金額的交易，或存摺明細同日、同帳戶、同金額的一筆，先前已匯入） / "
+    "already in the ledger (a transfer of the same time, accounts and amount, or a statement's "
+    "entry of the same day, accounts and amount, imported before)"
 )
 REPEATED_HEADER = "重複的標題列（分頁匯出） / the header repeated (an export in pages)"
 TOTAL_LINE = "小計或合計列 / a subtotal or total line"

@@ -661,6 +661,12 @@ def _taipei_midnight(day: date) -> datetime:
     return to_utc_naive(datetime.combine(day, time(), TAIPEI))
 
 
+# Statements' rows carry ids of this prefix (``account_statement``); a transfer list matches
+# them by day.
+STATEMENT_ID = "stmt:"
+_BY_DAY = "day"
+
+
 def _event(t: Mapping[str, Any], by_day: bool = False) -> tuple[Any, ...]:
     ts = to_utc_naive(t["ts"])
     when = _taipei_day(ts) if by_day else ts
@@ -679,30 +685,48 @@ def new_events(
     amount (``by_day``: its Taiwan day instead of its time); the k-th row of one event in the
     import is already there when the ledger holds k of it (counting this import's rows
     written so far: a file with two identical transfers adds both, the same file again
-    neither). ``met`` carries the counts from batch to batch."""
+    neither). ``met`` carries the counts from batch to batch.
+
+    Without ``by_day`` (a transfer list), what a statement brought in before (ids
+    ``stmt:…``) is matched by day too: statements print the day only, or the time another
+    way, so a row the same time does not match is the statement's entry of that day, while
+    one is left (each entry stands for one row)."""
     if not rows:
         return rows
     events = [_event(t, by_day) for t in rows]
     times = [to_utc_naive(t["ts"]) for t in rows]
-    lo, hi = min(times), max(times)
-    if by_day:  # the whole Taiwan days the batch touches
-        lo = _taipei_midnight(_taipei_day(lo))
-        hi = _taipei_midnight(_taipei_day(hi) + timedelta(days=1))
+    # the whole Taiwan days the batch touches (a statement's day-only entry may stand at the
+    # day's start, before the batch's first time)
+    lo = _taipei_midnight(_taipei_day(min(times)))
+    hi = _taipei_midnight(_taipei_day(max(times)) + timedelta(days=1))
     stored: Counter[tuple[Any, ...]] = Counter()
     for chunk in _chunks(sorted({e[0] for e in events}), 500):
-        q = select(_T.c.from_account, _T.c.to_account, _T.c.ts, _T.c.amount).where(
+        q = select(_T.c.id, _T.c.from_account, _T.c.to_account, _T.c.ts, _T.c.amount).where(
             _T.c.from_account.in_(chunk), _T.c.ts >= lo, _T.c.ts <= hi
         )
-        stored.update(_event(dict(r._mapping), by_day) for r in conn.execute(q))
+        for r in conn.execute(q):
+            m = dict(r._mapping)
+            if by_day or not str(m["id"]).startswith(STATEMENT_ID):
+                stored[_event(m, by_day)] += 1
+            else:
+                stored[(_BY_DAY, *_event(m, True))] += 1
     kept = []
     for t, e in zip(rows, events, strict=True):
         met[e] += 1
+        day = (_BY_DAY, *_event(t, True)) if not by_day else None
         if met[e] <= stored[e]:
             counts["already"] += 1
             counts["already_cash"] += t.get("kind", "transfer") != "transfer"
-        else:
-            stored[e] += 1  # written below, before the next batch asks
-            kept.append(t)
+            continue
+        if day is not None and met[day] < stored[day]:
+            # a statement's entry of that day: this row is it (not this time's k-th row)
+            met[e] -= 1
+            met[day] += 1
+            counts["already"] += 1
+            counts["already_cash"] += t.get("kind", "transfer") != "transfer"
+            continue
+        stored[e] += 1  # written below, before the next batch asks
+        kept.append(t)
     return kept
 
 
