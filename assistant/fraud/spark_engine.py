@@ -103,6 +103,11 @@ def spark_session(master: str = "local[2]", conf: dict[str, str] | None = None) 
             # zstd keeps them and the shuffle files a fraction of that.
             "spark.rdd.compress": "true",
             "spark.io.compression.codec": "zstd",
+            # Shuffle files stay on disk until the driver's garbage collector lets Spark's
+            # cleaner see that no plan needs them; each intermediate above ends its
+            # predecessors' shuffles, so a collection every minute (not every 30) frees them
+            # while the features are still being computed.
+            "spark.cleaner.periodicGC.interval": "1min",
             **(conf or {}),
         }
         builder = SparkSession.builder.master(master).appName("twfin-fraud")
