@@ -41,6 +41,27 @@ def _ledger(path: Path) -> Ledger:
     return Ledger(open_engine(f"sqlite:///{path / 'x.db'}"))
 
 
+LIST_MAP = {
+    "id": "交易序號",
+    "ts": "時間",
+    "from_account": "轉出帳號",
+    "to_account": "轉入帳號",
+    "amount": "金額",
+}
+
+
+def _transfer_list(path: Path, *rows: str) -> Path:
+    """A bank's transfer list (id, time, payer, payee, amount), one row a line."""
+    path.write_text("交易序號,時間,轉出帳號,轉入帳號,金額\n" + "".join(rows), encoding="utf-8")
+    return path
+
+
+def _statement_of_days(path: Path, *rows: str) -> Path:
+    """A statement that prints the day only (date, summary, amount, counterparty)."""
+    path.write_text("日期,摘要,金額,對方帳號\n" + "".join(rows), encoding="utf-8")
+    return path
+
+
 def _statements(tmp: Path) -> tuple[Path, Path]:
     a = tmp / "a.csv"
     a.write_text(
@@ -293,15 +314,12 @@ def test_a_statement_after_a_transfer_list_of_the_same_transfers(tmp_path: Path)
     list holds (the same accounts, time and amount) are not counted twice."""
     a, _ = _statements(tmp_path)
     ledger = _ledger(tmp_path / "db")
-    listed = tmp_path / "list.csv"
-    listed.write_text(
-        "交易序號,時間,轉出帳號,轉入帳號,金額\n"
-        f"T1,2024-05-01 10:05:12,{A},{B},20000\n"
+    listed = _transfer_list(
+        tmp_path / "list.csv",
+        f"T1,2024-05-01 10:05:12,{A},{B},20000\n",
         f"T2,2024-05-01 10:05:40,{A},{B},20000\n",
-        encoding="utf-8",
     )
-    mapping = {"id": "交易序號", "ts": "時間", "from_account": "轉出帳號", "to_account": "轉入帳號"}
-    assert import_csv(ledger, listed, {**mapping, "amount": "金額"}).added == 2
+    assert import_csv(ledger, listed, LIST_MAP).added == 2
     report = import_statement(ledger, a, A_MAP, account=A, bank="822")
     assert (report.added, report.omitted[ALREADY]) == (4, 2)
     assert len([t for t in ledger.transfers_out(A) if t.to_account == B]) == 2
@@ -311,23 +329,18 @@ def test_a_statement_of_days_after_a_transfer_list_with_times(tmp_path: Path) ->
     """B's bank prints the day only: its two NT$20,000 from A that day are the two the list
     gave (by day, accounts and amount, counted), and a third that day would be new."""
     ledger = _ledger(tmp_path / "db")
-    listed = tmp_path / "list.csv"
-    listed.write_text(
-        "交易序號,時間,轉出帳號,轉入帳號,金額\n"
-        f"T1,2024-05-01 10:05:12,{A},{B},20000\n"
+    listed = _transfer_list(
+        tmp_path / "list.csv",
+        f"T1,2024-05-01 10:05:12,{A},{B},20000\n",
         f"T2,2024-05-01 23:55:40,{A},{B},20000\n",  # late at night: still 1 May in Taiwan
-        encoding="utf-8",
     )
-    mapping = {"id": "交易序號", "ts": "時間", "from_account": "轉出帳號", "to_account": "轉入帳號"}
-    assert import_csv(ledger, listed, {**mapping, "amount": "金額"}).added == 2
-    days = tmp_path / "b_days.csv"
-    days.write_text(
-        "日期,摘要,金額,對方帳號\n"
-        f"2024/05/01,轉入,20000,{A}\n"
-        f"2024/05/01,轉入,20000,{A}\n"
-        f"2024/05/01,轉入,20000,{A}\n"
+    assert import_csv(ledger, listed, LIST_MAP).added == 2
+    days = _statement_of_days(
+        tmp_path / "b_days.csv",
+        f"2024/05/01,轉入,20000,{A}\n",
+        f"2024/05/01,轉入,20000,{A}\n",
+        f"2024/05/01,轉入,20000,{A}\n",
         f"2024/05/02,轉入,20000,{A}\n",
-        encoding="utf-8",
     )
     report = import_statement(ledger, days, {}, account=B)
     assert (report.added, report.omitted[ALREADY]) == (2, 2)
@@ -339,34 +352,29 @@ def test_a_transfer_list_with_times_after_a_statement_of_days(tmp_path: Path) ->
     list's rows the statement already holds (same day, accounts and amount, counted) are left
     out; a fourth that day, and one of another day, are new; the list again adds nothing."""
     ledger = _ledger(tmp_path / "db")
-    days = tmp_path / "b_days.csv"
-    days.write_text(
-        "日期,摘要,金額,對方帳號\n"
-        f"2024/05/01,轉入,20000,{A}\n"
-        f"2024/05/01,轉入,20000,{A}\n"
-        f"2024/05/01,轉入,20000,{A}\n"
+    days = _statement_of_days(
+        tmp_path / "b_days.csv",
+        f"2024/05/01,轉入,20000,{A}\n",
+        f"2024/05/01,轉入,20000,{A}\n",
+        f"2024/05/01,轉入,20000,{A}\n",
         f"2024/05/01,轉入,5000,{A}\n",
-        encoding="utf-8",
     )
     assert import_statement(ledger, days, {}, account=B).added == 4
-    listed = tmp_path / "list.csv"
-    listed.write_text(
-        "交易序號,時間,轉出帳號,轉入帳號,金額\n"
-        f"T1,2024-05-01 10:05:12,{A},{B},20000\n"
-        f"T2,2024-05-01 23:55:40,{A},{B},20000\n"  # late at night: still 1 May in Taiwan
-        f"T3,2024-05-01 08:00:00,{A},{B},20000\n"
-        f"T4,2024-05-01 09:00:00,{A},{B},20000\n"  # the statement has three: a fourth is new
-        f"T5,2024-05-02 00:10:00,{A},{B},5000\n"  # another day in Taiwan
+    listed = _transfer_list(
+        tmp_path / "list.csv",
+        f"T1,2024-05-01 10:05:12,{A},{B},20000\n",
+        f"T2,2024-05-01 23:55:40,{A},{B},20000\n",  # late at night: still 1 May in Taiwan
+        f"T3,2024-05-01 08:00:00,{A},{B},20000\n",
+        f"T4,2024-05-01 09:00:00,{A},{B},20000\n",  # the statement has three: a fourth is new
+        f"T5,2024-05-02 00:10:00,{A},{B},5000\n",  # another day in Taiwan
         f"T6,2024-05-01 12:00:00,{B},{A},5000\n",  # the other way round
-        encoding="utf-8",
     )
-    mapping = {"id": "交易序號", "ts": "時間", "from_account": "轉出帳號", "to_account": "轉入帳號"}
-    report = import_csv(ledger, listed, {**mapping, "amount": "金額"})
+    report = import_csv(ledger, listed, LIST_MAP)
     assert (report.added, report.omitted) == (3, {IMPORTED_BEFORE: 3})
     out = ledger.transfers_out(A)
     assert sorted(t.amount for t in out) == [5000, 5000, 20000, 20000, 20000, 20000]
     assert {t.id for t in out if not t.id.startswith("stmt:")} == {"T4", "T5"}
-    again = import_csv(ledger, listed, {**mapping, "amount": "金額"})
+    again = import_csv(ledger, listed, LIST_MAP)
     assert (again.added, again.omitted) == (0, {IMPORTED_BEFORE: 6})
 
 
