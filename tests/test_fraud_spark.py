@@ -228,10 +228,28 @@ def test_a_later_service_reads_the_staged_ledger_and_results(
     again = SparkFraudService(
         local.ledger, cash_rules=RULES, master="local[2]", work_dir=spark.work_dir
     )
+    # the intermediates kept while the features were computed are gone once they are written
+    assert (spark.work_dir / "results" / "done.json").is_file()
+    assert not (spark.work_dir / "feature-steps").exists()
     assert again.spark_ledger().read_s == 0.0  # opened, not read from the database again
     _, _, (ids, X) = again._feature_matrix()
     _, _, (ids0, X0) = spark._feature_matrix()
     assert ids == ids0 and np.array_equal(X, X0, equal_nan=True)
+
+
+def test_a_grown_ledger_is_staged_again_once_its_count_is_asked(tmp_path: Path) -> None:
+    """The transfer count (a scan of the ledger) is asked at most every ``stale_s`` seconds:
+    within it the staged ledger is used as it is, after it a grown ledger is staged again."""
+    ledger = Ledger(open_engine(f"sqlite:///{tmp_path / 'ledger.db'}"))
+    generate(200, 1000, seed=5, start=date(2024, 2, 20), days=7, fraud_rings=1).write_to(ledger)
+    n = ledger.counts()["transfers"]
+    patient = SparkFraudService(ledger, stale_s=3600, work_dir=tmp_path / "patient")
+    eager = SparkFraudService(ledger, stale_s=0, work_dir=tmp_path / "eager")
+    assert patient.spark_ledger().count == eager.spark_ledger().count == n
+    row = {**_edge_rows()[0], "from_account": "A1", "to_account": "A2"}
+    ledger.bulk_insert([], [], [row])
+    assert patient.spark_ledger().count == n
+    assert eager.spark_ledger().count == n + 1
 
 
 def test_shuffle_partitions_grow_with_the_ledger(

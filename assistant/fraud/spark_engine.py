@@ -97,17 +97,16 @@ def spark_session(master: str = "local[2]", conf: dict[str, str] | None = None) 
             "spark.ui.showConsoleProgress": "false",
             "spark.sql.shuffle.partitions": "2",
             "spark.sql.session.timeZone": "UTC",
-            # The materialised intermediates (``localCheckpoint``: the ledger with its flags,
-            # the customer transfers) spill to local disk as they are; at 100M transfers
-            # uncompressed they and the shuffles filled 45 GB before the features were done.
-            # zstd keeps them and the shuffle files a fraction of that.
+            # Shuffle files and spilled blocks go to local disk as they are; at 100M transfers
+            # uncompressed they filled 45 GB before the features were done. zstd keeps them a
+            # fraction of that.
             "spark.rdd.compress": "true",
             "spark.io.compression.codec": "zstd",
             # Shuffle files stay on disk until the driver's garbage collector lets Spark's
             # cleaner see that nothing refers to them: a collection every minute (not every
-            # 30) frees those while the features are still being computed. Not all of them:
-            # at 100M the first joins' shuffles were still on disk after 65 min (README,
-            # Known limits), so the disk, not this, bounds a run here.
+            # 30) frees those of a finished step while the next is computed. The feature
+            # steps keep their intermediates as Parquet files (``feature_frame``), so no
+            # later plan refers to an earlier step's shuffles.
             "spark.cleaner.periodicGC.interval": "1min",
             **(conf or {}),
         }
@@ -290,11 +289,27 @@ def _q(name: str) -> str:
     return f"`{name}`"
 
 
+def _kept(spark: Any, frame: Any, path: Path, view: str) -> None:
+    """``frame`` computed once, written as Parquet at ``path`` and read back as ``view``.
+    Not ``localCheckpoint``: a checkpointed frame still refers to the plan that made it, so the
+    shuffle files of every earlier step stayed on disk (at 100M transfers 38 GB after 65 min,
+    growing until the disk was full); a frame read from files refers to nothing before it."""
+    frame.write.mode("overwrite").parquet(str(path))
+    spark.read.parquet(str(path)).createOrReplaceTempView(view)
+
+
 def feature_frame(
-    spark: Any, sl: SparkLedger, rules: CashRules | None = None, as_of: int | None = None
+    spark: Any,
+    sl: SparkLedger,
+    rules: CashRules | None = None,
+    as_of: int | None = None,
+    *,
+    folder: Path,
 ) -> Any:
     """One row per account: ``id`` and the ``BASE_FEATURES`` then the counterparty means
-    (``FEATURE_NAMES``), NULL where the in-memory engine has NaN (see ``features``)."""
+    (``FEATURE_NAMES``), NULL where the in-memory engine has NaN (see ``features``). The
+    intermediates read more than once are kept as Parquet under ``folder`` (the caller removes
+    it once the returned frame is written)."""
     sl.transfers.createOrReplaceTempView("ft")
     sl.accounts.createOrReplaceTempView("fa")
     if as_of is None:
@@ -307,18 +322,18 @@ def feature_frame(
         near_hi = float(rules.report_threshold)
         near_lo = near_hi * (1.0 - rules.structuring_band)
     sql = spark.sql
-    # all transfers with the reserved flags of both ends
-    # each intermediate that later steps read more than once is materialised once
-    # (``localCheckpoint``): without it every read would recompute its whole plan
+    # All transfers with the reserved flags of both ends, read from the account number (what
+    # ``fa.reserved`` holds, every endpoint being an account there): no join of the transfers
+    # with the accounts, and nothing to keep, since a scan of the staged Parquet is cheaper
+    # than writing 100M rows again. The same for the customer-to-customer transfers.
     sql(
-        """SELECT t.*, rs.reserved AS rsrc, rd.reserved AS rdst FROM ft t
-           JOIN fa rs ON rs.id = t.src JOIN fa rd ON rd.id = t.dst"""
-    ).localCheckpoint().createOrReplaceTempView("ftr")
-    # customer-to-customer transfers: the graph features' ledger
-    sql(
-        "SELECT * FROM ftr WHERE kind = 0 AND NOT rsrc AND NOT rdst"
-    ).localCheckpoint().createOrReplaceTempView("fb")
-    sql("SELECT DISTINCT src, dst FROM fb").localCheckpoint().createOrReplaceTempView("fp")
+        f"""SELECT t.*, {_RESERVED_SQL.format(c="t.src")} AS rsrc,
+                  {_RESERVED_SQL.format(c="t.dst")} AS rdst FROM ft t"""
+    ).createOrReplaceTempView("ftr")
+    sql("SELECT * FROM ftr WHERE kind = 0 AND NOT rsrc AND NOT rdst").createOrReplaceTempView("fb")
+    # the distinct pairs (one shuffle, read seven times) are kept; so are f2 and fbase below
+    folder.mkdir(parents=True, exist_ok=True)
+    _kept(spark, sql("SELECT DISTINCT src, dst FROM fb"), folder / "pairs.parquet", "fp")
     sql(
         """SELECT src AS acct, ts, amount FROM fb UNION ALL SELECT dst, ts, amount FROM fb"""
     ).createOrReplaceTempView("fe")
@@ -450,7 +465,7 @@ def feature_frame(
           {near}
         FROM fa {joins}"""
     ).createOrReplaceTempView("f1")
-    sql(
+    f2 = sql(
         f"""SELECT f1.*,
           {div("total_out", "total_in")} AS pass_through,
           g_dwell.v AS dwell_median_h,
@@ -467,7 +482,8 @@ def feature_frame(
           {div("counter", "cash_events")} AS counter_share
         FROM f1 LEFT JOIN g_dwell ON g_dwell.acct = f1.id
                 LEFT JOIN g_cdwell ON g_cdwell.acct = f1.id"""
-    ).localCheckpoint().createOrReplaceTempView("f2")
+    )
+    _kept(spark, f2, folder / "own.parquet", "f2")
     # second-order features: the counterparties' degrees, repeat shares and smallest amounts
     sql(
         """SELECT f2.*,
@@ -484,7 +500,7 @@ def feature_frame(
                       JOIN f2 d ON d.id = u.b GROUP BY u.a) nb ON nb.id = f2.id"""
     ).createOrReplaceTempView("fbase_all")
     base_cols = ", ".join(f"CAST({_q(c)} AS DOUBLE) AS {_q(c)}" for c in BASE_FEATURES)
-    sql(f"SELECT id, {base_cols} FROM fbase_all").localCheckpoint().createOrReplaceTempView("fbase")
+    _kept(spark, sql(f"SELECT id, {base_cols} FROM fbase_all"), folder / "base.parquet", "fbase")
     means_to = ", ".join(f"avg(d.{_q(c)}) AS {_q('to_mean_' + c)}" for c in BASE_FEATURES)
     means_from = ", ".join(f"avg(d.{_q(c)}) AS {_q('from_mean_' + c)}" for c in BASE_FEATURES)
     names = ", ".join(_q(c) for c in FEATURE_NAMES)
@@ -775,6 +791,7 @@ class SparkFraudService(FraudService):
         self.work_dir = Path(work_dir)
         self.conf = dict(conf or {})
         self._spark_ledger: SparkLedger | None = None
+        self._spark_checked = 0.0
         self._spark_lock = threading.Lock()
         self._frames_of: tuple[int, Any, Any] | None = None
 
@@ -783,10 +800,16 @@ class SparkFraudService(FraudService):
         return spark_session(self.master, self.conf)
 
     def spark_ledger(self) -> SparkLedger:
-        """The staged ledger, staged again when the transfer count has changed."""
+        """The staged ledger, staged again when the transfer count has changed. The count is
+        asked at most every ``stale_s`` seconds, as the in-memory engine's index does: at 100M
+        transfers one count is a scan of the ledger, and a trace asks for the ledger twice."""
         with self._spark_lock:
-            count = self.ledger.counts()["transfers"]
+            now = time.monotonic()
             sl = self._spark_ledger
+            if sl is not None and now - self._spark_checked < self._stale_s:
+                return sl
+            count = self.ledger.counts()["transfers"]
+            self._spark_checked = now
             if sl is None or sl.count != count:
                 sl = open_staged(self.spark, self.work_dir, count) or load_ledger(
                     self.spark, self.ledger, self.work_dir
@@ -829,9 +852,16 @@ class SparkFraudService(FraudService):
                 done = False
             if not done:
                 shutil.rmtree(out, ignore_errors=True)
-                frame = feature_frame(self.spark, sl, rules).localCheckpoint()
-                frame.write.parquet(str(out / "features.parquet"))
-                rank_frame(self.spark, frame).write.parquet(str(out / "ranks.parquet"))
+                steps = self.work_dir / "feature-steps"
+                shutil.rmtree(steps, ignore_errors=True)
+                feature_frame(self.spark, sl, rules, folder=steps).write.parquet(
+                    str(out / "features.parquet")
+                )
+                # the ranks from the written features, so that their plan starts at the files
+                rank_frame(
+                    self.spark, self.spark.read.parquet(str(out / "features.parquet"))
+                ).write.parquet(str(out / "ranks.parquet"))
+                shutil.rmtree(steps, ignore_errors=True)
                 (out / "done.json").write_text(json.dumps(key), encoding="utf-8")
             frame = self.spark.read.parquet(str(out / "features.parquet"))
             ranks = self.spark.read.parquet(str(out / "ranks.parquet"))
