@@ -250,6 +250,15 @@ def test_a_grown_ledger_is_staged_again_once_its_count_is_asked(tmp_path: Path) 
     ledger.bulk_insert([], [], [row])
     assert patient.spark_ledger().count == n
     assert eager.spark_ledger().count == n + 1
+    # an import through the service itself is seen at once, whatever stale_s says
+    csv_path = tmp_path / "more.csv"
+    csv_path.write_text(
+        "序號,時間,轉出,轉入,金額\nX90,2024-02-28T09:00:00+08:00,A2,A3,1200\n", encoding="utf-8"
+    )
+    mapping = {"id": "序號", "ts": "時間", "from_account": "轉出", "to_account": "轉入"}
+    report = patient.import_csv(csv_path, {**mapping, "amount": "金額"})
+    assert report.added == 1, report
+    assert patient.spark_ledger().count == n + 2
 
 
 def test_shuffle_partitions_grow_with_the_ledger(

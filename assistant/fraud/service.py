@@ -69,14 +69,19 @@ class FraudService:
 
     # ---- the ledger ---------------------------------------------------------------------
 
+    def _ledger_changed(self) -> None:
+        """Written through this service: the next question reads the ledger as it is now,
+        not after ``stale_s``."""
+        self._built = None
+
     def import_amlsim(self, folder: Path) -> ImportReport:
         report = import_amlsim(self.ledger, folder)
-        self._built = None
+        self._ledger_changed()
         return report
 
     def import_amlgentex(self, path: Path) -> ImportReport:
         report = import_amlgentex(self.ledger, path)
-        self._built = None
+        self._ledger_changed()
         return report
 
     def import_csv(
@@ -90,7 +95,7 @@ class FraudService:
         report = import_csv(
             self.ledger, path, mapping, rates=Rates(rates, self.board_rate), **kwargs
         )
-        self._built = None
+        self._ledger_changed()
         return report
 
     def import_statement(
@@ -103,7 +108,7 @@ class FraudService:
         report = import_statement(
             self.ledger, path, mapping, rates=Rates(rates, self.board_rate), **kwargs
         )
-        self._built = None
+        self._ledger_changed()
         return report
 
     def generate(
@@ -129,7 +134,7 @@ class FraudService:
             reuse_share=reuse,
         )
         written = g.write_to(self.ledger)
-        self._built = None
+        self._ledger_changed()
         return {**written, "patterns": len(g.patterns), "seed": seed}
 
     def evidence(self, ids: list[str]) -> dict[str, dict[str, Any]]:

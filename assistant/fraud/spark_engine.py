@@ -799,6 +799,10 @@ class SparkFraudService(FraudService):
     def spark(self) -> Any:
         return spark_session(self.master, self.conf)
 
+    def _ledger_changed(self) -> None:
+        super()._ledger_changed()
+        self._spark_checked = float("-inf")  # the count is asked again on the next question
+
     def spark_ledger(self) -> SparkLedger:
         """The staged ledger, staged again when the transfer count has changed. The count is
         asked at most every ``stale_s`` seconds, as the in-memory engine's index does: at 100M
