@@ -117,7 +117,7 @@ def compose(state: ComplianceState, runtime: Runtime[RunContext]) -> dict[str, A
     asked = deps.retriever.analyse(question)
     terms = set(asked.tokens)  # key_terms(), from the one analysis
     weak = state.get("coverage", 0.0) < s.weak_coverage
-    relevant = [h for h in hits if coverage(deps.analyzer, terms, h) >= s.no_basis_coverage]
+    relevant = [h for h in hits if coverage(deps.analyzer, terms, h) > s.no_basis_coverage]
     # A question that asks under a law the corpus lacks (and names none it holds) has no basis,
     # whatever other laws' articles share its words.
     missing = asked.unknown_laws if not asked.laws else []
