@@ -203,6 +203,8 @@ _AMOUNT_RE = re.compile(
     rf"(?:(?P<pre>{_CUR_ANY})\s*|(?<![A-Za-z0-9._,]))(?P<num>{_NUM})"
     r"(?P<mult>\s*(?i:thousands?|millions?|billions?|mn|mm|bn)(?![A-Za-z])|(?i:k|m|b)(?![A-Za-z]))?"
     rf"(?:\s*(?P<suf>{_CUR_ANY}))?"
+    # Spoken Chinese puts the generic unit before the currency: 一萬五千塊美金, 三千元日幣.
+    rf"(?:(?<=[元圓塊錢])(?P<named>{_CUR_NAMED}))?"
 )
 _MULT = {"k": 10**3, "thousand": 10**3, "m": 10**6, "mn": 10**6, "mm": 10**6}
 _MULT |= {"million": 10**6, "b": 10**9, "bn": 10**9, "billion": 10**9}
@@ -291,7 +293,7 @@ def find_amounts(text: str) -> list[Amount]:
         if value >= 10**18:
             continue  # a digit dump or serial, not money (兆 is 10**12)
         has_unit = bool(mult) or any(ch in _UNIT_CH for ch in m["num"])
-        pre, suf = m["pre"], m["suf"]
+        pre, suf = m["pre"], m["named"] or m["suf"]
         if pre and _PAIR_BEFORE.search(t, 0, m.start()):
             pre = None  # USD/TWD 30.5 and 美元兌台幣 30.5 quote a rate, not TWD 30.5
         if not (pre or suf) and not _unmarked_is_amount(t, m, value, has_unit):

@@ -63,6 +63,8 @@ def test_cn_number(text: str, expected: int | None) -> None:
         ("新台幣60萬元", "600000", "TWD"),
         ("美金60萬元", "600000", "USD"),  # the named currency beats the generic 元
         ("100萬日圓", "1000000", "JPY"),
+        ("一萬五千塊美金", "15000", "USD"),  # spoken: the generic unit, then the currency
+        ("三千元日幣現鈔", "3000", "JPY"),
         ("50萬台幣", "500000", "TWD"),
         ("港幣 10萬", "100000", "HKD"),
         ("5,000 US dollars", "5000", "USD"),

@@ -18,7 +18,13 @@ from assistant.container import Container
 from tests.agent_support import ScriptedLLM
 from tests.conftest import make_settings
 
-LAWS = ("管理外匯條例", "外匯收支或交易申報辦法", "銀行法")
+LAWS = (
+    "管理外匯條例",
+    "外匯收支或交易申報辦法",
+    "銀行法",
+    "洗錢防制物品出入境申報及通報辦法",
+    "中央銀行法",
+)
 USD_CSV = "fx/bot_usd_rates_20141001_20170930.csv"
 ISSUE_Q = (
     "客戶（個人）今天要結購 70 萬美元匯出，今年已結購 450 萬美元，"
@@ -141,6 +147,25 @@ def test_a_board_rate_is_given_as_code_read_it_without_a_model(desk: Container, 
         ("公司要結售 120萬美金", "company", "customer-sells", "spot", "1200000", "USD", "0"),
         ("17歲學生要把 60 萬台幣換成美元", "minor", "customer-buys", "spot", "600000", "TWD", "0"),
         (
+            "一個十六歲的學生要把五十萬台幣換成美元",
+            "minor",
+            "customer-buys",
+            "spot",
+            "500000",
+            "TWD",
+            "0",
+        ),
+        (
+            "二十六歲的客人要把五十萬台幣換成美元",
+            "individual",
+            "customer-buys",
+            "spot",
+            "500000",
+            "TWD",
+            "0",
+        ),
+        ("客人要結購八千塊美金", "individual", "customer-buys", "spot", "8000", "USD", "0"),
+        (
             "非居住民匯出 15 萬美元現鈔",
             "nonresident",
             "customer-buys",
@@ -259,3 +284,66 @@ def test_one_twd_figure_per_answer(desk: Container, teller, question: str, twd: 
     assert len(figures) == 1, ans.answer
     if twd is not None:
         assert figures == {twd}
+
+
+@pytest.mark.parametrize(
+    ("text", "carried"),
+    [
+        (
+            "客人明天搭飛機去日本，身上要帶一萬二千塊美金現鈔和八萬台幣，出境時要跟海關申報嗎？",
+            [("12000", "USD"), ("80000", "TWD")],
+        ),
+        (
+            "Can a traveller carry USD 9,000 and NT$120,000 out of Taiwan?",
+            [("9000", "USD"), ("120000", "TWD")],
+        ),
+        ("要出國留學，想先換一萬美金", []),  # the exchange is asked, not the border
+        ("匯出國外 50 萬台幣要申報嗎", []),
+    ],
+)
+def test_cash_across_the_border_is_told_from_a_settlement(
+    text: str, carried: list[tuple[str, str]]
+) -> None:
+    r = parse_request(text)
+    assert r.carry == bool(carried) and r.carried == carried
+
+
+def test_cash_across_the_border_gets_the_customs_duties(desk: Container, teller) -> None:
+    ans = desk.service.ask(
+        teller, "客人明天搭飛機去日本，身上要帶一萬二千塊美金現鈔和八萬台幣，出境時要跟海關申報嗎？"
+    )
+    assert ans.agent == "fx" and next(t.name for t in ans.tool_calls) == "fx_carry"
+    assert "出入境應向海關申報：是" in ans.answer
+    assert "合計等值 12,000.00 美元，逾等值一萬美元" in ans.answer
+    assert "新臺幣現鈔 80,000 元，未逾新臺幣十萬元" in ans.answer
+    # a settlement's duties would have said 「無須申報」 for the same notes
+    assert "應申報：否" not in ans.answer and "fx_check" not in [t.name for t in ans.tool_calls]
+    cited = [(c.law, c.article) for c in ans.citations]
+    assert cited == [
+        ("洗錢防制物品出入境申報及通報辦法", "3"),
+        ("洗錢防制物品出入境申報及通報辦法", "4"),
+    ]
+    assert all(c.amended for c in ans.citations)
+
+
+def test_the_border_thresholds_are_more_than_and_add_up_in_usd(desk: Container) -> None:
+    at = desk.fx.check_carry(amounts=[("10000", "USD"), ("100000", "TWD")], on=date(2017, 9, 29))
+    assert not at.declare and at.fired == [] and len(at.articles) == 1  # 逾: exactly is not over
+    over = desk.fx.check_carry(amounts=[("10000", "USD"), ("100001", "TWD")])
+    assert over.declare and over.fired == ["carry-3-twd-cash"]
+    assert [(a.law, a.article) for a in over.articles][-1] == ("中央銀行法", "18-1")
+    assert "退運" in " ".join(over.notes)
+
+
+def test_border_check_refuses_what_it_cannot_read(desk: Container) -> None:
+    from assistant.errors import AssistantError
+
+    with pytest.raises(AssistantError, match="金額須大於 0"):
+        desk.fx.check_carry(amounts=[(Decimal(-5), "USD")])
+    with pytest.raises(AssistantError, match="金額看不懂"):
+        desk.fx.check_carry(amounts=[("five", "USD")])
+    with pytest.raises(AssistantError, match="沒有攜帶金額"):
+        desk.fx.check_carry(amounts=[])
+    # a currency without a board rate: said, not counted as USD
+    with pytest.raises(AssistantError, match="JPY"):
+        desk.fx.check_carry(amounts=[("2000000", "JPY")])

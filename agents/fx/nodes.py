@@ -27,7 +27,7 @@ from agents.figures import only_figures_from
 from agents.fx import prompts
 from agents.fx.parse import FxRequest, parse_request
 from agents.fx.state import FxState
-from agents.fx.tools import FX_CHECK, FX_CONVERT, FX_RATE
+from agents.fx.tools import FX_CARRY, FX_CHECK, FX_CONVERT, FX_RATE
 from agents.promptguard import Fence
 from agents.prose import write_over
 from agents.steps import emit, node_span
@@ -57,11 +57,17 @@ def compute(state: FxState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     problems = list(state.get("problems", []))
     req = _request(state["request"])
     user = runtime.context.user
-    conversion = check = rate = None
+    conversion = check = rate = carry = None
     hits: list[dict[str, Any]] = []
     with node_span(t, "fx.compute", steps) as note:
         if deps.fx is None:
             problems.append("外匯服務未啟用 / the FX service is not configured")
+        elif req.carry and req.carried and not req.errors:
+            # Cash across the border is customs' question: a settlement check here would
+            # answer 「無須申報」 for USD 15,000 in notes that must be declared.
+            amounts = [{"amount": a, "currency": c} for a, c in req.carried]
+            args = {"amounts": amounts, "on": req.on}
+            carry = call_tool(t, runtime.context, FX_CARRY, args, calls, problems)
         elif req.amount is not None and req.currency and not req.errors:
             ctx = runtime.context
             conversion = call_tool(t, ctx, FX_CONVERT, _convert_args(req), calls, problems)
@@ -79,6 +85,7 @@ def compute(state: FxState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         "conversion": conversion.to_dict() if conversion is not None else None,
         "check": check.to_dict() if check is not None else None,
         "rate": rate.to_dict() if rate is not None else None,
+        "carry": carry.to_dict() if carry is not None else None,
         "hits": hits,
         "problems": problems,
         "tool_calls": calls,
@@ -96,7 +103,7 @@ def compose(state: FxState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     llm = runtime.context.llm
     result: dict[str, Any] = {"generated": False, "no_basis": False, "thinking": ""}
     with node_span(t, "fx.compose", steps) as note:
-        check = state.get("check")
+        check = state.get("check") or state.get("carry")
         hits = list(state.get("hits", []))
         if check:
             hits = _article_hits(deps, runtime, check["articles"], calls)
@@ -282,6 +289,14 @@ def _facts(state: FxState, english: bool) -> str:
         for reason in check.get("reasons", []):
             lines.append(f"  – {_one_language(reason, english)}")
         for note in check.get("notes", []):
+            lines.append(f"  ※ {_one_language(note, english)}")
+    carry = state.get("carry")
+    if carry:
+        yes = ("yes" if english else "是") if carry["declare"] else ("no" if english else "否")
+        lines.append(f"• Declare to customs: {yes}" if english else f"• 出入境應向海關申報：{yes}")
+        for reason in carry.get("reasons", []):
+            lines.append(f"  – {_one_language(reason, english)}")
+        for note in carry.get("notes", []):
             lines.append(f"  ※ {_one_language(note, english)}")
     # The conversion and the check may both fail on the same missing rate: say it once.
     for problem in dict.fromkeys(state.get("problems", [])):

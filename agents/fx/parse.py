@@ -26,7 +26,12 @@ from assistant.extract import (
 
 CUSTOMERS: tuple[tuple[str, str], ...] = (
     # Most specific first: 未成年個人 is a minor, 外國公司 without residence a nonresident.
-    ("minor", r"未滿\s*(?:18|十八)\s*歲|未成年|minor|under\s*18|\b1[0-7]\s*歲|\b1[0-7]-year-old"),
+    (
+        "minor",
+        r"未滿\s*(?:18|十八)\s*歲|未成年|minor|under\s*18|(?<!\d)1[0-7]\s*歲|"
+        r"(?<![一二三四五六七八九十百])(?:十[一二三四五六七]?|[一二三四五六七八九])\s*歲|"
+        r"\b1[0-7]-year-old",
+    ),
     ("nonresident", r"非居住民|非居民|non-?resident"),
     ("company", r"公司|行號|企業|法人|廠商|company|corporate|firm"),
     ("group", r"團體|協會|基金會|寺廟|教會|association|foundation"),
@@ -43,6 +48,13 @@ _GETS_TWD = re.compile(
 )
 _RATE = re.compile(
     r"匯率|牌告|匯價|報價|買入價|賣出價|買價|賣價|(?:exchange|board|buying|selling)\s+(?:rate|price)",
+    re.I,
+)
+# Cash taken across the border (過海關、身上帶、攜帶出境): the customs declaration, not a
+# settlement's. 出國 alone is not enough: 「要出國，想換一萬美金」 asks about the exchange.
+_CARRY = re.compile(
+    r"海關|過關|通關|出入境|入出境|隨身|攜帶|身上.{0,6}帶|帶在身上|帶.{0,12}(?:出國|出境|入境|回國|回[臺台])"
+    r"|customs|\bcarr(?:y|ies|ying)\b|\bbring(?:s|ing)?\b.{0,40}\b(?:into|out of)\b",
     re.I,
 )
 _TODAY = re.compile(r"今天|今日|本日|today", re.I)
@@ -67,6 +79,8 @@ class FxRequest:
     on: date | None = None
     target: str | None = None  # a second currency, for a cross conversion
     asks_rate: bool = False  # 「匯率多少」: the board rate itself is asked for
+    carry: bool = False  # cash carried across the border: customs, not a settlement
+    carried: list[tuple[str, str]] = field(default_factory=list)  # (amount, currency) each
     errors: list[str] = field(default_factory=list)
 
 
@@ -89,6 +103,7 @@ def parse_request(text: str, today: date | None = None) -> FxRequest:
     if _CASH.search(text):
         req.kind = "cash"
     req.asks_rate = bool(_RATE.search(text))
+    req.carry = bool(_CARRY.search(text))
     req.errors = check_dates(text)
     dates = find_dates(text)
     req.on = dates[0] if dates else (today if _TODAY.search(text) else None)
@@ -100,6 +115,10 @@ def parse_request(text: str, today: date | None = None) -> FxRequest:
         else:
             this.append(a)
     foreign = [c for c in find_currencies(text) if c != "TWD"]
+    if req.carry:
+        req.carried = [
+            (str(a.value), a.currency or (foreign[0] if foreign else "TWD")) for a in this
+        ]
     if this:
         first = this[0]
         # find_amounts reads digits, not a sign: "-100 美元" would be converted as 100.

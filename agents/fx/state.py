@@ -20,6 +20,7 @@ class FxState(FxInput, FxOutput, total=False):
     request: dict[str, Any]  # the parsed FxRequest, as plain data
     conversion: dict[str, Any] | None
     check: dict[str, Any] | None
+    carry: dict[str, Any] | None  # cash carried across the border: the customs duties
     rate: dict[str, Any] | None
     problems: list[str]  # what could not be computed, said in the answer
     hits: list[dict[str, Any]]  # the articles cited

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from agents.tools import Tool, ToolArgs
 from assistant.errors import AssistantError
+from assistant.fx.border import CarryResult
 from assistant.fx.convert import Conversion
 from assistant.fx.rates import Rate
 from assistant.fx.rules import CheckResult
@@ -45,6 +46,16 @@ class CheckArgs(ToolArgs):
     kind: str = "spot"
 
 
+class CarriedCash(ToolArgs):
+    amount: Decimal
+    currency: str
+
+
+class CarryArgs(ToolArgs):
+    amounts: list[CarriedCash]
+    on: date | None = None
+
+
 def _desk(ctx: RunContext) -> FxDesk:
     desk = ctx.services.fx
     if desk is None:
@@ -70,6 +81,11 @@ def _check(ctx: RunContext, args: CheckArgs) -> CheckResult:
     return _desk(ctx).check(ctx.user, **_given(args))
 
 
+def _carry(ctx: RunContext, args: CarryArgs) -> CarryResult:
+    amounts = [(a.amount, a.currency) for a in args.amounts]
+    return _desk(ctx).check_carry(ctx.user, amounts=amounts, on=args.on)
+
+
 def _rate_line(out: Rate) -> str:
     d = out.to_dict()
     return f"{d['currency']} {d['kind']} {d['bank_buys']} / {d['bank_sells']} ({d['rate_date']})"
@@ -84,6 +100,10 @@ def _check_line(out: CheckResult) -> str:
     d = out.to_dict()
     flags = [k for k in ("declaration_required", "documents_required", "approval_required") if d[k]]
     return ", ".join(flags) or "no duties"
+
+
+def _carry_line(out: CarryResult) -> str:
+    return "declare to customs" if out.declare else "no customs declaration"
 
 
 FX_RATE: Tool[RateArgs, Rate] = Tool(
@@ -113,4 +133,13 @@ FX_CHECK: Tool[CheckArgs, CheckResult] = Tool(
     run=_check,
     describe=_check_line,
 )
-TOOLS = (FX_RATE, FX_CONVERT, FX_CHECK)
+FX_CARRY: Tool[CarryArgs, CarryResult] = Tool(
+    name="fx_carry",
+    operation="fx.read",
+    summary_zh="判斷旅客攜帶現鈔出入境應否向海關申報",
+    summary_en="Check whether cash carried across the border must be declared to customs",
+    args=CarryArgs,
+    run=_carry,
+    describe=_carry_line,
+)
+TOOLS = (FX_RATE, FX_CONVERT, FX_CHECK, FX_CARRY)

@@ -50,3 +50,7 @@ class FxDesk(Desk):
     def check(self, user: UserContext | None, **kwargs: Any) -> Any:
         self.allow(user, "fx.read")
         return self._fx.check(**kwargs)
+
+    def check_carry(self, user: UserContext | None, **kwargs: Any) -> Any:
+        self.allow(user, "fx.read")
+        return self._fx.check_carry(**kwargs)

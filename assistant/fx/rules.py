@@ -471,7 +471,9 @@ def _rule_reason(
     )
 
 
-def _amended(catalog: Catalog | None, keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+def amended_dates(
+    catalog: Catalog | None, keys: list[tuple[str, str]]
+) -> dict[tuple[str, str], str]:
     if catalog is None or not keys:
         return {}
     ids = catalog.find(sorted({law for law, _ in keys}), sorted({a for _, a in keys}))
@@ -662,7 +664,7 @@ def _articles(
     grouped: dict[tuple[str, str], list[Evaluated]] = {}
     for e in chosen:
         grouped.setdefault((e.rule.law, e.rule.article), []).append(e)
-    amended = _amended(catalog, list(grouped))
+    amended = amended_dates(catalog, list(grouped))
     out = []
     for key, items in grouped.items():
         clauses = list(dict.fromkeys(e.rule.clause for e in items))

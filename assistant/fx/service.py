@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from assistant.fx.border import CarryResult, check_carry
 from assistant.fx.convert import Conversion, Side, convert
 from assistant.fx.rates import ImportReport, Rate, RateStore
 from assistant.fx.rules import RULES, CheckResult, Customer, Rule, check
@@ -97,3 +98,13 @@ class FxService:
             source=source,
             kind=kind,
         )
+
+    def check_carry(
+        self,
+        *,
+        amounts: list[tuple[Decimal | int | str, str]],
+        on: date | None = None,
+        source: str | None = None,
+    ) -> CarryResult:
+        """What one traveller must declare to customs for the cash carried on one trip."""
+        return check_carry(self.store, amounts, on=on, catalog=self.catalog, source=source)
