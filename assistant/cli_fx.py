@@ -255,6 +255,39 @@ def check_cmd(
         _print_check(r)
 
 
+@fx.command("carry")
+@click.option(
+    "--cash",
+    "cash",
+    multiple=True,
+    required=True,
+    help="Notes carried, AMOUNT CURRENCY (e.g. '1.5萬 USD', '15萬 TWD'); repeatable.",
+)
+@click.option("--date", "on", help="Rates of this day (latest on or before); ISO or 民國.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def carry_cmd(app: AppContext, cash: tuple[str, ...], on: str | None, as_json: bool) -> None:
+    """旅客攜帶現鈔出入境 / cash carried across the border: must it be declared to customs?"""
+    amounts = []
+    for item in cash:
+        amount, _, currency = item.strip().rpartition(" ")
+        if not amount or not currency:
+            raise click.BadParameter(
+                f"應為「金額 幣別」/ expected 'AMOUNT CURRENCY', got {item!r}", param_hint="--cash"
+            )
+        amounts.append((parse_amount(amount), currency))
+    r = app.container.fx.check_carry(amounts=amounts, on=_date(on))
+    if as_json:
+        emit_json(r.to_dict())
+        return
+    click.echo(f"應向海關申報 declare to customs: {_YES_NO[r.declare]}")
+    for line in r.reasons + r.notes:
+        click.echo(f"  - {line}")
+    for a in r.articles:
+        date_ = f"（修正 {a.amended}）" if a.amended else ""
+        click.echo(f"  〔{a.label}〕{date_}")
+
+
 @fx.command("rules")
 @click.option("--json", "as_json", is_flag=True)
 def rules_cmd(as_json: bool) -> None:

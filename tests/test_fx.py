@@ -720,6 +720,12 @@ def test_cli_rate_convert_check(fx_home: Path) -> None:
     )
     code, out, _ = run(fx_home, "fx", "rules", "--json")
     assert code == 0 and len(json.loads(out)) == len(RULES)
+    code, out, _ = run(
+        fx_home, "fx", "carry", "--cash", "1.5萬 USD", "--cash", "15萬 TWD", "--json"
+    )
+    carried = json.loads(out)
+    assert code == 0 and carried["declare"] and carried["foreign_usd"] == "15000.00"
+    assert carried["fired"] == ["carry-3-foreign-cash", "carry-3-twd-cash"]
 
 
 @pytest.mark.parametrize(
@@ -731,8 +737,17 @@ def test_cli_rate_convert_check(fx_home: Path) -> None:
         ("fx", "convert", "seventy", "USD", "--to", "TWD"),
         ("fx", "convert", "100", "USD", "--to", "TWD", "--date", "2014-09-30"),
         ("fx", "check", "--customer", "individual", "--amount", "100", "--currency", "EUR"),
+        ("fx", "carry", "--cash", "5000 EUR"),
     ],
-    ids=["no-such-day", "not-a-date", "no-eur", "bad-amount", "before-first", "check-no-eur"],
+    ids=[
+        "no-such-day",
+        "not-a-date",
+        "no-eur",
+        "bad-amount",
+        "before-first",
+        "check-no-eur",
+        "carry-no-eur",
+    ],
 )
 def test_cli_user_errors_exit_1(fx_home: Path, args: tuple[str, ...]) -> None:
     code, out, err = run(fx_home, *args, "--json")
