@@ -324,6 +324,10 @@ def test_cash_across_the_border_gets_the_customs_duties(desk: Container, teller)
         ("洗錢防制物品出入境申報及通報辦法", "4"),
     ]
     assert all(c.amended for c in ans.citations)
+    # NT$ notes alone name no foreign currency: customs is what sends the question here.
+    twd = desk.service.ask(teller, "客人身上要帶20萬台幣出國，過海關要申報嗎？")
+    assert twd.agent == "fx" and "新臺幣現鈔 200,000 元，逾新臺幣十萬元" in twd.answer
+    assert ("中央銀行法", "18-1") in [(c.law, c.article) for c in twd.citations]
 
 
 def test_the_border_thresholds_are_more_than_and_add_up_in_usd(desk: Container) -> None:
