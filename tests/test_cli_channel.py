@@ -34,6 +34,7 @@ OPEN = {
     "fx history": "public board rates",
     "fx convert": "arithmetic on public rates",
     "fx check": "the declaration rules for an amount, no customer named",
+    "fx carry": "the customs rules for the cash carried, no customer named",
     "fx rules": "the rule table",
     "fraud status": "counts only",
     "db upgrade": "schema",
