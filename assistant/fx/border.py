@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from assistant.errors import AssistantError
 from assistant.fx.convert import fmt, quantize, to_decimal
 from assistant.fx.rates import BASE, Rate, check_currency
-from assistant.fx.rules import ArticleRef, amended_dates
+from assistant.fx.rules import ArticleRef, Equivalents, amended_dates
 
 if TYPE_CHECKING:
     from assistant.fx.rates import RateStore
@@ -120,29 +120,17 @@ def check_carry(
         if value <= 0:
             raise AssistantError(f"金額須大於 0 / the amount must be positive: {value}")
         parsed.append((value, check_currency(currency)))
-    rates: list[Rate] = []
-
-    def mid(cur: str) -> Decimal:
-        if store is None:
-            raise AssistantError(
-                f"沒有匯率表，無法換算 {cur} 的等值 / no rate table for the {cur} equivalent"
-            )
-        rate = store.rate(cur, on, "spot", source)
-        if rate.mid is None:
-            raise AssistantError(
-                f"{cur} 的即期匯率缺買入或賣出價 / the {cur} spot quote lacks a side: no mid-rate"
-            )
-        if rate not in rates:
-            rates.append(rate)
-        return rate.mid
-
     twd = sum((v for v, c in parsed if c == BASE), Decimal(0))
     foreign = [(v, c) for v, c in parsed if c != BASE]
+    rates: list[Rate] = []
     foreign_usd: Decimal | None = None
     if foreign:
+        # The settlement check's own equivalents: the same spot mid-rates, the same errors.
         total = Decimal(0)
         for value, cur in foreign:
-            total += value if cur == "USD" else value * mid(cur) / mid("USD")
+            eq = Equivalents(store, value, cur, on, None, source)
+            total += eq.usd
+            rates += [r for r in eq.rates if r not in rates]
         foreign_usd = quantize(total, "USD")
     reasons: list[str] = []
     fired: list[str] = []

@@ -305,7 +305,7 @@ class CheckResult:
         }
 
 
-class _Equivalents:
+class Equivalents:
     """TWD and USD equivalents, each computed only when a row needs it, so a minor's TWD amount
     needs no rate at all and a missing rate is reported only when it matters."""
 
@@ -430,14 +430,14 @@ class _Equivalents:
         )
 
 
-def _measure(rule: Rule, eq: _Equivalents, ytd_usd: Decimal) -> Decimal:
+def _measure(rule: Rule, eq: Equivalents, ytd_usd: Decimal) -> Decimal:
     if rule.scope == "yearly":
         return ytd_usd + eq.usd
     return eq.twd if rule.currency == "TWD" else eq.usd
 
 
 def _rule_reason(
-    e: Evaluated, customer: str, ytd_usd: Decimal, eq: _Equivalents, overridden: bool = False
+    e: Evaluated, customer: str, ytd_usd: Decimal, eq: Equivalents, overridden: bool = False
 ) -> str:
     """One bilingual line; ``overridden``: a direct row that held while documents or approval
     apply, which §4 I 但書 puts first."""
@@ -519,7 +519,7 @@ def check(
     if kind not in ("cash", "spot"):
         raise AssistantError(f"匯率種類錯誤 / kind must be cash or spot: {kind!r}")
     cur = check_currency(currency)
-    eq = _Equivalents(store, value, cur, on, side, source, kind)
+    eq = Equivalents(store, value, cur, on, side, source, kind)
     applicable = [r for r in RULES if customer in r.customers]
     evaluated = [
         Evaluated(r, v, r.holds(v))
@@ -587,7 +587,7 @@ def _explain(
     declaration: bool,
     direct: bool,
     ytd: Decimal,
-    eq: _Equivalents,
+    eq: Equivalents,
 ) -> tuple[list[str], list[str]]:
     twd_zh, twd_en = _money(eq.twd, "TWD")
     if declaration:
@@ -656,7 +656,7 @@ def _articles(
     evaluated: list[Evaluated],
     declaration: bool,
     ytd: Decimal,
-    eq: _Equivalents,
+    eq: Equivalents,
 ) -> list[ArticleRef]:
     """The declaration articles always (they decide whether anything applies), then every other
     row that held; one reference per article, its clauses and reasons joined."""
