@@ -11,6 +11,7 @@ import click
 
 from assistant.cli_support import AppContext, emit_json, pass_app
 from assistant.errors import AssistantError
+from assistant.fx.border import parse_cash
 from assistant.fx.convert import CONVERT_KINDS, SIDES, Conversion, fmt, parse_amount
 from assistant.fx.rates import KIND_ZH, KINDS, Rate
 from assistant.fx.rules import CUSTOMER_ZH, CUSTOMERS, RULES, CheckResult
@@ -268,14 +269,10 @@ def check_cmd(
 @pass_app
 def carry_cmd(app: AppContext, cash: tuple[str, ...], on: str | None, as_json: bool) -> None:
     """旅客攜帶現鈔出入境 / cash carried across the border: must it be declared to customs?"""
-    amounts = []
-    for item in cash:
-        amount, _, currency = item.strip().rpartition(" ")
-        if not amount or not currency:
-            raise click.BadParameter(
-                f"應為「金額 幣別」/ expected 'AMOUNT CURRENCY', got {item!r}", param_hint="--cash"
-            )
-        amounts.append((parse_amount(amount), currency))
+    try:
+        amounts = [parse_cash(item) for item in cash]
+    except AssistantError as exc:
+        raise click.BadParameter(str(exc), param_hint="--cash") from None
     r = app.container.fx.check_carry(amounts=amounts, on=_date(on))
     if as_json:
         emit_json(r.to_dict())

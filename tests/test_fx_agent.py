@@ -236,6 +236,19 @@ def test_fx_tab_in_the_browser(desk: Container) -> None:
             duties = page.locator("#twfin-fx-duties")
             expect(duties).to_contain_text("〔外匯收支或交易申報辦法第5條〕")
             expect(duties).to_contain_text("✔ 申報")
+            # the customs check: USD 15,000 and NT$150,000 in notes on one trip
+            cash = page.locator("#twfin-fx-carry-cash textarea").first
+            cash.fill("1.5萬 USD\n15萬 TWD")
+            page.locator("#twfin-fx-carry").click()
+            customs = page.locator("#twfin-fx-customs")
+            expect(customs).to_contain_text("應向海關申報")
+            expect(customs).to_contain_text("〔洗錢防制物品出入境申報及通報辦法第3條〕")
+            expect(customs).to_contain_text("〔中央銀行法第18-1條〕")
+            # a line it cannot read is named, and nothing is decided on the rest
+            cash.fill("5000 USD\n一些日圓")
+            page.locator("#twfin-fx-carry").click()
+            expect(customs).to_contain_text("第 2 行 / line 2")
+            expect(customs).not_to_contain_text("無須向海關申報")
     finally:
         demo.close()
 
@@ -351,3 +364,17 @@ def test_border_check_refuses_what_it_cannot_read(desk: Container) -> None:
     # a currency without a board rate: said, not counted as USD
     with pytest.raises(AssistantError, match="JPY"):
         desk.fx.check_carry(amounts=[("2000000", "JPY")])
+
+
+def test_a_sum_of_notes_reads_either_way_round_or_is_refused() -> None:
+    from assistant.errors import AssistantError
+    from assistant.fx.border import parse_cash
+
+    assert parse_cash("1.5萬 USD") == (Decimal(15000), "USD")
+    assert parse_cash("jpy 三十萬") == (Decimal(300000), "JPY")
+    assert parse_cash(" 15萬  TWD ") == (Decimal(150000), "TWD")
+    for bad in ("15000", "USD", "1.5萬USD", "USD EUR", "1 2 USD", "一些 日圓"):
+        with pytest.raises(AssistantError, match=r"應為「金額 幣別」.*expected 'AMOUNT CURRENCY'"):
+            parse_cash(bad)
+    with pytest.raises(AssistantError, match="金額看不懂"):
+        parse_cash("many USD")

@@ -1,5 +1,5 @@
-"""The FX desk tab: a currency's board-rate history as a chart, a converter and the declaration
-check. A thin shell over `FxDesk`, called with the logged-in user: the desk decides who may
+"""The FX desk tab: a currency's board-rate history as a chart, a converter, the declaration
+check and the customs check of cash carried across the border. A thin shell over `FxDesk`, called with the logged-in user: the desk decides who may
 (every role may read board rates) and its refusal is what the tab shows."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import pandas as pd
 
 from assistant.dates import parse_date
 from assistant.errors import AssistantError
+from assistant.fx.border import parse_cash
 from assistant.fx.convert import parse_amount
 
 _TEXT: dict[str, tuple[str, str]] = {
@@ -36,6 +37,9 @@ _TEXT: dict[str, tuple[str, str]] = {
     "ytd": ("今年已結匯（美元）", "Settled this year (USD)"),
     "buys": ("結購（買外幣）", "buys foreign currency"),
     "sells": ("結售（賣外幣）", "sells foreign currency"),
+    "carry": ("出入境攜帶現鈔", "Cash carried across the border"),
+    "cash": ("攜帶的現鈔（每行一筆：1.5萬 USD）", "Notes carried (one a line: 1.5萬 USD)"),
+    "carry_go": ("海關申報", "Customs declaration"),
     "bank_buys": ("本行買入", "Bank buys"),
     "bank_sells": ("本行賣出", "Bank sells"),
     "no_rates": (
@@ -118,6 +122,17 @@ def build(
             chk_date = gr.Textbox(label=_t("date", lang0))
             chk_btn = gr.Button(_t("check", lang0), variant="primary", elem_id="twfin-fx-check")
             chk_out = gr.Markdown(elem_id="twfin-fx-duties")
+    with gr.Group():
+        carry_title = gr.Markdown(f"### {_t('carry', lang0)}")
+        with gr.Row():
+            cash = gr.Textbox(
+                label=_t("cash", lang0), lines=3, scale=2, elem_id="twfin-fx-carry-cash"
+            )
+            carry_date = gr.Textbox(label=_t("date", lang0), scale=1)
+            carry_btn = gr.Button(
+                _t("carry_go", lang0), variant="primary", scale=0, elem_id="twfin-fx-carry"
+            )
+        carry_out = gr.Markdown(elem_id="twfin-fx-customs")
 
     def _desk() -> Any:
         if desk is None:
@@ -207,6 +222,28 @@ def build(
         cited = "".join(f"〔{a['law']}第{a['article']}條〕" for a in r.get("articles", []))
         return "\n".join(lines) + (f"\n\n{cited}" if cited else "")
 
+    def carry(text: str, on: str, request: gr.Request) -> str:
+        amounts = []
+        lines = [line for line in (text or "").splitlines() if line.strip()]
+        try:
+            for n, line in enumerate(lines, start=1):
+                try:
+                    amounts.append(parse_cash(line))
+                except AssistantError as exc:
+                    raise AssistantError(f"第 {n} 行 / line {n}: {exc}") from None
+            r = _desk().check_carry(user_of(request), amounts=amounts, on=_date(on)).to_dict()
+        except (AssistantError, ValueError, ArithmeticError) as exc:
+            return _error(exc)
+        verdict = (
+            "✔ 應向海關申報 / declare to customs"
+            if r["declare"]
+            else ("— 無須向海關申報 / nothing to declare to customs")
+        )
+        lines = [f"**{verdict}**", ""]
+        lines += [f"- {html.escape(x)}" for x in r["reasons"] + r["notes"]]
+        cited = "".join(f"〔{a['law']}第{a['article']}條〕" for a in r.get("articles", []))
+        return "\n".join(lines) + (f"\n\n{cited}" if cited else "")
+
     show.click(history, [cur, kind, start, end], [chart, latest], api_visibility="private")
     conv_btn.click(
         convert,
@@ -220,6 +257,8 @@ def build(
         [chk_out],
         api_visibility="private",
     )
+
+    carry_btn.click(carry, [cash, carry_date], [carry_out], api_visibility="private")
 
     def relabel(lang: str) -> dict[Any, Any]:
         return {
@@ -250,6 +289,10 @@ def build(
             ytd: gr.update(label=_t("ytd", lang)),
             chk_date: gr.update(label=_t("date", lang)),
             chk_btn: gr.update(value=_t("check", lang)),
+            carry_title: f"### {_t('carry', lang)}",
+            cash: gr.update(label=_t("cash", lang)),
+            carry_date: gr.update(label=_t("date", lang)),
+            carry_btn: gr.update(value=_t("carry_go", lang)),
         }
 
     return relabel, [
@@ -274,6 +317,10 @@ def build(
         ytd,
         chk_date,
         chk_btn,
+        carry_title,
+        cash,
+        carry_date,
+        carry_btn,
     ]
 
 

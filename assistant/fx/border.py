@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from assistant.errors import AssistantError
-from assistant.fx.convert import fmt, quantize, to_decimal
+from assistant.fx.convert import fmt, parse_amount, quantize, to_decimal
 from assistant.fx.rates import BASE, Rate, check_currency
 from assistant.fx.rules import ArticleRef, Equivalents, amended_dates
 
@@ -99,6 +99,20 @@ class CarryResult:
             "articles": [a.to_dict() for a in self.articles],
             "rates": [r.to_dict() for r in self.rates],
         }
+
+
+def parse_cash(item: str) -> tuple[Decimal, str]:
+    """One sum of notes as a teller types it: 'AMOUNT CURRENCY' or 'CURRENCY AMOUNT'
+    ('1.5萬 USD', '15萬 TWD', 'JPY 300000'); the currency is checked by ``check_carry``."""
+    parts = str(item).split()
+    if len(parts) == 2:
+        code = [p for p in parts if p.isascii() and p.isalpha() and len(p) == 3]
+        if len(code) == 1:
+            amount = parts[1] if parts[0] == code[0] else parts[0]
+            return parse_amount(amount), code[0].upper()
+    raise AssistantError(
+        f"應為「金額 幣別」，例如 1.5萬 USD / expected 'AMOUNT CURRENCY', e.g. 1.5萬 USD: {item!r}"
+    )
 
 
 def check_carry(
