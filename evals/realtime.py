@@ -240,10 +240,12 @@ def replay_monitor(
     warm_from = start + warmup_days * DAY
     latency = np.empty(len(transfers))
     last_hop: dict[str, int] = {}
+    first_hop: dict[str, int] = {}
     for t in transfers:
         if t.label:
             g = _group(t.label)
             last_hop[g] = max(last_hop.get(g, 0), t.ts)
+            first_hop[g] = min(first_hop.get(g, t.ts), t.ts)
     first_alert: dict[str, int] = {}
     per_rule: dict[str, list[int]] = {}
     per_rule_w: dict[str, list[int]] = {}
@@ -312,6 +314,7 @@ def replay_monitor(
         "lead_time": _lead(first_alert, last_hop),
         "_first_alert": first_alert,
         "_last_hop": last_hop,
+        "_first_hop": first_hop,
         "accounts_in_state": len(monitor.accounts),
     }
 
@@ -396,11 +399,15 @@ def _cash_rules() -> CashRules:
 
 def _side_by_side(monitor: dict[str, Any], batch: dict[str, Any]) -> dict[str, Any]:
     """Per pattern caught by both: how much earlier the monitor's first alert came than the
-    batch scorer's first nightly detection."""
+    batch scorer's first nightly detection. Of the patterns the batch named first, how many
+    both named before the pattern's first transfer (``batch_first_both_before_pattern``: an
+    account already odd from earlier activity, which the nightly run scores while it is idle
+    and the monitor only when it next moves money)."""
     first, detected = monitor.pop("_first_alert"), batch.pop("_detected")
-    last_hop = monitor.pop("_last_hop")
+    last_hop, first_hop = monitor.pop("_last_hop"), monitor.pop("_first_hop")
     both = [g for g in last_hop if g in first and g in detected]
     earlier = [detected[g] - first[g] for g in both]
+    batch_first = [g for g in both if detected[g] <= first[g]]
     return {
         "patterns": len(last_hop),
         "caught_by_monitor_only": sum(1 for g in last_hop if g in first and g not in detected),
@@ -408,6 +415,8 @@ def _side_by_side(monitor: dict[str, Any], batch: dict[str, Any]) -> dict[str, A
         "caught_by_both": len(both),
         "monitor_first": sum(1 for x in earlier if x > 0),
         "median_monitor_earlier_h": _r(float(np.median(earlier)) / 3600, 2) if earlier else None,
+        "batch_first": len(batch_first),
+        "batch_first_both_before_pattern": sum(1 for g in batch_first if first[g] < first_hop[g]),
     }
 
 
