@@ -181,7 +181,7 @@ def evaluate_rings(
             "curve": {
                 name: [
                     {
-                        "threshold": c["threshold"],
+                        "threshold": float(c["threshold"]),
                         "recall": c["recall"],
                         "precision": c["precision"],
                     }
