@@ -277,7 +277,8 @@ def carry_cmd(app: AppContext, cash: tuple[str, ...], on: str | None, as_json: b
     if as_json:
         emit_json(r.to_dict())
         return
-    click.echo(f"應向海關申報 declare to customs: {_YES_NO[r.declare]}")
+    zh, en = r.answer
+    click.echo(f"應向海關申報 declare to customs: {zh} {en}")
     for line in r.reasons + r.notes:
         click.echo(f"  - {line}")
     for a in r.articles:

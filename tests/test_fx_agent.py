@@ -24,6 +24,7 @@ LAWS = (
     "銀行法",
     "洗錢防制物品出入境申報及通報辦法",
     "中央銀行法",
+    "大陸地區發行之貨幣進出入臺灣地區許可辦法",
 )
 USD_CSV = "fx/bot_usd_rates_20141001_20170930.csv"
 ISSUE_Q = (
@@ -364,6 +365,54 @@ def test_border_check_refuses_what_it_cannot_read(desk: Container) -> None:
     # a currency without a board rate: said, not counted as USD
     with pytest.raises(AssistantError, match="JPY"):
         desk.fx.check_carry(amounts=[("2000000", "JPY")])
+
+
+def test_mainland_notes_have_their_own_line_and_are_not_added_to_the_foreign_ones(
+    desk: Container, teller
+) -> None:
+    from assistant.fx.border import MAINLAND_RULES
+
+    # RMB 30,000 and USD 9,000: the RMB is not turned into USD and added (the USD-only board
+    # has no RMB rate, and the RMB rules keep it apart anyway)
+    r = desk.fx.check_carry(amounts=[("30000", "CNY"), ("9000", "USD")], on=date(2017, 9, 29))
+    assert r.foreign_usd == Decimal("9000.00") and r.cny == Decimal(30000)
+    assert not r.declare and r.answer == (
+        "視人民幣公告限額而定",
+        "it turns on the announced limit for RMB notes",
+    )
+    assert "不計入外幣等值一萬美元之額度" in " ".join(r.reasons)
+    assert [(a.law, a.article) for a in r.articles][-2:] == [
+        (MAINLAND_RULES, "2"),
+        (MAINLAND_RULES, "4"),
+    ]
+    # foreign notes over the line decide it whatever the RMB
+    over = desk.fx.check_carry(amounts=[("30000", "CNY"), ("15000", "USD")])
+    assert over.declare and over.answer[0] == "是"
+    # none carried: the plain answer
+    none = desk.fx.check_carry(amounts=[("5000", "USD")])
+    assert none.cny is None and none.answer == ("否", "no")
+    # asked in the chat: the answer says what it turns on and cites the RMB rules
+    ans = desk.service.ask(teller, "客人要帶3萬人民幣去大陸，過海關要申報嗎？")
+    assert ans.agent == "fx" and "出入境應向海關申報：視人民幣公告限額而定" in ans.answer
+    assert (MAINLAND_RULES, "2") in [(c.law, c.article) for c in ans.citations]
+
+
+def test_the_border_wording_stands_in_the_corpus(shared_data: Path) -> None:
+    from assistant.fx.border import CARRY_RULES, LAW, MAINLAND_RULES, MAINLAND_WORDING
+    from knowledge.articles import normalise_article
+
+    data = json.loads((shared_data / "laws" / "ChLaw.json").read_text(encoding="utf-8-sig"))
+    text = {
+        (law["LawName"], normalise_article(a["ArticleNo"])): a["ArticleContent"]
+        for law in data["Laws"]
+        if law["LawName"] in (LAW, MAINLAND_RULES)
+        for a in law["LawArticles"]
+    }
+    for rule in CARRY_RULES:
+        assert rule.wording in text[(LAW, "3")], rule.id
+    for article, wording in MAINLAND_WORDING.items():
+        assert wording in text[(MAINLAND_RULES, article)]
+    assert "大陸地區發行之貨幣" in text[(LAW, "3")]  # §3 III sends RMB to its own rules
 
 
 def test_a_sum_of_notes_reads_either_way_round_or_is_refused() -> None:

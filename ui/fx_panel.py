@@ -234,11 +234,12 @@ def build(
             r = _desk().check_carry(user_of(request), amounts=amounts, on=_date(on)).to_dict()
         except (AssistantError, ValueError, ArithmeticError) as exc:
             return _error(exc)
-        verdict = (
-            "✔ 應向海關申報 / declare to customs"
-            if r["declare"]
-            else ("— 無須向海關申報 / nothing to declare to customs")
-        )
+        if r["declare"]:
+            verdict = "✔ 應向海關申報 / declare to customs"
+        elif r["cny"] is not None:  # only the RMB line, whose figure the corpus lacks
+            verdict = f"？ {r['answer']['zh']} / {r['answer']['en']}"
+        else:
+            verdict = "— 無須向海關申報 / nothing to declare to customs"
         lines = [f"**{verdict}**", ""]
         lines += [f"- {html.escape(x)}" for x in r["reasons"] + r["notes"]]
         cited = "".join(f"〔{a['law']}第{a['article']}條〕" for a in r.get("articles", []))

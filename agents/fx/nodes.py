@@ -292,7 +292,7 @@ def _facts(state: FxState, english: bool) -> str:
             lines.append(f"  ※ {_one_language(note, english)}")
     carry = state.get("carry")
     if carry:
-        yes = ("yes" if english else "是") if carry["declare"] else ("no" if english else "否")
+        yes = carry["answer"]["en" if english else "zh"]
         lines.append(f"• Declare to customs: {yes}" if english else f"• 出入境應向海關申報：{yes}")
         for reason in carry.get("reasons", []):
             lines.append(f"  – {_one_language(reason, english)}")

@@ -103,7 +103,9 @@ def _check_line(out: CheckResult) -> str:
 
 
 def _carry_line(out: CarryResult) -> str:
-    return "declare to customs" if out.declare else "no customs declaration"
+    if out.declare:
+        return "declare to customs"
+    return "turns on the RMB limit" if out.cny is not None else "no customs declaration"
 
 
 FX_RATE: Tool[RateArgs, Rate] = Tool(

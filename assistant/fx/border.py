@@ -25,6 +25,11 @@ if TYPE_CHECKING:
 
 LAW = "洗錢防制物品出入境申報及通報辦法"
 CBC_ACT = "中央銀行法"
+# Mainland notes (人民幣) have a line of their own, not the foreign-currency one (§3 III of LAW;
+# 許可辦法 §2, §4). Its figure is set by an announcement under the Cross-Strait Act §38 that
+# the corpus does not hold, so an amount of them is not decided here: it is said so.
+MAINLAND = "CNY"
+MAINLAND_RULES = "大陸地區發行之貨幣進出入臺灣地區許可辦法"
 
 
 @dataclass(frozen=True)
@@ -85,14 +90,28 @@ class CarryResult:
     notes: list[str]
     articles: list[ArticleRef]
     rates: list[Rate] = field(default_factory=list)
+    cny: Decimal | None = None  # Mainland notes carried (not decided: see ``MAINLAND``)
+
+    @property
+    def answer(self) -> tuple[str, str]:
+        """Must it be declared, in words (Chinese, English): yes; no; or, when only Mainland
+        notes could make it so, that it turns on their announced limit."""
+        if self.declare:
+            return "是", "yes"
+        if self.cny is not None:
+            return "視人民幣公告限額而定", "it turns on the announced limit for RMB notes"
+        return "否", "no"
 
     def to_dict(self) -> dict[str, Any]:
+        zh, en = self.answer
         return {
             "amounts": [{"amount": str(a), "currency": c} for a, c in self.amounts],
             "foreign_usd": None if self.foreign_usd is None else str(self.foreign_usd),
             "twd": str(self.twd),
+            "cny": None if self.cny is None else str(self.cny),
             "on": self.on.isoformat() if self.on else None,
             "declare": self.declare,
+            "answer": {"zh": zh, "en": en},
             "fired": self.fired,
             "reasons": self.reasons,
             "notes": self.notes,
@@ -135,7 +154,9 @@ def check_carry(
             raise AssistantError(f"金額須大於 0 / the amount must be positive: {value}")
         parsed.append((value, check_currency(currency)))
     twd = sum((v for v, c in parsed if c == BASE), Decimal(0))
-    foreign = [(v, c) for v, c in parsed if c != BASE]
+    foreign = [(v, c) for v, c in parsed if c not in (BASE, MAINLAND)]
+    mainland = [v for v, c in parsed if c == MAINLAND]
+    cny = sum(mainland, Decimal(0)) if mainland else None
     rates: list[Rate] = []
     foreign_usd: Decimal | None = None
     if foreign:
@@ -156,8 +177,19 @@ def check_carry(
         over = measured > rule.threshold
         fired += [rule.id] if over else []
         reasons.append(_reason(rule, measured, over, foreign))
+    if cny is not None:
+        reasons.append(
+            f"人民幣現鈔 {fmt(cny)} 元：不計入外幣等值一萬美元之額度（{MAINLAND_RULES}第4條）；"
+            "超過臺灣地區與大陸地區人民關係條例第38條所定限額者，應自動向海關申報，超過部分由旅客"
+            f"封存於海關、出境時攜出（{MAINLAND_RULES}第2條；{LAW}第3條第3項）。限額以主管機關公告"
+            f"為準，本系統法規資料未收錄其數字，請依海關現行公告判斷 / RMB notes {fmt(cny)}: not "
+            "counted toward the USD 10,000 line for foreign notes (Art. 4 of the RMB rules); above "
+            "the limit set under Art. 38 of the Cross-Strait Act they must be declared, and the "
+            "excess is sealed at customs until departure (Art. 2). The limit is set by an "
+            "announcement the corpus does not hold: check customs' current figure"
+        )
     notes = [_SAME_TRIP, _OTHER]
-    if fired:
+    if fired or cny is not None:
         notes.append(_HOW)
     if "carry-3-twd-cash" in fired:
         notes.append(_RETURNED)
@@ -170,8 +202,9 @@ def check_carry(
         fired=fired,
         reasons=reasons,
         notes=notes,
-        articles=_articles(catalog, fired, reasons),
+        articles=_articles(catalog, fired, reasons, mainland=cny is not None),
         rates=rates,
+        cny=cny,
     )
 
 
@@ -197,14 +230,27 @@ def _reason(
     )
 
 
-def _articles(catalog: Catalog | None, fired: list[str], reasons: list[str]) -> list[ArticleRef]:
+# Verbatim from the corpus (a test holds them to it).
+MAINLAND_WORDING = {
+    "2": "旅客或隨交通工具服務之人員，攜帶人民幣進出入臺灣地區超過限額者，應自動向海關申報；超過"
+    "部分，由旅客自行封存於海關，出境時准予攜出。",
+    "4": "旅客或隨交通工具服務之人員，攜帶人民幣進出入臺灣地區之限額，不計入攜帶外幣之額度內。",
+}
+
+
+def _articles(
+    catalog: Catalog | None, fired: list[str], reasons: list[str], *, mainland: bool = False
+) -> list[ArticleRef]:
     """§3 always (it decides); §4 when something must be declared; 中央銀行法 §18-1 when NT$
-    notes are over the declaration line, where the central bank's limit comes in."""
+    notes are over the declaration line, where the central bank's limit comes in; the RMB
+    rules' §2 and §4 when Mainland notes are carried."""
     keys = [(LAW, "3")]
     if fired:
         keys.append((LAW, "4"))
     if "carry-3-twd-cash" in fired:
         keys.append((CBC_ACT, "18-1"))
+    if mainland:
+        keys += [(MAINLAND_RULES, "2"), (MAINLAND_RULES, "4")]
     amended = amended_dates(catalog, keys)
     clauses = "、".join(r.clause for r in CARRY_RULES)
     quote = "；".join(r.wording for r in CARRY_RULES)
@@ -215,4 +261,14 @@ def _articles(catalog: Catalog | None, fired: list[str], reasons: list[str]) -> 
         out.append(ArticleRef(LAW, "4", amended.get((LAW, "4")), _HOW))
     if "carry-3-twd-cash" in fired:
         out.append(ArticleRef(CBC_ACT, "18-1", amended.get((CBC_ACT, "18-1")), _RETURNED))
+    if mainland:
+        for article, why in (
+            (
+                "2",
+                "人民幣超過限額應申報，超過部分封存 / RMB above the limit: declared, excess sealed",
+            ),
+            ("4", "人民幣限額不計入外幣額度 / the RMB limit is apart from the foreign-notes line"),
+        ):
+            key = (MAINLAND_RULES, article)
+            out.append(ArticleRef(*key, amended.get(key), why, quote=MAINLAND_WORDING[article]))
     return out
