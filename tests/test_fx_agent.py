@@ -422,8 +422,10 @@ def test_a_sum_of_notes_reads_either_way_round_or_is_refused() -> None:
     assert parse_cash("1.5萬 USD") == (Decimal(15000), "USD")
     assert parse_cash("jpy 三十萬") == (Decimal(300000), "JPY")
     assert parse_cash(" 15萬  TWD ") == (Decimal(150000), "TWD")
-    for bad in ("15000", "USD", "1.5萬USD", "USD EUR", "1 2 USD", "一些 日圓"):
+    assert parse_cash("3萬CNY") == parse_cash("CNY30000") == (Decimal(30000), "CNY")
+    for bad in ("15000", "USD", "1 2 USD", "一些 日圓", ""):
         with pytest.raises(AssistantError, match=r"應為「金額 幣別」.*expected 'AMOUNT CURRENCY'"):
             parse_cash(bad)
-    with pytest.raises(AssistantError, match="金額看不懂"):
-        parse_cash("many USD")
+    for unreadable in ("many USD", "USD EUR"):
+        with pytest.raises(AssistantError, match="金額看不懂"):
+            parse_cash(unreadable)

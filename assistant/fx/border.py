@@ -9,6 +9,7 @@ holds it; an amendment changes a row, not the code.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -120,15 +121,20 @@ class CarryResult:
         }
 
 
+_CASH_FORMS = (
+    re.compile(r"\s*(?P<code>[A-Za-z]{3})\s*(?P<amount>\S+)\s*"),  # USD 15000, USD15000
+    re.compile(r"\s*(?P<amount>\S+?)\s*(?P<code>[A-Za-z]{3})\s*"),  # 1.5萬 USD, 1.5萬USD
+)
+
+
 def parse_cash(item: str) -> tuple[Decimal, str]:
-    """One sum of notes as a teller types it: 'AMOUNT CURRENCY' or 'CURRENCY AMOUNT'
-    ('1.5萬 USD', '15萬 TWD', 'JPY 300000'); the currency is checked by ``check_carry``."""
-    parts = str(item).split()
-    if len(parts) == 2:
-        code = [p for p in parts if p.isascii() and p.isalpha() and len(p) == 3]
-        if len(code) == 1:
-            amount = parts[1] if parts[0] == code[0] else parts[0]
-            return parse_amount(amount), code[0].upper()
+    """One sum of notes as a teller types it: 'AMOUNT CURRENCY' or 'CURRENCY AMOUNT', with or
+    without a space ('1.5萬 USD', '15萬TWD', 'JPY 300000'); the currency is checked by
+    ``check_carry``. An amount is one word: '1 2 USD' is refused, not read as 12."""
+    for form in _CASH_FORMS:
+        m = form.fullmatch(str(item))
+        if m:
+            return parse_amount(m["amount"]), m["code"].upper()
     raise AssistantError(
         f"應為「金額 幣別」，例如 1.5萬 USD / expected 'AMOUNT CURRENCY', e.g. 1.5萬 USD: {item!r}"
     )
