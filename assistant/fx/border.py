@@ -247,11 +247,11 @@ MAINLAND_WORDING = {
 def _articles(
     catalog: Catalog | None, fired: list[str], reasons: list[str], *, mainland: bool = False
 ) -> list[ArticleRef]:
-    """§3 always (it decides); §4 when something must be declared; 中央銀行法 §18-1 when NT$
+    """§3 always (it decides); §4 when something must or may be declared; 中央銀行法 §18-1 when NT$
     notes are over the declaration line, where the central bank's limit comes in; the RMB
     rules' §2 and §4 when Mainland notes are carried."""
     keys = [(LAW, "3")]
-    if fired:
+    if fired or mainland:  # the procedure, for what is or may be declared
         keys.append((LAW, "4"))
     if "carry-3-twd-cash" in fired:
         keys.append((CBC_ACT, "18-1"))
@@ -263,7 +263,7 @@ def _articles(
     out = [
         ArticleRef(LAW, "3", amended.get((LAW, "3")), "；".join(reasons), clauses, quote),
     ]
-    if fired:
+    if fired or mainland:
         out.append(ArticleRef(LAW, "4", amended.get((LAW, "4")), _HOW))
     if "carry-3-twd-cash" in fired:
         out.append(ArticleRef(CBC_ACT, "18-1", amended.get((CBC_ACT, "18-1")), _RETURNED))
