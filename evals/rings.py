@@ -146,19 +146,20 @@ def evaluate_rings(
     ``labels_as_scores``: each account's own label as its mule score (1 a mule, else 1e-4) in
     place of the scorer's: the walk's ceiling with a perfect scorer, never a result."""
     t0 = time.perf_counter()
-    scorer = MuleScorer(seed=seed).fit(train.names, train.X, train.y)
 
     def full(data: Loaded, s: np.ndarray) -> np.ndarray:
         out = np.zeros(len(data.arrays.account_ids))
         out[data.keep] = s
         return out
 
-    oof = cross_validated_scores(train.names, train.X, train.y, folds=folds, seed=seed)
-    mule = {train.name: full(train, oof)}
-    for d in tests:
-        mule[d.name] = full(d, scorer.score(d.X))
     if labels_as_scores:
         mule = {d.name: full(d, np.maximum(d.y, 1e-4)) for d in [train, *tests]}
+    else:
+        scorer = MuleScorer(seed=seed).fit(train.names, train.X, train.y)
+        oof = cross_validated_scores(train.names, train.X, train.y, folds=folds, seed=seed)
+        mule = {train.name: full(train, oof)}
+        for d in tests:
+            mule[d.name] = full(d, scorer.score(d.X))
     out: dict[str, Any] = {
         "train": train.name,
         "hops": HOPS,

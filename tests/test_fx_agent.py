@@ -242,14 +242,14 @@ def test_fx_tab_in_the_browser(desk: Container) -> None:
             cash.fill("1.5萬 USD\n15萬 TWD")
             page.locator("#twfin-fx-carry").click()
             customs = page.locator("#twfin-fx-customs")
-            expect(customs).to_contain_text("應向海關申報")
+            expect(customs).to_contain_text("✔ 應向海關申報：是 / declare to customs: yes")
             expect(customs).to_contain_text("〔洗錢防制物品出入境申報及通報辦法第3條〕")
             expect(customs).to_contain_text("〔中央銀行法第18-1條〕")
             # a line it cannot read is named, and nothing is decided on the rest
             cash.fill("5000 USD\n一些日圓")
             page.locator("#twfin-fx-carry").click()
             expect(customs).to_contain_text("第 2 行 / line 2")
-            expect(customs).not_to_contain_text("無須向海關申報")
+            expect(customs).not_to_contain_text("應向海關申報：")  # no verdict at all
     finally:
         demo.close()
 

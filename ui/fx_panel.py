@@ -1,6 +1,7 @@
 """The FX desk tab: a currency's board-rate history as a chart, a converter, the declaration
-check and the customs check of cash carried across the border. A thin shell over `FxDesk`, called with the logged-in user: the desk decides who may
-(every role may read board rates) and its refusal is what the tab shows."""
+check and the customs check of cash carried across the border. A thin shell over `FxDesk`,
+called with the logged-in user: the desk decides who may (every role may read board rates) and
+its refusal is what the tab shows."""
 
 from __future__ import annotations
 
@@ -234,13 +235,10 @@ def build(
             r = _desk().check_carry(user_of(request), amounts=amounts, on=_date(on)).to_dict()
         except (AssistantError, ValueError, ArithmeticError) as exc:
             return _error(exc)
-        if r["declare"]:
-            verdict = "✔ 應向海關申報 / declare to customs"
-        elif r["cny"] is not None:  # only the RMB line, whose figure the corpus lacks
-            verdict = f"？ {r['answer']['zh']} / {r['answer']['en']}"
-        else:
-            verdict = "— 無須向海關申報 / nothing to declare to customs"
-        lines = [f"**{verdict}**", ""]
+        # ？: only Mainland notes could make it so, and their limit's figure is not in the corpus
+        mark = "✔" if r["declare"] else "？" if r["cny"] is not None else "—"
+        zh, en = r["answer"]["zh"], r["answer"]["en"]
+        lines = [f"**{mark} 應向海關申報：{zh} / declare to customs: {en}**", ""]
         lines += [f"- {html.escape(x)}" for x in r["reasons"] + r["notes"]]
         cited = "".join(f"〔{a['law']}第{a['article']}條〕" for a in r.get("articles", []))
         return "\n".join(lines) + (f"\n\n{cited}" if cited else "")

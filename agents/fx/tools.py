@@ -103,9 +103,7 @@ def _check_line(out: CheckResult) -> str:
 
 
 def _carry_line(out: CarryResult) -> str:
-    if out.declare:
-        return "declare to customs"
-    return "turns on the RMB limit" if out.cny is not None else "no customs declaration"
+    return f"declare to customs: {out.answer[1]}"
 
 
 FX_RATE: Tool[RateArgs, Rate] = Tool(
