@@ -146,6 +146,10 @@ def test_a_board_rate_is_given_as_code_read_it_without_a_model(desk: Container, 
     [
         (ISSUE_Q, "individual", "customer-buys", "spot", "700000", "USD", "4500000"),
         ("公司要結售 120萬美金", "company", "customer-sells", "spot", "1200000", "USD", "0"),
+        # no buy or sell word: which way the TWD goes says it
+        ("個人要把1萬美元換成台幣", "individual", "customer-sells", "spot", "10000", "USD", "0"),
+        ("客人拿1萬美元來換新臺幣", "individual", "customer-sells", "spot", "10000", "USD", "0"),
+        ("客人拿台幣換1萬美元", "individual", "customer-buys", "spot", "10000", "USD", "0"),
         ("17歲學生要把 60 萬台幣換成美元", "minor", "customer-buys", "spot", "600000", "TWD", "0"),
         (
             "一個十六歲的學生要把五十萬台幣換成美元",

@@ -41,10 +41,14 @@ _BUYS = re.compile(
     r"結購|購買|買入?|換(?:成|為)?外幣|匯出|buy|purchase|remit\s+(?:abroad|out)", re.I
 )
 _SELLS = re.compile(r"結售|賣出?|售出|換回|匯入|sell|inward", re.I)
-# With no buy/sell word: "要多少台幣" pays TWD (the customer buys); "可以換多少台幣" gets TWD.
-_PAYS_TWD = re.compile(r"(要|需要?|得|付|花)多少(新)?[台臺]幣|how\s+much\s+(?:NT|TWD|NTD)", re.I)
+# With no buy/sell word: "要多少台幣" and "拿台幣換美元" pay TWD (the customer buys); "可以換多少
+# 台幣" and "把美元換成台幣" get TWD (the customer sells).
+_PAYS_TWD = re.compile(
+    r"(要|需要?|得|付|花)多少(新)?[台臺]幣|(新)?[台臺]幣(來)?換|how\s+much\s+(?:NT|TWD|NTD)", re.I
+)
 _GETS_TWD = re.compile(
-    r"(可以|能|可)?換(回|成|得)?多少(新)?[台臺]幣|換回[台臺]幣|into\s+(?:NT|TWD)", re.I
+    r"(可以|能|可)?換(回|成|得)?多少(新)?[台臺]幣|換(回|成|為)?(新)?[台臺]幣|into\s+(?:NT|TWD)",
+    re.I,
 )
 _RATE = re.compile(
     r"匯率|牌告|匯價|報價|買入價|賣出價|買價|賣價|(?:exchange|board|buying|selling)\s+(?:rate|price)",
