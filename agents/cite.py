@@ -11,9 +11,9 @@ the prose over numbered excerpts of them. This filter sits between the model and
   decided by retrieval, not by the model (``refused`` says that it tried);
 - a clause the model has already written is dropped, and a third time is a loop (small models
   repeat themselves until the token limit): ``looping`` turns true and the caller stops;
-- with a ``figures`` check (the FX desk, where code computed every amount), a clause holding a
-  figure the check refuses is dropped: a small model restates sums wrongly or recalls
-  thresholds from memory.
+- with a ``figures`` check (the FX desk, where code computed every amount and duty), a clause
+  the check refuses is dropped: a small model restates sums wrongly, recalls thresholds from
+  memory, or says 「要申報」 where code found no duty (``agents.figures``).
 
 Text is released a clause at a time, so the reader sees the answer as it is written and never
 a clause that is then taken back: what streams is what is stored.

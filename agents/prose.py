@@ -24,7 +24,7 @@ class Written:
     refused: bool  # it tried to say there is no basis
     looping: bool  # it repeated itself and was stopped
     thinking: str = ""
-    figures: int = 0  # clauses dropped for a figure that was not code's
+    figures: int = 0  # clauses dropped for a figure or a duty that was not code's
 
     def dropped(self) -> list[str]:
         """What was taken out of the model's text, for the trace and the eval."""

@@ -419,6 +419,43 @@ def test_the_border_wording_stands_in_the_corpus(shared_data: Path) -> None:
     assert "大陸地區發行之貨幣" in text[(LAW, "3")]  # §3 III sends RMB to its own rules
 
 
+def test_a_model_may_not_say_the_opposite_of_the_duty_code_decided(desk: Container, teller) -> None:
+    """Measured with Qwen2.5-Coder-0.5B: 「過海關要申報。」 under code's 「否」. Each clause that
+    states the opposite (or either way where it turns on the RMB limit) is dropped."""
+    cases = [
+        ("客人身上帶5000美元出國，過海關要申報嗎？", "否"),
+        ("客人身上帶1.5萬美元出國，過海關要申報嗎？", "是"),
+        ("客人要帶3萬人民幣去大陸，過海關要申報嗎？", "視人民幣公告限額而定"),
+    ]
+    for question, verdict in cases:
+        llm = ScriptedLLM(
+            [
+                "依〔洗錢防制物品出入境申報及通報辦法第3條〕，過海關要申報。無須申報。旅客應填寫登記表。"
+            ]
+        )
+        ans = desk.service_with(llm).ask(teller, question)
+        facts, _, said = ans.answer.partition("\n\n依〔")
+        assert f"出入境應向海關申報：{verdict}" in facts, question
+        assert ("要申報" in said) == (verdict == "是"), question
+        assert ("無須申報" in said) == (verdict == "否"), question
+        assert "登記表" in said  # a clause that decides nothing stays
+        assert "figure" in ans.dropped
+
+
+def test_a_duty_is_read_either_way_in_both_languages() -> None:
+    from agents.figures import agrees_with, states_duty
+
+    assert states_duty("過海關要申報。") is True
+    assert states_duty("依規定應向海關申報") is True
+    assert states_duty("不需要申報") is False and states_duty("免申報") is False
+    assert states_duty("過海關要申報嗎？") is None  # the question repeated
+    assert states_duty("The notes must be declared to customs.") is True
+    assert states_duty("There is no need to declare them.") is False
+    assert states_duty("旅客應填寫登記表") is None
+    open_ = agrees_with("open")
+    assert not open_("要申報") and not open_("無須申報") and open_("依公告限額判斷")
+
+
 def test_a_sum_of_notes_reads_either_way_round_or_is_refused() -> None:
     from assistant.errors import AssistantError
     from assistant.fx.border import parse_cash

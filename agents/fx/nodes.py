@@ -23,7 +23,7 @@ from agents.compliance.prompts import context_block, question_block
 from agents.compliance.tools import search_regulations
 from agents.context import RunContext, deps_of
 from agents.deps import AgentDeps
-from agents.figures import only_figures_from
+from agents.figures import agrees_with, only_figures_from
 from agents.fx import prompts
 from agents.fx.parse import FxRequest, parse_request
 from agents.fx.state import FxState
@@ -123,6 +123,7 @@ def compose(state: FxState, runtime: Runtime[RunContext]) -> dict[str, Any]:
                         deps.analyzer,
                         english,
                         runtime.context.fence,
+                        duty=_duty(state),
                     )
                 )
                 note(f"by model {llm.name}")
@@ -304,6 +305,19 @@ def _facts(state: FxState, english: bool) -> str:
     return "\n".join(lines) if len(lines) > 1 else ""
 
 
+def _duty(state: FxState) -> str | None:
+    """What code decided of a declaration: "yes", "no", "open" (customs, Mainland notes only:
+    their limit's figure is not in the corpus), or None (nothing decided: a rate question)."""
+    carry, check = state.get("carry"), state.get("check")
+    if carry:
+        if carry["declare"]:
+            return "yes"
+        return "open" if carry.get("cny") is not None else "no"
+    if check:
+        return "yes" if check["declaration_required"] else "no"
+    return None
+
+
 def _one_language(text: str, english: bool) -> str:
     """The service writes 「中文 / English」; an answer speaks the question's language."""
     zh, sep, en = text.partition(" / ")
@@ -344,10 +358,11 @@ def _explain(
     analyzer: Any,
     english: bool,
     fence: Fence,
+    duty: str | None = None,
 ) -> dict[str, Any]:
     """The computed facts first, as code wrote them; then the model's short explanation over
     numbered excerpts of the articles code chose, streamed through the citation filter (it may
-    point only at those articles)."""
+    point only at those articles). ``duty``: what code decided of a declaration (``_duty``)."""
     emit("token", facts + "\n\n")
     excerpts = model_excerpts(analyzer, terms, hits)
     messages = [
@@ -358,13 +373,15 @@ def _explain(
     ]
     # Figures are code's: a clause of the model's holding a sum or a rate that neither the
     # question nor the computed lines hold is dropped, so a teller never reads two amounts for
-    # one settlement.
+    # one settlement; so is one that says the opposite of the duty code decided.
+    same_figures = only_figures_from(f"{question}\n{facts}")
+    same_duty = agrees_with(duty) if duty is not None else None
     written = write_over(
         llm,
         messages,
         [h["label"] for h in hits],
         s.answer_max_tokens,
-        figures=only_figures_from(f"{question}\n{facts}"),
+        figures=lambda c: same_figures(c) and (same_duty is None or same_duty(c)),
     )
     return {
         "answer": f"{facts}\n\n{written.text}".strip(),
