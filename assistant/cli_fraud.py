@@ -418,11 +418,11 @@ def account_cmd(app: AppContext, user: UserContext, account: str, as_json: bool)
 @needs_user
 @fraud.command("ring")
 @click.argument("account")
-@click.option("--hops", type=click.IntRange(1, 6), help="Neighbourhood radius (default 3).")
+@click.option("--hops", type=click.IntRange(1, 6), help="Neighbourhood radius (default 2).")
 @click.option(
     "--window-days",
     callback=_number,
-    help="Links within this many days of the account's own (default 30).",
+    help="Follow a link within this many days of the ones that reached its account (default 7).",
 )
 @click.option(
     "--threshold",
