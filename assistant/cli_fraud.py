@@ -422,12 +422,14 @@ def account_cmd(app: AppContext, user: UserContext, account: str, as_json: bool)
 @click.option(
     "--window-days",
     callback=_number,
-    help="Follow a link within this many days of the ones that reached its account (default 7).",
+    help="Follow a link within this many days of the one that reached its account (default 14 "
+    "with a link model, 7 without).",
 )
 @click.option(
     "--threshold",
     callback=_number,
-    help="Share of the strongest tie a member needs, 0–1 (default: the evaluated one).",
+    help="A member's least ring score, 0–1, as a share of the strongest tie (default: the "
+    "evaluated one for the walk in use).",
 )
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--json", "as_json", is_flag=True)
@@ -450,7 +452,12 @@ def ring_cmd(
     if as_json:
         emit_json(out)
         return
-    basis = "人頭分數加權 / weighted by mule scores" if out["scored"] else "未用評分 / label-free"
+    if out.get("walk") == "paths":
+        basis = "連結模型路徑機率 / path probability over the link model"
+    elif out["scored"]:
+        basis = "人頭分數加權 / weighted by mule scores"
+    else:
+        basis = "未用評分 / label-free"
     click.echo(
         f"{out['seed']}: {len(out['members'])} 個同夥帳戶 / ring accounts "
         f"({out['considered']} considered, {basis})"
@@ -477,8 +484,9 @@ def status_cmd(app: AppContext, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def train_cmd(app: AppContext, user: UserContext, as_json: bool) -> None:
-    """Fit the mule scorer on the ledger's labelled accounts (calibrated) and the monitor's mule
-    score beside it, and save both."""
+    """Fit the mule scorer on the ledger's labelled accounts (calibrated), the monitor's mule
+    score beside it and, where the ledger marks laundering transfers, the ring walk's link
+    model; save them."""
     _report(app.container.fraud_desk.train(user), as_json)
 
 

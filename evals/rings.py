@@ -13,9 +13,13 @@ it takes part in (AMLGentex reuses an account in several patterns; the investiga
 its accomplices). ``own_pattern_recall`` is also given: the share of the seeding pattern's own
 accounts found. Per seed, recall = found ∩ truth / truth, precision = found ∩ truth / found
 (0 when nothing is found); reported as means over seeds, overall and per typology, and the
-share of seeds meeting both recall ≥ 0.8 and precision ≥ 0.5. The label-free variant (no
-scorer: every link weighs 1) is measured side by side with its own threshold chosen the same
-way.
+share of seeds meeting both recall ≥ 0.8 and precision ≥ 0.5.
+
+Three walks side by side, each with its own threshold chosen the same way: ``linked`` (the
+product's walk where a link model is trained: the link model, ``rings.fit_links``, fitted on
+the training run's laundering transfers, its own links scored out-of-fold; the most probable
+time-respecting path), ``scored`` (PageRank over links weighed by the mule scores) and
+``label_free`` (PageRank, every link weighing 1).
 
 ``python -m evals.rings --train ../shared/data/aml/amlgentex_s1_n10000 \
     --test ../shared/data/aml/amlgentex_s2_n10000 --test ../shared/data/aml/amlgentex_s3_n5000``
@@ -32,7 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from assistant.fraud.rings import HOPS, WINDOW_DAYS, RingFinder
+from assistant.fraud.links import LINK_NAMES, link_features
+from assistant.fraud.rings import HOPS, LINK_WINDOW_DAYS, WINDOW_DAYS, RingFinder, fit_links
 from assistant.fraud.scoring import MuleScorer, cross_validated_scores
 from evals.fraud import Loaded, load_amlgentex
 
@@ -69,9 +74,12 @@ def _expansions(
     per_pattern: int,
     rng_seed: int,
     window_days: float = WINDOW_DAYS,
+    link: np.ndarray | None = None,
 ) -> list[dict[str, Any]]:
-    """Every seed's candidates with their ring scores (threshold 0), to cut at any threshold."""
+    """Every seed's candidates with their ring scores (threshold 0), to cut at any threshold.
+    ``link``: a laundering probability per new link (the path walk) or None (PageRank)."""
     finder = RingFinder(data.arrays, mule)
+    finder.link = link
     rows = []
     for key, s, truth in _seeds(data, per_pattern, rng_seed):
         res = finder.expand(
@@ -140,6 +148,7 @@ def evaluate_rings(
     folds: int = 5,
     window_days: float = WINDOW_DAYS,
     labels_as_scores: bool = False,
+    link_window_days: float = LINK_WINDOW_DAYS,
 ) -> dict[str, Any]:
     """The figures of the module docstring; also, per ledger, recall and precision at every
     threshold of the grid (``curve``): what each choice of threshold gives.
@@ -152,26 +161,35 @@ def evaluate_rings(
         out[data.keep] = s
         return out
 
+    ledgers = [train, *tests]
     if labels_as_scores:
-        mule = {d.name: full(d, np.maximum(d.y, 1e-4)) for d in [train, *tests]}
+        mule = {d.name: full(d, np.maximum(d.y, 1e-4)) for d in ledgers}
+        link = {d.name: d.laundering[RingFinder(d.arrays).rows].astype(float) for d in ledgers}
     else:
         scorer = MuleScorer(seed=seed).fit(train.names, train.X, train.y)
         oof = cross_validated_scores(train.names, train.X, train.y, folds=folds, seed=seed)
         mule = {train.name: full(train, oof)}
         for d in tests:
             mule[d.name] = full(d, scorer.score(d.X))
+        link = _link_scores(train, tests, mule, folds, seed)
     out: dict[str, Any] = {
         "train": train.name,
         "hops": HOPS,
         "window_days": window_days,
+        "link_window_days": link_window_days,
         "labels_as_scores": labels_as_scores,
     }
-    for variant in ("scored", "label_free"):
+    for variant in ("linked", "scored", "label_free"):
         rows = {
             d.name: _expansions(
-                d, mule[d.name] if variant == "scored" else None, per_pattern, seed, window_days
+                d,
+                None if variant == "label_free" else mule[d.name],
+                per_pattern,
+                seed,
+                link_window_days if variant == "linked" else window_days,
+                link[d.name] if variant == "linked" else None,
             )
-            for d in [train, *tests]
+            for d in ledgers
         }
         cuts = [_cut(rows[train.name], t) for t in GRID]
         best = max(cuts, key=lambda c: c["f1"])
@@ -195,9 +213,25 @@ def evaluate_rings(
     return out
 
 
-def table(result: dict[str, Any]) -> str:
-    """The README's table: per ledger and typology, recall / precision of the scored variant."""
-    v = result["scored"]
+def _link_scores(
+    train: Loaded, tests: list[Loaded], mule: dict[str, np.ndarray], folds: int, seed: int
+) -> dict[str, np.ndarray]:
+    """Per ledger, each new link's laundering probability: out-of-fold on the training run
+    (folds over its links), from the link model fitted on all of them on the others."""
+    finder = RingFinder(train.arrays, mule[train.name])
+    X = link_features(train.arrays, finder.rows, finder.u, finder.v, finder.ts, finder.mule)
+    y = train.laundering[finder.rows].astype(int)
+    out = {train.name: cross_validated_scores(LINK_NAMES, X, y, folds=folds, seed=seed)}
+    model = fit_links(train.arrays, mule[train.name], train.laundering, seed=seed)
+    for d in tests:
+        out[d.name] = RingFinder(d.arrays, mule[d.name], links=model).link
+    return out
+
+
+def table(result: dict[str, Any], variant: str = "linked") -> str:
+    """The README's table: per ledger and typology, recall / precision of one variant (the
+    product's walk where a link model is trained: ``linked``)."""
+    v = result[variant]
     lines = [
         f"train {result['train']} (threshold {v['threshold']} chosen there)",
         "| ledger | typology | seeds | recall | precision |",
@@ -228,7 +262,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--labels-as-scores",
         action="store_true",
-        help="the walk's ceiling: each account's own label as its mule score (not a result)",
+        help="the walks' ceiling: each account's and each transfer's own label as its score "
+        "(not a result)",
+    )
+    ap.add_argument(
+        "--link-window-days",
+        type=float,
+        default=LINK_WINDOW_DAYS,
+        help="the path walk: follow a link within this many days of the one before it "
+        f"(default {LINK_WINDOW_DAYS})",
     )
     ap.add_argument("--json", dest="json_out", type=Path, help="write the figures here")
     args = ap.parse_args(argv)
@@ -240,11 +282,12 @@ def main(argv: list[str] | None = None) -> int:
         per_pattern=args.per_pattern,
         window_days=args.window_days,
         labels_as_scores=args.labels_as_scores,
+        link_window_days=args.link_window_days,
     )
     if args.json_out:
         args.json_out.write_text(json.dumps(result, indent=2, ensure_ascii=False))
     print(table(result))
-    for variant in ("scored", "label_free"):
+    for variant in ("linked", "scored", "label_free"):
         v = result[variant]
         print(
             variant,
@@ -255,13 +298,14 @@ def main(argv: list[str] | None = None) -> int:
             ),
         )
     # the trade between the two at half precision: the best recall each ledger reaches there
-    for name, curve in result["scored"]["curve"].items():
-        half = [c for c in curve if c["precision"] >= 0.5]
-        top = max(half, key=lambda c: c["recall"]) if half else None
-        print(
-            f"{name}: best recall at precision ≥ 0.5:",
-            f"{top['recall']:.3f} (threshold {top['threshold']})" if top else "none",
-        )
+    for variant in ("linked", "scored"):
+        for name, curve in result[variant]["curve"].items():
+            half = [c for c in curve if c["precision"] >= 0.5]
+            top = max(half, key=lambda c: c["recall"]) if half else None
+            print(
+                f"{variant} {name}: best recall at precision ≥ 0.5:",
+                f"{top['recall']:.3f} (threshold {top['threshold']})" if top else "none",
+            )
     return 0
 
 

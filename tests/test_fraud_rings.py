@@ -70,14 +70,17 @@ def test_expansion_from_one_mule_finds_its_ring_and_few_outsiders(app: Container
     # label-free first (no scorer trained yet): the burst links alone already reach the ring
     hit, total, found, inside = _expand_all(app, investigator)
     assert hit / total >= 0.8
-    app.fraud.train()
+    trained = app.fraud.train()
+    # the generator marks its ring transfers: a link model is fitted for the ring walk
+    assert trained["link_model"] and trained["laundering_transfers"] > 0
     hit, total, found, inside = _expand_all(app, investigator)
-    # weighted by the mule scores: most of each ring, and few accounts from outside it
+    # the most probable paths over the link model: most of each ring, few from outside it
     assert hit / total >= 0.8, (hit, total)
     assert inside / found >= 0.7, (inside, found)
     out = app.fraud_desk.ring(investigator, sorted(_rings(app)["R002"])[0])
-    assert out["scored"] is True
+    assert out["scored"] is True and out["walk"] == "paths"
     m = out["members"][0]
+    assert 0.0 < m["score"] <= 1.0  # a path's probability over the strongest path's
     assert m["reasons"][0]["zh"].startswith("距離") and m["reasons"][0]["en"].endswith("account")
     # the transfers that tie the ring are real transfer ids of the ledger
     ids = set(out["transfers"])
@@ -188,3 +191,94 @@ def test_the_agent_answers_who_the_accomplices_are(app: Container) -> None:
     ring = ans.data["ring"]
     assert ring["seed"] == seed and ring["members"]
     assert ring["members"][0]["account"] in ans.answer
+
+
+def test_the_path_walk_follows_probable_links_in_time_order() -> None:
+    rows = [
+        ("f1", "A1", "C1", 10.0),  # A1, A2 pay C1; C1 passes it on to D1
+        ("f2", "A2", "C1", 10.5),
+        ("f3", "C1", "D1", 12.0),
+        ("e1", "C1", "SHOP", 11.0),  # an everyday payment of C1's the model reads as such
+        ("late", "C1", "Z", 40.0),  # a month after C1 was reached: outside the 14-day window
+    ]
+    arrays = _arrays(rows)
+    finder = RingFinder(arrays, np.full(len(arrays.account_ids), 0.5))
+    ids = arrays.transfer_ids[finder.rows].tolist()
+    finder.link = np.array([0.05 if t == "e1" else 0.9 for t in ids])
+    assert finder.walk == "paths"
+    result = finder.expand("A1")  # the path walk's own window and threshold
+    got = {m.account: m for m in result.members}
+    assert set(got) == {"C1", "A2", "D1"}  # not SHOP (0.9 × 0.05), nor Z (too late)
+    # each path's probability over the strongest one's (0.9, to C1)
+    assert got["C1"].score == pytest.approx(1.0) and got["C1"].hops == 1
+    assert got["A2"].score == pytest.approx(0.9) and got["D1"].score == pytest.approx(0.9)
+    assert result.as_dict()["walk"] == "paths"
+    # with a wider window the late link is followed too
+    wide = {m.account for m in finder.expand("A1", window_days=60).members}
+    assert "Z" in wide and "SHOP" not in wide
+
+
+def test_link_features_count_the_context_of_each_link() -> None:
+    from assistant.fraud.links import LINK_NAMES, link_context, link_features
+
+    rows = [
+        ("f1", "A1", "C1", 10.0),
+        ("f2", "A2", "C1", 10.5),
+        ("f3", "C1", "D1", 11.0),  # C1 passes the money on within a day
+        ("f4", "A1", "D2", 30.0),  # A1's next new link three weeks later
+    ]
+    arrays = _arrays(rows)
+    mule = np.array([0.9 if a.startswith("C") else 0.1 for a in arrays.account_ids.tolist()])
+    finder = RingFinder(arrays, mule)
+    X = link_context(arrays, finder.rows, finder.u, finder.v, finder.ts, mule)
+    col = {name: X[:, j] for j, name in enumerate(LINK_NAMES)}
+    row = {t: i for i, t in enumerate(arrays.transfer_ids[finder.rows].tolist())}
+    f1, f3 = row["f1"], row["f3"]
+    assert col["mule_to"][f1] == 0.9 and col["mule_from"][f1] == 0.1
+    assert col["to_new_in_week"][f1] == 2  # C1 was paid by A1 and A2 that week
+    assert col["from_new_out_week"][f1] == 1  # A1's other new link is three weeks away
+    assert col["from_new_out"][f1] == 2
+    assert col["to_out_after"][f1] == 1 and col["to_out_after"][f3] == 0
+    assert col["from_in_before"][f3] == 2  # C1 received twice in the three days before f3
+    # C1's other new links that week: A2 (0.1) and D1 (0.1) for f1's receiver
+    assert col["to_suspects_week"][f1] == pytest.approx(0.2)
+    assert col["to_suspect_share_week"][f1] == pytest.approx(0.1)
+    assert col["pair_transfers"][f1] == 1
+    # the model reads each column as a percentile among the ledger's links: f1's receiver was
+    # paid twice that week, more than any other link's receiver
+    ranks = link_features(arrays, finder.rows, finder.u, finder.v, finder.ts, mule)
+    assert ranks.shape == X.shape and ((ranks > 0) & (ranks <= 1)).all()
+    j = LINK_NAMES.index("to_new_in_week")
+    assert ranks[f1, j] == ranks[row["f2"], j] == ranks[:, j].max()
+
+
+def test_the_link_model_needs_mule_scores_and_labelled_links() -> None:
+    from assistant.fraud.rings import fit_links
+
+    arrays = _arrays([("f1", "A1", "C1", 10.0), ("f2", "A2", "C1", 10.5)])
+    with pytest.raises(AssistantError, match="連結模型需要人頭分數 / the link model needs"):
+        RingFinder(arrays, None, links=object())
+    with pytest.raises(AssistantError, match="洗錢交易不足"):
+        fit_links(arrays, np.full(3, 0.5), np.zeros(2, dtype=bool))
+
+
+def test_without_marked_laundering_transfers_the_walk_stays_pagerank(tmp_path: Path) -> None:
+    c = Container(make_settings(tmp_path / "data"))
+    try:
+        c.fraud.generate(
+            accounts=1500, transfers=12000, seed=5, start=date(2024, 1, 1), days=30, rings=4
+        )
+        investigator = c.users.ensure("ring-investigator-pr", "fraud")
+        seed = sorted(_rings(c)["R001"])[0]
+        assert c.fraud.train()["link_model"]
+        assert c.fraud_desk.ring(investigator, seed)["walk"] == "paths"
+        # the accounts keep their labels, the transfers lose theirs: no link model to fit, and
+        # the one fitted before is removed rather than kept for another ledger's links
+        with c.engine.begin() as db:
+            db.execute(text("UPDATE fraud_transfer SET pattern = NULL"))
+        out = c.fraud.train()
+        assert out["link_model"] is None and "沒有標記的洗錢交易" in out["link_model_note"]
+        ring = c.fraud_desk.ring(investigator, seed)
+        assert ring["walk"] == "pagerank" and ring["scored"] is True and ring["members"]
+    finally:
+        c.close()

@@ -66,15 +66,23 @@ def test_the_curve_runs_along_the_threshold_and_labels_as_scores_is_the_ceiling(
     ceiling = evaluate_rings(train, [test], folds=3, labels_as_scores=True)
     assert not got["labels_as_scores"] and ceiling["labels_as_scores"]
     for result in (got, ceiling):
-        curve = result["scored"]["curve"][test.name]
-        recalls = [c["recall"] for c in curve]
-        # a higher threshold keeps fewer members: recall never rises along the curve
-        assert all(a >= b - 1e-12 for a, b in pairwise(recalls))
-        assert curve[0]["threshold"] == 0.0
+        for variant in ("linked", "scored"):
+            curve = result[variant]["curve"][test.name]
+            recalls = [c["recall"] for c in curve]
+            # a higher threshold keeps fewer members: recall never rises along the curve
+            assert all(a >= b - 1e-12 for a, b in pairwise(recalls))
+            assert curve[0]["threshold"] == 0.0
     # with each account's label as its score the walk keeps the siblings of a fan-in (two
     # hops: sender → collector → sender) and leaves every everyday account out
     low = next(c for c in ceiling["scored"]["curve"][test.name] if c["threshold"] > 0)
     assert low["recall"] >= 0.9 and low["precision"] == 1.0
+    # so does the path walk with each transfer's own label as its link probability: only the
+    # laundering links carry a path at all
+    low = next(c for c in ceiling["linked"]["curve"][test.name] if c["threshold"] > 0)
+    assert low["recall"] >= 0.9 and low["precision"] == 1.0
+    # the link model fitted on the first run finds the fan-ins of the second
+    linked = got["linked"]["test"][test.name]
+    assert linked["recall"] >= 0.8 and linked["precision"] >= 0.8
     # at threshold 0 everything reached is kept, whatever the scores
     assert ceiling["scored"]["curve"][test.name][0] == got["scored"]["curve"][test.name][0]
 
@@ -87,4 +95,4 @@ def test_the_command_prints_the_best_recall_at_half_precision(
     assert main([*argv, "--json", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "best recall at precision ≥ 0.5" in printed and runs[1].name in printed
-    assert out.read_text(encoding="utf-8").count('"curve"') == 2  # scored and label-free
+    assert out.read_text(encoding="utf-8").count('"curve"') == 3  # three walks

@@ -307,6 +307,7 @@ _TEXT: dict[str, tuple[str, str]] = {
         "Alert #{id}, account {account}: {members} ring accounts ({considered} considered, "
         "{basis})",
     ),
+    "alerts_ring_paths": ("連結模型路徑機率", "path probability over the link model"),
     "alerts_ring_scored": ("人頭分數加權", "weighted by mule scores"),
     "alerts_ring_unscored": ("未用評分", "label-free"),
     "alerts_up": ("上游（前期金流）", "upstream (prior flows)"),

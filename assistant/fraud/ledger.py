@@ -547,6 +547,11 @@ class Ledger:
                 ).scalar_one(),
             }
 
+    def laundering_ids(self) -> set[str]:
+        """Ids of the transfers a labelled import marked as laundering (``pattern`` set)."""
+        with self._engine.connect() as conn:
+            return set(conn.execute(select(_T.c.id).where(_T.c.pattern.is_not(None))).scalars())
+
     def has_transfers(self) -> bool:
         with self._engine.connect() as conn:
             return conn.execute(select(_T.c.id).limit(1)).first() is not None

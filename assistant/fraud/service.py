@@ -285,13 +285,49 @@ class FraudService:
         stream = fit_stream(names, X[keep], y, cash_rules=self.cash_rules)
         stream_path = self.model_path.with_name(STREAM_FILE)
         stream.save(stream_path)
+        links = self._train_links(names, X, keep, y)
         return {
             "accounts": len(keep),
             "fraud": int(y.sum()),
             "model": str(self.model_path),
             "monitor_model": str(stream_path),
             "monitor_alert_at": round(stream.alert_at, 4),
+            **links,
         }
+
+    def _link_path(self) -> Path:
+        from assistant.fraud.rings import LINK_FILE
+
+        assert self.model_path is not None
+        return self.model_path.with_name(LINK_FILE)
+
+    def _train_links(self, names: list[str], X: Any, keep: list[int], y: Any) -> dict[str, Any]:
+        """The ring walk's link model, where the ledger marks laundering transfers: fitted on
+        them with the accounts' mule scores read out-of-fold. Without such labels (or too few)
+        any earlier link model is removed, so the ring walk falls back to PageRank over the
+        mule scores rather than keep a model of another ledger's links."""
+        import numpy as np
+
+        from assistant.fraud.links import laundering_rows
+        from assistant.fraud.rings import fit_links
+        from assistant.fraud.scoring import cross_validated_scores
+
+        path = self._link_path()
+        laundering = self.ledger.laundering_ids()
+        assert self._built is not None
+        arrays = self._built.arrays
+        folds = min(5, int(y.sum()), len(y) - int(y.sum()))
+        try:
+            if not laundering or folds < 2:
+                raise AssistantError("沒有標記的洗錢交易 / no laundering transfers marked")
+            mule = np.zeros(len(arrays.account_ids))
+            mule[keep] = cross_validated_scores(names, X[keep], y, folds=folds)
+            model = fit_links(arrays, mule, laundering_rows(arrays, laundering))
+        except AssistantError as exc:
+            path.unlink(missing_ok=True)
+            return {"link_model": None, "link_model_note": str(exc)}
+        model.save(path)
+        return {"link_model": str(path), "laundering_transfers": len(laundering)}
 
     def _loaded(self) -> Any:
         from assistant.fraud.scoring import MuleScorer
@@ -423,22 +459,26 @@ class FraudService:
         threshold: float | None = None,
         limit: int = 50,
     ) -> dict[str, Any]:
-        """The accounts of the pattern around ``account`` (``rings.RingFinder``): weighted by
-        the mule scorer when one is trained, label-free otherwise."""
+        """The accounts of the pattern around ``account`` (``rings.RingFinder``): the most
+        probable paths over the link model where one is trained, else PageRank weighted by the
+        mule scorer, label-free without one."""
         from assistant.fraud import rings
 
         finder = self._ring_finder()
+        # window and threshold left None: the walk in use (paths or PageRank) picks its own
         result = finder.expand(
             account,
             hops=rings.HOPS if hops is None else hops,
-            window_days=rings.WINDOW_DAYS if window_days is None else window_days,
-            threshold=rings.THRESHOLD if threshold is None else threshold,
+            window_days=window_days,
+            threshold=threshold,
             limit=limit,
         )
         return result.as_dict()
 
     def _ring_finder(self) -> Any:
+        from assistant.fraud.links import LINK_NAMES
         from assistant.fraud.rings import RingFinder
+        from assistant.fraud.scoring import MuleScorer
 
         index = self.index()
         try:
@@ -455,7 +495,10 @@ class FraudService:
             _, _, (ids, X) = self._feature_matrix()
             mule = scorer.score(X)
             mule[[i for i, a in enumerate(ids) if is_reserved(a)]] = 0.0
-        finder = RingFinder(arrays, mule)
+        links = None
+        if mule is not None and not self._is_reference and self._link_path().is_file():
+            links = MuleScorer.load(self._link_path(), feature_names=LINK_NAMES)
+        finder = RingFinder(arrays, mule, links=links)
         self._rings = (id(index), scorer, finder)
         return finder
 

@@ -1,0 +1,153 @@
+"""Which transfers are laundering hops: features of one new link (a customer-to-customer
+transfer between two accounts with no standing relationship, ``rings.RingFinder``) for a link
+model, a calibrated classifier (``scoring.MuleScorer`` over these columns) fitted where the
+ledger marks laundering transfers (``pattern``).
+
+Why a link model and not only the accounts' mule scores: two mules also trade with each other
+as everyday customers do, and a laundering hub takes part in several patterns. On AMLGentex
+runs, half the transfers between two mules are not laundering; weighing a link by its two
+accounts' scores lets the ring walk cross from one pattern into the next through them. The
+link's own context tells them apart better: is the sender fanning out to other suspects that
+week, does the receiver pass the money on within days, is the pair seen once. Fitted on
+AMLGentex seed 1, the link AUC on seeds 2 and 3 is 0.997 and 0.998 (the geometric mean of the
+two mule scores: 0.985 and 0.989), and on a 2,000-account run with 16 % mules 0.907 (0.806).
+
+Every column is read as a percentile among the ledger's new links, so a model fitted on one
+generator's amounts and volumes reads another's (no raw amounts, no time of day: generated
+ledgers place their laundering rows at artificial hours).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import rankdata
+
+from assistant.fraud.ledger import LedgerArrays
+
+DAY = 86_400
+WEEK = 7 * DAY
+PASS_ON = 3 * DAY  # money passed on (or brought in) within this long of the link
+
+LINK_NAMES = (
+    "mule_from",
+    "mule_to",
+    "amount_rank",
+    "pair_transfers",
+    "from_new_out_week",
+    "from_new_in_week",
+    "to_new_in_week",
+    "to_new_out_week",
+    "from_new_out",
+    "to_new_in",
+    "from_out_all",
+    "to_in_all",
+    "to_out_after",
+    "from_in_before",
+    "from_suspects_week",
+    "to_suspects_week",
+    "from_suspect_share_week",
+    "to_suspect_share_week",
+)
+
+
+class _Events:
+    """Per-account event times (sorted), for counting an account's events in a time window
+    and summing a value over them, all links at once."""
+
+    def __init__(self, who: np.ndarray, ts: np.ndarray, value: np.ndarray | None = None) -> None:
+        self.t0 = int(ts.min()) if len(ts) else 0
+        self.key = self._key(who, ts)
+        order = np.argsort(self.key, kind="stable")
+        self.key = self.key[order]
+        v = np.ones(len(who)) if value is None else np.asarray(value, dtype=float)[order]
+        self.cum = np.concatenate([[0.0], np.cumsum(v)])
+
+    def _key(self, who: np.ndarray, ts: np.ndarray) -> np.ndarray:
+        # account in the high bits, seconds since the first event in the low 40 (34,000 years)
+        return who.astype(np.int64) * (1 << 40) + (ts.astype(np.int64) - self.t0)
+
+    def total(self, who: np.ndarray, ts: np.ndarray, lo: int, hi: int) -> np.ndarray:
+        """Sum of the values of ``who``'s events within [ts + lo, ts + hi]."""
+        ts = np.asarray(ts, dtype=np.int64)
+        a = np.searchsorted(self.key, self._key(who, np.maximum(ts + lo, self.t0)), "left")
+        b = np.searchsorted(self.key, self._key(who, np.maximum(ts + hi, self.t0 - 1)), "right")
+        return self.cum[np.maximum(b, a)] - self.cum[a]
+
+
+def link_features(
+    arrays: LedgerArrays,
+    rows: np.ndarray,
+    src: np.ndarray,
+    dst: np.ndarray,
+    ts: np.ndarray,
+    mule: np.ndarray,
+) -> np.ndarray:
+    """The link model's input: ``link_context`` with each column as a percentile among this
+    ledger's new links (a count of 5 new links a week is busy in one ledger and ordinary in a
+    denser one)."""
+    X = link_context(arrays, rows, src, dst, ts, mule)
+    return np.column_stack([rankdata(X[:, j]) / max(1, len(X)) for j in range(X.shape[1])])
+
+
+def link_context(
+    arrays: LedgerArrays,
+    rows: np.ndarray,
+    src: np.ndarray,
+    dst: np.ndarray,
+    ts: np.ndarray,
+    mule: np.ndarray,
+) -> np.ndarray:
+    """One row of ``LINK_NAMES`` per link, as counts, sums and shares (``rows``: its
+    transfer's row in ``arrays``; ``src``/``dst``: sender and receiver positions; ``mule``: a
+    mule score per account)."""
+    n = len(arrays.account_ids)
+    mule = np.asarray(mule, dtype=float)
+    amounts = np.sort(arrays.amount)
+    amount_rank = np.searchsorted(amounts, arrays.amount[rows]) / max(1, len(amounts))
+    pair = np.minimum(src, dst).astype(np.int64) * n + np.maximum(src, dst)
+    _, inv, count = np.unique(pair, return_inverse=True, return_counts=True)
+    far = (1 << 39) - 1  # every event of the account: ±17,000 years
+    sent, got = _Events(src, ts), _Events(dst, ts)
+    out_all, in_all = _Events(arrays.src, arrays.ts), _Events(arrays.dst, arrays.ts)
+    # counterparties' mule scores over each account's new links, either direction
+    ends = np.concatenate([src, dst])
+    both_ts = np.concatenate([ts, ts])
+    suspects = _Events(ends, both_ts, mule[np.concatenate([dst, src])])
+    links = _Events(ends, both_ts)
+    cols = {
+        "mule_from": mule[src],
+        "mule_to": mule[dst],
+        "amount_rank": amount_rank,
+        "pair_transfers": count[inv].astype(float),
+        "from_new_out_week": sent.total(src, ts, -WEEK, WEEK),
+        "from_new_in_week": got.total(src, ts, -WEEK, WEEK),
+        "to_new_in_week": got.total(dst, ts, -WEEK, WEEK),
+        "to_new_out_week": sent.total(dst, ts, -WEEK, WEEK),
+        "from_new_out": sent.total(src, ts, -far, far),
+        "to_new_in": got.total(dst, ts, -far, far),
+        "from_out_all": out_all.total(src, ts, -far, far),
+        "to_in_all": in_all.total(dst, ts, -far, far),
+        "to_out_after": out_all.total(dst, ts, 0, PASS_ON),
+        "from_in_before": in_all.total(src, ts, -PASS_ON, 0),
+    }
+    # this link's own counterparty is left out of its ends' sums
+    from_s = suspects.total(src, ts, -WEEK, WEEK) - mule[dst]
+    to_s = suspects.total(dst, ts, -WEEK, WEEK) - mule[src]
+    from_n = np.maximum(links.total(src, ts, -WEEK, WEEK) - 1, 1)
+    to_n = np.maximum(links.total(dst, ts, -WEEK, WEEK) - 1, 1)
+    cols |= {
+        "from_suspects_week": from_s,
+        "to_suspects_week": to_s,
+        "from_suspect_share_week": from_s / from_n,
+        "to_suspect_share_week": to_s / to_n,
+    }
+    return np.column_stack([cols[name] for name in LINK_NAMES]).astype(float)
+
+
+def laundering_rows(arrays: LedgerArrays, laundering_ids: set[str]) -> np.ndarray:
+    """Per transfer row of ``arrays``: True where its id is among ``laundering_ids``."""
+    return np.fromiter(
+        (t in laundering_ids for t in arrays.transfer_ids.tolist()),
+        dtype=bool,
+        count=len(arrays.transfer_ids),
+    )
