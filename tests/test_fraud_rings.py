@@ -141,7 +141,12 @@ def test_cli_ring_prints_members_and_refuses_an_unknown_account(tmp_path: Path) 
     assert out["members"] and out["scored"] is False  # without it, label-free
     del env["ASSISTANT_FRAUD_USE_REFERENCE"]
     r = run("fraud", "ring", seed)
-    assert "同夥帳戶 / ring accounts" in r.output
+    assert "同夥帳戶 / ring accounts" in r.output and "人頭分數加權" in r.output
+    # trained on the generator's marked ring transfers: the link model's paths rank them
+    r = run("fraud", "train")
+    assert r.exit_code == 0 and "link_model" in r.output, r.output
+    r = run("fraud", "ring", seed)
+    assert "連結模型路徑機率 / path probability over the link model" in r.output
     r = run("fraud", "ring", "999999999999")
     assert r.exit_code != 0
     assert "查無帳戶 999999999999 / unknown account" in r.output

@@ -540,3 +540,13 @@ def test_browser_investigator_traces_and_dismisses_an_alert(
         expect(by_account).to_contain_text(f"#{later}")
         expect(grid).to_be_hidden()
     assert _state(desk, alert_id) == "dismissed"
+
+
+def test_the_ring_line_says_which_walk_ranked_the_members() -> None:
+    ring: dict[str, Any] = {"seed": "A1", "members": [{}], "considered": 9, "scored": True}
+    alert = {"id": 7}
+    assert "人頭分數加權" in alerts_panel.ring_summary(alert, ring, "zh")
+    paths = {**ring, "walk": "paths"}
+    assert "連結模型路徑機率" in alerts_panel.ring_summary(alert, paths, "zh")
+    assert "path probability over the link model" in alerts_panel.ring_summary(alert, paths, "en")
+    assert "label-free" in alerts_panel.ring_summary(alert, {**ring, "scored": False}, "en")
