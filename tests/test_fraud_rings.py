@@ -224,7 +224,7 @@ def test_the_path_walk_follows_probable_links_in_time_order() -> None:
 
 
 def test_link_features_count_the_context_of_each_link() -> None:
-    from assistant.fraud.links import LINK_NAMES, link_context, link_features
+    from assistant.fraud.links import LINK_NAMES, link_features
 
     rows = [
         ("f1", "A1", "C1", 10.0),
@@ -235,7 +235,7 @@ def test_link_features_count_the_context_of_each_link() -> None:
     arrays = _arrays(rows)
     mule = np.array([0.9 if a.startswith("C") else 0.1 for a in arrays.account_ids.tolist()])
     finder = RingFinder(arrays, mule)
-    X = link_context(arrays, finder.rows, finder.u, finder.v, finder.ts, mule)
+    X = link_features(arrays, finder.rows, finder.u, finder.v, finder.ts, mule, raw=True)
     col = {name: X[:, j] for j, name in enumerate(LINK_NAMES)}
     row = {t: i for i, t in enumerate(arrays.transfer_ids[finder.rows].tolist())}
     f1, f3 = row["f1"], row["f3"]

@@ -81,25 +81,14 @@ def link_features(
     dst: np.ndarray,
     ts: np.ndarray,
     mule: np.ndarray,
+    *,
+    raw: bool = False,
 ) -> np.ndarray:
-    """The link model's input: ``link_context`` with each column as a percentile among this
-    ledger's new links (a count of 5 new links a week is busy in one ledger and ordinary in a
-    denser one)."""
-    X = link_context(arrays, rows, src, dst, ts, mule)
-    return np.column_stack([rankdata(X[:, j]) / max(1, len(X)) for j in range(X.shape[1])])
-
-
-def link_context(
-    arrays: LedgerArrays,
-    rows: np.ndarray,
-    src: np.ndarray,
-    dst: np.ndarray,
-    ts: np.ndarray,
-    mule: np.ndarray,
-) -> np.ndarray:
-    """One row of ``LINK_NAMES`` per link, as counts, sums and shares (``rows``: its
-    transfer's row in ``arrays``; ``src``/``dst``: sender and receiver positions; ``mule``: a
-    mule score per account)."""
+    """One row of ``LINK_NAMES`` per link (``rows``: its transfer's row in ``arrays``;
+    ``src``/``dst``: sender and receiver positions; ``mule``: a mule score per account): each
+    column as a percentile among this ledger's new links, the link model's input (a count of 5
+    new links a week is busy in one ledger and ordinary in a denser one); ``raw``: the counts,
+    sums and shares themselves."""
     n = len(arrays.account_ids)
     mule = np.asarray(mule, dtype=float)
     amounts = np.sort(arrays.amount)
@@ -141,7 +130,10 @@ def link_context(
         "from_suspect_share_week": from_s / from_n,
         "to_suspect_share_week": to_s / to_n,
     }
-    return np.column_stack([cols[name] for name in LINK_NAMES]).astype(float)
+    X = np.column_stack([cols[name] for name in LINK_NAMES]).astype(float)
+    if raw:
+        return X
+    return np.column_stack([rankdata(X[:, j]) / max(1, len(X)) for j in range(X.shape[1])])
 
 
 def laundering_rows(arrays: LedgerArrays, laundering_ids: set[str]) -> np.ndarray:
