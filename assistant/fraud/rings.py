@@ -300,8 +300,8 @@ class RingFinder:
         self, seed: int, hops: int, window_s: float
     ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
         """The most probable time-respecting path from the seed to each account within
-        ``hops``: its probability (the product of its links' laundering probabilities) is the
-        account's ring score. A link is followed from an account only within ``window_s`` of
+        ``hops``: its probability (the product of its links' laundering probabilities) over the
+        strongest path's is the account's ring score. A link is followed from an account only within ``window_s`` of
         the link on that account's best path (the seed: any of its own links). Same returns as
         ``_scores``."""
         assert self.link is not None
