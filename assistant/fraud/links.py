@@ -66,12 +66,25 @@ class _Events:
         # account in the high bits, seconds since the first event in the low 40 (34,000 years)
         return who.astype(np.int64) * (1 << 40) + (ts.astype(np.int64) - self.t0)
 
-    def total(self, who: np.ndarray, ts: np.ndarray, lo: int, hi: int) -> np.ndarray:
-        """Sum of the values of ``who``'s events within [ts + lo, ts + hi]."""
-        ts = np.asarray(ts, dtype=np.int64)
-        a = np.searchsorted(self.key, self._key(who, np.maximum(ts + lo, self.t0)), "left")
-        b = np.searchsorted(self.key, self._key(who, np.maximum(ts + hi, self.t0 - 1)), "right")
-        return self.cum[np.maximum(b, a)] - self.cum[a]
+    def total(self, at: _Ends, lo: int, hi: int) -> np.ndarray:
+        """Per link, the sum of the values of its end's events within [ts + lo, ts + hi]."""
+        a = np.searchsorted(self.key, self._key(at.who, np.maximum(at.ts + lo, self.t0)), "left")
+        b = np.searchsorted(
+            self.key, self._key(at.who, np.maximum(at.ts + hi, self.t0 - 1)), "right"
+        )
+        out = np.empty(len(at.ts))
+        out[at.order] = self.cum[np.maximum(b, a)] - self.cum[a]
+        return out
+
+
+class _Ends:
+    """One end of every link (its account and time), kept in key order: sorted needles walk
+    the event keys in step, about four times as fast as random ones on a million events."""
+
+    def __init__(self, who: np.ndarray, ts: np.ndarray) -> None:
+        self.order = np.lexsort((ts, who))
+        self.who = who[self.order]
+        self.ts = np.asarray(ts, dtype=np.int64)[self.order]
 
 
 def link_features(
@@ -97,6 +110,7 @@ def link_features(
     _, inv, count = np.unique(pair, return_inverse=True, return_counts=True)
     far = (1 << 39) - 1  # every event of the account: ±17,000 years
     sent, got = _Events(src, ts), _Events(dst, ts)
+    at_src, at_dst = _Ends(src, ts), _Ends(dst, ts)
     out_all, in_all = _Events(arrays.src, arrays.ts), _Events(arrays.dst, arrays.ts)
     # counterparties' mule scores over each account's new links, either direction
     ends = np.concatenate([src, dst])
@@ -108,22 +122,22 @@ def link_features(
         "mule_to": mule[dst],
         "amount_rank": amount_rank,
         "pair_transfers": count[inv].astype(float),
-        "from_new_out_week": sent.total(src, ts, -WEEK, WEEK),
-        "from_new_in_week": got.total(src, ts, -WEEK, WEEK),
-        "to_new_in_week": got.total(dst, ts, -WEEK, WEEK),
-        "to_new_out_week": sent.total(dst, ts, -WEEK, WEEK),
-        "from_new_out": sent.total(src, ts, -far, far),
-        "to_new_in": got.total(dst, ts, -far, far),
-        "from_out_all": out_all.total(src, ts, -far, far),
-        "to_in_all": in_all.total(dst, ts, -far, far),
-        "to_out_after": out_all.total(dst, ts, 0, PASS_ON),
-        "from_in_before": in_all.total(src, ts, -PASS_ON, 0),
+        "from_new_out_week": sent.total(at_src, -WEEK, WEEK),
+        "from_new_in_week": got.total(at_src, -WEEK, WEEK),
+        "to_new_in_week": got.total(at_dst, -WEEK, WEEK),
+        "to_new_out_week": sent.total(at_dst, -WEEK, WEEK),
+        "from_new_out": sent.total(at_src, -far, far),
+        "to_new_in": got.total(at_dst, -far, far),
+        "from_out_all": out_all.total(at_src, -far, far),
+        "to_in_all": in_all.total(at_dst, -far, far),
+        "to_out_after": out_all.total(at_dst, 0, PASS_ON),
+        "from_in_before": in_all.total(at_src, -PASS_ON, 0),
     }
     # this link's own counterparty is left out of its ends' sums
-    from_s = suspects.total(src, ts, -WEEK, WEEK) - mule[dst]
-    to_s = suspects.total(dst, ts, -WEEK, WEEK) - mule[src]
-    from_n = np.maximum(links.total(src, ts, -WEEK, WEEK) - 1, 1)
-    to_n = np.maximum(links.total(dst, ts, -WEEK, WEEK) - 1, 1)
+    from_s = suspects.total(at_src, -WEEK, WEEK) - mule[dst]
+    to_s = suspects.total(at_dst, -WEEK, WEEK) - mule[src]
+    from_n = np.maximum(links.total(at_src, -WEEK, WEEK) - 1, 1)
+    to_n = np.maximum(links.total(at_dst, -WEEK, WEEK) - 1, 1)
     cols |= {
         "from_suspects_week": from_s,
         "to_suspects_week": to_s,
