@@ -58,7 +58,7 @@ from assistant.fraud.features import (
 from assistant.fraud.generator import generate
 from assistant.fraud.importers import import_amlgentex, import_amlsim, import_csv
 from assistant.fraud.ledger import Ledger, LedgerArrays
-from assistant.fraud.links import laundering_rows
+from assistant.fraud.links import accomplice_rows
 from assistant.fraud.records import AccountRow, TransferRow, is_reserved
 from assistant.fraud.reference import ReferenceModel
 from assistant.fraud.scoring import (
@@ -224,6 +224,7 @@ class Loaded:
     # touch: an account may take part in several patterns (AMLGentex reuses accounts)
     rings: dict[str, np.ndarray] = field(default_factory=dict)
     # per transfer row of ``arrays``: True for a laundering transfer (its ``pattern`` set)
+    # between two fraud accounts (``links.accomplice_rows``)
     laundering: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
 
@@ -244,7 +245,7 @@ def _load(
             y_all = labels_for(ledger, arrays)
             patterns = patterns_for(ledger, arrays)
             rings = ring_members(ledger, arrays)
-            laundering = laundering_rows(arrays, ledger.laundering_ids())
+            laundering = accomplice_rows(arrays, ledger.laundering_ids(), y_all == 1)
         finally:
             engine.dispose()
     names, X = account_features(arrays, meta, rules=rules)

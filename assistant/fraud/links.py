@@ -150,10 +150,18 @@ def link_features(
     return np.column_stack([rankdata(X[:, j]) / max(1, len(X)) for j in range(X.shape[1])])
 
 
-def laundering_rows(arrays: LedgerArrays, laundering_ids: set[str]) -> np.ndarray:
-    """Per transfer row of ``arrays``: True where its id is among ``laundering_ids``."""
-    return np.fromiter(
+def accomplice_rows(
+    arrays: LedgerArrays, laundering_ids: set[str], fraud: np.ndarray
+) -> np.ndarray:
+    """Per transfer row of ``arrays``: True for a marked laundering transfer (its id among
+    ``laundering_ids``) between two accounts labelled fraud (``fraud``, per account). The link
+    model learns the accomplices' links: a scam victim's payment into the ring is marked as part
+    of the pattern, but the victim is no accomplice, and a ring from a mule should not list the
+    people it robbed as its members."""
+    marked = np.fromiter(
         (t in laundering_ids for t in arrays.transfer_ids.tolist()),
         dtype=bool,
         count=len(arrays.transfer_ids),
     )
+    fraud = np.asarray(fraud, dtype=bool)
+    return marked & fraud[arrays.src] & fraud[arrays.dst]

@@ -285,7 +285,8 @@ class FraudService:
         stream = fit_stream(names, X[keep], y, cash_rules=self.cash_rules)
         stream_path = self.model_path.with_name(STREAM_FILE)
         stream.save(stream_path)
-        links = self._train_links(names, X, keep, y)
+        fraud = np.array([bool(labels.get(a)) for a in ids])
+        links = self._train_links(names, X, keep, y, fraud)
         return {
             "accounts": len(keep),
             "fraud": int(y.sum()),
@@ -301,14 +302,17 @@ class FraudService:
         assert self.model_path is not None
         return self.model_path.with_name(LINK_FILE)
 
-    def _train_links(self, names: list[str], X: Any, keep: list[int], y: Any) -> dict[str, Any]:
+    def _train_links(
+        self, names: list[str], X: Any, keep: list[int], y: Any, fraud: Any
+    ) -> dict[str, Any]:
         """The ring walk's link model, where the ledger marks laundering transfers: fitted on
-        them with the accounts' mule scores read out-of-fold. Without such labels (or too few)
+        those between two accounts labelled fraud (the accomplices' links), with the accounts'
+        mule scores read out-of-fold. Without such labels (or too few)
         any earlier link model is removed, so the ring walk falls back to PageRank over the
         mule scores rather than keep a model of another ledger's links."""
         import numpy as np
 
-        from assistant.fraud.links import laundering_rows
+        from assistant.fraud.links import accomplice_rows
         from assistant.fraud.rings import fit_links
         from assistant.fraud.scoring import cross_validated_scores
 
@@ -322,7 +326,7 @@ class FraudService:
                 raise AssistantError("沒有標記的洗錢交易 / no laundering transfers marked")
             mule = np.zeros(len(arrays.account_ids))
             mule[keep] = cross_validated_scores(names, X[keep], y, folds=folds)
-            model = fit_links(arrays, mule, laundering_rows(arrays, laundering))
+            model = fit_links(arrays, mule, accomplice_rows(arrays, laundering, fraud))
         except AssistantError as exc:
             path.unlink(missing_ok=True)
             return {"link_model": None, "link_model_note": str(exc)}
