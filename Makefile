@@ -182,6 +182,7 @@ bench: install
 	$(PY) -m benchmarks.fx
 	$(PY) -m benchmarks.fraud_trace --workdir $(VENV)/bench-ledgers
 	$(PY) -m benchmarks.fraud_scale --workdir $(VENV)/bench-scale
+	$(PY) -m benchmarks.rings --workdir $(VENV)/bench-ledgers
 	$(PY) -m benchmarks.credit_extract --pdf $(SHARED)/statements/2301_202404_AI1.pdf
 	$(PY) -m benchmarks.pii
 	$(PY) -m benchmarks.cleanroom_psi
