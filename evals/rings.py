@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from assistant.fraud.links import LINK_NAMES, link_features
-from assistant.fraud.rings import HOPS, LINK_WINDOW_DAYS, WINDOW_DAYS, RingFinder, fit_links
+from assistant.fraud.rings import HOPS, LINK_WINDOW_DAYS, WINDOW_DAYS, RingFinder
 from assistant.fraud.scoring import MuleScorer, cross_validated_scores
 from evals.fraud import Loaded, load_amlgentex
 
@@ -222,7 +222,7 @@ def _link_scores(
     X = link_features(train.arrays, finder.rows, finder.u, finder.v, finder.ts, finder.mule)
     y = train.laundering[finder.rows].astype(int)
     out = {train.name: cross_validated_scores(LINK_NAMES, X, y, folds=folds, seed=seed)}
-    model = fit_links(train.arrays, mule[train.name], train.laundering, seed=seed)
+    model = MuleScorer(seed=seed).fit(LINK_NAMES, X, y)  # fit_links's model, on the same X
     for d in tests:
         out[d.name] = RingFinder(d.arrays, mule[d.name], links=model).link
     return out

@@ -307,9 +307,9 @@ class FraudService:
     ) -> dict[str, Any]:
         """The ring walk's link model, where the ledger marks laundering transfers: fitted on
         those between two accounts labelled fraud (the accomplices' links), with the accounts'
-        mule scores read out-of-fold. Without such labels (or too few)
-        any earlier link model is removed, so the ring walk falls back to PageRank over the
-        mule scores rather than keep a model of another ledger's links."""
+        mule scores read out-of-fold. Without such labels (or too few) any earlier link model
+        is removed, so the ring walk falls back to PageRank over the mule scores rather than
+        keep a model of another ledger's links."""
         import numpy as np
 
         from assistant.fraud.links import accomplice_rows
