@@ -699,7 +699,7 @@ def eval_fraud(
     if rings and len(agx) > 1:
         from evals.rings import evaluate_rings
 
-        report["rings"] = evaluate_rings(agx[0], agx[1:], seed=seed, folds=folds)
+        report["rings"] = evaluate_rings(agx[0], agx[1:], seed=seed)
     if reference:
         from evals.fraud import evaluate_reference
 

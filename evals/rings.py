@@ -38,7 +38,7 @@ import numpy as np
 
 from assistant.fraud.links import LINK_NAMES, link_features
 from assistant.fraud.rings import HOPS, LINK_WINDOW_DAYS, WINDOW_DAYS, RingFinder
-from assistant.fraud.scoring import MuleScorer, cross_validated_scores
+from assistant.fraud.scoring import MuleScorer
 from evals.fraud import Loaded, load_amlgentex
 
 GRID = tuple(round(x, 2) for x in np.arange(0.02, 0.62, 0.02))
@@ -145,7 +145,6 @@ def evaluate_rings(
     *,
     per_pattern: int = PER_PATTERN,
     seed: int = 0,
-    folds: int = 5,
     window_days: float = WINDOW_DAYS,
     labels_as_scores: bool = False,
     link_window_days: float = LINK_WINDOW_DAYS,
@@ -166,12 +165,14 @@ def evaluate_rings(
         mule = {d.name: full(d, np.maximum(d.y, 1e-4)) for d in ledgers}
         link = {d.name: d.laundering[RingFinder(d.arrays).rows].astype(float) for d in ledgers}
     else:
+        # the training run's own accounts read out-of-fold (the scorer's inner folds), as
+        # ``assistant fraud train`` reads them for its link model
         scorer = MuleScorer(seed=seed).fit(train.names, train.X, train.y)
-        oof = cross_validated_scores(train.names, train.X, train.y, folds=folds, seed=seed)
-        mule = {train.name: full(train, oof)}
+        assert scorer.oof is not None
+        mule = {train.name: full(train, scorer.oof)}
         for d in tests:
             mule[d.name] = full(d, scorer.score(d.X))
-        link = _link_scores(train, tests, mule, folds, seed)
+        link = _link_scores(train, tests, mule, seed)
     out: dict[str, Any] = {
         "train": train.name,
         "hops": HOPS,
@@ -214,15 +215,17 @@ def evaluate_rings(
 
 
 def _link_scores(
-    train: Loaded, tests: list[Loaded], mule: dict[str, np.ndarray], folds: int, seed: int
+    train: Loaded, tests: list[Loaded], mule: dict[str, np.ndarray], seed: int
 ) -> dict[str, np.ndarray]:
     """Per ledger, each new link's laundering probability: out-of-fold on the training run
-    (folds over its links), from the link model fitted on all of them on the others."""
+    (the link model's inner folds over its links), from the link model fitted on all of them
+    on the others."""
     finder = RingFinder(train.arrays, mule[train.name])
     X = link_features(train.arrays, finder.rows, finder.u, finder.v, finder.ts, finder.mule)
     y = train.laundering[finder.rows].astype(int)
-    out = {train.name: cross_validated_scores(LINK_NAMES, X, y, folds=folds, seed=seed)}
     model = MuleScorer(seed=seed).fit(LINK_NAMES, X, y)  # fit_links's model, on the same X
+    assert model.oof is not None
+    out = {train.name: model.oof}
     for d in tests:
         out[d.name] = RingFinder(d.arrays, mule[d.name], links=model).link
     return out

@@ -150,6 +150,27 @@ def test_scorer_separates_planted_mules(generated: tuple[list[str], np.ndarray, 
     assert {"pass_through", "fan_in", "in_degree", "dwell_median_h", "age_days"} & set(reasons)
 
 
+def test_fit_keeps_out_of_fold_scores_of_its_training_rows(
+    generated: tuple[list[str], np.ndarray, object],
+) -> None:
+    """``fit`` also leaves each training row's score from the inner model that did not see it:
+    labels that carry no signal score like a coin there, while the fitted model has partly
+    learned them; planted mules still rank high."""
+    names, X, y = generated
+    y = np.asarray(y)
+    scorer = MuleScorer().fit(names, X, y)
+    assert scorer.oof is not None and scorer.oof.shape == y.shape
+    assert not np.isnan(scorer.oof).any()
+    assert roc_auc_score(y, scorer.oof) > 0.85
+    noise = np.random.default_rng(0).permutation(y)
+    shuffled = MuleScorer().fit(names, X, noise)
+    assert shuffled.oof is not None
+    held_out = roc_auc_score(noise, shuffled.oof)
+    assert held_out < 0.65, held_out
+    # in sample, each row is scored by two inner models that learned it
+    assert roc_auc_score(noise, shuffled.score(X)) > held_out + 0.05
+
+
 def test_amlsim_eval_beats_degree_baseline() -> None:
     if not (AMLSIM / "nodes.csv").is_file():
         pytest.skip("AMLSim sample not in ../shared/data")

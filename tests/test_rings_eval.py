@@ -62,8 +62,8 @@ def test_the_curve_runs_along_the_threshold_and_labels_as_scores_is_the_ceiling(
     runs: tuple[Path, Path],
 ) -> None:
     train, test = (load_amlgentex(p) for p in runs)
-    got = evaluate_rings(train, [test], folds=3)
-    ceiling = evaluate_rings(train, [test], folds=3, labels_as_scores=True)
+    got = evaluate_rings(train, [test])
+    ceiling = evaluate_rings(train, [test], labels_as_scores=True)
     assert not got["labels_as_scores"] and ceiling["labels_as_scores"]
     for result in (got, ceiling):
         for variant in ("linked", "scored"):

@@ -52,7 +52,7 @@ HOPS = 2
 WINDOW_DAYS = 7
 # The path walk over the link model's probabilities has its own threshold and window (chosen
 # the same way).
-LINK_THRESHOLD = 0.24
+LINK_THRESHOLD = 0.18
 LINK_WINDOW_DAYS = 14
 BURST_DAYS = 2.0  # a pair's transfers all within this many days: a new link, not a standing one
 ALPHA = 0.3

@@ -71,6 +71,8 @@ class MuleScorer:
         self.medians: np.ndarray | None = None
         self.empty: np.ndarray | None = None
         self.model: CalibratedClassifierCV | None = None
+        # out-of-fold scores of the training rows (``fit``), in memory only
+        self.oof: np.ndarray | None = None
 
     def _estimator(self) -> HistGradientBoostingClassifier:
         return HistGradientBoostingClassifier(
@@ -105,7 +107,15 @@ class MuleScorer:
         # fold holding none of a ledger's rows would see its columns empty
         folds = StratifiedKFold(n_splits=cv, shuffle=True, random_state=self.seed)
         self.model = CalibratedClassifierCV(self._estimator(), method=self.calibration, cv=folds)
-        self.model.fit(self._fill(X), y)
+        filled = self._fill(X)
+        self.model.fit(filled, y)
+        # Each inner model never saw its own fold: its scores there are out-of-fold, for free
+        # (what the ring's link model must be fitted on, as mule scores read on unseen
+        # accounts). The folds are the same ones the calibration split used (a fixed seed).
+        self.oof = np.full(len(y), np.nan)
+        inner = self.model.calibrated_classifiers_
+        for model, (_, test) in zip(inner, folds.split(filled, y), strict=True):
+            self.oof[test] = model.predict_proba(filled[test])[:, 1]
         return self
 
     def _fill(self, X: np.ndarray) -> np.ndarray:

@@ -286,7 +286,8 @@ class FraudService:
         stream_path = self.model_path.with_name(STREAM_FILE)
         stream.save(stream_path)
         fraud = np.array([bool(labels.get(a)) for a in ids])
-        links = self._train_links(names, X, keep, y, fraud)
+        assert scorer.oof is not None
+        links = self._train_links(keep, scorer.oof, fraud)
         return {
             "accounts": len(keep),
             "fraud": int(y.sum()),
@@ -302,30 +303,26 @@ class FraudService:
         assert self.model_path is not None
         return self.model_path.with_name(LINK_FILE)
 
-    def _train_links(
-        self, names: list[str], X: Any, keep: list[int], y: Any, fraud: Any
-    ) -> dict[str, Any]:
+    def _train_links(self, keep: list[int], oof: Any, fraud: Any) -> dict[str, Any]:
         """The ring walk's link model, where the ledger marks laundering transfers: fitted on
-        those between two accounts labelled fraud (the accomplices' links), with the accounts'
-        mule scores read out-of-fold. Without such labels (or too few) any earlier link model
-        is removed, so the ring walk falls back to PageRank over the mule scores rather than
-        keep a model of another ledger's links."""
+        those between two accounts labelled fraud (the accomplices' links), with the labelled
+        accounts' mule scores read out-of-fold (``oof``: the scorer's inner folds). Without such
+        labels (or too few) any earlier link model is removed, so the ring walk falls back to
+        PageRank over the mule scores rather than keep a model of another ledger's links."""
         import numpy as np
 
         from assistant.fraud.links import accomplice_rows
         from assistant.fraud.rings import fit_links
-        from assistant.fraud.scoring import cross_validated_scores
 
         path = self._link_path()
         laundering = self.ledger.laundering_ids()
         assert self._built is not None
         arrays = self._built.arrays
-        folds = min(5, int(y.sum()), len(y) - int(y.sum()))
         try:
-            if not laundering or folds < 2:
+            if not laundering:
                 raise AssistantError("沒有標記的洗錢交易 / no laundering transfers marked")
             mule = np.zeros(len(arrays.account_ids))
-            mule[keep] = cross_validated_scores(names, X[keep], y, folds=folds)
+            mule[keep] = oof
             model = fit_links(arrays, mule, accomplice_rows(arrays, laundering, fraud))
         except AssistantError as exc:
             path.unlink(missing_ok=True)
