@@ -63,6 +63,12 @@ PG_SERVER_URL = os.environ.get("ASSISTANT_TEST_POSTGRES_URL")
 sqlite_only = pytest.mark.skipif(
     PG_MODE, reason="asserts SQLite itself; ASSISTANT_TEST_DATABASE=postgres replaces it"
 )
+# For an eval whose subject is not the database (retrieval quality over the whole corpus,
+# minutes of embedding): it runs once, on the SQLite pass. The PostgreSQL pass covers the same
+# ingestion and search code on the small slices (``kb``, tests/test_postgres.py).
+once_on_sqlite = pytest.mark.skipif(
+    PG_MODE, reason="measures retrieval, not storage: runs once, on the SQLite pass"
+)
 
 
 class _PgDatabases:
