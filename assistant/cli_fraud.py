@@ -452,7 +452,9 @@ def ring_cmd(
     if as_json:
         emit_json(out)
         return
-    if out.get("walk") == "paths":
+    if out.get("walk") == "paths" and out.get("steps"):
+        basis = "連結與步進模型路徑機率 / path probability over the link and step models"
+    elif out.get("walk") == "paths":
         basis = "連結模型路徑機率 / path probability over the link model"
     elif out["scored"]:
         basis = "人頭分數加權 / weighted by mule scores"

@@ -58,7 +58,7 @@ from assistant.fraud.features import (
 from assistant.fraud.generator import generate
 from assistant.fraud.importers import import_amlgentex, import_amlsim, import_csv
 from assistant.fraud.ledger import Ledger, LedgerArrays
-from assistant.fraud.links import accomplice_rows
+from assistant.fraud.links import accomplice_rows, pattern_codes
 from assistant.fraud.records import AccountRow, TransferRow, is_reserved
 from assistant.fraud.reference import ReferenceModel
 from assistant.fraud.scoring import (
@@ -226,6 +226,10 @@ class Loaded:
     # per transfer row of ``arrays``: True for a laundering transfer (its ``pattern`` set)
     # between two fraud accounts (``links.accomplice_rows``)
     laundering: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    # per transfer row of ``arrays``: a number per laundering pattern, -1 none
+    # (``links.pattern_codes``), the step model's labels
+    pattern: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    pattern_names: list[str] = field(default_factory=list)  # by number
 
 
 def _load(
@@ -245,7 +249,9 @@ def _load(
             y_all = labels_for(ledger, arrays)
             patterns = patterns_for(ledger, arrays)
             rings = ring_members(ledger, arrays)
-            laundering = accomplice_rows(arrays, ledger.laundering_ids(), y_all == 1)
+            marked = ledger.laundering_patterns()
+            laundering = accomplice_rows(arrays, marked, y_all == 1)
+            pattern, pattern_names = pattern_codes(arrays, marked)
         finally:
             engine.dispose()
     names, X = account_features(arrays, meta, rules=rules)
@@ -266,6 +272,8 @@ def _load(
         seconds=time.perf_counter() - t0,
         rings=rings,
         laundering=laundering,
+        pattern=pattern,
+        pattern_names=pattern_names,
     )
 
 

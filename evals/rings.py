@@ -15,11 +15,13 @@ accounts found. Per seed, recall = found ∩ truth / truth, precision = found �
 (0 when nothing is found); reported as means over seeds, overall and per typology, and the
 share of seeds meeting both recall ≥ 0.8 and precision ≥ 0.5.
 
-Three walks side by side, each with its own threshold chosen the same way: ``linked`` (the
+Four walks side by side, each with its own threshold chosen the same way: ``linked`` (the
 product's walk where a link model is trained: the link model, ``rings.fit_links``, fitted on
-the training run's laundering transfers, its own links scored out-of-fold; the most probable
-time-respecting path), ``scored`` (PageRank over links weighed by the mule scores) and
-``label_free`` (PageRank, every link weighing 1).
+the training run's laundering transfers, its own links scored out-of-fold; the step model,
+``rings.fit_steps``, fitted on the steps between them, on the training run's own seeds one
+fitted without their pattern; the most probable time-respecting path), ``links_only`` (the
+same path walk over the link model alone), ``scored`` (PageRank over links weighed by the mule
+scores) and ``label_free`` (PageRank, every link weighing 1).
 
 ``python -m evals.rings --train ../shared/data/aml/amlgentex_s1_n10000 \
     --test ../shared/data/aml/amlgentex_s2_n10000 --test ../shared/data/aml/amlgentex_s3_n5000``
@@ -31,17 +33,20 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from assistant.fraud.links import LINK_NAMES, link_features
-from assistant.fraud.rings import HOPS, LINK_WINDOW_DAYS, WINDOW_DAYS, RingFinder
+from assistant.fraud.rings import HOPS, LINK_WINDOW_DAYS, WINDOW_DAYS, RingFinder, fit_steps
 from assistant.fraud.scoring import MuleScorer
 from evals.fraud import Loaded, load_amlgentex
 
 GRID = tuple(round(x, 2) for x in np.arange(0.02, 0.62, 0.02))
+STEP_FOLDS = 3
+VARIANTS = ("linked", "links_only", "scored", "label_free")
 PER_PATTERN = 3
 
 
@@ -75,13 +80,18 @@ def _expansions(
     rng_seed: int,
     window_days: float = WINDOW_DAYS,
     link: np.ndarray | None = None,
+    steps: Callable[[str], Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Every seed's candidates with their ring scores (threshold 0), to cut at any threshold.
-    ``link``: a laundering probability per new link (the path walk) or None (PageRank)."""
+    ``link``: a laundering probability per new link (the path walk) or None (PageRank);
+    ``steps``: the step model for a seed's pattern, or None (the link model alone)."""
     finder = RingFinder(data.arrays, mule)
     finder.link = link
+    finder.steps = None
     rows = []
     for key, s, truth in _seeds(data, per_pattern, rng_seed):
+        if steps is not None:
+            finder.steps = steps(key)
         res = finder.expand(
             str(data.arrays.account_ids[s]),
             threshold=0.0,
@@ -164,6 +174,7 @@ def evaluate_rings(
     if labels_as_scores:
         mule = {d.name: full(d, np.maximum(d.y, 1e-4)) for d in ledgers}
         link = {d.name: d.laundering[RingFinder(d.arrays).rows].astype(float) for d in ledgers}
+        steps = {}
     else:
         # the training run's own accounts read out-of-fold (the scorer's inner folds), as
         # ``assistant fraud train`` reads them for its link model
@@ -172,7 +183,7 @@ def evaluate_rings(
         mule = {train.name: full(train, scorer.oof)}
         for d in tests:
             mule[d.name] = full(d, scorer.score(d.X))
-        link = _link_scores(train, tests, mule, seed)
+        link, steps = _link_scores(train, tests, mule, seed)
     out: dict[str, Any] = {
         "train": train.name,
         "hops": HOPS,
@@ -180,15 +191,17 @@ def evaluate_rings(
         "link_window_days": link_window_days,
         "labels_as_scores": labels_as_scores,
     }
-    for variant in ("linked", "scored", "label_free"):
+    for variant in VARIANTS:
+        paths = variant in ("linked", "links_only")
         rows = {
             d.name: _expansions(
                 d,
                 None if variant == "label_free" else mule[d.name],
                 per_pattern,
                 seed,
-                link_window_days if variant == "linked" else window_days,
-                link[d.name] if variant == "linked" else None,
+                link_window_days if paths else window_days,
+                link[d.name] if paths else None,
+                steps.get(d.name) if variant == "linked" else None,
             )
             for d in ledgers
         }
@@ -216,10 +229,14 @@ def evaluate_rings(
 
 def _link_scores(
     train: Loaded, tests: list[Loaded], mule: dict[str, np.ndarray], seed: int
-) -> dict[str, np.ndarray]:
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Per ledger, each new link's laundering probability: out-of-fold on the training run
     (the link model's inner folds over its links), from the link model fitted on all of them
-    on the others."""
+    on the others. And the step models (``rings.fit_steps`` on the training run, over those
+    out-of-fold link scores): per ledger, a function from a seed's pattern to the step model
+    its walk uses: on the others the one fitted on the whole training run; on the training run
+    one of ``STEP_FOLDS`` fitted without the seed's pattern (and a third of the others), so the
+    threshold chosen there is chosen on steps it did not see."""
     finder = RingFinder(train.arrays, mule[train.name])
     X = link_features(train.arrays, finder.rows, finder.u, finder.v, finder.ts, finder.mule)
     y = train.laundering[finder.rows].astype(int)
@@ -228,7 +245,25 @@ def _link_scores(
     out = {train.name: model.oof}
     for d in tests:
         out[d.name] = RingFinder(d.arrays, mule[d.name], links=model).link
-    return out
+    whole = fit_steps(train.arrays, train.laundering, train.pattern, model.oof, seed=seed)
+    fold_of = {name: i % STEP_FOLDS for i, name in enumerate(train.pattern_names)}
+    held = train.pattern % STEP_FOLDS
+    folds = [
+        fit_steps(
+            train.arrays,
+            train.laundering & (held != k),
+            train.pattern,
+            model.oof,
+            seed=seed,
+        )
+        for k in range(STEP_FOLDS)
+    ]
+    steps: dict[str, Any] = {
+        train.name: lambda key: folds[fold_of[key]] if key in fold_of else whole
+    }
+    for d in tests:
+        steps[d.name] = lambda key: whole
+    return out, steps
 
 
 def table(result: dict[str, Any], variant: str = "linked") -> str:
@@ -290,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json_out:
         args.json_out.write_text(json.dumps(result, indent=2, ensure_ascii=False))
     print(table(result))
-    for variant in ("linked", "scored", "label_free"):
+    for variant in VARIANTS:
         v = result[variant]
         print(
             variant,
@@ -301,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
             ),
         )
     # the trade between the two at half precision: the best recall each ledger reaches there
-    for variant in ("linked", "scored"):
+    for variant in ("linked", "links_only", "scored"):
         for name, curve in result[variant]["curve"].items():
             half = [c for c in curve if c["precision"] >= 0.5]
             top = max(half, key=lambda c: c["recall"]) if half else None

@@ -19,7 +19,8 @@ from assistant.cli import cli
 from assistant.container import Container
 from assistant.errors import AssistantError, AuthError
 from assistant.fraud.ledger import LedgerArrays
-from assistant.fraud.rings import RingFinder
+from assistant.fraud.links import STEP_NAMES, step_features
+from assistant.fraud.rings import RingFinder, fit_steps
 from tests.cli_users import login_env
 from tests.conftest import make_settings
 
@@ -71,15 +72,17 @@ def test_expansion_from_one_mule_finds_its_ring_and_few_outsiders(app: Container
     hit, total, _, _ = _expand_all(app, investigator)
     assert hit / total >= 0.8
     trained = app.fraud.train()
-    # the generator marks its ring transfers: a link model is fitted for the ring walk
+    # the generator marks its ring transfers, each with its ring: a link model and a step
+    # model are fitted for the ring walk
     assert trained["link_model"] and trained["laundering_transfers"] > 0
+    assert trained["step_model"] and Path(trained["step_model"]).is_file()
     hit, total, found, _ = _expand_all(app, investigator)
     # the most probable paths over the link model: most of each ring, and what it returns are
     # the accomplices (the link model learns mule-to-mule links, so not the ring's victims)
     assert hit / total >= 0.8, (hit, total)
     assert hit / found >= 0.8, (hit, found)
     out = app.fraud_desk.ring(investigator, sorted(_rings(app)["R002"])[0])
-    assert out["scored"] is True and out["walk"] == "paths"
+    assert out["scored"] is True and out["walk"] == "paths" and out["steps"] is True
     m = out["members"][0]
     assert 0.0 < m["score"] <= 1.0  # a path's probability over the strongest path's
     assert m["reasons"][0]["zh"].startswith("距離") and m["reasons"][0]["en"].endswith("account")
@@ -147,7 +150,7 @@ def test_cli_ring_prints_members_and_refuses_an_unknown_account(tmp_path: Path) 
     r = run("fraud", "train")
     assert r.exit_code == 0 and "link_model" in r.output, r.output
     r = run("fraud", "ring", seed)
-    assert "連結模型路徑機率 / path probability over the link model" in r.output
+    assert "path probability over the link and step models" in r.output
     r = run("fraud", "ring", "999999999999")
     assert r.exit_code != 0
     assert "查無帳戶 999999999999 / unknown account" in r.output
@@ -224,6 +227,86 @@ def test_the_path_walk_follows_probable_links_in_time_order() -> None:
     assert "Z" in wide and "SHOP" not in wide
 
 
+class _GapSteps:
+    """A stand-in step model: a step is as likely as it is soon after the link before it
+    (half-life two days), whatever else the columns say."""
+
+    names = STEP_NAMES
+
+    def score(self, X: np.ndarray) -> np.ndarray:
+        hours = np.expm1(X[:, STEP_NAMES.index("gap_hours")])
+        return 0.9 * 0.5 ** (hours / 48.0)
+
+
+def test_the_step_model_keeps_the_walk_in_the_seeds_pattern_at_a_shared_hub() -> None:
+    rows = [
+        ("p1", "A1", "H", 10.0),  # pattern P: A1 and A2 pay hub H, H passes it on to D1
+        ("p2", "A2", "H", 10.2),
+        ("p3", "H", "D1", 10.5),
+        ("q1", "B1", "H", 19.0),  # pattern Q through the same hub nine days later
+        ("q2", "H", "E1", 19.3),
+    ]
+    arrays = _arrays(rows)
+    finder = RingFinder(arrays, np.full(len(arrays.account_ids), 0.5))
+    finder.link = np.full(len(finder.rows), 0.9)  # every link looks like laundering
+    # the link model alone walks from P into Q through the hub (all within its 14-day window)
+    alone = {m.account for m in finder.expand("A1", threshold=0.5).members}
+    assert alone == {"H", "A2", "D1", "B1", "E1"}
+    finder.steps = _GapSteps()
+    result = finder.expand("A1")  # the step walk's own threshold
+    got = {m.account: m for m in result.members}
+    assert set(got) == {"H", "A2", "D1"}  # Q's accounts are nine days off P's step at H
+    assert got["H"].score == pytest.approx(1.0)
+    # A2 paid H 0.2 days (4.8 h) after A1 did: 0.9 × 0.9 · 0.5^(4.8/48), over H's 0.9
+    assert got["A2"].score == pytest.approx(0.9 * 0.5 ** (4.8 / 48), rel=1e-4)
+    assert result.as_dict()["steps"] is True and result.as_dict()["walk"] == "paths"
+
+
+def test_step_features_read_each_step_against_the_hubs_other_links() -> None:
+    rows = [
+        ("a", "A1", "H", 10.0),
+        ("b", "H", "D1", 10.5),  # out of H twelve hours after A1's payment, twice the amount
+        ("c", "A2", "H", 12.0),
+    ]
+    arrays = _arrays(rows)
+    arrays.amount[:] = [100.0, 200.0, 100.0]
+    finder = RingFinder(arrays)
+    finder.link = np.array([0.9, 0.8, 0.7])
+    pos = {t: i for i, t in enumerate(arrays.transfer_ids[finder.rows].tolist())}
+    h = int(arrays.index["H"])
+    hub, first, nxt = finder.steps_at(np.array([h]), np.array([pos["a"]]), 14 * DAY)
+    assert sorted(nxt.tolist()) == sorted([pos["b"], pos["c"]]) and (first == pos["a"]).all()
+    amount = arrays.amount[finder.rows]
+    X = step_features(finder.ts, finder.u, amount, finder.link, hub, first, nxt)
+    col = {name: X[:, j] for j, name in enumerate(STEP_NAMES)}
+    b = int(np.flatnonzero(nxt == pos["b"])[0])
+    c = 1 - b
+    assert np.expm1(col["gap_hours"][b]) == pytest.approx(12.0)
+    assert col["gap_sign"][b] == 1.0 and col["first_into_hub"][b] == 1.0
+    assert col["next_out_of_hub"][b] == 1.0 and col["next_out_of_hub"][c] == 0.0
+    assert col["amount_ratio"][b] == pytest.approx(np.log(2.0))
+    assert col["link_first"][b] == 0.9 and col["link_next"][c] == 0.7
+    # b is the sooner and the likelier of H's two other links: rank 0 on both; two candidates
+    assert col["gap_rank"][b] == 0 and col["gap_rank"][c] == 1
+    assert col["link_rank"][b] == 0 and col["link_rank"][c] == 1
+    assert (col["candidates"] == 2).all()
+    # a window shorter than A2's payment leaves only b
+    _, _, near = finder.steps_at(np.array([h]), np.array([pos["a"]]), 1 * DAY)
+    assert near.tolist() == [pos["b"]]
+
+
+def test_the_step_model_needs_the_link_model_and_steps_within_patterns() -> None:
+    arrays = _arrays([("f1", "A1", "C1", 10.0), ("f2", "A2", "C1", 10.5)])
+    finder = RingFinder(arrays)
+    with pytest.raises(AssistantError, match="步進模型需要連結模型 / the step model needs"):
+        RingFinder(arrays, np.full(3, 0.5), steps=_GapSteps())
+    laundering = np.ones(2, dtype=bool)
+    with pytest.raises(AssistantError, match=r"連續交易不足.*too few steps"):
+        fit_steps(arrays, laundering, np.array([0, 1]), np.full(len(finder.rows), 0.9))
+    with pytest.raises(AssistantError, match="one link probability per new link"):
+        fit_steps(arrays, laundering, np.array([0, 0]), np.full(5, 0.9))
+
+
 def test_link_features_count_the_context_of_each_link() -> None:
     from assistant.fraud.links import LINK_NAMES, link_features
 
@@ -276,7 +359,9 @@ def test_without_marked_laundering_transfers_the_walk_stays_pagerank(tmp_path: P
         )
         investigator = c.users.ensure("ring-investigator-pr", "fraud")
         seed = sorted(_rings(c)["R001"])[0]
-        assert c.fraud.train()["link_model"]
+        first = c.fraud.train()
+        assert first["link_model"] and first["step_model"]
+        steps = Path(first["step_model"])
         assert c.fraud_desk.ring(investigator, seed)["walk"] == "paths"
         # the accounts keep their labels, the transfers lose theirs: no link model to fit, and
         # the one fitted before is removed rather than kept for another ledger's links
@@ -284,6 +369,7 @@ def test_without_marked_laundering_transfers_the_walk_stays_pagerank(tmp_path: P
             db.execute(text("UPDATE fraud_transfer SET pattern = NULL"))
         out = c.fraud.train()
         assert out["link_model"] is None and "沒有標記的洗錢交易" in out["link_model_note"]
+        assert not steps.exists()  # the step model goes with it
         ring = c.fraud_desk.ring(investigator, seed)
         assert ring["walk"] == "pagerank" and ring["scored"] is True and ring["members"]
     finally:

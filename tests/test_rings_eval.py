@@ -66,7 +66,7 @@ def test_the_curve_runs_along_the_threshold_and_labels_as_scores_is_the_ceiling(
     ceiling = evaluate_rings(train, [test], labels_as_scores=True)
     assert not got["labels_as_scores"] and ceiling["labels_as_scores"]
     for result in (got, ceiling):
-        for variant in ("linked", "scored"):
+        for variant in ("linked", "links_only", "scored"):
             curve = result[variant]["curve"][test.name]
             recalls = [c["recall"] for c in curve]
             # a higher threshold keeps fewer members: recall never rises along the curve
@@ -95,4 +95,4 @@ def test_the_command_prints_the_best_recall_at_half_precision(
     assert main([*argv, "--json", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "best recall at precision ≥ 0.5" in printed and runs[1].name in printed
-    assert out.read_text(encoding="utf-8").count('"curve"') == 3  # three walks
+    assert out.read_text(encoding="utf-8").count('"curve"') == 4  # four walks

@@ -549,4 +549,7 @@ def test_the_ring_line_says_which_walk_ranked_the_members() -> None:
     paths = {**ring, "walk": "paths"}
     assert "連結模型路徑機率" in alerts_panel.ring_summary(alert, paths, "zh")
     assert "path probability over the link model" in alerts_panel.ring_summary(alert, paths, "en")
+    steps = {**paths, "steps": True}
+    assert "連結與步進模型路徑機率" in alerts_panel.ring_summary(alert, steps, "zh")
+    assert "link and step models" in alerts_panel.ring_summary(alert, steps, "en")
     assert "label-free" in alerts_panel.ring_summary(alert, {**ring, "scored": False}, "en")

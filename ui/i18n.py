@@ -308,6 +308,10 @@ _TEXT: dict[str, tuple[str, str]] = {
         "{basis})",
     ),
     "alerts_ring_paths": ("連結模型路徑機率", "path probability over the link model"),
+    "alerts_ring_steps": (
+        "連結與步進模型路徑機率",
+        "path probability over the link and step models",
+    ),
     "alerts_ring_scored": ("人頭分數加權", "weighted by mule scores"),
     "alerts_ring_unscored": ("未用評分", "label-free"),
     "alerts_up": ("上游（前期金流）", "upstream (prior flows)"),

@@ -547,10 +547,11 @@ class Ledger:
                 ).scalar_one(),
             }
 
-    def laundering_ids(self) -> set[str]:
-        """Ids of the transfers a labelled import marked as laundering (``pattern`` set)."""
+    def laundering_patterns(self) -> dict[str, str]:
+        """The transfers a labelled import marked as laundering: id → its ``pattern``."""
         with self._engine.connect() as conn:
-            return set(conn.execute(select(_T.c.id).where(_T.c.pattern.is_not(None))).scalars())
+            q = select(_T.c.id, _T.c.pattern).where(_T.c.pattern.is_not(None))
+            return {str(i): str(p) for i, p in conn.execute(q)}
 
     def has_transfers(self) -> bool:
         with self._engine.connect() as conn:

@@ -17,11 +17,15 @@ How (on ``LedgerArrays``, no labels):
    laundering transfers), each new link carries its probability of being a laundering hop,
    and an account's ring score is the most probable time-respecting path to it (the product of
    its links' probabilities, each link within ``window_days`` of the one before it) over the
-   strongest one's. Otherwise, personalised PageRank from the seed over the neighbourhood (restart
-   ``alpha``), each link weighted by the geometric mean of its two accounts' mule scores when a
-   scorer is given (label-free otherwise: every link weighs 1). An account's ring score is its
-   PageRank over the largest one among the others, so the strongest tie reads 1.0 and the
-   threshold is a share of it.
+   strongest one's. With a step model (``steps``, fitted where the ledger names each laundering
+   transfer's pattern), each link after the first weighs the probability that it carries on the
+   pattern of the link before it at that account (``links.STEP_NAMES``: how soon after, which
+   way, what amount, against the account's other links then): a hub that launders for two
+   patterns no longer leads the walk from one into the other. Otherwise, personalised
+   PageRank from the seed over the neighbourhood (restart ``alpha``), each link weighted by
+   the geometric mean of its two accounts' mule scores when a scorer is given (label-free
+   otherwise: every link weighs 1). An account's ring score is its PageRank over the largest
+   one among the others, so the strongest tie reads 1.0 and the threshold is a share of it.
 
 Each member comes with its reasons: hops from the seed, counterparties shared with the seed, its
 mule score, and when its ring links ran (the temporal co-activity with the seed), and the ids of
@@ -41,7 +45,7 @@ from scipy.sparse import csr_matrix
 
 from assistant.errors import AssistantError
 from assistant.fraud.ledger import LedgerArrays, normalize_account
-from assistant.fraud.links import LINK_NAMES, link_features
+from assistant.fraud.links import LINK_NAMES, STEP_NAMES, link_features, step_features
 from assistant.fraud.scoring import MuleScorer
 
 DAY = 86_400
@@ -53,6 +57,7 @@ WINDOW_DAYS = 7
 # The path walk over the link model's probabilities has its own threshold and window (chosen
 # the same way).
 LINK_THRESHOLD = 0.18
+STEP_THRESHOLD = 0.24  # the same walk with the step model
 LINK_WINDOW_DAYS = 14
 BURST_DAYS = 2.0  # a pair's transfers all within this many days: a new link, not a standing one
 ALPHA = 0.3
@@ -61,6 +66,7 @@ OWN = 0.0  # exponent on a member's own mule score in its ring score (0: the tie
 ITERATIONS = 30
 MAX_TRANSFERS = 200  # tying transfers returned per ring
 LINK_FILE = "ring_links.joblib"  # the link model, beside the mule scorer's file
+STEP_FILE = "ring_steps.joblib"  # the step model, beside it
 
 
 @dataclass
@@ -115,11 +121,13 @@ class RingResult:
     transfers: list[str]  # ids of the new links among the seed and the members
     scored: bool  # True when mule scores weighted the links
     walk: str = "pagerank"  # or "paths": the link model's probabilities
+    steps: bool = False  # True when the step model weighed each step after the first
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "seed": self.seed,
             "walk": self.walk,
+            "steps": self.steps,
             "threshold": self.threshold,
             "considered": self.considered,
             "scored": self.scored,
@@ -146,10 +154,49 @@ def fit_links(
     return MuleScorer(seed=seed).fit(LINK_NAMES, X, y)
 
 
+def fit_steps(
+    arrays: LedgerArrays,
+    laundering: np.ndarray,
+    pattern: np.ndarray,
+    link: np.ndarray,
+    *,
+    window_days: float = LINK_WINDOW_DAYS,
+    seed: int = 0,
+) -> MuleScorer:
+    """The step model: a calibrated classifier over ``links.STEP_NAMES``, fitted on every step
+    from a hub reached over a laundering link on to another of the hub's links within
+    ``window_days``: 1 where that one is a laundering link of the same pattern. ``laundering``
+    and ``pattern`` (an integer per pattern, -1 none) are per transfer row of ``arrays``;
+    ``link``: the link model's probability per new link (``RingFinder.rows`` order) as it reads
+    links it did not see, i.e. its out-of-fold scores on this ledger."""
+    finder = RingFinder(arrays)
+    lab = np.asarray(laundering, dtype=bool)[finder.rows]
+    code = np.where(lab, np.asarray(pattern, dtype=np.int64)[finder.rows], -1)
+    link = np.asarray(link, dtype=float)
+    if len(link) != len(finder.rows):
+        raise AssistantError("連結機率數量不符 / one link probability per new link expected")
+    marked = np.flatnonzero(lab)
+    hub, first, nxt = finder.steps_at(
+        np.concatenate([finder.u[marked], finder.v[marked]]),
+        np.concatenate([marked, marked]),
+        window_days * DAY,
+    )
+    y = ((code[nxt] == code[first]) & (code[nxt] >= 0)).astype(int)
+    if y.sum() < 2 or y.sum() > len(y) - 2:
+        raise AssistantError(
+            "同一洗錢型態的連續交易不足，無法訓練步進模型 / too few steps within one laundering "
+            "pattern to fit the step model"
+        )
+    amount = arrays.amount[finder.rows]
+    X = step_features(finder.ts, finder.u, amount, link, hub, first, nxt)
+    return MuleScorer(seed=seed).fit(STEP_NAMES, X, y)
+
+
 class RingFinder:
     """Built once per ledger (the new links and their times); ``expand`` per seed account.
     ``mule``: a mule score per account (``arrays.account_ids`` order) or None. ``links``: a
-    link model (a classifier over ``links.LINK_NAMES``, which needs ``mule``) or None."""
+    link model (a classifier over ``links.LINK_NAMES``, which needs ``mule``) or None.
+    ``steps``: a step model (over ``links.STEP_NAMES``, which needs ``links``) or None."""
 
     def __init__(
         self,
@@ -157,6 +204,7 @@ class RingFinder:
         mule: np.ndarray | None = None,
         *,
         links: Any = None,
+        steps: Any = None,
         burst_days: float = BURST_DAYS,
     ) -> None:
         self.arrays = arrays
@@ -199,10 +247,36 @@ class RingFinder:
                 raise AssistantError("連結模型特徵不符 / the link model's features differ")
             X = link_features(arrays, self.rows, self.u, self.v, self.ts, self.mule)
             self.link = links.score(X) if len(X) else np.zeros(0)
+        self.steps = None
+        if steps is not None:
+            if self.link is None:
+                raise AssistantError("步進模型需要連結模型 / the step model needs the link model")
+            if list(getattr(steps, "names", ())) != list(STEP_NAMES):
+                raise AssistantError("步進模型特徵不符 / the step model's features differ")
+            self.steps = steps
+        self.amount = arrays.amount[self.rows]
+
+    def steps_at(
+        self, hubs: np.ndarray, firsts: np.ndarray, window_s: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every step from ``hubs[i]``, reached over new link ``firsts[i]``, on to another of
+        its new links within ``window_s`` of that one: (hub, first, next) per step."""
+        hubs = np.asarray(hubs, dtype=np.int64)
+        firsts = np.asarray(firsts, dtype=np.int64)
+        start = self._ptr[hubs]
+        size = self._ptr[hubs + 1] - start
+        total = int(size.sum())
+        offset = np.repeat(start - np.cumsum(np.r_[0, size[:-1]]), size)
+        nxt = self._link[offset + np.arange(total)]
+        hub = np.repeat(hubs, size)
+        first = np.repeat(firsts, size)
+        ok = (nxt != first) & (np.abs(self.ts[nxt] - self.ts[first]) <= window_s)
+        return hub[ok], first[ok], nxt[ok]
 
     @property
     def walk(self) -> str:
-        """Which walk ``expand`` takes: ``paths`` (over the link model) or ``pagerank``."""
+        """Which walk ``expand`` takes: ``paths`` (over the link model, and the step model
+        where there is one) or ``pagerank``."""
         return "paths" if self.link is not None else "pagerank"
 
     def _links_of(self, accounts: np.ndarray) -> np.ndarray:
@@ -239,7 +313,10 @@ class RingFinder:
         if window_days is None:
             window_days = LINK_WINDOW_DAYS if paths else WINDOW_DAYS
         if threshold is None:
-            threshold = LINK_THRESHOLD if paths else THRESHOLD
+            if paths:
+                threshold = STEP_THRESHOLD if self.steps is not None else LINK_THRESHOLD
+            else:
+                threshold = THRESHOLD
         if not 1 <= hops <= 6:
             raise AssistantError(f"跳數須為 1 到 6 / hops must be 1 to 6: {hops}")
         if not (0.0 <= threshold <= 1.0):
@@ -290,6 +367,7 @@ class RingFinder:
             [str(x) for x in ids[self.rows[tying]].tolist()][:MAX_TRANSFERS],
             self.mule is not None,
             self.walk,
+            self.steps is not None and paths,
         )
 
     def _counterparties(self, pos: int, links: np.ndarray) -> set[int]:
@@ -300,10 +378,12 @@ class RingFinder:
         self, seed: int, hops: int, window_s: float
     ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
         """The most probable time-respecting path from the seed to each account within
-        ``hops``: its probability (the product of its links' laundering probabilities) over the
-        strongest path's is the account's ring score. A link is followed from an account only within ``window_s`` of
-        the link on that account's best path (the seed: any of its own links). Same returns as
-        ``_scores``."""
+        ``hops``: its probability over the strongest path's is the account's ring score. A
+        link is followed from an account only within ``window_s`` of the link on that account's
+        best path (the seed: any of its own links). A path's probability is the product of its
+        links' laundering probabilities; with a step model, each link after the first weighs
+        instead the step model's probability that it carries on the pattern of the link before
+        it. Same returns as ``_scores``."""
         assert self.link is not None
         hop = np.full(self.n, -1, dtype=np.int64)
         hop[seed] = 0
@@ -312,23 +392,35 @@ class RingFinder:
         reached = np.zeros(self.n, dtype=np.int64)  # time of the link on the best path
         frontier = np.array([seed])
         used: list[np.ndarray] = []
+        via = np.full(self.n, -1, dtype=np.int64)  # the link on each account's best path
         for k in range(1, hops + 1):
-            links = self._links_of(frontier)
-            if len(links) == 0:
-                break
-            # each link read both ways; kept where its near end is on the frontier
-            near = np.concatenate([self.u[links], self.v[links]])
-            far = np.concatenate([self.v[links], self.u[links]])
-            both = np.concatenate([links, links])
-            ok = hop[near] == k - 1
-            if k > 1:
-                ok &= np.abs(self.ts[both] - reached[near]) <= window_s
-            ok &= hop[far] < 0  # an account is reached once, at its fewest hops
-            near, far, both = near[ok], far[ok], both[ok]
+            if k > 1 and self.steps is not None:
+                # every step on from each hub, weighed against the hub's other steps (as the
+                # step model was fitted), then those to accounts already reached dropped
+                near, first, both = self.steps_at(frontier, via[frontier], window_s)
+                far = np.where(self.u[both] == near, self.v[both], self.u[both])
+                X = step_features(self.ts, self.u, self.amount, self.link, near, first, both)
+                step = self.steps.score(X) if len(X) else np.zeros(0)
+                ok = hop[far] < 0
+                near, far, both, step = near[ok], far[ok], both[ok], step[ok]
+            else:
+                links = self._links_of(frontier)
+                if len(links) == 0:
+                    break
+                # each link read both ways; kept where its near end is on the frontier
+                near = np.concatenate([self.u[links], self.v[links]])
+                far = np.concatenate([self.v[links], self.u[links]])
+                both = np.concatenate([links, links])
+                ok = hop[near] == k - 1
+                if k > 1:
+                    ok &= np.abs(self.ts[both] - reached[near]) <= window_s
+                ok &= hop[far] < 0  # an account is reached once, at its fewest hops
+                near, far, both = near[ok], far[ok], both[ok]
+                step = self.link[both]
             if len(both) == 0:
                 break
             used.append(both)
-            p = best[near] * self.link[both]
+            p = best[near] * step
             # per far account, its best candidate (the last of each after sorting by p)
             order = np.lexsort((p, far))
             far, p, both = far[order], p[order], both[order]
@@ -336,6 +428,7 @@ class RingFinder:
             new = far[last]
             best[new] = p[last]
             reached[new] = self.ts[both[last]]
+            via[new] = both[last]
             hop[new] = k
             frontier = new
         if not used:

@@ -303,19 +303,27 @@ class FraudService:
         assert self.model_path is not None
         return self.model_path.with_name(LINK_FILE)
 
+    def _step_path(self) -> Path:
+        from assistant.fraud.rings import STEP_FILE
+
+        assert self.model_path is not None
+        return self.model_path.with_name(STEP_FILE)
+
     def _train_links(self, keep: list[int], oof: Any, fraud: Any) -> dict[str, Any]:
-        """The ring walk's link model, where the ledger marks laundering transfers: fitted on
-        those between two accounts labelled fraud (the accomplices' links), with the labelled
-        accounts' mule scores read out-of-fold (``oof``: the scorer's inner folds). Without such
-        labels (or too few) any earlier link model is removed, so the ring walk falls back to
-        PageRank over the mule scores rather than keep a model of another ledger's links."""
+        """The ring walk's link and step models, where the ledger marks laundering transfers:
+        the link model fitted on those between two accounts labelled fraud (the accomplices'
+        links), with the labelled accounts' mule scores read out-of-fold (``oof``: the scorer's
+        inner folds); the step model on steps between those links, with the link model's own
+        out-of-fold scores. Without such labels (or too few) any earlier model is removed, so
+        the ring walk falls back to PageRank over the mule scores (or to the link model alone)
+        rather than keep a model of another ledger's links."""
         import numpy as np
 
-        from assistant.fraud.links import accomplice_rows
-        from assistant.fraud.rings import fit_links
+        from assistant.fraud.links import accomplice_rows, pattern_codes
+        from assistant.fraud.rings import fit_links, fit_steps
 
-        path = self._link_path()
-        laundering = self.ledger.laundering_ids()
+        path, step_path = self._link_path(), self._step_path()
+        laundering = self.ledger.laundering_patterns()
         assert self._built is not None
         arrays = self._built.arrays
         try:
@@ -323,12 +331,23 @@ class FraudService:
                 raise AssistantError("沒有標記的洗錢交易 / no laundering transfers marked")
             mule = np.zeros(len(arrays.account_ids))
             mule[keep] = oof
-            model = fit_links(arrays, mule, accomplice_rows(arrays, laundering, fraud))
+            accomplices = accomplice_rows(arrays, laundering, fraud)
+            model = fit_links(arrays, mule, accomplices)
         except AssistantError as exc:
             path.unlink(missing_ok=True)
+            step_path.unlink(missing_ok=True)
             return {"link_model": None, "link_model_note": str(exc)}
         model.save(path)
-        return {"link_model": str(path), "laundering_transfers": len(laundering)}
+        out: dict[str, Any] = {"link_model": str(path), "laundering_transfers": len(laundering)}
+        try:
+            assert model.oof is not None
+            codes, _ = pattern_codes(arrays, laundering)
+            steps = fit_steps(arrays, accomplices, codes, model.oof)
+        except AssistantError as exc:
+            step_path.unlink(missing_ok=True)
+            return out | {"step_model": None, "step_model_note": str(exc)}
+        steps.save(step_path)
+        return out | {"step_model": str(step_path)}
 
     def _loaded(self) -> Any:
         from assistant.fraud.scoring import MuleScorer
@@ -477,7 +496,7 @@ class FraudService:
         return result.as_dict()
 
     def _ring_finder(self) -> Any:
-        from assistant.fraud.links import LINK_NAMES
+        from assistant.fraud.links import LINK_NAMES, STEP_NAMES
         from assistant.fraud.rings import RingFinder
         from assistant.fraud.scoring import MuleScorer
 
@@ -496,10 +515,12 @@ class FraudService:
             _, _, (ids, X) = self._feature_matrix()
             mule = scorer.score(X)
             mule[[i for i, a in enumerate(ids) if is_reserved(a)]] = 0.0
-        links = None
+        links = steps = None
         if mule is not None and not self._is_reference and self._link_path().is_file():
             links = MuleScorer.load(self._link_path(), feature_names=LINK_NAMES)
-        finder = RingFinder(arrays, mule, links=links)
+            if self._step_path().is_file():
+                steps = MuleScorer.load(self._step_path(), feature_names=STEP_NAMES)
+        finder = RingFinder(arrays, mule, links=links, steps=steps)
         self._rings = (id(index), scorer, finder)
         return finder
 
