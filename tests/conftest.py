@@ -69,6 +69,12 @@ sqlite_only = pytest.mark.skipif(
 once_on_sqlite = pytest.mark.skipif(
     PG_MODE, reason="measures retrieval, not storage: runs once, on the SQLite pass"
 )
+# For an eval that keeps its ledgers in a temporary SQLite database of its own (``evals.fraud``,
+# ``evals.realtime``, ``evals.rings`` load every ledger that way): the PostgreSQL pass would run
+# it unchanged, so it runs once, on the SQLite pass.
+eval_on_own_sqlite = pytest.mark.skipif(
+    PG_MODE, reason="the eval keeps its ledgers in its own temporary SQLite: runs once"
+)
 
 
 class _PgDatabases:

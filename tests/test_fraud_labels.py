@@ -20,6 +20,7 @@ from assistant.fraud.ledger import Ledger
 from assistant.fraud.records import AccountRow, TransferRow, is_reserved
 from assistant.schema import open_engine
 from evals.fraud import evaluate_ledger, load_csv
+from tests.conftest import eval_on_own_sqlite
 from tests.test_fraud_cli import run
 
 HEADER = ["Transaction ID", "Timestamp", "Sender", "Receiver", "Amount", "kind", "Is Laundering"]
@@ -92,6 +93,7 @@ def test_a_label_column_labels_every_account_of_the_file(
     assert after[mule] is True and after["NEWACC1"] is False
 
 
+@eval_on_own_sqlite
 def test_the_eval_reads_a_labelled_file_of_any_generator(labelled: tuple[Path, set[str]]) -> None:
     path, fraud = labelled
     data = load_csv(path, {})

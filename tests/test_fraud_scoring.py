@@ -16,7 +16,7 @@ from assistant.fraud.ledger import Ledger
 from assistant.fraud.scoring import MuleScorer, cross_validated_scores
 from assistant.schema import open_engine
 from evals.fraud import evaluate_amlsim, labels_for
-from tests.conftest import SHARED
+from tests.conftest import SHARED, eval_on_own_sqlite
 
 AMLSIM = SHARED / "aml" / "amlsim_fanin200"
 
@@ -171,6 +171,7 @@ def test_fit_keeps_out_of_fold_scores_of_its_training_rows(
     assert roc_auc_score(noise, shuffled.score(X)) > held_out + 0.05
 
 
+@eval_on_own_sqlite
 def test_amlsim_eval_beats_degree_baseline() -> None:
     if not (AMLSIM / "nodes.csv").is_file():
         pytest.skip("AMLSim sample not in ../shared/data")

@@ -6,6 +6,9 @@ from __future__ import annotations
 import pytest
 
 from evals.realtime import evaluate, load_product
+from tests.conftest import eval_on_own_sqlite
+
+pytestmark = eval_on_own_sqlite
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,9 @@ import pytest
 
 from evals.fraud import load_amlgentex
 from evals.rings import evaluate_rings, main
+from tests.conftest import eval_on_own_sqlite
+
+pytestmark = eval_on_own_sqlite
 
 HEADER = ["step", "type", "amount", "nameOrig", "nameDest", "bankOrig", "bankDest"]
 HEADER += ["daysInBankOrig", "isSAR", "patternID", "modelType"]
