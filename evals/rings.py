@@ -1,10 +1,11 @@
 """Ring-expansion eval: from one planted member of a laundering pattern, how much of its ring
 does ``assistant.fraud.rings`` find, and how much of what it returns belongs there.
 
-Ledgers: AMLGentex runs (their transfers name the pattern instance, ``patternID``). One run is
-the *training seed*: the mule scorer that weighs the links is fitted on it (its own accounts are
-scored out-of-fold) and the ring threshold is chosen on it (the one with the best mean F1 over
-its seeds). The other runs are scored by that scorer and expanded with that threshold,
+Ledgers: AMLGentex runs (their transfers name the pattern instance, ``patternID``). One run or
+more (``--train``, repeatable) are the *training seeds*: the models that weigh the links are
+fitted on their rows together (their own accounts and links scored out-of-fold) and each walk's
+threshold is chosen on their expansions together (the one with the best mean F1 over their
+seeds). The other runs are scored by those models and expanded with those thresholds,
 unchanged: nothing is tuned on a run that is measured.
 
 Per pattern, up to ``per_pattern`` of its accounts (chosen with a fixed random seed) are each
@@ -23,8 +24,9 @@ fitted without their pattern; the most probable time-respecting path), ``links_o
 same path walk over the link model alone), ``scored`` (PageRank over links weighed by the mule
 scores) and ``label_free`` (PageRank, every link weighing 1).
 
-``python -m evals.rings --train ../shared/data/aml/amlgentex_s1_n10000 \
-    --test ../shared/data/aml/amlgentex_s2_n10000 --test ../shared/data/aml/amlgentex_s3_n5000``
+``python -m evals.rings --train .venv/aml-runs/amlgentex_s1_n10000 \
+    --train .venv/aml-runs/amlgentex_s10_n2000 --test .venv/aml-runs/amlgentex_s2_n10000 \
+    --test .venv/aml-runs/amlgentex_s9_n2000`` (the runs of ``make amlgentex``)
 """
 
 from __future__ import annotations
@@ -40,7 +42,14 @@ from typing import Any
 import numpy as np
 
 from assistant.fraud.links import LINK_NAMES, link_features
-from assistant.fraud.rings import HOPS, LINK_WINDOW_DAYS, WINDOW_DAYS, RingFinder, fit_steps
+from assistant.fraud.rings import (
+    HOPS,
+    LINK_WINDOW_DAYS,
+    WINDOW_DAYS,
+    RingFinder,
+    fit_step_rows,
+    step_rows,
+)
 from assistant.fraud.scoring import MuleScorer
 from evals.fraud import Loaded, load_amlgentex
 
@@ -150,7 +159,7 @@ def _cut(rows: list[dict[str, Any]], threshold: float) -> dict[str, Any]:
 
 
 def evaluate_rings(
-    train: Loaded,
+    train: Loaded | list[Loaded],
     tests: list[Loaded],
     *,
     per_pattern: int = PER_PATTERN,
@@ -162,15 +171,20 @@ def evaluate_rings(
     """The figures of the module docstring; also, per ledger, recall and precision at every
     threshold of the grid (``curve``): what each choice of threshold gives.
     ``labels_as_scores``: each account's own label as its mule score (1 a mule, else 1e-4) in
-    place of the scorer's: the walk's ceiling with a perfect scorer, never a result."""
+    place of the scorer's: the walk's ceiling with a perfect scorer, never a result.
+    ``train``: one run or several, whose rows the models are fitted on together and whose
+    expansions the thresholds are chosen on together."""
     t0 = time.perf_counter()
+    trains = train if isinstance(train, list) else [train]
+    if not trains:
+        raise ValueError("at least one training run")
 
     def full(data: Loaded, s: np.ndarray) -> np.ndarray:
         out = np.zeros(len(data.arrays.account_ids))
         out[data.keep] = s
         return out
 
-    ledgers = [train, *tests]
+    ledgers = [*trains, *tests]
     if labels_as_scores:
         mule = {d.name: full(d, np.maximum(d.y, 1e-4)) for d in ledgers}
         link = {d.name: d.laundering[RingFinder(d.arrays).rows].astype(float) for d in ledgers}
@@ -178,14 +192,18 @@ def evaluate_rings(
     else:
         # the training run's own accounts read out-of-fold (the scorer's inner folds), as
         # ``assistant fraud train`` reads them for its link model
-        scorer = MuleScorer(seed=seed).fit(train.names, train.X, train.y)
+        X = np.vstack([d.X for d in trains])
+        scorer = MuleScorer(seed=seed).fit(
+            trains[0].names, X, np.concatenate([d.y for d in trains])
+        )
         assert scorer.oof is not None
-        mule = {train.name: full(train, scorer.oof)}
+        at = np.cumsum([0, *(len(d.y) for d in trains)])
+        mule = {d.name: full(d, scorer.oof[at[i] : at[i + 1]]) for i, d in enumerate(trains)}
         for d in tests:
             mule[d.name] = full(d, scorer.score(d.X))
-        link, steps = _link_scores(train, tests, mule, seed)
+        link, steps = _link_scores(trains, tests, mule, seed)
     out: dict[str, Any] = {
-        "train": train.name,
+        "train": "+".join(d.name for d in trains),
         "hops": HOPS,
         "window_days": window_days,
         "link_window_days": link_window_days,
@@ -205,7 +223,8 @@ def evaluate_rings(
             )
             for d in ledgers
         }
-        cuts = [_cut(rows[train.name], t) for t in GRID]
+        train_rows = [r for d in trains for r in rows[d.name]]
+        cuts = [_cut(train_rows, t) for t in GRID]
         best = max(cuts, key=lambda c: c["f1"])
         out[variant] = {
             "threshold": best["threshold"],
@@ -228,39 +247,43 @@ def evaluate_rings(
 
 
 def _link_scores(
-    train: Loaded, tests: list[Loaded], mule: dict[str, np.ndarray], seed: int
+    trains: list[Loaded], tests: list[Loaded], mule: dict[str, np.ndarray], seed: int
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Per ledger, each new link's laundering probability: out-of-fold on the training run
-    (the link model's inner folds over its links), from the link model fitted on all of them
-    on the others. And the step models (``rings.fit_steps`` on the training run, over those
+    """Per ledger, each new link's laundering probability: out-of-fold on the training runs
+    (the link model's inner folds over their links), from the link model fitted on all of them
+    on the others. And the step models (``rings.step_rows`` of the training runs, over those
     out-of-fold link scores): per ledger, a function from a seed's pattern to the step model
-    its walk uses: on the others the one fitted on the whole training run; on the training run
+    its walk uses: on the others the one fitted on every training step; on a training run
     one of ``STEP_FOLDS`` fitted without the seed's pattern (and a third of the others), so the
     threshold chosen there is chosen on steps it did not see."""
-    finder = RingFinder(train.arrays, mule[train.name])
-    X = link_features(train.arrays, finder.rows, finder.u, finder.v, finder.ts, finder.mule)
-    y = train.laundering[finder.rows].astype(int)
-    model = MuleScorer(seed=seed).fit(LINK_NAMES, X, y)  # fit_links's model, on the same X
+    parts, labels = [], []
+    for d in trains:
+        finder = RingFinder(d.arrays, mule[d.name])
+        parts.append(
+            link_features(d.arrays, finder.rows, finder.u, finder.v, finder.ts, finder.mule)
+        )
+        labels.append(d.laundering[finder.rows].astype(int))
+    # fit_links's model, on the same X (each run's columns as percentiles of its own links)
+    model = MuleScorer(seed=seed).fit(LINK_NAMES, np.vstack(parts), np.concatenate(labels))
     assert model.oof is not None
-    out = {train.name: model.oof}
+    at = np.cumsum([0, *(len(y) for y in labels)])
+    out = {d.name: model.oof[at[i] : at[i + 1]] for i, d in enumerate(trains)}
     for d in tests:
         out[d.name] = RingFinder(d.arrays, mule[d.name], links=model).link
-    whole = fit_steps(train.arrays, train.laundering, train.pattern, model.oof, seed=seed)
-    fold_of = {name: i % STEP_FOLDS for i, name in enumerate(train.pattern_names)}
-    held = train.pattern % STEP_FOLDS
+
+    def rows(keep: Callable[[Loaded], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        got = [step_rows(d.arrays, keep(d), d.pattern, out[d.name]) for d in trains]
+        return np.vstack([x for x, _ in got]), np.concatenate([y for _, y in got])
+
+    whole = fit_step_rows(*rows(lambda d: d.laundering), seed=seed)
     folds = [
-        fit_steps(
-            train.arrays,
-            train.laundering & (held != k),
-            train.pattern,
-            model.oof,
-            seed=seed,
-        )
+        fit_step_rows(*rows(lambda d, k=k: d.laundering & (d.pattern % STEP_FOLDS != k)), seed=seed)
         for k in range(STEP_FOLDS)
     ]
-    steps: dict[str, Any] = {
-        train.name: lambda key: folds[fold_of[key]] if key in fold_of else whole
-    }
+    steps: dict[str, Any] = {}
+    for d in trains:
+        fold_of = {name: i % STEP_FOLDS for i, name in enumerate(d.pattern_names)}
+        steps[d.name] = lambda key, f=fold_of: folds[f[key]] if key in f else whole
     for d in tests:
         steps[d.name] = lambda key: whole
     return out, steps
@@ -288,7 +311,13 @@ def table(result: dict[str, Any], variant: str = "linked") -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--train", required=True, type=Path, help="AMLGentex run to fit and tune on")
+    ap.add_argument(
+        "--train",
+        action="append",
+        required=True,
+        type=Path,
+        help="AMLGentex run to fit and tune on (repeat: fitted on them together)",
+    )
     ap.add_argument("--test", action="append", default=[], type=Path, help="runs measured")
     ap.add_argument("--per-pattern", type=int, default=PER_PATTERN)
     ap.add_argument(
@@ -312,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--json", dest="json_out", type=Path, help="write the figures here")
     args = ap.parse_args(argv)
-    train = load_amlgentex(args.train)
+    train = [load_amlgentex(p) for p in args.train]
     tests = [load_amlgentex(p) for p in args.test]
     result = evaluate_rings(
         train,

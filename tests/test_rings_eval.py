@@ -99,3 +99,17 @@ def test_the_command_prints_the_best_recall_at_half_precision(
     printed = capsys.readouterr().out
     assert "best recall at precision ≥ 0.5" in printed and runs[1].name in printed
     assert out.read_text(encoding="utf-8").count('"curve"') == 4  # four walks
+
+
+def test_several_training_runs_are_fitted_and_tuned_together(
+    runs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    first, test, second = (load_amlgentex(p) for p in (*runs, _run(tmp_path, 3)))
+    got = evaluate_rings([first, second], [test])
+    assert got["train"] == f"{first.name}+{second.name}"
+    linked = got["linked"]
+    # the threshold is chosen over both runs' expansions: 8 fan-ins × 3 seeds each
+    assert linked["train"]["seeds"] == 2 * 8 * 3
+    assert set(linked["curve"]) == {first.name, second.name, test.name}
+    measured = linked["test"][test.name]
+    assert measured["recall"] >= 0.8 and measured["precision"] >= 0.8
