@@ -418,7 +418,11 @@ def account_cmd(app: AppContext, user: UserContext, account: str, as_json: bool)
 @needs_user
 @fraud.command("ring")
 @click.argument("account")
-@click.option("--hops", type=click.IntRange(1, 6), help="Neighbourhood radius (default 2).")
+@click.option(
+    "--hops",
+    type=click.IntRange(1, 6),
+    help="Neighbourhood radius (default 3 with a member model, else 2).",
+)
 @click.option(
     "--window-days",
     callback=_number,
@@ -452,7 +456,9 @@ def ring_cmd(
     if as_json:
         emit_json(out)
         return
-    if out.get("walk") == "paths" and out.get("steps"):
+    if out.get("walk") == "paths" and out.get("member_model"):
+        basis = "步進走訪，成員模型判定 / the step walk's candidates judged by the member model"
+    elif out.get("walk") == "paths" and out.get("steps"):
         basis = "連結與步進模型路徑機率 / path probability over the link and step models"
     elif out.get("walk") == "paths":
         basis = "連結模型路徑機率 / path probability over the link model"

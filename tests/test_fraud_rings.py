@@ -20,7 +20,14 @@ from assistant.container import Container
 from assistant.errors import AssistantError, AuthError
 from assistant.fraud.ledger import LedgerArrays
 from assistant.fraud.links import STEP_NAMES, step_features
-from assistant.fraud.rings import RingFinder, fit_steps
+from assistant.fraud.rings import (
+    MEMBER_NAMES,
+    RingFinder,
+    fit_member_rows,
+    fit_steps,
+    pattern_rings,
+    planted_seeds,
+)
 from tests.cli_users import login_env
 from tests.conftest import make_settings
 
@@ -76,6 +83,7 @@ def test_expansion_from_one_mule_finds_its_ring_and_few_outsiders(app: Container
     # model are fitted for the ring walk
     assert trained["link_model"] and trained["laundering_transfers"] > 0
     assert trained["step_model"] and Path(trained["step_model"]).is_file()
+    assert trained["member_model"] and Path(trained["member_model"]).is_file()
     hit, total, found, _ = _expand_all(app, investigator)
     # the most probable paths over the link model: most of each ring, and what it returns are
     # the accomplices (the link model learns mule-to-mule links, so not the ring's victims)
@@ -83,8 +91,10 @@ def test_expansion_from_one_mule_finds_its_ring_and_few_outsiders(app: Container
     assert hit / found >= 0.8, (hit, found)
     out = app.fraud_desk.ring(investigator, sorted(_rings(app)["R002"])[0])
     assert out["scored"] is True and out["walk"] == "paths" and out["steps"] is True
+    assert out["member_model"] is True
     m = out["members"][0]
-    assert 0.0 < m["score"] <= 1.0  # a path's probability over the strongest path's
+    assert 0.0 < m["score"] <= 1.0  # the member model's probability that it is in the ring
+    assert all(x["score"] >= out["threshold"] for x in out["members"])
     assert m["reasons"][0]["zh"].startswith("距離") and m["reasons"][0]["en"].endswith("account")
     # the transfers that tie the ring are real transfer ids of the ledger
     ids = set(out["transfers"])
@@ -150,7 +160,7 @@ def test_cli_ring_prints_members_and_refuses_an_unknown_account(tmp_path: Path) 
     r = run("fraud", "train")
     assert r.exit_code == 0 and "link_model" in r.output, r.output
     r = run("fraud", "ring", seed)
-    assert "path probability over the link and step models" in r.output
+    assert "the step walk's candidates judged by the member model" in r.output
     r = run("fraud", "ring", "999999999999")
     assert r.exit_code != 0
     assert "查無帳戶 999999999999 / unknown account" in r.output
@@ -307,6 +317,105 @@ def test_the_step_model_needs_the_link_model_and_steps_within_patterns() -> None
         fit_steps(arrays, laundering, np.array([0, 0]), np.full(5, 0.9))
 
 
+class _TieMembers:
+    """A stand-in member model: a candidate is as likely as the core accounts it trades with
+    are many (a quarter each)."""
+
+    names = MEMBER_NAMES
+
+    def score(self, X: np.ndarray) -> np.ndarray:
+        return np.minimum(X[:, MEMBER_NAMES.index("core_ties")] / 4.0, 1.0)
+
+
+_TIED = [
+    ("a", "S", "H", 10.0),  # the seed S pays H and X; H and X both pass on to D1, D1 to E1
+    ("b", "A2", "H", 10.2),
+    ("c", "H", "D1", 10.5),
+    ("d", "D1", "E1", 11.0),
+    ("e", "S", "X", 10.1),
+    ("f", "X", "D1", 10.3),
+]
+
+
+def test_member_features_read_how_a_candidate_sits_among_the_ring() -> None:
+    arrays = _arrays(_TIED)
+    finder = RingFinder(arrays, np.full(len(arrays.account_ids), 0.5))
+    finder.link = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4])  # percentiles 6/6 … 1/6
+    pos = arrays.index
+    scores = np.zeros(finder.n)
+    hop = np.full(finder.n, -1)
+    for acct, sc, h in [("S", 0, 0), ("H", 1, 1), ("X", 0.5, 1), ("A2", 0.3, 2)]:
+        scores[pos[acct]], hop[pos[acct]] = sc, h
+    scores[pos["D1"]], hop[pos["D1"]] = 0.25, 2
+    scores[pos["E1"]], hop[pos["E1"]] = 0.1, 3  # below the core
+    near = np.array([pos[a] for a in ("H", "X", "A2", "D1", "E1")])
+    X = finder.member_features(pos["S"], near, scores, hop, np.arange(6))
+    col = {
+        name: dict(zip(("H", "X", "A2", "D1", "E1"), X[:, j], strict=True))
+        for j, name in enumerate(MEMBER_NAMES)
+    }
+    assert col["path_score"] == {"H": 1, "X": 0.5, "A2": 0.3, "D1": 0.25, "E1": 0.1}
+    assert col["hops"] == {"H": 1, "X": 1, "A2": 2, "D1": 2, "E1": 3}
+    assert np.expm1(col["score_rank"]["D1"]) == pytest.approx(3)
+    # core: the seed and every candidate scoring 0.2 or more (E1 is not); each tie counts once
+    assert col["core_ties"] == {"H": 3, "X": 2, "A2": 1, "D1": 2, "E1": 1}
+    assert col["core_link_pct"]["H"] == pytest.approx(1 + 5 / 6 + 4 / 6)
+    assert col["core_link_pct"]["D1"] == pytest.approx(4 / 6 + 1 / 6)  # not E1's link
+    assert col["link_max_pct"]["D1"] == pytest.approx(4 / 6)
+    # D1's nearest link to the seed's (days 10.0 and 10.1) is X's at 10.3: 4.8 hours
+    assert np.expm1(col["seed_gap_hours"]["D1"]) == pytest.approx(4.8, abs=1e-3)
+    assert np.expm1(col["seed_gap_hours"]["H"]) == pytest.approx(0.0, abs=1e-3)
+    assert np.expm1(col["degree"]["D1"]) == pytest.approx(3)
+    # the seed's counterparties are H and X: D1 trades with both, A2 with H
+    assert col["shared"] == {"H": 0, "X": 0, "A2": 1, "D1": 2, "E1": 0}
+    assert list(col["candidates"].values()) == [pytest.approx(np.log1p(5))] * 5
+
+
+def test_the_member_model_judges_the_step_walks_candidates_three_hops_out() -> None:
+    arrays = _arrays(_TIED)
+    finder = RingFinder(arrays, np.full(len(arrays.account_ids), 0.5))
+    finder.link = np.full(len(finder.rows), 0.9)
+    finder.steps = _GapSteps()
+    two = {m.account for m in finder.expand("S", threshold=0.0).members}
+    assert "E1" not in two  # the step walk alone goes two hops
+    finder.members = _TieMembers()
+    result = finder.expand("S", threshold=0.0)
+    got = {m.account: m for m in result.members}
+    assert got["E1"].hops == 3  # three hops with a member model
+    assert got["H"].score == pytest.approx(0.75)  # ties to S, A2 and D1, each in the core
+    assert result.as_dict()["member_model"] is True and result.threshold == 0.0
+    # its own threshold: the model's probability, not a share of the strongest path
+    kept = {m.account for m in finder.expand("S").members}
+    assert kept == {a for a, m in got.items() if m.score >= 0.3}
+
+
+def test_the_member_model_needs_the_step_model_and_accomplices_to_learn_from() -> None:
+    arrays = _arrays(_TIED)
+    mule = np.full(len(arrays.account_ids), 0.5)
+    with pytest.raises(AssistantError, match="成員模型需要步進模型 / the member model needs"):
+        RingFinder(arrays, mule, members=_TieMembers())
+    with pytest.raises(AssistantError, match=r"同夥不足.*too few accomplices"):
+        fit_member_rows(np.zeros((5, len(MEMBER_NAMES))), np.zeros(5, dtype=int))
+
+
+def test_planted_seeds_want_every_pattern_the_account_launders_for() -> None:
+    arrays = _arrays([*_TIED, ("g", "CASH001", "D1", 11.5)])
+    laundering = np.array([True, True, True, True, False, False, True])
+    pattern = np.array([0, 0, 0, 1, -1, -1, 1])
+    rings = pattern_rings(arrays, laundering, pattern)
+    pos = arrays.index
+    # pattern 1: D1 to E1 and the cash deposit into D1; the cash endpoint is no ring account
+    assert sorted(rings) == ["0", "1"]
+    assert set(rings["0"].tolist()) == {pos["S"], pos["H"], pos["A2"], pos["D1"]}
+    assert set(rings["1"].tolist()) == {pos["D1"], pos["E1"]}
+    seeds = planted_seeds(rings, per_pattern=5)
+    truth = {(key, s): t for key, s, t in seeds}
+    # D1 is in both: its truth is every other account of both
+    assert truth[("0", pos["D1"])] == {pos["S"], pos["H"], pos["A2"], pos["E1"]}
+    assert truth[("1", pos["E1"])] == {pos["D1"]}
+    assert len(planted_seeds(rings, per_pattern=1)) == 2
+
+
 def test_link_features_count_the_context_of_each_link() -> None:
     from assistant.fraud.links import LINK_NAMES, link_features
 
@@ -360,8 +469,8 @@ def test_without_marked_laundering_transfers_the_walk_stays_pagerank(tmp_path: P
         investigator = c.users.ensure("ring-investigator-pr", "fraud")
         seed = sorted(_rings(c)["R001"])[0]
         first = c.fraud.train()
-        assert first["link_model"] and first["step_model"]
-        steps = Path(first["step_model"])
+        assert first["link_model"] and first["step_model"] and first["member_model"]
+        steps, members = Path(first["step_model"]), Path(first["member_model"])
         assert c.fraud_desk.ring(investigator, seed)["walk"] == "paths"
         # the accounts keep their labels, the transfers lose theirs: no link model to fit, and
         # the one fitted before is removed rather than kept for another ledger's links
@@ -369,7 +478,7 @@ def test_without_marked_laundering_transfers_the_walk_stays_pagerank(tmp_path: P
             db.execute(text("UPDATE fraud_transfer SET pattern = NULL"))
         out = c.fraud.train()
         assert out["link_model"] is None and "沒有標記的洗錢交易" in out["link_model_note"]
-        assert not steps.exists()  # the step model goes with it
+        assert not steps.exists() and not members.exists()  # the others go with it
         ring = c.fraud_desk.ring(investigator, seed)
         assert ring["walk"] == "pagerank" and ring["scored"] is True and ring["members"]
     finally:

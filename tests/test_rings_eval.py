@@ -68,8 +68,11 @@ def test_the_curve_runs_along_the_threshold_and_labels_as_scores_is_the_ceiling(
     got = evaluate_rings(train, [test])
     ceiling = evaluate_rings(train, [test], labels_as_scores=True)
     assert not got["labels_as_scores"] and ceiling["labels_as_scores"]
+    assert "members" not in ceiling  # no member model to judge with labels as scores
     for result in (got, ceiling):
-        for variant in ("linked", "links_only", "scored"):
+        for variant in ("members", "linked", "links_only", "scored"):
+            if variant not in result:
+                continue
             curve = result[variant]["curve"][test.name]
             recalls = [c["recall"] for c in curve]
             # a higher threshold keeps fewer members: recall never rises along the curve
@@ -86,6 +89,13 @@ def test_the_curve_runs_along_the_threshold_and_labels_as_scores_is_the_ceiling(
     # the link model fitted on the first run finds the fan-ins of the second
     linked = got["linked"]["test"][test.name]
     assert linked["recall"] >= 0.8 and linked["precision"] >= 0.8
+    # so does the member model over three hops, its threshold the best recall at half
+    # precision on the first run's expansions (each judged by a model without its pattern)
+    judged = got["members"]
+    assert judged["rule"] == "half_precision" and judged["train"]["precision"] >= 0.5
+    assert judged["test"][test.name]["recall"] >= 0.8
+    assert judged["test"][test.name]["precision"] >= 0.5
+    assert judged["train"]["seeds"] == got["linked"]["train"]["seeds"]
     # at threshold 0 everything reached is kept, whatever the scores
     assert ceiling["scored"]["curve"][test.name][0] == got["scored"]["curve"][test.name][0]
 
@@ -98,7 +108,7 @@ def test_the_command_prints_the_best_recall_at_half_precision(
     assert main([*argv, "--json", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "best recall at precision ≥ 0.5" in printed and runs[1].name in printed
-    assert out.read_text(encoding="utf-8").count('"curve"') == 4  # four walks
+    assert out.read_text(encoding="utf-8").count('"curve"') == 5  # five walks
 
 
 def test_several_training_runs_are_fitted_and_tuned_together(

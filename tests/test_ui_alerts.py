@@ -552,4 +552,7 @@ def test_the_ring_line_says_which_walk_ranked_the_members() -> None:
     steps = {**paths, "steps": True}
     assert "連結與步進模型路徑機率" in alerts_panel.ring_summary(alert, steps, "zh")
     assert "link and step models" in alerts_panel.ring_summary(alert, steps, "en")
+    judged = {**steps, "member_model": True}
+    assert "成員模型判定" in alerts_panel.ring_summary(alert, judged, "zh")
+    assert "judged by the member model" in alerts_panel.ring_summary(alert, judged, "en")
     assert "label-free" in alerts_panel.ring_summary(alert, {**ring, "scored": False}, "en")

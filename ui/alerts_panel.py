@@ -240,7 +240,10 @@ def trace_table(trace: Mapping[str, Any], lang: str) -> pd.DataFrame:
 
 def ring_summary(alert: Mapping[str, Any], ring: Mapping[str, Any], lang: str) -> str:
     if ring.get("walk") == "paths":
-        basis = t("alerts_ring_steps" if ring.get("steps") else "alerts_ring_paths", lang)
+        if ring.get("member_model"):
+            basis = t("alerts_ring_members", lang)
+        else:
+            basis = t("alerts_ring_steps" if ring.get("steps") else "alerts_ring_paths", lang)
     else:
         basis = t("alerts_ring_scored" if ring.get("scored") else "alerts_ring_unscored", lang)
     line = t(

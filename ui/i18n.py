@@ -312,6 +312,10 @@ _TEXT: dict[str, tuple[str, str]] = {
         "連結與步進模型路徑機率",
         "path probability over the link and step models",
     ),
+    "alerts_ring_members": (
+        "步進走訪，成員模型判定",
+        "the step walk's candidates judged by the member model",
+    ),
     "alerts_ring_scored": ("人頭分數加權", "weighted by mule scores"),
     "alerts_ring_unscored": ("未用評分", "label-free"),
     "alerts_up": ("上游（前期金流）", "upstream (prior flows)"),

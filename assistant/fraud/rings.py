@@ -26,6 +26,13 @@ How (on ``LedgerArrays``, no labels):
    the geometric mean of its two accounts' mule scores when a scorer is given (label-free
    otherwise: every link weighs 1). An account's ring score is its PageRank over the largest
    one among the others, so the strongest tie reads 1.0 and the threshold is a share of it.
+5. **Judged**, with a member model (``members``, fitted where the ledger names the patterns):
+   the step walk goes three hops and each account it reached is judged on how it sits among
+   the ring's likelier accounts (``MEMBER_NAMES``: its path score and rank, its mule score,
+   how many of the core accounts it trades with and over how likely links, how close in time
+   to the seed's links, shared counterparties); its ring score is the model's probability that
+   it belongs to the seed's ring. Two hops reach only 80-82 % of a ring's accounts on AMLGentex
+   runs; the third reaches more, and the model keeps out the far ones it does not believe.
 
 Each member comes with its reasons: hops from the seed, counterparties shared with the seed, its
 mule score, and when its ring links ran (the temporal co-activity with the seed), and the ids of
@@ -37,11 +44,13 @@ applied unchanged to others (``evals.rings``: never tuned on a run it is measure
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from scipy.sparse import csr_matrix
+from scipy.stats import rankdata
 
 from assistant.errors import AssistantError
 from assistant.fraud.ledger import LedgerArrays, normalize_account
@@ -69,13 +78,41 @@ ITERATIONS = 30
 MAX_TRANSFERS = 200  # tying transfers returned per ring
 LINK_FILE = "ring_links.joblib"  # the link model, beside the mule scorer's file
 STEP_FILE = "ring_steps.joblib"  # the step model, beside it
+MEMBER_FILE = "ring_members.joblib"  # the member model, beside them
+# With a member model the walk goes a hop further: two hops reach only 80-82 % of a ring's
+# accounts on AMLGentex runs, so no threshold over two hops can find 80 % of a ring; three reach
+# more, and the member model keeps the far candidates it does not believe out.
+MEMBER_HOPS = 3
+PER_PATTERN = 3  # accounts of each pattern the member model is fitted from (and the eval seeds)
+STEP_FOLDS = 3  # step models fitted without a third of the patterns each, for those rows
+MEMBER_THRESHOLD = 0.3  # chosen by ``python -m evals.rings`` as the other walks' are
+CORE = 0.2  # candidates whose path score is at least this are the ring's core for the model
+
+# One row per candidate the walk reached: what the member model weighs. The path score alone
+# ranks a far account reached over one strong link above a near one tied to several members;
+# these read how the candidate sits among the ring's likelier accounts. Percentiles and
+# counts, no raw amounts or times, so one generator's model reads another's ledger.
+MEMBER_NAMES = (
+    "path_score",  # the walk's score, over the strongest path's
+    "hops",
+    "score_rank",  # log(1 + rank among the candidates by path score)
+    "mule_pct",  # its mule score as a percentile among the ledger's accounts
+    "core_ties",  # distinct core accounts (and the seed) it has new links with
+    "core_link_pct",  # the sum over those of the strongest link's percentile
+    "link_max_pct",  # its likeliest link in the neighbourhood, as a percentile
+    "seed_gap_hours",  # log(1 + hours) between its links and the seed's nearest
+    "degree",  # log(1 + its new links in the whole ledger)
+    "shared",  # counterparties shared with the seed
+    "candidates",  # log(1 + accounts the walk reached)
+)
 
 
 @dataclass
 class RingMember:
     account: str
     # over the strongest tie's (1.0 the strongest): PageRank, or with a link model the
-    # probability of the most probable path from the seed
+    # probability of the most probable path from the seed; with a member model its
+    # probability of belonging to the ring
     score: float
     hops: int
     shared: int  # counterparties (over new links) shared with the seed
@@ -124,12 +161,14 @@ class RingResult:
     scored: bool  # True when mule scores weighted the links
     walk: str = "pagerank"  # or "paths": the link model's probabilities
     steps: bool = False  # True when the step model weighed each step after the first
+    member_model: bool = False  # True when the member model scored the walk's candidates
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "seed": self.seed,
             "walk": self.walk,
             "steps": self.steps,
+            "member_model": self.member_model,
             "threshold": self.threshold,
             "considered": self.considered,
             "scored": self.scored,
@@ -212,11 +251,123 @@ def fit_step_rows(X: np.ndarray, y: np.ndarray, *, seed: int = 0) -> MuleScorer:
     return MuleScorer(seed=seed).fit(STEP_NAMES, X, y)
 
 
+def planted_seeds(
+    rings: Mapping[str, np.ndarray], per_pattern: int = PER_PATTERN, rng_seed: int = 0
+) -> list[tuple[str, int, set[int]]]:
+    """Seeds to expand as an investigator would: per pattern (``rings``: name → its accounts'
+    positions), up to ``per_pattern`` of its accounts chosen with a fixed random seed, each
+    with its truth: every other account of every pattern it takes part in (one account often
+    launders for several; the investigator wants all its accomplices). (pattern, seed, truth)
+    per expansion."""
+    of: dict[int, set[str]] = {}
+    for key, members in rings.items():
+        for p in np.asarray(members).tolist():
+            of.setdefault(p, set()).add(key)
+    rng = np.random.default_rng(rng_seed)
+    out = []
+    for key in sorted(rings):
+        members = np.asarray(rings[key])
+        if len(members) < 2:
+            continue
+        picks = rng.choice(members, size=min(per_pattern, len(members)), replace=False)
+        for s in sorted(picks.tolist()):
+            truth = set().union(*(set(np.asarray(rings[k]).tolist()) for k in of[s])) - {s}
+            out.append((key, int(s), truth))
+    return out
+
+
+def pattern_rings(
+    arrays: LedgerArrays, laundering: np.ndarray, pattern: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Per pattern number (``pattern``, per transfer row; -1 none), the customer accounts on
+    its ``laundering`` transfers: the ring a member of it belongs to."""
+    rows = np.flatnonzero(np.asarray(laundering, dtype=bool) & (np.asarray(pattern) >= 0))
+    out: dict[str, np.ndarray] = {}
+    code = np.asarray(pattern)[rows]
+    for k in np.unique(code).tolist():
+        mine = rows[code == k]
+        ends = np.unique(np.concatenate([arrays.src[mine], arrays.dst[mine]]))
+        out[str(k)] = ends[~arrays.reserved[ends]]
+    return out
+
+
+def member_rows(
+    finder: RingFinder,
+    seeds: Sequence[tuple[str, int, set[int]]],
+    *,
+    steps_for: Callable[[str], Any] | None = None,
+    hops: int = MEMBER_HOPS,
+    window_days: float = LINK_WINDOW_DAYS,
+) -> list[tuple[str, int, np.ndarray, np.ndarray, np.ndarray]]:
+    """The member model's rows: per seed (``planted_seeds``), the walk's candidates from it
+    (``finder``'s link and step models; ``steps_for``: the step model for a seed's pattern, so
+    a training ledger's seeds are walked by step models fitted without their pattern) with
+    ``MEMBER_NAMES`` and 1 where the candidate is in the seed's truth. (pattern, seed,
+    candidate positions, X, y) per seed, empty where the walk reached no one."""
+    out = []
+    for key, s, truth in seeds:
+        if steps_for is not None:
+            finder.steps = steps_for(key)
+        scores, hop, links = finder._paths(s, hops, window_days * DAY)
+        if scores is None:
+            none = np.zeros(0, dtype=np.int64)
+            out.append((key, s, none, np.zeros((0, len(MEMBER_NAMES))), none))
+            continue
+        near = np.flatnonzero(hop >= 0)
+        near = near[near != s]
+        X = finder.member_features(s, near, scores, hop, links)
+        y = np.isin(near, np.fromiter(truth, dtype=np.int64, count=len(truth))).astype(int)
+        out.append((key, s, near, X, y))
+    return out
+
+
+def fit_member_rows(X: np.ndarray, y: np.ndarray, *, seed: int = 0) -> MuleScorer:
+    """The member model from ``member_rows`` (of one ledger or several, stacked)."""
+    if y.sum() < 2 or y.sum() > len(y) - 2:
+        raise AssistantError(
+            "步進走訪找到的同夥不足，無法訓練成員模型 / too few accomplices among the walk's "
+            "candidates to fit the member model"
+        )
+    return MuleScorer(seed=seed).fit(MEMBER_NAMES, X, y)
+
+
+def fit_members(
+    arrays: LedgerArrays,
+    mule: np.ndarray,
+    laundering: np.ndarray,
+    pattern: np.ndarray,
+    link: np.ndarray,
+    *,
+    per_pattern: int = PER_PATTERN,
+    seed: int = 0,
+) -> MuleScorer:
+    """The member model of one ledger: walks from up to ``per_pattern`` accounts of each
+    pattern, over the link model's out-of-fold probabilities (``link``) and step models fitted
+    without the seed's pattern (``STEP_FOLDS`` of them), so the candidates look as they will
+    on patterns it never saw. Arguments as ``fit_steps``, and ``mule`` as ``fit_links``."""
+    lab = np.asarray(laundering, dtype=bool)
+    code = np.asarray(pattern, dtype=np.int64)
+    folds = [
+        fit_steps(arrays, lab & (code % STEP_FOLDS != k), code, link, seed=seed)
+        for k in range(STEP_FOLDS)
+    ]
+    finder = RingFinder(arrays, mule)
+    if len(link) != len(finder.rows):
+        raise AssistantError("連結機率數量不符 / one link probability per new link expected")
+    finder.link = np.asarray(link, dtype=float)
+    seeds = planted_seeds(pattern_rings(arrays, lab, code), per_pattern, seed)
+    got = member_rows(finder, seeds, steps_for=lambda key: folds[int(key) % STEP_FOLDS])
+    X = np.vstack([np.zeros((0, len(MEMBER_NAMES))), *(g[3] for g in got)])
+    y = np.concatenate([np.zeros(0, dtype=int), *(g[4] for g in got)])
+    return fit_member_rows(X, y, seed=seed)
+
+
 class RingFinder:
     """Built once per ledger (the new links and their times); ``expand`` per seed account.
     ``mule``: a mule score per account (``arrays.account_ids`` order) or None. ``links``: a
     link model (a classifier over ``links.LINK_NAMES``, which needs ``mule``) or None.
-    ``steps``: a step model (over ``links.STEP_NAMES``, which needs ``links``) or None."""
+    ``steps``: a step model (over ``links.STEP_NAMES``, which needs ``links``) or None.
+    ``members``: a member model (over ``MEMBER_NAMES``, which needs ``steps``) or None."""
 
     def __init__(
         self,
@@ -225,6 +376,7 @@ class RingFinder:
         *,
         links: Any = None,
         steps: Any = None,
+        members: Any = None,
         burst_days: float = BURST_DAYS,
     ) -> None:
         self.arrays = arrays
@@ -274,7 +426,17 @@ class RingFinder:
             if list(getattr(steps, "names", ())) != list(STEP_NAMES):
                 raise AssistantError("步進模型特徵不符 / the step model's features differ")
             self.steps = steps
+        self.members = None
+        if members is not None:
+            if self.steps is None:
+                raise AssistantError("成員模型需要步進模型 / the member model needs the step model")
+            if list(getattr(members, "names", ())) != list(MEMBER_NAMES):
+                raise AssistantError("成員模型特徵不符 / the member model's features differ")
+            self.members = members
         self.amount = arrays.amount[self.rows]
+        self.degree = np.diff(self._ptr)
+        self._pct: tuple[Any, np.ndarray] | None = None  # (link array, its percentiles)
+        self._mule_pct: np.ndarray | None = None
 
     def steps_at(
         self, hubs: np.ndarray, firsts: np.ndarray, window_s: float
@@ -321,7 +483,7 @@ class RingFinder:
         self,
         account: str,
         *,
-        hops: int = HOPS,
+        hops: int | None = None,
         window_days: float | None = None,
         threshold: float | None = None,
         alpha: float = ALPHA,
@@ -330,10 +492,15 @@ class RingFinder:
         limit: int = 50,
     ) -> RingResult:
         paths = self.link is not None
+        judged = paths and self.members is not None
+        if hops is None:
+            hops = MEMBER_HOPS if judged else HOPS
         if window_days is None:
             window_days = LINK_WINDOW_DAYS if paths else WINDOW_DAYS
         if threshold is None:
-            if paths:
+            if judged:
+                threshold = MEMBER_THRESHOLD
+            elif paths:
                 threshold = STEP_THRESHOLD if self.steps is not None else LINK_THRESHOLD
             else:
                 threshold = THRESHOLD
@@ -347,6 +514,8 @@ class RingFinder:
         acct = str(self.arrays.account_ids[seed])
         if paths:
             scores, hop, links = self._paths(seed, hops, window_days * DAY)
+            if judged and scores is not None:
+                scores = self._judged(seed, scores, hop, links)
         else:
             scores, hop, links = self._scores(seed, hops, window_days * DAY, alpha, own, sharp)
         if scores is None:
@@ -388,6 +557,93 @@ class RingFinder:
             self.mule is not None,
             self.walk,
             self.steps is not None and paths,
+            judged,
+        )
+
+    def _judged(
+        self, seed: int, scores: np.ndarray, hop: np.ndarray, links: np.ndarray
+    ) -> np.ndarray:
+        """The member model's probability per candidate in place of its path score."""
+        assert self.members is not None
+        near = np.flatnonzero(hop >= 0)
+        near = near[near != seed]
+        out = np.zeros(self.n)
+        if len(near):
+            out[near] = self.members.score(self.member_features(seed, near, scores, hop, links))
+        return out
+
+    def _link_pct(self) -> np.ndarray:
+        """Each new link's probability as a percentile among the ledger's new links (kept
+        until the link array is replaced, as the eval does for out-of-fold scores)."""
+        assert self.link is not None
+        if self._pct is None or self._pct[0] is not self.link:
+            pct = rankdata(self.link) / max(len(self.link), 1) if len(self.link) else self.link
+            self._pct = (self.link, np.asarray(pct, dtype=float))
+        return self._pct[1]
+
+    def _mule_percentiles(self) -> np.ndarray:
+        if self._mule_pct is None:
+            self._mule_pct = (
+                np.zeros(self.n) if self.mule is None else rankdata(self.mule) / max(self.n, 1)
+            )
+        return self._mule_pct
+
+    def member_features(
+        self, seed: int, near: np.ndarray, scores: np.ndarray, hop: np.ndarray, links: np.ndarray
+    ) -> np.ndarray:
+        """One row of ``MEMBER_NAMES`` per candidate in ``near`` (positions reached by the walk
+        from ``seed``: its ``scores``, ``hop`` and the neighbourhood's ``links``, as ``_paths``
+        returns them)."""
+        pct = self._link_pct()
+        n = self.n
+        core = (scores >= CORE) & (hop >= 0)
+        core[seed] = True
+        # every link read from each of its ends: (account, the other end, percentile, time)
+        a = np.concatenate([self.u[links], self.v[links]])
+        b = np.concatenate([self.v[links], self.u[links]])
+        p = np.concatenate([pct[links], pct[links]])
+        t = np.concatenate([self.ts[links], self.ts[links]])
+        # ties to the core: distinct core accounts, each by its strongest link
+        m = core[b]
+        pair, inv = np.unique(a[m] * n + b[m], return_inverse=True)
+        strongest = np.zeros(len(pair))
+        np.maximum.at(strongest, inv, p[m])
+        owner = pair // n
+        ties = np.bincount(owner, minlength=n)
+        tie_pct = np.bincount(owner, weights=strongest, minlength=n)
+        link_max = np.zeros(n)
+        np.maximum.at(link_max, a, p)
+        # how close in time its links run to the seed's own
+        seed_t = np.sort(self.ts[self._links_of(np.array([seed]))])
+        gap = np.full(n, np.inf)
+        if len(seed_t):
+            i = np.searchsorted(seed_t, t)
+            lo = seed_t[np.clip(i - 1, 0, len(seed_t) - 1)]
+            hi = seed_t[np.clip(i, 0, len(seed_t) - 1)]
+            np.minimum.at(gap, a, np.minimum(np.abs(t - lo), np.abs(t - hi)).astype(float))
+        gap[~np.isfinite(gap)] = 365.0 * DAY
+        # counterparties shared with the seed
+        theirs = np.zeros(n, dtype=bool)
+        theirs[b[a == seed]] = True
+        m = theirs[b] & (a != seed) & (b != seed)
+        shared = np.bincount(np.unique(a[m] * n + b[m]) // n, minlength=n)
+        order = np.argsort(-scores[near], kind="stable")
+        rank = np.empty(len(near))
+        rank[order] = np.arange(len(near))
+        return np.column_stack(
+            [
+                scores[near],
+                hop[near].astype(float),
+                np.log1p(rank),
+                self._mule_percentiles()[near],
+                ties[near].astype(float),
+                tie_pct[near],
+                link_max[near],
+                np.log1p(gap[near] / 3600.0),
+                np.log1p(self.degree[near].astype(float)),
+                shared[near].astype(float),
+                np.full(len(near), np.log1p(len(near))),
+            ]
         )
 
     def _counterparties(self, pos: int, links: np.ndarray) -> set[int]:

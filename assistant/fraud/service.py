@@ -309,20 +309,27 @@ class FraudService:
         assert self.model_path is not None
         return self.model_path.with_name(STEP_FILE)
 
+    def _member_path(self) -> Path:
+        from assistant.fraud.rings import MEMBER_FILE
+
+        assert self.model_path is not None
+        return self.model_path.with_name(MEMBER_FILE)
+
     def _train_links(self, keep: list[int], oof: Any, fraud: Any) -> dict[str, Any]:
         """The ring walk's link and step models, where the ledger marks laundering transfers:
         the link model fitted on those between two accounts labelled fraud (the accomplices'
         links), with the labelled accounts' mule scores read out-of-fold (``oof``: the scorer's
         inner folds); the step model on steps between those links, with the link model's own
-        out-of-fold scores. Without such labels (or too few) any earlier model is removed, so
-        the ring walk falls back to PageRank over the mule scores (or to the link model alone)
-        rather than keep a model of another ledger's links."""
+        out-of-fold scores; the member model on walks from each pattern's accounts (``rings.
+        fit_members``). Without such labels (or too few) any earlier model is removed, so the
+        ring walk falls back to PageRank over the mule scores (or to the walk without the
+        models it lacks) rather than keep a model of another ledger's links."""
         import numpy as np
 
         from assistant.fraud.links import accomplice_rows, pattern_codes
-        from assistant.fraud.rings import fit_links, fit_steps
+        from assistant.fraud.rings import fit_links, fit_members, fit_steps
 
-        path, step_path = self._link_path(), self._step_path()
+        path, step_path, member_path = self._link_path(), self._step_path(), self._member_path()
         laundering = self.ledger.laundering_patterns()
         assert self._built is not None
         arrays = self._built.arrays
@@ -334,8 +341,8 @@ class FraudService:
             accomplices = accomplice_rows(arrays, laundering, fraud)
             model = fit_links(arrays, mule, accomplices)
         except AssistantError as exc:
-            path.unlink(missing_ok=True)
-            step_path.unlink(missing_ok=True)
+            for stale in (path, step_path, member_path):
+                stale.unlink(missing_ok=True)
             return {"link_model": None, "link_model_note": str(exc)}
         model.save(path)
         out: dict[str, Any] = {"link_model": str(path), "laundering_transfers": len(laundering)}
@@ -345,9 +352,17 @@ class FraudService:
             steps = fit_steps(arrays, accomplices, codes, model.oof)
         except AssistantError as exc:
             step_path.unlink(missing_ok=True)
+            member_path.unlink(missing_ok=True)
             return out | {"step_model": None, "step_model_note": str(exc)}
         steps.save(step_path)
-        return out | {"step_model": str(step_path)}
+        out |= {"step_model": str(step_path)}
+        try:
+            members = fit_members(arrays, mule, accomplices, codes, model.oof)
+        except AssistantError as exc:
+            member_path.unlink(missing_ok=True)
+            return out | {"member_model": None, "member_model_note": str(exc)}
+        members.save(member_path)
+        return out | {"member_model": str(member_path)}
 
     def _loaded(self) -> Any:
         from assistant.fraud.scoring import MuleScorer
@@ -480,15 +495,14 @@ class FraudService:
         limit: int = 50,
     ) -> dict[str, Any]:
         """The accounts of the pattern around ``account`` (``rings.RingFinder``): the most
-        probable paths over the link model where one is trained, else PageRank weighted by the
-        mule scorer, label-free without one."""
-        from assistant.fraud import rings
-
+        probable paths over the link model where one is trained (each candidate judged by the
+        member model where there is one), else PageRank weighted by the mule scorer,
+        label-free without one."""
         finder = self._ring_finder()
-        # window and threshold left None: the walk in use (paths or PageRank) picks its own
+        # hops, window and threshold left None: the walk in use picks its own
         result = finder.expand(
             account,
-            hops=rings.HOPS if hops is None else hops,
+            hops=hops,
             window_days=window_days,
             threshold=threshold,
             limit=limit,
@@ -497,7 +511,7 @@ class FraudService:
 
     def _ring_finder(self) -> Any:
         from assistant.fraud.links import LINK_NAMES, STEP_NAMES
-        from assistant.fraud.rings import RingFinder
+        from assistant.fraud.rings import MEMBER_NAMES, RingFinder
         from assistant.fraud.scoring import MuleScorer
 
         index = self.index()
@@ -515,12 +529,14 @@ class FraudService:
             _, _, (ids, X) = self._feature_matrix()
             mule = scorer.score(X)
             mule[[i for i, a in enumerate(ids) if is_reserved(a)]] = 0.0
-        links = steps = None
+        links = steps = members = None
         if mule is not None and not self._is_reference and self._link_path().is_file():
             links = MuleScorer.load(self._link_path(), feature_names=LINK_NAMES)
             if self._step_path().is_file():
                 steps = MuleScorer.load(self._step_path(), feature_names=STEP_NAMES)
-        finder = RingFinder(arrays, mule, links=links, steps=steps)
+                if self._member_path().is_file():
+                    members = MuleScorer.load(self._member_path(), feature_names=MEMBER_NAMES)
+        finder = RingFinder(arrays, mule, links=links, steps=steps, members=members)
         self._rings = (id(index), scorer, finder)
         return finder
 
