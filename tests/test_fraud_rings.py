@@ -22,6 +22,7 @@ from assistant.fraud.ledger import LedgerArrays
 from assistant.fraud.links import STEP_NAMES, step_features
 from assistant.fraud.rings import (
     MEMBER_NAMES,
+    MEMBER_THRESHOLD,
     RingFinder,
     fit_member_rows,
     fit_steps,
@@ -319,12 +320,12 @@ def test_the_step_model_needs_the_link_model_and_steps_within_patterns() -> None
 
 class _TieMembers:
     """A stand-in member model: a candidate is as likely as the core accounts it trades with
-    are many (a quarter each)."""
+    are many (an eighth each)."""
 
     names = MEMBER_NAMES
 
     def score(self, X: np.ndarray) -> np.ndarray:
-        return np.minimum(X[:, MEMBER_NAMES.index("core_ties")] / 4.0, 1.0)
+        return np.minimum(X[:, MEMBER_NAMES.index("core_ties")] / 8.0, 1.0)
 
 
 _TIED = [
@@ -382,11 +383,12 @@ def test_the_member_model_judges_the_step_walks_candidates_three_hops_out() -> N
     result = finder.expand("S", threshold=0.0)
     got = {m.account: m for m in result.members}
     assert got["E1"].hops == 3  # three hops with a member model
-    assert got["H"].score == pytest.approx(0.75)  # ties to S, A2 and D1, each in the core
+    assert got["H"].score == pytest.approx(3 / 8)  # ties to S, A2 and D1, each in the core
     assert result.as_dict()["member_model"] is True and result.threshold == 0.0
     # its own threshold: the model's probability, not a share of the strongest path
     kept = {m.account for m in finder.expand("S").members}
-    assert kept == {a for a, m in got.items() if m.score >= 0.3}
+    assert kept == {a for a, m in got.items() if m.score >= MEMBER_THRESHOLD}
+    assert kept and kept != set(got)
 
 
 def test_the_member_model_needs_the_step_model_and_accomplices_to_learn_from() -> None:
