@@ -391,6 +391,20 @@ def test_the_member_model_judges_the_step_walks_candidates_three_hops_out() -> N
     assert kept and kept != set(got)
 
 
+def test_each_hop_goes_on_from_the_likeliest_accounts_only() -> None:
+    arrays = _arrays([*_TIED, ("g", "X", "Z", 10.4)])
+    finder = RingFinder(arrays, np.full(len(arrays.account_ids), 0.5))
+    finder.link = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.8])  # S-H likelier than S-X
+    assert finder.frontier == 100
+    every = {m.account for m in finder.expand("S", threshold=0.0, hops=2).members}
+    assert "Z" in every  # reached only through X
+    narrow = RingFinder(arrays, np.full(len(arrays.account_ids), 0.5), frontier=1)
+    narrow.link = finder.link
+    got = {m.account for m in narrow.expand("S", threshold=0.0, hops=2).members}
+    # the second hop goes on from H only: X is still a member, its own counterparty is not
+    assert "X" in got and "Z" not in got and {"A2", "D1"} <= got
+
+
 def test_the_member_model_needs_the_step_model_and_accomplices_to_learn_from() -> None:
     arrays = _arrays(_TIED)
     mule = np.full(len(arrays.account_ids), 0.5)
