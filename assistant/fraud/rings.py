@@ -247,14 +247,21 @@ def fit_steps(
     return fit_step_rows(X, y, seed=seed)
 
 
+def _fit(names: Sequence[str], X: np.ndarray, y: np.ndarray, refusal: str, seed: int) -> MuleScorer:
+    """A calibrated classifier over ``names``, or ``refusal`` where ``y`` has fewer than two
+    of either class (the calibration folds need both)."""
+    if y.sum() < 2 or y.sum() > len(y) - 2:
+        raise AssistantError(refusal)
+    return MuleScorer(seed=seed).fit(names, X, y)
+
+
 def fit_step_rows(X: np.ndarray, y: np.ndarray, *, seed: int = 0) -> MuleScorer:
     """The step model from ``step_rows`` (of one ledger or several stacked)."""
-    if y.sum() < 2 or y.sum() > len(y) - 2:
-        raise AssistantError(
-            "同一洗錢型態的連續交易不足，無法訓練步進模型 / too few steps within one laundering "
-            "pattern to fit the step model"
-        )
-    return MuleScorer(seed=seed).fit(STEP_NAMES, X, y)
+    refusal = (
+        "同一洗錢型態的連續交易不足，無法訓練步進模型 / too few steps within one laundering "
+        "pattern to fit the step model"
+    )
+    return _fit(STEP_NAMES, X, y, refusal, seed)
 
 
 def planted_seeds(
@@ -329,12 +336,11 @@ def member_rows(
 
 def fit_member_rows(X: np.ndarray, y: np.ndarray, *, seed: int = 0) -> MuleScorer:
     """The member model from ``member_rows`` (of one ledger or several, stacked)."""
-    if y.sum() < 2 or y.sum() > len(y) - 2:
-        raise AssistantError(
-            "步進走訪找到的同夥不足，無法訓練成員模型 / too few accomplices among the walk's "
-            "candidates to fit the member model"
-        )
-    return MuleScorer(seed=seed).fit(MEMBER_NAMES, X, y)
+    refusal = (
+        "步進走訪找到的同夥不足，無法訓練成員模型 / too few accomplices among the walk's "
+        "candidates to fit the member model"
+    )
+    return _fit(MEMBER_NAMES, X, y, refusal, seed)
 
 
 def fit_members(
