@@ -5,8 +5,9 @@ Ledgers: AMLGentex runs (their transfers name the pattern instance, ``patternID`
 more (``--train``, repeatable) are the *training seeds*: the models that weigh the links are
 fitted on their rows together (their own accounts and links scored out-of-fold) and each walk's
 threshold is chosen on their expansions together (the one with the best mean F1 over their
-seeds; the member walk's, the best recall at which each run keeps half precision). The other runs are scored by those models and expanded with those thresholds,
-unchanged: nothing is tuned on a run that is measured.
+seeds; the member walk's, the best recall at which each run keeps its precision floor). The
+other runs are scored by those models and expanded with those thresholds, unchanged: nothing
+is tuned on a run that is measured.
 
 Per pattern, up to ``per_pattern`` of its accounts (chosen with a fixed random seed) are each
 expanded once. The truth for a seed account is its ring: every other account of every pattern
@@ -51,6 +52,7 @@ from assistant.fraud.links import LINK_NAMES, link_features
 from assistant.fraud.rings import (
     HOPS,
     LINK_WINDOW_DAYS,
+    MEMBER_HOPS,
     MEMBER_NAMES,
     PER_PATTERN,
     STEP_FOLDS,
@@ -213,6 +215,7 @@ def evaluate_rings(
     out: dict[str, Any] = {
         "train": "+".join(d.name for d in trains),
         "hops": HOPS,
+        "member_hops": MEMBER_HOPS,
         "window_days": window_days,
         "link_window_days": link_window_days,
         "labels_as_scores": labels_as_scores,
@@ -239,7 +242,12 @@ def evaluate_rings(
             }
         train_rows = [r for d in trains for r in rows[d.name]]
         cuts = [_cut(train_rows, t) for t in grid]
-        per_run = [[_cut(rows[d.name], t) for t in grid] for d in trains]
+        # each training run cut on its own only where the rule reads them
+        per_run = (
+            [[_cut(rows[d.name], t) for t in grid] for d in trains]
+            if rule == "precision_floor"
+            else []
+        )
         best = _choose(cuts, rule, per_run, member_floor)
         out[variant] = {
             "threshold": best["threshold"],
